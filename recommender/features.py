@@ -25,8 +25,8 @@ Feature families (column prefixes are the contract the models select on):
 =========  =====================================================================================
 ``own_``   the educator's history on this competency: counts, proficiency rate, mean score,
            time-decayed mean, last score, days since last, trend, and count/mean per source
-``graph_`` prerequisites' and dependents' evidence (mean, min, count with evidence, share
-           proficient) and the competency's depth and degree in the prerequisite graph
+``graph_`` prerequisites' and dependents' evidence (``graph_prereq_mastery``: mean of their
+           decayed mean scores; min, count with evidence, share proficient) and the competency's depth and degree in the prerequisite graph
 ``dom_``   the educator's history on the other competencies of the same domain
 ``edu_``   the educator's history on all competencies
 ``dose_``  activities completed that target this competency: since the last evidence and in total
@@ -426,7 +426,7 @@ class FeatureBuilder:
             np.minimum.at(lowest, qi[has], mean[has])
             n_prof = np.bincount(qi, weights=has & (np.nan_to_num(mean) >= self.proficient_at),
                                  minlength=n_q).astype(float)
-            cols[f"graph_{name}_mean"] = _ratio(total, n_has)
+            cols[f"graph_{name}_mastery"] = _ratio(total, n_has)
             cols[f"graph_{name}_min"] = np.where(n_has > 0, lowest, np.nan)
             cols[f"graph_{name}_n_evidenced"] = n_has
             cols[f"graph_{name}_share_proficient"] = _ratio(n_prof, counts.astype(float))

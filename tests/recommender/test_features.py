@@ -93,10 +93,10 @@ def test_graph_features_read_prerequisites_and_dependents():
     X, _ = FeatureBuilder(GRAPH).fit(ev).training_frame(ev)
     row = X[X["competency_id"] == "c"].iloc[0]
     assert row["graph_prereq_n_evidenced"] == 2
-    assert row["graph_prereq_mean"] == pytest.approx(0.5)
+    assert row["graph_prereq_mastery"] == pytest.approx(0.5)
     assert row["graph_prereq_min"] == pytest.approx(0.0)
     assert row["graph_prereq_share_proficient"] == pytest.approx(0.5)
-    assert row["graph_dep_mean"] == pytest.approx(1.0)
+    assert row["graph_dep_mastery"] == pytest.approx(1.0)
     assert row["graph_depth"] == 2 and row["graph_n_prereqs"] == 2
     assert row["dom_n"] == 1 and row["dom_mean_score"] == pytest.approx(1.0)  # d, not c itself
     assert row["edu_n"] == 3

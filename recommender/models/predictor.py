@@ -1,0 +1,111 @@
+"""A fitted feature builder and mastery model, packaged as one thing to save, load and serve.
+
+The :class:`MasteryPredictor` is what the training pipeline registers and what the API loads:
+evidence in, P(mastery) for every (educator, competency) out, through the same feature code path
+that built the training rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recommender.features import FeatureBuilder
+from recommender.models.base import MasteryModel
+
+__all__ = ["MasteryPredictor"]
+
+
+@dataclass
+class MasteryPredictor:
+    """Feature builder + fitted model (+ a label for explanations and audit logs).
+
+    Examples
+    --------
+    >>> predictor = MasteryPredictor(builder, model, name="lightgbm")      # doctest: +SKIP
+    >>> predictor.mastery(evidence, educator_ids=["E000001"], as_of=now)    # doctest: +SKIP
+    """
+
+    builder: FeatureBuilder
+    model: MasteryModel
+    name: str
+    version: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The feature-frame columns the model reads."""
+        return list(self.model.feature_names_in_)
+
+    def features(
+        self,
+        evidence: pd.DataFrame,
+        *,
+        educator_ids: Iterable[str],
+        as_of: pd.Timestamp | str,
+        completions: pd.DataFrame | None = None,
+        educators: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Serving feature frame: every competency for each educator, as of ``as_of``."""
+        return self.builder.serving_frame(
+            evidence,
+            as_of=as_of,
+            educator_ids=educator_ids,
+            completions=completions,
+            educators=educators,
+        )
+
+    def predict_features(self, X: pd.DataFrame) -> np.ndarray:
+        """P(mastery) for each row of a feature frame."""
+        return self.model.predict_proba(X)[:, 1]
+
+    def mastery(self, evidence: pd.DataFrame, **kwargs) -> pd.DataFrame:
+        """Long frame ``educator_id, competency_id, p_mastery, n_evidence`` as of ``as_of``.
+
+        Takes the keyword arguments of :meth:`features`.
+        """
+        X = self.features(evidence, **kwargs)
+        return pd.DataFrame(
+            {
+                "educator_id": X["educator_id"].to_numpy(),
+                "competency_id": X["competency_id"].astype(str).to_numpy(),
+                "p_mastery": self.predict_features(X),
+                "n_evidence": X["own_n"].to_numpy(),
+            }
+        )
+
+    def to_strings(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The model's input columns with categoricals as plain strings (for MLflow schemas)."""
+        X = X[self.input_columns]
+        cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        return X.astype({c: object for c in cats}).astype({c: "string" for c in cats})
+
+    def from_strings(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Inverse of :meth:`to_strings`: categoricals restored with the builder's categories."""
+        reference = self.builder.serving_frame(
+            _EMPTY_EVIDENCE,
+            as_of=pd.Timestamp("2000-01-01", tz="UTC"),
+            educator_ids=["_"],
+            competencies=self.builder.competencies[:1],
+        )
+        out = X.copy()
+        for col in self.input_columns:
+            if col in reference and isinstance(reference[col].dtype, pd.CategoricalDtype):
+                out[col] = pd.Categorical(out[col].astype(object), dtype=reference[col].dtype)
+        return out
+
+
+_EMPTY_EVIDENCE = pd.DataFrame(
+    {
+        "evidence_id": pd.Series(dtype=object),
+        "educator_id": pd.Series(dtype=object),
+        "competency_id": pd.Series(dtype=object),
+        "source": pd.Series(dtype=object),
+        "score_norm": pd.Series(dtype=float),
+        "proficient": pd.Series(dtype=bool),
+        "observed_at": pd.Series(dtype="datetime64[ns, UTC]"),
+    }
+)
