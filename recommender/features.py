@@ -50,18 +50,11 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError, NotFittedError
+from recommender.evidence import SOURCES
 from recommender.graph.queries import depths
 
 __all__ = ["SOURCES", "FeatureBuilder", "IDENTITY_COLUMNS"]
 
-SOURCES = (
-    "observation",
-    "micro_credential",
-    "student_growth",
-    "self_assessment",
-    "activity_assessment",
-    "peer_review",
-)
 IDENTITY_COLUMNS = ("educator_id", "as_of", "evidence_id")
 _SOURCE_INDEX = pd.Index(SOURCES, dtype=object)
 _SOURCE_DTYPE = pd.CategoricalDtype(list(SOURCES))
