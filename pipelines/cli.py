@@ -106,15 +106,90 @@ def generate(
 
 
 @app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="Training config (experiments/configs/NAME.yaml).")],
+    data_dir: DataDir = Path("data"),
+    register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
+) -> dict:
+    """Build features, fit, evaluate on held-out educators, and log one MLflow run."""
+    from pipelines import tracking
+    from pipelines.config import load_config
+    from pipelines.training import train as run_training
+
+    cfg = load_config(config)
+    uri = tracking.configure(data_dir)
+    steps = ["loading data", "building features", "fitting", "evaluating", "logging to MLflow"]
+    with progress_bar() as bar:
+        task = bar.add_task(f"train {cfg.name}", total=len(steps))
+
+        def step(message: str) -> None:
+            done = next((i for i, s in enumerate(steps) if message.startswith(s[:7])), None)
+            if done is not None:
+                bar.update(task, completed=done)
+            bar.console.log(message)
+
+        result = run_training(cfg, data_dir, step)
+        step("logging to MLflow")
+        logged = tracking.log_training(result, register=register)
+        bar.update(task, completed=len(steps))
+    metrics = {k: round(v, 4) for k, v in result.metrics.items()}
+    print_mapping(f"{cfg.name}: held-out educators (split {result.split_id})", metrics)
+    console.print(f"run {logged['run_id']} in {uri}; registered version {logged['version']}")
+    return logged
+
+
+@app.command()
+def compare(
+    data_dir: DataDir = Path("data"),
+    split: Annotated[str | None, typer.Option(help="Split id (default: the latest run's).")] = None,
+):
+    """Print the runs that share a split, best AUC first."""
+    from pipelines import tracking
+
+    tracking.configure(data_dir)
+    table = tracking.compare_runs(split)
+    if table.empty:
+        console.print("no runs yet: train one with `pdrec train --config ...`")
+        raise typer.Exit(1)
+    out = Table(title=f"Mastery models on split {table.attrs['split_id']} (held-out educators)")
+    for col in table.columns:
+        out.add_column(col, justify="left" if col in ("run", "model") else "right")
+    for row in table.itertuples(index=False):
+        out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(out)
+    return table
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version of 'mastery' to promote.")],
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Set the 'champion' alias of the 'mastery' model to VERSION."""
+    from pipelines import tracking
+
+    tracking.configure(data_dir)
+    tracking.promote(version)
+    console.print(f"mastery version {version} is now the champion")
+
+
+@app.command()
 def demo(
     data_dir: DataDir = Path("data"),
-    educators: Annotated[int, typer.Option(min=10, help="Synthetic educators to generate.")] = 2000,
+    educators: Annotated[int, typer.Option(min=10, help="Synthetic educators to generate.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Run the product end to end on its embedded defaults."""
     info(framework="educator", catalog=None)
     info(framework="leader", catalog=None)
     generate(out=data_dir / "synthetic", educators=educators, months=12, seed=seed)
+    configs = Path("experiments/configs")
+    for name in ("population", "bkt", "logistic", "lightgbm_nograph", "lightgbm"):
+        train(config=configs / f"{name}.yaml", data_dir=data_dir, register=True)
+    table = compare(data_dir=data_dir, split=None)
+    best = table.sort_values("log_loss").iloc[0]  # the best-calibrated model on this split
+    console.print(f"promoting {best['run']} (lowest held-out log loss)")
+    promote(version=best["version"], data_dir=data_dir)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ Feature families (column prefixes are the contract the models select on):
 =========  =====================================================================================
 ``own_``   the educator's history on this competency: counts, proficiency rate, mean score,
            time-decayed mean, last score, days since last, trend, and count/mean per source
-``graph_`` prerequisites' and dependents' evidence (``graph_prereq_mastery``: mean of their
-           decayed mean scores; min, count with evidence, share proficient) and the competency's depth and degree in the prerequisite graph
+``graph_`` evidence on the direct prerequisites (``graph_prereq_mastery``: mean of their
+           decayed mean scores; min, count with evidence, share proficient), on direct
+           dependents (``graph_dep_``), on all ancestors (``graph_anc_``) and all
+           descendants (``graph_desc_``) and the competency's depth and degree in the prerequisite graph
 ``dom_``   the educator's history on the other competencies of the same domain
 ``edu_``   the educator's history on all competencies
 ``dose_``  activities completed that target this competency: since the last evidence and in total
@@ -199,6 +201,8 @@ class FeatureBuilder:
         self._depth = np.array([depth[c] for c in self.competencies], dtype=np.float64)
         self._prereq = self._csr(graph.predecessors)
         self._dependent = self._csr(graph.successors)
+        self._ancestor = self._csr(lambda c: nx.ancestors(graph, c))
+        self._descendant = self._csr(lambda c: nx.descendants(graph, c))
         self._targets = self._activity_targets(catalog)
 
     # -- static structure ----------------------------------------------------------------
@@ -405,7 +409,9 @@ class FeatureBuilder:
         hist_len = np.where(pos >= 0, length[np.maximum(pos, 0)] if len(ev) else 0, 0)
 
         # Graph: prerequisites' and dependents' own history, and static structure.
-        for name, (indptr, indices) in (("prereq", self._prereq), ("dep", self._dependent)):
+        neighbourhoods = (("prereq", self._prereq), ("dep", self._dependent),
+                          ("anc", self._ancestor), ("desc", self._descendant))
+        for name, (indptr, indices) in neighbourhoods:
             counts = np.diff(indptr)[q.c]
             qi = np.repeat(np.arange(n_q), counts)
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)

@@ -283,10 +283,13 @@ class SimulationParams:
     experience_role_offset : dict, default coaches +5, teacher leaders +4 years
     intercept : float, default=-0.2
         Baseline propensity (logits) of a root competency.
-    general_sd : float, default=0.8
+    general_sd : float, default=0.5
         Standard deviation of the general ability factor ``g``.
-    unique_sd : float, default=0.6
-        Standard deviation of the educator-by-competency idiosyncratic ability ``u``.
+    unique_sd : float, default=1.2
+        Standard deviation of the educator-by-competency idiosyncratic ability ``u``. Larger
+        than ``general_sd`` on purpose: what an educator can do varies by competency more than
+        by a single "good teacher" factor, and the prerequisite pull passes that variation
+        along edges, so evidence on related competencies says what overall averages cannot.
     difficulty_per_depth : float, default=0.35
         Logits of difficulty added per level of prerequisite depth.
     difficulty_sd : float, default=0.3
@@ -302,7 +305,7 @@ class SimulationParams:
     role_keywords : dict of str
         Per role, a case-insensitive regular expression matched against each competency's
         ``id name domain`` to decide which competencies are relevant to the role.
-    prerequisite_pull : float in [0, 1], default=0.6
+    prerequisite_pull : float in [0, 1], default=0.7
         Weight of the prerequisites' mean ability in a dependent's ability.
     prerequisite_margin : float, default=1.0
         How far (logits) a dependent may exceed its weakest prerequisite before the soft cap bites.
@@ -367,8 +370,8 @@ class SimulationParams:
         default_factory=lambda: {"instructional_coach": 5.0, "teacher_leader": 4.0}
     )
     intercept: float = -0.2
-    general_sd: float = 0.8
-    unique_sd: float = 0.6
+    general_sd: float = 0.5
+    unique_sd: float = 1.2
     difficulty_per_depth: float = 0.35
     difficulty_sd: float = 0.3
     experience_effect: float = 1.2
@@ -378,7 +381,7 @@ class SimulationParams:
         default_factory=lambda: {"instructional_coach": 0.3, "teacher_leader": 0.2}
     )
     role_keywords: dict[str, str] = field(default_factory=_default_role_keywords)
-    prerequisite_pull: float = 0.6
+    prerequisite_pull: float = 0.7
     prerequisite_margin: float = 1.0
     prerequisite_softness: float = 0.5
     evidence_rate: float = 1.2

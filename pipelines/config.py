@@ -1,0 +1,70 @@
+"""Training configurations: versioned YAML under ``experiments/configs/``, checked on load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recommender.models import MODELS
+
+__all__ = ["TrainConfig", "load_config"]
+
+_DATA_KINDS = ("synthetic",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: which data, which split, which model with which parameters.
+
+    ``data`` is ``{kind: synthetic, path: DIR, generate: {educators, months, seed}}``: ``path``
+    is relative to the project data directory, and is generated first when missing.
+    ``split`` is ``{test_size, seed}``: held-out *educators*, never rows.
+    """
+
+    name: str
+    model: str
+    data: dict[str, Any]
+    split: dict[str, Any] = field(default_factory=lambda: {"test_size": 0.25, "seed": 0})
+    params: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "model": self.model, "data": self.data, "split": self.split,
+            "params": self.params, "features": self.features, "seed": self.seed,
+        }
+
+
+def load_config(source: str | Path | dict) -> TrainConfig:
+    """Read and check a config; errors name the key, the value and what was expected."""
+    if isinstance(source, dict):
+        raw, where = dict(source), "config"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"no such config file: {path}")
+        raw, where = yaml.safe_load(path.read_text()) or {}, str(path)
+    known = set(TrainConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
+    for key in ("name", "model", "data"):
+        if key not in raw:
+            raise ValueError(f"{where}: missing required key {key!r}")
+    if raw["model"] not in MODELS:
+        raise ValueError(f"{where}: model {raw['model']!r} is not one of {sorted(MODELS)}")
+    data = raw["data"]
+    if not isinstance(data, dict) or data.get("kind") not in _DATA_KINDS:
+        raise ValueError(f"{where}: data.kind must be one of {list(_DATA_KINDS)}, got {data!r}")
+    split = {"test_size": 0.25, "seed": 0, **(raw.get("split") or {})}
+    if not 0 < float(split["test_size"]) < 1:
+        raise ValueError(f"{where}: split.test_size must be in (0, 1), got {split['test_size']!r}")
+    return TrainConfig(
+        name=str(raw["name"]), model=raw["model"], data=data, split=split,
+        params=dict(raw.get("params") or {}), features=dict(raw.get("features") or {}),
+        seed=int(raw.get("seed", 0)),
+    )

@@ -1,0 +1,139 @@
+"""MLflow at the edge: the one module that imports mlflow.
+
+Embedded default: a SQLite tracking store and an artifact folder inside the project's data
+directory (``DATA_DIR/mlflow/``). ``MLFLOW_TRACKING_URI`` points it at a server instead.
+Models are registered as versions of ``mastery``; the ``champion`` alias marks the one served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from pipelines.training import TrainResult
+from recommender.models.predictor import MasteryPredictor
+
+__all__ = [
+    "MODEL_NAME",
+    "CHAMPION",
+    "EXPERIMENT",
+    "configure",
+    "log_training",
+    "compare_runs",
+    "promote",
+    "load_champion",
+    "champion_version",
+]
+
+MODEL_NAME = "mastery"
+CHAMPION = "champion"
+EXPERIMENT = "mastery"
+_COMPARE_METRICS = ("auc", "log_loss", "brier", "ece", "auc_no_own_evidence")
+
+
+class MasteryPyfunc(mlflow.pyfunc.PythonModel):
+    """The registered model: feature frame (categoricals as strings) in, P(mastery) out."""
+
+    def __init__(self, predictor: MasteryPredictor):
+        self.predictor = predictor
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):  # noqa: ARG002
+        frame = self.predictor.from_strings(model_input)
+        return pd.Series(self.predictor.predict_features(frame), name="p_mastery")
+
+
+def configure(data_dir: Path) -> str:
+    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the embedded store; return the URI used."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    root = Path(data_dir).resolve() / "mlflow"
+    if not uri:
+        root.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        location = None if os.environ.get("MLFLOW_TRACKING_URI") else (root / "artifacts").as_uri()
+        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(EXPERIMENT)
+    return uri
+
+
+def log_training(result: TrainResult, *, register: bool = True) -> dict:
+    """Log one run (params, metrics, plots, config, fingerprint, model); register a version."""
+    cfg = result.config
+    with mlflow.start_run(run_name=cfg.name) as run:
+        mlflow.set_tags({"model": cfg.model, "split_id": result.split_id,
+                         "data_fingerprint": result.fingerprint, "config_name": cfg.name})
+        mlflow.log_params({"model": cfg.model, "seed": cfg.seed,
+                           "test_size": cfg.split["test_size"], "split_seed": cfg.split["seed"],
+                           **{f"model.{k}": v for k, v in result.predictor.model.get_params().items()
+                              if not isinstance(v, dict)}})
+        mlflow.log_metrics({k: v for k, v in result.metrics.items() if pd.notna(v)})
+        for name, fig in result.figures.items():
+            mlflow.log_figure(fig, name)
+        mlflow.log_dict(cfg.to_dict(), "config.json")
+        mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
+                                    "split_id": result.split_id}, indent=2), "data_fingerprint.json")
+        sample = result.predictor.to_strings(result.sample_input)
+        signature = infer_signature(sample, result.predictor.predict_features(result.sample_input))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=MasteryPyfunc(result.predictor),
+            signature=signature,
+            input_example=sample.head(5),
+            registered_model_name=MODEL_NAME if register else None,
+        )
+        version = getattr(info, "registered_model_version", None)
+        if version is not None:
+            mlflow.set_tag("registered_version", str(version))
+    return {"run_id": run.info.run_id, "version": None if version is None else str(version)}
+
+
+def compare_runs(split_id: str | None = None) -> pd.DataFrame:
+    """Runs that share one split (the latest by default), best AUC first."""
+    runs = mlflow.search_runs(experiment_names=[EXPERIMENT], order_by=["start_time DESC"])
+    if runs.empty:
+        return pd.DataFrame()
+    split_id = split_id or runs["tags.split_id"].iloc[0]
+    runs = runs[runs["tags.split_id"] == split_id]
+    cols = {"tags.mlflow.runName": "run", "tags.model": "model",
+            "tags.registered_version": "version",
+            **{f"metrics.{m}": m for m in _COMPARE_METRICS}}
+    table = runs.reindex(columns=list(cols)).rename(columns=cols)
+    table = table.sort_values("auc", ascending=False, ignore_index=True)
+    table.attrs["split_id"] = split_id
+    return table
+
+
+def promote(version: str | int) -> None:
+    """Point the ``champion`` alias of ``mastery`` at ``version``."""
+    client = MlflowClient()
+    versions = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    if str(version) not in versions:
+        raise ValueError(
+            f"model {MODEL_NAME!r} has no version {version!r}; registered versions: "
+            f"{sorted(versions, key=int)}"
+        )
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(version))
+
+
+def champion_version() -> str | None:
+    """The version the ``champion`` alias points at, or None when there is none."""
+    try:
+        return MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def load_champion() -> MasteryPredictor:
+    """Load ``models:/mastery@champion`` back as the engine's predictor."""
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    predictor = model.unwrap_python_model().predictor
+    predictor.version = champion_version()
+    return predictor

@@ -1,0 +1,203 @@
+"""Training steps as plain functions: data -> split -> features -> fit -> evaluate -> plots.
+
+Nothing here talks to MLflow: :mod:`pipelines.tracking` logs what these return. Every step takes
+frames and parameters and returns new values, so each can be tested alone on small data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import networkx as nx  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from pipelines.config import TrainConfig  # noqa: E402
+from recommender.catalog import Catalog, default_catalog  # noqa: E402
+from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
+from recommender.features import FeatureBuilder  # noqa: E402
+from recommender.graph import default_framework  # noqa: E402
+from recommender.models import make_model, mastery_metrics, reliability_table  # noqa: E402
+from recommender.models.predictor import MasteryPredictor  # noqa: E402
+from recommender.simulate import generate, read_synthetic, write_synthetic  # noqa: E402
+
+__all__ = [
+    "Dataset",
+    "TrainResult",
+    "load_dataset",
+    "data_fingerprint",
+    "split_educators",
+    "evaluate",
+    "calibration_figure",
+    "importance_figure",
+    "train",
+]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything a mastery model trains on, validated."""
+
+    graph: nx.DiGraph
+    catalog: Catalog | None
+    educators: pd.DataFrame
+    evidence: pd.DataFrame  # validated: canonical columns + score_norm + proficient
+    completions: pd.DataFrame
+    rejected: int
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced: the packaged model, its metrics, plots and lineage."""
+
+    config: TrainConfig
+    predictor: MasteryPredictor
+    metrics: dict[str, float]
+    figures: dict[str, plt.Figure]
+    fingerprint: str
+    split_id: str
+    sample_input: pd.DataFrame
+    test_predictions: pd.DataFrame
+
+
+def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
+    """Read a synthetic dataset (generating it first if it is missing) and validate evidence."""
+    graph = default_framework("educator")
+    catalog = default_catalog(graph)
+    folder = Path(data_dir) / data.get("path", "synthetic")
+    if not (folder / "evidence.parquet").exists():
+        spec = data.get("generate")
+        if not spec:
+            raise FileNotFoundError(
+                f"no dataset at {folder} and no 'generate' settings in the config to make one; "
+                "run `pdrec generate --out` first or add data.generate"
+            )
+        progress(f"generating {spec.get('educators', 1000)} synthetic educators")
+        write_synthetic(
+            generate(graph, catalog, n_educators=int(spec.get("educators", 1000)),
+                     months=int(spec.get("months", 12)), random_state=int(spec.get("seed", 0))),
+            folder,
+        )
+    synthetic = read_synthetic(folder)
+    checked = validate_evidence(
+        synthetic.evidence, competencies=list(graph), educators=synthetic.educators["educator_id"],
+        proficient_at=proficient_threshold(graph.graph["scale"]),
+        now=pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2),
+    )
+    return Dataset(graph, catalog, synthetic.educators, checked.valid, synthetic.completions,
+                   rejected=len(checked.rejections))
+
+
+def data_fingerprint(evidence: pd.DataFrame) -> str:
+    """A short content hash of the evidence: two runs with one fingerprint saw the same data."""
+    cols = ["evidence_id", "educator_id", "competency_id", "source", "score_norm", "observed_at"]
+    hashed = pd.util.hash_pandas_object(evidence[cols], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def split_educators(
+    educator_ids, *, test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out educators (grouped split: an educator's rows never straddle the split)."""
+    ids = np.sort(pd.unique(np.asarray(educator_ids, dtype=object)))
+    rng = np.random.default_rng(seed)
+    test_mask = np.zeros(len(ids), bool)
+    test_mask[rng.permutation(len(ids))[: max(1, round(test_size * len(ids)))]] = True
+    return ids[~test_mask], ids[test_mask]
+
+
+def evaluate(y: np.ndarray, p: np.ndarray, X: pd.DataFrame) -> dict[str, float]:
+    """Overall metrics, AUC per domain, and metrics on rows with no own evidence (cold start)."""
+    metrics = mastery_metrics(y, p)
+    for domain in X["domain"].cat.categories:
+        mask = (X["domain"] == domain).to_numpy()
+        if mask.any():
+            metrics[f"auc_{domain}"] = mastery_metrics(y[mask], p[mask])["auc"]
+    cold = (X["own_n"] == 0).to_numpy()
+    if cold.any():
+        cold_metrics = mastery_metrics(y[cold], p[cold])
+        metrics["auc_no_own_evidence"] = cold_metrics["auc"]
+        metrics["log_loss_no_own_evidence"] = cold_metrics["log_loss"]
+        metrics["n_no_own_evidence"] = float(cold.sum())
+    return metrics
+
+
+def calibration_figure(y: np.ndarray, p: np.ndarray, title: str) -> plt.Figure:
+    """Reliability diagram: observed proficiency rate against mean predicted probability."""
+    table = reliability_table(y, p)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    ax.plot(table["mean_p"], table["rate"], marker="o", label=title)
+    ax.set_xlabel("predicted P(proficient)")
+    ax.set_ylabel("observed proficiency rate")
+    ax.set_title(f"Calibration: {title}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def importance_figure(importance: pd.Series, title: str, top: int = 25) -> plt.Figure:
+    """Horizontal bar chart of the ``top`` features by importance."""
+    imp = importance.sort_values(ascending=True).tail(top)
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.25 * len(imp))))
+    ax.barh(imp.index.astype(str), imp.to_numpy())
+    ax.set_xlabel("importance (total gain)")
+    ax.set_title(f"Feature importance: {title}")
+    fig.tight_layout()
+    return fig
+
+
+def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> TrainResult:
+    """Run one configured training: returns the packaged model and its held-out evaluation."""
+    progress("loading data")
+    data = load_dataset(config.data, data_dir, progress)
+    fingerprint = data_fingerprint(data.evidence)
+    train_ids, test_ids = split_educators(
+        data.educators["educator_id"], test_size=config.split["test_size"],
+        seed=config.split["seed"],
+    )
+    split_id = hashlib.sha256(
+        f"{fingerprint}|{','.join(map(str, test_ids))}".encode()
+    ).hexdigest()[:12]
+    is_train = data.evidence["educator_id"].isin(train_ids).to_numpy()
+    ev_train, ev_test = data.evidence[is_train], data.evidence[~is_train]
+
+    progress(f"building features ({len(ev_train):,} training and {len(ev_test):,} test rows)")
+    builder = FeatureBuilder(data.graph, catalog=data.catalog, **config.features)
+    builder.fit(ev_train, educators=data.educators[data.educators["educator_id"].isin(train_ids)])
+    kw = {"completions": data.completions, "educators": data.educators}
+    X_train, y_train = builder.training_frame(ev_train, **kw)
+    X_test, y_test = builder.training_frame(ev_test, **kw)
+
+    progress(f"fitting {config.model}")
+    params = dict(config.params)
+    model = make_model(config.model, **params)
+    if "random_state" in model.get_params():
+        model.set_params(random_state=config.seed)
+    model.fit(X_train, y_train, groups=X_train["educator_id"].to_numpy())
+
+    progress("evaluating on held-out educators")
+    p_test = model.predict_proba(X_test)[:, 1]
+    metrics = evaluate(y_test, p_test, X_test)
+    metrics.update(n_train_rows=float(len(X_train)), n_test_educators=float(len(test_ids)),
+                   rejected_rows=float(data.rejected))
+    figures = {"calibration.png": calibration_figure(y_test, p_test, config.name)}
+    importance = getattr(model, "feature_importance_", None)
+    if importance is not None:
+        figures["feature_importance.png"] = importance_figure(importance, config.name)
+    predictor = MasteryPredictor(builder=builder, model=model, name=config.name,
+                                 metadata={"fingerprint": fingerprint, "split_id": split_id})
+    test_predictions = pd.DataFrame(
+        {"evidence_id": X_test["evidence_id"].to_numpy(), "y": y_test, "p": p_test}
+    )
+    return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
+                       sample_input=X_test.head(50), test_predictions=test_predictions)

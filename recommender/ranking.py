@@ -1,0 +1,901 @@
+"""Next-activity ranking: score every catalog activity for an educator, pick a diversified top-k.
+
+Inputs
+------
+A **mastery table** for one educator is a DataFrame indexed by ``competency_id`` (a
+``competency_id`` column is accepted too) with columns ``p_mastery`` (in [0, 1]) and optionally
+``uncertainty`` (>= 0, e.g. a standard error), ``n_evidence`` (int), ``evidence_ids`` (list of
+str: the evidence the estimate rests on) and ``contributions`` (list of ``(feature, value)``
+pairs). A plain mapping ``{competency_id: p_mastery}`` is accepted as well. A competency missing
+from the table counts as ``p_mastery = 0`` with uncertainty :data:`MISSING_UNCERTAINTY`. For a
+batch, a long frame ``educator_id, competency_id, p_mastery[, uncertainty, n_evidence]``.
+
+Score
+-----
+For activity ``a`` with targets ``c`` of weight ``w[a, c]`` (``W = sum_c w[a, c]``) and an
+educator with mastery ``p``:
+
+- ``need[a]      = sum_c w[a, c] * (1 - p[c]) / W``: how much they need what it develops.
+- ``readiness[a] = sum_c w[a, c] * r[c] / W`` with ``r[c] = min over direct prerequisites q of c
+  of p[q]`` (1 for a competency without prerequisites): how ready they are for it.
+- ``gain[a]      = sum_c g[a, c] * (1 - p[c])``: expected rise in mastery, discounted by the
+  headroom left. ``g[a, c]`` is the learned posterior mean ``gains.loc[(a, c), "gain_mean"]``
+  when ``gains`` has it, else the catalog prior ``expected_gain[a] * w[a, c]``.
+- ``cost[a]      = log1p(hours[a])``.
+- ``goal[a]      = max_c w[a, c] * credit[c]``, ``credit[c]`` = :data:`GOAL_SELF_CREDIT` (1.0) if
+  ``c`` is an unmastered goal, :data:`GOAL_PATH_CREDIT` (0.5) if ``c`` is in the unmastered
+  prerequisite closure of a goal (see :func:`recommender.graph.prerequisite_closure`), else 0.
+
+``score[a] = wt.need*need + wt.readiness*readiness + wt.gain*gain + wt.goal*goal - wt.cost*cost``
+with ``wt`` a :class:`ScoreWeights`.
+
+Filters (never proposed): activities ``completed``, ``in_progress`` or ``declined``; formats or
+modalities outside the request; activities whose every target is mastered
+(``p >= mastery_threshold``); activities longer than ``max_hours``. With ``hard_gate=True`` an
+activity is dropped when any of its **unmastered** targets (``p < mastery_threshold``) has a direct
+prerequisite with ``p < gate_threshold``. Targets already mastered are exempt: the activity is
+not teaching them, and inconsistent estimates there should not hide it. So the guarantee is: no
+proposed (unpinned) activity has an unmastered target with a direct prerequisite below
+``gate_threshold``.
+
+Selection
+---------
+Greedy, ``k`` steps. Before each step a candidate's score is reduced by
+``diversity_penalty * n`` where ``n`` is how many already-picked activities share its primary
+target (its highest-weight target, ties by id), when ``diversify`` is on. The best remaining
+candidate whose hours fit the remaining budget is taken (so the *sum* of hours of the list stays
+within ``max_hours``); ties go to the smallest ``activity_id``. Penalties only grow, so the
+returned scores (the ones used for ordering) are non-increasing down the list.
+
+Pinned activities (a coach override) come first, in pin order, when *feasible*: in the catalog,
+not completed, in progress or declined, of an allowed format and modality, and within the
+remaining hour budget. A pin overrides the engine's own judgement (score, hard gate, mastered
+targets) but not those hard constraints; pinned ids not in the catalog are ignored. Pinned items
+carry ``pinned=True`` and their (diversity-adjusted) score; the non-increasing guarantee is for
+the unpinned items that follow them.
+
+:func:`rank_batch` computes all of this as ``educators x activities`` numpy arrays (targets and
+prerequisites gathered through padded index arrays, one column per competency plus a sentinel);
+only the top-k loop (over ``k``) is in Python. :func:`rank_activities` runs the same code on one
+row, so the two agree exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from recommender.catalog import FORMATS, MODALITIES, Catalog
+from recommender.errors import UnknownCompetencyError
+from recommender.graph import DEFAULT_THRESHOLD, check_ids
+
+__all__ = [
+    "GOAL_PATH_CREDIT",
+    "GOAL_SELF_CREDIT",
+    "MISSING_UNCERTAINTY",
+    "EducatorContext",
+    "Recommendation",
+    "RankingRequest",
+    "ScoreWeights",
+    "rank_activities",
+    "rank_batch",
+    "target_gains",
+]
+
+MISSING_UNCERTAINTY = 0.5
+"""Uncertainty reported for a competency absent from the mastery table (the largest possible
+standard deviation of a probability)."""
+
+GOAL_SELF_CREDIT = 1.0
+"""Goal credit of a target that is itself one of the educator's (unmastered) goals."""
+
+GOAL_PATH_CREDIT = 0.5
+"""Goal credit of a target in the unmastered prerequisite closure of a goal."""
+
+_N_CONTRIBUTIONS = 5
+
+
+# --------------------------------------------------------------------------- request objects
+
+
+def _bad(owner: str, name: str, value: Any, expected: str) -> ValueError:
+    return ValueError(f"{owner}.{name} must be {expected}; got {value!r}.")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """Weights of the score parts (see the module docstring).
+
+    Parameters
+    ----------
+    need : float, default=1.0
+        Weight of ``need`` (weighted mean of ``1 - p`` over targets, in [0, 1]).
+    readiness : float, default=0.5
+        Weight of ``readiness`` (weighted mean of the weakest prerequisite's mastery, in [0, 1]).
+    gain : float, default=3.0
+        Weight of the expected, headroom-discounted gain (typically 0.02 to 0.3).
+    cost : float, default=0.15
+        Weight of ``log1p(hours)``, subtracted (2 h: 0.16, 8 h: 0.33, 80 h: 0.66).
+    goal : float, default=0.6
+        Weight of goal alignment (in [0, 1]).
+
+    All must be finite and >= 0.
+    """
+
+    need: float = 1.0
+    readiness: float = 0.5
+    gain: float = 3.0
+    cost: float = 0.15
+    goal: float = 0.6
+
+    def __post_init__(self) -> None:
+        for name in ("need", "readiness", "gain", "cost", "goal"):
+            v = getattr(self, name)
+            if not _is_number(v) or not math.isfinite(v) or v < 0:
+                raise _bad("ScoreWeights", name, v, "a finite number >= 0")
+
+
+def _str_tuple(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise _bad(owner, name, value, f"None or a collection of {list(allowed)}") from None
+    unknown = [v for v in items if v not in allowed]
+    if unknown or not items:
+        hint = f" ({unknown} unknown)" if unknown else ""
+        raise _bad(owner, name, value, f"None or a non-empty collection of {list(allowed)}{hint}")
+    return items
+
+
+@dataclass(frozen=True)
+class RankingRequest:
+    """Constraints of one ranking request, checked on construction.
+
+    Parameters
+    ----------
+    k : int, default=5
+        Maximum number of activities returned (>= 1).
+    max_hours : float or None, default=None
+        Hour budget for the *whole* list (> 0); None for no budget.
+    formats, modalities : tuple of str or None, default=None
+        Allowed formats (:data:`recommender.catalog.FORMATS`) and modalities
+        (:data:`recommender.catalog.MODALITIES`); None allows all. A single string or any
+        collection is accepted and stored as a tuple.
+    hard_gate : bool, default=True
+        Drop activities with an unmastered target whose direct prerequisite is below
+        ``gate_threshold``.
+    gate_threshold : float, default=0.5
+        In [0, 1].
+    mastery_threshold : float, default=DEFAULT_THRESHOLD (0.7)
+        In (0, 1]; at or above it a competency counts as mastered.
+    diversify : bool, default=True
+        Penalize picks that share a primary target with earlier picks.
+    diversity_penalty : float, default=0.3
+        Score subtracted per earlier pick sharing the primary target (>= 0).
+    weights : ScoreWeights, default=ScoreWeights()
+
+    Raises
+    ------
+    ValueError
+        Naming the field, the value received and what is expected.
+    """
+
+    k: int = 5
+    max_hours: float | None = None
+    formats: tuple[str, ...] | None = None
+    modalities: tuple[str, ...] | None = None
+    hard_gate: bool = True
+    gate_threshold: float = 0.5
+    mastery_threshold: float = DEFAULT_THRESHOLD
+    diversify: bool = True
+    diversity_penalty: float = 0.3
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+
+    def __post_init__(self) -> None:
+        own = "RankingRequest"
+        if not isinstance(self.k, int | np.integer) or isinstance(self.k, bool) or self.k < 1:
+            raise _bad(own, "k", self.k, "an integer >= 1")
+        mh = self.max_hours
+        if mh is not None and (not _is_number(mh) or not math.isfinite(mh) or mh <= 0):
+            raise _bad(own, "max_hours", mh, "None or a finite number of hours > 0")
+        if self.formats is not None:
+            object.__setattr__(self, "formats", _str_tuple(own, "formats", self.formats, FORMATS))
+        if self.modalities is not None:
+            object.__setattr__(
+                self, "modalities", _str_tuple(own, "modalities", self.modalities, MODALITIES)
+            )
+        for name in ("hard_gate", "diversify"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise _bad(own, name, getattr(self, name), "True or False")
+        g = self.gate_threshold
+        if not _is_number(g) or not 0 <= g <= 1:
+            raise _bad(own, "gate_threshold", g, "a number in [0, 1]")
+        m = self.mastery_threshold
+        if not _is_number(m) or not 0 < m <= 1:
+            raise _bad(own, "mastery_threshold", m, "a number in (0, 1]")
+        d = self.diversity_penalty
+        if not _is_number(d) or not math.isfinite(d) or d < 0:
+            raise _bad(own, "diversity_penalty", d, "a finite number >= 0")
+        if not isinstance(self.weights, ScoreWeights):
+            raise _bad(own, "weights", self.weights, "a ScoreWeights")
+
+
+@dataclass(frozen=True)
+class EducatorContext:
+    """What the engine knows about an educator besides mastery.
+
+    Parameters
+    ----------
+    goals : tuple of str
+        Goal competency ids, most important first.
+    completed, declined, in_progress : frozenset of str
+        Activity ids never proposed again (declined: the caller decides how recent counts).
+    pinned : tuple of str
+        Activity ids a coach pinned, in the order they should come.
+
+    Any iterable is accepted and stored as the documented type; a single string counts as one
+    id.
+    """
+
+    goals: tuple[str, ...] = ()
+    completed: frozenset[str] = frozenset()
+    declined: frozenset[str] = frozenset()
+    in_progress: frozenset[str] = frozenset()
+    pinned: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, kind in (("goals", tuple), ("completed", frozenset), ("declined", frozenset),
+                           ("in_progress", frozenset), ("pinned", tuple)):
+            v = getattr(self, name)
+            if isinstance(v, str):
+                v = (v,)
+            try:
+                items = [str(x) for x in v]
+            except TypeError:
+                raise _bad("EducatorContext", name, v, "a collection of ids") from None
+            if kind is tuple:
+                items = list(dict.fromkeys(items))  # drop repeats, keep order
+            object.__setattr__(self, name, kind(items))
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        """Activities that are never proposed: completed, declined or in progress."""
+        return self.completed | self.declined | self.in_progress
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One ranked activity and why.
+
+    ``reason`` is one sentence a coach can read. ``explanation`` holds: ``targets`` (list of
+    ``{competency_id, name, p_mastery, uncertainty, weight, gain}``), ``ready_because`` (direct
+    prerequisites of unmastered targets at or above ``gate_threshold``: ``{competency_id, name,
+    p_mastery}``), ``prerequisite_gaps`` (those below it; only possible without the hard gate or
+    for a pin), ``evidence_ids`` (from this educator's table only), ``top_contributions`` (``{
+    competency_id, feature, value}``), ``expected_gain``, ``goal`` (the goal id it serves or
+    None), ``model_version`` and ``score_parts`` (``need, readiness, gain, cost, goal,
+    diversity_penalty``; ``score`` equals the weighted parts minus the penalty).
+    """
+
+    activity_id: str
+    title: str
+    format: str
+    hours: float
+    score: float
+    reason: str
+    explanation: dict
+    pinned: bool = False
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+@dataclass(frozen=True, eq=False)
+class _Arrays:
+    """Graph + catalog + request as arrays; independent of the educator."""
+
+    competencies: pd.Index  # C ids, sorted
+    activity_ids: np.ndarray  # A ids, sorted
+    tidx: np.ndarray  # (A, K) target column, C = sentinel (padding)
+    tw: np.ndarray  # (A, K) weights, 0 for padding
+    tgain: np.ndarray  # (A, K) g[a, c], 0 for padding
+    wsum: np.ndarray  # (A,)
+    primary: np.ndarray  # (A,) column of the primary target
+    hours: np.ndarray  # (A,)
+    allowed: np.ndarray  # (A,) format and modality allowed
+    pidx: np.ndarray  # (C + 1, D) direct prerequisite columns, C = sentinel
+    ancestors: np.ndarray  # (C, C) float, [g, c] = 1 if c is an ancestor of g
+
+
+def target_gains(catalog: Catalog, gains: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Catalog targets with the expected gain ``g`` of each (activity, competency) pair.
+
+    ``g`` is ``gains["gain_mean"]`` where ``gains`` (indexed by ``(activity_id,
+    competency_id)``, or with those two columns) has a finite value for the pair, else the
+    catalog prior ``expected_gain * weight``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``activity_id, competency_id, weight, gain``, one row per target.
+    """
+    t = catalog.targets
+    prior = catalog.activities["expected_gain"].reindex(t["activity_id"]).to_numpy(float)
+    g = prior * t["weight"].to_numpy(float)
+    if gains is not None:
+        if not isinstance(gains, pd.DataFrame) or "gain_mean" not in gains.columns:
+            raise ValueError(
+                "gains must be a DataFrame with a 'gain_mean' column, indexed by "
+                f"(activity_id, competency_id) or with those columns; got {type(gains).__name__}"
+                + (f" with columns {list(gains.columns)}" if isinstance(gains, pd.DataFrame)
+                   else "")
+            )
+        frame = gains
+        if {"activity_id", "competency_id"} <= set(frame.columns):
+            frame = frame.set_index(["activity_id", "competency_id"])
+        if frame.index.nlevels != 2:
+            raise ValueError("gains must be indexed by (activity_id, competency_id)")
+        if frame.index.has_duplicates:
+            dup = frame.index[frame.index.duplicated()].unique().tolist()[:5]
+            raise ValueError(f"gains has duplicate (activity_id, competency_id) pairs: {dup}")
+        learned = pd.to_numeric(frame["gain_mean"], errors="coerce").astype(float)
+        looked = learned.reindex(pd.MultiIndex.from_arrays(
+            [t["activity_id"].to_numpy(object), t["competency_id"].to_numpy(object)]
+        )).to_numpy(float)
+        ok = np.isfinite(looked)
+        g = np.where(ok, looked, g)
+    return pd.DataFrame({
+        "activity_id": t["activity_id"].to_numpy(object),
+        "competency_id": t["competency_id"].to_numpy(object),
+        "weight": t["weight"].to_numpy(float),
+        "gain": g,
+    })
+
+
+def _prepare(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
+             gains: pd.DataFrame | None) -> _Arrays:
+    comps = pd.Index(sorted(graph.nodes), dtype=object)
+    n_c = len(comps)
+    acts = catalog.activities.sort_index()
+    aids = acts.index.to_numpy(dtype=object)
+    tg = target_gains(catalog, gains)
+    col = comps.get_indexer(tg["competency_id"])
+    if (col < 0).any():
+        raise UnknownCompetencyError(sorted(set(tg["competency_id"][col < 0])),
+                                     graph.graph.get("name"))
+    row = pd.Index(aids).get_indexer(tg["activity_id"])
+    # order targets per activity: weight desc, then competency id (so slot 0 is the primary)
+    order = np.lexsort((col, -tg["weight"].to_numpy(float), row))
+    row, col = row[order], col[order]
+    w, g = tg["weight"].to_numpy(float)[order], tg["gain"].to_numpy(float)[order]
+    n_a = len(aids)
+    slot = np.zeros(len(row), dtype=np.int64)
+    if len(row):
+        starts = np.r_[0, np.flatnonzero(np.diff(row)) + 1]
+        slot = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)]))
+    n_k = int(slot.max()) + 1 if len(slot) else 1
+    tidx = np.full((n_a, n_k), n_c, dtype=np.int64)
+    tw = np.zeros((n_a, n_k))
+    tgain = np.zeros((n_a, n_k))
+    tidx[row, slot], tw[row, slot], tgain[row, slot] = col, w, g
+    wsum = tw.sum(axis=1)
+    allowed = np.ones(n_a, dtype=bool)
+    if request.formats is not None:
+        allowed &= acts["format"].isin(request.formats).to_numpy(bool)
+    if request.modalities is not None:
+        allowed &= acts["modality"].isin(request.modalities).to_numpy(bool)
+    allowed &= wsum > 0  # an activity without targets has nothing to propose
+    pos = {c: j for j, c in enumerate(comps)}
+    preds = [sorted(pos[q] for q in graph.predecessors(c)) for c in comps]
+    n_d = max((len(p) for p in preds), default=0)
+    pidx = np.full((n_c + 1, max(n_d, 1)), n_c, dtype=np.int64)
+    for j, p in enumerate(preds):
+        pidx[j, : len(p)] = p
+    anc = np.zeros((n_c, n_c))
+    for j, c in enumerate(comps):
+        anc[j, [pos[q] for q in nx.ancestors(graph, c)]] = 1.0
+    return _Arrays(
+        competencies=comps, activity_ids=aids, tidx=tidx, tw=tw, tgain=tgain,
+        wsum=np.where(wsum > 0, wsum, 1.0), primary=tidx[:, 0],
+        hours=acts["hours"].to_numpy(float), allowed=allowed, pidx=pidx, ancestors=anc,
+    )
+
+
+def _ksum(x: np.ndarray) -> np.ndarray:
+    """Sum over the last (target) axis in a fixed order, so results do not depend on E."""
+    out = x[..., 0].copy()
+    for j in range(1, x.shape[-1]):
+        out += x[..., j]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Scores:
+    score: np.ndarray  # (E, A) undiversified score
+    eligible: np.ndarray  # (E, A) may be proposed on its merits
+    feasible: np.ndarray  # (E, A) passes the hard constraints (for pins)
+    parts: dict[str, np.ndarray]  # (E, A) each
+    readiness_c: np.ndarray  # (E, C + 1) weakest direct prerequisite
+    credit: np.ndarray  # (E, C + 1) goal credit per competency
+
+
+def _score(arr: _Arrays, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndarray,
+           request: RankingRequest) -> _Scores:
+    """Score matrix for mastery ``p`` (E, C), goals (E, C) bool, exclusions (E, A) bool."""
+    n_e, n_c = p.shape
+    thr = request.mastery_threshold
+    pe = np.concatenate([p, np.ones((n_e, 1))], axis=1)  # sentinel column: mastered, p = 1
+    r_c = pe[:, arr.pidx].min(axis=2)  # (E, C+1); sentinel-only rows give 1
+    unmastered = pe < thr
+    unmastered[:, n_c] = False
+    blocked = unmastered & (r_c < request.gate_threshold)
+    in_closure = (goal_mask.astype(float) @ arr.ancestors) > 0
+    credit = np.where(goal_mask, GOAL_SELF_CREDIT, np.where(in_closure, GOAL_PATH_CREDIT, 0.0))
+    credit = np.concatenate([np.where(unmastered[:, :n_c], credit, 0.0),
+                             np.zeros((n_e, 1))], axis=1)
+
+    pt = pe[:, arr.tidx]  # (E, A, K)
+    tw = arr.tw[None]
+    need = _ksum(tw * (1.0 - pt)) / arr.wsum
+    readiness = _ksum(tw * r_c[:, arr.tidx]) / arr.wsum
+    gain = _ksum(arr.tgain[None] * (1.0 - pt))
+    goal = (tw * credit[:, arr.tidx]).max(axis=2)
+    cost = np.broadcast_to(np.log1p(arr.hours), need.shape)
+    wt = request.weights
+    score = (wt.need * need + wt.readiness * readiness + wt.gain * gain + wt.goal * goal
+             - wt.cost * cost)
+
+    feasible = arr.allowed[None, :] & ~excluded
+    all_mastered = (pt >= thr).all(axis=2)
+    eligible = feasible & ~all_mastered
+    if request.hard_gate:
+        eligible &= ~blocked[:, arr.tidx].any(axis=2)
+    parts = {"need": need, "readiness": readiness, "gain": gain, "cost": cost, "goal": goal}
+    return _Scores(score, eligible, feasible, parts, r_c, credit)
+
+
+@dataclass(frozen=True, eq=False)
+class _Picks:
+    idx: np.ndarray  # (E, k) activity index, -1 = none
+    score: np.ndarray  # (E, k)
+    penalty: np.ndarray  # (E, k)
+    pinned: np.ndarray  # (E, k) bool
+
+
+def _select(arr: _Arrays, s: _Scores, pin_rank: np.ndarray, request: RankingRequest) -> _Picks:
+    """Greedy diversified top-k under the hour budget; the loop runs over k, not educators."""
+    n_e, n_a = s.score.shape
+    k = request.k
+    rows = np.arange(n_e)
+    used = np.zeros(n_e)
+    budget = np.inf if request.max_hours is None else float(request.max_hours)
+    taken = np.zeros((n_e, n_a), dtype=bool)
+    shared = np.zeros((n_e, len(arr.competencies) + 1))
+    pin_ok = s.feasible & (pin_rank > 0)
+    out_i = np.full((n_e, k), -1, dtype=np.int64)
+    out_s = np.full((n_e, k), np.nan)
+    out_p = np.zeros((n_e, k))
+    out_pin = np.zeros((n_e, k), dtype=bool)
+    penalty_step = request.diversity_penalty if request.diversify else 0.0
+    for step in range(k):
+        fits = (used[:, None] + arr.hours[None, :]) <= budget
+        open_ = ~taken & fits
+        penalty = penalty_step * shared[:, arr.primary]
+        adjusted = s.score - penalty
+        cand_pin = pin_ok & open_
+        has_pin = cand_pin.any(axis=1)
+        pin_choice = np.argmax(np.where(cand_pin, pin_rank, 0), axis=1)
+        cand = s.eligible & open_
+        has = cand.any(axis=1)
+        choice = np.argmax(np.where(cand, adjusted, -np.inf), axis=1)  # first max: smallest id
+        pick = np.where(has_pin, pin_choice, np.where(has, choice, -1))
+        ok = pick >= 0
+        if not ok.any():
+            break
+        r, a = rows[ok], pick[ok]
+        out_i[r, step] = a
+        out_s[r, step] = adjusted[r, a]
+        out_p[r, step] = penalty[r, a]
+        out_pin[r, step] = has_pin[ok]
+        taken[r, a] = True
+        used[r] = used[r] + arr.hours[a]
+        shared[r, arr.primary[a]] += 1.0
+    return _Picks(out_i, out_s, out_p, out_pin)
+
+
+# --------------------------------------------------------------------------- input parsing
+
+
+@dataclass(frozen=True, eq=False)
+class _Table:
+    """One educator's mastery table as plain maps."""
+
+    p: dict[str, float]
+    uncertainty: dict[str, float | None]
+    n_evidence: dict[str, int]
+    evidence_ids: dict[str, list[str]]
+    contributions: dict[str, list]
+
+
+def _check_p(values: np.ndarray, ids: Callable[[], list] | list, what: str) -> None:
+    """Raise naming up to five (id, value) pairs when a probability is not in [0, 1]."""
+    bad = ~(np.isfinite(values) & (values >= 0) & (values <= 1))
+    if bad.any():
+        ids = ids() if callable(ids) else list(ids)
+        sample = [(ids[i], float(values[i])) for i in np.flatnonzero(bad)[:5]]
+        raise ValueError(f"{what}: p_mastery must be a number in [0, 1]; got (id, value) {sample}")
+
+
+def _as_list(x: Any) -> list:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+def _read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]) -> _Table:
+    """Validate one educator's mastery table (DataFrame or mapping) and return it as maps."""
+    if isinstance(mastery, Mapping):
+        check_ids(graph, [str(k) for k in mastery])
+        ids = [str(k) for k in mastery]
+        vals = np.asarray([mastery[k] for k in mastery], dtype=float)
+        _check_p(vals, ids, "mastery")
+        return _Table(dict(zip(ids, vals.tolist(), strict=True)), {}, {}, {}, {})
+    if not isinstance(mastery, pd.DataFrame):
+        raise TypeError(
+            "mastery must be a DataFrame indexed by competency_id with a 'p_mastery' column, or "
+            f"a mapping competency_id -> p_mastery; got {type(mastery).__name__}"
+        )
+    frame = mastery
+    if "competency_id" in frame.columns:
+        frame = frame.set_index("competency_id")
+    if "p_mastery" not in frame.columns:
+        raise ValueError(
+            f"mastery table has no 'p_mastery' column; columns are {list(frame.columns)}"
+        )
+    ids = [str(i) for i in frame.index]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"mastery table has duplicate competency ids: {dup}")
+    check_ids(graph, ids)
+    p = pd.to_numeric(frame["p_mastery"], errors="coerce").to_numpy(float)
+    _check_p(p, ids, "mastery table")
+    unc: dict[str, float | None] = {}
+    if "uncertainty" in frame.columns:
+        u = pd.to_numeric(frame["uncertainty"], errors="coerce").to_numpy(float)
+        if (u[np.isfinite(u)] < 0).any():
+            raise ValueError("mastery table: uncertainty must be >= 0")
+        unc = {i: (float(v) if np.isfinite(v) else None) for i, v in zip(ids, u, strict=True)}
+    n_ev: dict[str, int] = {}
+    if "n_evidence" in frame.columns:
+        n = pd.to_numeric(frame["n_evidence"], errors="coerce").fillna(0).to_numpy()
+        n_ev = {i: int(v) for i, v in zip(ids, n, strict=True)}
+    ev = {}
+    if "evidence_ids" in frame.columns:
+        ev = {i: [str(e) for e in _as_list(v)]
+              for i, v in zip(ids, frame["evidence_ids"].tolist(), strict=True)}
+    con = {}
+    if "contributions" in frame.columns:
+        con = {i: _as_list(v) for i, v in zip(ids, frame["contributions"].tolist(), strict=True)}
+    return _Table(dict(zip(ids, p.tolist(), strict=True)), unc, n_ev, ev, con)
+
+
+def _check_context(graph: nx.DiGraph, context: EducatorContext) -> None:
+    if not isinstance(context, EducatorContext):
+        raise TypeError(f"context must be an EducatorContext; got {type(context).__name__}")
+    check_ids(graph, context.goals)
+
+
+def _check_request(request: RankingRequest) -> None:
+    if not isinstance(request, RankingRequest):
+        raise TypeError(f"request must be a RankingRequest; got {type(request).__name__}")
+
+
+def _context_arrays(arr: _Arrays, contexts: list[EducatorContext]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Goal mask (E, C), exclusions (E, A) and pin ranks (E, A) from per-educator contexts.
+
+    This walks the contexts' own (short) id lists once; scoring itself is vectorized.
+    """
+    n_e, n_c, n_a = len(contexts), len(arr.competencies), len(arr.activity_ids)
+    aindex = pd.Index(arr.activity_ids)
+    g_rows, g_cols, x_rows, x_ids, p_rows, p_ids, p_rank = [], [], [], [], [], [], []
+    for e, ctx in enumerate(contexts):
+        g_rows += [e] * len(ctx.goals)
+        g_cols += list(ctx.goals)
+        ex = ctx.excluded
+        x_rows += [e] * len(ex)
+        x_ids += list(ex)
+        p_rows += [e] * len(ctx.pinned)
+        p_ids += list(ctx.pinned)
+        p_rank += list(range(len(ctx.pinned), 0, -1))
+    goal_mask = np.zeros((n_e, n_c), dtype=bool)
+    if g_rows:
+        goal_mask[np.asarray(g_rows), arr.competencies.get_indexer(g_cols)] = True
+    excluded = np.zeros((n_e, n_a), dtype=bool)
+    if x_rows:
+        col = aindex.get_indexer(x_ids)
+        keep = col >= 0  # unknown ids (e.g. retired activities) exclude nothing
+        excluded[np.asarray(x_rows)[keep], col[keep]] = True
+    pin_rank = np.zeros((n_e, n_a))
+    if p_rows:
+        col = aindex.get_indexer(p_ids)
+        keep = col >= 0
+        pin_rank[np.asarray(p_rows)[keep], col[keep]] = np.asarray(p_rank, dtype=float)[keep]
+    return goal_mask, excluded, pin_rank
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def rank_activities(
+    graph: nx.DiGraph,
+    catalog: Catalog,
+    mastery: pd.DataFrame | Mapping[str, float],
+    *,
+    context: EducatorContext = EducatorContext(),  # noqa: B008 - frozen, immutable default
+    request: RankingRequest = RankingRequest(),  # noqa: B008
+    gains: pd.DataFrame | None = None,
+    model_version: str | None = None,
+) -> list[Recommendation]:
+    """Rank the catalog's activities for one educator and explain each pick.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        The competency framework (edge ``u -> v``: ``u`` is a prerequisite of ``v``).
+    catalog : Catalog
+        Activities and their targets; every target must be in ``graph``.
+    mastery : DataFrame or mapping
+        This educator's mastery table (see the module docstring).
+    context : EducatorContext
+        Goals, completed/declined/in-progress activities and coach pins.
+    request : RankingRequest
+        ``k``, budget, filters, gate and score weights.
+    gains : DataFrame or None
+        Learned expected gains, ``gain_mean`` indexed by ``(activity_id, competency_id)``.
+    model_version : str or None
+        Copied into every explanation.
+
+    Returns
+    -------
+    list of Recommendation
+        At most ``request.k`` items, pinned ones first, then by non-increasing ``score``.
+
+    Raises
+    ------
+    UnknownCompetencyError
+        A competency in ``mastery`` or a goal is not in ``graph``.
+    ValueError
+        ``mastery`` or ``gains`` is malformed.
+    """
+    _check_request(request)
+    _check_context(graph, context)
+    table = _read_mastery(graph, mastery)
+    arr = _prepare(graph, catalog, request, gains)
+    p = np.zeros((1, len(arr.competencies)))
+    known = arr.competencies.get_indexer(list(table.p))
+    p[0, known] = list(table.p.values())
+    goal_mask, excluded, pin_rank = _context_arrays(arr, [context])
+    s = _score(arr, p, goal_mask, excluded, request)
+    picks = _select(arr, s, pin_rank, request)
+    out = []
+    for j in range(request.k):
+        a = int(picks.idx[0, j])
+        if a < 0:
+            break
+        out.append(_explain(graph, catalog, arr, table, context, request, s, a,
+                            float(picks.score[0, j]), float(picks.penalty[0, j]),
+                            bool(picks.pinned[0, j]), model_version))
+    return out
+
+
+def rank_batch(
+    graph: nx.DiGraph,
+    catalog: Catalog,
+    mastery_long: pd.DataFrame,
+    *,
+    contexts: Mapping[Any, EducatorContext] | None = None,
+    request: RankingRequest = RankingRequest(),  # noqa: B008
+    gains: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rank activities for many educators at once (no explanations).
+
+    Parameters
+    ----------
+    mastery_long : DataFrame
+        Columns ``educator_id, competency_id, p_mastery`` (``uncertainty`` and ``n_evidence``
+        may be present and are not needed for scoring); one row per (educator, competency).
+    contexts : mapping educator_id -> EducatorContext, optional
+        Educators in ``contexts`` but not in ``mastery_long`` are ranked from a cold start
+        (every competency at 0).
+    request, gains
+        As in :func:`rank_activities`.
+
+    Returns
+    -------
+    DataFrame
+        ``educator_id, rank, activity_id, score``, sorted by educator id then rank (1-based);
+        for each educator the same activities, in the same order and with the same scores, as
+        :func:`rank_activities`.
+    """
+    _check_request(request)
+    if not isinstance(mastery_long, pd.DataFrame):
+        raise TypeError(f"mastery_long must be a DataFrame; got {type(mastery_long).__name__}")
+    missing = [c for c in ("educator_id", "competency_id", "p_mastery")
+               if c not in mastery_long.columns]
+    if missing:
+        raise ValueError(f"mastery_long is missing column(s) {missing}; "
+                         f"columns are {list(mastery_long.columns)}")
+    contexts = dict(contexts or {})
+    for ctx in contexts.values():
+        _check_context(graph, ctx)
+    arr = _prepare(graph, catalog, request, gains)
+    n_c = len(arr.competencies)
+
+    ed = mastery_long["educator_id"].to_numpy(dtype=object)
+    if pd.isna(ed).any():
+        raise ValueError("mastery_long: educator_id must not be missing")
+    educators = pd.Index(pd.unique(np.concatenate([ed, np.asarray(list(contexts), dtype=object)])))
+    educators = educators.sort_values()
+    cid = mastery_long["competency_id"].to_numpy(dtype=object)
+    col = arr.competencies.get_indexer(cid)
+    if (col < 0).any():
+        raise UnknownCompetencyError(sorted({str(c) for c in cid[col < 0]}),
+                                     graph.graph.get("name"))
+    row = educators.get_indexer(ed)
+    pvals = pd.to_numeric(mastery_long["p_mastery"], errors="coerce").to_numpy(float)
+    _check_p(pvals, lambda: [(str(e), str(c)) for e, c in zip(ed, cid, strict=True)],
+             "mastery_long")
+    pair = row.astype(np.int64) * n_c + col
+    if len(np.unique(pair)) != len(pair):
+        dup = pd.Series(pair).duplicated(keep=False).to_numpy()
+        sample = sorted({(str(e), str(c)) for e, c in zip(ed[dup], cid[dup], strict=True)})[:5]
+        raise ValueError(f"mastery_long has duplicate (educator_id, competency_id) rows: {sample}")
+    p = np.zeros((len(educators), n_c))
+    p[row, col] = pvals
+
+    ctx_list = [contexts.get(e, _EMPTY_CONTEXT) for e in educators]
+    goal_mask, excluded, pin_rank = _context_arrays(arr, ctx_list)
+    s = _score(arr, p, goal_mask, excluded, request)
+    picks = _select(arr, s, pin_rank, request)
+    ok = picks.idx >= 0
+    e_idx, r_idx = np.nonzero(ok)
+    return pd.DataFrame({
+        "educator_id": educators.to_numpy(dtype=object)[e_idx],
+        "rank": r_idx + 1,
+        "activity_id": arr.activity_ids[picks.idx[ok]],
+        "score": picks.score[ok],
+    })
+
+
+_EMPTY_CONTEXT = EducatorContext()
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+def _name(graph: nx.DiGraph, c: str) -> str:
+    return str(graph.nodes[c].get("name", c))
+
+
+def _mastery_text(table: _Table, c: str) -> str:
+    if c not in table.p:
+        return "not yet assessed"
+    u = table.uncertainty.get(c)
+    return f"mastery {table.p[c]:.2f}" + (f" ± {u:.2f}" if u is not None else "")
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorContext,
+             request: RankingRequest, s: _Scores, a: int, score: float, penalty: float,
+             pinned: bool, model_version: str | None) -> Recommendation:
+    aid = str(arr.activity_ids[a])
+    row = catalog.activities.loc[aid]
+    thr, gate = request.mastery_threshold, request.gate_threshold
+    comps = arr.competencies
+    p_of = lambda c: float(table.p.get(c, 0.0))  # noqa: E731
+
+    targets = []
+    for kk in range(arr.tidx.shape[1]):
+        j = int(arr.tidx[a, kk])
+        if j == len(comps):
+            continue
+        c = comps[j]
+        unc = table.uncertainty.get(c) if c in table.p else MISSING_UNCERTAINTY
+        targets.append({"competency_id": c, "name": _name(graph, c), "p_mastery": p_of(c),
+                        "uncertainty": unc, "weight": float(arr.tw[a, kk]),
+                        "gain": float(arr.tgain[a, kk])})
+    unmastered = [t for t in targets if t["p_mastery"] < thr]
+    lead = sorted(unmastered or targets,
+                  key=lambda t: (-t["weight"] * (1 - t["p_mastery"]), -t["weight"],
+                                 t["competency_id"]))[0]
+
+    ready, gaps, seen = [], [], set()
+    for t in sorted(unmastered, key=lambda t: t is not lead):  # the lead's prerequisites first
+        for q in sorted(graph.predecessors(t["competency_id"]), key=lambda q: (-p_of(q), q)):
+            if q in seen:
+                continue
+            seen.add(q)
+            item = {"competency_id": q, "name": _name(graph, q), "p_mastery": p_of(q)}
+            (ready if p_of(q) >= gate else gaps).append(item)
+
+    open_targets = [t["competency_id"] for t in sorted(unmastered, key=lambda t: -t["weight"])]
+    goal_id, goal_is_target = None, False
+    for gl in context.goals:  # a target that is itself a goal first, in the goals' order
+        if gl in open_targets:
+            goal_id, goal_is_target = gl, True
+            break
+    if goal_id is None:
+        for gl in context.goals:
+            ancestors = nx.ancestors(graph, gl)
+            if any(c in ancestors for c in open_targets):
+                goal_id = gl
+                break
+
+    cited = [t["competency_id"] for t in targets] + [r["competency_id"] for r in ready]
+    evidence_ids = list(dict.fromkeys(e for c in cited for e in table.evidence_ids.get(c, [])))
+    contribs = []
+    for t in targets:
+        c = t["competency_id"]
+        for item in table.contributions.get(c, []):
+            feat, val = (item[0], item[1]) if not isinstance(item, Mapping) else (
+                item.get("feature"), item.get("value"))
+            contribs.append({"competency_id": c, "feature": str(feat), "value": float(val)})
+    contribs.sort(key=lambda d: -abs(d["value"]))
+    contribs = contribs[:_N_CONTRIBUTIONS]
+
+    parts = {k: float(v[0, a]) for k, v in s.parts.items()}
+    parts["diversity_penalty"] = penalty
+    gain_total = parts["gain"]
+    hours = float(arr.hours[a])
+
+    # the reason: one sentence
+    lc = lead["competency_id"]
+    text = f"Builds {lead['name']} ({_mastery_text(table, lc)})"
+    lead_ready = [r for r in ready if r["competency_id"] in set(graph.predecessors(lc))][:2]
+    lead_gaps = [r for r in gaps if r["competency_id"] in set(graph.predecessors(lc))][:2]
+    if lead_ready:
+        text += ", which you are ready for since " + _join(
+            [f"{r['name']} is at {r['p_mastery']:.2f}" for r in lead_ready])
+    if lead_gaps:
+        text += ", although " + _join(
+            [f"{r['name']} is only at {r['p_mastery']:.2f}" for r in lead_gaps])
+    if goal_id is not None:
+        gname = _name(graph, goal_id)
+        text += (f", and is your goal {gname}" if goal_is_target
+                 else f", and leads toward your goal {gname}")
+    text += f"; {hours:g} h, expected gain +{gain_total:.2f}."
+    if pinned:
+        text = "Pinned by your coach: " + text[0].lower() + text[1:]
+
+    explanation = {
+        "targets": targets,
+        "ready_because": ready,
+        "prerequisite_gaps": gaps,
+        "evidence_ids": evidence_ids,
+        "top_contributions": contribs,
+        "expected_gain": gain_total,
+        "goal": goal_id,
+        "model_version": model_version,
+        "score_parts": parts,
+    }
+    return Recommendation(activity_id=aid, title=str(row["title"]), format=str(row["format"]),
+                          hours=hours, score=score, reason=text, explanation=explanation,
+                          pinned=pinned)
