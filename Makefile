@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/pdrec demo --data-dir $(DATA_DIR)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -413,31 +413,30 @@ def _prepare(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
     )
 
 
-def _ksum(x: np.ndarray) -> np.ndarray:
-    """Sum over the last (target) axis in a fixed order, so results do not depend on E."""
-    out = x[..., 0].copy()
-    for j in range(1, x.shape[-1]):
-        out += x[..., j]
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class _Scores:
     score: np.ndarray  # (E, A) undiversified score
     eligible: np.ndarray  # (E, A) may be proposed on its merits
     feasible: np.ndarray  # (E, A) passes the hard constraints (for pins)
     parts: dict[str, np.ndarray]  # (E, A) each
-    readiness_c: np.ndarray  # (E, C + 1) weakest direct prerequisite
-    credit: np.ndarray  # (E, C + 1) goal credit per competency
 
 
 def _score(arr: _Arrays, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndarray,
            request: RankingRequest) -> _Scores:
-    """Score matrix for mastery ``p`` (E, C), goals (E, C) bool, exclusions (E, A) bool."""
+    """Score matrix for mastery ``p`` (E, C), goals (E, C) bool, exclusions (E, A) bool.
+
+    Loops run over prerequisite slots and target slots (at most a few), never over educators;
+    every sum is taken slot by slot in a fixed order, so a row's result does not depend on how
+    many other rows there are (this is what makes :func:`rank_batch` agree exactly with
+    :func:`rank_activities`).
+    """
     n_e, n_c = p.shape
     thr = request.mastery_threshold
     pe = np.concatenate([p, np.ones((n_e, 1))], axis=1)  # sentinel column: mastered, p = 1
-    r_c = pe[:, arr.pidx].min(axis=2)  # (E, C+1); sentinel-only rows give 1
+    # weakest direct prerequisite of each competency (sentinel-only rows give 1)
+    r_c = np.take(pe, arr.pidx[:, 0], axis=1)
+    for d in range(1, arr.pidx.shape[1]):
+        np.minimum(r_c, np.take(pe, arr.pidx[:, d], axis=1), out=r_c)
     unmastered = pe < thr
     unmastered[:, n_c] = False
     blocked = unmastered & (r_c < request.gate_threshold)
@@ -446,24 +445,36 @@ def _score(arr: _Arrays, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndar
     credit = np.concatenate([np.where(unmastered[:, :n_c], credit, 0.0),
                              np.zeros((n_e, 1))], axis=1)
 
-    pt = pe[:, arr.tidx]  # (E, A, K)
-    tw = arr.tw[None]
-    need = _ksum(tw * (1.0 - pt)) / arr.wsum
-    readiness = _ksum(tw * r_c[:, arr.tidx]) / arr.wsum
-    gain = _ksum(arr.tgain[None] * (1.0 - pt))
-    goal = (tw * credit[:, arr.tidx]).max(axis=2)
-    cost = np.broadcast_to(np.log1p(arr.hours), need.shape)
+    shape = (n_e, len(arr.activity_ids))
+    need, readiness, gain, goal = (np.zeros(shape) for _ in range(4))
+    any_open = np.zeros(shape, dtype=bool)
+    gated = np.zeros(shape, dtype=bool)
+    tmp = np.empty(shape)
+    for kk in range(arr.tidx.shape[1]):
+        col, w = arr.tidx[:, kk], arr.tw[:, kk]
+        headroom = np.take(pe, col, axis=1)  # C-ordered, unlike pe[:, col]
+        np.subtract(1.0, headroom, out=headroom)
+        need += np.multiply(headroom, w, out=tmp)
+        gain += np.multiply(headroom, arr.tgain[:, kk], out=tmp)
+        r = np.take(r_c, col, axis=1)
+        readiness += np.multiply(r, w, out=r)
+        c = np.take(credit, col, axis=1)
+        np.maximum(goal, np.multiply(c, w, out=c), out=goal)
+        any_open |= np.take(unmastered, col, axis=1)
+        gated |= np.take(blocked, col, axis=1)
+    need /= arr.wsum
+    readiness /= arr.wsum
+    cost = np.broadcast_to(np.log1p(arr.hours), shape)
     wt = request.weights
     score = (wt.need * need + wt.readiness * readiness + wt.gain * gain + wt.goal * goal
              - wt.cost * cost)
 
     feasible = arr.allowed[None, :] & ~excluded
-    all_mastered = (pt >= thr).all(axis=2)
-    eligible = feasible & ~all_mastered
+    eligible = feasible & any_open
     if request.hard_gate:
-        eligible &= ~blocked[:, arr.tidx].any(axis=2)
+        eligible &= ~gated
     parts = {"need": need, "readiness": readiness, "gain": gain, "cost": cost, "goal": goal}
-    return _Scores(score, eligible, feasible, parts, r_c, credit)
+    return _Scores(score, eligible, feasible, parts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -480,36 +491,41 @@ def _select(arr: _Arrays, s: _Scores, pin_rank: np.ndarray, request: RankingRequ
     k = request.k
     rows = np.arange(n_e)
     used = np.zeros(n_e)
-    budget = np.inf if request.max_hours is None else float(request.max_hours)
-    taken = np.zeros((n_e, n_a), dtype=bool)
+    budget = None if request.max_hours is None else float(request.max_hours)
+    masked = np.where(s.eligible, s.score, -np.inf)  # taken items become -inf too
+    pins = np.where(s.feasible, pin_rank, 0.0) if pin_rank.any() else None
     shared = np.zeros((n_e, len(arr.competencies) + 1))
-    pin_ok = s.feasible & (pin_rank > 0)
     out_i = np.full((n_e, k), -1, dtype=np.int64)
     out_s = np.full((n_e, k), np.nan)
     out_p = np.zeros((n_e, k))
     out_pin = np.zeros((n_e, k), dtype=bool)
-    penalty_step = request.diversity_penalty if request.diversify else 0.0
+    step_penalty = request.diversity_penalty if request.diversify else 0.0
     for step in range(k):
-        fits = (used[:, None] + arr.hours[None, :]) <= budget
-        open_ = ~taken & fits
-        penalty = penalty_step * shared[:, arr.primary]
-        adjusted = s.score - penalty
-        cand_pin = pin_ok & open_
-        has_pin = cand_pin.any(axis=1)
-        pin_choice = np.argmax(np.where(cand_pin, pin_rank, 0), axis=1)
-        cand = s.eligible & open_
-        has = cand.any(axis=1)
-        choice = np.argmax(np.where(cand, adjusted, -np.inf), axis=1)  # first max: smallest id
-        pick = np.where(has_pin, pin_choice, np.where(has, choice, -1))
-        ok = pick >= 0
+        over = None if budget is None else (used[:, None] + arr.hours) > budget
+        key = (masked - step_penalty * np.take(shared, arr.primary, axis=1) if step_penalty
+               else masked)
+        if over is not None:
+            key = np.where(over, -np.inf, key)
+        choice = np.argmax(key, axis=1)  # the first maximum: ties go to the smallest id
+        has = key[rows, choice] > -np.inf
+        has_pin = np.zeros(n_e, dtype=bool)
+        if pins is not None:
+            pin_key = pins if over is None else np.where(over, 0.0, pins)
+            pin_choice = np.argmax(pin_key, axis=1)
+            has_pin = pin_key[rows, pin_choice] > 0
+            choice = np.where(has_pin, pin_choice, choice)
+        ok = has | has_pin
         if not ok.any():
             break
-        r, a = rows[ok], pick[ok]
+        r, a = rows[ok], choice[ok]
+        penalty = step_penalty * shared[r, arr.primary[a]]
         out_i[r, step] = a
-        out_s[r, step] = adjusted[r, a]
-        out_p[r, step] = penalty[r, a]
+        out_s[r, step] = s.score[r, a] - penalty  # == key[r, a] for unpinned picks
+        out_p[r, step] = penalty
         out_pin[r, step] = has_pin[ok]
-        taken[r, a] = True
+        masked[r, a] = -np.inf
+        if pins is not None:
+            pins[r, a] = 0.0
         used[r] = used[r] + arr.hours[a]
         shared[r, arr.primary[a]] += 1.0
     return _Picks(out_i, out_s, out_p, out_pin)
@@ -746,24 +762,35 @@ def rank_batch(
     arr = _prepare(graph, catalog, request, gains)
     n_c = len(arr.competencies)
 
-    ed = mastery_long["educator_id"].to_numpy(dtype=object)
-    if pd.isna(ed).any():
+    ed_codes, ed_uniques = pd.factorize(mastery_long["educator_id"], sort=True)
+    if (ed_codes < 0).any():
         raise ValueError("mastery_long: educator_id must not be missing")
-    educators = pd.Index(pd.unique(np.concatenate([ed, np.asarray(list(contexts), dtype=object)])))
-    educators = educators.sort_values()
-    cid = mastery_long["competency_id"].to_numpy(dtype=object)
-    col = arr.competencies.get_indexer(cid)
-    if (col < 0).any():
-        raise UnknownCompetencyError(sorted({str(c) for c in cid[col < 0]}),
-                                     graph.graph.get("name"))
-    row = educators.get_indexer(ed)
+    known = set(ed_uniques)
+    extra = [e for e in contexts if e not in known]
+    educators = pd.Index(ed_uniques, dtype=object)
+    if extra:
+        educators = educators.append(pd.Index(extra, dtype=object)).sort_values()
+    row = educators.get_indexer(ed_uniques)[ed_codes]
+    c_codes, c_uniques = pd.factorize(mastery_long["competency_id"])
+    c_map = arr.competencies.get_indexer(pd.Index(c_uniques, dtype=object))
+    if (c_codes < 0).any() or (c_map < 0).any():
+        bad = sorted({str(c) for c, j in zip(c_uniques, c_map, strict=True) if j < 0}
+                     | ({"<missing>"} if (c_codes < 0).any() else set()))
+        raise UnknownCompetencyError(bad, graph.graph.get("name"))
+    col = c_map[c_codes]
     pvals = pd.to_numeric(mastery_long["p_mastery"], errors="coerce").to_numpy(float)
-    _check_p(pvals, lambda: [(str(e), str(c)) for e, c in zip(ed, cid, strict=True)],
-             "mastery_long")
+
+    def pair_ids() -> list[tuple[str, str]]:
+        return [(str(educators[r]), str(arr.competencies[c])) for r, c in zip(row, col,
+                                                                               strict=True)]
+
+    _check_p(pvals, pair_ids, "mastery_long")
     pair = row.astype(np.int64) * n_c + col
-    if len(np.unique(pair)) != len(pair):
-        dup = pd.Series(pair).duplicated(keep=False).to_numpy()
-        sample = sorted({(str(e), str(c)) for e, c in zip(ed[dup], cid[dup], strict=True)})[:5]
+    counts = np.bincount(pair, minlength=len(educators) * n_c)
+    if (counts > 1).any():
+        dup = np.isin(pair, np.flatnonzero(counts > 1))
+        ids = pair_ids()
+        sample = sorted({ids[i] for i in np.flatnonzero(dup)})[:5]
         raise ValueError(f"mastery_long has duplicate (educator_id, competency_id) rows: {sample}")
     p = np.zeros((len(educators), n_c))
     p[row, col] = pvals

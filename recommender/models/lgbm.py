@@ -100,8 +100,10 @@ class LightGBMMastery(MasteryModel):
     exclude_prefixes : str or tuple of str, default=()
         Feature-column prefixes to leave out (``("graph_",)`` is the no-graph ablation).
     random_state : int, default=0
-    n_jobs : int, default=2
-        LightGBM threads.
+    n_jobs : int, default=1
+        LightGBM threads. One by default: on the shared two-core machines this project runs
+        on, OpenMP threads competing with another busy process slow a fit down many times
+        over; raise it for a large fit on an idle machine.
 
     Attributes
     ----------
@@ -154,7 +156,7 @@ class LightGBMMastery(MasteryModel):
         calibration="isotonic",
         exclude_prefixes=(),
         random_state=0,
-        n_jobs=2,
+        n_jobs=1,
     ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
