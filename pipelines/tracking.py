@@ -114,7 +114,7 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
 def promote(version: str | int) -> None:
     """Point the ``champion`` alias of ``mastery`` at ``version``."""
     client = MlflowClient()
-    versions = {v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    versions = {str(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     if str(version) not in versions:
         raise ValueError(
             f"model {MODEL_NAME!r} has no version {version!r}; registered versions: "
@@ -126,7 +126,7 @@ def promote(version: str | int) -> None:
 def champion_version() -> str | None:
     """The version the ``champion`` alias points at, or None when there is none."""
     try:
-        return MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
     except mlflow.exceptions.MlflowException:
         return None
 
