@@ -87,7 +87,8 @@ def generate(
 ) -> None:
     """Generate synthetic educators, evidence, completed activities and (separately) the truth."""
     from pipelines.summary import data_summary
-    from recommender.simulate import generate as simulate, write_synthetic
+    from recommender.simulate import generate as simulate
+    from recommender.simulate import write_synthetic
 
     graph, cat = load_content("educator", None)
     start = time.perf_counter()

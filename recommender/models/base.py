@@ -293,9 +293,6 @@ class MasteryModel(ClassifierMixin, BaseEstimator):
         """P(proficient) per row, as a Series aligned with ``X.index``."""
         return pd.Series(self.predict_proba(X)[:, 1], index=X.index, name="p_mastery")
 
-    def _predict_positive(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
 
 # --------------------------------------------------------------------------------------------
 # metrics (pure)

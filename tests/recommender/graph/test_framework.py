@@ -61,7 +61,8 @@ def test_missing_required_field_is_named():
 
 
 def test_cycle_error_prints_the_cycle():
-    with pytest.raises(CycleError, match=r"prerequisite cycle: (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)"):
+    rotations = r"(a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)"
+    with pytest.raises(CycleError, match=r"prerequisite cycle: " + rotations):
         build_framework({"competencies": [comp("a", "c"), comp("b", "a"), comp("c", "b"), comp("d")]})
 
 
