@@ -376,6 +376,7 @@ class FeatureBuilder:
                              src * s_sorted[:, None]])
         )
         bits, length = self._history_bits(own, p_sorted)
+        decay_mean_sorted = _ratio(own_cum[:, 4], own_cum[:, 3])  # per record, read by neighbours
 
         def own_at(pos: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
             """Own-history features of the lookups at sorted positions ``pos`` (-1: none)."""
@@ -417,8 +418,8 @@ class FeatureBuilder:
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             neigh = indices[np.repeat(indptr[q.c], counts) + offsets]
             npos = own.index(q_e[qi] * n_comp + neigh, q_r[qi])
-            mean = _ratio(_take(own_cum, npos)[:, 4], _take(own_cum, npos)[:, 3])
             has = npos >= 0
+            mean = np.where(has, decay_mean_sorted[np.maximum(npos, 0)], np.nan)
             n_has = np.bincount(qi, weights=has, minlength=n_q).astype(float)
             total = np.bincount(qi, weights=np.where(has, mean, 0.0), minlength=n_q).astype(float)
             lowest = np.full(n_q, np.inf)
