@@ -5,6 +5,7 @@ Every subcommand has ``--help``. Long steps show a Rich progress bar.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 DataDir = Annotated[Path, typer.Option(help="Project data directory (datasets, MLflow, store).")]
 

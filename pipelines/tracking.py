@@ -51,15 +51,18 @@ class MasteryPyfunc(mlflow.pyfunc.PythonModel):
 def configure(data_dir: Path) -> str:
     """Point MLflow at ``MLFLOW_TRACKING_URI`` or the embedded store; return the URI used."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
+    embedded = not uri  # read now: mlflow.set_tracking_uri also exports the variable
     root = Path(data_dir).resolve() / "mlflow"
-    if not uri:
+    if embedded:
         root.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = None if os.environ.get("MLFLOW_TRACKING_URI") else (root / "artifacts").as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    # An explicit client: the fluent API may still hold the store of a previous tracking URI.
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        location = (root / "artifacts").as_uri() if embedded else None
+        client.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     return uri
 

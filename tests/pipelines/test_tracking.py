@@ -14,6 +14,10 @@ def store(small_data_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = tracking.configure(tmp_path)
     assert uri.startswith("sqlite:///") and str(tmp_path) in uri
+    import mlflow
+
+    location = mlflow.get_experiment_by_name(tracking.EXPERIMENT).artifact_location
+    assert location.startswith((tmp_path / "mlflow").as_uri())  # artifacts beside the store
     return small_data_dir
 
 
