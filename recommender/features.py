@@ -327,6 +327,17 @@ class FeatureBuilder:
         )
         return self._build(queries, ev, completions, educators)
 
+    def categorical_dtypes(self) -> dict[str, pd.CategoricalDtype]:
+        """The category dtype of every categorical column the builder produces (after fit)."""
+        if not hasattr(self, "difficulty_"):
+            raise NotFittedError("This FeatureBuilder is not fitted yet: call fit first.")
+        return {
+            "competency_id": self._competency_dtype,
+            "source": _SOURCE_DTYPE,
+            "domain": self._domain_dtype,
+            **{f"prof_{col}": dtype for col, dtype in self._profile_dtypes.items()},
+        }
+
     # -- the one code path ---------------------------------------------------------------
     def _check_evidence(self, evidence: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in _EVIDENCE_REQUIRED if c not in evidence.columns]
@@ -419,7 +430,8 @@ class FeatureBuilder:
             neigh = indices[np.repeat(indptr[q.c], counts) + offsets]
             npos = own.index(q_e[qi] * n_comp + neigh, q_r[qi])
             has = npos >= 0
-            mean = np.where(has, decay_mean_sorted[np.maximum(npos, 0)], np.nan)
+            mean = (np.where(has, decay_mean_sorted[np.maximum(npos, 0)], np.nan) if len(ev)
+                    else np.full(len(npos), np.nan))
             n_has = np.bincount(qi, weights=has, minlength=n_q).astype(float)
             total = np.bincount(qi, weights=np.where(has, mean, 0.0), minlength=n_q).astype(float)
             lowest = np.full(n_q, np.inf)

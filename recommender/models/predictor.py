@@ -85,27 +85,9 @@ class MasteryPredictor:
 
     def from_strings(self, X: pd.DataFrame) -> pd.DataFrame:
         """Inverse of :meth:`to_strings`: categoricals restored with the builder's categories."""
-        reference = self.builder.serving_frame(
-            _EMPTY_EVIDENCE,
-            as_of=pd.Timestamp("2000-01-01", tz="UTC"),
-            educator_ids=["_"],
-            competencies=self.builder.competencies[:1],
-        )
+        dtypes = self.builder.categorical_dtypes()
         out = X.copy()
         for col in self.input_columns:
-            if col in reference and isinstance(reference[col].dtype, pd.CategoricalDtype):
-                out[col] = pd.Categorical(out[col].astype(object), dtype=reference[col].dtype)
+            if col in dtypes and col in out:
+                out[col] = pd.Categorical(out[col].astype(object), dtype=dtypes[col])
         return out
-
-
-_EMPTY_EVIDENCE = pd.DataFrame(
-    {
-        "evidence_id": pd.Series(dtype=object),
-        "educator_id": pd.Series(dtype=object),
-        "competency_id": pd.Series(dtype=object),
-        "source": pd.Series(dtype=object),
-        "score_norm": pd.Series(dtype=float),
-        "proficient": pd.Series(dtype=bool),
-        "observed_at": pd.Series(dtype="datetime64[ns, UTC]"),
-    }
-)

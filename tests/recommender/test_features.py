@@ -168,3 +168,12 @@ def test_no_feature_uses_evidence_from_the_future(ev, cutoff, data):
     before = b.serving_frame(ev, as_of=at, educator_ids=ids)
     after = b.serving_frame(changed, as_of=at, educator_ids=ids)
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_serving_with_no_evidence_at_all_gives_cold_start_rows():
+    empty = make_evidence([("e1", "a", 0, 1.0)]).iloc[0:0]
+    b = FeatureBuilder(GRAPH).fit(make_evidence([("e1", "a", 0, 1.0)]))
+    S = b.serving_frame(empty, as_of=T0, educator_ids=["x"])
+    assert len(S) == len(GRAPH)
+    assert S["own_n"].eq(0).all() and S["graph_prereq_mastery"].isna().all()
+    assert set(b.categorical_dtypes()) >= {"competency_id", "source", "domain", "prof_role"}
