@@ -1,0 +1,409 @@
+"""Policy evaluation in the simulator: how fast do educators reach their goals under a policy?
+
+Protocol
+--------
+One population is drawn with :func:`recommender.simulate.initial_population` (same seed for
+every policy, so all policies start from the same educators); each educator's goal set is their
+``goals`` from the population (one or two competencies). Before step 1 each educator gets an
+intake: one ``observation`` reading of every competency. Then, for ``steps`` steps (a step is a
+month):
+
+1. the policy recommends ``k`` activities to every educator (never one already completed);
+2. the educator accepts the first with probability ``p_accept`` (else does nothing that step);
+3. an accepted activity is applied with :func:`recommender.simulate.apply_activities` and costs
+   its hours;
+4. new evidence is observed with :func:`recommender.simulate.observe`: one
+   ``activity_assessment`` reading of every target of the accepted activity, plus
+   ``n_random_readings`` ``observation`` readings of random competencies (every educator);
+5. skills drift (:func:`recommender.simulate.drift`).
+
+Each policy uses its own generator seeded from ``random_state`` (common random numbers as far
+as the policies' paths allow).
+
+Policies (all but ``oracle`` see only evidence and goals)
+---------------------------------------------------------
+``random``         a uniformly random not-yet-completed activity order.
+``popular``        a fixed order: how often the simulator's own self-directed choice model
+                   (:func:`recommender.simulate.choose_activities`, softmax on need and goals)
+                   picks each activity for the initial population, i.e. what educators choose
+                   for themselves; ties by fewer hours.
+``weakest-first``  activities ranked by the weight-averaged ``1 - p`` of their targets, ``p`` the
+                   smoothed evidence estimate below; no graph, no goals.
+``graph-rule``     :func:`recommender.ranking.rank_batch` (graph readiness, hard gate, goals,
+                   catalog prior gains) on the smoothed evidence estimate.
+``engine``         ``rank_batch`` on the ``estimate`` callable given to
+                   :func:`simulate_policies`; by default :func:`graph_mastery`: the smoothed
+                   estimate shrunk towards the mean estimate of each competency's direct
+                   prerequisites (a graph prior instead of a flat one). No trained model is
+                   used by default.
+``oracle``         ``rank_batch`` on the latent ``true_mastery``.
+
+The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
+``(a + sum w * proficient) / (a + b + sum w)`` with ``a = b = 1`` and recency weights
+``w = 0.5 ** (age_days / half_life_days)`` (half-life 60 days), 0.5 without evidence.
+
+Metrics (truth: mastered means ``theta >= 0``)
+----------------------------------------------
+``hours_to_goal``   mean hours spent until every goal is mastered, among educators who got there
+                    within the budget (``steps``); 0 for goals mastered at the start.
+``share_mastered``  share of educators with every goal mastered within the budget.
+``gain_per_hour``   sum over educators and competencies of the rise in ``sigmoid(theta)``,
+                    divided by the total hours spent.
+
+Each has a 95% percentile bootstrap interval over educators (``n_boot`` resamples, seeded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from recommender.catalog import Catalog
+from recommender.evidence import SOURCES
+from recommender.ranking import EducatorContext, RankingRequest, rank_batch
+from recommender.simulate import (
+    EducatorPopulation,
+    apply_activities,
+    catalog_arrays,
+    choose_activities,
+    drift,
+    initial_population,
+    observe,
+    true_mastery,
+)
+
+__all__ = [
+    "METRICS",
+    "POLICIES",
+    "graph_mastery",
+    "plot_policies",
+    "simulate_policies",
+    "smoothed_mastery",
+]
+
+POLICIES = ("random", "popular", "weakest-first", "graph-rule", "engine", "oracle")
+METRICS = ("hours_to_goal", "share_mastered", "gain_per_hour")
+_START = pd.Timestamp("2025-08-01", tz="UTC")
+_DAY = pd.Timedelta(days=1)
+_STEP_DAYS = 30
+
+MasteryEstimator = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float = 60.0,
+                     prior: tuple[float, float] = (1.0, 1.0)) -> pd.DataFrame:
+    """Smoothed, recency-weighted share of proficient records per (educator, competency).
+
+    Returns a long frame ``educator_id, competency_id, p_mastery, n_evidence`` (pairs with
+    evidence only; the ranker treats the others as cold).
+    """
+    if evidence.empty:
+        return pd.DataFrame(columns=["educator_id", "competency_id", "p_mastery", "n_evidence"])
+    t = pd.to_datetime(evidence["observed_at"], utc=True)
+    now = t.max() if now is None else pd.Timestamp(now)
+    age = ((now - t) / _DAY).to_numpy(float)
+    w = 0.5 ** (np.maximum(age, 0) / half_life_days)
+    frame = pd.DataFrame({
+        "educator_id": evidence["educator_id"].to_numpy(object),
+        "competency_id": evidence["competency_id"].to_numpy(object),
+        "w": w,
+        "wp": w * evidence["proficient"].to_numpy(bool),
+        "n": 1,
+    })
+    g = frame.groupby(["educator_id", "competency_id"], sort=True).sum()
+    a, b = prior
+    return pd.DataFrame({
+        "educator_id": g.index.get_level_values(0).to_numpy(object),
+        "competency_id": g.index.get_level_values(1).to_numpy(object),
+        "p_mastery": (a + g["wp"].to_numpy()) / (a + b + g["w"].to_numpy()),
+        "n_evidence": g["n"].to_numpy(np.int64),
+    })
+
+
+def _wide(long: pd.DataFrame, educators: np.ndarray, comps: Sequence[str],
+          column: str, fill: float) -> np.ndarray:
+    out = np.full((len(educators), len(comps)), fill)
+    if len(long):
+        r = pd.Index(educators).get_indexer(long["educator_id"])
+        c = pd.Index(list(comps)).get_indexer(long["competency_id"])
+        keep = (r >= 0) & (c >= 0)
+        out[r[keep], c[keep]] = long[column].to_numpy(float)[keep]
+    return out
+
+
+def _long(p: np.ndarray, educators: np.ndarray, comps: Sequence[str]) -> pd.DataFrame:
+    n_e, n_c = p.shape
+    return pd.DataFrame({
+        "educator_id": np.repeat(educators, n_c),
+        "competency_id": np.tile(np.asarray(comps, dtype=object), n_e),
+        "p_mastery": np.clip(p.ravel(), 0.0, 1.0),
+    })
+
+
+def graph_mastery(graph: nx.DiGraph, *, strength: float = 2.0, **smooth_kwargs
+                  ) -> MasteryEstimator:
+    """An estimator: :func:`smoothed_mastery`, shrunk towards the graph's prerequisites.
+
+    In topological order, ``p[c] = (n[c] * s[c] + strength * prior[c]) / (n[c] + strength)``
+    with ``s`` the smoothed share, ``n`` the number of evidence records and ``prior[c]``
+    the mean of ``p`` over the direct prerequisites of ``c`` (0.5 for a root): a competency with
+    little evidence is assumed about as mastered as what it builds on.
+    """
+    comps = list(nx.lexicographical_topological_sort(graph))
+    preds = [[comps.index(q) for q in graph.predecessors(c)] for c in comps]
+
+    def estimate(evidence: pd.DataFrame) -> pd.DataFrame:
+        base = smoothed_mastery(evidence, **smooth_kwargs)
+        educators = np.asarray(sorted(set(base["educator_id"])), dtype=object)
+        s = _wide(base, educators, comps, "p_mastery", 0.5)
+        n = _wide(base, educators, comps, "n_evidence", 0.0)
+        p = np.empty_like(s)
+        for j, ps in enumerate(preds):  # loop over competencies, vectorized over educators
+            prior = p[:, ps].mean(axis=1) if ps else np.full(len(educators), 0.5)
+            p[:, j] = (n[:, j] * s[:, j] + strength * prior) / (n[:, j] + strength)
+        return _long(p, educators, comps)
+
+    return estimate
+
+
+def _evidence_frame(parts: list[tuple[np.ndarray, ...]], educators: np.ndarray,
+                    comps: Sequence[str]) -> pd.DataFrame:
+    e, c, s, prof, step = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return pd.DataFrame({
+        "educator_id": educators[e],
+        "competency_id": np.asarray(comps, dtype=object)[c],
+        "source": np.asarray(SOURCES, dtype=object)[s],
+        "proficient": prof,
+        "observed_at": _START + pd.to_timedelta(step * _STEP_DAYS, unit="D"),
+    })
+
+
+def _rank_first(graph, catalog, act_index: pd.Index, mastery_long: pd.DataFrame,
+                educators: np.ndarray, goals: list[tuple[str, ...]], completed: np.ndarray,
+                k: int, act_ids: np.ndarray) -> np.ndarray:
+    """First recommendation of ``rank_batch`` for each educator (-1 when none)."""
+    contexts = {
+        e: EducatorContext(goals=g, completed=act_ids[np.flatnonzero(done)])
+        for e, g, done in zip(educators, goals, completed, strict=True)
+    }
+    ranked = rank_batch(graph, catalog, mastery_long, contexts=contexts,
+                        request=RankingRequest(k=k))
+    first = ranked[ranked["rank"] == 1]
+    out = np.full(len(educators), -1, dtype=np.int64)
+    rows = pd.Index(educators).get_indexer(first["educator_id"])
+    out[rows] = act_index.get_indexer(first["activity_id"])
+    return out
+
+
+def _popularity_order(pop: EducatorPopulation, acts, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    counts = np.zeros(len(acts))
+    for _ in range(3):  # three months of self-directed choices by the initial population
+        a = choose_activities(pop, acts, rng)
+        np.add.at(counts, a[a >= 0], 1)
+    return np.lexsort((acts.hours, -counts))
+
+
+def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps: int,
+                seed: int, p_accept: float, k: int, estimate: MasteryEstimator,
+                n_random_readings: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pop = pop0
+    acts = catalog_arrays(catalog, pop.competencies)
+    act_ids = acts.activity_ids.astype(object)
+    act_index = pd.Index(act_ids)
+    comps = pop.competencies
+    n, n_c, n_a = pop.n_educators, pop.n_competencies, len(acts)
+    educators = pop.educator_ids
+    goal_sets = [tuple(comps[j] for j in row if j >= 0) for row in pop.goals]
+    goal_cols = pop.goals
+    prof_at = float(pop.scale["proficient"])
+    obs_code = SOURCES.index("observation")
+    assess_code = SOURCES.index("activity_assessment")
+    popular = _popularity_order(pop0, acts, seed + 1)
+    wn = acts.weights / acts.weights.sum(axis=1, keepdims=True)
+
+    def goals_met(p: EducatorPopulation) -> np.ndarray:
+        th = p.theta[np.arange(n)[:, None], np.maximum(goal_cols, 0)]
+        return np.where(goal_cols >= 0, th >= 0, True).all(axis=1)
+
+    def read(p, e, c, src, step):
+        score = observe(p, c, src, rng, educator_idx=e)
+        return (e, c, np.full(len(e), src), score >= prof_at, np.full(len(e), step))
+
+    # intake: one observation of every competency
+    e0 = np.repeat(np.arange(n), n_c)
+    c0 = np.tile(np.arange(n_c), n)
+    parts = [read(pop, e0, c0, obs_code, 0)]
+
+    completed = np.zeros((n, n_a), dtype=bool)
+    hours = np.zeros(n)
+    reached = goals_met(pop)
+    hours_at_goal = np.where(reached, 0.0, np.nan)
+    for step in range(1, steps + 1):
+        if policy in ("random", "popular"):
+            key = (rng.random((n, n_a)) if policy == "random"
+                   else np.broadcast_to(np.argsort(popular).astype(float), (n, n_a)).copy())
+            key[completed] = np.inf
+            pick = np.argmin(key, axis=1)
+            pick[completed.all(axis=1)] = -1
+        elif policy == "weakest-first":
+            p = _wide(smoothed_mastery(_evidence_frame(parts, educators, comps)), educators,
+                      comps, "p_mastery", 0.5)
+            score = (1.0 - p) @ wn.T
+            score[completed] = -np.inf
+            pick = np.argmax(score, axis=1)
+            pick[completed.all(axis=1)] = -1
+        else:
+            if policy == "oracle":
+                mastery = _long(true_mastery(pop), educators, comps)
+            elif policy == "graph-rule":
+                mastery = smoothed_mastery(_evidence_frame(parts, educators, comps))
+            else:
+                mastery = estimate(_evidence_frame(parts, educators, comps))
+            pick = _rank_first(graph, catalog, act_index, mastery, educators, goal_sets,
+                               completed, k, act_ids)
+        accept = (pick >= 0) & (rng.random(n) < p_accept)
+        act = np.where(accept, pick, -1)
+        after = pop.with_theta(apply_activities(pop, act, acts, rng))
+        doers = np.flatnonzero(act >= 0)
+        completed[doers, act[doers]] = True
+        hours[doers] += acts.hours[act[doers]]
+
+        # evidence: assessment of every target of the accepted activity, and random observations
+        te, tc = np.nonzero(acts.weights[np.maximum(act, 0)] > 0)
+        keep = act[te] >= 0
+        parts.append(read(after, te[keep], tc[keep], assess_code, step))
+        re = np.repeat(np.arange(n), n_random_readings)
+        rc = rng.integers(0, n_c, len(re))
+        parts.append(read(after, re, rc, obs_code, step))
+
+        pop = after.with_theta(drift(after, rng))
+        now = goals_met(pop) & ~reached
+        hours_at_goal[now] = hours[now]
+        reached |= now
+
+    gained = (true_mastery(pop) - true_mastery(pop0)).sum(axis=1)
+    return {"reached": reached, "hours_at_goal": hours_at_goal, "gained": gained,
+            "hours": hours}
+
+
+def _metrics(r: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """Metrics of the educators ``idx`` (rows of resamples, or one row)."""
+    reached = r["reached"][idx]
+    hag = np.where(reached, np.nan_to_num(r["hours_at_goal"][idx]), 0.0)
+    n_reached = reached.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hours_to_goal = np.where(n_reached > 0, hag.sum(axis=-1) / n_reached, np.nan)
+        gain_per_hour = r["gained"][idx].sum(axis=-1) / r["hours"][idx].sum(axis=-1)
+    return np.stack([hours_to_goal, reached.mean(axis=-1), gain_per_hour], axis=-1)
+
+
+def simulate_policies(
+    graph: nx.DiGraph,
+    catalog: Catalog,
+    policies: Sequence[str] = POLICIES,
+    *,
+    n_educators: int,
+    steps: int,
+    random_state: int = 0,
+    p_accept: float = 0.7,
+    k: int = 3,
+    estimate: MasteryEstimator | None = None,
+    n_random_readings: int = 3,
+    n_boot: int = 1000,
+) -> pd.DataFrame:
+    """Run each policy on the same simulated educators and compare them (module docstring).
+
+    Parameters
+    ----------
+    graph, catalog
+        Framework and activity catalog.
+    policies : sequence of str
+        Names from :data:`POLICIES`.
+    n_educators, steps : int >= 1
+    random_state : int, default=0
+        Same seed, same table.
+    p_accept : float in [0, 1], default=0.7
+    k : int >= 1, default=3
+        Recommendations per step (only the first can be accepted).
+    estimate : callable, optional
+        ``estimate(evidence_so_far) -> mastery_long`` used by the ``engine`` policy; default
+        :func:`graph_mastery`.
+    n_random_readings : int, default=3
+        Observations of random competencies per educator per step.
+    n_boot : int, default=1000
+        Bootstrap resamples for the 95% intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per policy: ``policy``, then for each metric of :data:`METRICS` the value and
+        ``<metric>_ci_low``, ``<metric>_ci_high``; then ``total_hours``, ``n_educators``,
+        ``steps``.
+    """
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown policies {unknown}; expected some of {list(POLICIES)}")
+    if not policies:
+        raise ValueError("no policy to simulate")
+    if not 0 <= p_accept <= 1:
+        raise ValueError(f"p_accept must be in [0, 1]; got {p_accept!r}")
+    if int(steps) < 1 or int(n_educators) < 1 or int(k) < 1:
+        raise ValueError("n_educators, steps and k must be >= 1")
+    estimate = graph_mastery(graph) if estimate is None else estimate
+    pop0 = initial_population(graph, int(n_educators), random_state=random_state)
+    boot_rng = np.random.default_rng(random_state + 7919)
+    boot_idx = boot_rng.integers(0, pop0.n_educators, (n_boot, pop0.n_educators))
+    rows = []
+    for policy in policies:
+        r = _run_policy(policy, graph, catalog, pop0, steps=int(steps),
+                        seed=random_state + 1, p_accept=p_accept, k=int(k),
+                        estimate=estimate, n_random_readings=n_random_readings)
+        point = _metrics(r, np.arange(pop0.n_educators))
+        boot = _metrics(r, boot_idx)
+        lo = np.nanpercentile(boot, 2.5, axis=0)
+        hi = np.nanpercentile(boot, 97.5, axis=0)
+        row = {"policy": policy}
+        for j, m in enumerate(METRICS):
+            row[m] = point[j]
+            row[f"{m}_ci_low"] = lo[j]
+            row[f"{m}_ci_high"] = hi[j]
+        row["total_hours"] = float(r["hours"].sum())
+        row["n_educators"] = pop0.n_educators
+        row["steps"] = int(steps)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_policies(table: pd.DataFrame, path) -> Path:
+    """Save a PNG with one bar chart per metric (95% bootstrap error bars); return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    titles = {"hours_to_goal": "hours to goal (among those who reached it)",
+              "share_mastered": "share with goals mastered within budget",
+              "gain_per_hour": "mastery gained per hour"}
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(5 * len(METRICS), 4.2))
+    x = np.arange(len(table))
+    for ax, m in zip(axes, METRICS, strict=True):
+        v = table[m].to_numpy(float)
+        err = np.vstack([v - table[f"{m}_ci_low"].to_numpy(float),
+                         table[f"{m}_ci_high"].to_numpy(float) - v])
+        ax.bar(x, v, yerr=np.nan_to_num(np.maximum(err, 0)), capsize=4, color="#4C72B0")
+        ax.set_xticks(x, table["policy"], rotation=30, ha="right")
+        ax.set_title(titles[m], fontsize=10)
+    fig.suptitle(f"Policies on {int(table['n_educators'].iloc[0])} simulated educators, "
+                 f"{int(table['steps'].iloc[0])} monthly steps (95% bootstrap CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
