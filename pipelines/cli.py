@@ -203,16 +203,34 @@ def simulate(
     steps: Annotated[int, typer.Option(min=1, help="Monthly steps (the budget).")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same table).")] = 0,
     out: Annotated[Path, typer.Option(help="PNG bar chart to write.")] = Path("data/simulation.png"),
+    data_dir: DataDir = Path("data"),
+    model: Annotated[bool, typer.Option(
+        help="Engine policy uses the champion mastery model (models:/mastery@champion); "
+             "--no-model uses the graph-shrunk evidence estimate instead.")] = True,
 ) -> None:
     """Compare recommendation policies in the simulator: hours and share to reach goals."""
-    from recommender.policy_sim import METRICS, plot_policies, simulate_policies
+    from recommender.policy_sim import METRICS, model_mastery, plot_policies, simulate_policies
 
     graph, cat = load_content("educator", None)
     names = [p.strip() for p in policies.split(",") if p.strip()]
+    estimate = None
+    if model and "engine" in names:
+        from pipelines import tracking
+
+        tracking.configure(data_dir)
+        if tracking.champion_version() is None:
+            console.print("[red]no champion model in the registry[/red]: run `make demo` or "
+                          "`pdrec train` + `pdrec promote` first, or pass --no-model")
+            raise typer.Exit(1)
+        predictor = tracking.load_champion()
+        estimate = model_mastery(predictor)
+        console.print(f"engine policy: champion mastery model version {predictor.version}")
+    elif "engine" in names:
+        console.print("engine policy: graph-shrunk evidence estimate (--no-model)")
     start = time.perf_counter()
     with console.status(f"simulating {len(names)} policies on {educators:,} educators"):
         table = simulate_policies(graph, cat, names, n_educators=educators, steps=steps,
-                                  random_state=seed)
+                                  random_state=seed, estimate=estimate)
     path = plot_policies(table, out)
     elapsed = time.perf_counter() - start
     shown = Table(title=f"Policies: {educators:,} educators, {steps} steps, seed {seed} (95% CI)")

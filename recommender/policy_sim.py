@@ -73,10 +73,12 @@ from recommender.simulate import (
     drift,
     initial_population,
     observe,
+    source_scales,
     true_mastery,
 )
 
 __all__ = [
+    "model_mastery",
     "METRICS",
     "POLICIES",
     "graph_mastery",
@@ -144,6 +146,22 @@ def _long(p: np.ndarray, educators: np.ndarray, comps: Sequence[str]) -> pd.Data
     })
 
 
+def model_mastery(predictor) -> MasteryEstimator:
+    """An estimator backed by a trained mastery model (the engine's own).
+
+    ``predictor`` is a :class:`recommender.models.predictor.MasteryPredictor` (anything with its
+    ``mastery(evidence, educator_ids=, as_of=)`` method): every step, P(mastery) of every
+    competency is predicted from the evidence so far, as the API would serve it.
+    """
+
+    def estimate(evidence: pd.DataFrame) -> pd.DataFrame:
+        as_of = evidence["observed_at"].max() + pd.Timedelta(seconds=1)
+        ids = pd.unique(evidence["educator_id"])
+        return predictor.mastery(evidence, educator_ids=ids, as_of=as_of)
+
+    return estimate
+
+
 def graph_mastery(graph: nx.DiGraph, *, strength: float = 2.0, **smooth_kwargs
                   ) -> MasteryEstimator:
     """An estimator: :func:`smoothed_mastery`, shrunk towards the graph's prerequisites.
@@ -172,11 +190,13 @@ def graph_mastery(graph: nx.DiGraph, *, strength: float = 2.0, **smooth_kwargs
 
 def _evidence_frame(parts: list[tuple[np.ndarray, ...]], educators: np.ndarray,
                     comps: Sequence[str]) -> pd.DataFrame:
-    e, c, s, prof, step = (np.concatenate(x) for x in zip(*parts, strict=True))
+    e, c, s, prof, step, norm = (np.concatenate(x) for x in zip(*parts, strict=True))
     return pd.DataFrame({
+        "evidence_id": np.char.add("sim", np.arange(len(e)).astype(str)).astype(object),
         "educator_id": educators[e],
         "competency_id": np.asarray(comps, dtype=object)[c],
         "source": np.asarray(SOURCES, dtype=object)[s],
+        "score_norm": norm,
         "proficient": prof,
         "observed_at": _START + pd.to_timedelta(step * _STEP_DAYS, unit="D"),
     })
@@ -233,7 +253,9 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
 
     def read(p, e, c, src, step):
         score = observe(p, c, src, rng, educator_idx=e)
-        return (e, c, np.full(len(e), src), score >= prof_at, np.full(len(e), step))
+        low, high = source_scales(p, src)
+        norm = np.clip((score - low) / (high - low), 0.0, 1.0) * np.ones(len(e))
+        return (e, c, np.full(len(e), src), score >= prof_at, np.full(len(e), step), norm)
 
     # intake: one observation of every competency
     e0 = np.repeat(np.arange(n), n_c)
