@@ -81,6 +81,10 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, name)
         mlflow.log_dict(cfg.to_dict(), "config.json")
+        if result.gain_posteriors is not None:
+            # the activity effect table: learned gain per (activity, competency) and per hour
+            mlflow.log_text(result.gain_posteriors.reset_index().to_csv(index=False),
+                            "gain_posteriors.csv")
         mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
                                     "split_id": result.split_id}, indent=2), "data_fingerprint.json")
         sample = result.predictor.to_strings(result.sample_input)

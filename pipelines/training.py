@@ -26,6 +26,7 @@ from recommender.features import FeatureBuilder  # noqa: E402
 from recommender.graph import default_framework  # noqa: E402
 from recommender.models import make_model, mastery_metrics, reliability_table  # noqa: E402
 from recommender.models.predictor import MasteryPredictor  # noqa: E402
+from recommender.outcomes import fit_gain_posteriors  # noqa: E402
 from recommender.simulate import generate, read_synthetic, write_synthetic  # noqa: E402
 
 __all__ = [
@@ -67,6 +68,7 @@ class TrainResult:
     split_id: str
     sample_input: pd.DataFrame
     test_predictions: pd.DataFrame
+    gain_posteriors: pd.DataFrame | None = None
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
@@ -199,5 +201,10 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
     test_predictions = pd.DataFrame(
         {"evidence_id": X_test["evidence_id"].to_numpy(), "y": y_test, "p": p_test}
     )
+    progress("evaluating: learning activity effects from training educators' outcomes")
+    posteriors = fit_gain_posteriors(
+        ev_train, data.completions[data.completions["educator_id"].isin(train_ids)], data.catalog
+    )
     return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
-                       sample_input=X_test.head(50), test_predictions=test_predictions)
+                       sample_input=X_test.head(50), test_predictions=test_predictions,
+                       gain_posteriors=posteriors)

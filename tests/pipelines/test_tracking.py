@@ -25,6 +25,11 @@ def test_champion_round_trip_predicts_the_same_values(store):
     result = train(load_config(small_config("lightgbm")), store)
     logged = tracking.log_training(result)
     assert logged["version"] == "1"
+    import mlflow
+
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(logged["run_id"])}
+    assert {"calibration.png", "config.json", "data_fingerprint.json",
+            "gain_posteriors.csv"} <= artifacts
     assert tracking.champion_version() is None
     tracking.promote(logged["version"])
     assert tracking.champion_version() == "1"

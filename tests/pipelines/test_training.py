@@ -56,6 +56,9 @@ def test_train_evaluates_on_held_out_educators_only(small_data_dir):
     train_ids, test_ids = split_educators(data.educators["educator_id"], test_size=0.3, seed=0)
     assert set(test_rows["educator_id"]) <= set(test_ids)
     assert {"calibration.png", "feature_importance.png"} <= set(result.figures)
+    gains = result.gain_posteriors
+    assert {"gain_mean", "gain_sd", "n_obs", "roi_per_hour"} <= set(gains.columns)
+    assert (gains["n_obs"] > 0).any()
 
 
 def test_missing_dataset_without_generate_settings_says_how_to_fix(tmp_path):

@@ -79,3 +79,26 @@ def test_estimators_and_plot(content, table, tmp_path):
     assert path.exists() and path.read_bytes()[:4] == b"\x89PNG"
     assert set(POLICIES) >= set(table["policy"])
     assert np.isfinite(table["gain_per_hour"]).all()
+
+
+def test_engine_policy_runs_on_a_trained_mastery_model(content):
+    """The engine policy with the engine's own model: predictions feed the ranker each step."""
+    from recommender.evidence import validate_evidence
+    from recommender.features import FeatureBuilder
+    from recommender.models import LightGBMMastery
+    from recommender.models.predictor import MasteryPredictor
+    from recommender.policy_sim import model_mastery
+    from recommender.simulate import generate
+
+    graph, catalog = content
+    data = generate(graph, catalog, n_educators=200, months=6, random_state=3)
+    ev = validate_evidence(data.evidence, competencies=list(graph),
+                           now=pd.Timestamp("2100-01-01", tz="UTC")).valid
+    builder = FeatureBuilder(graph, catalog=catalog).fit(ev)
+    X, y = builder.training_frame(ev)
+    predictor = MasteryPredictor(builder, LightGBMMastery(n_estimators=30).fit(X, y), "tiny")
+    estimate = model_mastery(predictor)
+    table = simulate_policies(graph, catalog, ["random", "engine"], n_educators=60, steps=4,
+                              random_state=0, estimate=estimate, n_boot=100)
+    assert list(table["policy"]) == ["random", "engine"]
+    assert table["gain_per_hour"].notna().all()
