@@ -8,12 +8,12 @@ the same process on the same frame, the median of a bare ``df.copy()`` + ``pd.to
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 
 import numpy as np
 import pandas as pd
+from timing import median_time  # benchmarks/timing.py (scripts run from this folder)
 
 from recommender.evidence import SOURCES, validate_evidence
 
@@ -55,14 +55,6 @@ def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def median_time(fn, runs: int = N_RUNS) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
 
 def main(n: int = 1_000_000) -> None:
     t0 = time.perf_counter()
@@ -79,8 +71,8 @@ def main(n: int = 1_000_000) -> None:
         )
         return out
 
-    t_validate, result = median_time(validate)
-    t_base, _ = median_time(baseline)
+    t_validate, result = median_time(validate, N_RUNS)
+    t_base, _ = median_time(baseline, N_RUNS)
     n_bad = result.n_rejected
     print(f"validate_evidence: median of {N_RUNS} runs {t_validate:.3f} s "
           f"({n / t_validate:,.0f} rows/s); kept {len(result.valid):,}, rejected {n_bad:,}")

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from timing import median_time  # benchmarks/timing.py (scripts run from this folder)
 
 from recommender.catalog import default_catalog
 from recommender.evidence import validate_evidence
@@ -29,15 +30,6 @@ from recommender.simulate import generate
 
 EVIDENCE_PER_EDUCATOR = 36.6  # the generator's default rate over 12 months
 
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    """Median wall time of ``repeat`` calls and the last result."""
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def main() -> None:
@@ -60,10 +52,10 @@ def main() -> None:
         builder = FeatureBuilder(graph, catalog=catalog).fit(evidence, educators=data.educators)
         return builder, *builder.training_frame(evidence, **kw)
 
-    t_features, (builder, X, y) = timed(features, repeat=3)
+    t_features, (builder, X, y) = median_time(features, runs=3)
     model = LightGBMMastery(n_estimators=300, num_leaves=31, early_stopping_rounds=30,
                             n_jobs=args.threads)
-    t_fit, _ = timed(lambda: model.fit(X, y), repeat=1)
+    t_fit, _ = median_time(lambda: model.fit(X, y), runs=1)
     print(f"features (fit + training frame): median {t_features:.2f} s over 3 runs")
     print(f"LightGBM fit ({model.best_iteration_} trees, {args.threads} threads): {t_fit:.2f} s")
     print(f"ratio features / fit: {t_features / t_fit:.2f}  (goal <= 1)")
@@ -94,7 +86,7 @@ def main() -> None:
         frame = builder.serving_frame(subset, as_of=as_of, educator_ids=many)
         return model.predict_proba(frame)
 
-    t_many, p = timed(serve_many, repeat=3)
+    t_many, p = median_time(serve_many, runs=3)
     print(f"serving {len(many):,} educators ({len(p):,} rows): median {t_many:.2f} s over 3 runs "
           f"(goal <= 2 s)")
 

@@ -10,12 +10,11 @@ competencies x activities), with the ratio of the two.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 
 import numpy as np
 import pandas as pd
+from timing import median_time  # benchmarks/timing.py (scripts run from this folder)
 
 from recommender.catalog import default_catalog
 from recommender.graph import default_framework
@@ -43,14 +42,6 @@ def make_inputs(n: int, graph, catalog, seed: int = 0):
     return long, contexts
 
 
-def median_time(fn, runs: int = N_RUNS):
-    times, result = [], None
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
-
 
 def main(n: int = 10_000) -> None:
     graph = default_framework("educator")
@@ -59,12 +50,12 @@ def main(n: int = 10_000) -> None:
     request = RankingRequest(k=5, max_hours=20)
 
     t_rank, ranked = median_time(
-        lambda: rank_batch(graph, catalog, long, contexts=contexts, request=request))
+        lambda: rank_batch(graph, catalog, long, contexts=contexts, request=request), N_RUNS)
 
     n_c, n_a = len(graph), len(catalog)
     rng = np.random.default_rng(1)
     m, w = rng.uniform(size=(n, n_c)), rng.uniform(size=(n_c, n_a))
-    t_mm, _ = median_time(lambda: m @ w)
+    t_mm, _ = median_time(lambda: m @ w, N_RUNS)
 
     print(f"rank_batch: {n:,} educators x {n_a} activities x {n_c} competencies, "
           f"k={request.k}, max_hours={request.max_hours}")
