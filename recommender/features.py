@@ -362,9 +362,8 @@ class FeatureBuilder:
             )
         n_comp, n_q = len(self.competencies), len(q.c)
         # Educator codes over evidence and queries together; time as a dense shared rank.
-        all_ids = pd.Index(ev["educator_id"].to_numpy(dtype=object)).append(
-            pd.Index(q.educator_ids, dtype=object)
-        )
+        all_ids = np.concatenate([ev["educator_id"].to_numpy(dtype=object),
+                                  np.asarray(q.educator_ids, dtype=object)])
         codes, _ = pd.factorize(all_ids)
         ev_e, q_e = codes[: len(ev)].astype(np.int64), codes[len(ev):].astype(np.int64)
         ev_t = _ns(ev["observed_at"])
@@ -531,7 +530,12 @@ class FeatureBuilder:
         """Profile columns for each query's educator; unknown educators get missing values."""
         out: dict[str, object] = {}
         if educators is None or not len(educators):
-            prof = pd.DataFrame(index=pd.Index(ids, dtype=object))
+            out["prof_years_experience"] = np.full(len(ids), np.nan)
+            for col in _PROFILE_CATEGORICALS:
+                out[f"prof_{col}"] = pd.Categorical.from_codes(
+                    np.full(len(ids), -1), dtype=self._profile_dtypes[col]
+                )
+            return out
         else:
             prof = educators.drop_duplicates("educator_id").set_index("educator_id")
             prof = prof.reindex(pd.Index(ids, dtype=object))
