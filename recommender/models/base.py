@@ -192,6 +192,11 @@ def learn_categories(column: pd.Series) -> list:
 def encode_categories(column: pd.Series, levels: list) -> np.ndarray:
     """Integer codes of ``column`` against the fitted ``levels``, as float64 with NaN for
     missing values and for levels not seen at fit (so prediction never fails on a new id)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and list(column.dtype.categories) == list(levels):
+        # the serving path: the builder's dtype is the fitted one, so its codes are ours
+        codes = column.array.codes.astype(np.float64)
+        codes[codes < 0] = np.nan
+        return codes
     index = pd.Index(levels)
     if isinstance(column.dtype, pd.CategoricalDtype):
         # map the column's categories once, then look its codes up

@@ -225,13 +225,22 @@ class LightGBMMastery(MasteryModel):
 
     # ---------------------------------------------------------------- encoding
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float matrix the booster reads: categoricals as codes of the fitted levels."""
+        """The float matrix the booster reads: categoricals as codes of the fitted levels.
+
+        Numeric columns are converted in one block (the feature frame keeps them in one float
+        block, so this is a single copy); only a column that is not numeric is coerced alone,
+        with an error naming it if it cannot be.
+        """
         cols = list(self.feature_names_in_)
         M = np.empty((len(X), len(cols)), dtype=np.float64)
-        for j, col in enumerate(cols):
-            if col in self.categories_:
-                M[:, j] = encode_categories(X[col], self.categories_[col])
-            else:
+        numeric = [j for j, col in enumerate(cols) if col not in self.categories_]
+        names = [cols[j] for j in numeric]
+        block = X[names]
+        if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+               for t in block.dtypes):
+            M[:, numeric] = block.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            for j, col in zip(numeric, names, strict=True):
                 try:
                     M[:, j] = pd.to_numeric(X[col], errors="raise").to_numpy(
                         dtype=np.float64, na_value=np.nan
@@ -241,6 +250,9 @@ class LightGBMMastery(MasteryModel):
                         f"{type(self).__name__}: column {col!r} must be numeric "
                         f"(it was numeric at fit); got dtype {X[col].dtype}"
                     ) from err
+        for j, col in enumerate(cols):
+            if col in self.categories_:
+                M[:, j] = encode_categories(X[col], self.categories_[col])
         return M
 
     def _lgb_params(self, monotone: list[int]) -> dict:
