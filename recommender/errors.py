@@ -14,6 +14,7 @@ __all__ = [
     "UnknownCompetencyError",
     "CatalogError",
     "InvalidEvidenceError",
+    "FeatureFrameError",
     "NotFittedError",
     "ModelNotLoadedError",
 ]
@@ -57,6 +58,10 @@ class CatalogError(RecommenderError, ValueError):
 
 class InvalidEvidenceError(RecommenderError, ValueError):
     """Evidence could not be read at all (wrong file shape, missing required columns)."""
+
+
+class FeatureFrameError(RecommenderError, ValueError):
+    """A feature frame (or its target) does not satisfy a model's input contract."""
 
 
 class NotFittedError(RecommenderError, ValueError, AttributeError):

@@ -388,11 +388,11 @@ class FeatureBuilder:
         bits, length = self._history_bits(own, p_sorted)
         decay_mean_sorted = _ratio(own_cum[:, 4], own_cum[:, 3])  # per record, read by neighbours
 
-        def own_at(pos: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
-            """Own-history features of the lookups at sorted positions ``pos`` (-1: none)."""
+        def own_at(pos: np.ndarray, cum: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
+            """Own-history features of the lookups at sorted positions ``pos`` (-1: none),
+            whose cumulative sums are ``cum``."""
             hit = pos >= 0
             p = np.maximum(pos, 0)
-            cum = _take(own_cum, pos)
             n = cum[:, 0]
             last = np.where(hit, s_sorted[p] if len(ev) else 0.0, np.nan)
             out = {
@@ -415,7 +415,8 @@ class FeatureBuilder:
             return out
 
         pos = own.index(q_e * n_comp + q.c, q_r)
-        cols = own_at(pos, q.t)
+        own_rows = _take(own_cum, pos)
+        cols = own_at(pos, own_rows, q.t)
         hist_bits = np.where(pos >= 0, bits[np.maximum(pos, 0)] if len(ev) else 0, 0)
         hist_len = np.where(pos >= 0, length[np.maximum(pos, 0)] if len(ev) else 0, 0)
 
@@ -446,7 +447,7 @@ class FeatureBuilder:
         cols["graph_n_dependents"] = np.diff(self._dependent[0])[q.c].astype(float)
 
         # Same domain (other competencies than this one) and educator level.
-        own_cum3 = _take(own_cum, pos)[:, :3]
+        own_cum3 = own_rows[:, :3]
         n_dom = len(self.domains)
         dom = _AsOf(ev_e * n_dom + self._domain_of[ev_c], ev_r, len(times))
         dom_cum = dom.accumulate(np.column_stack([np.ones(len(ev)), prof, score])[dom.order])

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from recommender.errors import NotFittedError, RecommenderError
+from recommender.errors import FeatureFrameError, NotFittedError
 
 __all__ = [
     "IDENTITY_COLUMNS",
@@ -59,10 +59,6 @@ CATEGORICAL_COLUMNS = ("competency_id", "source", "domain")
 
 FEATURE_PREFIXES = ("own_", "graph_", "dom_", "edu_", "dose_", "diff_", "prof_")
 """Prefixes of the feature families, in the order :func:`feature_columns` lists them."""
-
-
-class FeatureFrameError(RecommenderError, ValueError):
-    """A feature frame (or its target) does not satisfy the model's input contract."""
 
 
 # --------------------------------------------------------------------------------------------
