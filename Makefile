@@ -21,6 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y wrk || echo "install Debian's wrk for the API benchmark"
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)

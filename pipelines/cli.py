@@ -200,20 +200,27 @@ def simulate(
         "random,popular,weakest-first,graph-rule,engine,oracle"
     ),
     educators: Annotated[int, typer.Option(min=1, help="Simulated educators.")] = 500,
-    steps: Annotated[int, typer.Option(min=1, help="Monthly steps (the budget).")] = 30,
+    steps: Annotated[int, typer.Option(min=1, help="Monthly steps (the time budget).")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same table).")] = 0,
+    hours_budget: Annotated[float | None, typer.Option(
+        min=1.0,
+        help="Hours budget H of the restricted mean hours to goal (educators who do not reach "
+             "their goals count as H); default 4 h per step.")] = None,
     out: Annotated[Path, typer.Option(help="PNG bar chart to write.")] = Path("data/simulation.png"),
     data_dir: DataDir = Path("data"),
     model: Annotated[bool, typer.Option(
-        help="Engine policy uses the champion mastery model (models:/mastery@champion); "
-             "--no-model uses the graph-shrunk evidence estimate instead.")] = True,
+        help="Engine policy uses the champion mastery model (models:/mastery@champion) and its "
+             "learned gain posteriors; --no-model uses the graph-shrunk evidence estimate and "
+             "the catalog's prior gains instead.")] = True,
 ) -> None:
     """Compare recommendation policies in the simulator: hours and share to reach goals."""
+    import warnings
+
     from recommender.policy_sim import METRICS, model_mastery, plot_policies, simulate_policies
 
     graph, cat = load_content("educator", None)
     names = [p.strip() for p in policies.split(",") if p.strip()]
-    estimate = None
+    estimate, gains = None, None
     if model and "engine" in names:
         from pipelines import tracking
 
@@ -224,19 +231,33 @@ def simulate(
             raise typer.Exit(1)
         predictor = tracking.load_champion()
         estimate = model_mastery(predictor)
-        console.print(f"engine policy: champion mastery model version {predictor.version}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # reported just below
+            gains = tracking.load_champion_gains()
+        console.print(f"engine policy: champion mastery model version {predictor.version}, "
+                      + ("its learned gain posteriors" if gains is not None else
+                         "[yellow]catalog prior gains[/yellow] (the champion's run logged no "
+                         f"{tracking.GAINS_ARTIFACT})"))
     elif "engine" in names:
-        console.print("engine policy: graph-shrunk evidence estimate (--no-model)")
+        console.print("engine policy: graph-shrunk evidence estimate, catalog prior gains "
+                      "(--no-model)")
     start = time.perf_counter()
     with console.status(f"simulating {len(names)} policies on {educators:,} educators"):
         table = simulate_policies(graph, cat, names, n_educators=educators, steps=steps,
-                                  random_state=seed, estimate=estimate)
+                                  random_state=seed, estimate=estimate, gains=gains,
+                                  hours_budget=hours_budget)
     path = plot_policies(table, out)
     elapsed = time.perf_counter() - start
-    shown = Table(title=f"Policies: {educators:,} educators, {steps} steps, seed {seed} (95% CI)")
+    budget = float(table["hours_budget"].iloc[0])
+    shown = Table(title=f"Policies: {educators:,} educators, {steps} steps, seed {seed} (95% CI)",
+                  caption=f"hours_to_goal: restricted mean over all educators of the hours "
+                          f"spent until every goal was mastered, counting {budget:g} h for those "
+                          f"who needed more or did not get there in {steps} steps; "
+                          f"share_mastered: within {steps} steps.")
     shown.add_column("policy", justify="left")
+    headers = {"hours_to_goal": f"hours_to_goal (restricted, H={budget:g})"}
     for m in METRICS:
-        shown.add_column(m, justify="right")
+        shown.add_column(headers.get(m, m), justify="right")
     for row in table.itertuples(index=False):
         cells = []
         for m in METRICS:
@@ -247,6 +268,110 @@ def simulate(
     console.print(shown)
     console.print(f"plot: {path}")
     console.print(f"simulated in {elapsed:.1f} s")
+
+
+@app.command("benchmark-kt")
+def benchmark_kt(
+    data: Annotated[Path, typer.Option(help="KT dataset: a folder of NAME_train/_test files, or one file.")],
+    format: Annotated[str, typer.Option("--format", help="'sequences' or 'csv'.")] = "sequences",
+    learner_col: Annotated[str, typer.Option(help="CSV: learner id column.")] = "learner",
+    skill_col: Annotated[str, typer.Option(help="CSV: skill id column.")] = "skill",
+    correct_col: Annotated[str, typer.Option(help="CSV: correctness column (0-1).")] = "correct",
+    order_col: Annotated[str, typer.Option(help="CSV: answer order column.")] = "order",
+    time_col: Annotated[str | None, typer.Option(help="CSV: timestamp column (instead of order).")] = None,
+    models: Annotated[str, typer.Option(help="Comma-separated models to run.")] = (
+        "lightgbm,lightgbm_graph,lightgbm_counts,logistic,bkt,pybkt"),
+    max_learners: Annotated[int | None, typer.Option(min=2, help="First N learners of each file.")] = None,
+    folds: Annotated[int, typer.Option(min=1, help="Train/valid folds to fit on.")] = 5,
+    n_jobs: Annotated[int, typer.Option(min=1, help="LightGBM threads.")] = 1,
+    data_dir: DataDir = Path("data"),
+    out: Annotated[Path | None, typer.Option(help="Report (default experiments/reports/kt_NAME.md).")] = None,
+    notes: Annotated[Path | None, typer.Option(help="Markdown appended to the report.")] = Path(
+        "experiments/kt_benchmark/notes.md"),
+) -> dict:
+    """Knowledge-tracing benchmark: the mastery model against BKT, logistic and pyBKT on real data."""
+    from pipelines.kt_benchmark import run_command
+
+    csv = {"learner_col": learner_col, "skill_col": skill_col, "correct_col": correct_col,
+           "order_col": order_col, "time_col": time_col}
+    return run_command(
+        data=data, fmt=format, csv_options=csv if format == "csv" else {}, models=models,
+        max_learners=max_learners, folds=folds, n_jobs=n_jobs, data_dir=data_dir, out=out,
+        notes=notes, command="pdrec benchmark-kt " + " ".join(sys.argv[2:]),
+        progress_factory=progress_bar, console=console,
+    )
+
+
+# --------------------------------------------------------------------------- API keys and serving
+# (logic in pipelines/serve.py; keep these commands when editing this file)
+
+keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant the key belongs to (created if new).")],
+    role: Annotated[str, typer.Option(help="platform, coach or admin.")],
+    label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
+    data_dir: DataDir = Path("data"),
+) -> str:
+    """Create an API key and print it once; only its SHA-256 hash is stored."""
+    from pipelines.serve import create_key
+
+    try:
+        secret, record = create_key(data_dir, tenant, role, label)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"key {record.key_id} (tenant {record.tenant_id}, role {record.role}); "
+                  "store it now, it is not shown again:")
+    typer.echo(secret)
+    return secret
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """List API keys (ids, tenants, roles; never the secrets)."""
+    from pipelines.serve import list_keys
+
+    table = Table(title="API keys")
+    for col in ("key_id", "tenant", "role", "label", "created", "revoked"):
+        table.add_column(col)
+    for k in list_keys(data_dir, tenant):
+        table.add_row(k.key_id, k.tenant_id, k.role, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
+                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by `pdrec keys list`.")],
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Revoke a key: it stops working (within PDREC_KEY_CACHE_TTL seconds in running servers)."""
+    from pipelines.serve import revoke_key
+
+    if revoke_key(data_dir, key_id) is None:
+        console.print(f"[red]no API key {key_id!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"key {key_id} revoked")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = Path("data"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (uvicorn): store migrated on start, champion model loaded if any."""
+    from pipelines.serve import serve as run
+
+    run(data_dir, host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ Models are registered as versions of ``mastery``; the ``champion`` alias marks t
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -29,11 +31,16 @@ __all__ = [
     "promote",
     "load_champion",
     "champion_version",
+    "load_champion_gains",
+    "GAINS_ARTIFACT",
+    "log_benchmark_run",
 ]
 
 MODEL_NAME = "mastery"
 CHAMPION = "champion"
 EXPERIMENT = "mastery"
+GAINS_ARTIFACT = "gain_posteriors.csv"
+"""Run artifact holding the learned gain posteriors (:func:`recommender.outcomes.fit_gain_posteriors`)."""
 _COMPARE_METRICS = ("auc", "log_loss", "brier", "ece", "auc_no_own_evidence")
 
 
@@ -67,6 +74,37 @@ def configure(data_dir: Path) -> str:
     return uri
 
 
+BENCHMARK_EXPERIMENT = "kt-benchmark"
+
+
+def log_benchmark_run(
+    *, run_name: str, params: dict, metrics: dict, tags: dict, artifacts: dict[str, str],
+    experiment: str = BENCHMARK_EXPERIMENT,
+) -> str:
+    """Log one benchmark model as a run of ``experiment`` (no model is registered); return its id.
+
+    Call :func:`configure` first. With the embedded store, the experiment's artifacts sit next to
+    those of ``mastery``. ``artifacts`` maps file names to their text.
+    """
+    client = MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        base = client.get_experiment_by_name(EXPERIMENT)
+        location = None
+        if base is not None and base.artifact_location.startswith("file:"):
+            location = f"{base.artifact_location.rstrip('/')}/{experiment}"
+        experiment_id = client.create_experiment(experiment, artifact_location=location)
+    else:
+        experiment_id = found.experiment_id
+    with mlflow.start_run(run_name=run_name, experiment_id=experiment_id) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params({k: v for k, v in params.items() if v is not None})
+        mlflow.log_metrics(metrics)
+        for name, text in artifacts.items():
+            mlflow.log_text(text, name)
+    return run.info.run_id
+
+
 def log_training(result: TrainResult, *, register: bool = True) -> dict:
     """Log one run (params, metrics, plots, config, fingerprint, model); register a version."""
     cfg = result.config
@@ -84,7 +122,7 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
         if result.gain_posteriors is not None:
             # the activity effect table: learned gain per (activity, competency) and per hour
             mlflow.log_text(result.gain_posteriors.reset_index().to_csv(index=False),
-                            "gain_posteriors.csv")
+                            GAINS_ARTIFACT)
         mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
                                     "split_id": result.split_id}, indent=2), "data_fingerprint.json")
         sample = result.predictor.to_strings(result.sample_input)
@@ -144,3 +182,51 @@ def load_champion() -> MasteryPredictor:
     predictor = model.unwrap_python_model().predictor
     predictor.version = champion_version()
     return predictor
+
+
+def load_champion_gains() -> pd.DataFrame | None:
+    """The champion run's learned gain posteriors, ready for ``rank_activities(gains=...)``.
+
+    Reads the :data:`GAINS_ARTIFACT` logged by :func:`log_training` on the run that produced the
+    version the ``champion`` alias points at (configure tracking first with :func:`configure`).
+
+    Returns
+    -------
+    DataFrame or None
+        Indexed by ``(activity_id, competency_id)`` with ``gain_mean, gain_sd, n_obs,
+        prior_mean, roi_per_hour, hours`` (see :func:`recommender.outcomes.fit_gain_posteriors`);
+        ``None``, with a :class:`UserWarning` naming the run, when that run logged no gain
+        posteriors (e.g. it was trained without a catalog): the caller then ranks with the
+        catalog's prior gains and should say so.
+
+    Raises
+    ------
+    LookupError
+        There is no champion: train and ``pdrec promote`` a version first.
+    """
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        raise LookupError(
+            f"model {MODEL_NAME!r} has no {CHAMPION!r} alias: train a model and run "
+            "`pdrec promote VERSION` first"
+        ) from None
+    run_id = version.run_id
+    if GAINS_ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
+        warnings.warn(
+            f"champion version {version.version} (run {run_id}) has no {GAINS_ARTIFACT}; "
+            "rankings will use the catalog's prior gains",
+            UserWarning, stacklevel=2,
+        )
+        return None
+    text = mlflow.artifacts.load_text(f"runs:/{run_id}/{GAINS_ARTIFACT}")
+    gains = pd.read_csv(io.StringIO(text), dtype={"activity_id": str, "competency_id": str})
+    missing = {"activity_id", "competency_id", "gain_mean"} - set(gains.columns)
+    if missing:
+        raise ValueError(f"{GAINS_ARTIFACT} of run {run_id} is missing column(s) "
+                         f"{sorted(missing)}; columns are {list(gains.columns)}")
+    gains = gains.set_index(["activity_id", "competency_id"])
+    gains.attrs["version"] = str(version.version)
+    gains.attrs["run_id"] = run_id
+    return gains

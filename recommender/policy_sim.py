@@ -35,7 +35,9 @@ Policies (all but ``oracle`` see only evidence and goals)
                    :func:`simulate_policies`; by default :func:`graph_mastery`: the smoothed
                    estimate shrunk towards the mean estimate of each competency's direct
                    prerequisites (a graph prior instead of a flat one). No trained model is
-                   used by default.
+                   used by default. With ``gains`` (the champion's learned gain posteriors)
+                   the engine's ranker uses their posterior means instead of the catalog
+                   prior gains.
 ``oracle``         ``rank_batch`` on the latent ``true_mastery``.
 
 The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
@@ -44,13 +46,24 @@ The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, com
 
 Metrics (truth: mastered means ``theta >= 0``)
 ----------------------------------------------
-``hours_to_goal``   mean hours spent until every goal is mastered, among educators who got there
-                    within the budget (``steps``); 0 for goals mastered at the start.
-``share_mastered``  share of educators with every goal mastered within the budget.
+``hours_to_goal``   **restricted mean hours to goal** over *all* educators (a censored
+                    measure, comparable across policies):
+                    ``mean_e min(T_e, H)`` with ``T_e`` the hours educator ``e`` had spent when
+                    every goal was first mastered (0 for goals mastered at the start) and
+                    ``T_e = inf`` when that did not happen within the ``steps`` months; ``H``
+                    is the hours budget (``hours_budget``, default :data:`HOURS_PER_STEP` per
+                    step: 120 h for 30 steps). So an educator who does not reach the goal within
+                    the time budget, or needs more than ``H`` hours, counts as ``H``: the
+                    measure never rewards a policy for leaving educators short of their goal,
+                    and it cannot be lowered by recommending short activities that do not get
+                    there. (The mean over reachers only is not comparable: a policy that gets
+                    only the easy cases there looks fast.) See :func:`restricted_mean_hours`.
+``share_mastered``  share of educators with every goal mastered within the ``steps`` months.
 ``gain_per_hour``   sum over educators and competencies of the rise in ``sigmoid(theta)``,
                     divided by the total hours spent.
 
-Each has a 95% percentile bootstrap interval over educators (``n_boot`` resamples, seeded).
+Each has a 95% percentile bootstrap interval over educators (``n_boot`` resamples, seeded; the
+same resamples for every policy).
 """
 
 from __future__ import annotations
@@ -78,17 +91,21 @@ from recommender.simulate import (
 )
 
 __all__ = [
-    "model_mastery",
+    "HOURS_PER_STEP",
     "METRICS",
+    "model_mastery",
     "POLICIES",
     "graph_mastery",
     "plot_policies",
+    "restricted_mean_hours",
     "simulate_policies",
     "smoothed_mastery",
 ]
 
 POLICIES = ("random", "popular", "weakest-first", "graph-rule", "engine", "oracle")
 METRICS = ("hours_to_goal", "share_mastered", "gain_per_hour")
+HOURS_PER_STEP = 4.0
+"""Default hours budget per simulated month for ``hours_to_goal`` (``H = 4 * steps``)."""
 _START = pd.Timestamp("2025-08-01", tz="UTC")
 _DAY = pd.Timedelta(days=1)
 _STEP_DAYS = 30
@@ -204,14 +221,14 @@ def _evidence_frame(parts: list[tuple[np.ndarray, ...]], educators: np.ndarray,
 
 def _rank_first(graph, catalog, act_index: pd.Index, mastery_long: pd.DataFrame,
                 educators: np.ndarray, goals: list[tuple[str, ...]], completed: np.ndarray,
-                k: int, act_ids: np.ndarray) -> np.ndarray:
+                k: int, act_ids: np.ndarray, gains: pd.DataFrame | None = None) -> np.ndarray:
     """First recommendation of ``rank_batch`` for each educator (-1 when none)."""
     contexts = {
         e: EducatorContext(goals=g, completed=act_ids[np.flatnonzero(done)])
         for e, g, done in zip(educators, goals, completed, strict=True)
     }
     ranked = rank_batch(graph, catalog, mastery_long, contexts=contexts,
-                        request=RankingRequest(k=k))
+                        request=RankingRequest(k=k), gains=gains)
     first = ranked[ranked["rank"] == 1]
     out = np.full(len(educators), -1, dtype=np.int64)
     rows = pd.Index(educators).get_indexer(first["educator_id"])
@@ -230,7 +247,8 @@ def _popularity_order(pop: EducatorPopulation, acts, seed: int) -> np.ndarray:
 
 def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps: int,
                 seed: int, p_accept: float, k: int, estimate: MasteryEstimator,
-                n_random_readings: int) -> dict[str, np.ndarray]:
+                n_random_readings: int, gains: pd.DataFrame | None = None
+                ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     pop = pop0
     acts = catalog_arrays(catalog, pop.competencies)
@@ -288,7 +306,8 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
             else:
                 mastery = estimate(_evidence_frame(parts, educators, comps))
             pick = _rank_first(graph, catalog, act_index, mastery, educators, goal_sets,
-                               completed, k, act_ids)
+                               completed, k, act_ids,
+                               gains=gains if policy == "engine" else None)
         accept = (pick >= 0) & (rng.random(n) < p_accept)
         act = np.where(accept, pick, -1)
         after = pop.with_theta(apply_activities(pop, act, acts, rng))
@@ -314,13 +333,36 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
             "hours": hours}
 
 
-def _metrics(r: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+def restricted_mean_hours(reached: np.ndarray, hours_at_goal: np.ndarray,
+                          budget: float) -> np.ndarray:
+    """Restricted mean hours to goal: ``mean min(T, budget)``, ``T = inf`` for non-reachers.
+
+    Parameters
+    ----------
+    reached : bool array, shape (..., n)
+        Whether each educator mastered every goal within the time budget.
+    hours_at_goal : float array, shape (..., n)
+        Hours spent when that happened (ignored, may be NaN, where ``reached`` is False).
+    budget : float > 0
+        Hours budget ``H``: non-reachers, and reachers who needed more, count as ``H``.
+
+    Returns
+    -------
+    ndarray of shape (...)
+        The mean over the last axis (e.g. one value per bootstrap resample).
+    """
+    if not budget > 0:
+        raise ValueError(f"budget must be a number of hours > 0; got {budget!r}")
+    reached = np.asarray(reached, dtype=bool)
+    t = np.where(reached, np.asarray(hours_at_goal, dtype=float), np.inf)
+    return np.minimum(t, float(budget)).mean(axis=-1)
+
+
+def _metrics(r: dict[str, np.ndarray], idx: np.ndarray, hours_budget: float) -> np.ndarray:
     """Metrics of the educators ``idx`` (rows of resamples, or one row)."""
     reached = r["reached"][idx]
-    hag = np.where(reached, np.nan_to_num(r["hours_at_goal"][idx]), 0.0)
-    n_reached = reached.sum(axis=-1)
+    hours_to_goal = restricted_mean_hours(reached, r["hours_at_goal"][idx], hours_budget)
     with np.errstate(invalid="ignore", divide="ignore"):
-        hours_to_goal = np.where(n_reached > 0, hag.sum(axis=-1) / n_reached, np.nan)
         gain_per_hour = r["gained"][idx].sum(axis=-1) / r["hours"][idx].sum(axis=-1)
     return np.stack([hours_to_goal, reached.mean(axis=-1), gain_per_hour], axis=-1)
 
@@ -338,6 +380,8 @@ def simulate_policies(
     estimate: MasteryEstimator | None = None,
     n_random_readings: int = 3,
     n_boot: int = 1000,
+    hours_budget: float | None = None,
+    gains: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Run each policy on the same simulated educators and compare them (module docstring).
 
@@ -360,13 +404,19 @@ def simulate_policies(
         Observations of random competencies per educator per step.
     n_boot : int, default=1000
         Bootstrap resamples for the 95% intervals.
+    hours_budget : float > 0, optional
+        ``H`` of the restricted mean ``hours_to_goal``; default ``HOURS_PER_STEP * steps``.
+    gains : DataFrame, optional
+        Learned gain posteriors (``gain_mean`` by ``(activity_id, competency_id)``, e.g.
+        :func:`pipelines.tracking.load_champion_gains`) for the ``engine`` policy's ranker; the
+        other ranker policies keep the catalog prior gains.
 
     Returns
     -------
     DataFrame
         One row per policy: ``policy``, then for each metric of :data:`METRICS` the value and
         ``<metric>_ci_low``, ``<metric>_ci_high``; then ``total_hours``, ``n_educators``,
-        ``steps``.
+        ``steps``, ``hours_budget``.
     """
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
@@ -377,6 +427,10 @@ def simulate_policies(
         raise ValueError(f"p_accept must be in [0, 1]; got {p_accept!r}")
     if int(steps) < 1 or int(n_educators) < 1 or int(k) < 1:
         raise ValueError("n_educators, steps and k must be >= 1")
+    hours_budget = HOURS_PER_STEP * int(steps) if hours_budget is None else float(hours_budget)
+    if not np.isfinite(hours_budget) or hours_budget <= 0:
+        raise ValueError(
+            f"hours_budget must be a finite number of hours > 0; got {hours_budget!r}")
     estimate = graph_mastery(graph) if estimate is None else estimate
     pop0 = initial_population(graph, int(n_educators), random_state=random_state)
     boot_rng = np.random.default_rng(random_state + 7919)
@@ -385,9 +439,9 @@ def simulate_policies(
     for policy in policies:
         r = _run_policy(policy, graph, catalog, pop0, steps=int(steps),
                         seed=random_state + 1, p_accept=p_accept, k=int(k),
-                        estimate=estimate, n_random_readings=n_random_readings)
-        point = _metrics(r, np.arange(pop0.n_educators))
-        boot = _metrics(r, boot_idx)
+                        estimate=estimate, n_random_readings=n_random_readings, gains=gains)
+        point = _metrics(r, np.arange(pop0.n_educators), hours_budget)
+        boot = _metrics(r, boot_idx, hours_budget)
         lo = np.nanpercentile(boot, 2.5, axis=0)
         hi = np.nanpercentile(boot, 97.5, axis=0)
         row = {"policy": policy}
@@ -398,6 +452,7 @@ def simulate_policies(
         row["total_hours"] = float(r["hours"].sum())
         row["n_educators"] = pop0.n_educators
         row["steps"] = int(steps)
+        row["hours_budget"] = hours_budget
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -411,7 +466,8 @@ def plot_policies(table: pd.DataFrame, path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    titles = {"hours_to_goal": "hours to goal (among those who reached it)",
+    budget = float(table["hours_budget"].iloc[0])
+    titles = {"hours_to_goal": f"hours to goal (restricted mean; not reached = {budget:g} h)",
               "share_mastered": "share with goals mastered within budget",
               "gain_per_hour": "mastery gained per hour"}
     fig, axes = plt.subplots(1, len(METRICS), figsize=(5 * len(METRICS), 4.2))

@@ -364,8 +364,34 @@ def target_gains(catalog: Catalog, gains: pd.DataFrame | None = None) -> pd.Data
     })
 
 
+_PREPARED: dict[tuple, tuple] = {}
+_PREPARED_MAX = 32
+
+
 def _prepare(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
              gains: pd.DataFrame | None) -> _Arrays:
+    """:func:`_build_arrays`, memoized on the identity of ``graph``, ``catalog`` and ``gains``.
+
+    A server ranks with the same graph, catalog and gains object on every request, and building
+    the arrays costs more than scoring. Entries are reused only while the very same objects are
+    passed again (checked with ``is``) and the graph's and catalog's sizes are unchanged; treat
+    a graph and a catalog as immutable once they have been used for ranking.
+    """
+    key = (id(graph), id(catalog), id(gains), request.formats, request.modalities,
+           graph.number_of_nodes(), graph.number_of_edges(), len(catalog.activities),
+           len(catalog.targets))
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is graph and hit[1] is catalog and hit[2] is gains:
+        return hit[3]
+    arr = _build_arrays(graph, catalog, request, gains)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[key] = (graph, catalog, gains, arr)
+    return arr
+
+
+def _build_arrays(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
+                  gains: pd.DataFrame | None) -> _Arrays:
     comps = pd.Index(sorted(graph.nodes), dtype=object)
     n_c = len(comps)
     acts = catalog.activities.sort_index()

@@ -1,5 +1,7 @@
 """Train -> log -> register -> promote -> load the champion back, on a throwaway store."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,28 @@ def test_compare_ranks_runs_on_one_split_and_promote_checks_versions(store):
     assert table["auc"].is_monotonic_decreasing
     with pytest.raises(ValueError, match="no version '99'"):
         tracking.promote("99")
+
+
+def test_champion_gains_load_with_the_champion_or_say_they_are_missing(store):
+    from recommender.catalog import default_catalog
+    from recommender.graph import default_framework
+    from recommender.ranking import rank_activities
+
+    with pytest.raises(LookupError, match="promote"):
+        tracking.load_champion_gains()
+    result = train(load_config(small_config("population")), store)
+    tracking.promote(tracking.log_training(result)["version"])
+    gains = tracking.load_champion_gains()
+    assert gains.index.names == ["activity_id", "competency_id"]
+    expected = result.gain_posteriors
+    np.testing.assert_allclose(gains.loc[expected.index, "gain_mean"], expected["gain_mean"])
+    assert gains.attrs["version"] == "1"
+    graph = default_framework("educator")
+    recs = rank_activities(graph, default_catalog(graph), {}, gains=gains)
+    assert recs  # accepted by the ranker as is
+
+    # a champion whose run logged no gain posteriors: None, and a warning naming the version
+    bare = dataclasses.replace(result, gain_posteriors=None)
+    tracking.promote(tracking.log_training(bare)["version"])
+    with pytest.warns(UserWarning, match="version 2 .* no gain_posteriors.csv"):
+        assert tracking.load_champion_gains() is None

@@ -5,13 +5,16 @@ import pytest
 from recommender.catalog import default_catalog
 from recommender.graph import default_framework
 from recommender.policy_sim import (
+    HOURS_PER_STEP,
     METRICS,
     POLICIES,
     graph_mastery,
     plot_policies,
+    restricted_mean_hours,
     simulate_policies,
     smoothed_mastery,
 )
+from recommender.ranking import target_gains
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +34,9 @@ def test_table_has_the_expected_columns(table):
     expected = ["policy"]
     for m in METRICS:
         expected += [m, f"{m}_ci_low", f"{m}_ci_high"]
-    expected += ["total_hours", "n_educators", "steps"]
+    expected += ["total_hours", "n_educators", "steps", "hours_budget"]
     assert list(table.columns) == expected
+    assert (table["hours_budget"] == HOURS_PER_STEP * 12).all()
     assert list(table["policy"]) == ["random", "graph-rule", "engine"]
     for m in METRICS:
         ok = table[m].notna()
@@ -44,7 +48,39 @@ def test_graph_policies_beat_random(table):
     t = table.set_index("policy")
     for policy in ("graph-rule", "engine"):
         assert t.loc[policy, "share_mastered"] > t.loc["random", "share_mastered"]
+        assert t.loc[policy, "hours_to_goal"] < t.loc["random", "hours_to_goal"]
     assert t.loc["graph-rule", "gain_per_hour"] > t.loc["random", "gain_per_hour"]
+
+
+def test_restricted_mean_hours_counts_non_reachers_at_the_budget():
+    reached = np.array([True, True, False, True, False])
+    hours = np.array([10.0, 200.0, np.nan, 0.0, 5.0])  # 200 h > budget; NaN/5 h: never reached
+    # 10, capped 100, budget, 0 (mastered at the start), budget (few hours, but no goal)
+    assert restricted_mean_hours(reached, hours, 100.0) == pytest.approx(310 / 5)
+    # rows are resamples: one value per row
+    hours2 = np.array([10.0, 200.0, 30.0, 0.0, 5.0])
+    both = restricted_mean_hours(np.stack([reached, ~reached]), np.stack([hours, hours2]), 100.0)
+    np.testing.assert_allclose(both, [310 / 5, (100 + 100 + 30 + 100 + 5) / 5])
+    # a policy that gets nobody there scores the budget, however few hours it spent
+    assert restricted_mean_hours(np.zeros(3, bool), np.zeros(3), 50.0) == 50.0
+    with pytest.raises(ValueError, match="budget"):
+        restricted_mean_hours(reached, hours, 0.0)
+
+
+def test_engine_uses_the_given_gains_and_only_the_engine(content):
+    graph, catalog = content
+    kw = dict(n_educators=40, steps=4, random_state=2, n_boot=50)
+    policies = ["graph-rule", "engine"]
+    base = simulate_policies(graph, catalog, policies, **kw)
+    prior = target_gains(catalog).rename(columns={"gain": "gain_mean"})
+    same = simulate_policies(graph, catalog, policies, gains=prior, **kw)
+    pd.testing.assert_frame_equal(base, same)  # prior means as "learned" gains: same table
+    skewed = prior.assign(gain_mean=np.where(prior["activity_id"] == prior["activity_id"].iloc[0],
+                                             5.0, 0.0))
+    other = simulate_policies(graph, catalog, policies, gains=skewed, **kw).set_index("policy")
+    base = base.set_index("policy")
+    pd.testing.assert_series_equal(other.loc["graph-rule"], base.loc["graph-rule"])
+    assert other.loc["engine", "total_hours"] != base.loc["engine", "total_hours"]
 
 
 def test_deterministic_for_a_seed(content):

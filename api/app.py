@@ -1,0 +1,103 @@
+"""The app factory: settings -> lifespan (store, migrations, model) -> routers -> error table.
+
+``create_app()`` reads :class:`~api.settings.Settings` from the environment; tests pass their
+own settings and, to avoid MLflow, a ``model_loader``. ``pdrec serve`` runs it with uvicorn
+(``api.app:create_app``, factory mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+
+from api.coach import install as install_coach_page
+from api.errors import install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.routers import ROUTERS
+from api.schemas import EvidenceBatchIn, XapiBatchIn
+from api.services import Loader, Services, champion_loader
+from api.settings import Settings
+from recommender.store import open_store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("pdrec.api")
+
+_UNSET = object()
+
+DESCRIPTION = """Adaptive professional-learning recommendations for K-12 educators.
+
+**Auth**: every `/v1` call needs an API key, `Authorization: Bearer <key>` (or `X-API-Key`).
+The key's tenant scopes everything; roles: `platform` (write evidence, profiles and feedback,
+read recommendations), `coach` (read, feedback and coach overrides), `admin` (everything, keys,
+model reload). Missing or wrong key: 401; wrong role: 403; an educator of another tenant: 404.
+
+**Errors**: `{"error": {"status", "code", "message", "details": [{"field", "value", "reason"}]}}`.
+
+**Model**: every answer says which estimator produced it in `model` (`fallback: true` when no
+champion model is loaded and the graph rule is used).
+"""
+
+
+def create_app(settings: Settings | None = None, *, model_loader: Loader | None | object = _UNSET
+               ) -> FastAPI:
+    """Build the FastAPI app.
+
+    Parameters
+    ----------
+    settings : Settings or None
+        Default: read from the environment.
+    model_loader : callable or None
+        Returns the :class:`~api.services.ModelState` to serve; default: the MLflow champion
+        (``models:/mastery@champion``) when ``settings.load_model``, else none (graph rule).
+    """
+    settings = settings or Settings()
+    if model_loader is _UNSET:
+        model_loader = champion_loader(settings.data_dir) if settings.load_model else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store = await run_in_threadpool(open_store, settings.store_url(),
+                                        run_migrations=settings.run_migrations,
+                                        pool_size=settings.db_pool_size)
+        services = Services(settings, store, model_loader=model_loader, metrics=metrics)
+        app.state.services = services
+        if model_loader is not None:
+            try:
+                await run_in_threadpool(services.models.reload)
+            except Exception as exc:  # noqa: BLE001 - serve the graph rule, say so in /readyz
+                log.exception("champion model not loaded; serving the graph rule")
+                services.models._state = services.models.state.__class__(
+                    reason=f"champion failed to load: {exc}")
+                services.models._publish()
+        try:
+            yield
+        finally:
+            store.dispose()
+
+    metrics = Metrics()
+    app = FastAPI(title="pdrec API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    install_coach_page(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (EvidenceBatchIn, XapiBatchIn):  # bodies parsed by hand (orjson)
+                js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(js.pop("$defs", {}))
+                components[model.__name__] = js
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+    return app

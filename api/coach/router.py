@@ -1,0 +1,154 @@
+"""The coach page's HTML routes: sign in and out, the educator list and an educator's view.
+
+The pages are shells (a Jinja2 template, one stylesheet, one script, all served by the app:
+nothing is fetched from the internet); the script reads everything through the ``/v1`` API with
+the session cookie, and records every coach action through ``POST /v1/feedback``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from api.coach.session import COACH_ROLES, COOKIE, csrf_token, current_session
+from api.errors import ApiError
+from recommender.store import hash_key
+from recommender.store.coach import create_session, end_session
+
+__all__ = ["router", "STATIC_DIR"]
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+router = APIRouter(prefix="/coach", include_in_schema=False)
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _page(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+def _session_or_none(request: Request):
+    try:
+        return current_session(request)
+    except ApiError as exc:
+        return None if not request.cookies.get(COOKIE) else exc
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths under /coach (no open redirect)."""
+    if target and target.startswith("/coach") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return "/coach"
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    o = urlsplit(origin)
+    return (o.scheme, o.netloc) == (request.url.scheme, request.url.netloc)
+
+
+def _signin(request: Request, *, message: str | None = None, status: int = 200,
+            next_path: str = "/coach") -> Response:
+    response = _page(request, "signin.html", {"message": message, "next": next_path}, status)
+    if request.cookies.get(COOKIE) and message:
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _app(request: Request, key, token: str, educator_id: str | None) -> Response:
+    services = request.app.state.services
+    ctx = {"csrf": csrf_token(token), "key_label": key.label or key.key_id, "role": key.role,
+           "tenant": key.tenant_id, "educator_id": educator_id or "",
+           "framework": services.graph.graph.get("title") or services.graph.graph.get("name"),
+           "model": services.models.state.info()}
+    return _page(request, "app.html", ctx)
+
+
+@router.get("")
+def coach_home(request: Request, next: str | None = None) -> Response:
+    """The educator list when signed in, else the sign-in form."""
+    found = _session_or_none(request)
+    if found is None or isinstance(found, ApiError):
+        return _signin(request, message=None if found is None else found.message,
+                       status=200 if found is None else 401, next_path=_safe_next(next))
+    key, token = found
+    return _app(request, key, token, None)
+
+
+@router.get("/educators/{educator_id}")
+def coach_educator(request: Request, educator_id: str) -> Response:
+    """An educator's view (the script loads it through the API)."""
+    found = _session_or_none(request)
+    if found is None or isinstance(found, ApiError):
+        return RedirectResponse(f"/coach?next=/coach/educators/{educator_id}", status_code=303)
+    key, token = found
+    return _app(request, key, token, educator_id)
+
+
+@router.post("/session")
+async def sign_in(request: Request) -> Response:
+    """Exchange a coach (or admin) key from the form for a session cookie."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0].strip()
+    next_path = _safe_next((form.get("next") or [None])[0])
+    if not _same_origin(request):
+        return _signin(request, message="Sign-in refused: the form was posted from another "
+                                        "site.", status=403)
+    if not key:
+        return _signin(request, message="Enter your coach key.", status=401,
+                       next_path=next_path)
+    store = request.app.state.services.store
+    record = await run_in_threadpool(store.key_by_hash, hash_key(key))
+    if record is None:
+        return _signin(request, message="That key is not valid. Check it and try again.",
+                       status=401, next_path=next_path)
+    if not record.active:
+        return _signin(request, message=f"Key {record.key_id} was revoked. Ask an admin for a "
+                                        "new coach key.", status=401, next_path=next_path)
+    if record.role not in COACH_ROLES:
+        return _signin(request, message=f"A {record.role} key is for programs calling the API "
+                                        "and cannot sign in here. Use a coach key.",
+                       status=403, next_path=next_path)
+    hours = request.app.state.services.settings.coach_session_hours
+    token = await run_in_threadpool(create_session, store, record, timedelta(hours=hours))
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(COOKIE, token, max_age=int(hours * 3600), path="/", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+async def sign_out(request: Request) -> Response:
+    """End the session (the form carries the page's CSRF token)."""
+    token = request.cookies.get(COOKIE)
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    sent = (form.get("csrf") or [""])[0]
+    if token and hmac.compare_digest(sent, csrf_token(token)):
+        await run_in_threadpool(end_session, request.app.state.services.store, token)
+    response = RedirectResponse("/coach", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response

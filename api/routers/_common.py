@@ -1,0 +1,50 @@
+"""Helpers shared by the routers: documented error responses and fast JSON responses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from api.errors import NotFound
+from api.schemas import ErrorResponse
+from api.services import Services
+from recommender.store import EducatorRecord
+
+__all__ = ["errors", "json_response", "new_request_id", "educator_or_404"]
+
+_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked API key",
+    403: "The key's role may not do this",
+    404: "No such educator in the caller's tenant",
+    413: "Batch larger than the documented limit",
+    422: "Invalid input; the body names the field, the value and what was expected",
+    503: "Not ready (store or model unavailable)",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses (all with :class:`ErrorResponse`)."""
+    return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+def json_response(payload: Any, status_code: int = 200) -> Response:
+    """Serialize with orjson (numpy scalars and datetimes included), skipping re-validation."""
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY, default=str),
+                    status_code=status_code, media_type="application/json")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def educator_or_404(services: Services, tenant_id: str, educator_id: str) -> EducatorRecord:
+    """The educator of the caller's tenant; 404 when absent (also when it is another tenant's)."""
+    record = services.store.get_educator(tenant_id, educator_id)
+    if record is None:
+        raise NotFound(f"no educator {educator_id!r}",
+                       details=[{"field": "educator_id", "value": educator_id,
+                                 "reason": "no such educator in this tenant"}])
+    return record

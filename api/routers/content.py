@@ -1,0 +1,68 @@
+"""The framework and the activity catalog the service ranks with (read-only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from api.auth import Principal, require
+from api.deps import get_services
+from api.errors import BadRequest
+from api.routers._common import errors, json_response
+from api.schemas import Format
+from api.services import Services
+from recommender.graph import framework_to_dict
+
+router = APIRouter(prefix="/v1", tags=["content"])
+
+
+@router.get("/framework", summary="The competency framework (competencies and prerequisites)",
+            responses=errors(401, 403))
+def get_framework(
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    cached = getattr(services, "_framework_json", None)
+    if cached is None:
+        data = framework_to_dict(services.graph)
+        data["edges"] = [{"from": u, "to": v} for u, v in sorted(services.graph.edges)]
+        cached = services._framework_json = data
+    return json_response(cached)
+
+
+@router.get("/activities", summary="The activity catalog, optionally filtered",
+            responses=errors(401, 403, 422))
+def get_activities(
+    format: Annotated[list[Format] | None, Query(description="Only these formats")] = None,
+    competency: Annotated[str | None, Query(max_length=128,
+                                            description="Only activities developing it")] = None,
+    max_hours: Annotated[float | None, Query(gt=0, le=10000)] = None,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    cat = services.catalog
+    acts = cat.activities
+    if competency is not None and competency not in services.graph:
+        raise BadRequest(f"unknown competency {competency!r}",
+                         details=[{"field": "competency", "value": competency,
+                                   "reason": "not a competency id of the framework"}])
+    keep = acts.index.to_series()
+    if format:
+        keep = keep[acts.loc[keep.index, "format"].isin(format)]
+    if max_hours is not None:
+        keep = keep[acts.loc[keep.index, "hours"] <= max_hours]
+    targets = cat.targets
+    if competency is not None:
+        keep = keep[keep.isin(targets.loc[targets["competency_id"] == competency, "activity_id"])]
+    by_act = {a: dict(zip(g["competency_id"], g["weight"], strict=True))
+              for a, g in targets.groupby("activity_id", sort=False)}
+    items = []
+    for a in keep.index:
+        row = acts.loc[a]
+        items.append({"activity_id": a, "title": row["title"], "format": row["format"],
+                      "hours": float(row["hours"]), "modality": row["modality"],
+                      "level": row["level"], "expected_gain": float(row["expected_gain"]),
+                      "competencies": by_act.get(a, {}), "description": row["description"]})
+    return json_response({"count": len(items), "activities": items})

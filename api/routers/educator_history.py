@@ -1,0 +1,136 @@
+"""The tenant's educators at a glance, and an educator's evidence and feedback history.
+
+What a coach needs beside the ranking: who is there (search, goals, progress toward them, the
+last evidence), the evidence behind a competency, and what was decided about which activity.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+import networkx as nx
+from fastapi import APIRouter, Depends, Path, Query
+from starlette.responses import Response
+
+from api.auth import Principal, require
+from api.deps import get_services
+from api.errors import BadRequest
+from api.routers._common import educator_or_404, errors, json_response
+from api.schemas import EducatorEvidenceOut, EducatorFeedbackOut, EducatorListOut
+from api.services import Services
+from recommender.graph import DEFAULT_THRESHOLD
+from recommender.graph.queries import all_prerequisites
+from recommender.store.coach import (
+    evidence_records,
+    evidence_summary,
+    feedback_history,
+    search_educators,
+)
+
+router = APIRouter(prefix="/v1/educators", tags=["educators"])
+
+EducatorId = Path(min_length=1, max_length=128, examples=["T-0017"])
+
+
+@lru_cache(maxsize=4096)
+def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
+    """The competencies a goal set needs: the goals and all their prerequisites (cached per
+    graph object, which the services never mutate)."""
+    need: set[str] = set()
+    for g in goals:
+        need |= all_prerequisites(graph, g) | {g}
+    return tuple(sorted(need))
+
+
+@router.get("", response_model=EducatorListOut,
+            summary="The tenant's educators: search, goals, progress and last evidence",
+            description="`search` matches the educator id, profile or goal ids (case-"
+                        "insensitive substring). `progress` counts the mastered competencies "
+                        "(P >= the mastery threshold) among the goals and their prerequisites "
+                        "(all competencies when the educator has no goal).",
+            responses=errors(401, 403, 422))
+def list_educators(
+    search: Annotated[str | None, Query(max_length=200, description="Text to look for")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    records, total = search_educators(services.store, who.tenant_id, search, limit=limit,
+                                      offset=offset)
+    by_id = {r.educator_id: r for r in records}
+    entries = services.mastery.get(who.tenant_id, by_id) if by_id else {}
+    summary = evidence_summary(services.store, who.tenant_id, by_id)
+    g = services.graph
+    items = []
+    for rec in records:
+        table = entries[rec.educator_id].table if rec.educator_id in entries else {}
+        goals = tuple(c for c in rec.goals if c in g)
+        scope = _scope(g, goals) if goals else tuple(g)
+        mastered = sum(1 for c in scope if table.get(c, (0.0, 0))[0] >= DEFAULT_THRESHOLD)
+        n, last = summary.get(rec.educator_id, (0, None))
+        items.append({
+            "educator_id": rec.educator_id, "profile": rec.profile,
+            "goals": [{"competency_id": c, "name": g.nodes[c].get("name", c),
+                       "p_mastery": table.get(c, (0.0, 0))[0],
+                       "mastered": table.get(c, (0.0, 0))[0] >= DEFAULT_THRESHOLD}
+                      for c in goals],
+            "progress": {"scope": "goals" if goals else "all", "mastered": mastered,
+                         "total": len(scope)},
+            "n_evidence": n, "last_evidence_at": last.isoformat() if last else None,
+            "updated_at": rec.updated_at.isoformat(),
+        })
+    return json_response({"total": total, "limit": limit, "offset": offset,
+                          "mastery_threshold": DEFAULT_THRESHOLD, "items": items})
+
+
+@router.get("/{educator_id}/evidence", response_model=EducatorEvidenceOut,
+            summary="An educator's evidence, newest first (optionally of one competency)",
+            responses=errors(401, 403, 404, 422))
+def get_evidence(
+    educator_id: str = EducatorId,
+    competency_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    educator_or_404(services, who.tenant_id, educator_id)
+    if competency_id is not None and competency_id not in services.graph:
+        raise BadRequest(f"unknown competency {competency_id!r}",
+                         details=[{"field": "competency_id", "value": competency_id,
+                                   "reason": "not a competency id of the framework"}])
+    items = evidence_records(services.store, who.tenant_id, educator_id, competency_id,
+                             limit=limit)
+    for it in items:
+        it["observed_at"] = it["observed_at"].isoformat()
+    return json_response({"educator_id": educator_id, "count": len(items), "items": items})
+
+
+@router.get("/{educator_id}/feedback", response_model=EducatorFeedbackOut,
+            summary="An educator's feedback and coach overrides, newest first, and their effect",
+            description="`state` is what the ranker uses now: pinned activities (in pin order, "
+                        "proposed first), activities in progress (accepted or started), recently "
+                        "declined ones (not proposed) and completed ones.",
+            responses=errors(401, 403, 404, 422))
+def get_feedback(
+    educator_id: str = EducatorId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    rec = educator_or_404(services, who.tenant_id, educator_id)
+    events = feedback_history(services.store, who.tenant_id, educator_id, limit=limit)
+    ctx = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
+    acts = services.catalog.activities
+    ids = {e["activity_id"] for e in events} | {e["replaces"] for e in events if e["replaces"]}
+    ids |= set(ctx.pinned) | ctx.in_progress | ctx.declined | ctx.completed
+    titles = {a: str(acts.at[a, "title"]) for a in sorted(ids) if a in acts.index}
+    for e in events:
+        e["at"] = e["at"].isoformat()
+    return json_response({
+        "educator_id": educator_id, "events": events,
+        "state": {"pinned": list(ctx.pinned), "in_progress": sorted(ctx.in_progress),
+                  "declined": sorted(ctx.declined), "completed": sorted(ctx.completed)},
+        "titles": titles,
+    })

@@ -1,0 +1,88 @@
+"""Educators: profile and goals, and their current mastery."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path
+from starlette.responses import Response
+
+from api.auth import Principal, require
+from api.deps import get_services
+from api.errors import BadRequest
+from api.routers._common import educator_or_404, errors, json_response
+from api.schemas import EducatorIn, EducatorOut, MasteryOut
+from api.services import Services
+from recommender.graph import DEFAULT_THRESHOLD
+from recommender.uncertainty import mastery_uncertainty
+
+router = APIRouter(prefix="/v1/educators", tags=["educators"])
+
+EducatorId = Path(min_length=1, max_length=128, description="The platform's educator id",
+                  examples=["T-0017"])
+
+
+def _out(rec, n_evidence: int | None = None) -> dict:
+    return {"educator_id": rec.educator_id, "profile": rec.profile, "goals": rec.goals,
+            "created_at": rec.created_at.isoformat(), "updated_at": rec.updated_at.isoformat(),
+            "n_evidence": n_evidence}
+
+
+@router.put("/{educator_id}", response_model=EducatorOut, status_code=200,
+            summary="Create or replace an educator's profile and goals",
+            responses={201: {"model": EducatorOut, "description": "Created"},
+                       **errors(401, 403, 422)})
+def put_educator(
+    body: EducatorIn,
+    educator_id: str = EducatorId,
+    who: Principal = Depends(require("educators:write")),
+    services: Services = Depends(get_services),
+) -> Response:
+    goals = list(dict.fromkeys(body.goals))
+    bad = [(i, g) for i, g in enumerate(body.goals) if g not in services.graph]
+    if bad:
+        raise BadRequest(
+            f"unknown goal competency id(s) {[g for _, g in bad]}: not in framework "
+            f"{services.graph.graph.get('name')!r}",
+            details=[{"field": f"goals[{i}]", "value": g,
+                      "reason": "not a competency id of the framework (see GET /v1/framework)"}
+                     for i, g in bad])
+    profile = body.profile.model_dump(exclude_none=True)
+    rec, created = services.store.put_educator(who.tenant_id, educator_id, profile=profile,
+                                               goals=goals)
+    return json_response(_out(rec), 201 if created else 200)
+
+
+@router.get("/{educator_id}", response_model=EducatorOut, summary="An educator's profile",
+            responses=errors(401, 403, 404, 422))
+def get_educator(
+    educator_id: str = EducatorId,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    rec = educator_or_404(services, who.tenant_id, educator_id)
+    return json_response(_out(rec, services.store.count_evidence(who.tenant_id, educator_id)))
+
+
+@router.get("/{educator_id}/mastery", response_model=MasteryOut,
+            summary="P(mastery) of every competency, with the model that estimated it",
+            responses=errors(401, 403, 404, 422))
+def get_mastery(
+    educator_id: str = EducatorId,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    rec = educator_or_404(services, who.tenant_id, educator_id)
+    state = services.models.state
+    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
+    g = services.graph
+    comps = sorted(g)
+    pn = [entry.table.get(c, (0.0, 0)) for c in comps]
+    se, low, high = mastery_uncertainty([p for p, _ in pn], [n for _, n in pn])
+    items = []
+    for i, (c, (p, n)) in enumerate(zip(comps, pn, strict=True)):
+        items.append({"competency_id": c, "name": g.nodes[c].get("name", c),
+                      "domain": g.nodes[c].get("domain", ""), "p_mastery": p, "n_evidence": n,
+                      "mastered": p >= DEFAULT_THRESHOLD, "uncertainty": float(se[i]),
+                      "interval": [float(low[i]), float(high[i])]})
+    return json_response({"educator_id": educator_id, "model": state.info(),
+                          "computed_at": entry.computed_at.isoformat(),
+                          "mastery_threshold": DEFAULT_THRESHOLD, "competencies": items})

@@ -1,0 +1,137 @@
+"""``POST /v1/evidence`` and ``POST /v1/evidence/xapi``: batches of evidence, one outcome each."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from api.auth import Principal, require
+from api.deps import get_services, json_body
+from api.errors import BadRequest, PayloadTooLarge
+from api.ingest import ingest_records
+from api.routers._common import errors, json_response
+from api.schemas import EvidenceBatchOut, XapiBatchOut
+from api.services import Services
+from recommender.xapi import statements_to_evidence
+
+router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
+
+Report = Literal["all", "problems"]
+_REPORT = Query("all", description="`all`: one outcome per record; `problems`: only the "
+                                   "duplicate and rejected ones (smaller answers for bulk loads)")
+
+
+def _items(body: Any, key: str, limit: int) -> list:
+    items = body.get(key) if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise BadRequest(f"body must be an object with a list {key!r} (or a JSON array)",
+                         details=[{"field": key, "value": type(items).__name__,
+                                   "reason": "expected a JSON array"}])
+    if len(items) > limit:
+        raise PayloadTooLarge(
+            f"{len(items)} {key} in one request; the limit is {limit} (PDREC_MAX_BATCH): "
+            "split the batch",
+            details=[{"field": key, "value": len(items), "reason": f"at most {limit} items"}])
+    return items
+
+
+@router.post(
+    "", response_model=EvidenceBatchOut, summary="Ingest a batch of evidence records",
+    description="Up to 5,000 records (`PDREC_MAX_BATCH`; more: 413). Each record is accepted, "
+                "a duplicate (its `evidence_id` is already stored, or repeats an earlier record "
+                "of the batch) or rejected with the field, the value and the reason; a bad "
+                "record never takes the good ones down. Idempotent on `evidence_id`. Educators "
+                "are created on first evidence.",
+    responses=errors(401, 403, 413, 422),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/EvidenceBatchIn"}}}}},
+)
+def post_evidence(
+    who: Principal = Depends(require("evidence:write")),
+    services: Services = Depends(get_services),
+    body: Any = Depends(json_body),
+    report: Report = _REPORT,
+) -> Response:
+    records = _items(body, "records", services.settings.max_batch)
+    result = ingest_records(services, who.tenant_id, records)
+    outcomes = []
+    for i, (status, eid) in enumerate(zip(result.status, result.evidence_ids, strict=True)):
+        if status == "accepted":
+            if report == "all":
+                outcomes.append({"index": i, "evidence_id": eid, "status": status})
+            continue
+        field, value, reason = result.problems[i]
+        outcomes.append({"index": i, "evidence_id": eid, "status": status, "field": field,
+                         "value": value, "reason": reason})
+    counts = Counter(result.status)
+    return json_response({
+        "accepted": counts["accepted"], "duplicate": counts["duplicate"],
+        "rejected": counts["rejected"], "educators_updated": result.educators_updated,
+        "outcomes": outcomes, "model": services.models.state.info(),
+    })
+
+
+@router.post(
+    "/xapi", response_model=XapiBatchOut, summary="Ingest xAPI statements as evidence",
+    description="xAPI 1.0.3 statements (`{\"statements\": [...]}` or a bare array), mapped to "
+                "evidence as documented in `recommender.xapi`: actor -> educator, verb -> "
+                "source, object.id (an IRI ending in /competencies/<id> or /activities/<id>, a "
+                "`urn:pdrec:competency:<id>`, or an IRI of the `PDREC_XAPI_IRI_MAP` table) -> "
+                "competency, result.score -> score, timestamp -> observed_at, id -> evidence_id. "
+                "Statements that do not map are rejected with a reason.",
+    responses=errors(401, 403, 413, 422),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/XapiBatchIn"}}}}},
+)
+def post_xapi(
+    who: Principal = Depends(require("evidence:write")),
+    services: Services = Depends(get_services),
+    body: Any = Depends(json_body),
+    report: Report = _REPORT,
+) -> Response:
+    statements = _items(body, "statements", services.settings.max_batch)
+    mapping = statements_to_evidence(statements, competencies=list(services.graph),
+                                     activity_targets=services.activity_targets,
+                                     iri_map=services.iri_map)
+    result = ingest_records(services, who.tenant_id, mapping.records)
+    per: dict[int, list[int]] = {}
+    for r, pos in enumerate(mapping.origin):
+        per.setdefault(pos, []).append(r)
+    rejected = {row: (sid, f, v, why) for row, sid, f, v, why in
+                mapping.rejections.itertuples(index=False, name=None)}
+    outcomes = []
+    for i, st in enumerate(statements):
+        sid = st.get("id") if isinstance(st, dict) and isinstance(st.get("id"), str) else None
+        if i in rejected:
+            _, field, value, reason = rejected[i]
+            outcomes.append({"index": i, "statement_id": sid, "status": "rejected",
+                             "field": field, "value": value, "reason": reason})
+            continue
+        rows = per.get(i, [])
+        statuses = [result.status[r] for r in rows]
+        eids = [result.evidence_ids[r] for r in rows if result.evidence_ids[r] is not None]
+        bad = next((r for r in rows if result.status[r] == "rejected"), None)
+        if bad is not None:
+            field, value, reason = result.problems[bad]
+            outcomes.append({"index": i, "statement_id": sid, "status": "rejected",
+                             "evidence_ids": eids, "field": field, "value": value,
+                             "reason": reason})
+        elif statuses and all(s == "duplicate" for s in statuses):
+            field, value, reason = result.problems[rows[0]]
+            outcomes.append({"index": i, "statement_id": sid, "status": "duplicate",
+                             "evidence_ids": eids, "field": field, "value": value,
+                             "reason": reason})
+        elif report == "all":
+            outcomes.append({"index": i, "statement_id": sid, "status": "accepted",
+                             "evidence_ids": eids})
+    counts = Counter(o["status"] for o in outcomes)
+    if report == "problems":
+        counts["accepted"] = len(statements) - counts["rejected"] - counts["duplicate"]
+    return json_response({
+        "accepted": counts["accepted"], "duplicate": counts["duplicate"],
+        "rejected": counts["rejected"], "educators_updated": result.educators_updated,
+        "outcomes": outcomes, "model": services.models.state.info(),
+    })

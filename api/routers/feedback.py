@@ -1,0 +1,87 @@
+"""``POST /v1/feedback``: what educators did with recommendations, and coach overrides."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from api.auth import Principal, require
+from api.deps import get_services
+from api.errors import BadRequest, Forbidden, NotFound
+from api.routers._common import errors, json_response
+from api.schemas import FeedbackIn, FeedbackOut
+from api.services import Services
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+OVERRIDES = frozenset({"pinned", "unpinned", "replaced"})
+
+
+@router.post("", response_model=FeedbackOut, status_code=201,
+             summary="Record feedback events (all or none are stored)",
+             description="Events: accepted, declined, started, completed, rated (with `rating` "
+                         "1-5) and the coach overrides pinned, unpinned and replaced (with "
+                         "`replaces`; roles coach or admin); `noted` records a `note` about an "
+                         "activity and changes nothing else. Activities must be in the catalog "
+                         "and educators in the caller's tenant (else 404). The next "
+                         "recommendations of these educators take the events into account.",
+             responses=errors(401, 403, 404, 422))
+def post_feedback(
+    body: FeedbackIn,
+    who: Principal = Depends(require("feedback:write")),
+    services: Services = Depends(get_services),
+) -> Response:
+    problems = []
+    acts = services.catalog.activities.index
+    for i, ev in enumerate(body.events):
+        if ev.event in OVERRIDES and not who.can("overrides:write"):
+            raise Forbidden(f"role {who.role!r} may not send coach overrides ({ev.event}); "
+                            "roles allowed: ['admin', 'coach']",
+                            details=[{"field": f"events[{i}].event", "value": ev.event,
+                                      "reason": "coach overrides need role coach or admin"}])
+        if ev.activity_id not in acts:
+            problems.append({"field": f"events[{i}].activity_id", "value": ev.activity_id,
+                             "reason": "not an activity of the catalog (see GET /v1/activities)"})
+        if ev.event == "rated" and ev.rating is None:
+            problems.append({"field": f"events[{i}].rating", "value": None,
+                             "reason": "a 'rated' event needs a rating from 1 to 5"})
+        if ev.event == "noted" and not (ev.note or "").strip():
+            problems.append({"field": f"events[{i}].note", "value": ev.note,
+                             "reason": "a 'noted' event needs a non-empty note"})
+        if ev.event == "replaced":
+            if ev.replaces is None:
+                problems.append({"field": f"events[{i}].replaces", "value": None,
+                                 "reason": "a 'replaced' event names the activity it replaces"})
+            elif ev.replaces not in acts:
+                problems.append({"field": f"events[{i}].replaces", "value": ev.replaces,
+                                 "reason": "not an activity of the catalog"})
+    if problems:
+        raise BadRequest(f"{len(problems)} problem(s) in the feedback events; nothing was "
+                         "stored", details=problems)
+    ids = sorted({ev.educator_id for ev in body.events})
+    records = services.store.get_educators(who.tenant_id, ids)
+    missing = [e for e in ids if e not in records]
+    if missing:
+        raise NotFound(f"no educator(s) {missing} in this tenant; nothing was stored",
+                       details=[{"field": "educator_id", "value": e,
+                                 "reason": "no such educator in this tenant"} for e in missing])
+    now = datetime.now(UTC)
+    rows = []
+    for ev in body.events:
+        at = ev.at or now
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        rows.append({"educator_id": ev.educator_id, "activity_id": ev.activity_id,
+                     "event": ev.event, "at": at, "rating": ev.rating, "replaces": ev.replaces,
+                     "by": ev.by, "note": ev.note, "key_id": who.key_id})
+    stored = services.store.add_feedback(who.tenant_id, rows)
+    completed = sorted({r["educator_id"] for r in rows if r["event"] == "completed"})
+    state = services.models.state
+    if completed and state.predictor is not None and \
+            services.settings.mastery_refresh == "on_write":
+        services.mastery.refresh(who.tenant_id, completed, trigger="write")
+    for event, n in Counter(r["event"] for r in rows).items():
+        services.metrics.feedback.labels(event).inc(n)
+    return json_response({"stored": stored, "educators_updated": len(ids)}, 201)

@@ -1,0 +1,175 @@
+"""Next activities for an educator (one or many), and pathways to goals.
+
+Read path: the key (cached), the educator row, their stored mastery (recomputed only when
+stale), their feedback (the context), the ranker (milliseconds), and one insert of what was
+shown into the recommendation log (the audit trail: to whom, which activities, which model).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Path, Query
+from starlette.responses import Response
+
+from api.auth import Principal, require
+from api.deps import get_services
+from api.errors import BadRequest, PayloadTooLarge
+from api.routers._common import educator_or_404, errors, json_response, new_request_id
+from api.schemas import (
+    BatchRecommendationsIn,
+    BatchRecommendationsOut,
+    Format,
+    PathwayOut,
+    RecommendationsOut,
+)
+from api.services import MasteryService, ModelState, Services
+from recommender.pathway import plan_pathway
+from recommender.ranking import RankingRequest, rank_activities, rank_batch
+
+router = APIRouter(tags=["recommendations"])
+
+EducatorId = Path(min_length=1, max_length=128, examples=["T-0017"])
+
+
+def _log(services: Services, who: Principal, request_id: str, kind: str, state: ModelState,
+         rows: list[tuple[str, int, str, float | None]]) -> None:
+    now = datetime.now(UTC)
+    services.store.log_recommendations([
+        {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": e, "kind": kind,
+         "rank": r, "activity_id": a, "score": s, "model_name": state.name,
+         "model_version": state.version, "key_id": who.key_id, "shown_at": now}
+        for e, r, a, s in rows])
+
+
+def _item(rank: int, rec, explain: bool) -> dict:
+    return {"rank": rank, "activity_id": rec.activity_id, "title": rec.title,
+            "format": rec.format, "hours": float(rec.hours), "score": float(rec.score),
+            "reason": rec.reason, "pinned": bool(rec.pinned),
+            "explanation": rec.explanation if explain else None}
+
+
+@router.get("/v1/educators/{educator_id}/recommendations", response_model=RecommendationsOut,
+            summary="The next learning activities for an educator, with reasons",
+            responses=errors(401, 403, 404, 422))
+def get_recommendations(
+    educator_id: str = EducatorId,
+    k: Annotated[int, Query(ge=1, le=50, description="How many activities")] = 5,
+    max_hours: Annotated[float | None, Query(gt=0, le=10000,
+                                             description="Hour budget for the whole list")] = None,
+    formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
+    explain: Annotated[bool, Query(description="Include the structured explanation")] = False,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    request = RankingRequest(k=k, max_hours=max_hours, formats=formats or None)
+    rec = educator_or_404(services, who.tenant_id, educator_id)
+    state = services.models.state
+    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
+    context = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
+    ranked = rank_activities(services.graph, services.catalog, MasteryService.frame(entry),
+                             context=context, request=request, gains=state.gains,
+                             model_version=state.version)
+    request_id = new_request_id()
+    _log(services, who, request_id, "recommend", state,
+         [(educator_id, i + 1, r.activity_id, float(r.score)) for i, r in enumerate(ranked)])
+    return json_response({"educator_id": educator_id, "request_id": request_id,
+                          "model": state.info(),
+                          "items": [_item(i + 1, r, explain) for i, r in enumerate(ranked)]})
+
+
+@router.post("/v1/recommendations:batch", response_model=BatchRecommendationsOut,
+             summary="Next activities for many educators at once (no explanations)",
+             description="Up to `PDREC_MAX_BATCH_EDUCATORS` (default 500) educators; ids not in "
+                         "the caller's tenant are listed in `not_found`.",
+             responses=errors(401, 403, 413, 422))
+def post_batch(
+    body: BatchRecommendationsIn,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    limit = services.settings.max_batch_educators
+    if len(body.educator_ids) > limit:
+        raise PayloadTooLarge(
+            f"{len(body.educator_ids)} educators in one request; the limit is {limit}",
+            details=[{"field": "educator_ids", "value": len(body.educator_ids),
+                      "reason": f"at most {limit} ids"}])
+    request = RankingRequest(k=body.k, max_hours=body.max_hours, formats=body.formats or None)
+    ids = list(dict.fromkeys(body.educator_ids))
+    records = services.store.get_educators(who.tenant_id, ids)
+    state = services.models.state
+    found = [e for e in ids if e in records]
+    results = []
+    if found:
+        entries = services.mastery.get(who.tenant_id, records, state)
+        contexts = services.contexts(who.tenant_id, records)
+        frames = []
+        for e in found:
+            f = MasteryService.frame(entries[e]).reset_index()
+            f.insert(0, "educator_id", e)
+            frames.append(f)
+        ranked = rank_batch(services.graph, services.catalog, pd.concat(frames, ignore_index=True),
+                            contexts=contexts, request=request, gains=state.gains)
+        acts = services.catalog.activities
+        by_educator = {e: g for e, g in ranked.groupby("educator_id", sort=False)}
+        log_rows = []
+        for e in found:
+            g = by_educator.get(e)
+            items = []
+            if g is not None:
+                for r, a, s in zip(g["rank"].tolist(), g["activity_id"].tolist(),
+                                   g["score"].tolist(), strict=True):
+                    pinned = a in contexts[e].pinned
+                    items.append({"rank": r, "activity_id": a, "title": acts.at[a, "title"],
+                                  "format": acts.at[a, "format"],
+                                  "hours": float(acts.at[a, "hours"]), "score": float(s),
+                                  "reason": "", "pinned": pinned, "explanation": None})
+                    log_rows.append((e, r, a, float(s)))
+            results.append({"educator_id": e, "items": items})
+    request_id = new_request_id()
+    if results:
+        _log(services, who, request_id, "batch", state, log_rows)
+    return json_response({"request_id": request_id, "model": state.info(), "results": results,
+                          "not_found": [e for e in ids if e not in records]})
+
+
+@router.get("/v1/educators/{educator_id}/pathway", response_model=PathwayOut,
+            summary="A step-by-step plan to goal competencies",
+            description="Goals from `goal` (repeatable), else the educator's own goals.",
+            responses=errors(401, 403, 404, 422))
+def get_pathway(
+    educator_id: str = EducatorId,
+    goal: Annotated[list[str] | None, Query(description="Goal competency id(s)",
+                                            max_length=50)] = None,
+    formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
+    who: Principal = Depends(require("read")),
+    services: Services = Depends(get_services),
+) -> Response:
+    rec = educator_or_404(services, who.tenant_id, educator_id)
+    goals = list(dict.fromkeys(goal or rec.goals))
+    if not goals:
+        raise BadRequest("no goal: pass ?goal=<competency_id> or set the educator's goals "
+                         "(PUT /v1/educators/{id})",
+                         details=[{"field": "goal", "value": None,
+                                   "reason": "at least one competency id"}])
+    bad = [g for g in goals if g not in services.graph]
+    if bad:
+        raise BadRequest(f"unknown goal competency id(s) {bad}",
+                         details=[{"field": "goal", "value": g,
+                                   "reason": "not a competency id of the framework"}
+                                  for g in bad])
+    state = services.models.state
+    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
+    context = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
+    plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,
+                        context=context,
+                        request=RankingRequest(formats=formats or None), gains=state.gains)
+    request_id = new_request_id()
+    _log(services, who, request_id, "pathway", state,
+         [(educator_id, i + 1, s.activity_id, None) for i, s in enumerate(plan.steps)])
+    steps = [{"step": i + 1, **s.__dict__} for i, s in enumerate(plan.steps)]
+    return json_response({"educator_id": educator_id, "request_id": request_id,
+                          "model": state.info(), "goals": list(plan.goals), "steps": steps,
+                          "total_hours": plan.total_hours, "unreachable": plan.unreachable})

@@ -1,0 +1,433 @@
+"""Request and response bodies (pydantic), with the examples shown in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender.catalog import FORMATS
+
+__all__ = [
+    "ModelInfo",
+    "ErrorDetail",
+    "ErrorBody",
+    "ErrorResponse",
+    "EvidenceRecordIn",
+    "EvidenceBatchIn",
+    "EvidenceOutcome",
+    "EvidenceBatchOut",
+    "XapiBatchIn",
+    "XapiOutcome",
+    "XapiBatchOut",
+    "EducatorIn",
+    "EducatorOut",
+    "MasteryItem",
+    "MasteryOut",
+    "RecommendationItem",
+    "RecommendationsOut",
+    "BatchRecommendationsIn",
+    "BatchRecommendationsOut",
+    "PathwayStepOut",
+    "PathwayOut",
+    "FeedbackEventIn",
+    "FeedbackIn",
+    "FeedbackOut",
+    "HealthOut",
+    "ReadyOut",
+    "ReloadOut",
+    "KeyIn",
+    "KeyOut",
+    "EducatorListOut",
+    "EducatorEvidenceOut",
+    "EducatorFeedbackOut",
+]
+
+Format = Literal[FORMATS]  # type: ignore[valid-type]
+FeedbackEvent = Literal["accepted", "declined", "started", "completed", "rated",
+                        "pinned", "unpinned", "replaced", "noted"]
+
+_EVIDENCE_EXAMPLE = {
+    "evidence_id": "obs-2024-03-01-t17-fa", "educator_id": "T-0017",
+    "competency_id": "INS.FORMATIVE", "source": "observation", "score": 3,
+    "scale_min": 1, "scale_max": 4, "observed_at": "2024-03-01T14:30:00Z",
+    "rater_id": "R-004", "activity_id": None,
+}
+
+
+class ModelInfo(BaseModel):
+    """The estimator behind an answer: the champion model, or the graph rule (``fallback``)."""
+
+    name: str = Field(examples=["lightgbm", "graph-rule"])
+    version: str | None = Field(examples=["3", None])
+    fallback: bool
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    value: Any = None
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer has this body."""
+
+    error: ErrorBody
+
+
+class EvidenceRecordIn(BaseModel):
+    """One observation of one competency (fields are checked per record by the engine)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_EVIDENCE_EXAMPLE]})
+
+    evidence_id: Any = Field(None, description="Idempotency key, unique per tenant (required)")
+    educator_id: Any = Field(None, description="Who was observed (required); created if new")
+    competency_id: Any = Field(None, description="A competency id of the framework (required)")
+    source: Any = Field(None, description="observation, micro_credential, student_growth, "
+                                          "self_assessment, activity_assessment or peer_review")
+    score: Any = Field(None, description="Score on the record's scale (required)")
+    scale_min: Any = Field(None, description="Bottom of the scale (default 1)")
+    scale_max: Any = Field(None, description="Top of the scale (default 4)")
+    observed_at: Any = Field(None, description="ISO 8601 time; naive times are UTC (required)")
+    rater_id: Any = None
+    activity_id: Any = None
+
+
+class EvidenceBatchIn(BaseModel):
+    """Up to ``PDREC_MAX_BATCH`` (default 5,000) records; more is answered 413."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"records": [_EVIDENCE_EXAMPLE]}]})
+
+    records: list[EvidenceRecordIn]
+
+
+class EvidenceOutcome(BaseModel):
+    index: int = Field(description="Position of the record in the request")
+    evidence_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    field: str | None = None
+    value: str | None = None
+    reason: str | None = None
+
+
+class EvidenceBatchOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "accepted": 1, "duplicate": 0, "rejected": 1, "educators_updated": 1,
+        "outcomes": [
+            {"index": 0, "evidence_id": "obs-1", "status": "accepted"},
+            {"index": 1, "evidence_id": "obs-2", "status": "rejected", "field": "score",
+             "value": "7", "reason": "score 7 is outside its scale [1, 4]"}],
+        "model": {"name": "graph-rule", "version": None, "fallback": True}}]})
+
+    accepted: int
+    duplicate: int
+    rejected: int
+    educators_updated: int
+    outcomes: list[EvidenceOutcome]
+    model: ModelInfo
+
+
+class XapiBatchIn(BaseModel):
+    """xAPI 1.0.3 statements (a bare JSON array is accepted too)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"statements": [{
+        "id": "2a41c918-b88b-4220-a5a4-c32391a24001",
+        "actor": {"account": {"homePage": "https://pd.example.org", "name": "T-0017"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+        "object": {"id": "https://pd.example.org/xapi/competencies/INS.FORMATIVE",
+                   "objectType": "Activity"},
+        "result": {"score": {"scaled": 0.85, "raw": 85, "min": 0, "max": 100}},
+        "timestamp": "2024-03-01T14:30:00Z"}]}]})
+
+    statements: list[Any]
+
+
+class XapiOutcome(BaseModel):
+    index: int
+    statement_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    evidence_ids: list[str] = []
+    field: str | None = None
+    value: str | None = None
+    reason: str | None = None
+
+
+class XapiBatchOut(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    educators_updated: int
+    outcomes: list[XapiOutcome]
+    model: ModelInfo
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    years_experience: int | None = Field(None, ge=0, le=80)
+    role: str | None = Field(None, max_length=64, examples=["classroom_teacher"])
+    subject: str | None = Field(None, max_length=64, examples=["math"])
+    grade_band: str | None = Field(None, max_length=64, examples=["middle"])
+
+
+class EducatorIn(BaseModel):
+    """Profile and goals (competency ids, most important first); replaces what was there."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "profile": {"years_experience": 4, "role": "classroom_teacher", "subject": "math",
+                    "grade_band": "middle"},
+        "goals": ["INS.FORMATIVE"]}]})
+
+    profile: Profile = Field(default_factory=Profile)
+    goals: list[str] = Field(default_factory=list, max_length=50)
+
+
+class EducatorOut(BaseModel):
+    educator_id: str
+    profile: dict
+    goals: list[str]
+    created_at: datetime
+    updated_at: datetime
+    n_evidence: int | None = None
+
+
+class MasteryItem(BaseModel):
+    competency_id: str
+    name: str
+    domain: str
+    p_mastery: float
+    n_evidence: int
+    mastered: bool
+    uncertainty: float | None = Field(
+        None, description="Standard error of p_mastery from the evidence count "
+                          "(recommender.uncertainty)")
+    interval: list[float] | None = Field(None, description="90% interval [low, high]")
+
+
+class MasteryOut(BaseModel):
+    educator_id: str
+    model: ModelInfo
+    computed_at: datetime
+    mastery_threshold: float
+    competencies: list[MasteryItem]
+
+
+class RecommendationItem(BaseModel):
+    rank: int
+    activity_id: str
+    title: str
+    format: str
+    hours: float
+    score: float
+    reason: str
+    pinned: bool
+    explanation: dict | None = None
+
+
+class RecommendationsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "educator_id": "T-0017", "request_id": "0c6e...", "model":
+            {"name": "lightgbm", "version": "3", "fallback": False},
+        "items": [{"rank": 1, "activity_id": "ACT-030", "title": "Equity-focused coaching cycle",
+                   "format": "coaching_cycle", "hours": 8.0, "score": 0.99,
+                   "reason": "Builds Equity orientation (mastery 0.50); 8 h, expected gain +0.14.",
+                   "pinned": False, "explanation": None}]}]})
+
+    educator_id: str
+    request_id: str
+    model: ModelInfo
+    items: list[RecommendationItem]
+
+
+class BatchRecommendationsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "educator_ids": ["T-0017", "T-0018"], "k": 3, "max_hours": 20,
+        "formats": ["course", "coaching_cycle"]}]})
+
+    educator_ids: list[str] = Field(min_length=1)
+    k: int = Field(5, ge=1, le=50)
+    max_hours: float | None = Field(None, gt=0, le=10000)
+    formats: list[Format] | None = Field(None, min_length=1)
+
+
+class BatchResult(BaseModel):
+    educator_id: str
+    items: list[RecommendationItem]
+
+
+class BatchRecommendationsOut(BaseModel):
+    request_id: str
+    model: ModelInfo
+    results: list[BatchResult]
+    not_found: list[str] = Field(description="Ids with no educator in the caller's tenant")
+
+
+class PathwayStepOut(BaseModel):
+    step: int
+    competency_id: str
+    name: str
+    activity_id: str
+    activity_title: str
+    hours: float
+    p_before: float
+    p_after: float
+    readiness: float
+
+
+class PathwayOut(BaseModel):
+    educator_id: str
+    request_id: str
+    model: ModelInfo
+    goals: list[str]
+    steps: list[PathwayStepOut]
+    total_hours: float
+    unreachable: list[str]
+
+
+class FeedbackEventIn(BaseModel):
+    """One event. ``pinned``, ``unpinned`` and ``replaced`` are coach overrides (role coach or
+    admin); ``rated`` needs ``rating`` (1-5), ``replaced`` needs ``replaces``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    educator_id: str = Field(min_length=1, max_length=128)
+    activity_id: str = Field(min_length=1, max_length=128)
+    event: FeedbackEvent
+    at: datetime | None = Field(None, description="When (default: now); naive times are UTC")
+    rating: int | None = Field(None, ge=1, le=5)
+    replaces: str | None = Field(None, min_length=1, max_length=128)
+    by: str | None = Field(None, max_length=128, description="Who, e.g. a coach id")
+    note: str | None = Field(None, max_length=2000)
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"events": [
+        {"educator_id": "T-0017", "activity_id": "ACT-030", "event": "accepted"},
+        {"educator_id": "T-0017", "activity_id": "ACT-012", "event": "replaced",
+         "replaces": "ACT-030", "by": "coach-7"}]}]})
+
+    events: list[FeedbackEventIn] = Field(min_length=1, max_length=1000)
+
+
+class FeedbackOut(BaseModel):
+    stored: int
+    educators_updated: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    store: dict
+    model: dict
+
+
+class ReloadOut(BaseModel):
+    previous: ModelInfo
+    model: ModelInfo
+    reason: str | None = None
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["platform", "coach", "admin"]
+    label: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    tenant_id: str
+    role: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    key: str | None = Field(None, description="The secret: shown once, at creation")
+
+
+class GoalGlance(BaseModel):
+    competency_id: str
+    name: str
+    p_mastery: float
+    mastered: bool
+
+
+class Progress(BaseModel):
+    scope: Literal["goals", "all"] = Field(
+        description="goals: the goals and their prerequisites; all: every competency")
+    mastered: int
+    total: int
+
+
+class EducatorGlance(BaseModel):
+    educator_id: str
+    profile: dict
+    goals: list[GoalGlance]
+    progress: Progress
+    n_evidence: int
+    last_evidence_at: datetime | None
+    updated_at: datetime
+
+
+class EducatorListOut(BaseModel):
+    total: int = Field(description="Educators matching the search, all pages")
+    limit: int
+    offset: int
+    mastery_threshold: float
+    items: list[EducatorGlance]
+
+
+class EvidenceItemOut(BaseModel):
+    evidence_id: str
+    competency_id: str
+    source: str
+    score: float
+    scale_min: float
+    scale_max: float
+    score_norm: float
+    proficient: bool
+    observed_at: datetime
+    rater_id: str | None = None
+    activity_id: str | None = None
+
+
+class EducatorEvidenceOut(BaseModel):
+    educator_id: str
+    count: int
+    items: list[EvidenceItemOut]
+
+
+class FeedbackEventOut(BaseModel):
+    feedback_id: int
+    activity_id: str
+    event: str
+    at: datetime
+    rating: int | None = None
+    replaces: str | None = None
+    by: str | None = None
+    note: str | None = None
+    key_id: str | None = None
+
+
+class FeedbackState(BaseModel):
+    pinned: list[str]
+    in_progress: list[str]
+    declined: list[str]
+    completed: list[str]
+
+
+class EducatorFeedbackOut(BaseModel):
+    educator_id: str
+    events: list[FeedbackEventOut]
+    state: FeedbackState
+    titles: dict[str, str] = Field(description="Titles of the activities named above")

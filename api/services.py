@@ -1,0 +1,257 @@
+"""The process-wide services the routers use: store, content, model, stored mastery, contexts.
+
+One :class:`Services` object is built by the app's lifespan and reached through the
+dependencies in :mod:`api.deps`. It holds:
+
+- the :class:`~recommender.store.Store` (one engine and connection pool per process);
+- the framework graph and the activity catalog (read-only);
+- a :class:`ModelService`: the champion predictor (or none), its version and learned gains, as
+  one immutable :class:`ModelState` that a reload replaces in a single reference swap, so a
+  request that already read the state finishes with it while new requests see the new one;
+- a :class:`MasteryService`: stored mastery per educator, computed when evidence or feedback
+  arrives and recomputed on read when it is stale (written at an older ``data_version`` of the
+  educator, or by another model than the one served now; this is also how a model reload is
+  handled: old rows are recomputed lazily, educator by educator, on their next read).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from api.auth import KeyCache
+from api.metrics import Metrics
+from api.settings import Settings
+from recommender.catalog import Catalog, default_catalog, load_catalog
+from recommender.graph import default_framework, load_framework
+from recommender.graph.framework import read_mapping
+from recommender.ranking import EducatorContext
+from recommender.serving import (
+    GRAPH_RULE,
+    completions_from_feedback,
+    estimate_mastery,
+    feedback_context,
+    profiles_frame,
+)
+from recommender.store import EducatorRecord, Store, StoredMastery
+
+__all__ = ["ModelState", "ModelService", "MasteryService", "Services", "champion_loader"]
+
+log = logging.getLogger("pdrec.api")
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What is served: a predictor (None: the graph rule), its version and learned gains."""
+
+    predictor: object | None = None
+    name: str = GRAPH_RULE
+    version: str | None = None
+    gains: pd.DataFrame | None = None
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    reason: str | None = None  # why the graph rule is served, when it is
+
+    @property
+    def fallback(self) -> bool:
+        return self.predictor is None
+
+    @property
+    def key(self) -> str:
+        """Identifies the estimator in stored mastery rows."""
+        return GRAPH_RULE if self.predictor is None else f"{self.name}:{self.version}"
+
+    def info(self) -> dict:
+        """The ``model`` field of every response."""
+        return {"name": self.name, "version": self.version, "fallback": self.fallback}
+
+
+Loader = Callable[[], ModelState]
+
+
+def champion_loader(data_dir: Path) -> Loader:
+    """Load ``models:/mastery@champion`` through :mod:`pipelines.tracking` (MLflow)."""
+
+    def load() -> ModelState:
+        from pipelines import tracking
+
+        tracking.configure(data_dir)
+        version = tracking.champion_version()
+        if version is None:
+            return ModelState(reason="no champion in the model registry (models:/mastery@champion)")
+        predictor = tracking.load_champion()
+        gains = None
+        load_gains = getattr(tracking, "load_champion_gains", None)
+        if load_gains is not None:
+            try:
+                gains = load_gains()
+            except Exception as exc:  # noqa: BLE001 - gains are optional: serve the catalog prior
+                log.warning("champion gains not loaded (%s); using catalog priors", exc)
+        return ModelState(predictor=predictor, name=str(getattr(predictor, "name", "mastery")),
+                          version=str(predictor.version), gains=gains)
+
+    return load
+
+
+class ModelService:
+    """Holds the served :class:`ModelState`; :meth:`reload` swaps it atomically."""
+
+    def __init__(self, loader: Loader | None, metrics: Metrics | None = None):
+        self.loader = loader
+        self.metrics = metrics
+        self._state = ModelState(reason="model loading disabled (PDREC_LOAD_MODEL=false)"
+                                 if loader is None else "not loaded yet")
+        self._lock = threading.Lock()
+        self._publish()
+
+    @property
+    def state(self) -> ModelState:
+        return self._state
+
+    def reload(self) -> ModelState:
+        """Build the new state fully, then swap the reference; on failure keep serving the old."""
+        if self.loader is None:
+            return self._state
+        with self._lock:
+            new = self.loader()  # may raise: the old state stays in place
+            self._state = new
+            self._publish()
+            return new
+
+    def _publish(self) -> None:
+        if self.metrics is not None:
+            s = self._state
+            self.metrics.set_model(s.name, s.version, s.fallback)
+
+
+def _table_frame(table: dict[str, tuple[float, int]]) -> pd.DataFrame:
+    ids = list(table)
+    values = np.array(list(table.values()), dtype=float).reshape(len(ids), 2)
+    return pd.DataFrame({"p_mastery": values[:, 0], "n_evidence": values[:, 1].astype(np.int64)},
+                        index=pd.Index(ids, name="competency_id"))
+
+
+class MasteryService:
+    """Stored mastery: computed on write, recomputed on read when stale."""
+
+    def __init__(self, store: Store, graph: nx.DiGraph, models: ModelService,
+                 metrics: Metrics | None = None):
+        self.store = store
+        self.graph = graph
+        self.models = models
+        self.metrics = metrics
+
+    def refresh(self, tenant_id: str, educator_ids: Iterable[str], *,
+                records: dict[str, EducatorRecord] | None = None,
+                state: ModelState | None = None, trigger: str = "write"
+                ) -> dict[str, StoredMastery]:
+        """Recompute and store the mastery of these educators (one batch), return it.
+
+        The educators' ``data_version`` is read *before* their evidence, so a row stored here is
+        never newer than the data it was computed from.
+        """
+        state = state or self.models.state
+        ids = list(dict.fromkeys(educator_ids))
+        if records is None:
+            records = self.store.get_educators(tenant_id, ids)
+        ids = [e for e in ids if e in records]
+        if not ids:
+            return {}
+        evidence = self.store.evidence_frame(tenant_id, ids)
+        completions = educators = None
+        if state.predictor is not None:
+            completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
+            educators = profiles_frame({e: records[e].profile for e in ids})
+        long = estimate_mastery(self.graph, evidence, ids, predictor=state.predictor,
+                                completions=completions, educators=educators)
+        if len(evidence):
+            us = evidence["observed_at"].astype("datetime64[us, UTC]").astype("int64")
+            watermark = us.groupby(evidence["educator_id"].to_numpy()).max().to_dict()
+        else:
+            watermark = {}
+        now = datetime.now(UTC)
+        tables: dict[str, dict[str, tuple[float, int]]] = {e: {} for e in ids}
+        for e, c, p, n in zip(long["educator_id"].tolist(), long["competency_id"].tolist(),
+                              long["p_mastery"].tolist(), long["n_evidence"].tolist(),
+                              strict=True):
+            tables[e][c] = (p, n)
+        entries = {
+            e: StoredMastery(model_key=state.key, data_version=records[e].data_version,
+                             computed_at=now, evidence_watermark_us=watermark.get(e),
+                             table=tables[e])
+            for e in ids
+        }
+        self.store.put_mastery(tenant_id, entries)
+        if self.metrics is not None:
+            self.metrics.mastery_refreshed.labels(trigger).inc(len(ids))
+        return entries
+
+    def get(self, tenant_id: str, records: dict[str, EducatorRecord],
+            state: ModelState | None = None) -> dict[str, StoredMastery]:
+        """Current mastery of these (existing) educators: stored when fresh, else recomputed."""
+        state = state or self.models.state
+        stored = self.store.get_mastery(tenant_id, records)
+        stale = [e for e, rec in records.items()
+                 if (m := stored.get(e)) is None or m.data_version != rec.data_version
+                 or m.model_key != state.key]
+        if stale:
+            stored.update(self.refresh(tenant_id, stale,
+                                       records={e: records[e] for e in stale}, state=state,
+                                       trigger="read"))
+        return stored
+
+    @staticmethod
+    def frame(entry: StoredMastery) -> pd.DataFrame:
+        """A mastery table for the ranker: indexed by competency, ``p_mastery, n_evidence``."""
+        return _table_frame(entry.table)
+
+
+@functools.lru_cache(maxsize=8)
+def _content(framework: str, catalog: Path | None) -> tuple[nx.DiGraph, Catalog]:
+    """The framework and catalog, parsed once per process (both are read-only afterwards)."""
+    graph = (default_framework(framework) if framework in ("educator", "leader")
+             else load_framework(Path(framework)))
+    cat = load_catalog(catalog, graph) if catalog is not None else default_catalog(graph)
+    return graph, cat
+
+
+class Services:
+    """Everything the routers need, built once per process by the lifespan."""
+
+    def __init__(self, settings: Settings, store: Store, *, model_loader: Loader | None = None,
+                 metrics: Metrics | None = None):
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics or Metrics()
+        self.key_cache = KeyCache(settings.key_cache_ttl)
+        self.graph, self.catalog = _content(settings.framework, settings.catalog)
+        self.activity_targets = {
+            a: grp["competency_id"].tolist()
+            for a, grp in self.catalog.targets.groupby("activity_id", sort=False)}
+        self.iri_map: dict[str, str] = {}
+        if settings.xapi_iri_map is not None:
+            self.iri_map = {str(k): str(v) for k, v in read_mapping(settings.xapi_iri_map).items()}
+        self.models = ModelService(model_loader, self.metrics)
+        self.mastery = MasteryService(store, self.graph, self.models, self.metrics)
+
+    def contexts(self, tenant_id: str, records: dict[str, EducatorRecord]
+                 ) -> dict[str, EducatorContext]:
+        """Each educator's ranking context from their goals and feedback (one query)."""
+        groups: dict[str, list[dict]] = {}
+        for row in self.store.feedback_rows(tenant_id, records):
+            groups.setdefault(row["educator_id"], []).append(row)
+        goals_ok = self.graph
+        return {
+            e: feedback_context(groups.get(e, ()),
+                                goals=[g for g in rec.goals if g in goals_ok],
+                                decline_days=self.settings.decline_days)
+            for e, rec in records.items()
+        }

@@ -1,0 +1,61 @@
+"""Settings from the environment (pydantic-settings), read once by the app factory.
+
+==============================  ==================================================================
+variable                        meaning (default)
+==============================  ==================================================================
+``PDREC_DATA_DIR``              project data directory: store, MLflow (``data``)
+``DATABASE_URL``                ``sqlite:///...`` or ``postgresql://...`` (``DATA_DIR/pdrec.db``)
+``MLFLOW_TRACKING_URI``         read by :mod:`pipelines.tracking` (``DATA_DIR/mlflow``)
+``PDREC_LOAD_MODEL``            load ``models:/mastery@champion`` at start (``true``)
+``PDREC_MAX_BATCH``             evidence records or xAPI statements per request (``5000``)
+``PDREC_MAX_BODY_BYTES``        request body limit (``33554432``, 32 MiB)
+``PDREC_KEY_CACHE_TTL``         seconds an API-key lookup is cached per process (``5``; 0: off)
+``PDREC_MASTERY_REFRESH``       ``on_write`` (refresh stored mastery in the ingest request) or
+                                ``on_read`` (only mark it stale) (``on_write``)
+``PDREC_DECLINE_DAYS``          a declined activity is not proposed again for this long (``90``)
+``PDREC_XAPI_IRI_MAP``          YAML/JSON file mapping xAPI object IRIs to competency ids (none)
+``PDREC_FRAMEWORK``             ``educator`` or ``leader`` or a framework file (``educator``)
+``PDREC_CATALOG``               activity catalog file (the shipped one)
+``PDREC_COACH_SESSION_HOURS``   a coach page sign-in lasts this long (``8``)
+``PROMETHEUS_MULTIPROC_DIR``    set for several workers: metrics are aggregated across them
+==============================  ==================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recommender.store import sqlite_url
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """The API's configuration; every field can be set by ``PDREC_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PDREC_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "PDREC_DATABASE_URL"))
+    load_model: bool = True
+    max_batch: int = Field(default=5000, ge=1)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_batch_educators: int = Field(default=500, ge=1)
+    key_cache_ttl: float = Field(default=5.0, ge=0)
+    mastery_refresh: Literal["on_write", "on_read"] = "on_write"
+    decline_days: float = Field(default=90.0, ge=0)
+    xapi_iri_map: Path | None = None
+    framework: str = "educator"
+    catalog: Path | None = None
+    run_migrations: bool = True
+    db_pool_size: int = Field(default=8, ge=1)
+    coach_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+
+    def store_url(self) -> str:
+        """``DATABASE_URL`` or the embedded SQLite file in the data directory."""
+        return self.database_url or sqlite_url(self.data_dir)

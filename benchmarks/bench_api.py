@@ -1,0 +1,206 @@
+"""API benchmark: ingest throughput, and recommendations against a trivial endpoint under load.
+
+What it does, in one process tree, on 127.0.0.1:
+
+1. trains the LightGBM mastery model on the default synthetic cohort (3,000 educators) in a
+   temporary data directory and promotes it, so the API serves the real champion;
+2. starts ``pdrec serve`` with two uvicorn workers and creates a platform key;
+3. posts 100,000 evidence records of those educators through ``POST /v1/evidence`` in batches
+   (goal: at most 30 s, mastery refreshed on write included);
+4. loads ``GET /healthz`` (the trivial endpoint) and ``GET /v1/educators/{id}/recommendations``
+   (cycling over educators) with wrk, 32 connections for 10 s each, alternating, three rounds,
+   and prints medians and the ratios the goals are stated in (recommendations throughput >= 50%
+   of the trivial endpoint's, p99 <= 1.5x);
+5. when a goal is missed, profiles the missed path in-process (yappi) and prints where the
+   time goes.
+
+Run: ``python benchmarks/bench_api.py`` (``make bench`` runs it with the others). Needs wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loadgen import require_wrk, served_api, wrk_load  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TENANT = "bench"
+
+
+def train_champion(data_dir: Path, educators: int) -> str:
+    """Train and promote the shipped LightGBM config on ``educators`` synthetic educators."""
+    from dataclasses import replace
+
+    from pipelines import tracking
+    from pipelines.config import load_config
+    from pipelines.training import train
+
+    tracking.configure(data_dir)
+    config = load_config(ROOT / "experiments/configs/lightgbm.yaml")
+    data = {**config.data, "generate": {**config.data["generate"], "educators": educators}}
+    result = train(replace(config, data=data), data_dir)
+    version = tracking.log_training(result, register=True)["version"]
+    tracking.promote(version)
+    return str(version)
+
+
+def create_key(data_dir: Path) -> str:
+    from recommender.store import open_store, sqlite_url
+
+    store = open_store(sqlite_url(data_dir))
+    try:
+        store.ensure_tenant(TENANT)
+        key, _ = store.create_key(TENANT, "platform", label="bench")
+        return key
+    finally:
+        store.dispose()
+
+
+def evidence_records(data_dir: Path, n: int) -> list[dict]:
+    ev = pd.read_parquet(data_dir / "synthetic" / "evidence.parquet").head(n)
+    ev = ev.assign(observed_at=ev["observed_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    cols = ["evidence_id", "educator_id", "competency_id", "source", "score", "scale_min",
+            "scale_max", "observed_at"]
+    return ev[cols].to_dict("records")
+
+
+def ingest(base: str, key: str, records: list[dict], batch: int) -> dict:
+    """Post ``records`` in batches; return seconds, rows/s and outcome counts."""
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    start = time.perf_counter()
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        for i in range(0, len(records), batch):
+            r = client.post("/v1/evidence", content=orjson.dumps({"records": records[i:i + batch]}))
+            r.raise_for_status()
+            body = r.json()
+            for k in counts:
+                counts[k] += body[k]
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows_per_s": len(records) / seconds, **counts}
+
+
+def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, seconds: int,
+                connections: int) -> dict[str, list[dict]]:
+    paths = {
+        "trivial": ["/healthz"],
+        "recommendations": [f"/v1/educators/{e}/recommendations?k=5" for e in educators],
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    out: dict[str, list[dict]] = {name: [] for name in paths}
+    for r in range(rounds):
+        for name, ps in paths.items():
+            fig = wrk_load(base, ps, seconds=seconds, connections=connections, headers=headers)
+            if fig["non_2xx"] or fig["socket_errors"]:
+                raise RuntimeError(f"{name}: {fig['non_2xx']} non-2xx answers and "
+                                   f"{fig['socket_errors']} socket errors; the run measures nothing")
+            out[name].append(fig)
+            print(f"  round {r + 1} {name:>15}: {fig['rps']:8.0f} req/s  p50 {fig['p50_ms']:6.1f} ms"
+                  f"  p99 {fig['p99_ms']:6.1f} ms", flush=True)
+    return out
+
+
+def median(figs: list[dict], key: str) -> float:
+    return statistics.median(f[key] for f in figs)
+
+
+def profile_recommendations(data_dir: Path, key: str, educators: list[str], n: int = 300,
+                            top: int = 25) -> None:
+    """Where recommendations requests spend their time, in-process through the real app.
+
+    yappi, not a single-thread profiler: the app runs sync endpoints in a worker thread.
+    """
+    import yappi
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(data_dir=data_dir))
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        client.get(f"/v1/educators/{educators[0]}/recommendations", headers=headers)
+        yappi.set_clock_type("wall")
+        yappi.start()
+        start = time.perf_counter()
+        for i in range(n):
+            client.get(f"/v1/educators/{educators[i % len(educators)]}/recommendations",
+                       headers=headers)
+        elapsed = time.perf_counter() - start
+        yappi.stop()
+    print(f"{n} requests in {elapsed:.2f} s ({1e3 * elapsed / n:.1f} ms each, one client)")
+    stats = [s for s in yappi.get_func_stats() if ROOT.as_posix() in s.module
+             and "/.venv/" not in s.module]
+    stats.sort(key=lambda s: s.ttot, reverse=True)
+    print(f"{'ms/request (incl.)':>20}  {'ms/request (own)':>17}  function")
+    for s in stats[:top]:
+        where = Path(s.module).relative_to(ROOT).as_posix()
+        print(f"{1e3 * s.ttot / n:20.2f}  {1e3 * s.tsub / n:17.2f}  {where}:{s.lineno} {s.name}")
+    yappi.clear_stats()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--educators", type=int, default=3_000,
+                        help="synthetic educators to train on and ingest")
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    require_wrk()
+
+    with tempfile.TemporaryDirectory(prefix="pdrec-bench-api-") as tmp:
+        data_dir = Path(tmp)
+        t0 = time.perf_counter()
+        version = train_champion(data_dir, args.educators)
+        print(f"champion mastery model version {version} trained in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        key = create_key(data_dir)
+        records = evidence_records(data_dir, args.records)
+        (data_dir / "prometheus").mkdir()
+        env = {"PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus")}
+        with served_api(data_dir, workers=args.workers, env=env) as base:
+            model = httpx.get(f"{base}/readyz").json()
+            print(f"serving {model}", flush=True)
+            ing = ingest(base, key, records, args.batch)
+            print(f"ingest: {len(records):,} records in {ing['seconds']:.1f} s "
+                  f"({ing['rows_per_s']:,.0f} rows/s; accepted {ing['accepted']:,}, duplicate "
+                  f"{ing['duplicate']:,}, rejected {ing['rejected']:,}); goal <= 30 s: "
+                  f"{'met' if ing['seconds'] <= 30 else 'MISSED'}", flush=True)
+            educators = sorted({r["educator_id"] for r in records})[:500]
+            figs = load_rounds(base, key, educators, rounds=args.rounds, seconds=args.seconds,
+                               connections=args.connections)
+
+        triv, recs = figs["trivial"], figs["recommendations"]
+        rps_ratio = median(recs, "rps") / median(triv, "rps")
+        p99_ratio = median(recs, "p99_ms") / median(triv, "p99_ms")
+        print(f"\nmedians of {args.rounds} rounds, {args.connections} connections, "
+              f"{args.seconds} s each, {args.workers} workers:")
+        for name, fs in figs.items():
+            print(f"  {name:>15}: {median(fs, 'rps'):8.0f} req/s  p50 {median(fs, 'p50_ms'):6.1f} ms"
+                  f"  p99 {median(fs, 'p99_ms'):6.1f} ms")
+        print(f"  throughput ratio recommendations/trivial: {rps_ratio:.2f} (goal >= 0.50: "
+              f"{'met' if rps_ratio >= 0.5 else 'MISSED'})")
+        print(f"  p99 ratio recommendations/trivial: {p99_ratio:.2f} (goal <= 1.50: "
+              f"{'met' if p99_ratio <= 1.5 else 'MISSED'})")
+        if rps_ratio < 0.5 or p99_ratio > 1.5:
+            print("\nprofile of the recommendations path (in-process, 300 requests):")
+            profile_recommendations(data_dir, key, educators)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The store's tables (SQLAlchemy Core), one ``MetaData`` shared by the code and the migrations.
+
+Every table except ``tenants`` carries ``tenant_id`` as the first column of its key: every query
+the :class:`~recommender.store.Store` runs is scoped by a tenant, and the indexes serve exactly
+those scoped lookups.
+
+Times of evidence are kept as integer microseconds since the Unix epoch (UTC), ``observed_us``:
+ingest and the mastery refresh move hundreds of thousands of them, and integers cross both
+SQLite and PostgreSQL without parsing. Low-volume tables use timezone-aware ``DateTime``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "metadata",
+    "tenants",
+    "api_keys",
+    "educators",
+    "evidence",
+    "feedback",
+    "mastery",
+    "recommendation_log",
+    "coach_sessions",
+    "ROLES",
+    "FEEDBACK_EVENTS",
+]
+
+ROLES = ("platform", "coach", "admin")
+"""API key roles."""
+
+FEEDBACK_EVENTS = ("accepted", "declined", "started", "completed", "rated",
+                   "pinned", "unpinned", "replaced", "noted")
+"""Feedback events; ``pinned``, ``unpinned`` and ``replaced`` are coach overrides; ``noted`` is a
+coach's note about an activity (no effect on the ranking)."""
+
+metadata = sa.MetaData()
+
+tenants = sa.Table(
+    "tenants", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.tenant_id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_api_keys_tenant", "tenant_id"),
+)
+
+educators = sa.Table(
+    "educators", metadata,
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("educator_id", sa.String(128), primary_key=True),
+    sa.Column("profile", sa.Text, nullable=False, server_default="{}"),  # JSON object
+    sa.Column("goals", sa.Text, nullable=False, server_default="[]"),  # JSON list of ids
+    # bumped whenever evidence or feedback of this educator is written: stored mastery computed
+    # at an older data_version is stale
+    sa.Column("data_version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+evidence = sa.Table(
+    "evidence", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("evidence_id", sa.String(200), primary_key=True),
+    sa.Column("educator_id", sa.String(128), nullable=False),
+    sa.Column("competency_id", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("scale_min", sa.Float, nullable=False),
+    sa.Column("scale_max", sa.Float, nullable=False),
+    sa.Column("score_norm", sa.Float, nullable=False),
+    sa.Column("proficient", sa.Boolean, nullable=False),
+    sa.Column("observed_us", sa.BigInteger, nullable=False),
+    sa.Column("rater_id", sa.String(128), nullable=True),
+    sa.Column("activity_id", sa.String(128), nullable=True),
+    sa.Column("ingested_us", sa.BigInteger, nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "educator_id"],
+                            ["educators.tenant_id", "educators.educator_id"]),
+    sa.Index("ix_evidence_educator", "tenant_id", "educator_id", "observed_us"),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("feedback_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+              primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("educator_id", sa.String(128), nullable=False),
+    sa.Column("activity_id", sa.String(128), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rating", sa.Integer, nullable=True),
+    sa.Column("replaces", sa.String(128), nullable=True),
+    sa.Column("by", sa.String(128), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("key_id", sa.String(16), nullable=True),
+    sa.ForeignKeyConstraint(["tenant_id", "educator_id"],
+                            ["educators.tenant_id", "educators.educator_id"]),
+    sa.Index("ix_feedback_educator", "tenant_id", "educator_id", "at"),
+)
+
+mastery = sa.Table(
+    "mastery", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("educator_id", sa.String(128), primary_key=True),
+    sa.Column("model_key", sa.String(100), nullable=False),  # e.g. "mastery:3" or "graph-rule"
+    sa.Column("data_version", sa.BigInteger, nullable=False),
+    sa.Column("evidence_watermark_us", sa.BigInteger, nullable=True),  # newest observed_us used
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    # JSON {"competency_id": [p_mastery, n_evidence], ...}
+    sa.Column("table_json", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "educator_id"],
+                            ["educators.tenant_id", "educators.educator_id"]),
+)
+
+recommendation_log = sa.Table(
+    "recommendation_log", metadata,
+    sa.Column("log_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+              primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(36), nullable=False),
+    sa.Column("educator_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # recommendations | pathway | batch
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("activity_id", sa.String(128), nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("model_name", sa.String(100), nullable=False),
+    sa.Column("model_version", sa.String(50), nullable=True),
+    sa.Column("key_id", sa.String(16), nullable=True),
+    sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_reclog_educator", "tenant_id", "educator_id", "shown_at"),
+)
+
+coach_sessions = sa.Table(
+    # a signed-in coach page: the cookie holds a random token, only its SHA-256 is stored; the
+    # session dies with its key (revoked keys end sessions), at expiry, or at sign-out
+    "coach_sessions", metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(16), sa.ForeignKey("api_keys.key_id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_coach_sessions_key", "key_id"),
+)

@@ -1,0 +1,135 @@
+"""Educators: profile and goals, mastery; recommendations, pathways and batch through the app."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import record
+
+
+def test_put_creates_then_replaces_profile_and_goals(api_any):
+    body = {"profile": {"years_experience": 4, "role": "classroom_teacher"},
+            "goals": ["INS.ELL", "INS.ELL", "REL.PLC"]}
+    r = api_any.put("/v1/educators/T1", json=body)
+    assert r.status_code == 201 and r.json()["goals"] == ["INS.ELL", "REL.PLC"]
+    r = api_any.put("/v1/educators/T1", json={"goals": ["INS.SWD"]})
+    assert r.status_code == 200 and r.json()["profile"] == {} and r.json()["goals"] == ["INS.SWD"]
+    got = api_any.get("/v1/educators/T1", who="coach").json()
+    assert got["goals"] == ["INS.SWD"] and got["n_evidence"] == 0
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"goals": ["INS.ELL", "NOPE"]}, "goals[1]"),
+    ({"goals": "INS.ELL"}, "goals"),
+    ({"profile": {"years_experience": -3}}, "profile.years_experience"),
+    ({"profile": {"shoe_size": 9}}, "profile.shoe_size"),
+    ({"nickname": "x"}, "nickname"),
+])
+def test_bad_educator_bodies_are_422_naming_the_field(api, body, field):
+    r = api.put("/v1/educators/T1", json=body)
+    assert r.status_code == 422, r.text
+    assert field in [d["field"] for d in r.json()["error"]["details"]]
+
+
+def test_mastery_lists_every_competency_with_the_estimator(api):
+    api.post("/v1/evidence", json={"records": [record(1, score=4)]})
+    body = api.get("/v1/educators/T1/mastery", who="coach").json()
+    assert len(body["competencies"]) == len(api.services.graph)
+    assert body["model"]["fallback"] is True
+    assert all(0 <= c["p_mastery"] <= 1 for c in body["competencies"])
+
+
+def test_recommendations_honour_k_budget_formats_and_explain(api):
+    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    r = api.get("/v1/educators/T1/recommendations",
+                params={"k": 3, "max_hours": 12, "formats": ["course", "coaching_cycle"],
+                        "explain": True})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert 1 <= len(items) <= 3 and sum(i["hours"] for i in items) <= 12
+    assert {i["format"] for i in items} <= {"course", "coaching_cycle"}
+    assert [i["rank"] for i in items] == list(range(1, len(items) + 1))
+    assert all(i["explanation"]["targets"] and i["reason"] for i in items)
+    plain = api.get("/v1/educators/T1/recommendations").json()["items"]
+    assert len(plain) == 5 and all(i["explanation"] is None for i in plain)
+
+
+@pytest.mark.parametrize("query,field", [
+    ("k=0", "k"), ("k=abc", "k"), ("max_hours=-1", "max_hours"), ("formats=webinar", "formats"),
+    ("explain=maybe", "explain")])
+def test_bad_recommendation_queries_are_422_naming_the_parameter(api, query, field):
+    api.put("/v1/educators/T1", json={})
+    r = api.get(f"/v1/educators/T1/recommendations?{query}")
+    assert r.status_code == 422
+    detail = r.json()["error"]["details"][0]
+    assert detail["field"].startswith(field) and detail["reason"]
+
+
+def test_recommendations_are_logged_with_the_model_version(api):
+    api.put("/v1/educators/T1", json={})
+    r = api.get("/v1/educators/T1/recommendations", params={"k": 2}).json()
+    log = api.services.store.recommendation_log("acme", "T1")
+    assert log["request_id"].unique().tolist() == [r["request_id"]]
+    assert log["activity_id"].tolist() == [i["activity_id"] for i in r["items"]]
+    assert set(log["model_name"]) == {"graph-rule"} and log["model_version"].isna().all()
+
+
+def test_pathway_uses_given_goals_or_the_educators_own(api):
+    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    own = api.get("/v1/educators/T1/pathway").json()
+    assert own["goals"] == ["INS.ELL"] and own["steps"][-1]["competency_id"] == "INS.ELL"
+    assert own["total_hours"] == pytest.approx(sum(s["hours"] for s in own["steps"]))
+    given = api.get("/v1/educators/T1/pathway", params={"goal": ["REL.PLC"]}).json()
+    assert given["goals"] == ["REL.PLC"]
+    assert set(api.services.store.recommendation_log("acme", "T1")["kind"]) == {"pathway"}
+
+
+@pytest.mark.parametrize("goals,query,field", [
+    ([], "", "goal"), (["INS.ELL"], "?goal=NOPE", "goal"), (["INS.ELL"], "?formats=x", "formats")])
+def test_bad_pathway_requests_are_422(api, goals, query, field):
+    api.put("/v1/educators/T1", json={"goals": goals})
+    r = api.get(f"/v1/educators/T1/pathway{query}")
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].startswith(field)
+
+
+def test_batch_recommendations_match_single_ones(api_any):
+    for e in ("T1", "T2"):
+        api_any.put(f"/v1/educators/{e}", json={"goals": ["INS.ELL"]})
+    api_any.post("/v1/evidence", json={"records": [record(1, educator="T2", score=4)]})
+    r = api_any.post("/v1/recommendations:batch",
+                     json={"educator_ids": ["T1", "T2", "T404"], "k": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["not_found"] == ["T404"]
+    for res in body["results"]:
+        single = api_any.get(f"/v1/educators/{res['educator_id']}/recommendations",
+                             params={"k": 3}).json()
+        assert [i["activity_id"] for i in res["items"]] == \
+            [i["activity_id"] for i in single["items"]]
+
+
+@pytest.mark.parametrize("body,status,field", [
+    ({"educator_ids": []}, 422, "educator_ids"), ({"educator_ids": ["T1"], "k": 0}, 422, "k"),
+    ({"educator_ids": ["T1"], "formats": ["x"]}, 422, "formats[0]"),
+    ({"educator_ids": ["T1"], "extra": 1}, 422, "extra")])
+def test_bad_batch_bodies(api, body, status, field):
+    r = api.post("/v1/recommendations:batch", json=body)
+    assert r.status_code == status and r.json()["error"]["details"][0]["field"] == field
+
+
+def test_batch_over_the_educator_limit_is_413(make_api):
+    with make_api(max_batch_educators=2) as api:
+        r = api.post("/v1/recommendations:batch", json={"educator_ids": ["a", "b", "c"]})
+        assert r.status_code == 413 and "limit is 2" in r.json()["error"]["message"]
+
+
+def test_framework_and_activities(api):
+    fw = api.get("/v1/framework", who="coach").json()
+    assert len(fw["competencies"]) == len(api.services.graph) and fw["edges"]
+    acts = api.get("/v1/activities", params={"format": "course", "max_hours": 6,
+                                             "competency": "INS.ELL"}).json()
+    assert all(a["format"] == "course" and a["hours"] <= 6 and "INS.ELL" in a["competencies"]
+               for a in acts["activities"])
+    assert acts["count"] == len(acts["activities"])
+    bad = api.get("/v1/activities", params={"competency": "NOPE"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["value"] == "NOPE"

@@ -1,0 +1,104 @@
+"""Serving the champion: graph-rule fallback without one, reload while serving, lazy recompute.
+
+A tiny LightGBM model (n_jobs=1) is trained on a small synthetic cohort and logged to a
+throwaway MLflow store through :mod:`pipelines.tracking`, exactly as ``pdrec train`` does.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from api.services import champion_loader
+from tests.api.conftest import record, running_api
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A data dir whose MLflow registry holds one unpromoted 'mastery' version."""
+    from pipelines import tracking
+    from pipelines.config import load_config
+    from pipelines.training import train
+
+    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    root = tmp_path_factory.mktemp("registry")
+    tracking.configure(root)
+    cfg = load_config({
+        "name": "lightgbm", "model": "lightgbm",
+        "data": {"kind": "synthetic", "path": "synthetic",
+                 "generate": {"educators": 60, "months": 4, "seed": 3}},
+        "split": {"test_size": 0.3, "seed": 0},
+        "params": {"n_estimators": 15, "n_jobs": 1, "min_child_samples": 5},
+    })
+    logged = tracking.log_training(train(cfg, root))
+    yield root, logged["version"]
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if saved is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+def test_no_champion_serves_the_graph_rule_then_reload_swaps_in_the_champion(registry, tmp_path):
+    from pipelines import tracking
+
+    root, version = registry
+    with running_api(tmp_path / "api", model_loader=champion_loader(root)) as api:
+        ready = api.client.get("/readyz").json()["model"]
+        assert ready["fallback"] is True and "no champion" in ready["reason"]
+        api.post("/v1/evidence", json={"records": [record(1, score=4), record(2, score=1,
+                                                                        competency="INS.ELL")]})
+        before = api.get("/v1/educators/T1/recommendations").json()
+        assert before["model"] == {"name": "graph-rule", "version": None, "fallback": True}
+
+        tracking.configure(root)
+        tracking.promote(version)
+        r = api.post("/v1/admin/model:reload", who="admin")
+        assert r.status_code == 200, r.text
+        assert r.json()["previous"]["fallback"] is True
+        assert r.json()["model"] == {"name": "lightgbm", "version": version, "fallback": False}
+        ready = api.client.get("/readyz").json()["model"]
+        assert ready["loaded"] is True and ready["version"] == version
+
+        # stored mastery of the graph rule is recomputed by the champion on the next read
+        mastery = api.get("/v1/educators/T1/mastery").json()
+        assert mastery["model"]["name"] == "lightgbm"
+        stored = api.services.store.get_mastery("acme", ["T1"])["T1"]
+        assert stored.model_key == f"lightgbm:{version}"
+        after = api.get("/v1/educators/T1/recommendations", params={"explain": True}).json()
+        assert after["model"]["version"] == version
+        assert all(i["explanation"]["model_version"] == version for i in after["items"])
+        log = api.services.store.recommendation_log("acme", "T1")
+        assert set(log["model_version"].dropna()) == {version}
+
+
+def test_champion_loaded_at_start_and_new_evidence_changes_its_estimate(registry, tmp_path):
+    from pipelines import tracking
+
+    root, version = registry
+    tracking.configure(root)
+    tracking.promote(version)
+    with running_api(tmp_path / "api", model_loader=champion_loader(root)) as api:
+        ready = api.client.get("/readyz").json()["model"]
+        assert ready["loaded"] is True and ready["name"] == "lightgbm"
+        assert api.services.models.state.gains is not None  # learned gains of the champion run
+        api.put("/v1/educators/T1", json={"profile": {"years_experience": 3}})
+        low = api.get("/v1/educators/T1/mastery").json()
+        api.post("/v1/evidence", json={"records": [record(i, score=4, day=i)
+                                                   for i in range(1, 9)]})
+        high = api.get("/v1/educators/T1/mastery").json()
+        n = {c["competency_id"]: c["n_evidence"] for c in high["competencies"]}
+        assert n["INS.FORMATIVE"] == 8  # the model's answer rests on the new evidence
+        assert high["computed_at"] > low["computed_at"]
+        assert high["model"]["name"] == "lightgbm"
+        body = api.post("/v1/evidence", json={"records": [record(99)]}).json()
+        assert body["model"] == {"name": "lightgbm", "version": version, "fallback": False}
+
+
+def test_failed_reload_keeps_serving_the_previous_model(api, monkeypatch):
+    def boom():
+        raise RuntimeError("registry unreachable")
+
+    monkeypatch.setattr(api.services.models, "loader", boom)
+    r = api.post("/v1/admin/model:reload", who="admin")
+    assert r.status_code == 503 and "registry unreachable" in r.json()["error"]["message"]
+    assert api.client.get("/readyz").json()["model"]["name"] == "graph-rule"

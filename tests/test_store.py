@@ -1,0 +1,169 @@
+"""The store against SQLite and a real PostgreSQL server (skipped, with the reason, where none
+can start): migrations, keys, tenancy, idempotent evidence, feedback, mastery, audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from recommender.evidence import validate_evidence
+from recommender.store import StoredMastery, hash_key, open_store, schema
+from tests.pg import fresh_database
+
+COMPS = ["INS.FORMATIVE", "COG.ASSESS_LIT"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'pdrec.db'}"
+    else:
+        url, reason = fresh_database()
+        if url is None:
+            pytest.skip(f"PostgreSQL unavailable: {reason}")
+    s = open_store(url)
+    yield s
+    s.dispose()
+
+
+def _valid(rows):
+    return validate_evidence(rows, competencies=COMPS).valid
+
+
+def _row(i, educator="T1", comp="INS.FORMATIVE", score=3, day=1):
+    return {"evidence_id": f"e{i}", "educator_id": educator, "competency_id": comp,
+            "source": "observation", "score": score, "observed_at": f"2024-03-{day:02d}T10:00:00Z"}
+
+
+def test_migrations_create_every_table_and_are_idempotent(store):
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {t.name for t in schema.metadata.sorted_tables} <= names
+    assert "alembic_version" in names
+    again = open_store(store.engine.url.render_as_string(hide_password=False))
+    assert again.ping()
+    again.dispose()
+
+
+def test_created_key_is_stored_only_as_its_hash(store):
+    secret, record = store.create_key("acme", "coach", "tablet")
+    assert secret.startswith(f"pdrec_{record.key_id}_")
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(schema.api_keys)).one()
+    assert stored.key_hash == hash_key(secret) and secret not in tuple(map(str, stored))
+    assert store.key_by_hash(hash_key(secret)).role == "coach"
+    assert store.tenants() == ["acme"]
+
+
+def test_revoked_key_is_inactive_and_revoke_is_tenant_scoped(store):
+    _, record = store.create_key("acme", "platform")
+    assert store.revoke_key(record.key_id, tenant_id="other") is None
+    revoked = store.revoke_key(record.key_id, tenant_id="acme")
+    assert revoked is not None and not revoked.active
+    assert [k.key_id for k in store.list_keys("acme")] == [record.key_id]
+    assert store.list_keys("other") == []
+
+
+def test_create_key_rejects_unknown_role(store):
+    with pytest.raises(ValueError, match="role must be one of"):
+        store.create_key("acme", "root")
+
+
+def test_ingest_is_idempotent_and_creates_educators_in_the_tenant(store):
+    store.ensure_tenant("acme")
+    valid = _valid([_row(1), _row(2, educator="T2")])
+    dup, affected = store.ingest_evidence("acme", valid)
+    assert dup == set() and affected == ["T1", "T2"]
+    dup, affected = store.ingest_evidence("acme", valid)
+    assert dup == {"e1", "e2"} and affected == []
+    assert store.count_evidence("acme") == 2
+    assert store.get_educator("acme", "T1").data_version == 1
+    assert store.get_educator("other", "T1") is None
+
+
+def test_same_evidence_id_in_two_tenants_is_two_records(store):
+    for tenant in ("acme", "other"):
+        store.ensure_tenant(tenant)
+        store.ingest_evidence(tenant, _valid([_row(1)]))
+    assert store.count_evidence("acme") == store.count_evidence("other") == 1
+
+
+def test_failed_ingest_transaction_writes_nothing(store, monkeypatch):
+    import recommender.store as store_module
+
+    store.ensure_tenant("acme")
+    real = store_module._evidence_rows
+
+    def broken(*args):
+        rows = real(*args)
+        rows[-1]["score"] = None  # NOT NULL violation on the last row
+        return rows
+
+    monkeypatch.setattr(store_module, "_evidence_rows", broken)
+    with pytest.raises(sa.exc.IntegrityError):
+        store.ingest_evidence("acme", _valid([_row(1), _row(2)]))
+    assert store.count_evidence("acme") == 0
+    assert store.get_educator("acme", "T1") is None
+
+
+def test_evidence_frame_round_trips_the_feature_columns(store):
+    store.ensure_tenant("acme")
+    valid = _valid([_row(1, score=4), _row(2, comp="COG.ASSESS_LIT", score=1, day=2)])
+    store.ingest_evidence("acme", valid)
+    frame = store.evidence_frame("acme", ["T1"]).sort_values("evidence_id", ignore_index=True)
+    assert frame["evidence_id"].tolist() == ["e1", "e2"]
+    assert frame["proficient"].tolist() == [True, False]
+    assert frame["observed_at"].tolist() == [pd.Timestamp("2024-03-01T10:00:00Z"),
+                                             pd.Timestamp("2024-03-02T10:00:00Z")]
+    assert str(frame["observed_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_feedback_bumps_data_version_and_comes_back_in_order(store):
+    store.ensure_tenant("acme")
+    store.put_educator("acme", "T1", profile={"role": "coach"}, goals=["INS.FORMATIVE"])
+    t0 = datetime(2024, 3, 1, tzinfo=UTC)
+    store.add_feedback("acme", [
+        {"educator_id": "T1", "activity_id": "ACT-002", "event": "completed",
+         "at": t0.replace(day=3)},
+        {"educator_id": "T1", "activity_id": "ACT-001", "event": "started", "at": t0},
+    ])
+    rows = store.feedback_rows("acme", ["T1"])
+    assert [r["activity_id"] for r in rows] == ["ACT-001", "ACT-002"]
+    assert rows[0]["at"] == t0
+    assert store.get_educator("acme", "T1").data_version == 1
+    assert store.feedback_rows("other", ["T1"]) == []
+
+
+def test_put_educator_creates_then_replaces(store):
+    store.ensure_tenant("acme")
+    rec, created = store.put_educator("acme", "T1", profile={"role": "x"}, goals=["a"])
+    assert created and rec.goals == ["a"] and rec.data_version == 0
+    rec, created = store.put_educator("acme", "T1", profile={}, goals=[])
+    assert not created and rec.goals == [] and rec.data_version == 1
+
+
+def test_mastery_upsert_keeps_the_newest_data_version(store):
+    store.ensure_tenant("acme")
+    store.put_educator("acme", "T1", profile={}, goals=[])
+    now = datetime.now(UTC)
+    new = StoredMastery("graph-rule", 5, now, None, {"INS.FORMATIVE": (0.8, 3)})
+    old = StoredMastery("graph-rule", 4, now, None, {"INS.FORMATIVE": (0.1, 1)})
+    store.put_mastery("acme", {"T1": new})
+    store.put_mastery("acme", {"T1": old})
+    got = store.get_mastery("acme", ["T1"])["T1"]
+    assert got.data_version == 5 and got.table == {"INS.FORMATIVE": (0.8, 3)}
+    assert store.get_mastery("other", ["T1"]) == {}
+
+
+def test_recommendation_log_is_one_insert_per_request(store):
+    store.ensure_tenant("acme")
+    now = datetime.now(UTC)
+    store.log_recommendations([
+        {"tenant_id": "acme", "request_id": "r1", "educator_id": "T1", "kind": "recommend",
+         "rank": i, "activity_id": f"ACT-00{i}", "score": 1.0 / i, "model_name": "graph-rule",
+         "model_version": None, "key_id": "k", "shown_at": now} for i in (1, 2)])
+    log = store.recommendation_log("acme", "T1")
+    assert log["rank"].tolist() == [1, 2] and set(log["model_name"]) == {"graph-rule"}
+    assert store.recommendation_log("other").empty
