@@ -180,8 +180,13 @@ def demo(
     data_dir: DataDir = Path("data"),
     educators: Annotated[int, typer.Option(min=10, help="Synthetic educators to generate.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    api_educators: Annotated[int, typer.Option(
+        min=1, help="Synthetic educators loaded into the demo tenant through the API.")] = 200,
+    serve_api: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="End by serving the API (and /coach) on 127.0.0.1.")] = True,
+    port: Annotated[int, typer.Option(help="TCP port to serve on.")] = 8000,
 ) -> None:
-    """Run the product end to end on its embedded defaults."""
+    """Run the product end to end on its embedded defaults, then serve it."""
     info(framework="educator", catalog=None)
     info(framework="leader", catalog=None)
     generate(out=data_dir / "synthetic", educators=educators, months=12, seed=seed)
@@ -192,6 +197,33 @@ def demo(
     best = table.sort_values("log_loss").iloc[0]  # the best-calibrated model on this split
     console.print(f"promoting {best['run']} (lowest held-out log loss)")
     promote(version=best["version"], data_dir=data_dir)
+
+    from pipelines.demo_tenant import seed_demo_tenant
+
+    with progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"demo tenant: {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        tenant = seed_demo_tenant(data_dir, data_dir / "synthetic", educators=api_educators,
+                                  progress=advance)
+    console.print(f"tenant [bold]{tenant.tenant}[/bold]: {len(tenant.educators)} educators, "
+                  f"{tenant.evidence:,} evidence records, {tenant.completions:,} completions "
+                  "(loaded through the API)")
+    for role, key in tenant.keys.items():
+        console.print(f"  {role:>8} key: [bold]{key}[/bold]")
+    base = f"http://127.0.0.1:{port}"
+    first = tenant.educators[0]
+    console.print(
+        "try:\n"
+        f"  export KEY={tenant.keys['platform']}\n"
+        f"  curl -H \"Authorization: Bearer $KEY\" '{base}/v1/educators/{first}/recommendations?k=3'\n"
+        f"  the coach page: {base}/coach (sign in with the coach key)")
+    if serve_api:
+        serve(data_dir=data_dir, host="127.0.0.1", port=port, workers=1)
 
 
 @app.command()

@@ -1,0 +1,98 @@
+"""The demo tenant: synthetic educators loaded through the real API, and keys to try it with.
+
+``pdrec demo`` calls :func:`seed_demo_tenant` after training and promoting the champion. The
+educators' profiles and goals go through ``PUT /v1/educators/{id}``, their evidence through
+``POST /v1/evidence`` and their completed activities through ``POST /v1/feedback``: the same
+paths a PD platform uses, run in-process, so the demo exercises what it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from pipelines.serve import create_key
+from recommender.simulate import read_synthetic
+
+__all__ = ["DemoTenant", "seed_demo_tenant"]
+
+ROLES = ("platform", "coach", "admin")
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    """What was loaded, and one fresh key per role (shown once, stored only as hashes)."""
+
+    tenant: str
+    keys: dict[str, str]
+    educators: list[str]
+    evidence: int
+    completions: int
+
+
+def _profile(row: pd.Series) -> dict:
+    return {"years_experience": int(row["years_experience"]), "role": row["role"],
+            "subject": row["subject"], "grade_band": row["grade_band"]}
+
+
+def seed_demo_tenant(data_dir: Path, synthetic_dir: Path, *, tenant: str = "demo",
+                     educators: int = 200, batch: int = 5000,
+                     progress: Callable[[str, int, int], None] = lambda *_: None) -> DemoTenant:
+    """Load the first ``educators`` synthetic educators into ``tenant`` through the API.
+
+    Re-running is safe: evidence is idempotent on ``evidence_id`` and profiles are replaced;
+    completion events are stored again (feedback is a log). ``progress(stage, done, total)``
+    is called as work advances.
+    """
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    data = read_synthetic(synthetic_dir)
+    people = data.educators.sort_values("educator_id").head(educators)
+    ids = set(people["educator_id"])
+    evidence = data.evidence[data.evidence["educator_id"].isin(ids)]
+    completions = data.completions[data.completions["educator_id"].isin(ids)]
+    keys = {role: create_key(data_dir, tenant, role, label="demo")[0] for role in ROLES}
+
+    app = create_app(Settings(data_dir=data_dir))
+    with TestClient(app, headers={"Authorization": f"Bearer {keys['admin']}"}) as client:
+        def check(response, what: str) -> dict:
+            if response.status_code >= 400:
+                raise RuntimeError(f"loading the demo tenant failed at {what}: "
+                                   f"{response.status_code} {response.text[:500]}")
+            return response.json()
+
+        for i, row in enumerate(people.to_dict("records")):
+            goals = [g for g in str(row["goals"] or "").split("|") if g]
+            check(client.put(f"/v1/educators/{row['educator_id']}",
+                             json={"profile": _profile(row), "goals": goals}),
+                  f"educator {row['educator_id']}")
+            progress("profiles", i + 1, len(people))
+
+        records = evidence.assign(
+            observed_at=evidence["observed_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        cols = [c for c in ("evidence_id", "educator_id", "competency_id", "source", "score",
+                            "scale_min", "scale_max", "observed_at", "rater_id", "activity_id")
+                if c in records.columns]
+        rows = records[cols].astype(object).where(records[cols].notna(), None).to_dict("records")
+        for start in range(0, len(rows), batch):
+            body = orjson.dumps({"records": rows[start:start + batch]})
+            check(client.post("/v1/evidence?report=problems", content=body,
+                              headers={"Content-Type": "application/json"}), "evidence")
+            progress("evidence", min(start + batch, len(rows)), len(rows))
+
+        events = [{"educator_id": e, "activity_id": a, "event": "completed", "at": t.isoformat()}
+                  for e, a, t in zip(completions["educator_id"], completions["activity_id"],
+                                     completions["completed_at"], strict=True)]
+        for start in range(0, len(events), 1000):
+            check(client.post("/v1/feedback", json={"events": events[start:start + 1000]}),
+                  "feedback")
+            progress("completions", min(start + 1000, len(events)), len(events))
+    return DemoTenant(tenant=tenant, keys=keys, educators=sorted(ids), evidence=len(rows),
+                      completions=len(events))
