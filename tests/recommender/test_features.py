@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from recommender.catalog import build_catalog
 from recommender.errors import InvalidEvidenceError, NotFittedError
-from recommender.features import SOURCES, FeatureBuilder
+from recommender.features import SEQUENCE_FEATURES, SOURCES, FeatureBuilder
 from recommender.graph import build_framework
 
 GRAPH = build_framework(
@@ -139,10 +139,11 @@ def test_unfitted_and_bad_input_errors_say_what_to_do():
         FeatureBuilder(GRAPH).fit(ev.assign(competency_id="zz"))
 
 
+@pytest.mark.parametrize("sequence_context", [False, True])
 @settings(max_examples=25)
 @given(evidence_sets())
-def test_serving_as_of_a_record_equals_its_training_row(ev):
-    b = FeatureBuilder(GRAPH, catalog=CATALOG).fit(ev)
+def test_serving_as_of_a_record_equals_its_training_row(sequence_context, ev):
+    b = FeatureBuilder(GRAPH, catalog=CATALOG, sequence_context=sequence_context).fit(ev)
     X, _ = b.training_frame(ev, completions=completions())
     for i in range(0, len(X), max(1, len(X) // 5)):
         row = X.iloc[i]
@@ -152,9 +153,10 @@ def test_serving_as_of_a_record_equals_its_training_row(ev):
         pd.testing.assert_frame_equal(left, S.drop(columns=["source"]), check_categorical=False)
 
 
+@pytest.mark.parametrize("sequence_context", [False, True])
 @settings(max_examples=30)
 @given(evidence_sets(), st.integers(0, 30), st.data())
-def test_no_feature_uses_evidence_from_the_future(ev, cutoff, data):
+def test_no_feature_uses_evidence_from_the_future(sequence_context, ev, cutoff, data):
     """Changing or adding records at/after a cutoff leaves features of earlier queries alone."""
     at = T0 + pd.Timedelta(days=cutoff)
     future = ev["observed_at"] >= at
@@ -163,7 +165,7 @@ def test_no_feature_uses_evidence_from_the_future(ev, cutoff, data):
     changed["proficient"] = changed["score_norm"] >= 2 / 3
     extra = make_evidence([("e1", "b", cutoff + 1, 1.0)]).assign(evidence_id="zz-new")
     changed = pd.concat([changed, extra], ignore_index=True)
-    b = FeatureBuilder(GRAPH).fit(ev)  # same difficulty for both
+    b = FeatureBuilder(GRAPH, sequence_context=sequence_context).fit(ev)  # same difficulty
     ids = ["e1", "e2", "e3"]
     before = b.serving_frame(ev, as_of=at, educator_ids=ids)
     after = b.serving_frame(changed, as_of=at, educator_ids=ids)
@@ -177,3 +179,16 @@ def test_serving_with_no_evidence_at_all_gives_cold_start_rows():
     assert len(S) == len(GRAPH)
     assert S["own_n"].eq(0).all() and S["graph_prereq_mastery"].isna().all()
     assert set(b.categorical_dtypes()) >= {"competency_id", "source", "domain", "prof_role"}
+
+
+def test_sequence_context_adds_the_answer_order_features_and_only_those():
+    ev = make_evidence([("e1", "a", 0, 1.0), ("e1", "b", 1, 0.0), ("e1", "c", 2, 1.0),
+                        ("e1", "a", 3, 1.0)])
+    plain, _ = FeatureBuilder(GRAPH).fit(ev).training_frame(ev)
+    with_seq, _ = FeatureBuilder(GRAPH, sequence_context=True).fit(ev).training_frame(ev)
+    assert set(with_seq.columns) - set(plain.columns) == set(SEQUENCE_FEATURES)
+    pd.testing.assert_frame_equal(with_seq[plain.columns], plain)
+    last = with_seq.iloc[3]  # the second record on "a": two records (b, c) came in between
+    assert last["own_n_between"] == 2
+    assert last["edu_last_competency"] == "c" and last["edu_prev_competency"] == "b"
+    assert last["edu_prev_score"] == 0.0
