@@ -71,13 +71,14 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
                 await run_in_threadpool(services.models.reload)
             except Exception as exc:  # noqa: BLE001 - serve the graph rule, say so in /readyz
                 log.exception("champion model not loaded; serving the graph rule")
-                services.models._state = services.models.state.__class__(
-                    reason=f"champion failed to load: {exc}")
-                services.models._publish()
+                services.models.serve_fallback(f"champion failed to load: {exc}")
         try:
             yield
         finally:
-            store.dispose()
+            try:
+                await run_in_threadpool(services.close)  # the pending recommendation log
+            finally:
+                store.dispose()
 
     metrics = Metrics()
     app = FastAPI(title="pdrec API", version="1", description=DESCRIPTION, lifespan=lifespan)

@@ -6,24 +6,27 @@ role decides what the request may do (:data:`ROLE_PERMISSIONS`). Missing or unkn
 revoked key: 401; a role without the permission: 403. Without a key, the coach page's session
 cookie is accepted instead (:mod:`api.coach.session`; writes then need its CSRF header).
 
-Lookups are cached per process for ``PDREC_KEY_CACHE_TTL`` seconds (default 5) in a small LRU
-map, so the hot read path does not hit the database for every request. The price: a key revoked
-through another process (the CLI, another worker) keeps working for at most that many seconds;
-a key revoked through this process's admin API stops at once (the cache entry is dropped).
-Failed lookups are never cached, so a new key works immediately. ``PDREC_KEY_CACHE_TTL=0``
-turns the cache off.
+Lookups are cached per process for ``PDREC_KEY_CACHE_TTL`` seconds (default 5) in a
+``cachetools.TTLCache`` (bounded, least recently used out first), so the hot read path does not
+hit the database for every request: a cached key is checked on the event loop without a thread
+hop, and only a cache miss (or the coach page's cookie) goes to the database in a worker thread.
+The price: a key revoked through another process (the CLI, another worker) keeps working for at
+most that many seconds; a key revoked through this process's admin API stops at once (the cache
+entry is dropped). Failed lookups are never cached, so a new key works immediately.
+``PDREC_KEY_CACHE_TTL=0`` turns the cache off.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, Unauthorized
 from recommender.store import ApiKey, Store, hash_key
@@ -56,59 +59,72 @@ class Principal:
 
 
 class KeyCache:
-    """A small TTL + LRU map from key hash to :class:`ApiKey` (positive lookups only)."""
+    """API-key hash -> :class:`ApiKey`, for ``ttl`` seconds (positive lookups only).
+
+    A ``cachetools.TTLCache`` behind a lock (cachetools caches are not thread-safe); ``ttl=0``
+    turns caching off.
+    """
 
     def __init__(self, ttl: float, maxsize: int = 4096):
         self.ttl = ttl
-        self.maxsize = maxsize
-        self._items: OrderedDict[str, tuple[float, ApiKey]] = OrderedDict()
+        self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=time.monotonic)
+                                        if ttl > 0 else None)
         self._lock = threading.Lock()
 
+    def cached(self, key_hash: str) -> ApiKey | None:
+        """The cached record, or None (not cached, expired, or caching off); no database."""
+        if self._items is None:
+            return None
+        with self._lock:
+            return self._items.get(key_hash)
+
     def lookup(self, store: Store, key_hash: str) -> ApiKey | None:
-        if self.ttl > 0:
-            now = time.monotonic()
-            with self._lock:
-                hit = self._items.get(key_hash)
-                if hit is not None and hit[0] > now:
-                    self._items.move_to_end(key_hash)
-                    return hit[1]
+        """The cached record, else the store's (cached when it is active)."""
+        hit = self.cached(key_hash)
+        if hit is not None:
+            return hit
         record = store.key_by_hash(key_hash)
-        if record is not None and record.active and self.ttl > 0:
+        if record is not None and record.active and self._items is not None:
             with self._lock:
-                self._items[key_hash] = (time.monotonic() + self.ttl, record)
-                self._items.move_to_end(key_hash)
-                while len(self._items) > self.maxsize:
-                    self._items.popitem(last=False)
+                self._items[key_hash] = record
         return record
 
     def forget(self, key_id: str) -> None:
         """Drop every cached entry of this key (called when it is revoked here)."""
+        if self._items is None:
+            return
         with self._lock:
-            for h in [h for h, (_, r) in self._items.items() if r.key_id == key_id]:
+            for h in [h for h, r in self._items.items() if r.key_id == key_id]:
                 del self._items[h]
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def principal(
+async def principal(
     request: Request,
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     header_key: str | None = Depends(_header),
 ) -> Principal:
-    """The authenticated caller; 401 without a valid, unrevoked key (or coach session)."""
+    """The authenticated caller; 401 without a valid, unrevoked key (or coach session).
+
+    Async so that a cached key costs no thread hop; database lookups run in a worker thread.
+    """
     key = bearer.credentials if bearer is not None else header_key
     if not key:
         from api.coach.session import session_principal  # the coach page's cookie
 
-        p = session_principal(request)
+        p = await run_in_threadpool(session_principal, request)
         if p is not None:
             request.state.principal = p
             return p
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or "
                            "'X-API-Key: <key>'", headers=_CHALLENGE)
     services = request.app.state.services
-    record = services.key_cache.lookup(services.store, hash_key(key.strip()))
+    key_hash = hash_key(key.strip())
+    record = services.key_cache.cached(key_hash)
+    if record is None:
+        record = await run_in_threadpool(services.key_cache.lookup, services.store, key_hash)
     if record is None:
         raise Unauthorized("invalid API key", headers=_CHALLENGE)
     if not record.active:
@@ -121,7 +137,7 @@ def principal(
 def require(permission: str) -> Callable[..., Principal]:
     """A dependency: the caller, who must hold ``permission`` (else 403)."""
 
-    def dependency(who: Principal = Depends(principal)) -> Principal:
+    async def dependency(who: Principal = Depends(principal)) -> Principal:
         if not who.can(permission):
             allowed = sorted(r for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
             raise Forbidden(

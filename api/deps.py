@@ -18,12 +18,16 @@ from recommender.store import Store
 __all__ = ["get_services", "get_store", "json_body"]
 
 
-def get_services(request: Request) -> Services:
-    """The process-wide :class:`~api.services.Services` built by the lifespan."""
+async def get_services(request: Request) -> Services:
+    """The process-wide :class:`~api.services.Services` built by the lifespan.
+
+    Async (it never blocks): FastAPI runs a sync dependency in a worker thread, a hop per
+    request that costs more than the lookup.
+    """
     return request.app.state.services
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.services.store
 
 

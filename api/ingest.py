@@ -3,8 +3,9 @@
 Per request: the batch is checked with :func:`recommender.evidence.validate_evidence`
 (vectorized), the valid rows are written by :meth:`recommender.store.Store.ingest_evidence`
 (one id lookup, one ``executemany``, one transaction), and then the stored mastery of the
-affected educators is recomputed in one batch (``PDREC_MASTERY_REFRESH=on_write``, the default)
-or only marked stale (``on_read``). If that refresh fails, the evidence is kept and the
+affected educators is brought up to date as ``PDREC_MASTERY_REFRESH`` says: queued for the
+background refresher (``background``, the default), recomputed in the request (``on_write``) or
+only marked stale (``on_read``). If that refresh fails, the evidence is kept and the
 educators' mastery is recomputed on their next read (their ``data_version`` moved on).
 
 Educators are created on first evidence, within the caller's tenant, with an empty profile:
@@ -13,7 +14,6 @@ platforms push evidence first and profiles when they have them (``PUT /v1/educat
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import pandas as pd
@@ -22,8 +22,6 @@ from api.services import Services
 from recommender.evidence import proficient_threshold, validate_evidence
 
 __all__ = ["IngestResult", "ingest_records"]
-
-log = logging.getLogger("pdrec.api")
 
 
 @dataclass
@@ -68,11 +66,7 @@ def ingest_records(services: Services, tenant_id: str, records: list) -> IngestR
             if status[i] == "accepted" and eid in duplicates:
                 status[i] = "duplicate"
                 problems[i] = ("evidence_id", eid, f"evidence_id {eid!r} was already ingested")
-    if affected and services.settings.mastery_refresh == "on_write":
-        try:
-            services.mastery.refresh(tenant_id, affected, trigger="write")
-        except Exception:  # noqa: BLE001 - evidence is stored; mastery is recomputed on read
-            log.exception("mastery refresh after ingest failed; it will be recomputed on read")
+    services.mastery_changed(tenant_id, list(affected))
     counts = pd.Series(status).value_counts() if n else pd.Series(dtype=int)
     for outcome in ("accepted", "duplicate", "rejected"):
         if counts.get(outcome, 0):

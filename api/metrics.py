@@ -48,6 +48,9 @@ class Metrics:
         self.mastery_refreshed = Counter("pdrec_mastery_refreshed_total",
                                          "Educators whose stored mastery was recomputed",
                                          ["trigger"], registry=r)
+        self.answer_cache = Counter("pdrec_answer_cache_total",
+                                    "Recommendation answers looked up in the per-process cache",
+                                    ["result"], registry=r)
 
     def set_model(self, name: str, version: str | None, fallback: bool) -> None:
         self.model.clear()

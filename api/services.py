@@ -5,13 +5,17 @@ dependencies in :mod:`api.deps`. It holds:
 
 - the :class:`~recommender.store.Store` (one engine and connection pool per process);
 - the framework graph and the activity catalog (read-only);
-- a :class:`ModelService`: the champion predictor (or none), its version and learned gains, as
-  one immutable :class:`ModelState` that a reload replaces in a single reference swap, so a
-  request that already read the state finishes with it while new requests see the new one;
+- a :class:`ModelService`: the champion predictor (or none), its version, learned gains and the
+  ranking index built from them (:func:`recommender.ranking.prepare`), as one immutable
+  :class:`ModelState` that a reload replaces in a single reference swap, so a request that
+  already read the state finishes with it while new requests see the new one;
 - a :class:`MasteryService`: stored mastery per educator, computed when evidence or feedback
   arrives and recomputed on read when it is stale (written at an older ``data_version`` of the
   educator, or by another model than the one served now; this is also how a model reload is
-  handled: old rows are recomputed lazily, educator by educator, on their next read).
+  handled: old rows are recomputed lazily, educator by educator, on their next read);
+- an :class:`AnswerCache`: ranked answers keyed by the educator's ``data_version`` and the
+  model, so a repeated read costs one educator lookup and no ranking;
+- the :class:`~api.audit.AuditLog` (the recommendation log, written behind the request).
 """
 
 from __future__ import annotations
@@ -19,22 +23,27 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
+from cachetools import TTLCache
 
+from api.audit import AuditLog
 from api.auth import KeyCache
 from api.metrics import Metrics
+from api.refresh import MasteryRefresher
 from api.settings import Settings
 from recommender.catalog import Catalog, default_catalog, load_catalog
 from recommender.graph import default_framework, load_framework
 from recommender.graph.framework import read_mapping
-from recommender.ranking import EducatorContext
+from recommender.ranking import EducatorContext, RankingIndex, prepare
 from recommender.serving import (
     GRAPH_RULE,
     completions_from_feedback,
@@ -44,14 +53,19 @@ from recommender.serving import (
 )
 from recommender.store import EducatorRecord, Store, StoredMastery
 
-__all__ = ["ModelState", "ModelService", "MasteryService", "Services", "champion_loader"]
+__all__ = ["ModelState", "ModelService", "MasteryService", "AnswerCache", "Services",
+           "champion_loader"]
 
 log = logging.getLogger("pdrec.api")
 
 
 @dataclass(frozen=True)
 class ModelState:
-    """What is served: a predictor (None: the graph rule), its version and learned gains."""
+    """What is served: a predictor (None: the graph rule), its version and learned gains.
+
+    ``index`` is the ranking index of these gains (:func:`recommender.ranking.prepare`); the
+    :class:`ModelService` builds it when it installs a state without one.
+    """
 
     predictor: object | None = None
     name: str = GRAPH_RULE
@@ -59,6 +73,7 @@ class ModelState:
     gains: pd.DataFrame | None = None
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     reason: str | None = None  # why the graph rule is served, when it is
+    index: RankingIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def fallback(self) -> bool:
@@ -102,15 +117,27 @@ def champion_loader(data_dir: Path) -> Loader:
 
 
 class ModelService:
-    """Holds the served :class:`ModelState`; :meth:`reload` swaps it atomically."""
+    """Holds the served :class:`ModelState`; :meth:`reload` swaps it atomically.
 
-    def __init__(self, loader: Loader | None, metrics: Metrics | None = None):
+    ``index_builder`` (gains -> :class:`~recommender.ranking.RankingIndex`) is called once per
+    installed state, before the swap, so requests never build one.
+    """
+
+    def __init__(self, loader: Loader | None, metrics: Metrics | None = None, *,
+                 index_builder: Callable[[pd.DataFrame | None], RankingIndex] | None = None):
         self.loader = loader
         self.metrics = metrics
-        self._state = ModelState(reason="model loading disabled (PDREC_LOAD_MODEL=false)"
-                                 if loader is None else "not loaded yet")
+        self.index_builder = index_builder
+        self._state = self._indexed(ModelState(
+            reason="model loading disabled (PDREC_LOAD_MODEL=false)" if loader is None
+            else "not loaded yet"))
         self._lock = threading.Lock()
         self._publish()
+
+    def _indexed(self, state: ModelState) -> ModelState:
+        if state.index is None and self.index_builder is not None:
+            state = replace(state, index=self.index_builder(state.gains))
+        return state
 
     @property
     def state(self) -> ModelState:
@@ -121,10 +148,17 @@ class ModelService:
         if self.loader is None:
             return self._state
         with self._lock:
-            new = self.loader()  # may raise: the old state stays in place
+            new = self._indexed(self.loader())  # may raise: the old state stays in place
             self._state = new
             self._publish()
             return new
+
+    def serve_fallback(self, reason: str) -> ModelState:
+        """Serve the graph rule, saying why (the champion failed to load)."""
+        with self._lock:
+            self._state = self._indexed(ModelState(reason=reason))
+            self._publish()
+            return self._state
 
     def _publish(self) -> None:
         if self.metrics is not None:
@@ -179,10 +213,16 @@ class MasteryService:
             watermark = {}
         now = datetime.now(UTC)
         tables: dict[str, dict[str, tuple[float, int]]] = {e: {} for e in ids}
-        for e, c, p, n in zip(long["educator_id"].tolist(), long["competency_id"].tolist(),
-                              long["p_mastery"].tolist(), long["n_evidence"].tolist(),
-                              strict=True):
-            tables[e][c] = (p, n)
+        # one dict(zip(...)) per educator over a stable grouping (a Python loop over every
+        # (educator, competency) row cost a tenth of a bulk refresh)
+        codes, uniques = pd.factorize(long["educator_id"])
+        order = np.argsort(codes, kind="stable")
+        comps = long["competency_id"].to_numpy(object)[order].tolist()
+        values = list(zip(long["p_mastery"].to_numpy(float)[order].tolist(),
+                          long["n_evidence"].to_numpy(np.int64)[order].tolist(), strict=True))
+        ends = np.cumsum(np.bincount(codes, minlength=len(uniques))).tolist()
+        for e, a, b in zip(uniques.tolist(), [0, *ends[:-1]], ends, strict=True):
+            tables[e] = dict(zip(comps[a:b], values[a:b], strict=True))
         entries = {
             e: StoredMastery(model_key=state.key, data_version=records[e].data_version,
                              computed_at=now, evidence_watermark_us=watermark.get(e),
@@ -214,6 +254,44 @@ class MasteryService:
         return _table_frame(entry.table)
 
 
+class AnswerCache:
+    """Ranked answers of this process: a bounded TTL + LRU map (``cachetools``) behind a lock.
+
+    The caller's key must hold everything the answer depends on that can change: the tenant and
+    educator, the educator's ``data_version`` (bumped by every write of their evidence,
+    feedback, profile or goals, in whichever process it happens) and creation time, the served
+    model (its key and load time) and the normalized query. A write therefore changes the key
+    of the next read, so a cached answer is never served after a write; the TTL only bounds
+    changes that come from the passing of time (a decline older than ``PDREC_DECLINE_DAYS``).
+    ``maxsize=0`` turns the cache off.
+    """
+
+    def __init__(self, maxsize: int, ttl: float, metrics: Metrics | None = None):
+        self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=time.monotonic)
+                                        if maxsize > 0 else None)
+        self._lock = threading.Lock()
+        self.metrics = metrics
+
+    def get(self, key: Hashable) -> Any | None:
+        if self._items is None:
+            return None
+        with self._lock:
+            value = self._items.get(key)
+        if self.metrics is not None:
+            self.metrics.answer_cache.labels("miss" if value is None else "hit").inc()
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self._items is not None:
+            with self._lock:
+                self._items[key] = value
+
+    def clear(self) -> None:
+        if self._items is not None:
+            with self._lock:
+                self._items.clear()
+
+
 @functools.lru_cache(maxsize=8)
 def _content(framework: str, catalog: Path | None) -> tuple[nx.DiGraph, Catalog]:
     """The framework and catalog, parsed once per process (both are read-only afterwards)."""
@@ -239,8 +317,37 @@ class Services:
         self.iri_map: dict[str, str] = {}
         if settings.xapi_iri_map is not None:
             self.iri_map = {str(k): str(v) for k, v in read_mapping(settings.xapi_iri_map).items()}
-        self.models = ModelService(model_loader, self.metrics)
+        self.models = ModelService(model_loader, self.metrics,
+                                   index_builder=functools.partial(prepare, self.graph,
+                                                                   self.catalog))
         self.mastery = MasteryService(store, self.graph, self.models, self.metrics)
+        self.refresher = (MasteryRefresher(self.mastery)
+                          if settings.mastery_refresh == "background" else None)
+        self.answers = AnswerCache(settings.answer_cache_size, settings.answer_cache_ttl,
+                                   self.metrics)
+        self.audit = AuditLog(store, flush_seconds=settings.audit_flush_seconds,
+                              max_pending=settings.audit_max_pending)
+
+    def close(self) -> None:
+        """Finish queued mastery refreshes and write the pending recommendation log (called
+        when the app shuts down)."""
+        if self.refresher is not None:
+            self.refresher.close()
+        self.audit.close()
+
+    def mastery_changed(self, tenant_id: str, educator_ids: list[str]) -> None:
+        """Evidence or completions of these educators were committed: bring their stored
+        mastery up to date as ``PDREC_MASTERY_REFRESH`` says (``background``: queue them;
+        ``on_write``: now, in this request; ``on_read``: leave it to their next read)."""
+        if not educator_ids:
+            return
+        if self.refresher is not None:
+            self.refresher.enqueue(tenant_id, educator_ids)
+        elif self.settings.mastery_refresh == "on_write":
+            try:
+                self.mastery.refresh(tenant_id, educator_ids, trigger="write")
+            except Exception:  # noqa: BLE001 - the data is stored; the next read recomputes
+                log.exception("mastery refresh after a write failed; it will run on read")
 
     def contexts(self, tenant_id: str, records: dict[str, EducatorRecord]
                  ) -> dict[str, EducatorContext]:

@@ -10,9 +10,19 @@ variable                        meaning (default)
 ``PDREC_MAX_BATCH``             evidence records or xAPI statements per request (``5000``)
 ``PDREC_MAX_BODY_BYTES``        request body limit (``33554432``, 32 MiB)
 ``PDREC_KEY_CACHE_TTL``         seconds an API-key lookup is cached per process (``5``; 0: off)
-``PDREC_MASTERY_REFRESH``       ``on_write`` (refresh stored mastery in the ingest request) or
-                                ``on_read`` (only mark it stale) (``on_write``)
+``PDREC_MASTERY_REFRESH``       after an evidence or completion write: ``background`` (queue the
+                                educators; one thread refreshes stored mastery in batches,
+                                deduplicated, see :mod:`api.refresh`), ``on_write`` (refresh in
+                                the request) or ``on_read`` (only mark it stale); a read always
+                                recomputes stale mastery itself (``background``)
 ``PDREC_DECLINE_DAYS``          a declined activity is not proposed again for this long (``90``)
+``PDREC_ANSWER_CACHE_SIZE``     ranked answers kept per process, keyed by the educator's
+                                ``data_version`` and the model (``4096``; 0: off)
+``PDREC_ANSWER_CACHE_TTL``      seconds a cached answer lives at most (``300``): bounds how late a
+                                time-based change (a decline ageing out) shows
+``PDREC_AUDIT_FLUSH_SECONDS``   the recommendation log is written behind the request, in one
+                                transaction per this many seconds (``0.5``; 0: in the request)
+``PDREC_AUDIT_MAX_PENDING``     log rows held unwritten at most; beyond, requests write (``50000``)
 ``PDREC_XAPI_IRI_MAP``          YAML/JSON file mapping xAPI object IRIs to competency ids (none)
 ``PDREC_FRAMEWORK``             ``educator`` or ``leader`` or a framework file (``educator``)
 ``PDREC_CATALOG``               activity catalog file (the shipped one)
@@ -47,8 +57,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_batch_educators: int = Field(default=500, ge=1)
     key_cache_ttl: float = Field(default=5.0, ge=0)
-    mastery_refresh: Literal["on_write", "on_read"] = "on_write"
+    mastery_refresh: Literal["background", "on_write", "on_read"] = "background"
     decline_days: float = Field(default=90.0, ge=0)
+    answer_cache_size: int = Field(default=4096, ge=0)
+    answer_cache_ttl: float = Field(default=300.0, gt=0)
+    audit_flush_seconds: float = Field(default=0.5, ge=0, le=60)
+    audit_max_pending: int = Field(default=50_000, ge=1)
     xapi_iri_map: Path | None = None
     framework: str = "educator"
     catalog: Path | None = None

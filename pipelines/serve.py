@@ -6,9 +6,13 @@ and the API always agree on where keys and evidence live.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 from pathlib import Path
+
+import uvicorn
 
 from recommender.store import ApiKey, Store, open_store, sqlite_url
 
@@ -50,6 +54,25 @@ def revoke_key(data_dir: Path, key_id: str) -> ApiKey | None:
         store.dispose()
 
 
+class _TcpConfig(uvicorn.Config):
+    """uvicorn's config with a listening socket that says it is TCP.
+
+    With ``--workers N`` uvicorn binds the socket itself with ``proto`` left at 0; accepted
+    connections inherit it and asyncio only switches Nagle's algorithm off (``TCP_NODELAY``) for
+    ``proto == IPPROTO_TCP``. Every keep-alive response (headers and body are two writes) then
+    waits for the client's delayed ACK: about 40 ms per request on Linux, whatever the app does
+    (uvicorn issue #3149, open for 0.54). Re-wrapping the same descriptor with the protocol set
+    fixes it; a single worker is unaffected (asyncio builds that listener itself).
+    """
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+            sock.set_inheritable(True)
+        return sock
+
+
 def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           log_level: str = "info") -> None:
     """Migrate the store once, then run the API with uvicorn (``api.app:create_app``).
@@ -58,7 +81,7 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers:
     (``PROMETHEUS_MULTIPROC_DIR`` under the data directory, emptied first) unless the variable
     is already set, so ``/metrics`` aggregates every worker.
     """
-    import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     data_dir = Path(data_dir).resolve()
     os.environ["PDREC_DATA_DIR"] = str(data_dir)
@@ -69,5 +92,11 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+    if workers == 1:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+                    log_level=log_level, access_log=False)
+        return
+    config = _TcpConfig("api.app:create_app", factory=True, host=host, port=port,
+                        workers=workers, log_level=log_level, access_log=False)
+    with contextlib.suppress(KeyboardInterrupt):  # what uvicorn.run does, socket fixed
+        Multiprocess(config, sockets=[config.bind_socket()]).run()

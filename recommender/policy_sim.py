@@ -37,7 +37,12 @@ Policies (all but ``oracle`` see only evidence and goals)
                    prerequisites (a graph prior instead of a flat one). No trained model is
                    used by default. With ``gains`` (the champion's learned gain posteriors)
                    the engine's ranker uses their posterior means instead of the catalog
-                   prior gains.
+                   prior gains. An ``estimate`` with a ``completions`` parameter (such as
+                   :func:`model_mastery`) also gets the activities completed so far, as the
+                   API passes the completions recorded as feedback.
+
+The ranker policies use :class:`recommender.ranking.RankingRequest` defaults with ``k``, as
+the API does.
 ``oracle``         ``rank_batch`` on the latent ``true_mastery``.
 
 The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
@@ -68,6 +73,7 @@ same resamples for every policy).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -77,7 +83,7 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.evidence import SOURCES
-from recommender.ranking import EducatorContext, RankingRequest, rank_batch
+from recommender.ranking import EducatorContext, RankingRequest, prepare, rank_batch
 from recommender.simulate import (
     EducatorPopulation,
     apply_activities,
@@ -110,7 +116,9 @@ _START = pd.Timestamp("2025-08-01", tz="UTC")
 _DAY = pd.Timedelta(days=1)
 _STEP_DAYS = 30
 
-MasteryEstimator = Callable[[pd.DataFrame], pd.DataFrame]
+MasteryEstimator = Callable[..., pd.DataFrame]
+"""``estimate(evidence_so_far) -> mastery_long``; an estimator with a ``completions`` parameter
+also gets the completed activities so far (``educator_id, activity_id, completed_at``)."""
 
 
 def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float = 60.0,
@@ -167,14 +175,18 @@ def model_mastery(predictor) -> MasteryEstimator:
     """An estimator backed by a trained mastery model (the engine's own).
 
     ``predictor`` is a :class:`recommender.models.predictor.MasteryPredictor` (anything with its
-    ``mastery(evidence, educator_ids=, as_of=)`` method): every step, P(mastery) of every
-    competency is predicted from the evidence so far, as the API would serve it.
+    ``mastery(evidence, educator_ids=, as_of=, completions=)`` method): every step, P(mastery)
+    of every competency is predicted from the evidence and the completed activities so far, as
+    the API serves it (it passes the completions recorded as feedback: the model's ``dose_``
+    features; without them every learning activity looks as if it never happened).
     """
 
-    def estimate(evidence: pd.DataFrame) -> pd.DataFrame:
+    def estimate(evidence: pd.DataFrame, completions: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
         as_of = evidence["observed_at"].max() + pd.Timedelta(seconds=1)
         ids = pd.unique(evidence["educator_id"])
-        return predictor.mastery(evidence, educator_ids=ids, as_of=as_of)
+        return predictor.mastery(evidence, educator_ids=ids, as_of=as_of,
+                                 completions=completions)
 
     return estimate
 
@@ -219,16 +231,38 @@ def _evidence_frame(parts: list[tuple[np.ndarray, ...]], educators: np.ndarray,
     })
 
 
+def _completions_frame(parts: list[tuple[np.ndarray, ...]], educators: np.ndarray,
+                      act_ids: np.ndarray) -> pd.DataFrame:
+    """Completed activities so far; an activity accepted at a step is completed at its time."""
+    if not parts:
+        return pd.DataFrame({"educator_id": pd.Series([], dtype=object),
+                             "activity_id": pd.Series([], dtype=object),
+                             "completed_at": pd.Series([], dtype="datetime64[ns, UTC]")})
+    e, a, step = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return pd.DataFrame({
+        "educator_id": educators[e],
+        "activity_id": act_ids[a],
+        "completed_at": _START + pd.to_timedelta(step * _STEP_DAYS, unit="D"),
+    })
+
+
+def _takes_completions(estimate: MasteryEstimator) -> bool:
+    try:
+        return "completions" in inspect.signature(estimate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _rank_first(graph, catalog, act_index: pd.Index, mastery_long: pd.DataFrame,
                 educators: np.ndarray, goals: list[tuple[str, ...]], completed: np.ndarray,
-                k: int, act_ids: np.ndarray, gains: pd.DataFrame | None = None) -> np.ndarray:
+                k: int, act_ids: np.ndarray, index) -> np.ndarray:
     """First recommendation of ``rank_batch`` for each educator (-1 when none)."""
     contexts = {
         e: EducatorContext(goals=g, completed=act_ids[np.flatnonzero(done)])
         for e, g, done in zip(educators, goals, completed, strict=True)
     }
     ranked = rank_batch(graph, catalog, mastery_long, contexts=contexts,
-                        request=RankingRequest(k=k), gains=gains)
+                        request=RankingRequest(k=k), index=index)
     first = ranked[ranked["rank"] == 1]
     out = np.full(len(educators), -1, dtype=np.int64)
     rows = pd.Index(educators).get_indexer(first["educator_id"])
@@ -264,6 +298,7 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
     assess_code = SOURCES.index("activity_assessment")
     popular = _popularity_order(pop0, acts, seed + 1)
     wn = acts.weights / acts.weights.sum(axis=1, keepdims=True)
+    index = prepare(graph, catalog, gains if policy == "engine" else None)  # once per policy
 
     def goals_met(p: EducatorPopulation) -> np.ndarray:
         th = p.theta[np.arange(n)[:, None], np.maximum(goal_cols, 0)]
@@ -281,6 +316,8 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
     parts = [read(pop, e0, c0, obs_code, 0)]
 
     completed = np.zeros((n, n_a), dtype=bool)
+    done_parts: list[tuple[np.ndarray, ...]] = []  # (educator, activity, step) completions
+    with_completions = policy == "engine" and _takes_completions(estimate)
     hours = np.zeros(n)
     reached = goals_met(pop)
     hours_at_goal = np.where(reached, 0.0, np.nan)
@@ -304,15 +341,20 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
             elif policy == "graph-rule":
                 mastery = smoothed_mastery(_evidence_frame(parts, educators, comps))
             else:
-                mastery = estimate(_evidence_frame(parts, educators, comps))
+                evidence = _evidence_frame(parts, educators, comps)
+                if with_completions:
+                    mastery = estimate(evidence, completions=_completions_frame(
+                        done_parts, educators, act_ids))
+                else:
+                    mastery = estimate(evidence)
             pick = _rank_first(graph, catalog, act_index, mastery, educators, goal_sets,
-                               completed, k, act_ids,
-                               gains=gains if policy == "engine" else None)
+                               completed, k, act_ids, index)
         accept = (pick >= 0) & (rng.random(n) < p_accept)
         act = np.where(accept, pick, -1)
         after = pop.with_theta(apply_activities(pop, act, acts, rng))
         doers = np.flatnonzero(act >= 0)
         completed[doers, act[doers]] = True
+        done_parts.append((doers, act[doers], np.full(len(doers), step)))
         hours[doers] += acts.hours[act[doers]]
 
         # evidence: assessment of every target of the accepted activity, and random observations

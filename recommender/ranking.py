@@ -22,21 +22,27 @@ educator with mastery ``p``:
   headroom left. ``g[a, c]`` is the learned posterior mean ``gains.loc[(a, c), "gain_mean"]``
   when ``gains`` has it, else the catalog prior ``expected_gain[a] * w[a, c]``.
 - ``cost[a]      = log1p(hours[a])``.
-- ``goal[a]      = max_c w[a, c] * credit[c]``, ``credit[c]`` = :data:`GOAL_SELF_CREDIT` (1.0) if
-  ``c`` is an unmastered goal, :data:`GOAL_PATH_CREDIT` (0.5) if ``c`` is in the unmastered
-  prerequisite closure of a goal (see :func:`recommender.graph.prerequisite_closure`), else 0.
+- ``goal[a]``: expected progress toward the educator's goals per hour, relative to their best
+  candidate. ``progress[a] = sum_c g[a, c] * (1 - p[c]) * r[c] * credit[c] / hours[a]`` with
+  ``credit[c]`` = :data:`GOAL_SELF_CREDIT` (1.0) if ``c`` is a goal, :data:`GOAL_PATH_CREDIT`
+  (0.5) times ``max (1 - p[G])`` over the goals ``G`` that ``c`` is a (direct or indirect)
+  prerequisite of, else 0: a step toward a goal counts as much as the goal still needs, and only
+  as far as the educator is ready for it. ``goal[a] = progress[a] / max progress`` over the
+  educator's candidates (allowed, not excluded, some target unmastered; the hard gate does not
+  change the scale), 0 when that max is 0; so ``goal`` is in [0, 1] for every candidate.
 
 ``score[a] = wt.need*need + wt.readiness*readiness + wt.gain*gain + wt.goal*goal - wt.cost*cost``
 with ``wt`` a :class:`ScoreWeights`.
 
 Filters (never proposed): activities ``completed``, ``in_progress`` or ``declined``; formats or
 modalities outside the request; activities whose every target is mastered
-(``p >= mastery_threshold``); activities longer than ``max_hours``. With ``hard_gate=True`` an
-activity is dropped when any of its **unmastered** targets (``p < mastery_threshold``) has a direct
-prerequisite with ``p < gate_threshold``. Targets already mastered are exempt: the activity is
-not teaching them, and inconsistent estimates there should not hide it. So the guarantee is: no
-proposed (unpinned) activity has an unmastered target with a direct prerequisite below
-``gate_threshold``.
+(``p >= mastery_threshold``); activities longer than ``max_hours``. By default a weak
+prerequisite only lowers the score (``readiness``, and ``r`` in ``goal``). With
+``hard_gate=True`` (opt-in) an activity is dropped when any of its **unmastered** targets
+(``p < mastery_threshold``) has a direct prerequisite with ``p < gate_threshold``. Targets
+already mastered are exempt: the activity is not teaching them, and inconsistent estimates there
+should not hide it. So the guarantee is: no proposed (unpinned) activity has an unmastered target
+with a direct prerequisite below ``gate_threshold``.
 
 Selection
 ---------
@@ -58,6 +64,10 @@ the unpinned items that follow them.
 prerequisites gathered through padded index arrays, one column per competency plus a sentinel);
 only the top-k loop (over ``k``) is in Python. :func:`rank_activities` runs the same code on one
 row, so the two agree exactly.
+
+Everything that depends only on the graph, the catalog and the gains (the index arrays, titles,
+prerequisite and ancestor maps) is a :class:`RankingIndex`, built by :func:`prepare`. A server
+builds it once per model load and passes it as ``index=``; without it each call builds its own.
 """
 
 from __future__ import annotations
@@ -81,8 +91,10 @@ __all__ = [
     "MISSING_UNCERTAINTY",
     "EducatorContext",
     "Recommendation",
+    "RankingIndex",
     "RankingRequest",
     "ScoreWeights",
+    "prepare",
     "rank_activities",
     "rank_batch",
     "target_gains",
@@ -93,10 +105,10 @@ MISSING_UNCERTAINTY = 0.5
 standard deviation of a probability)."""
 
 GOAL_SELF_CREDIT = 1.0
-"""Goal credit of a target that is itself one of the educator's (unmastered) goals."""
+"""Goal credit of a target that is itself one of the educator's goals."""
 
 GOAL_PATH_CREDIT = 0.5
-"""Goal credit of a target in the unmastered prerequisite closure of a goal."""
+"""Goal credit of a prerequisite of a goal, times how much that goal still needs (``1 - p``)."""
 
 _N_CONTRIBUTIONS = 5
 
@@ -126,8 +138,8 @@ class ScoreWeights:
         Weight of the expected, headroom-discounted gain (typically 0.02 to 0.3).
     cost : float, default=0.15
         Weight of ``log1p(hours)``, subtracted (2 h: 0.16, 8 h: 0.33, 80 h: 0.66).
-    goal : float, default=0.6
-        Weight of goal alignment (in [0, 1]).
+    goal : float, default=2.0
+        Weight of goal progress (in [0, 1]: the educator's best goal step per hour has 1).
 
     All must be finite and >= 0.
     """
@@ -136,7 +148,7 @@ class ScoreWeights:
     readiness: float = 0.5
     gain: float = 3.0
     cost: float = 0.15
-    goal: float = 0.6
+    goal: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("need", "readiness", "gain", "cost", "goal"):
@@ -173,9 +185,13 @@ class RankingRequest:
         Allowed formats (:data:`recommender.catalog.FORMATS`) and modalities
         (:data:`recommender.catalog.MODALITIES`); None allows all. A single string or any
         collection is accepted and stored as a tuple.
-    hard_gate : bool, default=True
+    hard_gate : bool, default=False
         Drop activities with an unmastered target whose direct prerequisite is below
-        ``gate_threshold``.
+        ``gate_threshold`` (never propose an activity the educator is not ready for). Off by
+        default: the score already discounts weak prerequisites (``readiness`` and the ``r`` of
+        the goal term), and in the policy simulator the gate, which drops an activity for *any*
+        of its targets, left about a third of the educators with no eligible step toward their
+        goal.
     gate_threshold : float, default=0.5
         In [0, 1].
     mastery_threshold : float, default=DEFAULT_THRESHOLD (0.7)
@@ -196,7 +212,7 @@ class RankingRequest:
     max_hours: float | None = None
     formats: tuple[str, ...] | None = None
     modalities: tuple[str, ...] | None = None
-    hard_gate: bool = True
+    hard_gate: bool = False
     gate_threshold: float = 0.5
     mastery_threshold: float = DEFAULT_THRESHOLD
     diversify: bool = True
@@ -303,20 +319,62 @@ class Recommendation:
 
 
 @dataclass(frozen=True, eq=False)
-class _Arrays:
-    """Graph + catalog + request as arrays; independent of the educator."""
+class RankingIndex:
+    """The graph, the catalog and the gains as arrays and lookup maps; built by :func:`prepare`.
 
+    Independent of the educator and of the request, so one index serves every ranking call with
+    the same graph, catalog and gains (a server builds one per model load). It keeps references
+    to the three objects it was built from: :func:`rank_activities` and :func:`rank_batch` refuse
+    an index built from other ones. Its arrays are read-only; treat the graph and the catalog as
+    immutable once indexed (build a new index after changing them).
+    """
+
+    graph: nx.DiGraph
+    catalog: Catalog
+    gains: pd.DataFrame | None
     competencies: pd.Index  # C ids, sorted
     activity_ids: np.ndarray  # A ids, sorted
+    activity_index: pd.Index  # the same ids, for lookups
+    competency_pos: Mapping[str, int]  # competency id -> column
     tidx: np.ndarray  # (A, K) target column, C = sentinel (padding)
     tw: np.ndarray  # (A, K) weights, 0 for padding
     tgain: np.ndarray  # (A, K) g[a, c], 0 for padding
     wsum: np.ndarray  # (A,)
     primary: np.ndarray  # (A,) column of the primary target
     hours: np.ndarray  # (A,)
-    allowed: np.ndarray  # (A,) format and modality allowed
+    formats: np.ndarray  # (A,) format of each activity
+    modalities: np.ndarray  # (A,) modality of each activity
+    has_targets: np.ndarray  # (A,) bool: an activity without targets is never proposed
     pidx: np.ndarray  # (C + 1, D) direct prerequisite columns, C = sentinel
     ancestors: np.ndarray  # (C, C) float, [g, c] = 1 if c is an ancestor of g
+    titles: Mapping[str, str]  # activity id -> title
+    names: Mapping[str, str]  # competency id -> name
+    predecessors: Mapping[str, tuple[str, ...]]  # competency id -> direct prerequisites
+    ancestor_sets: Mapping[str, frozenset[str]]  # competency id -> all its prerequisites
+
+    def allowed(self, request: RankingRequest) -> np.ndarray:
+        """(A,) bool: of an allowed format and modality, and with at least one target."""
+        mask = self.has_targets.copy()
+        if request.formats is not None:
+            mask &= np.isin(self.formats, request.formats)
+        if request.modalities is not None:
+            mask &= np.isin(self.modalities, request.modalities)
+        return mask
+
+    def check(self, graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None) -> None:
+        """Raise ValueError unless this index was built from these very objects.
+
+        ``gains=None`` is accepted for an index built with gains: the index carries them.
+        """
+        wrong = [name for name, mine, given in (("graph", self.graph, graph),
+                                                 ("catalog", self.catalog, catalog))
+                 if mine is not given]
+        if gains is not None and gains is not self.gains:
+            wrong.append("gains")
+        if wrong:
+            raise ValueError(
+                f"index was built from another {' and '.join(wrong)} than the one passed; build "
+                "it with prepare(graph, catalog, gains) from the objects you rank with")
 
 
 def target_gains(catalog: Catalog, gains: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -364,34 +422,17 @@ def target_gains(catalog: Catalog, gains: pd.DataFrame | None = None) -> pd.Data
     })
 
 
-_PREPARED: dict[tuple, tuple] = {}
-_PREPARED_MAX = 32
+def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = None
+            ) -> RankingIndex:
+    """Index the graph, the catalog and the gains for ranking (see :class:`RankingIndex`).
 
-
-def _prepare(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
-             gains: pd.DataFrame | None) -> _Arrays:
-    """:func:`_build_arrays`, memoized on the identity of ``graph``, ``catalog`` and ``gains``.
-
-    A server ranks with the same graph, catalog and gains object on every request, and building
-    the arrays costs more than scoring. Entries are reused only while the very same objects are
-    passed again (checked with ``is``) and the graph's and catalog's sizes are unchanged; treat
-    a graph and a catalog as immutable once they have been used for ranking.
+    Raises
+    ------
+    UnknownCompetencyError
+        A catalog target is not in ``graph``.
+    ValueError
+        ``gains`` is malformed (see :func:`target_gains`).
     """
-    key = (id(graph), id(catalog), id(gains), request.formats, request.modalities,
-           graph.number_of_nodes(), graph.number_of_edges(), len(catalog.activities),
-           len(catalog.targets))
-    hit = _PREPARED.get(key)
-    if hit is not None and hit[0] is graph and hit[1] is catalog and hit[2] is gains:
-        return hit[3]
-    arr = _build_arrays(graph, catalog, request, gains)
-    if len(_PREPARED) >= _PREPARED_MAX:
-        _PREPARED.pop(next(iter(_PREPARED)))
-    _PREPARED[key] = (graph, catalog, gains, arr)
-    return arr
-
-
-def _build_arrays(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
-                  gains: pd.DataFrame | None) -> _Arrays:
     comps = pd.Index(sorted(graph.nodes), dtype=object)
     n_c = len(comps)
     acts = catalog.activities.sort_index()
@@ -417,12 +458,6 @@ def _build_arrays(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
     tgain = np.zeros((n_a, n_k))
     tidx[row, slot], tw[row, slot], tgain[row, slot] = col, w, g
     wsum = tw.sum(axis=1)
-    allowed = np.ones(n_a, dtype=bool)
-    if request.formats is not None:
-        allowed &= acts["format"].isin(request.formats).to_numpy(bool)
-    if request.modalities is not None:
-        allowed &= acts["modality"].isin(request.modalities).to_numpy(bool)
-    allowed &= wsum > 0  # an activity without targets has nothing to propose
     pos = {c: j for j, c in enumerate(comps)}
     preds = [sorted(pos[q] for q in graph.predecessors(c)) for c in comps]
     n_d = max((len(p) for p in preds), default=0)
@@ -430,12 +465,26 @@ def _build_arrays(graph: nx.DiGraph, catalog: Catalog, request: RankingRequest,
     for j, p in enumerate(preds):
         pidx[j, : len(p)] = p
     anc = np.zeros((n_c, n_c))
+    ancestor_sets = {}
     for j, c in enumerate(comps):
-        anc[j, [pos[q] for q in nx.ancestors(graph, c)]] = 1.0
-    return _Arrays(
-        competencies=comps, activity_ids=aids, tidx=tidx, tw=tw, tgain=tgain,
-        wsum=np.where(wsum > 0, wsum, 1.0), primary=tidx[:, 0],
-        hours=acts["hours"].to_numpy(float), allowed=allowed, pidx=pidx, ancestors=anc,
+        ancestor_sets[c] = frozenset(nx.ancestors(graph, c))
+        anc[j, [pos[q] for q in ancestor_sets[c]]] = 1.0
+    arrays = {
+        "tidx": tidx, "tw": tw, "tgain": tgain, "wsum": np.where(wsum > 0, wsum, 1.0),
+        "primary": tidx[:, 0].copy(), "hours": acts["hours"].to_numpy(float).copy(),
+        "formats": acts["format"].astype(str).to_numpy(object),
+        "modalities": acts["modality"].astype(str).to_numpy(object),
+        "has_targets": wsum > 0, "pidx": pidx, "ancestors": anc,
+    }
+    for a in arrays.values():
+        a.flags.writeable = False
+    return RankingIndex(
+        graph=graph, catalog=catalog, gains=gains, competencies=comps, activity_ids=aids,
+        activity_index=pd.Index(aids, dtype=object), competency_pos=pos,
+        titles=dict(zip(aids.tolist(), acts["title"].astype(str).tolist(), strict=True)),
+        names={c: str(graph.nodes[c].get("name", c)) for c in comps},
+        predecessors={c: tuple(graph.predecessors(c)) for c in comps},
+        ancestor_sets=ancestor_sets, **arrays,
     )
 
 
@@ -447,7 +496,7 @@ class _Scores:
     parts: dict[str, np.ndarray]  # (E, A) each
 
 
-def _score(arr: _Arrays, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndarray,
+def _score(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndarray,
            request: RankingRequest) -> _Scores:
     """Score matrix for mastery ``p`` (E, C), goals (E, C) bool, exclusions (E, A) bool.
 
@@ -466,10 +515,7 @@ def _score(arr: _Arrays, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndar
     unmastered = pe < thr
     unmastered[:, n_c] = False
     blocked = unmastered & (r_c < request.gate_threshold)
-    in_closure = (goal_mask.astype(float) @ arr.ancestors) > 0
-    credit = np.where(goal_mask, GOAL_SELF_CREDIT, np.where(in_closure, GOAL_PATH_CREDIT, 0.0))
-    credit = np.concatenate([np.where(unmastered[:, :n_c], credit, 0.0),
-                             np.zeros((n_e, 1))], axis=1)
+    credit = _goal_credit(arr, p, goal_mask)
 
     shape = (n_e, len(arr.activity_ids))
     need, readiness, gain, goal = (np.zeros(shape) for _ in range(4))
@@ -483,24 +529,47 @@ def _score(arr: _Arrays, p: np.ndarray, goal_mask: np.ndarray, excluded: np.ndar
         need += np.multiply(headroom, w, out=tmp)
         gain += np.multiply(headroom, arr.tgain[:, kk], out=tmp)
         r = np.take(r_c, col, axis=1)
+        c = np.take(credit, col, axis=1)  # expected goal progress: g * (1 - p) * r * credit
+        c *= r
+        c *= headroom
+        goal += np.multiply(c, arr.tgain[:, kk], out=c)
         readiness += np.multiply(r, w, out=r)
-        c = np.take(credit, col, axis=1)
-        np.maximum(goal, np.multiply(c, w, out=c), out=goal)
         any_open |= np.take(unmastered, col, axis=1)
         gated |= np.take(blocked, col, axis=1)
     need /= arr.wsum
     readiness /= arr.wsum
     cost = np.broadcast_to(np.log1p(arr.hours), shape)
+    feasible = arr.allowed(request)[None, :] & ~excluded
+    eligible = feasible & any_open
+    goal /= arr.hours  # per hour, then relative to this educator's best candidate
+    best = np.where(eligible, goal, 0.0).max(axis=1, initial=0.0, keepdims=True)
+    np.divide(goal, best, out=goal, where=best > 0)
+    goal[(best <= 0)[:, 0]] = 0.0
     wt = request.weights
     score = (wt.need * need + wt.readiness * readiness + wt.gain * gain + wt.goal * goal
              - wt.cost * cost)
 
-    feasible = arr.allowed[None, :] & ~excluded
-    eligible = feasible & any_open
     if request.hard_gate:
         eligible &= ~gated
     parts = {"need": need, "readiness": readiness, "gain": gain, "cost": cost, "goal": goal}
     return _Scores(score, eligible, feasible, parts)
+
+
+def _goal_credit(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray) -> np.ndarray:
+    """(E, C + 1) goal relevance of each competency (sentinel column 0).
+
+    :data:`GOAL_SELF_CREDIT` for a goal; for a prerequisite (direct or not) of goals,
+    :data:`GOAL_PATH_CREDIT` times the largest ``1 - p`` among those goals (a step toward a goal
+    is worth as much as the goal still needs); else 0. One loop over the competencies that are
+    somebody's goal, vectorized over educators.
+    """
+    n_e, n_c = p.shape
+    path = np.zeros((n_e, n_c))
+    for j in np.flatnonzero(goal_mask.any(axis=0)):
+        open_j = np.where(goal_mask[:, j], 1.0 - p[:, j], 0.0)
+        np.maximum(path, open_j[:, None] * arr.ancestors[j][None, :], out=path)
+    credit = np.where(goal_mask, GOAL_SELF_CREDIT, GOAL_PATH_CREDIT * path)
+    return np.concatenate([credit, np.zeros((n_e, 1))], axis=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -511,7 +580,7 @@ class _Picks:
     pinned: np.ndarray  # (E, k) bool
 
 
-def _select(arr: _Arrays, s: _Scores, pin_rank: np.ndarray, request: RankingRequest) -> _Picks:
+def _select(arr: RankingIndex, s: _Scores, pin_rank: np.ndarray, request: RankingRequest) -> _Picks:
     """Greedy diversified top-k under the hour budget; the loop runs over k, not educators."""
     n_e, n_a = s.score.shape
     k = request.k
@@ -646,14 +715,14 @@ def _check_request(request: RankingRequest) -> None:
         raise TypeError(f"request must be a RankingRequest; got {type(request).__name__}")
 
 
-def _context_arrays(arr: _Arrays, contexts: list[EducatorContext]
+def _context_arrays(arr: RankingIndex, contexts: list[EducatorContext]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Goal mask (E, C), exclusions (E, A) and pin ranks (E, A) from per-educator contexts.
 
     This walks the contexts' own (short) id lists once; scoring itself is vectorized.
     """
     n_e, n_c, n_a = len(contexts), len(arr.competencies), len(arr.activity_ids)
-    aindex = pd.Index(arr.activity_ids)
+    aindex = arr.activity_index
     g_rows, g_cols, x_rows, x_ids, p_rows, p_ids, p_rank = [], [], [], [], [], [], []
     for e, ctx in enumerate(contexts):
         g_rows += [e] * len(ctx.goals)
@@ -692,6 +761,7 @@ def rank_activities(
     request: RankingRequest = RankingRequest(),  # noqa: B008
     gains: pd.DataFrame | None = None,
     model_version: str | None = None,
+    index: RankingIndex | None = None,
 ) -> list[Recommendation]:
     """Rank the catalog's activities for one educator and explain each pick.
 
@@ -711,6 +781,9 @@ def rank_activities(
         Learned expected gains, ``gain_mean`` indexed by ``(activity_id, competency_id)``.
     model_version : str or None
         Copied into every explanation.
+    index : RankingIndex or None
+        ``prepare(graph, catalog, gains)``, built once by a caller that ranks many times (it
+        carries the gains, so ``gains`` may then be omitted); None: built for this call.
 
     Returns
     -------
@@ -722,15 +795,15 @@ def rank_activities(
     UnknownCompetencyError
         A competency in ``mastery`` or a goal is not in ``graph``.
     ValueError
-        ``mastery`` or ``gains`` is malformed.
+        ``mastery`` or ``gains`` is malformed, or ``index`` was built from other objects.
     """
     _check_request(request)
     _check_context(graph, context)
     table = _read_mastery(graph, mastery)
-    arr = _prepare(graph, catalog, request, gains)
+    arr = _index(graph, catalog, gains, index)
     p = np.zeros((1, len(arr.competencies)))
-    known = arr.competencies.get_indexer(list(table.p))
-    p[0, known] = list(table.p.values())
+    pos = arr.competency_pos  # the table's ids are checked against the graph already
+    p[0, [pos[c] for c in table.p]] = list(table.p.values())
     goal_mask, excluded, pin_rank = _context_arrays(arr, [context])
     s = _score(arr, p, goal_mask, excluded, request)
     picks = _select(arr, s, pin_rank, request)
@@ -739,7 +812,7 @@ def rank_activities(
         a = int(picks.idx[0, j])
         if a < 0:
             break
-        out.append(_explain(graph, catalog, arr, table, context, request, s, a,
+        out.append(_explain(arr, table, context, request, s, a,
                             float(picks.score[0, j]), float(picks.penalty[0, j]),
                             bool(picks.pinned[0, j]), model_version))
     return out
@@ -753,6 +826,7 @@ def rank_batch(
     contexts: Mapping[Any, EducatorContext] | None = None,
     request: RankingRequest = RankingRequest(),  # noqa: B008
     gains: pd.DataFrame | None = None,
+    index: RankingIndex | None = None,
 ) -> pd.DataFrame:
     """Rank activities for many educators at once (no explanations).
 
@@ -764,7 +838,7 @@ def rank_batch(
     contexts : mapping educator_id -> EducatorContext, optional
         Educators in ``contexts`` but not in ``mastery_long`` are ranked from a cold start
         (every competency at 0).
-    request, gains
+    request, gains, index
         As in :func:`rank_activities`.
 
     Returns
@@ -785,7 +859,7 @@ def rank_batch(
     contexts = dict(contexts or {})
     for ctx in contexts.values():
         _check_context(graph, ctx)
-    arr = _prepare(graph, catalog, request, gains)
+    arr = _index(graph, catalog, gains, index)
     n_c = len(arr.competencies)
 
     ed_codes, ed_uniques = pd.factorize(mastery_long["educator_id"], sort=True)
@@ -838,11 +912,18 @@ def rank_batch(
 _EMPTY_CONTEXT = EducatorContext()
 
 
+def _index(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None,
+           index: RankingIndex | None) -> RankingIndex:
+    if index is None:
+        return prepare(graph, catalog, gains)
+    if not isinstance(index, RankingIndex):
+        raise TypeError(f"index must be a RankingIndex (from prepare()); got "
+                        f"{type(index).__name__}")
+    index.check(graph, catalog, gains)
+    return index
+
+
 # --------------------------------------------------------------------------- explanations
-
-
-def _name(graph: nx.DiGraph, c: str) -> str:
-    return str(graph.nodes[c].get("name", c))
 
 
 def _mastery_text(table: _Table, c: str) -> str:
@@ -856,11 +937,11 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorContext,
+def _explain(arr: RankingIndex, table: _Table, context: EducatorContext,
              request: RankingRequest, s: _Scores, a: int, score: float, penalty: float,
              pinned: bool, model_version: str | None) -> Recommendation:
     aid = str(arr.activity_ids[a])
-    row = catalog.activities.loc[aid]
+    names, preds = arr.names, arr.predecessors
     thr, gate = request.mastery_threshold, request.gate_threshold
     comps = arr.competencies
     p_of = lambda c: float(table.p.get(c, 0.0))  # noqa: E731
@@ -872,7 +953,7 @@ def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorConte
             continue
         c = comps[j]
         unc = table.uncertainty.get(c) if c in table.p else MISSING_UNCERTAINTY
-        targets.append({"competency_id": c, "name": _name(graph, c), "p_mastery": p_of(c),
+        targets.append({"competency_id": c, "name": names[c], "p_mastery": p_of(c),
                         "uncertainty": unc, "weight": float(arr.tw[a, kk]),
                         "gain": float(arr.tgain[a, kk])})
     unmastered = [t for t in targets if t["p_mastery"] < thr]
@@ -882,11 +963,11 @@ def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorConte
 
     ready, gaps, seen = [], [], set()
     for t in sorted(unmastered, key=lambda t: t is not lead):  # the lead's prerequisites first
-        for q in sorted(graph.predecessors(t["competency_id"]), key=lambda q: (-p_of(q), q)):
+        for q in sorted(preds[t["competency_id"]], key=lambda q: (-p_of(q), q)):
             if q in seen:
                 continue
             seen.add(q)
-            item = {"competency_id": q, "name": _name(graph, q), "p_mastery": p_of(q)}
+            item = {"competency_id": q, "name": names[q], "p_mastery": p_of(q)}
             (ready if p_of(q) >= gate else gaps).append(item)
 
     open_targets = [t["competency_id"] for t in sorted(unmastered, key=lambda t: -t["weight"])]
@@ -897,7 +978,7 @@ def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorConte
             break
     if goal_id is None:
         for gl in context.goals:
-            ancestors = nx.ancestors(graph, gl)
+            ancestors = arr.ancestor_sets[gl]
             if any(c in ancestors for c in open_targets):
                 goal_id = gl
                 break
@@ -922,8 +1003,9 @@ def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorConte
     # the reason: one sentence
     lc = lead["competency_id"]
     text = f"Builds {lead['name']} ({_mastery_text(table, lc)})"
-    lead_ready = [r for r in ready if r["competency_id"] in set(graph.predecessors(lc))][:2]
-    lead_gaps = [r for r in gaps if r["competency_id"] in set(graph.predecessors(lc))][:2]
+    lead_preds = set(preds[lc])
+    lead_ready = [r for r in ready if r["competency_id"] in lead_preds][:2]
+    lead_gaps = [r for r in gaps if r["competency_id"] in lead_preds][:2]
     if lead_ready:
         text += ", which you are ready for since " + _join(
             [f"{r['name']} is at {r['p_mastery']:.2f}" for r in lead_ready])
@@ -931,7 +1013,7 @@ def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorConte
         text += ", although " + _join(
             [f"{r['name']} is only at {r['p_mastery']:.2f}" for r in lead_gaps])
     if goal_id is not None:
-        gname = _name(graph, goal_id)
+        gname = names[goal_id]
         text += (f", and is your goal {gname}" if goal_is_target
                  else f", and leads toward your goal {gname}")
     text += f"; {hours:g} h, expected gain +{gain_total:.2f}."
@@ -949,6 +1031,6 @@ def _explain(graph, catalog, arr: _Arrays, table: _Table, context: EducatorConte
         "model_version": model_version,
         "score_parts": parts,
     }
-    return Recommendation(activity_id=aid, title=str(row["title"]), format=str(row["format"]),
+    return Recommendation(activity_id=aid, title=arr.titles[aid], format=str(arr.formats[a]),
                           hours=hours, score=score, reason=text, explanation=explanation,
                           pinned=pinned)

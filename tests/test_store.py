@@ -167,3 +167,18 @@ def test_recommendation_log_is_one_insert_per_request(store):
     log = store.recommendation_log("acme", "T1")
     assert log["rank"].tolist() == [1, 2] and set(log["model_name"]) == {"graph-rule"}
     assert store.recommendation_log("other").empty
+
+
+def test_educator_version_is_a_point_read_that_moves_with_every_write(store):
+    assert store.educator_version("acme", "T1") is None
+    store.ensure_tenant("acme")
+    rec, _ = store.put_educator("acme", "T1", profile={}, goals=[])
+    v0 = store.educator_version("acme", "T1")
+    assert v0[0] == rec.data_version == 0
+    store.ingest_evidence("acme", _valid([_row(1)]))
+    store.add_feedback("acme", [{"educator_id": "T1", "activity_id": "ACT-001",
+                                 "event": "accepted", "at": datetime.now(UTC)}])
+    store.put_educator("acme", "T1", profile={"role": "teacher"}, goals=[])
+    v3 = store.educator_version("acme", "T1")
+    assert v3[0] == 3 and v3[1] == v0[1]  # same educator (stamp), three writes later
+    assert store.educator_version("other", "T1") is None  # tenant-scoped

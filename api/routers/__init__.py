@@ -11,7 +11,9 @@ from api.routers import (
     recommendations,
 )
 
-ROUTERS = [health.router, evidence.router, educator_history.router, educators.router,
-           recommendations.router, feedback.router, content.router, admin.router]
+# Matched in this order (FastAPI tries each included router in turn): the read path's hot
+# route right after the health checks; no two routers have overlapping paths.
+ROUTERS = [health.router, recommendations.router, evidence.router, educator_history.router,
+           educators.router, feedback.router, content.router, admin.router]
 
 __all__ = ["ROUTERS"]

@@ -78,10 +78,8 @@ def post_feedback(
                      "by": ev.by, "note": ev.note, "key_id": who.key_id})
     stored = services.store.add_feedback(who.tenant_id, rows)
     completed = sorted({r["educator_id"] for r in rows if r["event"] == "completed"})
-    state = services.models.state
-    if completed and state.predictor is not None and \
-            services.settings.mastery_refresh == "on_write":
-        services.mastery.refresh(who.tenant_id, completed, trigger="write")
+    if services.models.state.predictor is not None:  # completions are model features
+        services.mastery_changed(who.tenant_id, completed)
     for event, n in Counter(r["event"] for r in rows).items():
         services.metrics.feedback.labels(event).inc(n)
     return json_response({"stored": stored, "educators_updated": len(ids)}, 201)

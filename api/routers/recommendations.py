@@ -1,8 +1,12 @@
 """Next activities for an educator (one or many), and pathways to goals.
 
-Read path: the key (cached), the educator row, their stored mastery (recomputed only when
-stale), their feedback (the context), the ranker (milliseconds), and one insert of what was
-shown into the recommendation log (the audit trail: to whom, which activities, which model).
+Read path: the key (cached), the educator row, then the ranked answer from the per-process
+:class:`~api.services.AnswerCache` when this educator was ranked at the same ``data_version``,
+by the same model, for the same query; else their stored mastery (recomputed only when stale),
+their feedback (the context) and the ranker (with the model's prebuilt ranking index). Every
+answer, cached or not, gets its own ``request_id`` and its rows in the recommendation log (the
+audit trail: to whom, which activities, which model), written behind the request in batches by
+:class:`~api.audit.AuditLog`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
@@ -37,7 +42,7 @@ EducatorId = Path(min_length=1, max_length=128, examples=["T-0017"])
 def _log(services: Services, who: Principal, request_id: str, kind: str, state: ModelState,
          rows: list[tuple[str, int, str, float | None]]) -> None:
     now = datetime.now(UTC)
-    services.store.log_recommendations([
+    services.audit.record([
         {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": e, "kind": kind,
          "rank": r, "activity_id": a, "score": s, "model_name": state.name,
          "model_version": state.version, "key_id": who.key_id, "shown_at": now}
@@ -64,20 +69,41 @@ def get_recommendations(
     who: Principal = Depends(require("read")),
     services: Services = Depends(get_services),
 ) -> Response:
-    request = RankingRequest(k=k, max_hours=max_hours, formats=formats or None)
-    rec = educator_or_404(services, who.tenant_id, educator_id)
+    request = RankingRequest(k=k, max_hours=max_hours,
+                             formats=tuple(sorted(set(formats))) if formats else None)
     state = services.models.state
-    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
-    context = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
-    ranked = rank_activities(services.graph, services.catalog, MasteryService.frame(entry),
-                             context=context, request=request, gains=state.gains,
-                             model_version=state.version)
+    query = (state.key, state.loaded_at, request.k, request.max_hours, request.formats, explain)
+    version = services.store.educator_version(who.tenant_id, educator_id)  # one point read
+    # the key holds everything the answer depends on that can change (see AnswerCache)
+    answer = (services.answers.get((who.tenant_id, educator_id, *version, *query))
+              if version is not None else None)
+    if answer is None:
+        rec = educator_or_404(services, who.tenant_id, educator_id)
+        answer = _rank_one(services, who.tenant_id, rec, state, request, explain)
+        if version is not None and version[0] == rec.data_version:
+            services.answers.put((who.tenant_id, educator_id, *version, *query), answer)
+    items_json, shown = answer
     request_id = new_request_id()
     _log(services, who, request_id, "recommend", state,
-         [(educator_id, i + 1, r.activity_id, float(r.score)) for i, r in enumerate(ranked)])
+         [(educator_id, r, a, s) for r, a, s in shown])
     return json_response({"educator_id": educator_id, "request_id": request_id,
-                          "model": state.info(),
-                          "items": [_item(i + 1, r, explain) for i, r in enumerate(ranked)]})
+                          "model": state.info(), "items": items_json})
+
+
+def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
+              request: RankingRequest, explain: bool
+              ) -> tuple[orjson.Fragment, tuple[tuple[int, str, float], ...]]:
+    """One educator's ranked items, serialized once, and ``(rank, activity_id, score)`` rows."""
+    e = rec.educator_id
+    entry = services.mastery.get(tenant_id, {e: rec}, state)[e]
+    context = services.contexts(tenant_id, {e: rec})[e]
+    mastery = {c: p for c, (p, _n) in entry.table.items()}
+    ranked = rank_activities(services.graph, services.catalog, mastery, context=context,
+                             request=request, index=state.index, model_version=state.version)
+    items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
+    shown = tuple((i + 1, r.activity_id, float(r.score)) for i, r in enumerate(ranked))
+    return (orjson.Fragment(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=str)),
+            shown)
 
 
 @router.post("/v1/recommendations:batch", response_model=BatchRecommendationsOut,
@@ -111,7 +137,7 @@ def post_batch(
             f.insert(0, "educator_id", e)
             frames.append(f)
         ranked = rank_batch(services.graph, services.catalog, pd.concat(frames, ignore_index=True),
-                            contexts=contexts, request=request, gains=state.gains)
+                            contexts=contexts, request=request, index=state.index)
         acts = services.catalog.activities
         by_educator = {e: g for e, g in ranked.groupby("educator_id", sort=False)}
         log_rows = []

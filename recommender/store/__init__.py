@@ -189,6 +189,10 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
+        t = schema.educators
+        self._version_sql = _Compiled(engine, sa.select(t.c.data_version, t.c.created_at).where(
+            (t.c.tenant_id == sa.bindparam("tenant_id"))
+            & (t.c.educator_id == sa.bindparam("educator_id"))))
 
     # ------------------------------------------------------------------ plumbing
     def _write(self):
@@ -324,6 +328,17 @@ class Store:
                 (t.c.tenant_id == tenant_id) & (t.c.educator_id == educator_id))).first()
         return None if row is None else self._educator(row)
 
+    def educator_version(self, tenant_id: str, educator_id: str) -> tuple[int, Any] | None:
+        """``(data_version, stamp)`` of an educator, None if absent: the read path's one query.
+
+        ``stamp`` is the creation time as the driver returns it (an opaque, comparable value):
+        together they identify the educator's data, for cache keys. The statement is compiled
+        once and run on the pooled driver connection, skipping SQLAlchemy's per-execution work
+        (a few times cheaper than :meth:`get_educator`, which decodes the whole row).
+        """
+        row = self._version_sql.first({"tenant_id": tenant_id, "educator_id": educator_id})
+        return None if row is None else (int(row[0]), row[1])
+
     def get_educators(self, tenant_id: str, educator_ids: Iterable[str]) -> dict[str, EducatorRecord]:
         """The existing educators among ``educator_ids`` (others are simply absent)."""
         t = schema.educators
@@ -415,14 +430,22 @@ class Store:
             for part in _chunks(ids):
                 rows.extend(conn.execute(sa.select(*cols).where(
                     (t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part))).all())
-        frame = pd.DataFrame.from_records(
-            rows, columns=["evidence_id", "educator_id", "competency_id", "source", "score_norm",
-                           "proficient", "observed_us"], coerce_float=True)
-        observed = pd.to_datetime(frame.pop("observed_us").to_numpy(np.int64), unit="us", utc=True)
-        frame["observed_at"] = observed
-        frame["proficient"] = frame["proficient"].astype(bool)
-        frame["score_norm"] = frame["score_norm"].astype(float)
-        return frame[list(_EVIDENCE_COLUMNS)]
+        names = ["evidence_id", "educator_id", "competency_id", "source", "score_norm",
+                 "proficient", "observed_us"]
+        # one column at a time from the rows (DataFrame.from_records probes every Row object,
+        # which cost more than the query itself on large refreshes)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        data = dict(zip(names, columns, strict=True))
+        return pd.DataFrame({
+            "evidence_id": np.asarray(data["evidence_id"], dtype=object),
+            "educator_id": np.asarray(data["educator_id"], dtype=object),
+            "competency_id": np.asarray(data["competency_id"], dtype=object),
+            "source": np.asarray(data["source"], dtype=object),
+            "score_norm": np.asarray(data["score_norm"], dtype=float),
+            "proficient": np.asarray(data["proficient"], dtype=bool),
+            "observed_at": pd.to_datetime(np.asarray(data["observed_us"], dtype=np.int64),
+                                          unit="us", utc=True),
+        })[list(_EVIDENCE_COLUMNS)]
 
     def count_evidence(self, tenant_id: str, educator_id: str | None = None) -> int:
         t = schema.evidence
@@ -543,6 +566,31 @@ class Store:
             rows = conn.execute(q.order_by(t.c.log_id)).mappings().all()
         return pd.DataFrame([dict(r) for r in rows],
                             columns=[c.name for c in t.columns])
+
+
+class _Compiled:
+    """A read-only SELECT compiled once for the engine's dialect, run on the raw DB-API cursor.
+
+    For hot point reads only: no SQLAlchemy type processing of the results (values come back
+    as the driver returns them).
+    """
+
+    def __init__(self, engine: Engine, stmt: sa.Select):
+        self.engine = engine
+        compiled = stmt.compile(dialect=engine.dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positiontup if compiled.positional else None
+
+    def first(self, params: Mapping[str, Any]) -> tuple | None:
+        args = (tuple(params[k] for k in self.positional) if self.positional is not None
+                else dict(params))
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(self.sql, args)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
 
 
 class _WriteTx:

@@ -125,3 +125,40 @@ def test_revoking_a_key_of_another_tenant_is_404(api):
     r = api.client.delete(f"/v1/admin/keys/{other}", headers=api.h("admin"))
     assert r.status_code == 404
     assert api.get("/v1/framework", who="other").status_code == 200
+
+
+class _CountingStore:
+    def __init__(self, records):
+        self.records = records
+        self.lookups = 0
+
+    def key_by_hash(self, key_hash):
+        self.lookups += 1
+        return self.records.get(key_hash)
+
+
+def test_key_cache_keeps_active_keys_for_the_ttl_only():
+    import time
+    from datetime import UTC, datetime
+
+    from api.auth import KeyCache
+    from recommender.store import ApiKey
+
+    now = datetime.now(UTC)
+    active = ApiKey("k1", "acme", "platform", "", now)
+    revoked = ApiKey("k2", "acme", "platform", "", now, revoked_at=now)
+    store = _CountingStore({"h1": active, "h2": revoked})
+    cache = KeyCache(ttl=0.2)
+    assert cache.lookup(store, "h1") is active and cache.lookup(store, "h1") is active
+    assert store.lookups == 1 and cache.cached("h1") is active
+    for _ in range(2):  # revoked and unknown keys are never cached
+        assert cache.lookup(store, "h2") is revoked and cache.lookup(store, "nope") is None
+    assert store.lookups == 5
+    cache.forget("k1")
+    assert cache.cached("h1") is None
+    cache.lookup(store, "h1")
+    time.sleep(0.3)
+    assert cache.cached("h1") is None  # expired
+    off = KeyCache(ttl=0)
+    off.lookup(store, "h1")
+    assert off.cached("h1") is None

@@ -68,6 +68,7 @@ def test_bad_recommendation_queries_are_422_naming_the_parameter(api, query, fie
 def test_recommendations_are_logged_with_the_model_version(api):
     api.put("/v1/educators/T1", json={})
     r = api.get("/v1/educators/T1/recommendations", params={"k": 2}).json()
+    api.services.audit.flush()  # the log is written behind the request
     log = api.services.store.recommendation_log("acme", "T1")
     assert log["request_id"].unique().tolist() == [r["request_id"]]
     assert log["activity_id"].tolist() == [i["activity_id"] for i in r["items"]]
@@ -81,6 +82,7 @@ def test_pathway_uses_given_goals_or_the_educators_own(api):
     assert own["total_hours"] == pytest.approx(sum(s["hours"] for s in own["steps"]))
     given = api.get("/v1/educators/T1/pathway", params={"goal": ["REL.PLC"]}).json()
     assert given["goals"] == ["REL.PLC"]
+    api.services.audit.flush()
     assert set(api.services.store.recommendation_log("acme", "T1")["kind"]) == {"pathway"}
 
 

@@ -97,13 +97,57 @@ def test_new_evidence_changes_the_next_answer(api):
     assert n["INS.FORMATIVE"] == 7
 
 
-def test_mastery_is_stored_on_write_and_only_recomputed_when_stale(api):
+def test_mastery_is_refreshed_behind_the_write_and_only_recomputed_on_read_when_stale(api):
     api.post("/v1/evidence", json={"records": [record(1)]})
+    assert api.services.refresher.wait_idle(timeout=30)
+    assert api.services.store.get_mastery("acme", ["T1"])["T1"].data_version == 1
     metric = api.services.metrics.mastery_refreshed
     reads = metric.labels("read")._value.get()
     api.get("/v1/educators/T1/mastery")
     api.get("/v1/educators/T1/recommendations")
     assert metric.labels("read")._value.get() == reads  # fresh: nothing recomputed on read
+
+
+def test_a_read_before_the_background_refresh_recomputes_so_nothing_is_served_stale(make_api):
+    with make_api() as api:
+        services = api.services
+        services.refresher.close()  # stop the thread: the queued refresh never runs
+        api.post("/v1/evidence", json={"records": [record(1, score=1)]})
+        before = api.get("/v1/educators/T1/mastery").json()
+        api.post("/v1/evidence", json={"records": [record(i, score=4, day=i) for i in range(2, 8)]})
+        assert services.refresher.pending == 1  # queued, not run
+        after = api.get("/v1/educators/T1/mastery").json()
+        n = {c["competency_id"]: c["n_evidence"] for c in after["competencies"]}
+        assert n["INS.FORMATIVE"] == 7 and after != before
+
+
+def test_repeated_writes_while_a_refresh_runs_collapse_into_one_refresh(make_api):
+    with make_api() as api:
+        services = api.services
+        release = __import__("threading").Event()
+        real = services.mastery.refresh
+        calls = []
+
+        def slow(tenant, ids, **kw):
+            calls.append(list(ids))
+            release.wait(10)
+            return real(tenant, ids, **kw)
+
+        services.mastery.refresh = slow
+        api.post("/v1/evidence", json={"records": [record(1)]})
+        for i in range(2, 6):  # while the first refresh is held, T1 is written to four times
+            api.post("/v1/evidence", json={"records": [record(i, day=i)]})
+        release.set()
+        assert services.refresher.wait_idle(timeout=30)
+        assert calls == [["T1"], ["T1"]]
+        assert services.store.get_mastery("acme", ["T1"])["T1"].data_version == 5
+
+
+def test_on_write_refresh_runs_in_the_request(make_api):
+    with make_api(mastery_refresh="on_write") as api:
+        assert api.services.refresher is None
+        api.post("/v1/evidence", json={"records": [record(1, score=4)]})
+        assert api.services.store.get_mastery("acme", ["T1"])["T1"].data_version == 1
 
 
 def test_on_read_refresh_marks_stale_and_recomputes_lazily(make_api):

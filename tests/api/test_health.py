@@ -57,3 +57,24 @@ def test_openapi_documents_every_endpoint_with_examples(api):
     schemas = spec["components"]["schemas"]
     assert schemas["EvidenceBatchIn"]["examples"] and schemas["XapiBatchIn"]["examples"]
     assert paths["/v1/evidence"]["post"]["responses"]["413"]
+
+
+def test_the_served_socket_is_tcp_so_responses_are_not_held_by_nagle():
+    """`pdrec serve --workers N` binds the listener itself: it must say it is TCP, or asyncio
+    leaves Nagle's algorithm on and every keep-alive answer waits ~40 ms for a delayed ACK."""
+    import socket
+
+    from pipelines.serve import _TcpConfig
+
+    config = _TcpConfig("api.app:create_app", factory=True, host="127.0.0.1", port=0,
+                        workers=2)
+    listener = config.bind_socket()
+    try:
+        assert listener.proto == socket.IPPROTO_TCP and listener.get_inheritable()
+        listener.listen()
+        client = socket.create_connection(listener.getsockname())
+        conn, _ = listener.accept()
+        with client, conn:
+            assert conn.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on this
+    finally:
+        listener.close()

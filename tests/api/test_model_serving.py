@@ -67,6 +67,7 @@ def test_no_champion_serves_the_graph_rule_then_reload_swaps_in_the_champion(reg
         after = api.get("/v1/educators/T1/recommendations", params={"explain": True}).json()
         assert after["model"]["version"] == version
         assert all(i["explanation"]["model_version"] == version for i in after["items"])
+        api.services.audit.flush()
         log = api.services.store.recommendation_log("acme", "T1")
         assert set(log["model_version"].dropna()) == {version}
 

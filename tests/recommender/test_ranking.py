@@ -14,8 +14,10 @@ from recommender.ranking import (
     GOAL_SELF_CREDIT,
     MISSING_UNCERTAINTY,
     EducatorContext,
+    RankingIndex,
     RankingRequest,
     ScoreWeights,
+    prepare,
     rank_activities,
     rank_batch,
     target_gains,
@@ -132,7 +134,41 @@ def cases(draw, pins=True):
 # --------------------------------------------------------------------------- a reference
 
 
-def reference_parts(graph, catalog, p, goals, aid, request):
+def reference_progress(graph, catalog, p, goals, aid):
+    """Expected goal progress per hour of one activity (before the per-educator scaling)."""
+    t = catalog.targets[catalog.targets["activity_id"] == aid]
+    get = lambda c: p.get(c, 0.0)  # noqa: E731
+    prior = catalog.activities.at[aid, "expected_gain"]
+    total = 0.0
+    for c, w in zip(t["competency_id"], t["weight"], strict=True):
+        if c in goals:
+            credit = GOAL_SELF_CREDIT
+        else:
+            credit = GOAL_PATH_CREDIT * max((1 - get(g) for g in goals
+                                             if c in _ancestors(graph, g)), default=0.0)
+        ready = min((get(q) for q in graph.predecessors(c)), default=1.0)
+        total += prior * w * (1 - get(c)) * ready * credit
+    return total / catalog.activities.at[aid, "hours"]
+
+
+def reference_goal(graph, catalog, p, context, aid, request):
+    """``goal``: progress relative to the best candidate's (allowed, not excluded, open)."""
+    best = 0.0
+    for other, row in catalog.activities.iterrows():
+        targets = catalog.targets.loc[catalog.targets["activity_id"] == other, "competency_id"]
+        if (other in context.excluded
+                or (request.formats is not None and row["format"] not in request.formats)
+                or (request.modalities is not None
+                    and row["modality"] not in request.modalities)
+                or not any(p.get(c, 0.0) < request.mastery_threshold for c in targets)):
+            continue
+        best = max(best, reference_progress(graph, catalog, p, context.goals, other))
+    if best <= 0:
+        return 0.0
+    return reference_progress(graph, catalog, p, context.goals, aid) / best
+
+
+def reference_parts(graph, catalog, p, context, aid, request):
     """The documented score parts of one activity, computed the slow, obvious way."""
     t = catalog.targets[catalog.targets["activity_id"] == aid]
     w = dict(zip(t["competency_id"], t["weight"], strict=True))
@@ -140,25 +176,12 @@ def reference_parts(graph, catalog, p, goals, aid, request):
     prior = catalog.activities.at[aid, "expected_gain"]
     get = lambda c: p.get(c, 0.0)  # noqa: E731
     ready = {c: min((get(q) for q in graph.predecessors(c)), default=1.0) for c in w}
-    closure = set()
-    for g in goals:
-        closure |= {g} | set(graph.predecessors(g)) | {a for a in _ancestors(graph, g)}
-    credit = {}
-    for c in w:
-        if get(c) >= request.mastery_threshold:
-            credit[c] = 0.0
-        elif c in goals:
-            credit[c] = GOAL_SELF_CREDIT
-        elif c in closure:
-            credit[c] = GOAL_PATH_CREDIT
-        else:
-            credit[c] = 0.0
     return {
         "need": sum(w[c] * (1 - get(c)) for c in w) / wsum,
         "readiness": sum(w[c] * ready[c] for c in w) / wsum,
         "gain": sum(prior * w[c] * (1 - get(c)) for c in w),
         "cost": math.log1p(catalog.activities.at[aid, "hours"]),
-        "goal": max(w[c] * credit[c] for c in w),
+        "goal": reference_goal(graph, catalog, p, context, aid, request),
     }
 
 
@@ -261,7 +284,7 @@ def test_scores_match_the_documented_formula(case):
     p = p_map(mastery)
     for rec in rank_activities(graph, catalog, mastery, context=context, request=request):
         parts = rec.explanation["score_parts"]
-        ref = reference_parts(graph, catalog, p, context.goals, rec.activity_id, request)
+        ref = reference_parts(graph, catalog, p, context, rec.activity_id, request)
         for name, value in ref.items():
             assert parts[name] == pytest.approx(value, abs=1e-12), name
         rebuilt = (wt.need * ref["need"] + wt.readiness * ref["readiness"] + wt.gain * ref["gain"]
@@ -381,7 +404,8 @@ def test_goal_alignment_lifts_an_activity_on_the_goal_path():
     lifted = rank_activities(g, cat, mastery, context=EducatorContext(goals=("GOAL",)))
     assert ids_of(lifted) == ["A2", "A1"]
     assert lifted[0].explanation["goal"] == "GOAL"
-    assert lifted[0].explanation["score_parts"]["goal"] == GOAL_PATH_CREDIT
+    assert lifted[0].explanation["score_parts"]["goal"] == 1.0  # the best step toward it
+    assert lifted[1].explanation["score_parts"]["goal"] == 0.0  # B leads nowhere
     assert "leads toward your goal" in lifted[0].reason
 
 
@@ -389,9 +413,13 @@ def test_the_goal_itself_earns_more_than_its_prerequisites():
     g = framework([("A", "GOAL")])
     cat = build_catalog({"activities": [activity("A1", {"A": 1.0}),
                                         activity("A2", {"GOAL": 1.0})]}, g)
-    mastery = table({"A": 0.9, "GOAL": 0.1})  # A mastered: only the goal is open
-    [rec] = rank_activities(g, cat, mastery, context=EducatorContext(goals=("GOAL",)))
-    assert rec.explanation["score_parts"]["goal"] == GOAL_SELF_CREDIT > GOAL_PATH_CREDIT
+    mastery = table({"A": 0.6, "GOAL": 0.1})  # ready enough for the goal itself
+    rec, other = rank_activities(g, cat, mastery, context=EducatorContext(goals=("GOAL",)))
+    assert rec.activity_id == "A2" and other.activity_id == "A1"
+    # progress per hour: goal 0.9 * 0.6 (its readiness) * 1.0; prerequisite 0.4 * 0.5 * 0.9
+    assert rec.explanation["score_parts"]["goal"] == 1.0
+    assert other.explanation["score_parts"]["goal"] == pytest.approx(
+        (0.4 * GOAL_PATH_CREDIT * 0.9) / (0.9 * 0.6 * GOAL_SELF_CREDIT))
     assert "is your goal" in rec.reason
 
 
@@ -430,8 +458,10 @@ def test_hard_gate_drops_activities_with_unready_targets_unless_switched_off():
     cat = build_catalog({"activities": [activity("A1", {"FA": 1.0}),
                                         activity("A2", {"AL": 1.0, "FA": 0.5})]}, G)
     mastery = table({"AL": 0.3, "FA": 0.2})
-    assert ids_of(rank_activities(G, cat, mastery)) == []  # A2's FA needs AL >= 0.5
-    recs = rank_activities(G, cat, mastery, request=RankingRequest(hard_gate=False))
+    gated = rank_activities(G, cat, mastery, request=RankingRequest(hard_gate=True))
+    assert ids_of(gated) == []  # A2's FA needs AL >= 0.5
+    assert RankingRequest().hard_gate is False  # opt-in: by default readiness lowers the score
+    recs = rank_activities(G, cat, mastery)
     assert set(ids_of(recs)) == {"A1", "A2"}
     a1 = next(r for r in recs if r.activity_id == "A1")
     assert a1.explanation["prerequisite_gaps"] == [
@@ -572,7 +602,68 @@ def test_default_framework_and_catalog_rank_and_batch_agree():
     for e, rows in long.groupby("educator_id"):
         recs = rank_activities(graph, catalog, rows.set_index("competency_id"),
                                context=goals.get(e, EducatorContext()), request=req)
-        assert len(recs) == 5
+        assert 4 <= len(recs) <= 5  # the 30 h budget may end the list early
         assert sum(r.hours for r in recs) <= 30
         assert batch.loc[batch["educator_id"] == e, "activity_id"].tolist() == ids_of(recs)
         assert all(r.reason.count(";") == 1 for r in recs)
+
+
+# --------------------------------------------------------------------------- the prepared index
+
+
+def _default_world():
+    graph = default_framework("educator")
+    catalog = default_catalog(graph)
+    comps = sorted(graph)
+    rng = np.random.default_rng(11)
+    long = pd.DataFrame({"educator_id": np.repeat(["t0", "t1", "t2"], len(comps)),
+                         "competency_id": comps * 3,
+                         "p_mastery": rng.uniform(0, 1, 3 * len(comps))})
+    gains = target_gains(catalog).rename(columns={"gain": "gain_mean"})
+    gains["gain_mean"] *= 1.5
+    return graph, catalog, long, gains
+
+
+def test_a_prepared_index_gives_exactly_the_same_answers():
+    graph, catalog, long, gains = _default_world()
+    index = prepare(graph, catalog, gains)
+    assert isinstance(index, RankingIndex) and index.gains is gains
+    ctx = EducatorContext(goals=(sorted(graph)[3],), declined={"ACT-002"}, pinned=("ACT-100",))
+    for req in (RankingRequest(k=4), RankingRequest(k=6, formats=("course", "residency"),
+                                                    max_hours=40)):
+        for _, rows in long.groupby("educator_id"):
+            table = rows.set_index("competency_id")
+            built = rank_activities(graph, catalog, table, context=ctx, request=req, gains=gains,
+                                    model_version="7")
+            reused = rank_activities(graph, catalog, table, context=ctx, request=req,
+                                     index=index, model_version="7")
+            assert built == reused
+        pd.testing.assert_frame_equal(
+            rank_batch(graph, catalog, long, contexts={"t1": ctx}, request=req, gains=gains),
+            rank_batch(graph, catalog, long, contexts={"t1": ctx}, request=req, index=index))
+
+
+def test_an_index_of_other_objects_is_refused_naming_them():
+    graph, catalog, long, gains = _default_world()
+    index = prepare(graph, catalog, gains)
+    table = long[long["educator_id"] == "t0"].set_index("competency_id")
+    other_graph = default_framework("educator")
+    with pytest.raises(ValueError, match="another graph than"):
+        rank_activities(other_graph, catalog, table, index=index)
+    with pytest.raises(ValueError, match="another catalog and gains"):
+        rank_batch(graph, default_catalog(graph), long, gains=gains.copy(), index=index)
+    with pytest.raises(TypeError, match="RankingIndex"):
+        rank_activities(graph, catalog, table, index="not an index")
+    # gains=None with an index means "the index's gains"; the same object is accepted too
+    assert rank_activities(graph, catalog, table, index=index) == rank_activities(
+        graph, catalog, table, index=index, gains=gains)
+
+
+def test_the_index_cannot_be_changed_in_place():
+    graph, catalog, _, _ = _default_world()
+    index = prepare(graph, catalog)
+    for name in ("tidx", "tw", "tgain", "wsum", "hours", "has_targets", "pidx", "ancestors"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(index, name)[0] = 0
+    with pytest.raises(AttributeError):
+        index.gains = None  # frozen

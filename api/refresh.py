@@ -1,0 +1,102 @@
+"""Mastery refreshed behind the write: a deduplicating queue drained by one background thread.
+
+With ``PDREC_MASTERY_REFRESH=background`` (the default) an evidence or completion write only
+queues its educators; this thread recomputes their stored mastery in batches. An educator
+written to ten times while a batch runs is recomputed once afterwards, so a bulk load costs one
+model pass per *distinct* educator per drain instead of one per request that touched them.
+
+Nothing is ever served stale: stored mastery carries the ``data_version`` it was computed from,
+and a read that finds it older than the educator's current version recomputes it in the request
+(:meth:`api.services.MasteryService.get`) -- the queue only makes that rare. A refresh that fails
+is logged and left to the next read; the evidence itself was committed before it was queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.services import MasteryService
+
+__all__ = ["MasteryRefresher"]
+
+log = logging.getLogger("pdrec.api")
+
+
+class MasteryRefresher:
+    """Queue ``(tenant, educator)`` pairs; a daemon thread refreshes them in batches.
+
+    Parameters
+    ----------
+    mastery : MasteryService
+        Does the work (:meth:`~api.services.MasteryService.refresh`).
+    batch_size : int
+        Educators per refresh call (one evidence read and one model pass each).
+    """
+
+    def __init__(self, mastery: MasteryService, *, batch_size: int = 2000):
+        self.mastery = mastery
+        self.batch_size = batch_size
+        self._pending: dict[str, dict[str, None]] = {}  # tenant -> ordered set of educators
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="pdrec-mastery-refresh",
+                                        daemon=True)
+        self._thread.start()
+
+    def enqueue(self, tenant_id: str, educator_ids: Iterable[str]) -> None:
+        """Queue these educators of ``tenant_id`` (repeats collapse into one refresh)."""
+        with self._cond:
+            self._pending.setdefault(tenant_id, {}).update(dict.fromkeys(educator_ids))
+            self._cond.notify()
+
+    @property
+    def pending(self) -> int:
+        """Educators queued and not yet taken by the thread."""
+        with self._cond:
+            return sum(len(ids) for ids in self._pending.values())
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the queue is empty and no batch runs; False if ``timeout`` ran out."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what is queued (up to ``timeout``), then stop the thread."""
+        self.wait_idle(timeout)
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def _take(self) -> tuple[str, list[str]] | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending or self._stop)
+            if not self._pending:
+                return None
+            tenant = next(iter(self._pending))
+            queued = self._pending[tenant]
+            batch = list(queued)[: self.batch_size]
+            for e in batch:
+                del queued[e]
+            if not queued:
+                del self._pending[tenant]
+            self._busy = True
+            return tenant, batch
+
+    def _run(self) -> None:
+        while (work := self._take()) is not None:
+            tenant, batch = work
+            try:
+                self.mastery.refresh(tenant, batch, trigger="background")
+            except Exception:  # noqa: BLE001 - evidence is stored; the next read recomputes
+                log.exception("background mastery refresh of %d educators failed; they will be "
+                              "recomputed on their next read", len(batch))
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()

@@ -1,0 +1,112 @@
+"""The recommendation log written behind the request: complete after a flush and at shutdown,
+synchronous when asked, kept and retried when a write fails, and never allowed to grow unbounded."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from api.audit import AuditLog
+from recommender.store import open_store
+
+
+def _rows(n, start=0):
+    now = datetime.now(UTC)
+    return [{"tenant_id": "acme", "request_id": f"r{i}", "educator_id": "T1", "kind": "recommend",
+             "rank": 1, "activity_id": f"ACT-{i:03d}", "score": 0.5, "model_name": "graph-rule",
+             "model_version": None, "key_id": "k", "shown_at": now}
+            for i in range(start, start + n)]
+
+
+class FlakyStore:
+    """Records what it is asked to write; fails the first ``failures`` times."""
+
+    def __init__(self, failures=0):
+        self.failures = failures
+        self.written: list[dict] = []
+
+    def log_recommendations(self, rows):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database unavailable")
+        self.written.extend(rows)
+
+
+def test_every_answer_is_in_the_log_after_a_graceful_shutdown(make_api, tmp_path):
+    with make_api(audit_flush_seconds=60) as api:  # no timed flush during the test
+        api.put("/v1/educators/T1", json={})
+        ids = [api.get("/v1/educators/T1/recommendations", params={"k": 2}).json()["request_id"]
+               for _ in range(3)]
+        assert api.services.audit.pending == 6
+        store = api.services.store
+        assert store.recommendation_log("acme", "T1").empty  # not written yet
+        url = store.engine.url.render_as_string(hide_password=False)
+    # the lifespan ended: AuditLog.close() flushed before the store was closed
+    reopened = open_store(url, run_migrations=False)
+    try:
+        log = reopened.recommendation_log("acme", "T1")
+    finally:
+        reopened.dispose()
+    assert sorted(set(log["request_id"])) == sorted(ids) and len(log) == 6
+
+
+def test_the_background_thread_flushes_on_its_interval(make_api):
+    with make_api(audit_flush_seconds=0.05) as api:
+        api.put("/v1/educators/T1", json={})
+        rid = api.get("/v1/educators/T1/recommendations").json()["request_id"]
+        deadline = time.monotonic() + 5
+        while api.services.audit.pending and time.monotonic() < deadline:
+            time.sleep(0.02)
+        log = api.services.store.recommendation_log("acme", "T1")
+        assert rid in set(log["request_id"])
+
+
+def test_flush_seconds_zero_writes_in_the_request(make_api):
+    with make_api(audit_flush_seconds=0) as api:
+        api.put("/v1/educators/T1", json={})
+        rid = api.get("/v1/educators/T1/pathway", params={"goal": "INS.ELL"}).json()["request_id"]
+        assert api.services.audit.pending == 0
+        assert set(api.services.store.recommendation_log("acme", "T1")["request_id"]) == {rid}
+
+
+def test_a_failed_write_keeps_the_rows_in_order_for_the_next_flush():
+    store = FlakyStore(failures=1)
+    log = AuditLog(store, flush_seconds=3600)
+    try:
+        log.record(_rows(2))
+        with pytest.raises(RuntimeError):
+            log.flush()
+        log.record(_rows(1, start=2))
+        assert log.pending == 3 and store.written == []
+        assert log.flush() == 3
+        assert [r["request_id"] for r in store.written] == ["r0", "r1", "r2"]
+    finally:
+        log.close()
+
+
+def test_too_many_pending_rows_are_written_by_the_request_itself():
+    store = FlakyStore()
+    log = AuditLog(store, flush_seconds=3600, max_pending=3)
+    try:
+        log.record(_rows(2))
+        assert log.pending == 2 and store.written == []
+        log.record(_rows(2, start=2))  # 4 >= 3: written now, in the caller
+        assert log.pending == 0 and len(store.written) == 4
+    finally:
+        log.close()
+
+
+def test_when_the_database_stays_down_requests_fail_rather_than_go_unlogged():
+    store = FlakyStore(failures=10)
+    log = AuditLog(store, flush_seconds=3600, max_pending=2)
+    try:
+        log.record(_rows(1))
+        with pytest.raises(RuntimeError):
+            log.record(_rows(1, start=1))
+        assert log.pending == 2  # nothing dropped
+    finally:
+        store.failures = 0
+        log.close()
+    assert [r["request_id"] for r in store.written] == ["r0", "r1"]
