@@ -7,6 +7,7 @@ own settings and, to avoid MLflow, a ``model_loader``. ``pdrec serve`` runs it w
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -72,6 +73,11 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
             except Exception as exc:  # noqa: BLE001 - serve the graph rule, say so in /readyz
                 log.exception("champion model not loaded; serving the graph rule")
                 services.models.serve_fallback(f"champion failed to load: {exc}")
+        # Everything loaded so far (libraries, model, content) lives as long as the process:
+        # move it out of the collector's view, so a full collection scans only request garbage
+        # and does not pause every request behind it.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
