@@ -335,6 +335,7 @@ class RankingIndex:
     competencies: pd.Index  # C ids, sorted
     activity_ids: np.ndarray  # A ids, sorted
     activity_index: pd.Index  # the same ids, for lookups
+    activity_pos: Mapping[str, int]  # activity id -> row (dict lookups beat an Index's for a few ids)
     competency_pos: Mapping[str, int]  # competency id -> column
     tidx: np.ndarray  # (A, K) target column, C = sentinel (padding)
     tw: np.ndarray  # (A, K) weights, 0 for padding
@@ -481,6 +482,7 @@ def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = No
     return RankingIndex(
         graph=graph, catalog=catalog, gains=gains, competencies=comps, activity_ids=aids,
         activity_index=pd.Index(aids, dtype=object), competency_pos=pos,
+        activity_pos={a: i for i, a in enumerate(aids.tolist())},
         titles=dict(zip(aids.tolist(), acts["title"].astype(str).tolist(), strict=True)),
         names={c: str(graph.nodes[c].get("name", c)) for c in comps},
         predecessors={c: tuple(graph.predecessors(c)) for c in comps},
@@ -722,30 +724,26 @@ def _context_arrays(arr: RankingIndex, contexts: list[EducatorContext]
     This walks the contexts' own (short) id lists once; scoring itself is vectorized.
     """
     n_e, n_c, n_a = len(contexts), len(arr.competencies), len(arr.activity_ids)
-    aindex = arr.activity_index
-    g_rows, g_cols, x_rows, x_ids, p_rows, p_ids, p_rank = [], [], [], [], [], [], []
+    cpos, apos = arr.competency_pos, arr.activity_pos  # dicts: faster than Index lookups here
+    g_rows, g_cols, x_rows, x_cols, p_rows, p_cols, p_rank = [], [], [], [], [], [], []
     for e, ctx in enumerate(contexts):
+        g_cols += [cpos[g] for g in ctx.goals]  # goals are checked against the graph
         g_rows += [e] * len(ctx.goals)
-        g_cols += list(ctx.goals)
-        ex = ctx.excluded
+        # unknown activity ids (e.g. retired activities) exclude and pin nothing
+        ex = [apos[a] for a in ctx.excluded if a in apos]
+        x_cols += ex
         x_rows += [e] * len(ex)
-        x_ids += list(ex)
-        p_rows += [e] * len(ctx.pinned)
-        p_ids += list(ctx.pinned)
-        p_rank += list(range(len(ctx.pinned), 0, -1))
+        for a, r in zip(ctx.pinned, range(len(ctx.pinned), 0, -1), strict=True):
+            if a in apos:
+                p_rows.append(e)
+                p_cols.append(apos[a])
+                p_rank.append(r)
     goal_mask = np.zeros((n_e, n_c), dtype=bool)
-    if g_rows:
-        goal_mask[np.asarray(g_rows), arr.competencies.get_indexer(g_cols)] = True
+    goal_mask[g_rows, g_cols] = True
     excluded = np.zeros((n_e, n_a), dtype=bool)
-    if x_rows:
-        col = aindex.get_indexer(x_ids)
-        keep = col >= 0  # unknown ids (e.g. retired activities) exclude nothing
-        excluded[np.asarray(x_rows)[keep], col[keep]] = True
+    excluded[x_rows, x_cols] = True
     pin_rank = np.zeros((n_e, n_a))
-    if p_rows:
-        col = aindex.get_indexer(p_ids)
-        keep = col >= 0
-        pin_rank[np.asarray(p_rows)[keep], col[keep]] = np.asarray(p_rank, dtype=float)[keep]
+    pin_rank[p_rows, p_cols] = p_rank
     return goal_mask, excluded, pin_rank
 
 
