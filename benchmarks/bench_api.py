@@ -59,23 +59,18 @@ def train_champion(data_dir: Path, educators: int) -> str:
 
 
 def create_key(data_dir: Path) -> str:
-    from recommender.store import open_store, sqlite_url
+    from pipelines.serve import project_store
 
-    store = open_store(sqlite_url(data_dir))
-    try:
-        store.ensure_tenant(TENANT)
-        key, _ = store.create_key(TENANT, "platform", label="bench")
-        return key
-    finally:
-        store.dispose()
+    with project_store(data_dir) as store:
+        return store.create_key(TENANT, "platform", label="bench")[0]
 
 
 def evidence_records(data_dir: Path, n: int) -> list[dict]:
+    from recommender.evidence import to_json_records
+
     ev = pd.read_parquet(data_dir / "synthetic" / "evidence.parquet").head(n)
-    ev = ev.assign(observed_at=ev["observed_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    cols = ["evidence_id", "educator_id", "competency_id", "source", "score", "scale_min",
-            "scale_max", "observed_at"]
-    return ev[cols].to_dict("records")
+    return to_json_records(ev[["evidence_id", "educator_id", "competency_id", "source", "score",
+                               "scale_min", "scale_max", "observed_at"]])
 
 
 def ingest(base: str, key: str, records: list[dict], batch: int) -> dict:
@@ -97,11 +92,10 @@ def ingest(base: str, key: str, records: list[dict], batch: int) -> dict:
 def wait_mastery_current(data_dir: Path, educators: list[str], timeout: float = 600.0) -> float:
     """Seconds until every educator's stored mastery is computed from their latest data (the
     background refresher has caught up), polling the store the server writes to."""
-    from recommender.store import open_store, sqlite_url
+    from pipelines.serve import project_store
 
-    store = open_store(sqlite_url(data_dir), run_migrations=False)
     start = time.perf_counter()
-    try:
+    with project_store(data_dir) as store:
         while True:
             records = store.get_educators(TENANT, educators)
             stored = store.get_mastery(TENANT, educators)
@@ -112,8 +106,6 @@ def wait_mastery_current(data_dir: Path, educators: list[str], timeout: float = 
             if time.perf_counter() - start > timeout:
                 raise RuntimeError(f"{len(stale)} educators still stale after {timeout:.0f} s")
             time.sleep(0.2)
-    finally:
-        store.dispose()
 
 
 def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, seconds: int,

@@ -349,10 +349,11 @@ def keys_create(
     data_dir: DataDir = Path("data"),
 ) -> str:
     """Create an API key and print it once; only its SHA-256 hash is stored."""
-    from pipelines.serve import create_key
+    from pipelines.serve import project_store
 
     try:
-        secret, record = create_key(data_dir, tenant, role, label)
+        with project_store(data_dir) as store:
+            secret, record = store.create_key(tenant, role, label)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -368,12 +369,14 @@ def keys_list(
     data_dir: DataDir = Path("data"),
 ) -> None:
     """List API keys (ids, tenants, roles; never the secrets)."""
-    from pipelines.serve import list_keys
+    from pipelines.serve import project_store
 
+    with project_store(data_dir) as store:
+        keys = store.list_keys(tenant)
     table = Table(title="API keys")
     for col in ("key_id", "tenant", "role", "label", "created", "revoked"):
         table.add_column(col)
-    for k in list_keys(data_dir, tenant):
+    for k in keys:
         table.add_row(k.key_id, k.tenant_id, k.role, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
                       f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
     console.print(table)
@@ -385,9 +388,11 @@ def keys_revoke(
     data_dir: DataDir = Path("data"),
 ) -> None:
     """Revoke a key: it stops working (within PDREC_KEY_CACHE_TTL seconds in running servers)."""
-    from pipelines.serve import revoke_key
+    from pipelines.serve import project_store
 
-    if revoke_key(data_dir, key_id) is None:
+    with project_store(data_dir) as store:
+        revoked = store.revoke_key(key_id)
+    if revoked is None:
         console.print(f"[red]no API key {key_id!r}[/red]")
         raise typer.Exit(1)
     console.print(f"key {key_id} revoked")

@@ -15,7 +15,8 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from pipelines.serve import create_key
+from pipelines.serve import project_store
+from recommender.evidence import EVIDENCE_COLUMNS, to_json_records
 from recommender.simulate import read_synthetic
 
 __all__ = ["DemoTenant", "seed_demo_tenant"]
@@ -58,7 +59,8 @@ def seed_demo_tenant(data_dir: Path, synthetic_dir: Path, *, tenant: str = "demo
     ids = set(people["educator_id"])
     evidence = data.evidence[data.evidence["educator_id"].isin(ids)]
     completions = data.completions[data.completions["educator_id"].isin(ids)]
-    keys = {role: create_key(data_dir, tenant, role, label="demo")[0] for role in ROLES}
+    with project_store(data_dir) as store:
+        keys = {role: store.create_key(tenant, role, label="demo")[0] for role in ROLES}
 
     app = create_app(Settings(data_dir=data_dir))
     with TestClient(app, headers={"Authorization": f"Bearer {keys['admin']}"}) as client:
@@ -75,12 +77,7 @@ def seed_demo_tenant(data_dir: Path, synthetic_dir: Path, *, tenant: str = "demo
                   f"educator {row['educator_id']}")
             progress("profiles", i + 1, len(people))
 
-        records = evidence.assign(
-            observed_at=evidence["observed_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        cols = [c for c in ("evidence_id", "educator_id", "competency_id", "source", "score",
-                            "scale_min", "scale_max", "observed_at", "rater_id", "activity_id")
-                if c in records.columns]
-        rows = records[cols].astype(object).where(records[cols].notna(), None).to_dict("records")
+        rows = to_json_records(evidence[[c for c in EVIDENCE_COLUMNS if c in evidence.columns]])
         for start in range(0, len(rows), batch):
             body = orjson.dumps({"records": rows[start:start + batch]})
             check(client.post("/v1/evidence?report=problems", content=body,

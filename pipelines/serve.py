@@ -10,13 +10,14 @@ import contextlib
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
 
-from recommender.store import ApiKey, Store, open_store, sqlite_url
+from recommender.store import Store, open_store, sqlite_url
 
-__all__ = ["database_url", "project_store", "create_key", "list_keys", "revoke_key", "serve"]
+__all__ = ["database_url", "project_store", "serve"]
 
 
 def database_url(data_dir: Path) -> str:
@@ -24,32 +25,16 @@ def database_url(data_dir: Path) -> str:
     return os.environ.get("DATABASE_URL") or sqlite_url(data_dir)
 
 
-def project_store(data_dir: Path) -> Store:
-    """The project's store, migrated to the current schema."""
-    return open_store(database_url(data_dir), pool_size=2)
+@contextlib.contextmanager
+def project_store(data_dir: Path) -> Iterator[Store]:
+    """The project's store, migrated to the current schema, closed on exit.
 
-
-def create_key(data_dir: Path, tenant: str, role: str, label: str = "") -> tuple[str, ApiKey]:
-    """Create a key (and its tenant if new); returns the secret (to print once) and the record."""
-    store = project_store(data_dir)
+    >>> with project_store(Path("data")) as store:          # doctest: +SKIP
+    ...     secret, record = store.create_key("district-7", "platform")
+    """
+    store = open_store(database_url(data_dir), pool_size=2)
     try:
-        return store.create_key(tenant, role, label)
-    finally:
-        store.dispose()
-
-
-def list_keys(data_dir: Path, tenant: str | None = None) -> list[ApiKey]:
-    store = project_store(data_dir)
-    try:
-        return store.list_keys(tenant)
-    finally:
-        store.dispose()
-
-
-def revoke_key(data_dir: Path, key_id: str) -> ApiKey | None:
-    store = project_store(data_dir)
-    try:
-        return store.revoke_key(key_id)
+        yield store
     finally:
         store.dispose()
 
@@ -85,7 +70,8 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers:
 
     data_dir = Path(data_dir).resolve()
     os.environ["PDREC_DATA_DIR"] = str(data_dir)
-    project_store(data_dir).dispose()  # migrations run once, before the workers start
+    with project_store(data_dir):  # migrations run once, before the workers start
+        pass
     os.environ["PDREC_RUN_MIGRATIONS"] = "false"
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         folder = data_dir / "prometheus-multiproc"

@@ -72,6 +72,7 @@ __all__ = [
     "proficient_threshold",
     "read_evidence_csv",
     "read_evidence_jsonl",
+    "to_json_records",
     "validate_evidence",
 ]
 
@@ -348,6 +349,22 @@ def read_evidence_jsonl(path: str | os.PathLike[str], **validate_kwargs: Any) ->
                 obj = {}
             records.append(obj)
     return _validate(_records_frame(records), pre_rejected=pre, **_options(**validate_kwargs))
+
+
+def to_json_records(evidence: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of an evidence frame as JSON-ready dicts: the body of ``POST /v1/evidence``.
+
+    Datetime columns become ISO 8601 UTC strings, missing values ``None``, numbers plain
+    Python numbers.
+
+    >>> to_json_records(evidence[["evidence_id", "observed_at"]])[:1]    # doctest: +SKIP
+    [{'evidence_id': 'E000001-0001', 'observed_at': '2025-08-03T14:00:00.000000Z'}]
+    """
+    out = evidence.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return out.astype(object).where(out.notna(), None).to_dict("records")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 _state: dict = {}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -49,7 +50,7 @@ def _start_cluster() -> tuple[str | None, str]:
         runuser = shutil.which("runuser")
         prefix = [runuser, "-u", "postgres", "--"] if runuser else ["su", "postgres", "-c"]
     data = os.path.join(folder, "data")
-    port = _free_port()
+    port = free_port()
 
     def run(*args: str) -> subprocess.CompletedProcess:
         cmd = [*prefix, *args] if prefix[:1] != ["su"] else [*prefix, " ".join(args)]

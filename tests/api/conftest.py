@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 from recommender.catalog import default_catalog
+from recommender.evidence import EVIDENCE_COLUMNS, to_json_records
 from recommender.graph import default_framework
 from recommender.simulate import generate
 from recommender.store import open_store
@@ -99,28 +98,12 @@ def make_api(tmp_path):
     return make
 
 
-def _jsonable(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for rec in frame.to_dict("records"):
-        clean = {}
-        for k, v in rec.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.isoformat()
-            elif isinstance(v, float) and math.isnan(v):
-                v = None
-            clean[k] = v
-        out.append(clean)
-    return out
-
-
 @pytest.fixture(scope="session")
 def synthetic():
     """A few synthetic educators: ``(records, educators frame)``, records JSON-ready."""
     graph = default_framework("educator")
     data = generate(graph, default_catalog(graph), n_educators=6, months=3, random_state=0)
-    cols = ["evidence_id", "educator_id", "competency_id", "source", "score", "scale_min",
-            "scale_max", "observed_at", "rater_id", "activity_id"]
-    return _jsonable(data.evidence[cols]), data.educators
+    return to_json_records(data.evidence[list(EVIDENCE_COLUMNS)]), data.educators
 
 
 def record(i, educator="T1", competency="INS.FORMATIVE", score=3, day=1, **extra):

@@ -12,9 +12,7 @@ with the reason, unless ``PDREC_SKIP_BROWSER_TESTS=1`` opts out explicitly.
 
 from __future__ import annotations
 
-import math
 import os
-import socket
 import statistics
 import threading
 import time
@@ -22,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 import uvicorn
 import yaml
@@ -30,9 +27,11 @@ import yaml
 from api.app import create_app
 from api.settings import Settings
 from recommender.catalog import default_catalog
+from recommender.evidence import EVIDENCE_COLUMNS, to_json_records
 from recommender.graph import default_framework, framework_to_dict, load_framework
 from recommender.simulate import generate
 from recommender.store import open_store
+from tests.pg import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,21 +67,6 @@ def _framework_45(folder: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _jsonable(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for rec in frame.to_dict("records"):
-        out.append({k: (v.isoformat() if isinstance(v, pd.Timestamp) else
-                        None if isinstance(v, float) and math.isnan(v) else v)
-                    for k, v in rec.items()})
-    return out
-
-
 @dataclass
 class Site:
     url: str
@@ -101,7 +85,7 @@ def site(tmp_path_factory):
     platform_key, _ = store.create_key("district-7", "platform", "lms")
     store.dispose()
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, model_loader=None),
                                            host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False))
@@ -115,12 +99,10 @@ def site(tmp_path_factory):
 
     graph = load_framework(framework)
     data = generate(graph, default_catalog(graph), n_educators=8, months=9, random_state=3)
-    cols = ["evidence_id", "educator_id", "competency_id", "source", "score", "scale_min",
-            "scale_max", "observed_at", "rater_id", "activity_id"]
     h = {"Authorization": f"Bearer {platform_key}"}
     with httpx.Client(base_url=url, headers=h, timeout=30) as client:
         r = client.post("/v1/evidence?report=problems",
-                        json={"records": _jsonable(data.evidence[cols])})
+                        json={"records": to_json_records(data.evidence[list(EVIDENCE_COLUMNS)])})
         assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
         for row in data.educators.itertuples(index=False):
             r = client.put(f"/v1/educators/{row.educator_id}", json={

@@ -22,6 +22,7 @@ from recommender.evidence import (
     proficient_threshold,
     read_evidence_csv,
     read_evidence_jsonl,
+    to_json_records,
     validate_evidence,
 )
 from recommender.graph.framework import DEFAULT_SCALE
@@ -561,3 +562,13 @@ def test_validation_keeps_exactly_the_valid_rows_and_rejects_each_bad_one_once(b
     assert (valid["proficient"] == (valid["score_norm"] >= DEFAULT_PROFICIENT_AT - 1e-9)).all()
     keys = list(zip(valid["observed_at"], valid["evidence_id"], strict=True))
     assert keys == sorted(keys)
+
+
+def test_json_records_of_a_validated_frame_validate_to_the_same_frame():
+    first = run([row(0, score=3), row(1, score=2.5, rater_id="r9"),
+                 row(2, observed_at="2024-03-02T10:00:00.123456+02:00")]).valid
+    records = to_json_records(first[list(EVIDENCE_COLUMNS)])
+    assert json.loads(json.dumps(records)) == records  # plain JSON values only
+    assert records[2]["observed_at"] == "2024-03-02T08:00:00.123456Z"
+    assert records[0]["rater_id"] is None
+    pd.testing.assert_frame_equal(run(records).valid, first)
