@@ -53,7 +53,8 @@ class AuditLog:
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending
         self._pending: list[Mapping[str, Any]] = []
-        self._lock = threading.Lock()  # guards _pending
+        self._in_flight = 0  # rows taken by a flush and not committed yet
+        self._lock = threading.Lock()  # guards _pending and _in_flight
         self._write_lock = threading.Lock()  # one flush at a time: rows keep their order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,9 +65,9 @@ class AuditLog:
 
     @property
     def pending(self) -> int:
-        """Rows not written yet."""
+        """Rows not committed yet: queued, or taken by a flush that has not finished."""
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) + self._in_flight
 
     def record(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue these rows (or write them now when synchronous or too many are pending)."""
@@ -89,6 +90,7 @@ class AuditLog:
         with self._write_lock:
             with self._lock:
                 rows, self._pending = self._pending, []
+                self._in_flight = len(rows)
             if not rows:
                 return 0
             try:
@@ -97,6 +99,9 @@ class AuditLog:
                 with self._lock:
                     self._pending[:0] = rows
                 raise
+            finally:
+                with self._lock:
+                    self._in_flight = 0
             return len(rows)
 
     def close(self) -> None:
