@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -124,17 +125,19 @@ def test_a_read_before_the_background_refresh_recomputes_so_nothing_is_served_st
 def test_repeated_writes_while_a_refresh_runs_collapse_into_one_refresh(make_api):
     with make_api() as api:
         services = api.services
-        release = __import__("threading").Event()
+        started, release = threading.Event(), threading.Event()
         real = services.mastery.refresh
         calls = []
 
         def slow(tenant, ids, **kw):
             calls.append(list(ids))
+            started.set()
             release.wait(10)
             return real(tenant, ids, **kw)
 
         services.mastery.refresh = slow
         api.post("/v1/evidence", json={"records": [record(1)]})
+        assert started.wait(10)  # the first refresh is running before the next writes
         for i in range(2, 6):  # while the first refresh is held, T1 is written to four times
             api.post("/v1/evidence", json={"records": [record(i, day=i)]})
         release.set()
