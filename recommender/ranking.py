@@ -22,14 +22,21 @@ educator with mastery ``p``:
   headroom left. ``g[a, c]`` is the learned posterior mean ``gains.loc[(a, c), "gain_mean"]``
   when ``gains`` has it, else the catalog prior ``expected_gain[a] * w[a, c]``.
 - ``cost[a]      = log1p(hours[a])``.
-- ``goal[a]``: expected progress toward the educator's goals per hour, relative to their best
-  candidate. ``progress[a] = sum_c g[a, c] * (1 - p[c]) * r[c] * credit[c] / hours[a]`` with
-  ``credit[c]`` = :data:`GOAL_SELF_CREDIT` (1.0) if ``c`` is a goal, :data:`GOAL_PATH_CREDIT`
-  (0.5) times ``max (1 - p[G])`` over the goals ``G`` that ``c`` is a (direct or indirect)
-  prerequisite of, else 0: a step toward a goal counts as much as the goal still needs, and only
-  as far as the educator is ready for it. ``goal[a] = progress[a] / max progress`` over the
-  educator's candidates (allowed, not excluded, some target unmastered; the hard gate does not
-  change the scale), 0 when that max is 0; so ``goal`` is in [0, 1] for every candidate.
+- ``goal[a]``: goal hours saved per hour invested, relative to the educator's best candidate.
+  It plans on a simple learning model in logits, ``theta = logit(p)`` (``p`` clipped to
+  [0.01, 0.99]): doing ``a`` raises each target ``c`` by ``G[a, c] * gate[c]``, with
+  ``G = LOGITS_PER_GAIN * g`` and ``gate[c] = READINESS_FLOOR + (1 - READINESS_FLOOR) *
+  mean over direct prerequisites q of sigmoid(READINESS_SLOPE * theta[q])`` (1 without
+  prerequisites): a gain sticks as far as the educator is ready for it. The hours still needed
+  for an unmastered goal ``j`` are ``R_j = (logit(mastery_threshold) - theta[j]) / (rate[j] *
+  gate[j])``, ``rate[j]`` the best ``G[b, j] / (hours[b] + STEP_OVERHEAD_HOURS)`` of the
+  catalog. ``saved[a] = sum_j R_j(before) - R_j(after a)``: an activity on the goal shortens
+  its distance, one on a direct prerequisite raises its gate (so when the prerequisites are
+  weak, raising them first saves the most). ``goal[a] = max(saved[a], 0) / (hours[a] +
+  STEP_OVERHEAD_HOURS)``, divided by its max over the educator's candidates (allowed, not
+  excluded, some target unmastered; the hard gate does not change the scale), 0 when that max
+  is 0; so ``goal`` is in [0, 1] for every candidate. The overhead makes a step cost a month's
+  slot as well as its hours, so a cheap activity that barely moves a goal does not win.
 
 ``score[a] = wt.need*need + wt.readiness*readiness + wt.gain*gain + wt.goal*goal - wt.cost*cost``
 with ``wt`` a :class:`ScoreWeights`.
@@ -37,7 +44,7 @@ with ``wt`` a :class:`ScoreWeights`.
 Filters (never proposed): activities ``completed``, ``in_progress`` or ``declined``; formats or
 modalities outside the request; activities whose every target is mastered
 (``p >= mastery_threshold``); activities longer than ``max_hours``. By default a weak
-prerequisite only lowers the score (``readiness``, and ``r`` in ``goal``). With
+prerequisite only lowers the score (``readiness``, and ``gate`` in ``goal``). With
 ``hard_gate=True`` (opt-in) an activity is dropped when any of its **unmastered** targets
 (``p < mastery_threshold``) has a direct prerequisite with ``p < gate_threshold``. Targets
 already mastered are exempt: the activity is not teaching them, and inconsistent estimates there
@@ -86,8 +93,10 @@ from recommender.errors import UnknownCompetencyError
 from recommender.graph import DEFAULT_THRESHOLD, check_ids
 
 __all__ = [
-    "GOAL_PATH_CREDIT",
-    "GOAL_SELF_CREDIT",
+    "LOGITS_PER_GAIN",
+    "READINESS_FLOOR",
+    "READINESS_SLOPE",
+    "STEP_OVERHEAD_HOURS",
     "MISSING_UNCERTAINTY",
     "EducatorContext",
     "Recommendation",
@@ -104,11 +113,20 @@ MISSING_UNCERTAINTY = 0.5
 """Uncertainty reported for a competency absent from the mastery table (the largest possible
 standard deviation of a probability)."""
 
-GOAL_SELF_CREDIT = 1.0
-"""Goal credit of a target that is itself one of the educator's goals."""
+LOGITS_PER_GAIN = 4.0
+"""Logits of skill per unit of gain in P(mastery): the slope of the logit at P = 0.5."""
 
-GOAL_PATH_CREDIT = 0.5
-"""Goal credit of a prerequisite of a goal, times how much that goal still needs (``1 - p``)."""
+READINESS_FLOOR = 0.25
+"""Share of a gain that sticks when no direct prerequisite is mastered."""
+
+READINESS_SLOPE = 2.0
+"""Sharpness (per logit of a prerequisite's mastery) of the readiness the goal term assumes."""
+
+STEP_OVERHEAD_HOURS = 10.0
+"""Hours each activity costs beyond its own: a month's slot of the educator's attention."""
+
+_P_CLIP = 0.01
+_THETA_MASTERED = 20.0
 
 _N_CONTRIBUTIONS = 5
 
@@ -188,8 +206,8 @@ class RankingRequest:
     hard_gate : bool, default=False
         Drop activities with an unmastered target whose direct prerequisite is below
         ``gate_threshold`` (never propose an activity the educator is not ready for). Off by
-        default: the score already discounts weak prerequisites (``readiness`` and the ``r`` of
-        the goal term), and in the policy simulator the gate, which drops an activity for *any*
+        default: the score already discounts weak prerequisites (``readiness`` and the ``gate``
+        of the goal term), and in the policy simulator the gate, which drops an activity for *any*
         of its targets, left about a third of the educators with no eligible step toward their
         goal.
     gate_threshold : float, default=0.5
@@ -347,7 +365,9 @@ class RankingIndex:
     modalities: np.ndarray  # (A,) modality of each activity
     has_targets: np.ndarray  # (A,) bool: an activity without targets is never proposed
     pidx: np.ndarray  # (C + 1, D) direct prerequisite columns, C = sentinel
-    ancestors: np.ndarray  # (C, C) float, [g, c] = 1 if c is an ancestor of g
+    n_prereq: np.ndarray  # (C + 1,) number of direct prerequisites (0 for the sentinel)
+    gain_logits: np.ndarray  # (A, C + 1) LOGITS_PER_GAIN * g[a, c]
+    goal_rate: np.ndarray  # (C + 1,) best gain_logits[a, c] / (hours[a] + overhead) over a
     titles: Mapping[str, str]  # activity id -> title
     names: Mapping[str, str]  # competency id -> name
     predecessors: Mapping[str, tuple[str, ...]]  # competency id -> direct prerequisites
@@ -465,17 +485,19 @@ def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = No
     pidx = np.full((n_c + 1, max(n_d, 1)), n_c, dtype=np.int64)
     for j, p in enumerate(preds):
         pidx[j, : len(p)] = p
-    anc = np.zeros((n_c, n_c))
-    ancestor_sets = {}
-    for j, c in enumerate(comps):
-        ancestor_sets[c] = frozenset(nx.ancestors(graph, c))
-        anc[j, [pos[q] for q in ancestor_sets[c]]] = 1.0
+    ancestor_sets = {c: frozenset(nx.ancestors(graph, c)) for c in comps}
+    hours = acts["hours"].to_numpy(float).copy()
+    gain_logits = np.zeros((n_a, n_c + 1))
+    np.add.at(gain_logits, (row, col), LOGITS_PER_GAIN * g)
+    goal_rate = (gain_logits / (hours + STEP_OVERHEAD_HOURS)[:, None]).max(axis=0, initial=0.0)
     arrays = {
         "tidx": tidx, "tw": tw, "tgain": tgain, "wsum": np.where(wsum > 0, wsum, 1.0),
-        "primary": tidx[:, 0].copy(), "hours": acts["hours"].to_numpy(float).copy(),
+        "primary": tidx[:, 0].copy(), "hours": hours,
         "formats": acts["format"].astype(str).to_numpy(object),
         "modalities": acts["modality"].astype(str).to_numpy(object),
-        "has_targets": wsum > 0, "pidx": pidx, "ancestors": anc,
+        "has_targets": wsum > 0, "pidx": pidx,
+        "n_prereq": np.r_[[len(p) for p in preds], 0], "gain_logits": gain_logits,
+        "goal_rate": goal_rate,
     }
     for a in arrays.values():
         a.flags.writeable = False
@@ -517,10 +539,9 @@ def _score(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, excluded: np
     unmastered = pe < thr
     unmastered[:, n_c] = False
     blocked = unmastered & (r_c < request.gate_threshold)
-    credit = _goal_credit(arr, p, goal_mask)
 
     shape = (n_e, len(arr.activity_ids))
-    need, readiness, gain, goal = (np.zeros(shape) for _ in range(4))
+    need, readiness, gain = (np.zeros(shape) for _ in range(3))
     any_open = np.zeros(shape, dtype=bool)
     gated = np.zeros(shape, dtype=bool)
     tmp = np.empty(shape)
@@ -531,10 +552,6 @@ def _score(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, excluded: np
         need += np.multiply(headroom, w, out=tmp)
         gain += np.multiply(headroom, arr.tgain[:, kk], out=tmp)
         r = np.take(r_c, col, axis=1)
-        c = np.take(credit, col, axis=1)  # expected goal progress: g * (1 - p) * r * credit
-        c *= r
-        c *= headroom
-        goal += np.multiply(c, arr.tgain[:, kk], out=c)
         readiness += np.multiply(r, w, out=r)
         any_open |= np.take(unmastered, col, axis=1)
         gated |= np.take(blocked, col, axis=1)
@@ -543,7 +560,9 @@ def _score(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, excluded: np
     cost = np.broadcast_to(np.log1p(arr.hours), shape)
     feasible = arr.allowed(request)[None, :] & ~excluded
     eligible = feasible & any_open
-    goal /= arr.hours  # per hour, then relative to this educator's best candidate
+    # goal hours saved per hour invested, relative to this educator's best candidate
+    goal = np.maximum(_goal_progress(arr, p, goal_mask, thr), 0.0)
+    goal /= arr.hours + STEP_OVERHEAD_HOURS
     best = np.where(eligible, goal, 0.0).max(axis=1, initial=0.0, keepdims=True)
     np.divide(goal, best, out=goal, where=best > 0)
     goal[(best <= 0)[:, 0]] = 0.0
@@ -557,21 +576,57 @@ def _score(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, excluded: np
     return _Scores(score, eligible, feasible, parts)
 
 
-def _goal_credit(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray) -> np.ndarray:
-    """(E, C + 1) goal relevance of each competency (sentinel column 0).
+def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
+                   threshold: float) -> np.ndarray:
+    """(E, A) expected hours to the goals saved by doing each activity next (module docstring).
 
-    :data:`GOAL_SELF_CREDIT` for a goal; for a prerequisite (direct or not) of goals,
-    :data:`GOAL_PATH_CREDIT` times the largest ``1 - p`` among those goals (a step toward a goal
-    is worth as much as the goal still needs); else 0. One loop over the competencies that are
-    somebody's goal, vectorized over educators.
+    One loop over the competencies that are somebody's goal (and, inside, over that goal's
+    direct prerequisites), vectorized over the educators who hold it and over activities.
     """
     n_e, n_c = p.shape
-    path = np.zeros((n_e, n_c))
-    for j in np.flatnonzero(goal_mask.any(axis=0)):
-        open_j = np.where(goal_mask[:, j], 1.0 - p[:, j], 0.0)
-        np.maximum(path, open_j[:, None] * arr.ancestors[j][None, :], out=path)
-    credit = np.where(goal_mask, GOAL_SELF_CREDIT, GOAL_PATH_CREDIT * path)
-    return np.concatenate([credit, np.zeros((n_e, 1))], axis=1)
+    theta = np.empty((n_e, n_c + 1))
+    np.clip(p, _P_CLIP, 1.0 - _P_CLIP, out=theta[:, :n_c])
+    theta[:, :n_c] = np.log(theta[:, :n_c] / (1.0 - theta[:, :n_c]))
+    theta[:, n_c] = _THETA_MASTERED  # sentinel: a mastered prerequisite
+    gate = _gate(arr, theta)
+    target = math.log(threshold / (1.0 - threshold)) if threshold < 1 else _THETA_MASTERED
+    saved = np.zeros((n_e, len(arr.activity_ids)))
+    for j in np.flatnonzero(goal_mask.any(axis=0) & (arr.goal_rate[:n_c] > 0)):
+        rows = np.flatnonzero(goal_mask[:, j] & (theta[:, j] < target))
+        if not len(rows):
+            continue
+        th, gt = theta[rows], gate[rows]
+        rate = arr.goal_rate[j]
+        before = (target - th[:, j]) / (rate * gt[:, j])
+        # the activity's gain on the goal itself, then on each direct prerequisite (its gate)
+        th_j = th[:, j, None] + np.outer(gt[:, j], arr.gain_logits[:, j])
+        prereqs = [q for q in arr.pidx[j] if q < n_c]
+        if prereqs:
+            ready = np.zeros((len(rows), len(arr.activity_ids)))
+            for q in prereqs:
+                th_q = th[:, q, None] + np.outer(gt[:, q], arr.gain_logits[:, q])
+                ready += _sigmoid(READINESS_SLOPE * th_q)
+            gate_j = READINESS_FLOOR + (1.0 - READINESS_FLOOR) * ready / len(prereqs)
+        else:
+            gate_j = 1.0
+        after = np.maximum(target - th_j, 0.0) / (rate * gate_j)
+        saved[rows] += before[:, None] - after
+    return saved
+
+
+def _gate(arr: RankingIndex, theta: np.ndarray) -> np.ndarray:
+    """(E, C + 1) share of a gain that sticks given the direct prerequisites' mastery."""
+    ready = _sigmoid(READINESS_SLOPE * theta)
+    total = np.zeros_like(theta)
+    for d in range(arr.pidx.shape[1]):
+        total += np.take(ready, arr.pidx[:, d], axis=1) * (arr.pidx[:, d] < theta.shape[1] - 1)
+    n = arr.n_prereq
+    return np.where(n > 0, READINESS_FLOOR + (1 - READINESS_FLOOR) * total / np.maximum(n, 1),
+                    1.0)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 @dataclass(frozen=True, eq=False)

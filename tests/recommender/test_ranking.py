@@ -10,9 +10,11 @@ from recommender.catalog import FORMATS, MODALITIES, build_catalog, default_cata
 from recommender.errors import UnknownCompetencyError
 from recommender.graph import build_framework, default_framework
 from recommender.ranking import (
-    GOAL_PATH_CREDIT,
-    GOAL_SELF_CREDIT,
+    LOGITS_PER_GAIN,
     MISSING_UNCERTAINTY,
+    READINESS_FLOOR,
+    READINESS_SLOPE,
+    STEP_OVERHEAD_HOURS,
     EducatorContext,
     RankingIndex,
     RankingRequest,
@@ -134,21 +136,40 @@ def cases(draw, pins=True):
 # --------------------------------------------------------------------------- a reference
 
 
-def reference_progress(graph, catalog, p, goals, aid):
-    """Expected goal progress per hour of one activity (before the per-educator scaling)."""
-    t = catalog.targets[catalog.targets["activity_id"] == aid]
-    get = lambda c: p.get(c, 0.0)  # noqa: E731
-    prior = catalog.activities.at[aid, "expected_gain"]
-    total = 0.0
-    for c, w in zip(t["competency_id"], t["weight"], strict=True):
-        if c in goals:
-            credit = GOAL_SELF_CREDIT
-        else:
-            credit = GOAL_PATH_CREDIT * max((1 - get(g) for g in goals
-                                             if c in _ancestors(graph, g)), default=0.0)
-        ready = min((get(q) for q in graph.predecessors(c)), default=1.0)
-        total += prior * w * (1 - get(c)) * ready * credit
-    return total / catalog.activities.at[aid, "hours"]
+def _logit(x):
+    x = min(max(x, 0.01), 0.99)
+    return math.log(x / (1 - x))
+
+
+def _gate(graph, theta, c):
+    preds = list(graph.predecessors(c))
+    if not preds:
+        return 1.0
+    ready = sum(1 / (1 + math.exp(-READINESS_SLOPE * theta[q])) for q in preds) / len(preds)
+    return READINESS_FLOOR + (1 - READINESS_FLOOR) * ready
+
+
+def reference_progress(graph, catalog, p, goals, aid, threshold):
+    """Goal hours saved per hour invested by doing ``aid`` next (before per-educator scaling)."""
+    theta = {c: _logit(p.get(c, 0.0)) for c in graph}
+    target = math.log(threshold / (1 - threshold))
+    hours = catalog.activities["hours"]
+    gain = {(a, c): catalog.activities.at[a, "expected_gain"] * w * LOGITS_PER_GAIN
+            for a, c, w in catalog.targets[["activity_id", "competency_id", "weight"]].itertuples(
+                index=False)}
+    after = dict(theta)
+    for (a, c), g in gain.items():
+        if a == aid:
+            after[c] = theta[c] + g * _gate(graph, theta, c)
+    saved = 0.0
+    for j in goals:
+        rate = max((g / (hours[a] + STEP_OVERHEAD_HOURS) for (a, c), g in gain.items()
+                    if c == j), default=0.0)
+        if rate <= 0 or theta[j] >= target:
+            continue
+        saved += ((target - theta[j]) / (rate * _gate(graph, theta, j))
+                  - max(target - after[j], 0.0) / (rate * _gate(graph, after, j)))
+    return max(saved, 0.0) / (hours[aid] + STEP_OVERHEAD_HOURS)
 
 
 def reference_goal(graph, catalog, p, context, aid, request):
@@ -162,10 +183,12 @@ def reference_goal(graph, catalog, p, context, aid, request):
                     and row["modality"] not in request.modalities)
                 or not any(p.get(c, 0.0) < request.mastery_threshold for c in targets)):
             continue
-        best = max(best, reference_progress(graph, catalog, p, context.goals, other))
+        best = max(best, reference_progress(graph, catalog, p, context.goals, other,
+                                            request.mastery_threshold))
     if best <= 0:
         return 0.0
-    return reference_progress(graph, catalog, p, context.goals, aid) / best
+    return reference_progress(graph, catalog, p, context.goals, aid,
+                              request.mastery_threshold) / best
 
 
 def reference_parts(graph, catalog, p, context, aid, request):
@@ -395,31 +418,36 @@ def test_missing_competency_counts_as_zero_with_high_uncertainty():
     assert rec.explanation["evidence_ids"] == []
 
 
-def test_goal_alignment_lifts_an_activity_on_the_goal_path():
+def test_a_weak_prerequisite_of_the_goal_comes_before_the_goal_and_the_unrelated():
     g = framework([("A", "GOAL")], nodes=["B"])
-    cat = build_catalog({"activities": [activity("A1", {"B": 1.0}), activity("A2", {"A": 1.0})]},
-                        g)
-    mastery = table({"A": 0.2, "B": 0.2})
-    assert ids_of(rank_activities(g, cat, mastery)) == ["A1", "A2"]  # tie: by id
+    cat = build_catalog({"activities": [activity("A1", {"B": 1.0}), activity("A2", {"A": 1.0}),
+                                        activity("A3", {"GOAL": 1.0})]}, g)
+    mastery = table({"A": 0.1, "B": 0.1, "GOAL": 0.1})
+    assert ids_of(rank_activities(g, cat, mastery))[:2] == ["A1", "A2"]  # tie: by id
     lifted = rank_activities(g, cat, mastery, context=EducatorContext(goals=("GOAL",)))
-    assert ids_of(lifted) == ["A2", "A1"]
+    # with A at 0.1 little of a gain on GOAL sticks: raising A first saves the most goal hours
+    assert ids_of(lifted) == ["A2", "A3", "A1"]
+    parts = {r.activity_id: r.explanation["score_parts"]["goal"] for r in lifted}
+    assert parts["A2"] == 1.0 and 0 < parts["A3"] < 1.0
+    assert parts["A1"] == 0.0  # B leads nowhere
     assert lifted[0].explanation["goal"] == "GOAL"
-    assert lifted[0].explanation["score_parts"]["goal"] == 1.0  # the best step toward it
-    assert lifted[1].explanation["score_parts"]["goal"] == 0.0  # B leads nowhere
     assert "leads toward your goal" in lifted[0].reason
 
 
-def test_the_goal_itself_earns_more_than_its_prerequisites():
+def test_the_goal_itself_earns_more_than_its_prerequisites_once_they_are_there():
     g = framework([("A", "GOAL")])
     cat = build_catalog({"activities": [activity("A1", {"A": 1.0}),
                                         activity("A2", {"GOAL": 1.0})]}, g)
-    mastery = table({"A": 0.6, "GOAL": 0.1})  # ready enough for the goal itself
-    rec, other = rank_activities(g, cat, mastery, context=EducatorContext(goals=("GOAL",)))
+    mastery = table({"A": 0.65, "GOAL": 0.1})  # ready enough for the goal itself
+    context = EducatorContext(goals=("GOAL",))
+    rec, other = rank_activities(g, cat, mastery, context=context)
     assert rec.activity_id == "A2" and other.activity_id == "A1"
-    # progress per hour: goal 0.9 * 0.6 (its readiness) * 1.0; prerequisite 0.4 * 0.5 * 0.9
     assert rec.explanation["score_parts"]["goal"] == 1.0
+    p = p_map(mastery)
+    request = RankingRequest()
     assert other.explanation["score_parts"]["goal"] == pytest.approx(
-        (0.4 * GOAL_PATH_CREDIT * 0.9) / (0.9 * 0.6 * GOAL_SELF_CREDIT))
+        reference_goal(g, cat, p, context, "A1", request))
+    assert 0 < other.explanation["score_parts"]["goal"] < 1
     assert "is your goal" in rec.reason
 
 
@@ -662,7 +690,8 @@ def test_an_index_of_other_objects_is_refused_naming_them():
 def test_the_index_cannot_be_changed_in_place():
     graph, catalog, _, _ = _default_world()
     index = prepare(graph, catalog)
-    for name in ("tidx", "tw", "tgain", "wsum", "hours", "has_targets", "pidx", "ancestors"):
+    for name in ("tidx", "tw", "tgain", "wsum", "hours", "has_targets", "pidx", "n_prereq",
+                 "gain_logits", "goal_rate"):
         with pytest.raises(ValueError, match="read-only"):
             getattr(index, name)[0] = 0
     with pytest.raises(AttributeError):
