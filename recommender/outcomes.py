@@ -25,17 +25,40 @@ has no evidence on ``c`` in one of the windows its change is taken as 0.
 
 The change in *mean normalized evidence score* is used as a direct, noisy reading of the change
 in P(mastery) (both live in [0, 1]); the readings are treated as independent with standard
-deviation ``noise_sd`` (default 0.25: the difference of two means of a few rubric scores on a
-4-point scale). The posterior is then
+deviation ``noise_sd``. The posterior is then
 
     precision = 1 / prior_sd^2 + n / noise_sd^2
     gain_mean = (m0 / prior_sd^2 + sum(d) / noise_sd^2) / precision,  gain_sd = precision^-1/2.
+
+Pooling (empirical Bayes, the default)
+--------------------------------------
+A handful of readings per target cannot tell one activity's gain from another's: the differences
+between their raw means are mostly noise. So the hyperparameters are estimated from *all*
+readings at once, and each target's posterior borrows strength from the others:
+
+- ``s``, the scale between evidence-score changes and the catalog's gains: the least-squares
+  slope of the readings on ``m0`` (through the origin, ``s = sum(n * m0 * mean_d) /
+  sum(n * m0^2)``). A change in mean rubric score is not a change in P(mastery) (scores move
+  less), and the catalog may be optimistic on the whole; the two cannot be told apart, so the
+  readings are divided by ``s`` (when ``s > 0``): the catalog is taken as right *on average*
+  and the data decide how the targets differ from one another and from it.
+- ``noise_sd``: the pooled standard deviation of the (rescaled) readings *within* targets.
+- ``prior_sd``: the spread of the targets' true gains around ``m0``, by the method of moments,
+  ``mean((mean_d - m0)^2 - noise_sd^2 / n)`` over targets with readings, floored at
+  :data:`MIN_PRIOR_SD`: if the targets differ from their priors by no more than their noise
+  says they would, the data do not support reordering them and the posterior keeps the priors.
+
+With ``pooled=False`` (or too few readings: fewer than :data:`MIN_POOLED_READINGS`), ``s = 1``
+and the given ``prior_sd`` and ``noise_sd`` are used. The values used are in the frame's
+``attrs`` (``reading_scale``, ``prior_sd``, ``noise_sd``).
 
 Everything is vectorized: window sums come from per-group cumulative sums and one
 ``searchsorted`` over a combined (group, time) key; there is no per-row loop.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -45,7 +68,14 @@ from recommender.catalog import Catalog
 __all__ = ["DEFAULT_NOISE_SD", "POSTERIOR_COLUMNS", "fit_gain_posteriors", "thompson_sample"]
 
 DEFAULT_NOISE_SD = 0.25
-"""Standard deviation of one difference-in-differences reading (score_norm units)."""
+"""Standard deviation of one difference-in-differences reading (score_norm units) when it is not
+estimated: the difference of two means of a few rubric scores on a 4-point scale."""
+
+MIN_PRIOR_SD = 0.01
+"""Smallest spread of true gains around the scaled prior that pooling will estimate."""
+
+MIN_POOLED_READINGS = 30
+"""Readings needed (with at least this many degrees of freedom within targets) to pool."""
 
 POSTERIOR_COLUMNS = ("gain_mean", "gain_sd", "n_obs", "prior_mean", "roi_per_hour", "hours")
 
@@ -81,6 +111,7 @@ def fit_gain_posteriors(
     window_days: float = 90,
     prior_sd: float = 0.1,
     noise_sd: float = DEFAULT_NOISE_SD,
+    pooled: bool = True,
 ) -> pd.DataFrame:
     """Posterior of each (activity, competency) target's mastery gain (see the module docstring).
 
@@ -94,9 +125,12 @@ def fit_gain_posteriors(
     window_days : float > 0, default=90
         Length of the before and the after window.
     prior_sd : float > 0, default=0.1
-        Prior standard deviation of every gain.
+        Prior standard deviation of every gain (when not pooled).
     noise_sd : float > 0, default=:data:`DEFAULT_NOISE_SD`
-        Standard deviation of one reading.
+        Standard deviation of one reading (when not pooled).
+    pooled : bool, default=True
+        Estimate the prior's scale, its spread and the noise from all readings (module
+        docstring).
 
     Returns
     -------
@@ -126,6 +160,7 @@ def fit_gain_posteriors(
         names=["activity_id", "competency_id"],
     )
     total = np.zeros(len(t))
+    total_sq = np.zeros(len(t))
     count = np.zeros(len(t))
 
     # one row per (completion, target)
@@ -176,8 +211,13 @@ def fit_gain_posteriors(
         d = own_change - ctrl_change
         target = rows["target"].to_numpy(np.int64)[usable]
         np.add.at(total, target, d[usable])
+        np.add.at(total_sq, target, d[usable] ** 2)
         np.add.at(count, target, 1.0)
 
+    scale = 1.0
+    if pooled:
+        scale, prior_sd, noise_sd = _pool(prior, total, total_sq, count, prior_sd, noise_sd)
+        total = total / scale
     precision = 1.0 / prior_sd**2 + count / noise_sd**2
     mean = (prior / prior_sd**2 + total / noise_sd**2) / precision
     out = pd.DataFrame({
@@ -188,7 +228,28 @@ def fit_gain_posteriors(
         "roi_per_hour": mean / hours,
         "hours": hours,
     }, index=index)
+    out.attrs.update(reading_scale=float(scale), prior_sd=float(prior_sd),
+                     noise_sd=float(noise_sd))
     return out
+
+
+def _pool(prior, total, total_sq, count, prior_sd, noise_sd) -> tuple[float, float, float]:
+    """``(s, prior_sd, noise_sd)`` estimated from the readings, or the defaults if too few.
+
+    ``noise_sd`` is on the scale of the readings divided by ``s``.
+    """
+    seen = count > 0
+    dof = float((count[seen] - 1).sum())
+    if count.sum() < MIN_POOLED_READINGS or dof < MIN_POOLED_READINGS:
+        return 1.0, prior_sd, noise_sd
+    m0, n = prior[seen], count[seen]
+    denom = float((n * m0**2).sum())
+    slope = float((total[seen] * m0).sum()) / denom if denom > 0 else 0.0
+    scale = slope if slope > 0 else 1.0
+    mean = total[seen] / n / scale
+    within = float((total_sq[seen] / scale**2 - n * mean**2).sum()) / dof
+    spread = float(((mean - m0) ** 2 - within / n).mean())
+    return scale, max(math.sqrt(max(spread, 0.0)), MIN_PRIOR_SD), math.sqrt(max(within, 1e-12))
 
 
 def thompson_sample(posteriors: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

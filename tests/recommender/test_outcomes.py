@@ -4,7 +4,12 @@ import pytest
 
 from recommender.catalog import default_catalog
 from recommender.graph import default_framework
-from recommender.outcomes import fit_gain_posteriors, thompson_sample
+from recommender.outcomes import (
+    MIN_POOLED_READINGS,
+    MIN_PRIOR_SD,
+    fit_gain_posteriors,
+    thompson_sample,
+)
 from recommender.ranking import RankingRequest, rank_batch, target_gains
 
 T0 = pd.Timestamp("2025-10-01", tz="UTC")
@@ -105,3 +110,38 @@ def test_thompson_draws_are_reproducible(content):
     assert not np.allclose(d1["gain_mean"], post["gain_mean"])
     pd.testing.assert_series_equal(d1["gain_sd"], post["gain_sd"])
     np.testing.assert_allclose(d1["roi_per_hour"], d1["gain_mean"] / d1["hours"])
+
+
+def test_pooling_needs_enough_readings_and_reports_what_it_used(content):
+    graph, catalog = content
+    a, b = _two_activities(catalog)
+    few = _synthetic(catalog, {a: 0.3, b: 0.0}, 2, np.random.default_rng(3))
+    pooled = fit_gain_posteriors(*few, catalog)
+    plain = fit_gain_posteriors(*few, catalog, pooled=False)
+    assert pooled["n_obs"].sum() < MIN_POOLED_READINGS
+    pd.testing.assert_frame_equal(pooled, plain)
+    assert pooled.attrs == {"reading_scale": 1.0, "prior_sd": 0.1, "noise_sd": 0.25}
+
+
+def test_pooling_keeps_a_real_difference_and_estimates_the_noise(content):
+    graph, catalog = content
+    a, b = _two_activities(catalog)
+    data = _synthetic(catalog, {a: 0.3, b: 0.0}, 40, np.random.default_rng(4))
+    post = fit_gain_posteriors(*data, catalog)
+    assert post.attrs["reading_scale"] > 0
+    # a's targets gained 0.3 and b's nothing, far more than their priors differ: the spread of
+    # true gains around the priors is estimated above the floor, and the posteriors follow it
+    assert post.attrs["prior_sd"] > MIN_PRIOR_SD
+    assert post.loc[a, "gain_mean"].mean() > post.loc[b, "gain_mean"].mean() + 0.1
+    assert 0 < post.attrs["noise_sd"] < 1
+
+
+def test_pooling_keeps_the_priors_order_when_readings_are_only_noise(content):
+    graph, catalog = content
+    a, b = _two_activities(catalog)
+    # every target gains the same tiny amount: nothing beyond noise to reorder them by
+    data = _synthetic(catalog, {a: 0.02, b: 0.02}, 40, np.random.default_rng(5))
+    post = fit_gain_posteriors(*data, catalog)
+    seen = post[post["n_obs"] > 0]
+    assert post.attrs["prior_sd"] < 0.05
+    assert np.corrcoef(seen["gain_mean"], seen["prior_mean"])[0, 1] > 0.9
