@@ -229,7 +229,7 @@ def demo(
 @app.command()
 def simulate(
     policies: Annotated[str, typer.Option(help="Comma-separated policies to compare.")] = (
-        "random,popular,weakest-first,graph-rule,engine,oracle"
+        "random,popular,weakest-first,graph-rule,engine-no-model,engine,oracle"
     ),
     educators: Annotated[int, typer.Option(min=1, help="Simulated educators.")] = 500,
     steps: Annotated[int, typer.Option(min=1, help="Monthly steps (the time budget).")] = 30,

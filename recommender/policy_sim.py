@@ -29,8 +29,18 @@ Policies (all but ``oracle`` see only evidence and goals)
                    for themselves; ties by fewer hours.
 ``weakest-first``  activities ranked by the weight-averaged ``1 - p`` of their targets, ``p`` the
                    smoothed evidence estimate below; no graph, no goals.
-``graph-rule``     :func:`recommender.ranking.rank_batch` (graph readiness, hard gate, goals,
-                   catalog prior gains) on the smoothed evidence estimate.
+``graph-rule``     the graph without the model: the first step of the product's own pathway
+                   (:func:`recommender.pathway.plan_pathway`) on the smoothed evidence
+                   estimate, i.e. the first unmastered goal or prerequisite of a goal in
+                   topological order and its activity with the most prior gain per log-hour
+                   (``_PathwayRule``; mastered here means a smoothed share >= 0.5, and when
+                   nothing looks unmastered it keeps practising the goals). What a coach with
+                   the framework and the evidence, but no engine, would do.
+``engine-no-model`` an ablation: the engine's ranker (:func:`recommender.ranking.rank_batch`:
+                   need, readiness, goal hours saved, catalog prior gains) on the smoothed
+                   evidence estimate instead of a mastery model. ``engine`` minus this is what
+                   the model and the learned gains add. (Before 2026-11-23 this policy was
+                   called ``graph-rule``.)
 ``engine``         ``rank_batch`` on the ``estimate`` callable given to
                    :func:`simulate_policies`; by default :func:`graph_mastery`: the smoothed
                    estimate shrunk towards the mean estimate of each competency's direct
@@ -40,9 +50,6 @@ Policies (all but ``oracle`` see only evidence and goals)
                    prior gains. An ``estimate`` with a ``completions`` parameter (such as
                    :func:`model_mastery`) also gets the activities completed so far, as the
                    API passes the completions recorded as feedback.
-
-The ranker policies use :class:`recommender.ranking.RankingRequest` defaults with ``k``, as
-the API does.
 ``oracle``         ``rank_batch`` on the latent ``true_mastery``.
 
 The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
@@ -108,7 +115,8 @@ __all__ = [
     "smoothed_mastery",
 ]
 
-POLICIES = ("random", "popular", "weakest-first", "graph-rule", "engine", "oracle")
+POLICIES = ("random", "popular", "weakest-first", "graph-rule", "engine-no-model", "engine",
+            "oracle")
 METRICS = ("hours_to_goal", "share_mastered", "gain_per_hour")
 HOURS_PER_STEP = 4.0
 """Default hours budget per simulated month for ``hours_to_goal`` (``H = 4 * steps``)."""
@@ -270,6 +278,70 @@ def _rank_first(graph, catalog, act_index: pd.Index, mastery_long: pd.DataFrame,
     return out
 
 
+class _PathwayRule:
+    """The first step of :func:`recommender.pathway.plan_pathway` for many educators at once.
+
+    For each educator: the unmastered (``p < threshold``) goals and prerequisites of goals; the
+    first of them in the order of ``lexicographical_topological_sort`` of that subgraph that
+    has an activity not yet completed; its activity with the highest ``g / log1p(hours)``
+    (catalog prior gains), ties by smallest id. When every goal and prerequisite looks mastered
+    the plan is empty; the rule then keeps practising the goals (the pathway to them with the
+    threshold ignored) rather than stopping on an estimate. -1 when no activity is left.
+    Vectorized over educators; the loop runs over competencies skipped because none of their
+    activities is left (rarely more than one pass).
+    """
+
+    def __init__(self, graph: nx.DiGraph, catalog: Catalog, comps: Sequence[str],
+                 acts, threshold: float):
+        self.threshold = threshold
+        pos = {c: j for j, c in enumerate(comps)}
+        n_c = len(comps)
+        self.adj = np.zeros((n_c, n_c))  # [q, c] = 1 for an edge q -> c
+        self.anc = np.zeros((n_c, n_c), dtype=bool)  # [g, c]: c is an ancestor of g
+        for c in comps:
+            for q in graph.predecessors(c):
+                self.adj[pos[q], pos[c]] = 1.0
+            self.anc[pos[c], [pos[q] for q in nx.ancestors(graph, c)]] = True
+        self.id_rank = np.argsort(np.argsort(np.asarray(comps, dtype=str)))
+        value = (acts.expected_gain[:, None] * acts.weights) / np.log1p(acts.hours)[:, None]
+        targets = acts.weights > 0
+        self.value = np.where(targets, value, -np.inf).T  # (C, A)
+        self.id_order = np.argsort(np.argsort(acts.activity_ids.astype(str)))  # (A,)
+
+    def __call__(self, p: np.ndarray, goal_cols: np.ndarray, completed: np.ndarray
+                 ) -> np.ndarray:
+        n, n_c = p.shape
+        goal = np.zeros((n, n_c), dtype=bool)
+        rows, slots = np.nonzero(goal_cols >= 0)
+        goal[rows, goal_cols[rows, slots]] = True
+        wanted = (goal | (goal.astype(float) @ self.anc > 0)) & (p < self.threshold)
+        looks_done = ~wanted.any(axis=1)
+        wanted[looks_done] = goal[looks_done]  # keep practising the goals themselves
+        pick = np.full(n, -1, dtype=np.int64)
+        todo = wanted.any(axis=1)
+        while todo.any():
+            r = np.flatnonzero(todo)
+            w = wanted[r]
+            source = w & ((w.astype(float) @ self.adj) == 0)  # no unmastered prerequisite left
+            first = np.argmin(np.where(source, self.id_rank, n_c), axis=1)
+            key = np.where(completed[r], -np.inf, self.value[first])
+            best = key.max(axis=1)
+            has = best > -np.inf
+            ties = key == best[:, None]
+            choice = np.argmin(np.where(ties, self.id_order, len(self.id_order)), axis=1)
+            pick[r[has]] = choice[has]
+            wanted[r, first] = False  # planned, or skipped: no activity left for it
+            todo[r[has]] = False
+            todo &= wanted.any(axis=1)
+        return pick
+
+
+_RULE_THRESHOLD = 0.5
+"""Mastery cut of ``graph-rule`` on the smoothed share: proficient more often than not (the
+ranker's default of 0.7 is for calibrated P(mastery); one proficient intake reading gives a
+smoothed 0.67, so at 0.7 the rule would start every pathway at the framework's roots)."""
+
+
 def _popularity_order(pop: EducatorPopulation, acts, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     counts = np.zeros(len(acts))
@@ -299,6 +371,7 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
     popular = _popularity_order(pop0, acts, seed + 1)
     wn = acts.weights / acts.weights.sum(axis=1, keepdims=True)
     index = prepare(graph, catalog, gains if policy == "engine" else None)  # once per policy
+    pathway_rule = _PathwayRule(graph, catalog, comps, acts, _RULE_THRESHOLD)
 
     def goals_met(p: EducatorPopulation) -> np.ndarray:
         th = p.theta[np.arange(n)[:, None], np.maximum(goal_cols, 0)]
@@ -335,10 +408,14 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
             score[completed] = -np.inf
             pick = np.argmax(score, axis=1)
             pick[completed.all(axis=1)] = -1
+        elif policy == "graph-rule":
+            p = _wide(smoothed_mastery(_evidence_frame(parts, educators, comps)), educators,
+                      comps, "p_mastery", 0.5)
+            pick = pathway_rule(p, goal_cols, completed)
         else:
             if policy == "oracle":
                 mastery = _long(true_mastery(pop), educators, comps)
-            elif policy == "graph-rule":
+            elif policy == "engine-no-model":
                 mastery = smoothed_mastery(_evidence_frame(parts, educators, comps))
             else:
                 evidence = _evidence_frame(parts, educators, comps)

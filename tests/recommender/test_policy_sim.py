@@ -4,17 +4,20 @@ import pytest
 
 from recommender.catalog import default_catalog
 from recommender.graph import default_framework
+from recommender.pathway import plan_pathway
 from recommender.policy_sim import (
     HOURS_PER_STEP,
     METRICS,
     POLICIES,
+    _PathwayRule,
     graph_mastery,
     plot_policies,
     restricted_mean_hours,
     simulate_policies,
     smoothed_mastery,
 )
-from recommender.ranking import target_gains
+from recommender.ranking import EducatorContext, RankingRequest, target_gains
+from recommender.simulate import catalog_arrays
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +55,33 @@ def test_graph_policies_beat_random(table):
     assert t.loc["graph-rule", "gain_per_hour"] > t.loc["random", "gain_per_hour"]
 
 
+def test_graph_rule_takes_the_first_step_of_the_pathway(content):
+    """The vectorized rule picks what plan_pathway would plan first, for every educator."""
+    graph, catalog = content
+    comps = sorted(graph)
+    acts = catalog_arrays(catalog, comps)
+    rule = _PathwayRule(graph, catalog, comps, acts, 0.5)
+    rng = np.random.default_rng(0)
+    n = 120
+    p = rng.random((n, len(comps)))
+    p[:10] = 0.9  # everything looks mastered: the rule keeps practising the goals
+    goal_cols = np.stack([rng.integers(0, len(comps), n),
+                          np.where(rng.random(n) < 0.5, rng.integers(0, len(comps), n), -1)], 1)
+    completed = rng.random((n, len(acts))) < 0.3
+    picks = rule(p, goal_cols, completed)
+    for e in range(n):
+        goals = tuple(dict.fromkeys(comps[j] for j in goal_cols[e] if j >= 0))
+        mastery = dict(zip(comps, p[e], strict=True))
+        kw = dict(context=EducatorContext(completed=acts.activity_ids[completed[e]]),
+                  request=RankingRequest(mastery_threshold=0.5))
+        plan = plan_pathway(graph, catalog, mastery, goals, **kw)
+        if not plan.steps:  # nothing left to plan: the goals themselves, mastery ignored
+            mastery = {c: v for c, v in mastery.items() if c not in goals}
+            plan = plan_pathway(graph, catalog, mastery, goals, **kw)
+        expected = plan.steps[0].activity_id if plan.steps else None
+        assert (acts.activity_ids[picks[e]] if picks[e] >= 0 else None) == expected, e
+
+
 def test_restricted_mean_hours_counts_non_reachers_at_the_budget():
     reached = np.array([True, True, False, True, False])
     hours = np.array([10.0, 200.0, np.nan, 0.0, 5.0])  # 200 h > budget; NaN/5 h: never reached
@@ -70,7 +100,7 @@ def test_restricted_mean_hours_counts_non_reachers_at_the_budget():
 def test_engine_uses_the_given_gains_and_only_the_engine(content):
     graph, catalog = content
     kw = dict(n_educators=40, steps=4, random_state=2, n_boot=50)
-    policies = ["graph-rule", "engine"]
+    policies = ["graph-rule", "engine-no-model", "engine"]
     base = simulate_policies(graph, catalog, policies, **kw)
     prior = target_gains(catalog).rename(columns={"gain": "gain_mean"})
     same = simulate_policies(graph, catalog, policies, gains=prior, **kw)
@@ -80,6 +110,7 @@ def test_engine_uses_the_given_gains_and_only_the_engine(content):
     other = simulate_policies(graph, catalog, policies, gains=skewed, **kw).set_index("policy")
     base = base.set_index("policy")
     pd.testing.assert_series_equal(other.loc["graph-rule"], base.loc["graph-rule"])
+    pd.testing.assert_series_equal(other.loc["engine-no-model"], base.loc["engine-no-model"])
     assert other.loc["engine", "total_hours"] != base.loc["engine", "total_hours"]
 
 
