@@ -123,6 +123,8 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
             # the activity effect table: learned gain per (activity, competency) and per hour
             mlflow.log_text(result.gain_posteriors.reset_index().to_csv(index=False),
                             GAINS_ARTIFACT)
+            # the pooled hyperparameters the posteriors were fitted with (reading_scale, ...)
+            mlflow.log_params({f"gains_{k}": v for k, v in result.gain_posteriors.attrs.items()})
         mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
                                     "split_id": result.split_id}, indent=2), "data_fingerprint.json")
         sample = result.predictor.to_strings(result.sample_input)
