@@ -49,7 +49,8 @@ Policies (all but ``oracle`` see only evidence and goals)
                    the engine's ranker uses their posterior means instead of the catalog
                    prior gains. An ``estimate`` with a ``completions`` parameter (such as
                    :func:`model_mastery`) also gets the activities completed so far, as the
-                   API passes the completions recorded as feedback.
+                   API passes the completions recorded as feedback, and one with an
+                   ``educators`` parameter the profiles, as the API passes the stored ones.
 ``oracle``         ``rank_batch`` on the latent ``true_mastery``.
 
 The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
@@ -126,7 +127,8 @@ _STEP_DAYS = 30
 
 MasteryEstimator = Callable[..., pd.DataFrame]
 """``estimate(evidence_so_far) -> mastery_long``; an estimator with a ``completions`` parameter
-also gets the completed activities so far (``educator_id, activity_id, completed_at``)."""
+also gets the completed activities so far (``educator_id, activity_id, completed_at``), one with
+an ``educators`` parameter the educators' profiles (the population's ``educators`` frame)."""
 
 
 def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float = 60.0,
@@ -183,18 +185,19 @@ def model_mastery(predictor) -> MasteryEstimator:
     """An estimator backed by a trained mastery model (the engine's own).
 
     ``predictor`` is a :class:`recommender.models.predictor.MasteryPredictor` (anything with its
-    ``mastery(evidence, educator_ids=, as_of=, completions=)`` method): every step, P(mastery)
-    of every competency is predicted from the evidence and the completed activities so far, as
-    the API serves it (it passes the completions recorded as feedback: the model's ``dose_``
-    features; without them every learning activity looks as if it never happened).
+    ``mastery(evidence, educator_ids=, as_of=, completions=, educators=)`` method): every step,
+    P(mastery) of every competency is predicted from the evidence, the completed activities so
+    far and the educators' profiles, as the API serves it (it passes the completions recorded
+    as feedback, the model's ``dose_`` features, without which every learning activity looks as
+    if it never happened; and the stored profiles, the model's ``prof_`` features).
     """
 
-    def estimate(evidence: pd.DataFrame, completions: pd.DataFrame | None = None
-                 ) -> pd.DataFrame:
+    def estimate(evidence: pd.DataFrame, completions: pd.DataFrame | None = None,
+                 educators: pd.DataFrame | None = None) -> pd.DataFrame:
         as_of = evidence["observed_at"].max() + pd.Timedelta(seconds=1)
         ids = pd.unique(evidence["educator_id"])
         return predictor.mastery(evidence, educator_ids=ids, as_of=as_of,
-                                 completions=completions)
+                                 completions=completions, educators=educators)
 
     return estimate
 
@@ -254,11 +257,13 @@ def _completions_frame(parts: list[tuple[np.ndarray, ...]], educators: np.ndarra
     })
 
 
-def _takes_completions(estimate: MasteryEstimator) -> bool:
+def _extra_inputs(estimate: MasteryEstimator) -> frozenset[str]:
+    """Which of ``completions`` and ``educators`` the estimator takes."""
     try:
-        return "completions" in inspect.signature(estimate).parameters
+        params = inspect.signature(estimate).parameters
     except (TypeError, ValueError):
-        return False
+        return frozenset()
+    return frozenset({"completions", "educators"} & set(params))
 
 
 def _rank_first(graph, catalog, act_index: pd.Index, mastery_long: pd.DataFrame,
@@ -390,7 +395,7 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
 
     completed = np.zeros((n, n_a), dtype=bool)
     done_parts: list[tuple[np.ndarray, ...]] = []  # (educator, activity, step) completions
-    with_completions = policy == "engine" and _takes_completions(estimate)
+    extra = _extra_inputs(estimate) if policy == "engine" else frozenset()
     hours = np.zeros(n)
     reached = goals_met(pop)
     hours_at_goal = np.where(reached, 0.0, np.nan)
@@ -419,11 +424,12 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
                 mastery = smoothed_mastery(_evidence_frame(parts, educators, comps))
             else:
                 evidence = _evidence_frame(parts, educators, comps)
-                if with_completions:
-                    mastery = estimate(evidence, completions=_completions_frame(
-                        done_parts, educators, act_ids))
-                else:
-                    mastery = estimate(evidence)
+                kw = {}
+                if "completions" in extra:
+                    kw["completions"] = _completions_frame(done_parts, educators, act_ids)
+                if "educators" in extra:
+                    kw["educators"] = pop0.educators
+                mastery = estimate(evidence, **kw)
             pick = _rank_first(graph, catalog, act_index, mastery, educators, goal_sets,
                                completed, k, act_ids, index)
         accept = (pick >= 0) & (rng.random(n) < p_accept)

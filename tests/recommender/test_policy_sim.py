@@ -169,3 +169,24 @@ def test_engine_policy_runs_on_a_trained_mastery_model(content):
                               random_state=0, estimate=estimate, n_boot=100)
     assert list(table["policy"]) == ["random", "engine"]
     assert table["gain_per_hour"].notna().all()
+
+
+def test_the_engine_estimator_gets_completions_and_profiles_as_the_api_passes_them(content):
+    graph, catalog = content
+    seen = []
+
+    def estimate(evidence, completions=None, educators=None):
+        seen.append((len(completions), educators))
+        return smoothed_mastery(evidence)
+
+    simulate_policies(graph, catalog, ["engine"], n_educators=30, steps=3, random_state=1,
+                      estimate=estimate, n_boot=20)
+    assert [n for n, _ in seen][0] == 0 and seen[-1][0] > 0  # completions so far
+    profiles = seen[-1][1]
+    assert len(profiles) == 30 and {"educator_id", "role", "years_experience"} <= set(profiles)
+
+    calls = []
+    simulate_policies(graph, catalog, ["engine"], n_educators=30, steps=2, random_state=1,
+                      estimate=lambda ev: calls.append(len(ev)) or smoothed_mastery(ev),
+                      n_boot=20)
+    assert len(calls) == 2  # an estimator without those parameters gets the evidence only
