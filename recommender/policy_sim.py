@@ -376,7 +376,8 @@ def _run_policy(policy: str, graph, catalog, pop0: EducatorPopulation, *, steps:
     popular = _popularity_order(pop0, acts, seed + 1)
     wn = acts.weights / acts.weights.sum(axis=1, keepdims=True)
     index = prepare(graph, catalog, gains if policy == "engine" else None)  # once per policy
-    pathway_rule = _PathwayRule(graph, catalog, comps, acts, _RULE_THRESHOLD)
+    pathway_rule = (_PathwayRule(graph, catalog, comps, acts, _RULE_THRESHOLD)
+                    if policy == "graph-rule" else None)
 
     def goals_met(p: EducatorPopulation) -> np.ndarray:
         th = p.theta[np.arange(n)[:, None], np.maximum(goal_cols, 0)]
