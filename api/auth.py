@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from cachetools import TTLCache
 from fastapi import Depends, Request
@@ -31,7 +32,10 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import Forbidden, Unauthorized
 from recommender.store import ApiKey, Store, hash_key
 
-__all__ = ["ROLE_PERMISSIONS", "Principal", "KeyCache", "principal", "require"]
+__all__ = [
+    "ROLE_PERMISSIONS", "Admin", "EducatorWriter", "EvidenceWriter", "FeedbackWriter",
+    "KeyCache", "Principal", "Reader", "principal", "require",
+]
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "platform": frozenset({"read", "evidence:write", "educators:write", "feedback:write"}),
@@ -148,3 +152,11 @@ def require(permission: str) -> Callable[..., Principal]:
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
     return dependency
+
+
+# The callers each endpoint may have, as ``Annotated`` aliases (``who: Reader``).
+Reader = Annotated[Principal, Depends(require("read"))]
+EducatorWriter = Annotated[Principal, Depends(require("educators:write"))]
+EvidenceWriter = Annotated[Principal, Depends(require("evidence:write"))]
+FeedbackWriter = Annotated[Principal, Depends(require("feedback:write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

@@ -6,16 +6,16 @@ lets tests override any of it with ``app.dependency_overrides``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Depends, Request
 
 from api.errors import BadRequest, PayloadTooLarge
 from api.services import Services
 from recommender.store import Store
 
-__all__ = ["get_services", "get_store", "json_body"]
+__all__ = ["ServicesDep", "get_services", "get_store", "json_body"]
 
 
 async def get_services(request: Request) -> Services:
@@ -25,6 +25,10 @@ async def get_services(request: Request) -> Services:
     request that costs more than the lookup.
     """
     return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+"""The services as an endpoint parameter: ``services: ServicesDep``."""
 
 
 async def get_store(request: Request) -> Store:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services
+from api.auth import Admin
+from api.deps import ServicesDep
 from api.errors import NotFound, Unavailable
 from api.routers._common import errors, json_response
 from api.schemas import KeyIn, KeyOut, ReloadOut
-from api.services import Services
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -23,10 +22,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
                          "read. Without a champion the graph rule is served. A failed load keeps "
                          "the previous model and answers 503.",
              responses=errors(401, 403, 503))
-async def reload_model(
-    who: Principal = Depends(require("admin")),
-    services: Services = Depends(get_services),
-) -> Response:
+async def reload_model(who: Admin, services: ServicesDep) -> Response:
     previous = services.models.state
     try:
         state = await run_in_threadpool(services.models.reload)
@@ -44,25 +40,22 @@ def _key(k, secret: str | None = None) -> dict:
 
 @router.get("/keys", response_model=list[KeyOut], summary="The tenant's API keys (no secrets)",
             responses=errors(401, 403))
-def list_keys(who: Principal = Depends(require("admin")),
-              services: Services = Depends(get_services)) -> Response:
+def list_keys(who: Admin, services: ServicesDep) -> Response:
     return json_response([_key(k) for k in services.store.list_keys(who.tenant_id)])
 
 
 @router.post("/keys", response_model=KeyOut, status_code=201,
              summary="Create a key in the caller's tenant; the secret is shown once",
              responses=errors(401, 403, 422))
-def create_key(body: KeyIn, who: Principal = Depends(require("admin")),
-               services: Services = Depends(get_services)) -> Response:
+def create_key(body: KeyIn, who: Admin, services: ServicesDep) -> Response:
     secret, record = services.store.create_key(who.tenant_id, body.role, body.label)
     return json_response(_key(record, secret), 201)
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut, summary="Revoke a key of the tenant",
                responses=errors(401, 403, 404, 422))
-def revoke_key(key_id: str = Path(min_length=1, max_length=16),
-               who: Principal = Depends(require("admin")),
-               services: Services = Depends(get_services)) -> Response:
+def revoke_key(who: Admin, services: ServicesDep,
+               key_id: str = Path(min_length=1, max_length=16)) -> Response:
     record = services.store.revoke_key(key_id, tenant_id=who.tenant_id)
     if record is None:
         raise NotFound(f"no API key {key_id!r} in this tenant",

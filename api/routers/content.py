@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services
+from api.auth import Reader
+from api.deps import ServicesDep
 from api.errors import BadRequest
 from api.routers._common import errors, json_response
 from api.schemas import Format
-from api.services import Services
 from recommender.graph import framework_to_dict
 
 router = APIRouter(prefix="/v1", tags=["content"])
@@ -21,8 +20,8 @@ router = APIRouter(prefix="/v1", tags=["content"])
 @router.get("/framework", summary="The competency framework (competencies and prerequisites)",
             responses=errors(401, 403))
 def get_framework(
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
+    who: Reader,
+    services: ServicesDep,
 ) -> Response:
     cached = getattr(services, "_framework_json", None)
     if cached is None:
@@ -35,12 +34,12 @@ def get_framework(
 @router.get("/activities", summary="The activity catalog, optionally filtered",
             responses=errors(401, 403, 422))
 def get_activities(
+    who: Reader,
+    services: ServicesDep,
     format: Annotated[list[Format] | None, Query(description="Only these formats")] = None,
     competency: Annotated[str | None, Query(max_length=128,
                                             description="Only activities developing it")] = None,
     max_hours: Annotated[float | None, Query(gt=0, le=10000)] = None,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     cat = services.catalog
     acts = cat.activities

@@ -10,15 +10,14 @@ from functools import lru_cache
 from typing import Annotated
 
 import networkx as nx
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services
+from api.auth import Reader
+from api.deps import ServicesDep
 from api.errors import BadRequest
 from api.routers._common import educator_or_404, errors, json_response
 from api.schemas import EducatorEvidenceOut, EducatorFeedbackOut, EducatorListOut
-from api.services import Services
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.graph.queries import all_prerequisites
 from recommender.store.coach import (
@@ -51,11 +50,11 @@ def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
                         "(all competencies when the educator has no goal).",
             responses=errors(401, 403, 422))
 def list_educators(
+    who: Reader,
+    services: ServicesDep,
     search: Annotated[str | None, Query(max_length=200, description="Text to look for")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     records, total = search_educators(services.store, who.tenant_id, search, limit=limit,
                                       offset=offset)
@@ -89,11 +88,11 @@ def list_educators(
             summary="An educator's evidence, newest first (optionally of one competency)",
             responses=errors(401, 403, 404, 422))
 def get_evidence(
+    who: Reader,
+    services: ServicesDep,
     educator_id: str = EducatorId,
     competency_id: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     educator_or_404(services, who.tenant_id, educator_id)
     if competency_id is not None and competency_id not in services.graph:
@@ -114,10 +113,10 @@ def get_evidence(
                         "declined ones (not proposed) and completed ones.",
             responses=errors(401, 403, 404, 422))
 def get_feedback(
+    who: Reader,
+    services: ServicesDep,
     educator_id: str = EducatorId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     events = feedback_history(services.store, who.tenant_id, educator_id, limit=limit)

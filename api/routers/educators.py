@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services
+from api.auth import EducatorWriter, Reader
+from api.deps import ServicesDep
 from api.errors import BadRequest
 from api.routers._common import educator_or_404, errors, json_response
 from api.schemas import EducatorIn, EducatorOut, MasteryOut
-from api.services import Services
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.uncertainty import mastery_uncertainty
 
@@ -31,10 +30,10 @@ def _out(rec, n_evidence: int | None = None) -> dict:
             responses={201: {"model": EducatorOut, "description": "Created"},
                        **errors(401, 403, 422)})
 def put_educator(
+    who: EducatorWriter,
+    services: ServicesDep,
     body: EducatorIn,
     educator_id: str = EducatorId,
-    who: Principal = Depends(require("educators:write")),
-    services: Services = Depends(get_services),
 ) -> Response:
     goals = list(dict.fromkeys(body.goals))
     bad = [(i, g) for i, g in enumerate(body.goals) if g not in services.graph]
@@ -54,9 +53,9 @@ def put_educator(
 @router.get("/{educator_id}", response_model=EducatorOut, summary="An educator's profile",
             responses=errors(401, 403, 404, 422))
 def get_educator(
+    who: Reader,
+    services: ServicesDep,
     educator_id: str = EducatorId,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     return json_response(_out(rec, services.store.count_evidence(who.tenant_id, educator_id)))
@@ -66,9 +65,9 @@ def get_educator(
             summary="P(mastery) of every competency, with the model that estimated it",
             responses=errors(401, 403, 404, 422))
 def get_mastery(
+    who: Reader,
+    services: ServicesDep,
     educator_id: str = EducatorId,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     state = services.models.state

@@ -8,13 +8,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services, json_body
+from api.auth import EvidenceWriter
+from api.deps import ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
 from api.ingest import ingest_records
 from api.routers._common import errors, json_response
 from api.schemas import EvidenceBatchOut, XapiBatchOut
-from api.services import Services
 from recommender.xapi import statements_to_evidence
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
@@ -50,8 +49,8 @@ def _items(body: Any, key: str, limit: int) -> list:
         "schema": {"$ref": "#/components/schemas/EvidenceBatchIn"}}}}},
 )
 def post_evidence(
-    who: Principal = Depends(require("evidence:write")),
-    services: Services = Depends(get_services),
+    who: EvidenceWriter,
+    services: ServicesDep,
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
@@ -87,8 +86,8 @@ def post_evidence(
         "schema": {"$ref": "#/components/schemas/XapiBatchIn"}}}}},
 )
 def post_xapi(
-    who: Principal = Depends(require("evidence:write")),
-    services: Services = Depends(get_services),
+    who: EvidenceWriter,
+    services: ServicesDep,
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services
+from api.auth import FeedbackWriter
+from api.deps import ServicesDep
 from api.errors import BadRequest, Forbidden, NotFound
 from api.routers._common import errors, json_response
 from api.schemas import FeedbackIn, FeedbackOut
-from api.services import Services
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -30,9 +29,9 @@ OVERRIDES = frozenset({"pinned", "unpinned", "replaced"})
                          "recommendations of these educators take the events into account.",
              responses=errors(401, 403, 404, 422))
 def post_feedback(
+    who: FeedbackWriter,
+    services: ServicesDep,
     body: FeedbackIn,
-    who: Principal = Depends(require("feedback:write")),
-    services: Services = Depends(get_services),
 ) -> Response:
     problems = []
     acts = services.catalog.activities.index

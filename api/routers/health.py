@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.responses import Response
 
-from api.deps import get_services
+from api.deps import ServicesDep
 from api.routers._common import json_response
 from api.schemas import HealthOut, ReadyOut
-from api.services import Services
 
 router = APIRouter(tags=["health"])
 
@@ -20,7 +19,7 @@ async def healthz() -> Response:
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}},
             summary="Readiness: store reachable; which model is served (or the graph rule)")
-def readyz(services: Services = Depends(get_services)) -> Response:
+def readyz(services: ServicesDep) -> Response:
     ok = services.store.ping()
     state = services.models.state
     body = {
@@ -36,6 +35,6 @@ def readyz(services: Services = Depends(get_services)) -> Response:
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)",
             response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}})
-def metrics(services: Services = Depends(get_services)) -> Response:
+def metrics(services: ServicesDep) -> Response:
     body, content_type = services.metrics.render()
     return Response(body, media_type=content_type)

@@ -16,12 +16,12 @@ from typing import Annotated
 
 import orjson
 import pandas as pd
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.auth import Principal, require
-from api.deps import get_services
+from api.auth import Principal, Reader
+from api.deps import ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
 from api.routers._common import educator_or_404, errors, json_response, new_request_id
 from api.schemas import (
@@ -61,14 +61,14 @@ def _item(rank: int, rec, explain: bool) -> dict:
             summary="The next learning activities for an educator, with reasons",
             responses=errors(401, 403, 404, 422))
 async def get_recommendations(
+    who: Reader,
+    services: ServicesDep,
     educator_id: str = EducatorId,
     k: Annotated[int, Query(ge=1, le=50, description="How many activities")] = 5,
     max_hours: Annotated[float | None, Query(gt=0, le=10000,
                                              description="Hour budget for the whole list")] = None,
     formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
     explain: Annotated[bool, Query(description="Include the structured explanation")] = False,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     request = RankingRequest(k=k, max_hours=max_hours,
                              formats=tuple(sorted(set(formats))) if formats else None)
@@ -123,9 +123,9 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
                          "the caller's tenant are listed in `not_found`.",
              responses=errors(401, 403, 413, 422))
 def post_batch(
+    who: Reader,
+    services: ServicesDep,
     body: BatchRecommendationsIn,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     limit = services.settings.max_batch_educators
     if len(body.educator_ids) > limit:
@@ -177,12 +177,12 @@ def post_batch(
             description="Goals from `goal` (repeatable), else the educator's own goals.",
             responses=errors(401, 403, 404, 422))
 def get_pathway(
+    who: Reader,
+    services: ServicesDep,
     educator_id: str = EducatorId,
     goal: Annotated[list[str] | None, Query(description="Goal competency id(s)",
                                             max_length=50)] = None,
     formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
-    who: Principal = Depends(require("read")),
-    services: Services = Depends(get_services),
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     goals = list(dict.fromkeys(goal or rec.goals))
