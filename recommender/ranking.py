@@ -87,6 +87,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from recommender.catalog import FORMATS, MODALITIES, Catalog
 from recommender.errors import UnknownCompetencyError
@@ -605,7 +606,7 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
             ready = np.zeros((len(rows), len(arr.activity_ids)))
             for q in prereqs:
                 th_q = th[:, q, None] + np.outer(gt[:, q], arr.gain_logits[:, q])
-                ready += _sigmoid(READINESS_SLOPE * th_q)
+                ready += expit(READINESS_SLOPE * th_q)
             gate_j = READINESS_FLOOR + (1.0 - READINESS_FLOOR) * ready / len(prereqs)
         else:
             gate_j = 1.0
@@ -616,17 +617,13 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
 
 def _gate(arr: RankingIndex, theta: np.ndarray) -> np.ndarray:
     """(E, C + 1) share of a gain that sticks given the direct prerequisites' mastery."""
-    ready = _sigmoid(READINESS_SLOPE * theta)
+    ready = expit(READINESS_SLOPE * theta)
     total = np.zeros_like(theta)
     for d in range(arr.pidx.shape[1]):
         total += np.take(ready, arr.pidx[:, d], axis=1) * (arr.pidx[:, d] < theta.shape[1] - 1)
     n = arr.n_prereq
     return np.where(n > 0, READINESS_FLOOR + (1 - READINESS_FLOOR) * total / np.maximum(n, 1),
                     1.0)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 @dataclass(frozen=True, eq=False)

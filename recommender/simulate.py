@@ -135,6 +135,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy.special import expit
 
 from recommender.catalog import Catalog
 from recommender.errors import UnknownCompetencyError
@@ -624,10 +625,6 @@ def _rng(random_state) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
-
-
 def _logit(p: float) -> float:
     p = min(max(p, 1e-9), 1 - 1e-9)
     return math.log(p / (1 - p))
@@ -864,7 +861,7 @@ def true_mastery(pop: EducatorPopulation) -> np.ndarray:
 
     An educator has mastered a competency when it is >= 0.5 (``theta >= 0``).
     """
-    return _sigmoid(pop.theta)
+    return expit(pop.theta)
 
 
 def prerequisite_gate(pop: EducatorPopulation, theta: np.ndarray | None = None) -> np.ndarray:
@@ -877,7 +874,7 @@ def prerequisite_gate(pop: EducatorPopulation, theta: np.ndarray | None = None) 
     theta = pop.theta if theta is None else np.asarray(theta, dtype=float)
     p = pop.params
     has_prereq = np.diff(pop.prereq_indptr) > 0
-    ready = _sigmoid(p.gate_slope * theta) @ pop.prereq_mean
+    ready = expit(p.gate_slope * theta) @ pop.prereq_mean
     return np.where(has_prereq, p.gate_floor + (1 - p.gate_floor) * ready, 1.0)
 
 
@@ -995,11 +992,11 @@ def observe(
     lo, hi, prof = (float(pop.scale[k]) for k in ("min", "max", "proficient"))
     k = pop.params.rubric_slope
     a_rubric = _logit((prof - lo) / (hi - lo + 1))
-    rubric = (lo - 0.5) + (hi - lo + 1) * _sigmoid(k * y + a_rubric)
+    rubric = (lo - 0.5) + (hi - lo + 1) * expit(k * y + a_rubric)
     rubric = np.clip(np.floor(rubric + 0.5), lo, hi)
     a_cont = _logit((prof - lo) / (hi - lo))
     smin, smax = t.scale_min[src], t.scale_max[src]
-    continuous = smin + (smax - smin) * _sigmoid(k * y + a_cont)
+    continuous = smin + (smax - smin) * expit(k * y + a_cont)
     return np.where(t.continuous[src], continuous, rubric)
 
 
@@ -1026,7 +1023,7 @@ def choose_activities(
     w = activities.weights
     wn = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
     # per-competency appeal, then one product gives every activity's utility
-    appeal = pop.params.choice_need * (1.0 - _sigmoid(pop.theta[rows]))
+    appeal = pop.params.choice_need * (1.0 - expit(pop.theta[rows]))
     goals = pop.goals[rows]
     for k in range(goals.shape[1]):
         has = goals[:, k] >= 0
