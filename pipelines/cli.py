@@ -229,7 +229,7 @@ def demo(
 @app.command()
 def simulate(
     policies: Annotated[str, typer.Option(help="Comma-separated policies to compare.")] = (
-        "random,popular,weakest-first,graph-rule,engine-no-model,engine,oracle"
+        "random,popular,weakest-first,pathway-rule,engine-no-model,engine,oracle"
     ),
     educators: Annotated[int, typer.Option(min=1, help="Simulated educators.")] = 500,
     steps: Annotated[int, typer.Option(min=1, help="Monthly steps (the time budget).")] = 30,
@@ -248,10 +248,16 @@ def simulate(
     """Compare recommendation policies in the simulator: hours and share to reach goals."""
     import warnings
 
-    from recommender.policy_sim import METRICS, model_mastery, plot_policies, simulate_policies
+    from pipelines.plots import plot_policies
+    from recommender.evaluation import METRICS, simulate_policies
+    from recommender.sim_estimators import model_mastery
 
     graph, cat = load_content("educator", None)
     names = [p.strip() for p in policies.split(",") if p.strip()]
+    if "graph-rule" in names:  # the policy's name before 2026-11-24
+        console.print("[yellow]graph-rule is now called pathway-rule[/yellow] (graph-rule is "
+                      "the API's fallback estimator)")
+        names = ["pathway-rule" if p == "graph-rule" else p for p in names]
     estimate, gains = None, None
     if model and "engine" in names:
         from pipelines import tracking

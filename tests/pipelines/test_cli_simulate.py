@@ -13,8 +13,8 @@ def test_simulate_has_help():
 
 def test_simulate_prints_a_table_and_writes_the_plot(tmp_path):
     out = tmp_path / "sim.png"
-    result = runner.invoke(app, ["simulate", "--policies", "random,graph-rule", "--educators",
+    result = runner.invoke(app, ["simulate", "--policies", "random,pathway-rule", "--educators",
                                  "30", "--steps", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "graph-rule" in result.output and "gain_per_hour" in result.output
+    assert "pathway-rule" in result.output and "gain_per_hour" in result.output
     assert out.exists() and out.stat().st_size > 0
