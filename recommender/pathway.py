@@ -39,13 +39,13 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.graph import check_ids, prerequisite_closure
-from recommender.ranking import (
+from recommender.ranking.index import target_gains
+from recommender.ranking.mastery import read_mastery
+from recommender.ranking.requests import (
     EducatorContext,
     RankingRequest,
-    _check_context,
-    _check_request,
-    _read_mastery,
-    target_gains,
+    check_context,
+    check_request,
 )
 
 __all__ = ["Pathway", "PathwayStep", "plan_pathway"]
@@ -125,28 +125,18 @@ def plan_pathway(
     ValueError
         ``goals`` is empty, or ``mastery`` or ``gains`` is malformed.
     """
-    _check_request(request)
-    _check_context(graph, context)
+    check_request(request)
+    check_context(graph, context)
     goal_list = check_ids(graph, goals)
     if not goal_list:
         raise ValueError("goals must name at least one competency; got an empty collection")
-    table = _read_mastery(graph, mastery)
+    table = read_mastery(graph, mastery)
     sim = dict(table.p)
     closure = prerequisite_closure(graph, goal_list, sim, request.mastery_threshold)
 
     acts = catalog.activities
-    everything = target_gains(catalog, gains)  # what completing an activity teaches
-    tg = everything
-    ok = ~tg["activity_id"].isin(context.completed | context.declined)
-    if request.formats is not None:
-        ok &= tg["activity_id"].map(acts["format"]).isin(request.formats)
-    if request.modalities is not None:
-        ok &= tg["activity_id"].map(acts["modality"]).isin(request.modalities)
-    tg = tg[ok.to_numpy(bool)]
     hours = acts["hours"].astype(float)
-    by_competency = {c: grp for c, grp in tg.groupby("competency_id", sort=False)}
-    targets_of = {a: list(zip(grp["competency_id"], grp["gain"], strict=True))
-                  for a, grp in everything.groupby("activity_id", sort=False)}
+    by_competency, targets_of = _candidates(catalog, gains, context, request)
 
     steps: list[PathwayStep] = []
     unreachable: list[str] = []
@@ -172,6 +162,25 @@ def plan_pathway(
     total = math.fsum(s.hours for s in steps)
     return Pathway(goals=tuple(goal_list), steps=steps, total_hours=total,
                    unreachable=unreachable)
+
+
+def _candidates(catalog: Catalog, gains: pd.DataFrame | None, context: EducatorContext,
+                request: RankingRequest) -> tuple[dict[str, pd.DataFrame], dict[str, list]]:
+    """The allowed activities of each competency (its rows of :func:`target_gains`), and what
+    completing each activity teaches: ``{activity_id: [(competency_id, gain), ...]}``."""
+    acts = catalog.activities
+    everything = target_gains(catalog, gains)
+    tg = everything
+    ok = ~tg["activity_id"].isin(context.completed | context.declined)
+    if request.formats is not None:
+        ok &= tg["activity_id"].map(acts["format"]).isin(request.formats)
+    if request.modalities is not None:
+        ok &= tg["activity_id"].map(acts["modality"]).isin(request.modalities)
+    tg = tg[ok.to_numpy(bool)]
+    by_competency = {c: grp for c, grp in tg.groupby("competency_id", sort=False)}
+    targets_of = {a: list(zip(grp["competency_id"], grp["gain"], strict=True))
+                  for a, grp in everything.groupby("activity_id", sort=False)}
+    return by_competency, targets_of
 
 
 def _best(cands: pd.DataFrame, hours: pd.Series, in_progress: frozenset[str]) -> str:

@@ -1,0 +1,180 @@
+"""Reading mastery tables: one educator's table, or a long frame for many, checked at the door.
+
+A **mastery table** for one educator is a DataFrame indexed by ``competency_id`` (a
+``competency_id`` column is accepted too) with columns ``p_mastery`` (in [0, 1]) and optionally
+``uncertainty`` (>= 0, e.g. a standard error), ``n_evidence`` (int), ``evidence_ids`` (list of
+str: the evidence the estimate rests on) and ``contributions`` (list of ``(feature, value)``
+pairs). A plain mapping ``{competency_id: p_mastery}`` is accepted as well. A competency missing
+from the table counts as ``p_mastery = 0`` (its reported uncertainty is the ranker parameters'
+``missing_uncertainty``). For a batch, a long frame ``educator_id, competency_id, p_mastery[,
+uncertainty, n_evidence]``, one row per (educator, competency).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from recommender.errors import UnknownCompetencyError
+from recommender.graph import check_ids
+
+__all__ = ["MasteryTable", "check_mastery_long", "read_mastery", "read_mastery_long"]
+
+
+@dataclass(frozen=True, eq=False)
+class MasteryTable:
+    """One educator's mastery table as plain maps (competency id -> value)."""
+
+    p: dict[str, float]
+    uncertainty: dict[str, float | None]
+    n_evidence: dict[str, int]
+    evidence_ids: dict[str, list[str]]
+    contributions: dict[str, list]
+
+    def p_of(self, c: str) -> float:
+        """P(mastery) of ``c``; 0 when the table does not have it."""
+        return float(self.p.get(c, 0.0))
+
+
+def _check_p(values: np.ndarray, ids: Callable[[], list] | list, what: str) -> None:
+    """Raise naming up to five (id, value) pairs when a probability is not in [0, 1]."""
+    bad = ~(np.isfinite(values) & (values >= 0) & (values <= 1))
+    if bad.any():
+        ids = ids() if callable(ids) else list(ids)
+        sample = [(ids[i], float(values[i])) for i in np.flatnonzero(bad)[:5]]
+        raise ValueError(f"{what}: p_mastery must be a number in [0, 1]; got (id, value) {sample}")
+
+
+def _as_list(x: Any) -> list:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]
+                 ) -> MasteryTable:
+    """Validate one educator's mastery table (DataFrame or mapping) and return it as maps.
+
+    Raises
+    ------
+    UnknownCompetencyError
+        A competency is not in ``graph``.
+    ValueError
+        No ``p_mastery`` column, duplicate ids, a probability outside [0, 1] or a negative
+        uncertainty.
+    TypeError
+        ``mastery`` is neither a DataFrame nor a mapping.
+    """
+    if isinstance(mastery, Mapping):
+        check_ids(graph, [str(k) for k in mastery])
+        ids = [str(k) for k in mastery]
+        vals = np.asarray([mastery[k] for k in mastery], dtype=float)
+        _check_p(vals, ids, "mastery")
+        return MasteryTable(dict(zip(ids, vals.tolist(), strict=True)), {}, {}, {}, {})
+    if not isinstance(mastery, pd.DataFrame):
+        raise TypeError(
+            "mastery must be a DataFrame indexed by competency_id with a 'p_mastery' column, or "
+            f"a mapping competency_id -> p_mastery; got {type(mastery).__name__}"
+        )
+    frame = mastery
+    if "competency_id" in frame.columns:
+        frame = frame.set_index("competency_id")
+    if "p_mastery" not in frame.columns:
+        raise ValueError(
+            f"mastery table has no 'p_mastery' column; columns are {list(frame.columns)}"
+        )
+    ids = [str(i) for i in frame.index]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"mastery table has duplicate competency ids: {dup}")
+    check_ids(graph, ids)
+    p = pd.to_numeric(frame["p_mastery"], errors="coerce").to_numpy(float)
+    _check_p(p, ids, "mastery table")
+    unc: dict[str, float | None] = {}
+    if "uncertainty" in frame.columns:
+        u = pd.to_numeric(frame["uncertainty"], errors="coerce").to_numpy(float)
+        if (u[np.isfinite(u)] < 0).any():
+            raise ValueError("mastery table: uncertainty must be >= 0")
+        unc = {i: (float(v) if np.isfinite(v) else None) for i, v in zip(ids, u, strict=True)}
+    n_ev: dict[str, int] = {}
+    if "n_evidence" in frame.columns:
+        n = pd.to_numeric(frame["n_evidence"], errors="coerce").fillna(0).to_numpy()
+        n_ev = {i: int(v) for i, v in zip(ids, n, strict=True)}
+    ev = {}
+    if "evidence_ids" in frame.columns:
+        ev = {i: [str(e) for e in _as_list(v)]
+              for i, v in zip(ids, frame["evidence_ids"].tolist(), strict=True)}
+    con = {}
+    if "contributions" in frame.columns:
+        con = {i: _as_list(v) for i, v in zip(ids, frame["contributions"].tolist(), strict=True)}
+    return MasteryTable(dict(zip(ids, p.tolist(), strict=True)), unc, n_ev, ev, con)
+
+
+def check_mastery_long(mastery_long: pd.DataFrame) -> None:
+    """Raise unless ``mastery_long`` is a DataFrame with the three columns scoring needs."""
+    if not isinstance(mastery_long, pd.DataFrame):
+        raise TypeError(f"mastery_long must be a DataFrame; got {type(mastery_long).__name__}")
+    missing = [c for c in ("educator_id", "competency_id", "p_mastery")
+               if c not in mastery_long.columns]
+    if missing:
+        raise ValueError(f"mastery_long is missing column(s) {missing}; "
+                         f"columns are {list(mastery_long.columns)}")
+
+
+def read_mastery_long(graph: nx.DiGraph, competencies: pd.Index, mastery_long: pd.DataFrame,
+                      also: Iterable[Any] = ()) -> tuple[pd.Index, np.ndarray]:
+    """The educators (sorted) and their mastery matrix ``(E, C)`` from a checked long frame.
+
+    ``competencies`` are the matrix's columns (the index's sorted ids); a (educator, competency)
+    pair without a row is 0. Educators in ``also`` but not in the frame get a row of zeros (a
+    cold start).
+
+    Raises
+    ------
+    UnknownCompetencyError
+        A competency id is missing or not in ``competencies``.
+    ValueError
+        A missing educator id, a probability outside [0, 1], or duplicate pairs.
+    """
+    n_c = len(competencies)
+    ed_codes, ed_uniques = pd.factorize(mastery_long["educator_id"], sort=True)
+    if (ed_codes < 0).any():
+        raise ValueError("mastery_long: educator_id must not be missing")
+    known = set(ed_uniques)
+    extra = [e for e in also if e not in known]
+    educators = pd.Index(ed_uniques, dtype=object)
+    if extra:
+        educators = educators.append(pd.Index(extra, dtype=object)).sort_values()
+    row = educators.get_indexer(ed_uniques)[ed_codes]
+    c_codes, c_uniques = pd.factorize(mastery_long["competency_id"])
+    c_map = competencies.get_indexer(pd.Index(c_uniques, dtype=object))
+    if (c_codes < 0).any() or (c_map < 0).any():
+        bad = sorted({str(c) for c, j in zip(c_uniques, c_map, strict=True) if j < 0}
+                     | ({"<missing>"} if (c_codes < 0).any() else set()))
+        raise UnknownCompetencyError(bad, graph.graph.get("name"))
+    col = c_map[c_codes]
+    pvals = pd.to_numeric(mastery_long["p_mastery"], errors="coerce").to_numpy(float)
+
+    def pair_ids() -> list[tuple[str, str]]:
+        return [(str(educators[r]), str(competencies[c]))
+                for r, c in zip(row, col, strict=True)]
+
+    _check_p(pvals, pair_ids, "mastery_long")
+    pair = row.astype(np.int64) * n_c + col
+    counts = np.bincount(pair, minlength=len(educators) * n_c)
+    if (counts > 1).any():
+        dup = np.isin(pair, np.flatnonzero(counts > 1))
+        ids = pair_ids()
+        sample = sorted({ids[i] for i in np.flatnonzero(dup)})[:5]
+        raise ValueError(f"mastery_long has duplicate (educator_id, competency_id) rows: {sample}")
+    p = np.zeros((len(educators), n_c))
+    p[row, col] = pvals
+    return educators, p

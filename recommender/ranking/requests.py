@@ -1,0 +1,178 @@
+"""What one ranking call is asked: the request's constraints and the educator's context.
+
+:class:`RankingRequest` holds the caller's constraints (``k``, hour budget, formats and
+modalities, the opt-in hard gate, the mastery threshold), :class:`EducatorContext` what the
+engine knows about the educator besides mastery (goals, feedback, coach pins). Both are checked
+on construction; :func:`check_request` and :func:`check_context` check their type again at the
+door of each public function, where a caller may have passed something else. What a call
+answers, :class:`~recommender.explain.Recommendation`, is in :mod:`recommender.explain`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from recommender.catalog import FORMATS, MODALITIES
+from recommender.graph import DEFAULT_THRESHOLD, check_ids
+from recommender.ranking.checks import bad_field, is_number
+from recommender.ranking.params import ScoreWeights
+
+__all__ = [
+    "EducatorContext",
+    "RankingRequest",
+    "check_context",
+    "check_request",
+]
+
+
+def _str_tuple(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise bad_field(owner, name, value, f"None or a collection of {list(allowed)}") from None
+    unknown = [v for v in items if v not in allowed]
+    if unknown or not items:
+        hint = f" ({unknown} unknown)" if unknown else ""
+        raise bad_field(owner, name, value,
+                        f"None or a non-empty collection of {list(allowed)}{hint}")
+    return items
+
+
+@dataclass(frozen=True)
+class RankingRequest:
+    """Constraints of one ranking request, checked on construction.
+
+    Parameters
+    ----------
+    k : int, default=5
+        Maximum number of activities returned (>= 1).
+    max_hours : float or None, default=None
+        Hour budget for the *whole* list (> 0); None for no budget.
+    formats, modalities : tuple of str or None, default=None
+        Allowed formats (:data:`recommender.catalog.FORMATS`) and modalities
+        (:data:`recommender.catalog.MODALITIES`); None allows all. A single string or any
+        collection is accepted and stored as a tuple.
+    hard_gate : bool, default=False
+        Drop activities with an unmastered target whose direct prerequisite is below
+        ``gate_threshold`` (never propose an activity the educator is not ready for). Off by
+        default: the score already discounts weak prerequisites (``readiness`` and the ``gate``
+        of the goal term), and in the policy simulator the gate, which drops an activity for *any*
+        of its targets, left about a third of the educators with no eligible step toward their
+        goal.
+    gate_threshold : float, default=0.5
+        In [0, 1].
+    mastery_threshold : float, default=DEFAULT_THRESHOLD (0.7)
+        In (0, 1]; at or above it a competency counts as mastered.
+    diversify : bool, default=True
+        Penalize picks that share a primary target with earlier picks.
+    diversity_penalty : float, default=0.3
+        Score subtracted per earlier pick sharing the primary target (>= 0).
+    weights : ScoreWeights, default=ScoreWeights()
+
+    Raises
+    ------
+    ValueError
+        Naming the field, the value received and what is expected.
+    """
+
+    k: int = 5
+    max_hours: float | None = None
+    formats: tuple[str, ...] | None = None
+    modalities: tuple[str, ...] | None = None
+    hard_gate: bool = False
+    gate_threshold: float = 0.5
+    mastery_threshold: float = DEFAULT_THRESHOLD
+    diversify: bool = True
+    diversity_penalty: float = 0.3
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+
+    def __post_init__(self) -> None:
+        own = "RankingRequest"
+        if not isinstance(self.k, int | np.integer) or isinstance(self.k, bool) or self.k < 1:
+            raise bad_field(own, "k", self.k, "an integer >= 1")
+        mh = self.max_hours
+        if mh is not None and (not is_number(mh) or not math.isfinite(mh) or mh <= 0):
+            raise bad_field(own, "max_hours", mh, "None or a finite number of hours > 0")
+        if self.formats is not None:
+            object.__setattr__(self, "formats", _str_tuple(own, "formats", self.formats, FORMATS))
+        if self.modalities is not None:
+            object.__setattr__(
+                self, "modalities", _str_tuple(own, "modalities", self.modalities, MODALITIES)
+            )
+        for name in ("hard_gate", "diversify"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise bad_field(own, name, getattr(self, name), "True or False")
+        g = self.gate_threshold
+        if not is_number(g) or not 0 <= g <= 1:
+            raise bad_field(own, "gate_threshold", g, "a number in [0, 1]")
+        m = self.mastery_threshold
+        if not is_number(m) or not 0 < m <= 1:
+            raise bad_field(own, "mastery_threshold", m, "a number in (0, 1]")
+        d = self.diversity_penalty
+        if not is_number(d) or not math.isfinite(d) or d < 0:
+            raise bad_field(own, "diversity_penalty", d, "a finite number >= 0")
+        if not isinstance(self.weights, ScoreWeights):
+            raise bad_field(own, "weights", self.weights, "a ScoreWeights")
+
+
+@dataclass(frozen=True)
+class EducatorContext:
+    """What the engine knows about an educator besides mastery.
+
+    Parameters
+    ----------
+    goals : tuple of str
+        Goal competency ids, most important first.
+    completed, declined, in_progress : frozenset of str
+        Activity ids never proposed again (declined: the caller decides how recent counts).
+    pinned : tuple of str
+        Activity ids a coach pinned, in the order they should come.
+
+    Any iterable is accepted and stored as the documented type; a single string counts as one
+    id.
+    """
+
+    goals: tuple[str, ...] = ()
+    completed: frozenset[str] = frozenset()
+    declined: frozenset[str] = frozenset()
+    in_progress: frozenset[str] = frozenset()
+    pinned: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, kind in (("goals", tuple), ("completed", frozenset), ("declined", frozenset),
+                           ("in_progress", frozenset), ("pinned", tuple)):
+            v = getattr(self, name)
+            if isinstance(v, str):
+                v = (v,)
+            try:
+                items = [str(x) for x in v]
+            except TypeError:
+                raise bad_field("EducatorContext", name, v, "a collection of ids") from None
+            if kind is tuple:
+                items = list(dict.fromkeys(items))  # drop repeats, keep order
+            object.__setattr__(self, name, kind(items))
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        """Activities that are never proposed: completed, declined or in progress."""
+        return self.completed | self.declined | self.in_progress
+
+
+def check_context(graph: nx.DiGraph, context: EducatorContext) -> None:
+    """Raise TypeError unless ``context`` is an EducatorContext, and check its goals' ids."""
+    if not isinstance(context, EducatorContext):
+        raise TypeError(f"context must be an EducatorContext; got {type(context).__name__}")
+    check_ids(graph, context.goals)
+
+
+def check_request(request: RankingRequest) -> None:
+    """Raise TypeError unless ``request`` is a RankingRequest (its fields are checked already)."""
+    if not isinstance(request, RankingRequest):
+        raise TypeError(f"request must be a RankingRequest; got {type(request).__name__}")
