@@ -18,6 +18,13 @@ column            type                       meaning
 ``activity_id``   str, optional              the learning activity it assesses, if any
 ================  =========================  ===============================================
 
+Ids and times follow the field contract of :mod:`recommender.fields`: ids are strings
+(``educator_id``, ``competency_id``, ``activity_id``: 1-128 characters that fit a URL path
+segment; ``evidence_id`` up to 200 and ``rater_id`` up to 128, ``/`` allowed; no control
+characters), ``observed_at`` an ISO 8601 string (or a datetime) between 1970-01-01T00:00:00Z
+and ``now + max_future``. Scores and scales are numbers or numeric text (a CSV cell is text); a
+boolean is not a number.
+
 :func:`validate_evidence` checks a batch at once, vectorized over columns (no per-row Python
 loop), keeps every good row and rejects every bad one with a reason. Valid rows gain
 ``score_norm = (score - scale_min) / (scale_max - scale_min)`` in [0, 1] and ``proficient =
@@ -26,19 +33,25 @@ score_norm >= proficient_at``. Each rejected input row appears exactly once in
 
 1. ``missing``: a required field is absent or empty, fields in the order evidence_id,
    educator_id, competency_id, source, score, observed_at;
-2. ``unknown_competency``: ``competency_id`` is not one of ``competencies``;
-3. ``unknown_educator``: ``educator_id`` is not one of ``educators`` (only if given);
-4. ``unknown_source``: ``source`` is not one of ``sources``;
-5. ``score_not_number``: ``score`` does not parse as a number;
-6. ``scale_not_number``: ``scale_min`` or ``scale_max`` is given but not a finite number;
-7. ``scale_order``: ``scale_min >= scale_max``;
-8. ``score_out_of_scale``: ``score`` outside ``[scale_min, scale_max]``;
-9. ``bad_timestamp``: ``observed_at`` is not an ISO 8601 timestamp;
-10. ``future_timestamp``: ``observed_at`` is more than ``max_future`` after ``now``;
-11. ``already_ingested``: ``evidence_id`` is in ``existing_ids``;
-12. ``duplicate``: ``evidence_id`` repeats a row kept earlier in this batch. Only rows that
-    pass checks 1-11 take part, so the first *valid* occurrence is kept and the reason names it.
+2. ``not_text``: a text field holds a number, a boolean, an object or an array;
+3. ``bad_id``: an id breaks the field contract (too long, a control character or a lone
+   surrogate, ``/`` in an id that is a path segment);
+4. ``unknown_competency``: ``competency_id`` is not one of ``competencies``;
+5. ``unknown_educator``: ``educator_id`` is not one of ``educators`` (only if given);
+6. ``unknown_source``: ``source`` is not one of ``sources``;
+7. ``score_not_number``: ``score`` does not parse as a number;
+8. ``scale_not_number``: ``scale_min`` or ``scale_max`` is given but not a finite number;
+9. ``scale_order``: ``scale_min >= scale_max``;
+10. ``score_out_of_scale``: ``score`` outside ``[scale_min, scale_max]``;
+11. ``bad_timestamp``: ``observed_at`` is not an ISO 8601 timestamp (``"now"``, ``"today"``,
+    a number and an impossible date such as 2024-02-30 are not);
+12. ``timestamp_out_of_window``: ``observed_at`` is before ``earliest`` or more than
+    ``max_future`` after ``now``;
+13. ``already_ingested``: ``evidence_id`` is in ``existing_ids``;
+14. ``duplicate``: ``evidence_id`` repeats a row kept earlier in this batch. Only rows that
+    pass checks 1-13 take part, so the first *valid* occurrence is kept and the reason names it.
 
+A rejection's ``value`` and ``reason`` show at most 200 characters of the offending value.
 Text fields are stripped of surrounding whitespace; an empty string counts as missing. Extra
 columns are ignored. A DataFrame (or CSV header) without one of the required columns is a shape
 error, :class:`~recommender.errors.InvalidEvidenceError`, not a row rejection; records (mappings,
@@ -49,6 +62,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +71,20 @@ import numpy as np
 import pandas as pd
 
 from recommender.errors import FrameworkError, InvalidEvidenceError
+from recommender.fields import (
+    ADDRESSABLE_ID,
+    EARLIEST,
+    EVIDENCE_KEY,
+    MAX_FUTURE,
+    REFERENCE_ID,
+    non_text,
+    not_a_string,
+    parse_times,
+    problems,
+    shown,
+    time_window,
+    window_text,
+)
 from recommender.graph.framework import DEFAULT_SCALE
 
 __all__ = [
@@ -114,6 +142,8 @@ OBSERVED_AT_DTYPE = "datetime64[us, UTC]"
 
 CHECKS = (
     "missing",
+    "not_text",
+    "bad_id",
     "unknown_competency",
     "unknown_educator",
     "unknown_source",
@@ -122,14 +152,21 @@ CHECKS = (
     "scale_order",
     "score_out_of_scale",
     "bad_timestamp",
-    "future_timestamp",
+    "timestamp_out_of_window",
     "already_ingested",
     "duplicate",
 )
 """The row checks, in the order they are applied; a row is rejected by the first it fails."""
 
 _TEXT_COLUMNS = ("evidence_id", "educator_id", "competency_id", "source", "rater_id", "activity_id")
+_ID_RULES = {"evidence_id": EVIDENCE_KEY, "educator_id": ADDRESSABLE_ID,
+             "rater_id": REFERENCE_ID, "activity_id": ADDRESSABLE_ID}
+"""The field contract (:mod:`recommender.fields`) of each id column; ``competency_id`` and
+``source`` need none: they must be one of the framework's ids and of the sources."""
 _TOLERANCE = 1e-9  # a score exactly at the threshold stays proficient despite float rounding
+_SHOWN = 200  # characters of an offending value shown in a rejection
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def proficient_threshold(scale: Mapping[str, float]) -> float:
@@ -211,7 +248,8 @@ def validate_evidence(
     sources: Iterable[str] = SOURCES,
     proficient_at: float = DEFAULT_PROFICIENT_AT,
     now: pd.Timestamp | str | None = None,
-    max_future: pd.Timedelta | str = pd.Timedelta(days=1),  # noqa: B008  (immutable)
+    max_future: pd.Timedelta | str = MAX_FUTURE,
+    earliest: pd.Timestamp | str = EARLIEST,
     existing_ids: Iterable[str] | None = None,
 ) -> EvidenceValidation:
     """Validate and normalize a batch of evidence, keeping good rows and rejecting bad ones.
@@ -236,6 +274,8 @@ def validate_evidence(
         values are UTC.
     max_future : Timedelta or str, default=1 day
         How far past ``now`` an ``observed_at`` may lie (clock skew allowance).
+    earliest : Timestamp or str, default=1970-01-01T00:00:00Z
+        The earliest accepted ``observed_at`` (naive: UTC); see :mod:`recommender.fields`.
     existing_ids : iterable of str or None, default=None
         Evidence ids already ingested (e.g. from the store); rows reusing one are rejected.
 
@@ -268,7 +308,8 @@ def validate_evidence(
     """
     options = _options(
         competencies=competencies, educators=educators, sources=sources,
-        proficient_at=proficient_at, now=now, max_future=max_future, existing_ids=existing_ids,
+        proficient_at=proficient_at, now=now, max_future=max_future, earliest=earliest,
+        existing_ids=existing_ids,
     )
     if isinstance(data, pd.DataFrame):
         missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
@@ -291,7 +332,7 @@ def validate_evidence(
             records.append(rec)
         else:
             records.append({})
-            pre.append((pos, "record", _short(repr(rec)),
+            pre.append((pos, "record", shown(repr(rec)),
                          f"record is a {type(rec).__name__}, expected a mapping of fields"))
     return _validate(_records_frame(records), pre_rejected=pre, **options)
 
@@ -338,13 +379,13 @@ def read_evidence_jsonl(path: str | os.PathLike[str], **validate_kwargs: Any) ->
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                pre.append((pos, "line", _short(text),
+                pre.append((pos, "line", shown(text),
                             f"line {lineno} is not valid JSON ({exc.msg} at column {exc.colno}); "
                             "expected one JSON object per line"))
                 obj = {}
             if not isinstance(obj, dict):
                 kind = type(obj).__name__
-                pre.append((pos, "line", _short(text),
+                pre.append((pos, "line", shown(text),
                             f"line {lineno} is a JSON {kind}, expected a JSON object"))
                 obj = {}
             records.append(obj)
@@ -378,7 +419,8 @@ def _options(
     sources: Iterable[str] = SOURCES,
     proficient_at: float = DEFAULT_PROFICIENT_AT,
     now: pd.Timestamp | str | None = None,
-    max_future: pd.Timedelta | str = pd.Timedelta(days=1),  # noqa: B008
+    max_future: pd.Timedelta | str = MAX_FUTURE,
+    earliest: pd.Timestamp | str = EARLIEST,
     existing_ids: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Check the keyword arguments once and return them in the form the core uses."""
@@ -403,6 +445,8 @@ def _options(
     max_future = pd.Timedelta(max_future)
     if max_future < pd.Timedelta(0):
         raise ValueError(f"max_future must not be negative; got {max_future}")
+    earliest = pd.Timestamp(earliest)
+    earliest = earliest.tz_localize("UTC") if earliest.tzinfo is None else earliest.tz_convert("UTC")
     if isinstance(sources, str):
         raise TypeError(f"sources must be an iterable of names, not a single string {sources!r}")
     source_list = list(dict.fromkeys(str(s) for s in sources))  # keeps the given order
@@ -415,24 +459,42 @@ def _options(
         "proficient_at": proficient_at,
         "now": now_ts,
         "max_future": max_future,
+        "earliest": earliest,
         "existing_ids": id_list("existing_ids", existing_ids),
     }
 
 
 def _records_frame(records: list[Mapping[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame([r if isinstance(r, dict) else dict(r) for r in records],
-                         index=pd.RangeIndex(len(records)))
-    return frame
+    """Records as a frame, dtypes inferred; all-object columns when a value holds a lone
+    surrogate (pandas' text dtype cannot hold one; the validation rejects those rows)."""
+    rows = [r if isinstance(r, dict) else dict(r) for r in records]
+    try:
+        return pd.DataFrame(rows, index=pd.RangeIndex(len(rows)))
+    except UnicodeEncodeError:
+        return pd.DataFrame(rows, index=pd.RangeIndex(len(rows)), dtype=object)
 
 
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _strings(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``col`` as pandas text, and a mask of the values holding a lone surrogate.
+
+    A lone surrogate (possible in JSON such as ``"\\ud800"``) is not Unicode text: it can be
+    neither stored nor sent back, so those values become U+FFFD here and the mask lets the
+    caller reject them. The per-value scan only runs when the fast conversion fails.
+    """
+    try:
+        return col.astype("str"), np.zeros(len(col), dtype=bool)
+    except UnicodeEncodeError:
+        bad = col.map(lambda v: isinstance(v, str) and _SURROGATE.search(v) is not None)
+        bad = bad.fillna(False).astype(bool)
+        return col.mask(bad, "\ufffd").astype("str"), bad.to_numpy()
 
 
-def _text(col: pd.Series) -> pd.Series:
-    """``col`` as stripped text (pandas' str dtype); missing and empty become NaN."""
-    out = col.astype("str").where(col.notna()).str.strip()
-    return out.where(out != "")
+def _text(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``col`` as stripped text (pandas' str dtype; missing and empty become NaN), and the mask
+    of values that held a lone surrogate (see :func:`_strings`)."""
+    strings, surrogate = _strings(col)
+    out = strings.where(col.notna()).str.strip()
+    return out.where(out != ""), surrogate
 
 
 def _num_text(values: pd.Series) -> pd.Series:
@@ -456,7 +518,7 @@ def _numeric(col: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray, pd.
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
         values = col.to_numpy(dtype=float, na_value=np.nan)
         return values, np.isnan(values), None
-    text = _text(col)
+    text, _ = _text(col)  # a surrogate becomes U+FFFD: "not a number"
     # parse each distinct text once: scores and scales repeat a handful of values
     codes, uniques = pd.factorize(text)
     parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
@@ -474,6 +536,7 @@ def _validate(
     proficient_at: float,
     now: pd.Timestamp,
     max_future: pd.Timedelta,
+    earliest: pd.Timestamp,
     existing_ids: list[str] | None,
 ) -> EvidenceValidation:
     n = len(data)
@@ -514,22 +577,32 @@ def _validate(
         else:
             vals = value(rows) if callable(value) else value.iloc[rows]
             vals = vals.astype("str").fillna("").set_axis(rows)
+            long = (vals.str.len() > _SHOWN).to_numpy()
+            if long.any():  # shown cut, reasons included: a 100,000-character id stays there
+                vals[long] = vals[long].str.slice(0, _SHOWN - 3) + "..."
         why = (pd.Series(reason, index=rows, dtype="str") if isinstance(reason, str)
                else reason(rows, vals))
         parts.append(pd.DataFrame({"row": rows, "field": field, "value": vals.to_numpy(),
                                    "reason": np.asarray(why, dtype=object)}))
         failed[rows] = True
 
-    # text fields ------------------------------------------------------------------------------
-    text = {}
+    # text fields: strings only (a number, boolean, object or array is never turned into text)
+    text, raw, wrong_type, surrogate = {}, {}, {}, {}
     for name in _TEXT_COLUMNS:
         col = column(name)
-        text[name] = (pd.Series(np.nan, index=index, dtype="str") if col is None else _text(col))
+        if col is None:
+            text[name] = pd.Series(np.nan, index=index, dtype="str")
+            wrong_type[name] = surrogate[name] = np.zeros(n, dtype=bool)
+            continue
+        raw[name] = col
+        wrong_type[name] = non_text(col)
+        text[name], surrogate[name] = _text(col.mask(wrong_type[name]) if wrong_type[name].any()
+                                            else col)
 
     score, score_missing, score_text = _numeric(column("score"), n)
     ts_col = column("observed_at")
     ts_is_datetime = ts_col is not None and pd.api.types.is_datetime64_any_dtype(ts_col.dtype)
-    ts_text = None if ts_col is None or ts_is_datetime else _text(ts_col)
+    ts_text = None if ts_col is None or ts_is_datetime else _text(ts_col)[0]
     if ts_col is None:
         ts_missing = np.ones(n, dtype=bool)
     elif ts_is_datetime:
@@ -537,8 +610,9 @@ def _validate(
     else:
         ts_missing = ts_text.isna().to_numpy()
 
-    # 1. missing required fields, in REQUIRED_COLUMNS order
-    missing = {name: text[name].isna().to_numpy() for name in REQUIRED_COLUMNS[:4]}
+    # missing required fields, in REQUIRED_COLUMNS order
+    missing = {name: text[name].isna().to_numpy() & ~wrong_type[name]
+               for name in REQUIRED_COLUMNS[:4]}
     missing["score"] = score_missing
     missing["observed_at"] = ts_missing
     for name in REQUIRED_COLUMNS:
@@ -546,7 +620,24 @@ def _validate(
                f"required field {name} is missing or empty; every evidence row needs "
                + ", ".join(REQUIRED_COLUMNS))
 
-    # 2-4. ids and source against the known sets
+    # text fields that are not strings
+    for name in _TEXT_COLUMNS:
+        reject(wrong_type[name], name,
+               lambda rows, name=name: raw[name].iloc[rows].map(shown),
+               lambda rows, v, name=name: raw[name].iloc[rows].map(
+                   lambda x, name=name: not_a_string(name, x)))
+
+    # ids against the field contract (length, characters, addressable)
+    bad_ids = {}
+    for name, rule in _ID_RULES.items():
+        reject(surrogate[name], name, lambda rows, name=name: raw[name].iloc[rows].map(shown),
+               f"{name} contains a lone surrogate (an unpaired UTF-16 escape such as \\ud800), "
+               "which is not Unicode text")
+        why = problems(text[name], name, rule)
+        bad_ids[name] = why.notna().to_numpy() | surrogate[name] | wrong_type[name]
+        reject(bad_ids[name], name, text[name], lambda rows, v, why=why: why.iloc[rows])
+
+    # ids and source against the known sets
     comp = text["competency_id"]
     reject(~comp.isin(competencies).to_numpy(), "competency_id", comp,
            lambda rows, v: "unknown competency id " + _quoted(v) + ": not in the framework")
@@ -559,7 +650,7 @@ def _validate(
     reject(~src.isin(sources).to_numpy(), "source", src,
            lambda rows, v: "unknown source " + _quoted(v) + "; expected one of: " + allowed)
 
-    # 5-8. score and its scale
+    # score and its scale
     score_series = pd.Series(score, index=index)
     reject(np.isnan(score), "score",
            score_text if score_text is not None
@@ -585,25 +676,28 @@ def _validate(
                + _num_text(lo_s.iloc[rows]).to_numpy() + ", "
                + _num_text(hi_s.iloc[rows]).to_numpy() + "]")
 
-    # 9-10. timestamps
+    # timestamps: ISO 8601 text (or datetimes) within [earliest, now + max_future]
+    window = time_window(now, earliest=earliest, max_future=max_future)
     if ts_col is None:
         observed = pd.Series(pd.NaT, index=index, dtype=OBSERVED_AT_DTYPE)
-    elif ts_is_datetime:
-        observed = pd.to_datetime(ts_col, utc=True).astype(OBSERVED_AT_DTYPE)
     else:
-        observed = pd.to_datetime(ts_text, errors="coerce", utc=True, format="ISO8601")
-        observed = observed.astype(OBSERVED_AT_DTYPE)
-        reject(observed.isna().to_numpy(), "observed_at", ts_text,
-               lambda rows, v: "observed_at " + _quoted(v)
-               + " is not an ISO 8601 timestamp (e.g. 2024-03-01T14:30:00Z)")
-    limit = now + max_future
-    iso = "%Y-%m-%dT%H:%M:%SZ"
-    reject((observed > limit).to_numpy(), "observed_at",
-           lambda rows: observed.iloc[rows].dt.strftime(iso),
-           lambda rows, v: "observed_at " + v + " is more than " + _span(max_future)
-           + " after now (" + now.strftime(iso) + ")")
+        check = parse_times(ts_col if ts_is_datetime else ts_text, window)
+        observed = check.times
+        if ts_is_datetime:
+            def given(rows: np.ndarray) -> pd.Series:
+                return pd.to_datetime(ts_col.iloc[rows], utc=True).dt.strftime(_ISO_FORMAT)
+        else:
+            reject(check.not_iso, "observed_at", ts_text,
+                   lambda rows, v: "observed_at " + _quoted(v) + " is not an ISO 8601 "
+                   "timestamp (e.g. 2024-03-01T14:30:00Z; without an offset it is UTC)")
+            given = ts_text
+        span = ("from " + window[0].strftime("%Y-%m-%d") + " to " + _span(max_future)
+                + " after now")
+        reject(check.outside, "observed_at", given,
+               lambda rows, v: "observed_at " + _quoted(v) + " is outside the accepted window "
+               + window_text(window) + " (" + span + ")")
 
-    # 11-12. idempotency
+    # idempotency
     ev = text["evidence_id"]
     if existing_ids:
         reject(ev.isin(existing_ids).to_numpy(), "evidence_id", ev,
@@ -652,7 +746,8 @@ def _validate(
 
     if parts:
         rejections = pd.concat(parts, ignore_index=True).sort_values("row", ignore_index=True)
-        rejections.insert(1, "evidence_id", ev.iloc[rejections["row"].to_numpy()].to_numpy())
+        usable = ev.mask(bad_ids["evidence_id"])  # an id that breaks the contract is no id
+        rejections.insert(1, "evidence_id", usable.iloc[rejections["row"].to_numpy()].to_numpy())
     else:
         rejections = pd.DataFrame({"row": [], "evidence_id": [], "field": [], "value": [],
                                    "reason": []})

@@ -181,7 +181,41 @@ def test_future_timestamp_within_max_future_is_accepted():
     assert len(run([row(0, observed_at=soon)]).valid) == 1
     later = (NOW + pd.Timedelta(hours=2)).isoformat()
     rej = only_rejection(run([row(0, observed_at=later)], max_future="1h"))
-    assert rej["reason"].startswith("observed_at 2025-01-01T02:00:00Z is more than 0 days 01:00")
+    assert rej["reason"] == (
+        "observed_at '2025-01-01T02:00:00+00:00' is outside the accepted window "
+        "[1970-01-01T00:00:00Z, 2025-01-01T01:00:00Z] (from 1970-01-01 to 0 days 01:00:00 "
+        "after now)")
+
+
+@pytest.mark.parametrize("value", ["1600-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00",
+                                   "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00",
+                                   "2025-01-02T00:00:01Z"])
+def test_times_outside_the_window_are_rejected_naming_value_and_window(value):
+    rej = only_rejection(run([row(0), row(1, observed_at=value)]))
+    assert (rej["row"], rej["field"], rej["value"]) == (1, "observed_at", value)
+    assert rej["reason"] == (f"observed_at '{value}' is outside the accepted window "
+                             "[1970-01-01T00:00:00Z, 2025-01-02T00:00:00Z] (from 1970-01-01 to "
+                             "1 day after now)")
+
+
+@pytest.mark.parametrize("value", ["1970-01-01T00:00:00Z", "1969-12-31T20:00:00-04:00",
+                                   "2025-01-02T00:00:00Z", "2025-01-02T10:00:00+14:00"])
+def test_the_window_bounds_are_inclusive_and_offsets_count(value):
+    assert run([row(0, observed_at=value)]).n_rejected == 0
+
+
+def test_an_earlier_earliest_admits_older_times_in_range():
+    result = run([row(0, observed_at="1960-05-01T00:00:00Z")], earliest="1900-01-01")
+    assert result.valid.loc[0, "observed_at"] == pd.Timestamp("1960-05-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("value", [pd.Timestamp("1600-01-01", tz="UTC"),
+                                   pd.Timestamp("2030-01-01", tz="UTC")])
+def test_datetime_values_outside_the_window_are_rejected(value):
+    stamps = pd.Series([pd.Timestamp("2024-03-01", tz="UTC"), value]).astype("datetime64[us, UTC]")
+    frame = pd.DataFrame([row(0), row(1)]).assign(observed_at=stamps)
+    rej = only_rejection(run(frame))
+    assert rej["field"] == "observed_at" and "outside the accepted window" in rej["reason"]
 
 
 def test_naive_now_is_utc_and_default_now_is_the_current_time():
@@ -228,9 +262,45 @@ REJECTION_CASES = [
     pytest.param({"observed_at": "2024-02-30"}, "observed_at", "2024-02-30",
                  "observed_at '2024-02-30' is not an ISO 8601 timestamp", id="impossible-date"),
     pytest.param({"observed_at": "2025-01-03T00:00:00+00:00"}, "observed_at",
-                 "2025-01-03T00:00:00Z",
-                 "observed_at 2025-01-03T00:00:00Z is more than 1 day after now "
-                 "(2025-01-01T00:00:00Z)", id="future-timestamp"),
+                 "2025-01-03T00:00:00+00:00",
+                 "observed_at '2025-01-03T00:00:00+00:00' is outside the accepted window "
+                 "[1970-01-01T00:00:00Z, 2025-01-02T00:00:00Z]", id="future-timestamp"),
+    pytest.param({"observed_at": "now"}, "observed_at", "now",
+                 "observed_at 'now' is not an ISO 8601 timestamp", id="now"),
+    pytest.param({"observed_at": "today"}, "observed_at", "today",
+                 "observed_at 'today' is not an ISO 8601 timestamp", id="today"),
+    pytest.param({"observed_at": 1709287200}, "observed_at", "1709287200",
+                 "observed_at '1709287200' is not an ISO 8601 timestamp", id="epoch-number"),
+    pytest.param({"educator_id": {"id": 1}}, "educator_id", "{'id': 1}",
+                 "educator_id must be a string; got an object", id="educator-object"),
+    pytest.param({"educator_id": ["t1"]}, "educator_id", "['t1']",
+                 "educator_id must be a string; got an array", id="educator-array"),
+    pytest.param({"educator_id": True}, "educator_id", "True",
+                 "educator_id must be a string; got a boolean", id="educator-boolean"),
+    pytest.param({"educator_id": 17}, "educator_id", "17",
+                 "educator_id must be a string; got a number", id="educator-number"),
+    pytest.param({"rater_id": {"r": 1}}, "rater_id", "{'r': 1}",
+                 "rater_id must be a string; got an object", id="rater-object"),
+    pytest.param({"educator_id": "x" * 129}, "educator_id", "x" * 129,
+                 "educator_id is 129 characters long; an id is 1-128 characters",
+                 id="educator-too-long"),
+    pytest.param({"evidence_id": "e" * 300}, "evidence_id", "e" * 197 + "...",
+                 "evidence_id is 300 characters long; an evidence_id is 1-200 characters",
+                 id="evidence-id-too-long"),
+    pytest.param({"rater_id": "r\x00b"}, "rater_id", "r\x00b",
+                 "rater_id contains U+0000 (a control character) at position 2",
+                 id="rater-nul"),
+    pytest.param({"educator_id": "a/b"}, "educator_id", "a/b",
+                 "educator_id contains '/' at position 2; an id is 1-128 characters, no control "
+                 "characters, no '/', not '.' or '..'", id="educator-slash"),
+    pytest.param({"educator_id": ".."}, "educator_id", "..",
+                 "educator_id '..' cannot be a path segment", id="educator-dots"),
+    pytest.param({"activity_id": "A\u0085B"}, "activity_id", "A\u0085B",
+                 "activity_id contains U+0085 (a control character)", id="activity-c1-control"),
+    pytest.param({"rater_id": "r\ud800"}, "rater_id", "r\\ud800",
+                 "rater_id contains a lone surrogate", id="rater-surrogate"),
+    pytest.param({"score": True}, "score", "True", "score 'True' is not a number",
+                 id="score-boolean"),
 ]
 
 
@@ -435,19 +505,21 @@ def test_read_jsonl_rejects_bad_lines_and_keeps_the_rest(tmp_path):
         json.dumps(row(1, score=2)),
         "[1, 2]",
         json.dumps({"evidence_id": "e5", "educator_id": "t1"}),
-        json.dumps(row(6, educator_id=7, score="4")),
+        json.dumps(row(6, educator_id="7", score="4")),
+        json.dumps(row(7, educator_id=7)),
     ]
     path.write_text("\n".join(lines) + "\n")
     result = read_evidence_jsonl(path, competencies=COMPS, now=NOW)
     assert result.valid["evidence_id"].tolist() == ["e0", "e1", "e6"]
     assert result.valid["educator_id"].tolist() == ["t1", "t1", "7"]
     rej = result.rejections
-    assert rej["row"].tolist() == [1, 3, 4]  # positions among non-blank lines
-    assert rej["field"].tolist() == ["line", "line", "competency_id"]
+    assert rej["row"].tolist() == [1, 3, 4, 6]  # positions among non-blank lines
+    assert rej["field"].tolist() == ["line", "line", "competency_id", "educator_id"]
     assert rej["reason"][0].startswith("line 3 is not valid JSON (")
     assert rej["reason"][1] == "line 5 is a JSON list, expected a JSON object"
+    assert rej["reason"][3] == "educator_id must be a string; got a number"
     assert rej["value"][0] == "{not json"
-    assert len(result.valid) + len(rej) == 6
+    assert len(result.valid) + len(rej) == 7
 
 
 def test_read_jsonl_with_only_bad_lines_never_crashes(tmp_path):
