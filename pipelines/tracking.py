@@ -125,6 +125,8 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
                             GAINS_ARTIFACT)
             # the pooled hyperparameters the posteriors were fitted with (reading_scale, ...)
             mlflow.log_params({f"gains_{k}": v for k, v in result.gain_posteriors.attrs.items()})
+        # the ranker's parameters (recommender.ranking.RankerParams), flat ranker.<name> keys
+        mlflow.log_params(result.ranker_params.to_dict())
         mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
                                     "split_id": result.split_id}, indent=2), "data_fingerprint.json")
         sample = result.predictor.to_strings(result.sample_input)

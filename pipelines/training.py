@@ -27,6 +27,7 @@ from recommender.graph import default_framework  # noqa: E402
 from recommender.models import make_model, mastery_metrics, reliability_table  # noqa: E402
 from recommender.models.predictor import MasteryPredictor  # noqa: E402
 from recommender.outcomes import fit_gain_posteriors  # noqa: E402
+from recommender.ranking import DEFAULT_RANKER_PARAMS, RankerParams  # noqa: E402
 from recommender.simulate import generate, read_synthetic, write_synthetic  # noqa: E402
 
 __all__ = [
@@ -58,7 +59,13 @@ class Dataset:
 
 @dataclass
 class TrainResult:
-    """What one training run produced: the packaged model, its metrics, plots and lineage."""
+    """What one training run produced: the packaged model, its metrics, plots and lineage.
+
+    ``ranker_params`` are the ranker parameters in force for this run, logged with it as
+    ``ranker.*`` params so that a run records the whole decision rule, not only the model
+    (nothing reads them back yet: the API and the simulator rank with the defaults unless given
+    others).
+    """
 
     config: TrainConfig
     predictor: MasteryPredictor
@@ -69,6 +76,7 @@ class TrainResult:
     sample_input: pd.DataFrame
     test_predictions: pd.DataFrame
     gain_posteriors: pd.DataFrame | None = None
+    ranker_params: RankerParams = DEFAULT_RANKER_PARAMS
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:

@@ -2,12 +2,14 @@
 
 The package re-exports its public names; each module is one concept:
 
-- :mod:`~recommender.ranking.params`: the tuning values (score weights, goal-model constants);
+- :mod:`~recommender.ranking.params`: every tuning value in one documented object,
+  :class:`RankerParams` (score weights, diversity penalty, goal-model constants), and
+  :data:`DEFAULT_RANKER_PARAMS`;
 - :mod:`~recommender.ranking.requests`: what a call is asked (:class:`RankingRequest`,
   :class:`EducatorContext`);
 - :mod:`~recommender.ranking.mastery`: reading mastery tables (one educator, or a long frame);
-- :mod:`~recommender.ranking.index`: the prepared :class:`RankingIndex` (graph, catalog and
-  gains as arrays) and :func:`target_gains`;
+- :mod:`~recommender.ranking.index`: the prepared :class:`RankingIndex` (graph, catalog, gains
+  and params as arrays) and :func:`target_gains`;
 - :mod:`~recommender.ranking.scoring`: need, readiness, gain, cost and goal progress, the
   filters and the hard gate;
 - :mod:`~recommender.ranking.selection`: the diversified top-k under an hour budget, pins first;
@@ -18,27 +20,17 @@ The package re-exports its public names; each module is one concept:
 
 from recommender.explain import Recommendation
 from recommender.ranking.index import RankingIndex, prepare, target_gains
-from recommender.ranking.params import (
-    LOGITS_PER_GAIN,
-    MISSING_UNCERTAINTY,
-    READINESS_FLOOR,
-    READINESS_SLOPE,
-    STEP_OVERHEAD_HOURS,
-    ScoreWeights,
-)
+from recommender.ranking.params import DEFAULT_RANKER_PARAMS, RankerParams, ScoreWeights
 from recommender.ranking.rank import rank_activities, rank_batch
 from recommender.ranking.requests import EducatorContext, RankingRequest
 
 __all__ = [
-    "LOGITS_PER_GAIN",
-    "READINESS_FLOOR",
-    "READINESS_SLOPE",
-    "STEP_OVERHEAD_HOURS",
-    "MISSING_UNCERTAINTY",
+    "DEFAULT_RANKER_PARAMS",
     "EducatorContext",
     "Recommendation",
     "RankingIndex",
     "RankingRequest",
+    "RankerParams",
     "ScoreWeights",
     "prepare",
     "rank_activities",

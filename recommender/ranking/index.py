@@ -1,11 +1,13 @@
-"""The prepared ranking index: the graph, the catalog and the gains as arrays, built once.
+"""The prepared ranking index: the graph, the catalog, the gains and the ranker params as
+arrays, built once.
 
-Everything that depends only on the graph, the catalog and the gains (target and prerequisite
-index arrays, titles, prerequisite and ancestor maps) is a :class:`RankingIndex`, built by
-:func:`prepare`. A server builds it once per model load and passes it as ``index=``; without it
-each ranking call builds its own. Targets and prerequisites are gathered through padded index
-arrays with one column per competency plus a sentinel (index ``C``: a mastered, target-less
-column), so scoring never loops over educators.
+Everything that depends only on the graph, the catalog, the gains and the
+:class:`~recommender.ranking.params.RankerParams` (target and prerequisite index arrays, the
+goal model's gains in logits, titles, prerequisite and ancestor maps) is a
+:class:`RankingIndex`, built by :func:`prepare`. A server builds it once per model load and
+passes it as ``index=``; without it each ranking call builds its own. Targets and prerequisites
+are gathered through padded index arrays with one column per competency plus a sentinel (index
+``C``: a mastered, target-less column), so scoring never loops over educators.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.errors import UnknownCompetencyError
-from recommender.ranking.params import LOGITS_PER_GAIN, STEP_OVERHEAD_HOURS
+from recommender.ranking.params import RankerParams, check_params
 from recommender.ranking.requests import RankingRequest
 
 __all__ = ["RankingIndex", "prepare", "resolve_index", "target_gains"]
@@ -30,16 +32,18 @@ class RankingIndex:
     """The graph, the catalog and the gains as arrays and lookup maps; built by :func:`prepare`.
 
     Independent of the educator and of the request, so one index serves every ranking call with
-    the same graph, catalog and gains (a server builds one per model load). It keeps references
-    to the three objects it was built from: :func:`~recommender.ranking.rank_activities` and
-    :func:`~recommender.ranking.rank_batch` refuse an index built from other ones. Its arrays
-    are read-only; treat the graph and the catalog as immutable once indexed (build a new index
-    after changing them).
+    the same graph, catalog, gains and ranker params (a server builds one per model load). It
+    keeps references to the objects it was built from and the params it was built with:
+    :func:`~recommender.ranking.rank_activities` and :func:`~recommender.ranking.rank_batch`
+    refuse an index built from other ones, and rank with its params. Its arrays are read-only;
+    treat the graph and the catalog as immutable once indexed (build a new index after changing
+    them).
     """
 
     graph: nx.DiGraph
     catalog: Catalog
     gains: pd.DataFrame | None
+    params: RankerParams
     competencies: pd.Index  # C ids, sorted
     activity_ids: np.ndarray  # A ids, sorted
     activity_index: pd.Index  # the same ids, for lookups
@@ -56,7 +60,7 @@ class RankingIndex:
     has_targets: np.ndarray  # (A,) bool: an activity without targets is never proposed
     pidx: np.ndarray  # (C + 1, D) direct prerequisite columns, C = sentinel
     n_prereq: np.ndarray  # (C + 1,) number of direct prerequisites (0 for the sentinel)
-    gain_logits: np.ndarray  # (A, C + 1) LOGITS_PER_GAIN * g[a, c]
+    gain_logits: np.ndarray  # (A, C + 1) params.logits_per_gain * g[a, c]
     goal_rate: np.ndarray  # (C + 1,) best gain_logits[a, c] / (hours[a] + overhead) over a
     titles: Mapping[str, str]  # activity id -> title
     names: Mapping[str, str]  # competency id -> name
@@ -72,10 +76,12 @@ class RankingIndex:
             mask &= np.isin(self.modalities, request.modalities)
         return mask
 
-    def check(self, graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None) -> None:
-        """Raise ValueError unless this index was built from these very objects.
+    def check(self, graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None,
+              params: RankerParams | None = None) -> None:
+        """Raise ValueError unless this index was built from these very objects, with equal
+        params.
 
-        ``gains=None`` is accepted for an index built with gains: the index carries them.
+        ``gains=None`` and ``params=None`` are accepted: the index carries its own.
         """
         wrong = [name for name, mine, given in (("graph", self.graph, graph),
                                                  ("catalog", self.catalog, catalog))
@@ -86,6 +92,13 @@ class RankingIndex:
             raise ValueError(
                 f"index was built from another {' and '.join(wrong)} than the one passed; build "
                 "it with prepare(graph, catalog, gains) from the objects you rank with")
+        if params is not None and check_params(params) != self.params:
+            mine, given = self.params.to_dict(), params.to_dict()
+            differ = {k: (mine[k], given[k]) for k in mine if mine[k] != given[k]}
+            raise ValueError(
+                f"index was built with other ranker params than the ones passed ((index, "
+                f"passed): {differ}); build it with prepare(graph, catalog, gains, "
+                "params=params), or pass no params to rank with the index's")
 
 
 def target_gains(catalog: Catalog, gains: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -148,9 +161,12 @@ def _target_slots(row: np.ndarray, n_a: int, n_c: int, col: np.ndarray, w: np.nd
     return tidx, tw, tgain
 
 
-def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = None
-            ) -> RankingIndex:
+def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = None, *,
+            params: RankerParams | None = None) -> RankingIndex:
     """Index the graph, the catalog and the gains for ranking (see :class:`RankingIndex`).
+
+    ``params`` (None: :data:`~recommender.ranking.params.DEFAULT_RANKER_PARAMS`) are the ranker
+    params every ranking with this index uses.
 
     Raises
     ------
@@ -158,7 +174,10 @@ def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = No
         A catalog target is not in ``graph``.
     ValueError
         ``gains`` is malformed (see :func:`target_gains`).
+    TypeError
+        ``params`` is not a RankerParams.
     """
+    params = check_params(params)
     comps = pd.Index(sorted(graph.nodes), dtype=object)
     n_c = len(comps)
     acts = catalog.activities.sort_index()
@@ -184,8 +203,9 @@ def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = No
         pidx[j, : len(p)] = p
     hours = acts["hours"].to_numpy(float).copy()
     gain_logits = np.zeros((n_a, n_c + 1))
-    np.add.at(gain_logits, (row, col), LOGITS_PER_GAIN * g)
-    goal_rate = (gain_logits / (hours + STEP_OVERHEAD_HOURS)[:, None]).max(axis=0, initial=0.0)
+    np.add.at(gain_logits, (row, col), params.logits_per_gain * g)
+    goal_rate = (gain_logits / (hours + params.step_overhead_hours)[:, None]
+                 ).max(axis=0, initial=0.0)
     arrays = {
         "tidx": tidx, "tw": tw, "tgain": tgain, "wsum": np.where(wsum > 0, wsum, 1.0),
         "primary": tidx[:, 0].copy(), "hours": hours,
@@ -198,7 +218,8 @@ def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = No
     for a in arrays.values():
         a.flags.writeable = False
     return RankingIndex(
-        graph=graph, catalog=catalog, gains=gains, competencies=comps, activity_ids=aids,
+        graph=graph, catalog=catalog, gains=gains, params=params, competencies=comps,
+        activity_ids=aids,
         activity_index=pd.Index(aids, dtype=object), competency_pos=pos,
         activity_pos={a: i for i, a in enumerate(aids.tolist())},
         titles=dict(zip(aids.tolist(), acts["title"].astype(str).tolist(), strict=True)),
@@ -209,12 +230,12 @@ def prepare(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None = No
 
 
 def resolve_index(graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None,
-                  index: RankingIndex | None) -> RankingIndex:
-    """``index`` checked against the objects passed, or a new one built from them."""
+                  index: RankingIndex | None, params: RankerParams | None) -> RankingIndex:
+    """``index`` checked against the objects and params passed, or a new one built from them."""
     if index is None:
-        return prepare(graph, catalog, gains)
+        return prepare(graph, catalog, gains, params=params)
     if not isinstance(index, RankingIndex):
         raise TypeError(f"index must be a RankingIndex (from prepare()); got "
                         f"{type(index).__name__}")
-    index.check(graph, catalog, gains)
+    index.check(graph, catalog, gains, params)
     return index

@@ -1,39 +1,33 @@
-"""The ranker's tuning values: score weights and the constants of the goal model."""
+"""The ranker's tuning values as one documented, validated object: :class:`RankerParams`.
+
+One object, passed alike by the API (through the ranking index it builds once per model load),
+by batch ranking and by the policy simulator, and logged with every training run as flat
+``ranker.<name>`` MLflow params (:meth:`RankerParams.to_dict`). :data:`DEFAULT_RANKER_PARAMS`
+is what every entry point uses when none is given.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from recommender.ranking.checks import bad_field, is_number
 
-__all__ = [
-    "LOGITS_PER_GAIN",
-    "MISSING_UNCERTAINTY",
-    "READINESS_FLOOR",
-    "READINESS_SLOPE",
-    "STEP_OVERHEAD_HOURS",
-    "ScoreWeights",
-]
+__all__ = ["DEFAULT_RANKER_PARAMS", "RankerParams", "ScoreWeights", "check_params"]
 
-MISSING_UNCERTAINTY = 0.5
-"""Uncertainty reported for a competency absent from the mastery table (the largest possible
-standard deviation of a probability)."""
+_PREFIX = "ranker."
 
-LOGITS_PER_GAIN = 4.0
-"""Logits of skill per unit of gain in P(mastery): the slope of the logit at P = 0.5."""
 
-READINESS_FLOOR = 0.25
-"""Share of a gain that sticks when no direct prerequisite is mastered."""
-
-READINESS_SLOPE = 2.0
-"""Sharpness (per logit of a prerequisite's mastery) of the readiness the goal term assumes."""
-
-STEP_OVERHEAD_HOURS = 10.0
-"""Hours each activity costs beyond its own: a month's slot of the educator's attention."""
-
-P_CLIP = 0.01
-"""The goal model clips P(mastery) to [P_CLIP, 1 - P_CLIP] before taking its logit."""
+def _check_finite(owner: str, obj: object,
+                  rules: Mapping[str, tuple[Callable[[float], bool], str]]) -> None:
+    """Raise naming the first field of ``obj`` that is not a finite number passing its rule."""
+    for name, (ok, expected) in rules.items():
+        v = getattr(obj, name)
+        if not is_number(v) or not math.isfinite(v) or not ok(v):
+            raise bad_field(owner, name, v, expected)
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ class ScoreWeights:
     goal : float, default=2.0
         Weight of goal progress (in [0, 1]: the educator's best goal step per hour has 1).
 
-    All must be finite and >= 0.
+    All must be finite and >= 0. Where the defaults come from: see :class:`RankerParams`.
     """
 
     need: float = 1.0
@@ -63,7 +57,135 @@ class ScoreWeights:
     goal: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("need", "readiness", "gain", "cost", "goal"):
-            v = getattr(self, name)
-            if not is_number(v) or not math.isfinite(v) or v < 0:
-                raise bad_field("ScoreWeights", name, v, "a finite number >= 0")
+        at_least_0 = (lambda v: v >= 0, "a finite number >= 0")
+        _check_finite("ScoreWeights", self, dict.fromkeys(
+            ("need", "readiness", "gain", "cost", "goal"), at_least_0))
+
+
+@dataclass(frozen=True)
+class RankerParams:
+    """Every tuning value of the ranker, in one frozen object checked on construction.
+
+    Parameters
+    ----------
+    weights : ScoreWeights, default=ScoreWeights()
+        Weights of the score parts ``need, readiness, gain, cost, goal``.
+    diversity_penalty : float, default=0.3
+        Score subtracted from a candidate per earlier pick that shares its primary target, when
+        the request diversifies (>= 0).
+    logits_per_gain : float, default=4.0
+        Logits of skill per unit of expected gain in P(mastery), the goal model's conversion of
+        a catalog gain into a step on the logit scale: 4 is the slope of the logit at P = 0.5
+        (> 0).
+    readiness_floor : float, default=0.25
+        Share of a gain that sticks in the goal model when no direct prerequisite is mastered, in
+        (0, 1]; 1 makes prerequisites irrelevant to the goal term.
+    readiness_slope : float, default=2.0
+        Sharpness, per logit of a prerequisite's mastery, of the goal model's readiness
+        ``sigmoid(readiness_slope * theta[q])`` (>= 0; 0 makes readiness a constant one half).
+    step_overhead_hours : float, default=10.0
+        Hours each activity costs in the goal term beyond its own: a month's slot of the
+        educator's attention, so a cheap activity that barely moves a goal does not win (>= 0).
+        The larger it is, the more a step is judged by what it achieves rather than its hours.
+    p_clip : float, default=0.01
+        The goal model clips P(mastery) to ``[p_clip, 1 - p_clip]`` before its logit, so that
+        0 and 1 are finitely far from the mastery threshold, in (0, 0.5).
+    missing_uncertainty : float, default=0.5
+        Uncertainty an explanation reports for a competency absent from the mastery table
+        (ranked as P = 0): the largest standard deviation a probability can have (>= 0).
+
+    Where the values come from
+    --------------------------
+    None of them is fitted, and none has been swept yet. ``weights.goal`` (2.0),
+    ``logits_per_gain``, ``readiness_floor``, ``readiness_slope``, ``step_overhead_hours`` and
+    ``p_clip`` were chosen by hand with the goal-directed score (commit 442eb94, 2026-11-23),
+    judged on **seed 100 of the policy simulator**, the same generative model the policy table
+    then measures them with: so that table partly measures the ranker's agreement with the
+    simulator's own equations. The other weights, ``diversity_penalty`` and
+    ``missing_uncertainty`` were set by hand with the first ranker, before the simulator
+    existed, and kept since. A sweep on development seeds, kept as a report under
+    ``experiments/``, is to replace this paragraph.
+
+    Raises
+    ------
+    ValueError
+        Naming the field, the value received and what is expected.
+    """
+
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    diversity_penalty: float = 0.3
+    logits_per_gain: float = 4.0
+    readiness_floor: float = 0.25
+    readiness_slope: float = 2.0
+    step_overhead_hours: float = 10.0
+    p_clip: float = 0.01
+    missing_uncertainty: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.weights, ScoreWeights):
+            raise bad_field("RankerParams", "weights", self.weights, "a ScoreWeights")
+        _check_finite("RankerParams", self, {
+            "diversity_penalty": (lambda v: v >= 0, "a finite number >= 0"),
+            "logits_per_gain": (lambda v: v > 0, "a finite number > 0"),
+            "readiness_floor": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+            "readiness_slope": (lambda v: v >= 0, "a finite number >= 0"),
+            "step_overhead_hours": (lambda v: v >= 0, "a finite number of hours >= 0"),
+            "p_clip": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
+            "missing_uncertainty": (lambda v: v >= 0, "a finite number >= 0"),
+        })
+
+    def to_dict(self) -> dict[str, float]:
+        """Flat ``{"ranker.<name>": value}``, weights as ``ranker.weights.<part>``: MLflow
+        params, read back by :meth:`from_dict`."""
+        flat = {f"{_PREFIX}weights.{f.name}": getattr(self.weights, f.name)
+                for f in dataclasses.fields(ScoreWeights)}
+        flat.update({f"{_PREFIX}{f.name}": getattr(self, f.name)
+                     for f in dataclasses.fields(self) if f.name != "weights"})
+        return flat
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RankerParams:
+        """The params whose :meth:`to_dict` is ``values``; missing keys keep their default.
+
+        Only ``ranker.*`` keys are read, so a run's whole params dict can be passed; an unknown
+        ``ranker.*`` key raises. Strings (MLflow returns params as strings) are read as numbers.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``ranker.*`` key (naming the known ones), a value that is not a number,
+            or a value out of its range (naming the field).
+        """
+        known = DEFAULT_RANKER_PARAMS.to_dict()
+        ours = {k: v for k, v in values.items() if str(k).startswith(_PREFIX)}
+        unknown = sorted(set(ours) - set(known))
+        if unknown:
+            raise ValueError(f"RankerParams: unknown key(s) {unknown}; expected some of "
+                             f"{sorted(known)}")
+        parsed = {k[len(_PREFIX):]: _number(k, v) for k, v in ours.items()}
+        weights = {k[len("weights."):]: v for k, v in parsed.items() if k.startswith("weights.")}
+        rest = {k: v for k, v in parsed.items() if not k.startswith("weights.")}
+        return cls(weights=ScoreWeights(**weights), **rest)
+
+
+def _number(key: str, value: Any) -> Any:
+    """``value`` as a float when it is a string (as MLflow stores params), else unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"RankerParams: {key} must be a number; got {value!r}.") from None
+
+
+DEFAULT_RANKER_PARAMS = RankerParams()
+"""The ranker's parameters when a caller passes none (the values documented above)."""
+
+
+def check_params(params: RankerParams | None) -> RankerParams:
+    """``params``, or :data:`DEFAULT_RANKER_PARAMS` for None; TypeError for anything else."""
+    if params is None:
+        return DEFAULT_RANKER_PARAMS
+    if not isinstance(params, RankerParams):
+        raise TypeError(f"params must be a RankerParams; got {type(params).__name__}")
+    return params

@@ -20,7 +20,7 @@ from recommender.catalog import Catalog
 from recommender.explain import Recommendation, explain_pick
 from recommender.ranking.index import RankingIndex, resolve_index
 from recommender.ranking.mastery import check_mastery_long, read_mastery, read_mastery_long
-from recommender.ranking.params import MISSING_UNCERTAINTY
+from recommender.ranking.params import RankerParams
 from recommender.ranking.requests import (
     EducatorContext,
     RankingRequest,
@@ -45,6 +45,7 @@ def rank_activities(
     gains: pd.DataFrame | None = None,
     model_version: str | None = None,
     index: RankingIndex | None = None,
+    params: RankerParams | None = None,
 ) -> list[Recommendation]:
     """Rank the catalog's activities for one educator and explain each pick.
 
@@ -59,14 +60,18 @@ def rank_activities(
     context : EducatorContext
         Goals, completed/declined/in-progress activities and coach pins.
     request : RankingRequest
-        ``k``, budget, filters, gate and score weights.
+        ``k``, budget, filters and gate.
     gains : DataFrame or None
         Learned expected gains, ``gain_mean`` indexed by ``(activity_id, competency_id)``.
     model_version : str or None
         Copied into every explanation.
     index : RankingIndex or None
-        ``prepare(graph, catalog, gains)``, built once by a caller that ranks many times (it
-        carries the gains, so ``gains`` may then be omitted); None: built for this call.
+        ``prepare(graph, catalog, gains, params=params)``, built once by a caller that ranks
+        many times (it carries the gains and the params, so both may then be omitted); None:
+        built for this call.
+    params : RankerParams or None
+        Score weights, diversity penalty and goal-model constants. None: the index's when one
+        is given, else :data:`~recommender.ranking.params.DEFAULT_RANKER_PARAMS`.
 
     Returns
     -------
@@ -78,12 +83,13 @@ def rank_activities(
     UnknownCompetencyError
         A competency in ``mastery`` or a goal is not in ``graph``.
     ValueError
-        ``mastery`` or ``gains`` is malformed, or ``index`` was built from other objects.
+        ``mastery`` or ``gains`` is malformed, or ``index`` was built from other objects or
+        with other params.
     """
     check_request(request)
     check_context(graph, context)
     table = read_mastery(graph, mastery)
-    arr = resolve_index(graph, catalog, gains, index)
+    arr = resolve_index(graph, catalog, gains, index, params)
     p = np.zeros((1, len(arr.competencies)))
     pos = arr.competency_pos  # the table's ids are checked against the graph already
     p[0, [pos[c] for c in table.p]] = list(table.p.values())
@@ -100,7 +106,7 @@ def rank_activities(
         out.append(explain_pick(arr, table, context, request, a, parts=parts,
                                 score=float(picks.score[0, j]), pinned=bool(picks.pinned[0, j]),
                                 model_version=model_version,
-                                missing_uncertainty=MISSING_UNCERTAINTY))
+                                missing_uncertainty=arr.params.missing_uncertainty))
     return out
 
 
@@ -113,6 +119,7 @@ def rank_batch(
     request: RankingRequest = RankingRequest(),  # noqa: B008
     gains: pd.DataFrame | None = None,
     index: RankingIndex | None = None,
+    params: RankerParams | None = None,
 ) -> pd.DataFrame:
     """Rank activities for many educators at once (no explanations).
 
@@ -124,7 +131,7 @@ def rank_batch(
     contexts : mapping educator_id -> EducatorContext, optional
         Educators in ``contexts`` but not in ``mastery_long`` are ranked from a cold start
         (every competency at 0).
-    request, gains, index
+    request, gains, index, params
         As in :func:`rank_activities`.
 
     Returns
@@ -139,7 +146,7 @@ def rank_batch(
     contexts = dict(contexts or {})
     for ctx in contexts.values():
         check_context(graph, ctx)
-    arr = resolve_index(graph, catalog, gains, index)
+    arr = resolve_index(graph, catalog, gains, index, params)
     educators, p = read_mastery_long(graph, arr.competencies, mastery_long, also=contexts)
     ctx_list = [contexts.get(e, _EMPTY_CONTEXT) for e in educators]
     goal_mask, excluded, pin_rank = _context_arrays(arr, ctx_list)

@@ -11,7 +11,7 @@ answers, :class:`~recommender.explain.Recommendation`, is in :mod:`recommender.e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -20,7 +20,6 @@ import numpy as np
 from recommender.catalog import FORMATS, MODALITIES
 from recommender.graph import DEFAULT_THRESHOLD, check_ids
 from recommender.ranking.checks import bad_field, is_number
-from recommender.ranking.params import ScoreWeights
 
 __all__ = [
     "EducatorContext",
@@ -71,10 +70,11 @@ class RankingRequest:
     mastery_threshold : float, default=DEFAULT_THRESHOLD (0.7)
         In (0, 1]; at or above it a competency counts as mastered.
     diversify : bool, default=True
-        Penalize picks that share a primary target with earlier picks.
-    diversity_penalty : float, default=0.3
-        Score subtracted per earlier pick sharing the primary target (>= 0).
-    weights : ScoreWeights, default=ScoreWeights()
+        Penalize picks that share a primary target with earlier picks (by the ranker params'
+        ``diversity_penalty``).
+
+    How the score weighs its parts, and the goal model's constants, are not part of a request:
+    they are the ranker's :class:`~recommender.ranking.params.RankerParams`.
 
     Raises
     ------
@@ -90,8 +90,6 @@ class RankingRequest:
     gate_threshold: float = 0.5
     mastery_threshold: float = DEFAULT_THRESHOLD
     diversify: bool = True
-    diversity_penalty: float = 0.3
-    weights: ScoreWeights = field(default_factory=ScoreWeights)
 
     def __post_init__(self) -> None:
         own = "RankingRequest"
@@ -115,11 +113,6 @@ class RankingRequest:
         m = self.mastery_threshold
         if not is_number(m) or not 0 < m <= 1:
             raise bad_field(own, "mastery_threshold", m, "a number in (0, 1]")
-        d = self.diversity_penalty
-        if not is_number(d) or not math.isfinite(d) or d < 0:
-            raise bad_field(own, "diversity_penalty", d, "a finite number >= 0")
-        if not isinstance(self.weights, ScoreWeights):
-            raise bad_field(own, "weights", self.weights, "a ScoreWeights")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Score
 -----
-For activity ``a`` with targets ``c`` of weight ``w[a, c]`` (``W = sum_c w[a, c]``) and an
-educator with mastery ``p``:
+Names in capitals are fields of the ranker's :class:`~recommender.ranking.params.RankerParams`,
+carried by the :class:`~recommender.ranking.index.RankingIndex` (``LOGITS_PER_GAIN`` is
+``params.logits_per_gain``, and so on). For activity ``a`` with targets ``c`` of weight
+``w[a, c]`` (``W = sum_c w[a, c]``) and an educator with mastery ``p``:
 
 - ``need[a]      = sum_c w[a, c] * (1 - p[c]) / W``: how much they need what it develops.
 - ``readiness[a] = sum_c w[a, c] * r[c] / W`` with ``r[c] = min over direct prerequisites q of c
@@ -14,7 +16,7 @@ educator with mastery ``p``:
 - ``cost[a]      = log1p(hours[a])``.
 - ``goal[a]``: goal hours saved per hour invested, relative to the educator's best candidate.
   It plans on a simple learning model in logits, ``theta = logit(p)`` (``p`` clipped to
-  [0.01, 0.99]): doing ``a`` raises each target ``c`` by ``G[a, c] * gate[c]``, with
+  [P_CLIP, 1 - P_CLIP]): doing ``a`` raises each target ``c`` by ``G[a, c] * gate[c]``, with
   ``G = LOGITS_PER_GAIN * g`` and ``gate[c] = READINESS_FLOOR + (1 - READINESS_FLOOR) *
   mean over direct prerequisites q of sigmoid(READINESS_SLOPE * theta[q])`` (1 without
   prerequisites): a gain sticks as far as the educator is ready for it. The hours still needed
@@ -27,9 +29,13 @@ educator with mastery ``p``:
   excluded, some target unmastered; the hard gate does not change the scale), 0 when that max
   is 0; so ``goal`` is in [0, 1] for every candidate. The overhead makes a step cost a month's
   slot as well as its hours, so a cheap activity that barely moves a goal does not win.
+  ``gate`` has the shape of the simulator's ``prerequisite_gate``
+  (:mod:`recommender.simulate.dynamics`) but the ranker's own numbers; the ranker never reads
+  the simulator's, which would make the policy table measure its agreement with the world it is
+  judged in.
 
 ``score[a] = wt.need*need + wt.readiness*readiness + wt.gain*gain + wt.goal*goal - wt.cost*cost``
-with ``wt`` a :class:`~recommender.ranking.ScoreWeights`.
+with ``wt`` the params' ``weights`` (:class:`~recommender.ranking.params.ScoreWeights`).
 
 Filters
 -------
@@ -53,7 +59,6 @@ import numpy as np
 from scipy.special import expit
 
 from recommender.ranking.index import RankingIndex
-from recommender.ranking.params import P_CLIP, READINESS_FLOOR, READINESS_SLOPE, STEP_OVERHEAD_HOURS
 from recommender.ranking.requests import RankingRequest
 
 __all__ = ["Scores", "score_activities"]
@@ -114,7 +119,7 @@ def score_activities(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
     feasible = arr.allowed(request)[None, :] & ~excluded
     eligible = feasible & any_open
     goal = _relative_goal(arr, p, goal_mask, thr, eligible)
-    wt = request.weights
+    wt = arr.params.weights
     score = (wt.need * need + wt.readiness * readiness + wt.gain * gain + wt.goal * goal
              - wt.cost * cost)
 
@@ -128,7 +133,7 @@ def _relative_goal(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, thre
                    eligible: np.ndarray) -> np.ndarray:
     """(E, A) goal hours saved per hour invested, relative to each educator's best candidate."""
     goal = np.maximum(_goal_progress(arr, p, goal_mask, threshold), 0.0)
-    goal /= arr.hours + STEP_OVERHEAD_HOURS
+    goal /= arr.hours + arr.params.step_overhead_hours
     best = np.where(eligible, goal, 0.0).max(axis=1, initial=0.0, keepdims=True)
     np.divide(goal, best, out=goal, where=best > 0)
     goal[(best <= 0)[:, 0]] = 0.0
@@ -143,8 +148,10 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
     direct prerequisites), vectorized over the educators who hold it and over activities.
     """
     n_e, n_c = p.shape
+    floor, slope, clip = (arr.params.readiness_floor, arr.params.readiness_slope,
+                          arr.params.p_clip)
     theta = np.empty((n_e, n_c + 1))
-    np.clip(p, P_CLIP, 1.0 - P_CLIP, out=theta[:, :n_c])
+    np.clip(p, clip, 1.0 - clip, out=theta[:, :n_c])
     theta[:, :n_c] = np.log(theta[:, :n_c] / (1.0 - theta[:, :n_c]))
     theta[:, n_c] = _THETA_MASTERED  # sentinel: a mastered prerequisite
     gate = _gate(arr, theta)
@@ -164,8 +171,8 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
             ready = np.zeros((len(rows), len(arr.activity_ids)))
             for q in prereqs:
                 th_q = th[:, q, None] + np.outer(gt[:, q], arr.gain_logits[:, q])
-                ready += expit(READINESS_SLOPE * th_q)
-            gate_j = READINESS_FLOOR + (1.0 - READINESS_FLOOR) * ready / len(prereqs)
+                ready += expit(slope * th_q)
+            gate_j = floor + (1.0 - floor) * ready / len(prereqs)
         else:
             gate_j = 1.0
         after = np.maximum(target - th_j, 0.0) / (rate * gate_j)
@@ -174,11 +181,15 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
 
 
 def _gate(arr: RankingIndex, theta: np.ndarray) -> np.ndarray:
-    """(E, C + 1) share of a gain that sticks given the direct prerequisites' mastery."""
-    ready = expit(READINESS_SLOPE * theta)
+    """(E, C + 1) share of a gain that sticks given the direct prerequisites' mastery.
+
+    The ranker's own readiness model (the simulator has another, which the ranker must not
+    read): ``readiness_floor`` and ``readiness_slope`` of the index's params.
+    """
+    floor, slope = arr.params.readiness_floor, arr.params.readiness_slope
+    ready = expit(slope * theta)
     total = np.zeros_like(theta)
     for d in range(arr.pidx.shape[1]):
         total += np.take(ready, arr.pidx[:, d], axis=1) * (arr.pidx[:, d] < theta.shape[1] - 1)
     n = arr.n_prereq
-    return np.where(n > 0, READINESS_FLOOR + (1 - READINESS_FLOOR) * total / np.maximum(n, 1),
-                    1.0)
+    return np.where(n > 0, floor + (1 - floor) * total / np.maximum(n, 1), 1.0)

@@ -1,8 +1,9 @@
 """Selection: a diversified top-k under an hour budget, with coach pins first.
 
 Greedy, ``k`` steps. Before each step a candidate's score is reduced by
-``diversity_penalty * n`` where ``n`` is how many already-picked activities share its primary
-target (its highest-weight target, ties by id), when ``diversify`` is on. The best remaining
+``diversity_penalty * n`` (of the index's :class:`~recommender.ranking.params.RankerParams`)
+where ``n`` is how many already-picked activities share its primary target (its highest-weight
+target, ties by id), when the request's ``diversify`` is on. The best remaining
 candidate whose hours fit the remaining budget is taken (so the *sum* of hours of the list stays
 within ``max_hours``); ties go to the smallest ``activity_id``. Penalties only grow, so the
 returned scores (the ones used for ordering) are non-increasing down the list.
@@ -56,7 +57,7 @@ def select_top_k(arr: RankingIndex, s: Scores, pin_rank: np.ndarray,
     out_s = np.full((n_e, k), np.nan)
     out_p = np.zeros((n_e, k))
     out_pin = np.zeros((n_e, k), dtype=bool)
-    step_penalty = request.diversity_penalty if request.diversify else 0.0
+    step_penalty = arr.params.diversity_penalty if request.diversify else 0.0
     for step in range(k):
         over = None if budget is None else (used[:, None] + arr.hours) > budget
         key = (masked - step_penalty * np.take(shared, arr.primary, axis=1) if step_penalty

@@ -8,6 +8,7 @@ import pytest
 from pipelines import tracking
 from pipelines.config import load_config
 from pipelines.training import train
+from recommender.ranking import RankerParams
 from tests.pipelines.conftest import small_config
 
 
@@ -32,6 +33,8 @@ def test_champion_round_trip_predicts_the_same_values(store):
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(logged["run_id"])}
     assert {"calibration.png", "config.json", "data_fingerprint.json",
             "gain_posteriors.csv"} <= artifacts
+    params = mlflow.MlflowClient().get_run(logged["run_id"]).data.params
+    assert RankerParams.from_dict(params) == result.ranker_params  # the ranker.* params
     assert tracking.champion_version() is None
     tracking.promote(logged["version"])
     assert tracking.champion_version() == "1"

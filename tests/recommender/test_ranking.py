@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -10,12 +11,9 @@ from recommender.catalog import FORMATS, MODALITIES, build_catalog, default_cata
 from recommender.errors import UnknownCompetencyError
 from recommender.graph import build_framework, default_framework
 from recommender.ranking import (
-    LOGITS_PER_GAIN,
-    MISSING_UNCERTAINTY,
-    READINESS_FLOOR,
-    READINESS_SLOPE,
-    STEP_OVERHEAD_HOURS,
+    DEFAULT_RANKER_PARAMS,
     EducatorContext,
+    RankerParams,
     RankingIndex,
     RankingRequest,
     ScoreWeights,
@@ -111,6 +109,20 @@ def contexts(draw, graph, catalog):
     )
 
 
+ranker_params = st.builds(
+    RankerParams,
+    weights=st.builds(ScoreWeights, need=st.sampled_from([0.0, 1.0]),
+                      readiness=st.sampled_from([0.0, 0.5, 2.0]), gain=st.sampled_from([0.0, 3.0]),
+                      cost=st.sampled_from([0.0, 0.15, 1.0]), goal=st.sampled_from([0.0, 2.0, 5.0])),
+    diversity_penalty=st.sampled_from([0.0, 0.3, 1.0]),
+    logits_per_gain=st.sampled_from([1.0, 4.0, 8.0]),
+    readiness_floor=st.sampled_from([0.05, 0.25, 1.0]),
+    readiness_slope=st.sampled_from([0.0, 2.0, 5.0]),
+    step_overhead_hours=st.sampled_from([0.0, 10.0, 40.0]),
+    p_clip=st.sampled_from([0.001, 0.01, 0.2]),
+)
+"""Ranker params around the defaults, including the edges of each range."""
+
 requests = st.builds(
     RankingRequest,
     k=st.integers(1, 6),
@@ -136,43 +148,45 @@ def cases(draw, pins=True):
 # --------------------------------------------------------------------------- a reference
 
 
-def _logit(x):
-    x = min(max(x, 0.01), 0.99)
+def _logit(x, clip):
+    x = min(max(x, clip), 1 - clip)
     return math.log(x / (1 - x))
 
 
-def _gate(graph, theta, c):
+def _gate(graph, theta, c, params):
     preds = list(graph.predecessors(c))
     if not preds:
         return 1.0
-    ready = sum(1 / (1 + math.exp(-READINESS_SLOPE * theta[q])) for q in preds) / len(preds)
-    return READINESS_FLOOR + (1 - READINESS_FLOOR) * ready
+    slope, floor = params.readiness_slope, params.readiness_floor
+    ready = sum(1 / (1 + math.exp(-slope * theta[q])) for q in preds) / len(preds)
+    return floor + (1 - floor) * ready
 
 
-def reference_progress(graph, catalog, p, goals, aid, threshold):
+def reference_progress(graph, catalog, p, goals, aid, threshold, params):
     """Goal hours saved per hour invested by doing ``aid`` next (before per-educator scaling)."""
-    theta = {c: _logit(p.get(c, 0.0)) for c in graph}
+    theta = {c: _logit(p.get(c, 0.0), params.p_clip) for c in graph}
     target = math.log(threshold / (1 - threshold))
     hours = catalog.activities["hours"]
-    gain = {(a, c): catalog.activities.at[a, "expected_gain"] * w * LOGITS_PER_GAIN
+    overhead = params.step_overhead_hours
+    gain = {(a, c): catalog.activities.at[a, "expected_gain"] * w * params.logits_per_gain
             for a, c, w in catalog.targets[["activity_id", "competency_id", "weight"]].itertuples(
                 index=False)}
     after = dict(theta)
     for (a, c), g in gain.items():
         if a == aid:
-            after[c] = theta[c] + g * _gate(graph, theta, c)
+            after[c] = theta[c] + g * _gate(graph, theta, c, params)
     saved = 0.0
     for j in goals:
-        rate = max((g / (hours[a] + STEP_OVERHEAD_HOURS) for (a, c), g in gain.items()
-                    if c == j), default=0.0)
+        rate = max((g / (hours[a] + overhead) for (a, c), g in gain.items() if c == j),
+                   default=0.0)
         if rate <= 0 or theta[j] >= target:
             continue
-        saved += ((target - theta[j]) / (rate * _gate(graph, theta, j))
-                  - max(target - after[j], 0.0) / (rate * _gate(graph, after, j)))
-    return max(saved, 0.0) / (hours[aid] + STEP_OVERHEAD_HOURS)
+        saved += ((target - theta[j]) / (rate * _gate(graph, theta, j, params))
+                  - max(target - after[j], 0.0) / (rate * _gate(graph, after, j, params)))
+    return max(saved, 0.0) / (hours[aid] + overhead)
 
 
-def reference_goal(graph, catalog, p, context, aid, request):
+def reference_goal(graph, catalog, p, context, aid, request, params=DEFAULT_RANKER_PARAMS):
     """``goal``: progress relative to the best candidate's (allowed, not excluded, open)."""
     best = 0.0
     for other, row in catalog.activities.iterrows():
@@ -184,14 +198,14 @@ def reference_goal(graph, catalog, p, context, aid, request):
                 or not any(p.get(c, 0.0) < request.mastery_threshold for c in targets)):
             continue
         best = max(best, reference_progress(graph, catalog, p, context.goals, other,
-                                            request.mastery_threshold))
+                                            request.mastery_threshold, params))
     if best <= 0:
         return 0.0
     return reference_progress(graph, catalog, p, context.goals, aid,
-                              request.mastery_threshold) / best
+                              request.mastery_threshold, params) / best
 
 
-def reference_parts(graph, catalog, p, context, aid, request):
+def reference_parts(graph, catalog, p, context, aid, request, params=DEFAULT_RANKER_PARAMS):
     """The documented score parts of one activity, computed the slow, obvious way."""
     t = catalog.targets[catalog.targets["activity_id"] == aid]
     w = dict(zip(t["competency_id"], t["weight"], strict=True))
@@ -204,7 +218,7 @@ def reference_parts(graph, catalog, p, context, aid, request):
         "readiness": sum(w[c] * ready[c] for c in w) / wsum,
         "gain": sum(prior * w[c] * (1 - get(c)) for c in w),
         "cost": math.log1p(catalog.activities.at[aid, "hours"]),
-        "goal": reference_goal(graph, catalog, p, context, aid, request),
+        "goal": reference_goal(graph, catalog, p, context, aid, request, params),
     }
 
 
@@ -249,10 +263,11 @@ def test_completed_declined_and_in_progress_are_never_proposed(case):
 
 
 @FAST
-@given(cases())
-def test_pinned_first_then_scores_non_increasing(case):
+@given(cases(), ranker_params)
+def test_pinned_first_then_scores_non_increasing(case, params):
     graph, catalog, mastery, context, request = case
-    recs = rank_activities(graph, catalog, mastery, context=context, request=request)
+    recs = rank_activities(graph, catalog, mastery, context=context, request=request,
+                           params=params)
     flags = [r.pinned for r in recs]
     assert flags == sorted(flags, reverse=True)  # every pinned item before every other
     pinned = [r.activity_id for r in recs if r.pinned]
@@ -300,16 +315,17 @@ def test_explanations_cite_only_this_educators_evidence(case):
 
 
 @FAST
-@given(cases(pins=False))
-def test_scores_match_the_documented_formula(case):
+@given(cases(pins=False), st.one_of(st.just(DEFAULT_RANKER_PARAMS), ranker_params))
+def test_scores_match_the_documented_formula(case, params):
     graph, catalog, mastery, context, request = case
-    wt = request.weights
+    wt = params.weights
     p = p_map(mastery)
-    for rec in rank_activities(graph, catalog, mastery, context=context, request=request):
+    for rec in rank_activities(graph, catalog, mastery, context=context, request=request,
+                               params=params):
         parts = rec.explanation["score_parts"]
-        ref = reference_parts(graph, catalog, p, context, rec.activity_id, request)
+        ref = reference_parts(graph, catalog, p, context, rec.activity_id, request, params)
         for name, value in ref.items():
-            assert parts[name] == pytest.approx(value, abs=1e-12), name
+            assert parts[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
         rebuilt = (wt.need * ref["need"] + wt.readiness * ref["readiness"] + wt.gain * ref["gain"]
                    + wt.goal * ref["goal"] - wt.cost * ref["cost"] - parts["diversity_penalty"])
         assert rec.score == pytest.approx(rebuilt, abs=1e-12)
@@ -355,6 +371,7 @@ def test_same_inputs_give_the_same_ranking(case):
 def test_rank_batch_agrees_with_rank_activities(data):
     graph, catalog = data.draw(worlds())
     request = data.draw(requests)
+    params = data.draw(st.one_of(st.none(), ranker_params))
     n = data.draw(st.integers(1, 4))
     tables = {f"e{i}": data.draw(mastery_tables(sorted(graph))) for i in range(n)}
     ctxs = {e: data.draw(contexts(graph, catalog)) for e in tables if data.draw(st.booleans())}
@@ -362,7 +379,7 @@ def test_rank_batch_agrees_with_rank_activities(data):
     long = pd.concat(
         [t[["p_mastery", "uncertainty", "n_evidence"]].reset_index().assign(educator_id=e)
          for e, t in tables.items()], ignore_index=True)
-    batch = rank_batch(graph, catalog, long, contexts=ctxs, request=request)
+    batch = rank_batch(graph, catalog, long, contexts=ctxs, request=request, params=params)
     assert list(batch.columns) == ["educator_id", "rank", "activity_id", "score"]
     tables["cold-start"] = table({})
     known = set(long["educator_id"]) | set(ctxs)  # an educator with no rows and no context
@@ -371,7 +388,7 @@ def test_rank_batch_agrees_with_rank_activities(data):
             assert e not in set(batch["educator_id"])
             continue
         single = rank_activities(graph, catalog, t, context=ctxs.get(e, EducatorContext()),
-                                 request=request)
+                                 request=request, params=params)
         rows = batch[batch["educator_id"] == e].sort_values("rank")
         assert rows["activity_id"].tolist() == ids_of(single)
         assert rows["rank"].tolist() == list(range(1, len(single) + 1))
@@ -413,7 +430,9 @@ def test_missing_competency_counts_as_zero_with_high_uncertainty():
     cat = build_catalog({"activities": [activity("A1", {"X": 1.0})]}, G)
     [rec] = rank_activities(G, cat, table({"AL": 0.9}))
     assert rec.explanation["targets"][0]["p_mastery"] == 0.0
-    assert rec.explanation["targets"][0]["uncertainty"] == MISSING_UNCERTAINTY
+    assert rec.explanation["targets"][0]["uncertainty"] == DEFAULT_RANKER_PARAMS.missing_uncertainty
+    [rec] = rank_activities(G, cat, table({"AL": 0.9}), params=RankerParams(missing_uncertainty=1))
+    assert rec.explanation["targets"][0]["uncertainty"] == 1
     assert "not yet assessed" in rec.reason
     assert rec.explanation["evidence_ids"] == []
 
@@ -557,20 +576,13 @@ def test_learned_gains_replace_the_catalog_prior():
         ({"gate_threshold": 1.5}, r"RankingRequest\.gate_threshold must be .*\[0, 1\]; got 1\.5"),
         ({"mastery_threshold": 0}, r"RankingRequest\.mastery_threshold .*got 0"),
         ({"hard_gate": "yes"}, r"RankingRequest\.hard_gate must be True or False; got 'yes'"),
-        ({"diversity_penalty": -1}, r"RankingRequest\.diversity_penalty .*got -1"),
     ],
     ids=["k-zero", "k-float", "negative-hours", "unknown-format", "unknown-modality",
-         "gate-above-1", "mastery-zero", "gate-not-bool", "negative-penalty"],
+         "gate-above-1", "mastery-zero", "gate-not-bool"],
 )
 def test_bad_request_names_field_and_value(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         RankingRequest(**kwargs)
-
-
-def test_bad_weights_are_named():
-    with pytest.raises(ValueError, match=r"ScoreWeights\.cost must be a finite number >= 0; "
-                                         r"got -0\.1"):
-        ScoreWeights(cost=-0.1)
 
 
 def test_mastery_inputs_are_checked_and_every_documented_shape_is_accepted():
@@ -696,3 +708,99 @@ def test_the_index_cannot_be_changed_in_place():
             getattr(index, name)[0] = 0
     with pytest.raises(AttributeError):
         index.gains = None  # frozen
+
+
+# --------------------------------------------------------------------------- ranker params
+
+GOAL_ONLY = ScoreWeights(need=0.0, readiness=0.0, gain=0.0, cost=0.0, goal=1.0)
+
+
+def test_a_larger_step_overhead_favours_the_longer_activity_that_moves_the_goal_more():
+    g = framework([], nodes=["GOAL"])
+    cat = build_catalog({"activities": [activity("SHORT", {"GOAL": 1.0}, hours=2, gain=0.1),
+                                        activity("LONG", {"GOAL": 1.0}, hours=20, gain=0.3)]}, g)
+    mastery, ctx = table({"GOAL": 0.1}), EducatorContext(goals=("GOAL",))
+
+    def first(overhead):
+        params = RankerParams(weights=GOAL_ONLY, step_overhead_hours=overhead)
+        return ids_of(rank_activities(g, cat, mastery, context=ctx, params=params))[0]
+
+    # goal hours saved per hour: gain / (hours + overhead), 0.1 / 2 h beats 0.3 / 20 h ...
+    assert first(0.0) == "SHORT"
+    # ... but 0.1 / (2 + 10) h loses to 0.3 / (20 + 10) h
+    assert first(10.0) == "LONG"
+
+
+def test_a_readiness_floor_of_1_makes_prerequisites_irrelevant_to_the_goal_term():
+    g = framework([("A", "GOAL")], nodes=["B"])
+    cat = build_catalog({"activities": [activity("A1", {"B": 1.0}), activity("A2", {"A": 1.0}),
+                                        activity("A3", {"GOAL": 1.0})]}, g)
+    mastery, ctx = table({"A": 0.1, "B": 0.1, "GOAL": 0.1}), EducatorContext(goals=("GOAL",))
+    assert ids_of(rank_activities(g, cat, mastery, context=ctx)) == ["A2", "A3", "A1"]
+    flat = rank_activities(g, cat, mastery, context=ctx, params=RankerParams(readiness_floor=1))
+    # the whole gain on GOAL sticks whatever A is: raising A first saves no goal hours
+    assert {r.activity_id: r.explanation["score_parts"]["goal"] for r in flat} == {
+        "A1": 0.0, "A2": 0.0, "A3": 1.0}
+    assert ids_of(flat) == ["A3", "A1", "A2"]
+
+
+@FAST
+@given(cases(pins=False))
+def test_a_goal_weight_of_0_makes_goals_irrelevant(case):
+    graph, catalog, mastery, context, request = case
+    params = RankerParams(weights=ScoreWeights(goal=0.0))
+    no_goals = EducatorContext(completed=context.completed, declined=context.declined,
+                               in_progress=context.in_progress)
+    recs = rank_activities(graph, catalog, mastery, context=context, request=request,
+                           params=params)
+    plain = rank_activities(graph, catalog, mastery, context=no_goals, request=request,
+                            params=params)
+    assert [(r.activity_id, r.score) for r in recs] == [(r.activity_id, r.score) for r in plain]
+
+
+@FAST
+@given(cases())
+def test_a_diversity_penalty_of_0_is_no_diversification(case):
+    graph, catalog, mastery, context, request = case
+    zero = rank_activities(graph, catalog, mastery, context=context, request=request,
+                           params=RankerParams(diversity_penalty=0.0))
+    off = rank_activities(graph, catalog, mastery, context=context,
+                          request=dataclasses.replace(request, diversify=False))
+    assert zero == off
+
+
+def test_default_params_rank_exactly_as_no_params():
+    graph, catalog, long, gains = _default_world()
+    ctx = {"t1": EducatorContext(goals=(sorted(graph)[3],), pinned=("ACT-100",))}
+    req = RankingRequest(k=5, max_hours=40)
+    batches = [rank_batch(graph, catalog, long, contexts=ctx, request=req, gains=gains,
+                          params=params)
+               for params in (None, DEFAULT_RANKER_PARAMS, RankerParams())]
+    for other in batches[1:]:
+        pd.testing.assert_frame_equal(batches[0], other)
+    rows = long[long["educator_id"] == "t1"].set_index("competency_id")
+    singles = [rank_activities(graph, catalog, rows, context=ctx["t1"], request=req, gains=gains,
+                               params=params)
+               for params in (None, DEFAULT_RANKER_PARAMS, RankerParams())]
+    assert singles[0] == singles[1] == singles[2]
+    assert prepare(graph, catalog).params is DEFAULT_RANKER_PARAMS
+
+
+def test_the_index_carries_its_params_and_refuses_other_ones():
+    graph, catalog, long, gains = _default_world()
+    params = RankerParams(step_overhead_hours=25.0, weights=ScoreWeights(goal=3.0))
+    index = prepare(graph, catalog, gains, params=params)
+    assert index.params is params
+    rows = long[long["educator_id"] == "t0"].set_index("competency_id")
+    ctx = EducatorContext(goals=(sorted(graph)[3],))
+    built = rank_activities(graph, catalog, rows, context=ctx, gains=gains, params=params)
+    assert rank_activities(graph, catalog, rows, context=ctx, index=index) == built
+    equal = RankerParams(step_overhead_hours=25.0, weights=ScoreWeights(goal=3.0))
+    assert rank_activities(graph, catalog, rows, context=ctx, index=index, params=equal) == built
+    assert built != rank_activities(graph, catalog, rows, context=ctx, gains=gains)
+    with pytest.raises(ValueError, match=r"other ranker params .*'ranker\.weights\.goal': "
+                                         r"\(3\.0, 2\.0\), 'ranker\.step_overhead_hours': "
+                                         r"\(25\.0, 10\.0\)"):
+        rank_batch(graph, catalog, long, index=index, params=DEFAULT_RANKER_PARAMS)
+    with pytest.raises(TypeError, match="params must be a RankerParams; got dict"):
+        rank_activities(graph, catalog, rows, params={"ranker.p_clip": 0.1})
