@@ -691,11 +691,9 @@ def _validate(
                    lambda rows, v: "observed_at " + _quoted(v) + " is not an ISO 8601 "
                    "timestamp (e.g. 2024-03-01T14:30:00Z; without an offset it is UTC)")
             given = ts_text
-        span = ("from " + window[0].strftime("%Y-%m-%d") + " to " + _span(max_future)
-                + " after now")
         reject(check.outside, "observed_at", given,
                lambda rows, v: "observed_at " + _quoted(v) + " is outside the accepted window "
-               + window_text(window) + " (" + span + ")")
+               + window_text(window, max_future))
 
     # idempotency
     ev = text["evidence_id"]
@@ -773,11 +771,3 @@ def _chronological_order(ts: np.ndarray, ids: pd.Series) -> np.ndarray:
         keys = pd.DataFrame({"t": ts[sub], "e": ids.iloc[sub].to_numpy()})
         order[tied] = sub[keys.sort_values(["t", "e"], kind="stable").index.to_numpy()]
     return order
-
-
-def _span(delta: pd.Timedelta) -> str:
-    """A readable duration: ``1 day``, ``3 days``, else pandas' own form."""
-    days = delta / pd.Timedelta(days=1)
-    if days == int(days):
-        return f"{int(days)} day" + ("" if days == 1 else "s")
-    return str(delta)

@@ -66,6 +66,7 @@ __all__ = [
     "json_type",
     "non_text",
     "not_a_string",
+    "outside_window",
     "parse_times",
     "problem",
     "problems",
@@ -288,13 +289,22 @@ def time_window(now: pd.Timestamp | None = None, *, earliest: pd.Timestamp = EAR
     return _utc(pd.Timestamp(earliest)), now + pd.Timedelta(max_future)
 
 
-def window_text(window: tuple[pd.Timestamp, pd.Timestamp]) -> str:
-    """The window as shown in reasons: ``[1970-01-01T00:00:00Z, 2025-01-02T00:00:00Z]``."""
+def window_text(window: tuple[pd.Timestamp, pd.Timestamp],
+                max_future: pd.Timedelta = MAX_FUTURE) -> str:
+    """The window as shown in reasons.
+
+    >>> window_text(time_window("2025-01-01"))
+    '[1970-01-01T00:00:00Z, 2025-01-02T00:00:00Z] (from 1970-01-01 to 1 day after now)'
+    """
     lo, hi = window
-    return f"[{lo.strftime('%Y-%m-%dT%H:%M:%SZ')}, {hi.strftime('%Y-%m-%dT%H:%M:%SZ')}]"
+    days = pd.Timedelta(max_future) / pd.Timedelta(days=1)
+    span = (f"{int(days)} day" + ("" if days == 1 else "s") if days == int(days)
+            else str(pd.Timedelta(max_future)))
+    return (f"[{lo.strftime('%Y-%m-%dT%H:%M:%SZ')}, {hi.strftime('%Y-%m-%dT%H:%M:%SZ')}] "
+            f"(from {lo.strftime('%Y-%m-%d')} to {span} after now)")
 
 
-def _outside(times: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) -> np.ndarray:
+def outside_window(times: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) -> np.ndarray:
     """Mask of the times (a UTC datetime column) outside ``window``; NaT is not outside."""
     naive = times.to_numpy(dtype="datetime64[us]")
     lo, hi = (np.datetime64(t.tz_convert(None).as_unit("us")) for t in window)
@@ -317,7 +327,7 @@ def parse_times(values: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) ->
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         times = pd.to_datetime(values, utc=True).astype(TIME_DTYPE)
         not_iso = np.zeros(len(values), dtype=bool)
-        outside = _outside(times, window)
+        outside = outside_window(times, window)
     else:
         shaped = values.str.fullmatch(ISO_8601).to_numpy(dtype=bool, na_value=False)
         year = values.str.slice(0, 4)  # four digits where shaped: compared as text, in Arrow
@@ -334,7 +344,7 @@ def parse_times(values: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) ->
                 times[plausible] = parsed.astype(TIME_DTYPE)
         not_iso = values.notna().to_numpy() & ~shaped
         not_iso |= plausible & times.isna().to_numpy()  # an impossible date such as 2024-02-30
-        outside = (shaped & ~plausible) | _outside(times, window)
+        outside = (shaped & ~plausible) | outside_window(times, window)
     if outside.any():
         times = times.where(~outside)
     return TimeCheck(times=times, not_iso=not_iso, outside=outside)
