@@ -1,0 +1,75 @@
+"""``dose_``: learning activities the educator completed that target the query's competency.
+
+Each completed activity contributes, for every competency it targets with catalog weight ``w``,
+one *dose*: count 1, hours ``w * hours`` and gain ``w * expected_gain``. Over the educator's
+doses on the query's competency completed strictly before ``as_of``:
+
+- ``dose_n_total`` how many and ``dose_gain_total`` their gain;
+- ``dose_n_since``, ``dose_hours_since``, ``dose_gain_since``: the same over the doses completed
+  strictly after the latest own record on the competency (all of them without own history).
+
+Without a catalog or completions, every dose column is 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recommender.catalog import Catalog
+from recommender.errors import InvalidEvidenceError
+from recommender.features.asof import AsOf, gather, take, to_ns
+from recommender.features.context import History
+
+__all__ = ["COMPLETION_COLUMNS", "activity_targets", "columns"]
+
+COMPLETION_COLUMNS = ("educator_id", "activity_id", "completed_at")
+_TARGET_COLUMNS = ["activity_id", "c", "weight", "gain", "hours"]
+
+
+def activity_targets(catalog: Catalog | None, code: dict[str, int]) -> pd.DataFrame:
+    """One row per (activity, targeted competency code) with its weighted gain and hours."""
+    if catalog is None:
+        return pd.DataFrame(columns=_TARGET_COLUMNS)
+    t = catalog.targets.merge(
+        catalog.activities[["expected_gain", "hours"]], left_on="activity_id", right_index=True
+    )
+    unknown = sorted(set(t["competency_id"]) - set(code))
+    if unknown:
+        raise InvalidEvidenceError(f"catalog targets competencies not in the framework: {unknown}")
+    return pd.DataFrame(
+        {
+            "activity_id": t["activity_id"].astype(str).to_numpy(),
+            "c": t["competency_id"].map(code).to_numpy(np.int64),
+            "weight": t["weight"].to_numpy(float),
+            "gain": (t["weight"] * t["expected_gain"]).to_numpy(float),
+            "hours": (t["weight"] * t["hours"]).to_numpy(float),
+        }
+    )
+
+
+def columns(h: History, completions: pd.DataFrame | None, targets: pd.DataFrame,
+            n_competencies: int) -> dict[str, np.ndarray]:
+    """``dose_`` columns from ``completions`` (:data:`COMPLETION_COLUMNS`) and the
+    :func:`activity_targets`."""
+    if completions is None:
+        completions = pd.DataFrame(columns=list(COMPLETION_COLUMNS))
+    doses = completions[list(COMPLETION_COLUMNS)].merge(targets, on="activity_id", how="inner")
+    e = h.educators.get_indexer(doses["educator_id"])
+    doses, e = doses[e >= 0], e[e >= 0].astype(np.int64)  # only the educators asked about
+    q = h.q
+    last_t = gather(h.own_time, h.pos, 0)
+    d_t = to_ns(doses["completed_at"])
+    times, inverse = np.unique(np.r_[d_t, q.t, last_t], return_inverse=True)
+    d_r, q_r, last_r = np.split(inverse.astype(np.int64), [len(d_t), len(d_t) + len(q.t)])
+    scan = AsOf(e * n_competencies + doses["c"].to_numpy(np.int64), d_r, len(times))
+    cum = scan.accumulate(
+        np.column_stack([np.ones(len(doses)), doses["hours"], doses["gain"]])[scan.order]
+    )
+    group = h.q_e * n_competencies + q.c
+    total = take(cum, scan.index(group, q_r))
+    until_last = take(cum, scan.index(group, last_r, inclusive=True))
+    since = total - np.where((h.pos >= 0)[:, None], until_last, 0.0)
+    return {"dose_n_since": since[:, 0], "dose_hours_since": since[:, 1],
+            "dose_gain_since": since[:, 2], "dose_n_total": total[:, 0],
+            "dose_gain_total": total[:, 2]}

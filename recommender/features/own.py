@@ -1,0 +1,96 @@
+"""``own_``: the educator's history on the query's competency.
+
+Over the educator's records on this competency strictly before ``as_of`` (ties at one time are
+ordered by ``evidence_id``; "latest" is the last in that order), with ``tau = decay_days``:
+
+- ``own_n`` how many; ``own_rate`` the share proficient; ``own_mean_score`` their mean score;
+- ``own_last_score`` the latest record's score, ``own_days_since`` days from it to ``as_of``;
+- ``own_trend`` the latest score minus the mean score of the records before it;
+- ``own_decay_mean`` the mean score weighted by ``exp(-(as_of - t) / tau)`` and
+  ``own_decay_weight`` the sum of those weights (0 without history);
+- ``own_n_<source>`` and ``own_mean_<source>``: count and mean score per evidence source;
+- ``own_recent_rate`` the share proficient among the last ``recent_window`` records;
+- ``own_first_score`` the score of the first record;
+- ``own_streak``: +k after k proficient records in a row (the latest ones), -k after k not
+  proficient, counted within the last ``history_length`` records.
+
+``hist_bits``/``hist_len`` (identity-like integer columns for sequence models such as BKT) pack
+the outcomes of the last ``history_length`` records, oldest in bit 0.
+
+Rates, means, scores and days are NaN without history; counts are 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.evidence import SOURCES
+from recommender.features.asof import days_since, gather, ratio
+from recommender.features.context import History
+
+__all__ = ["history", "packed_outcomes", "recency", "streak"]
+
+
+def history(h: History) -> dict[str, np.ndarray]:
+    """Counts, rate, means, the latest record and the per-source columns."""
+    cum, pos, at = h.own_rows, h.pos, h.q.t
+    n = cum[:, 0]
+    last = gather(h.own_score, pos)
+    t_first = gather(h.own_time[h.own.start], pos, 0)
+    out = {
+        "own_n": n,
+        "own_rate": ratio(cum[:, 1], n),
+        "own_mean_score": ratio(cum[:, 2], n),
+        "own_last_score": last,
+        "own_days_since": days_since(at, h.own_time, pos),
+        "own_trend": last - ratio(cum[:, 2] - np.nan_to_num(last), n - 1),
+        "own_decay_mean": ratio(cum[:, 4], cum[:, 3]),
+        # the weights are relative to the group's first record: rescale them to as_of
+        "own_decay_weight": np.where(pos >= 0, cum[:, 3] * np.exp(-(at - t_first) / h.tau), 0.0),
+    }
+    k = len(SOURCES)
+    for i, name in enumerate(SOURCES):
+        out[f"own_n_{name}"] = cum[:, 5 + i]
+        out[f"own_mean_{name}"] = ratio(cum[:, 5 + k + i], cum[:, 5 + i])
+    return out
+
+
+def packed_outcomes(h: History, history_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: the last ``history_length`` outcomes packed as bits (oldest in bit 0), and how
+    many there are (``hist_bits``, ``hist_len``)."""
+    own = h.own
+    p_sorted = h.prof[own.order].astype(np.int64)
+    idx = np.arange(len(own.order))
+    length = np.minimum(own.offset + 1, history_length)
+    bits = np.zeros(len(idx), np.int64)
+    for j in range(history_length):  # j records back; at most 62 vectorized steps
+        ok = j < length
+        bits[ok] |= p_sorted[idx[ok] - j] << (length[ok] - 1 - j)
+    return gather(bits, h.pos, 0), gather(length, h.pos, 0)
+
+
+def recency(h: History, recent_window: int, bits: np.ndarray, length: np.ndarray,
+            history_length: int) -> dict[str, np.ndarray]:
+    """The recent proficiency rate, the current streak (from the packed outcomes ``bits`` and
+    ``length`` of :func:`packed_outcomes`) and the first record's score."""
+    window_sums, window_n = h.own.window(h.own_cum[:, :2], h.pos, recent_window)
+    return {
+        "own_recent_rate": ratio(window_sums[:, 1], window_n),
+        "own_streak": streak(bits, length, history_length),
+        "own_first_score": gather(h.own_score[h.own.start], h.pos),
+    }
+
+
+def streak(bits: np.ndarray, length: np.ndarray, max_len: int) -> np.ndarray:
+    """Signed run of identical latest outcomes in packed histories: +k after k proficient records
+    in a row, -k after k not proficient; NaN without history (capped at ``max_len``)."""
+    bits, length = np.asarray(bits, np.int64), np.asarray(length, np.int64)
+    newest = (bits >> np.maximum(length - 1, 0)) & 1
+    run = np.zeros(len(bits))
+    alive = length > 0
+    for j in range(max_len):
+        idx = length - 1 - j
+        same = alive & (idx >= 0) & (((bits >> np.maximum(idx, 0)) & 1) == newest)
+        run += same
+        alive = same
+    return np.where(length > 0, np.where(newest == 1, run, -run), np.nan)
