@@ -1,10 +1,14 @@
-"""Benchmark: generate synthetic educators, 12 months, at 10,000 and 100,000 educators.
+"""Benchmark: generate synthetic educators (12 months, 10,000 and 100,000 educators), then compare
+every policy in the simulator (500 educators, 30 steps, as ``pdrec simulate`` does).
 
 Run with ``python benchmarks/bench_simulate.py [n_runs]``. It uses the default educator framework
 and catalog when they load, otherwise a framework of 40 competencies in five domains (chains with
 some cross links, depth up to 7) and 120 activities built in code. For each size it prints the
 median wall time of ``n_runs`` runs of :func:`recommender.simulate.generate`, the rows produced
-(evidence, completions, latent), evidence rows per second, and the process's peak memory.
+(evidence, completions, latent), evidence rows per second, and the process's peak memory. The
+policy comparison (:func:`recommender.evaluation.simulate_policies`, one run, the engine on the
+graph-shrunk evidence estimate since a benchmark has no champion model) prints its wall time and
+each policy's share of it.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import time
 import numpy as np
 
 from recommender.catalog import FORMATS, MODALITIES, build_catalog
+from recommender.evaluation import simulate_policies
 from recommender.graph import LEVELS, build_framework
+from recommender.policies import POLICIES
 from recommender.simulate import generate
 
 SIZES = (10_000, 100_000)
 MONTHS = 12
+POLICY_EDUCATORS, POLICY_STEPS = 500, 30
 DOMAINS = (
     ("instructional", "Instructional practice"),
     ("assessment", "Assessment literacy"),
@@ -95,6 +102,26 @@ def main(runs: int = 3) -> None:
               f"completions {len(data.completions):,}, latent {len(data.latent):,}; "
               f"peak RSS {peak_mb:,.0f} MB")
         del data
+    policy_comparison(graph, catalog)
+
+
+def policy_comparison(graph, catalog) -> None:
+    """Time every policy of the simulator on one seed, as ``pdrec simulate`` runs them."""
+    finished: dict[str, float] = {}
+
+    def progress(policy: str, done: int, total: int) -> None:
+        if done == total:
+            finished[policy] = time.perf_counter()
+
+    start = time.perf_counter()
+    simulate_policies(graph, catalog, list(POLICIES), n_educators=POLICY_EDUCATORS,
+                      steps=POLICY_STEPS, random_state=0, progress=progress)
+    total = time.perf_counter() - start
+    ends = [start, *finished.values()]
+    shares = ", ".join(f"{p} {b - a:.1f} s" for p, a, b in zip(finished, ends, ends[1:],
+                                                                   strict=False))
+    print(f"policy comparison, {len(POLICIES)} policies x {POLICY_EDUCATORS} educators x "
+          f"{POLICY_STEPS} steps: {total:.1f} s ({shares}; the rest is the bootstrap)")
 
 
 if __name__ == "__main__":

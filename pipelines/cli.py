@@ -226,6 +226,85 @@ def demo(
         serve(data_dir=data_dir, host="127.0.0.1", port=port, workers=1)
 
 
+def _engine_inputs(names: list[str], model: bool, data_dir: Path):
+    """The engine policy's estimator and gains: the champion's (``model``), else the defaults.
+
+    Returns ``(estimate, gains, label)``; ``estimate`` None means the simulator's default.
+    """
+    if "engine" not in names:
+        return None, None, None
+    if not model:
+        console.print("engine policy: graph-shrunk evidence estimate, catalog prior gains "
+                      "(--no-model)")
+        return None, None, "graph-shrunk evidence (--no-model)"
+    import warnings
+
+    from pipelines import tracking
+    from recommender.sim_estimators import model_mastery
+
+    tracking.configure(data_dir)
+    if tracking.champion_version() is None:
+        console.print("[red]no champion model in the registry[/red]: run `make demo` or "
+                      "`pdrec train` + `pdrec promote` first, or pass --no-model")
+        raise typer.Exit(1)
+    predictor = tracking.load_champion()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # reported just below
+        gains = tracking.load_champion_gains()
+    console.print(f"engine policy: champion mastery model version {predictor.version}, "
+                  + ("its learned gain posteriors" if gains is not None else
+                     "[yellow]catalog prior gains[/yellow] (the champion's run logged no "
+                     f"{tracking.GAINS_ARTIFACT})"))
+    return model_mastery(predictor), gains, f"champion version {predictor.version}"
+
+
+def _policy_table(table, title: str, steps: int) -> Table:
+    """The comparison as a Rich table: metrics with 95% CIs, then the paired differences."""
+    from recommender.evaluation import METRICS
+
+    budget = float(table["hours_budget"].iloc[0])
+    reference = table["reference"].iloc[0]
+    shown = Table(title=title,
+                  caption=f"hours_to_goal: restricted mean over all educators of the hours "
+                          f"spent until every goal was mastered, counting {budget:g} h for those "
+                          f"who needed more or did not get there in {steps} steps; "
+                          f"share_mastered: within {steps} steps"
+                          + (f"; d_: policy minus {reference} on the same educators and draws, "
+                             f"paired bootstrap 95% CI." if reference else "."))
+    digits = {"hours_to_goal": 1, "share_mastered": 3, "gain_per_hour": 4}
+    columns = [(m, f"{m} (H={budget:g})" if m == "hours_to_goal" else m) for m in METRICS]
+    if reference:
+        columns += [(f"d_{m}", f"d_{m}") for m in ("hours_to_goal", "gain_per_hour")]
+    shown.add_column("policy", justify="left")
+    for _, header in columns:
+        shown.add_column(header, justify="right")
+    for row in table.to_dict("records"):
+        cells = []
+        for col, _ in columns:
+            d = digits[col.removeprefix("d_")]
+            cells.append(f"{row[col]:.{d}f} [{row[f'{col}_ci_low']:.{d}f}, "
+                         f"{row[f'{col}_ci_high']:.{d}f}]")
+        shown.add_row(row["policy"], *cells)
+    return shown
+
+
+def _simulate_scenario(scenario: str, graph, catalog, policies: list[str], *, steps: int,
+                       **kwargs):
+    """:func:`recommender.evaluation.simulate_policies` in ``scenario``'s world, with a progress
+    bar over every policy's steps."""
+    from recommender.evaluation import simulate_policies
+    from recommender.simulate import scenario_params
+
+    with progress_bar() as bar:
+        task = bar.add_task(f"{scenario}: simulating", total=len(policies) * steps)
+
+        def advance(policy: str, done: int, total: int) -> None:  # noqa: ARG001
+            bar.update(task, advance=1, description=f"{scenario}: {policy}")
+
+        return simulate_policies(graph, catalog, policies, steps=steps,
+                                 params=scenario_params(scenario), progress=advance, **kwargs)
+
+
 @app.command()
 def simulate(
     policies: Annotated[str, typer.Option(help="Comma-separated policies to compare.")] = (
@@ -238,74 +317,63 @@ def simulate(
         min=1.0,
         help="Hours budget H of the restricted mean hours to goal (educators who do not reach "
              "their goals count as H); default 4 h per step.")] = None,
-    out: Annotated[Path, typer.Option(help="PNG bar chart to write.")] = Path("data/simulation.png"),
+    reference: Annotated[str, typer.Option(
+        help="Policy the paired differences (d_ columns) are taken against.")] = "engine-no-model",
+    scenario: Annotated[list[str] | None, typer.Option(
+        help="World to simulate (repeatable, or 'all'): default, steep-gate, flat-gate, "
+             "weak-gains, harsh-raters, slow-learners.")] = None,
+    out: Annotated[Path, typer.Option(
+        help="Folder for each scenario's table (SCENARIO.csv) and plot (SCENARIO.png).")] = Path(
+        "data/simulation"),
     data_dir: DataDir = Path("data"),
     model: Annotated[bool, typer.Option(
         help="Engine policy uses the champion mastery model (models:/mastery@champion) and its "
              "learned gain posteriors; --no-model uses the graph-shrunk evidence estimate and "
              "the catalog's prior gains instead.")] = True,
+    log_run: Annotated[bool, typer.Option(
+        "--mlflow/--no-mlflow", help="Log one MLflow run per scenario (experiment "
+                                     "policy-simulation) in the data directory's store.")] = True,
 ) -> None:
     """Compare recommendation policies in the simulator: hours and share to reach goals."""
-    import warnings
+    from pipelines.simulation import log_scenario, write_scenario
+    from recommender.simulate import resolve_scenarios
 
-    from pipelines.plots import plot_policies
-    from recommender.evaluation import METRICS, simulate_policies
-    from recommender.sim_estimators import model_mastery
-
+    try:
+        scenarios = resolve_scenarios(scenario or ["default"])
+    except ValueError as exc:
+        console.print(f"[red]--scenario: {exc}[/red]")
+        raise typer.Exit(2) from None
     graph, cat = load_content("educator", None)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if "graph-rule" in names:  # the policy's name before 2026-11-24
         console.print("[yellow]graph-rule is now called pathway-rule[/yellow] (graph-rule is "
                       "the API's fallback estimator)")
         names = ["pathway-rule" if p == "graph-rule" else p for p in names]
-    estimate, gains = None, None
-    if model and "engine" in names:
+    if reference not in names:
+        console.print(f"[yellow]no paired differences[/yellow]: the reference {reference!r} is "
+                      "not among the policies (--reference)")
+    estimate, gains, engine = _engine_inputs(names, model, data_dir)
+    if log_run:
         from pipelines import tracking
 
         tracking.configure(data_dir)
-        if tracking.champion_version() is None:
-            console.print("[red]no champion model in the registry[/red]: run `make demo` or "
-                          "`pdrec train` + `pdrec promote` first, or pass --no-model")
-            raise typer.Exit(1)
-        predictor = tracking.load_champion()
-        estimate = model_mastery(predictor)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # reported just below
-            gains = tracking.load_champion_gains()
-        console.print(f"engine policy: champion mastery model version {predictor.version}, "
-                      + ("its learned gain posteriors" if gains is not None else
-                         "[yellow]catalog prior gains[/yellow] (the champion's run logged no "
-                         f"{tracking.GAINS_ARTIFACT})"))
-    elif "engine" in names:
-        console.print("engine policy: graph-shrunk evidence estimate, catalog prior gains "
-                      "(--no-model)")
-    start = time.perf_counter()
-    with console.status(f"simulating {len(names)} policies on {educators:,} educators"):
-        table = simulate_policies(graph, cat, names, n_educators=educators, steps=steps,
-                                  random_state=seed, estimate=estimate, gains=gains,
-                                  hours_budget=hours_budget)
-    path = plot_policies(table, out)
-    elapsed = time.perf_counter() - start
-    budget = float(table["hours_budget"].iloc[0])
-    shown = Table(title=f"Policies: {educators:,} educators, {steps} steps, seed {seed} (95% CI)",
-                  caption=f"hours_to_goal: restricted mean over all educators of the hours "
-                          f"spent until every goal was mastered, counting {budget:g} h for those "
-                          f"who needed more or did not get there in {steps} steps; "
-                          f"share_mastered: within {steps} steps.")
-    shown.add_column("policy", justify="left")
-    headers = {"hours_to_goal": f"hours_to_goal (restricted, H={budget:g})"}
-    for m in METRICS:
-        shown.add_column(headers.get(m, m), justify="right")
-    for row in table.itertuples(index=False):
-        cells = []
-        for m in METRICS:
-            v, lo, hi = (getattr(row, m), getattr(row, f"{m}_ci_low"), getattr(row, f"{m}_ci_high"))
-            digits = 1 if m == "hours_to_goal" else 3 if m == "share_mastered" else 4
-            cells.append(f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
-        shown.add_row(row.policy, *cells)
-    console.print(shown)
-    console.print(f"plot: {path}")
-    console.print(f"simulated in {elapsed:.1f} s")
+    for name in scenarios:
+        start = time.perf_counter()
+        table = _simulate_scenario(
+            name, graph, cat, names, n_educators=educators, steps=steps, random_state=seed,
+            reference=reference, estimate=estimate, gains=gains, hours_budget=hours_budget)
+        csv, png = write_scenario(table, out, name)
+        console.print(_policy_table(
+            table, f"Scenario {name}: {educators:,} educators, {steps} steps, seed {seed} "
+                   "(95% CI)", steps))
+        console.print(f"table: {csv}; plot: {png}; simulated in "
+                      f"{time.perf_counter() - start:.1f} s")
+        if log_run:
+            run_id = log_scenario(table, scenario=name, params={
+                "educators": educators, "steps": steps, "seed": seed,
+                "hours_budget": float(table["hours_budget"].iloc[0]), "engine": engine},
+                tags={"command": "pdrec simulate " + " ".join(sys.argv[2:])})
+            console.print(f"MLflow run {run_id}")
 
 
 @app.command("benchmark-kt")

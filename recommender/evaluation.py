@@ -3,10 +3,10 @@
 Protocol
 --------
 One population is drawn with :func:`recommender.simulate.initial_population` (same seed for
-every policy, so all policies start from the same educators); each educator's goal set is their
-``goals`` from the population (one or two competencies). Before step 1 each educator gets an
-intake: one ``observation`` reading of every competency. Then, for ``steps`` steps (a step is a
-month):
+every policy, so all policies start from the same educators; ``params`` sets the world, e.g. a
+scenario of :mod:`recommender.simulate.scenarios`); each educator's goal set is their ``goals``
+from the population (one or two competencies). Before step 1 each educator gets an intake: one
+``observation`` reading of every competency. Then, for ``steps`` steps (a step is a month):
 
 1. the policy (:mod:`recommender.policies`) recommends an activity to every educator (never one
    already completed);
@@ -18,8 +18,17 @@ month):
    ``n_random_readings`` ``observation`` readings of random competencies (every educator);
 5. skills drift (:func:`recommender.simulate.drift`).
 
-Each policy uses its own generator seeded from ``random_state`` (common random numbers as far
-as the policies' paths allow).
+Common random numbers
+---------------------
+Every draw of the world is a function of (seed, step, educator) only, never of the policy
+(:func:`world_draws`): at each step one generator ``default_rng([seed, step])`` draws, in a
+fixed order and shape, the acceptance uniforms (n,), the gain noise of a completion (n,), the
+assessment noise per (educator, competency) (n, C), the random readings' competencies and
+noise (n, R) and the drift (n, C); the intake noise (n, C) comes from ``default_rng([seed,
+0])``. A policy's own randomness (the random policy's choice, the popular order) comes from a
+stream of its own (:meth:`recommender.policies.PolicySetup.policy_rng`). So an educator who is
+recommended the same activities by two policies has the same trajectory under both, and a
+difference between two policies is the difference their choices make, not noise.
 
 Metrics (truth: mastered means ``theta >= 0``)
 ----------------------------------------------
@@ -40,12 +49,17 @@ Metrics (truth: mastered means ``theta >= 0``)
                     divided by the total hours spent.
 
 Each has a 95% percentile bootstrap interval over educators (``n_boot`` resamples, seeded; the
-same resamples for every policy).
+same resamples for every policy). Against a ``reference`` policy each metric also has a
+**paired** difference ``d_<metric>`` (policy minus reference, e.g. ``d_hours_to_goal =
+mean_e [min(T_e, H)(policy) - min(T_e, H)(reference)]``) with a paired bootstrap interval: each
+resample takes the same educators under both policies, so the interval reflects how the
+policies differ on the same people, not how the people differ. A policy against itself gets
+exactly [0, 0].
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -58,6 +72,7 @@ from recommender.policies import POLICIES, Completions, Policy, PolicySetup, Rea
 from recommender.sim_estimators import MasteryEstimator, graph_mastery
 from recommender.simulate import (
     EducatorPopulation,
+    SimulationParams,
     apply_activities,
     catalog_arrays,
     drift,
@@ -71,10 +86,12 @@ __all__ = [
     "HOURS_PER_STEP",
     "METRICS",
     "Outcomes",
+    "WorldDraws",
     "compare_outcomes",
     "restricted_mean_hours",
     "run_policy",
     "simulate_policies",
+    "world_draws",
 ]
 
 METRICS = ("hours_to_goal", "share_mastered", "gain_per_hour")
@@ -83,6 +100,57 @@ HOURS_PER_STEP = 4.0
 
 _OBSERVATION = SOURCES.index("observation")
 _ASSESSMENT = SOURCES.index("activity_assessment")
+
+Progress = Callable[[str, int, int], None]
+"""``progress(policy, steps_done, steps)``, called after each simulated step of a policy."""
+
+
+@dataclass(frozen=True, eq=False)
+class WorldDraws:
+    """One step's exogenous draws, the same for every policy (common random numbers).
+
+    Attributes
+    ----------
+    accept : (n,) uniforms
+        An educator accepts the recommendation when ``accept < p_accept``.
+    gain : (n,) standard normals
+        The gain noise of the educator's completion, if any.
+    assessment : (n, C) standard normals
+        The noise of an activity assessment of each competency.
+    reading_competency : (n, R) ints in [0, C)
+        The competencies of the random observations.
+    reading : (n, R) standard normals
+        Their noise.
+    drift : (n, C) standard normals
+        The month's random walk of every skill.
+    """
+
+    accept: np.ndarray
+    gain: np.ndarray
+    assessment: np.ndarray
+    reading_competency: np.ndarray
+    reading: np.ndarray
+    drift: np.ndarray
+
+
+def world_draws(seed: int, step: int, n_educators: int, n_competencies: int,
+                n_random_readings: int) -> WorldDraws:
+    """The draws of ``step`` (>= 1): ``default_rng([seed, step])`` in a fixed order and shape."""
+    n, n_c = n_educators, n_competencies
+    rng = np.random.default_rng([seed, step])
+    return WorldDraws(
+        accept=rng.random(n),
+        gain=rng.standard_normal(n),
+        assessment=rng.standard_normal((n, n_c)),
+        reading_competency=rng.integers(0, n_c, (n, n_random_readings)),
+        reading=rng.standard_normal((n, n_random_readings)),
+        drift=rng.standard_normal((n, n_c)),
+    )
+
+
+def _intake_noise(seed: int, n_educators: int, n_competencies: int) -> np.ndarray:
+    """Noise of the intake readings (n, C), from its own stream (step 0)."""
+    return np.random.default_rng([seed, 0]).standard_normal((n_educators, n_competencies))
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,9 +182,9 @@ def _goals_met(pop: EducatorPopulation) -> np.ndarray:
 
 
 def _read(pop: EducatorPopulation, educator: np.ndarray, competency: np.ndarray, source: int,
-          step: int, rng: np.random.Generator) -> Readings:
+          step: int, noise: np.ndarray) -> Readings:
     """Readings of ``source`` on (educator, competency) pairs of the current skills."""
-    score = observe(pop, competency, source, rng, educator_idx=educator)
+    score = observe(pop, competency, source, educator_idx=educator, noise=noise)
     low, high = source_scales(pop, source)
     norm = np.clip((score - low) / (high - low), 0.0, 1.0) * np.ones(len(educator))
     proficient = score >= float(pop.scale["proficient"])
@@ -124,26 +192,26 @@ def _read(pop: EducatorPopulation, educator: np.ndarray, competency: np.ndarray,
                     np.full(len(educator), step), norm)
 
 
-def run_policy(policy: Policy, setup: PolicySetup, *, steps: int, seed: int, p_accept: float,
-               n_random_readings: int) -> Outcomes:
-    """Run ``policy`` on ``setup.population`` for ``steps`` steps (module docstring)."""
-    rng = np.random.default_rng(seed)
+def run_policy(policy: Policy, setup: PolicySetup, *, steps: int, p_accept: float,
+               n_random_readings: int, progress: Progress | None = None) -> Outcomes:
+    """Run ``policy`` on ``setup.population`` for ``steps`` steps (module docstring), the
+    world's draws from ``setup.seed``."""
     pop0 = pop = setup.population
-    acts = setup.activities
+    acts, seed = setup.activities, setup.seed
     n, n_c = pop.n_educators, pop.n_competencies
-    intake = _read(pop, np.repeat(np.arange(n), n_c), np.tile(np.arange(n_c), n), _OBSERVATION,
-                   0, rng)
-    readings: list[Readings] = [intake]
+    every = np.arange(n)
+    readings = [_read(pop, np.repeat(every, n_c), np.tile(np.arange(n_c), n), _OBSERVATION, 0,
+                      _intake_noise(seed, n, n_c).ravel())]
     completed = np.zeros((n, len(acts)), dtype=bool)
     log: list[Completions] = []
     hours = np.zeros(n)
     reached = _goals_met(pop)
     hours_at_goal = np.where(reached, 0.0, np.nan)
     for step in range(1, steps + 1):
-        pick = policy.choose(SimState(step, pop, acts, completed, readings, log, rng))
-        accept = (pick >= 0) & (rng.random(n) < p_accept)
-        act = np.where(accept, pick, -1)
-        after = pop.with_theta(apply_activities(pop, act, acts, rng))
+        draws = world_draws(seed, step, n, n_c, n_random_readings)
+        pick = policy.choose(SimState(step, pop, acts, completed, readings, log))
+        act = np.where((pick >= 0) & (draws.accept < p_accept), pick, -1)
+        after = pop.with_theta(apply_activities(pop, act, acts, noise=draws.gain))
         doers = np.flatnonzero(act >= 0)
         completed[doers, act[doers]] = True
         log.append(Completions(doers, act[doers], np.full(len(doers), step)))
@@ -152,15 +220,19 @@ def run_policy(policy: Policy, setup: PolicySetup, *, steps: int, seed: int, p_a
         # evidence: assessment of every target of the accepted activity, and random observations
         target_e, target_c = np.nonzero(acts.weights[np.maximum(act, 0)] > 0)
         keep = act[target_e] >= 0
-        readings.append(_read(after, target_e[keep], target_c[keep], _ASSESSMENT, step, rng))
-        random_e = np.repeat(np.arange(n), n_random_readings)
-        random_c = rng.integers(0, n_c, len(random_e))
-        readings.append(_read(after, random_e, random_c, _OBSERVATION, step, rng))
+        target_e, target_c = target_e[keep], target_c[keep]
+        readings.append(_read(after, target_e, target_c, _ASSESSMENT, step,
+                              draws.assessment[target_e, target_c]))
+        readings.append(_read(after, np.repeat(every, n_random_readings),
+                              draws.reading_competency.ravel(), _OBSERVATION, step,
+                              draws.reading.ravel()))
 
-        pop = after.with_theta(drift(after, rng))
+        pop = after.with_theta(drift(after, noise=draws.drift))
         now = _goals_met(pop) & ~reached
         hours_at_goal[now] = hours[now]
         reached |= now
+        if progress:
+            progress(policy.name, step, steps)
 
     gained = (true_mastery(pop) - true_mastery(pop0)).sum(axis=1)
     return Outcomes(reached=reached, hours_at_goal=hours_at_goal, hours=hours, gained=gained)
@@ -192,7 +264,8 @@ def restricted_mean_hours(reached: np.ndarray, hours_at_goal: np.ndarray,
 
 
 def _metrics(r: Outcomes, idx: np.ndarray, hours_budget: float) -> np.ndarray:
-    """Metrics of the educators ``idx`` (rows of resamples, or one row)."""
+    """Metrics (last axis, in :data:`METRICS` order) of the educators ``idx``: one row, or one
+    row per resample."""
     reached = r.reached[idx]
     hours_to_goal = restricted_mean_hours(reached, r.hours_at_goal[idx], hours_budget)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -200,28 +273,73 @@ def _metrics(r: Outcomes, idx: np.ndarray, hours_budget: float) -> np.ndarray:
     return np.stack([hours_to_goal, reached.mean(axis=-1), gain_per_hour], axis=-1)
 
 
-def compare_outcomes(outcomes: Mapping[str, Outcomes], *, hours_budget: float,
-                     boot_idx: np.ndarray, steps: int) -> pd.DataFrame:
-    """The comparison table: one row per policy, metrics with percentile bootstrap intervals
-    over the resamples ``boot_idx`` (n_boot, n_educators), the same for every policy."""
-    rows = []
-    for policy, r in outcomes.items():
-        n = len(r.reached)
-        point = _metrics(r, np.arange(n), hours_budget)
-        boot = _metrics(r, boot_idx, hours_budget)
+def _with_interval(row: dict, prefix: str, point: np.ndarray | None, boot: np.ndarray | None
+                   ) -> None:
+    """Add ``<prefix><metric>`` and its 95% percentile interval for every metric to ``row``
+    (NaN for all three when ``point`` is None)."""
+    if point is None or boot is None:
+        point = lo = hi = np.full(len(METRICS), np.nan)
+    else:
         lo = np.nanpercentile(boot, 2.5, axis=0)
         hi = np.nanpercentile(boot, 97.5, axis=0)
-        row = {"policy": policy}
-        for j, m in enumerate(METRICS):
-            row[m] = point[j]
-            row[f"{m}_ci_low"] = lo[j]
-            row[f"{m}_ci_high"] = hi[j]
+    for j, m in enumerate(METRICS):
+        row[f"{prefix}{m}"] = point[j]
+        row[f"{prefix}{m}_ci_low"] = lo[j]
+        row[f"{prefix}{m}_ci_high"] = hi[j]
+
+
+def compare_outcomes(outcomes: Mapping[str, Outcomes], *, hours_budget: float,
+                     boot_idx: np.ndarray, steps: int, reference: str | None = None
+                     ) -> pd.DataFrame:
+    """The comparison table: one row per policy of ``outcomes``.
+
+    Each metric of :data:`METRICS` with its 95% percentile bootstrap interval over the
+    resamples ``boot_idx`` (n_boot, n_educators), the same for every policy; then the paired
+    differences against ``reference`` (``d_<metric>``, ``d_<metric>_ci_low``,
+    ``d_<metric>_ci_high``: policy minus reference on the same resamples; NaN when
+    ``reference`` is None or not among ``outcomes``); then ``reference``, ``total_hours``,
+    ``n_educators``, ``steps``, ``hours_budget``.
+    """
+    every = np.arange(len(next(iter(outcomes.values())).reached))
+    point = {name: _metrics(r, every, hours_budget) for name, r in outcomes.items()}
+    boot = {name: _metrics(r, boot_idx, hours_budget) for name, r in outcomes.items()}
+    paired = reference in outcomes
+    rows = []
+    for name, r in outcomes.items():
+        row = {"policy": name}
+        _with_interval(row, "", point[name], boot[name])
+        if paired:
+            _with_interval(row, "d_", point[name] - point[reference],
+                           boot[name] - boot[reference])
+        else:
+            _with_interval(row, "d_", None, None)
+        row["reference"] = reference if paired else None
         row["total_hours"] = float(r.hours.sum())
-        row["n_educators"] = n
+        row["n_educators"] = len(every)
         row["steps"] = int(steps)
         row["hours_budget"] = hours_budget
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _check_arguments(policies: Sequence[str], reference: str | None, p_accept: float,
+                     n_educators: int, steps: int, k: int, hours_budget: float) -> None:
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown policies {unknown}; expected some of {list(POLICIES)}")
+    if not policies:
+        raise ValueError("no policy to simulate")
+    if reference is not None and reference not in POLICIES:
+        raise ValueError(f"unknown reference policy {reference!r}; expected one of "
+                         f"{list(POLICIES)} or None")
+    if not 0 <= p_accept <= 1:
+        raise ValueError(f"p_accept must be in [0, 1]; got {p_accept!r}")
+    for name, value in (("n_educators", n_educators), ("steps", steps), ("k", k)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be >= 1; got {value!r}")
+    if not np.isfinite(hours_budget) or hours_budget <= 0:
+        raise ValueError(
+            f"hours_budget must be a finite number of hours > 0; got {hours_budget!r}")
 
 
 def simulate_policies(
@@ -232,6 +350,8 @@ def simulate_policies(
     n_educators: int,
     steps: int,
     random_state: int = 0,
+    params: SimulationParams | None = None,
+    reference: str | None = "engine-no-model",
     p_accept: float = 0.7,
     k: int = 3,
     estimate: MasteryEstimator | None = None,
@@ -239,6 +359,7 @@ def simulate_policies(
     n_boot: int = 1000,
     hours_budget: float | None = None,
     gains: pd.DataFrame | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Run each policy on the same simulated educators and compare them (module docstring).
 
@@ -250,7 +371,13 @@ def simulate_policies(
         Names from :data:`recommender.policies.POLICIES`.
     n_educators, steps : int >= 1
     random_state : int, default=0
-        Same seed, same table.
+        Same seed, same table; the world's draws are common to every policy.
+    params : SimulationParams, optional
+        The world (e.g. :func:`recommender.simulate.scenario_params`); the policies do not see
+        it. Default ``SimulationParams()``.
+    reference : str or None, default='engine-no-model'
+        The policy the paired differences ``d_<metric>`` are taken against, when it is among
+        ``policies`` (else those columns are NaN).
     p_accept : float in [0, 1], default=0.7
     k : int >= 1, default=3
         Recommendations per step (only the first can be accepted).
@@ -267,28 +394,18 @@ def simulate_policies(
         Learned gain posteriors (``gain_mean`` by ``(activity_id, competency_id)``, e.g.
         :func:`pipelines.tracking.load_champion_gains`) for the ``engine`` policy's ranker; the
         other ranker policies keep the catalog prior gains.
+    progress : callable, optional
+        ``progress(policy, steps_done, steps)`` after each step of each policy.
 
     Returns
     -------
     DataFrame
-        One row per policy: ``policy``, then for each metric of :data:`METRICS` the value and
-        ``<metric>_ci_low``, ``<metric>_ci_high``; then ``total_hours``, ``n_educators``,
-        ``steps``, ``hours_budget``.
+        :func:`compare_outcomes`: one row per policy, metrics with 95% intervals, paired
+        differences against ``reference`` with paired 95% intervals.
     """
-    unknown = [p for p in policies if p not in POLICIES]
-    if unknown:
-        raise ValueError(f"unknown policies {unknown}; expected some of {list(POLICIES)}")
-    if not policies:
-        raise ValueError("no policy to simulate")
-    if not 0 <= p_accept <= 1:
-        raise ValueError(f"p_accept must be in [0, 1]; got {p_accept!r}")
-    if int(steps) < 1 or int(n_educators) < 1 or int(k) < 1:
-        raise ValueError("n_educators, steps and k must be >= 1")
     hours_budget = HOURS_PER_STEP * int(steps) if hours_budget is None else float(hours_budget)
-    if not np.isfinite(hours_budget) or hours_budget <= 0:
-        raise ValueError(
-            f"hours_budget must be a finite number of hours > 0; got {hours_budget!r}")
-    pop0 = initial_population(graph, int(n_educators), random_state=random_state)
+    _check_arguments(policies, reference, p_accept, n_educators, steps, k, hours_budget)
+    pop0 = initial_population(graph, int(n_educators), params=params, random_state=random_state)
     setup = PolicySetup(
         graph=graph, catalog=catalog, population=pop0,
         activities=catalog_arrays(catalog, pop0.competencies), k=int(k),
@@ -298,9 +415,9 @@ def simulate_policies(
     boot_rng = np.random.default_rng(random_state + 7919)
     boot_idx = boot_rng.integers(0, pop0.n_educators, (n_boot, pop0.n_educators))
     outcomes = {
-        name: run_policy(POLICIES[name](setup), setup, steps=int(steps), seed=setup.seed,
-                         p_accept=p_accept, n_random_readings=n_random_readings)
-        for name in policies
+        name: run_policy(POLICIES[name](setup), setup, steps=int(steps), p_accept=p_accept,
+                         n_random_readings=n_random_readings, progress=progress)
+        for name in dict.fromkeys(policies)
     }
     return compare_outcomes(outcomes, hours_budget=hours_budget, boot_idx=boot_idx,
-                            steps=int(steps))
+                            steps=int(steps), reference=reference)

@@ -39,6 +39,7 @@ Policies (all but ``oracle`` see only evidence and goals)
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -77,6 +78,7 @@ __all__ = [
 SIM_START = pd.Timestamp("2025-08-01", tz="UTC")
 """The time of step 0 in the evidence a policy sees; step ``s`` is ``s * STEP_DAYS`` later."""
 STEP_DAYS = 30
+_POLICY_STREAM = 0x9011C7  # tags the policies' own random streams apart from the world's
 
 RULE_THRESHOLD = 0.5
 """Mastery cut of ``pathway-rule`` on the smoothed share: proficient more often than not (the
@@ -123,7 +125,8 @@ class PolicySetup:
     gains : DataFrame or None
         Learned gain posteriors for the ``engine`` policy's ranker.
     seed : int
-        Seed of the simulation; policies derive their own random streams from it.
+        Seed of the simulation; a policy that draws random numbers takes them from its own
+        stream (:meth:`policy_rng`), never from the world's.
     """
 
     graph: nx.DiGraph
@@ -134,6 +137,11 @@ class PolicySetup:
     estimate: MasteryEstimator
     gains: pd.DataFrame | None
     seed: int
+
+    def policy_rng(self, name: str) -> np.random.Generator:
+        """The random stream of policy ``name``: a function of the seed and the name only, apart
+        from the world's streams (common random numbers, :mod:`recommender.evaluation`)."""
+        return np.random.default_rng([self.seed, _POLICY_STREAM, zlib.crc32(name.encode())])
 
 
 @dataclass(eq=False)
@@ -150,7 +158,6 @@ class SimState:
     completed: np.ndarray
     readings: Sequence[Readings]
     completion_log: Sequence[Completions]
-    rng: np.random.Generator
 
     @cached_property
     def evidence(self) -> pd.DataFrame:
@@ -212,10 +219,11 @@ class RandomPolicy:
 
     def __init__(self, setup: PolicySetup):
         self.n_activities = len(setup.activities)
+        self.rng = setup.policy_rng(self.name)
 
     def choose(self, state: SimState) -> np.ndarray:
         n = state.population.n_educators
-        return _best_open(-state.rng.random((n, self.n_activities)), state.completed)
+        return _best_open(self.rng.random((n, self.n_activities)), state.completed)
 
 
 class PopularPolicy:
@@ -226,7 +234,7 @@ class PopularPolicy:
 
     def __init__(self, setup: PolicySetup):
         acts = setup.activities
-        rng = np.random.default_rng(setup.seed + 1)
+        rng = setup.policy_rng(self.name)
         counts = np.zeros(len(acts))
         for _ in range(3):  # three months of self-directed choices by the initial population
             a = choose_activities(setup.population, acts, rng)

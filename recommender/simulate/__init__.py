@@ -101,8 +101,8 @@ activity ``a`` changes skill by
 
     gate[e, c] = gate_floor + (1 - gate_floor) * mean_{p in P(c)} sigmoid(gate_slope * theta[e, p])
 
-(``gate = 1`` for a competency without prerequisites), ``learning_rate[e] ~ LogNormal(0,
-learning_rate_sd)`` and ``eta ~ LogNormal(0, gain_noise_sd)`` per completion. ``expected_gain``
+(``gate = 1`` for a competency without prerequisites), ``learning_rate[e] ~ learning_rate_mean *
+LogNormal(0, learning_rate_sd)`` and ``eta ~ LogNormal(0, gain_noise_sd)`` per completion. ``expected_gain``
 is the catalog's prior rise in P(mastery) of a weight-1 target; since d sigmoid/d theta = 1/4 at
 theta = 0, ``gain_scale = 4`` converts it to logits so that a ready educator at the mastery
 threshold gains about ``expected_gain`` in probability. The gate is the smoothed fraction of
@@ -127,7 +127,8 @@ Modules
 profile categories), :mod:`~recommender.simulate.population` (:func:`initial_population`,
 :func:`catalog_arrays`), :mod:`~recommender.simulate.dynamics` (the pure steps),
 :mod:`~recommender.simulate.generator` (:func:`generate`), :mod:`~recommender.simulate.io`
-(parquet files), :mod:`~recommender.simulate.sampling` and :mod:`~recommender.simulate.labels`
+(parquet files), :mod:`~recommender.simulate.scenarios` (misspecified worlds for policy
+comparisons), :mod:`~recommender.simulate.sampling` and :mod:`~recommender.simulate.labels`
 (vectorized draws, arrow ids). This package only re-exports their public names.
 """
 
@@ -157,15 +158,18 @@ from recommender.simulate.population import (
     catalog_arrays,
     initial_population,
 )
+from recommender.simulate.scenarios import SCENARIOS, Scenario, resolve_scenarios, scenario_params
 
 __all__ = [
     "DEFAULT_SOURCES",
     "GRADE_BANDS",
+    "SCENARIOS",
     "ROLES",
     "SOURCES",
     "SUBJECTS",
     "CatalogArrays",
     "EducatorPopulation",
+    "Scenario",
     "SimulationParams",
     "SourceModel",
     "SyntheticData",
@@ -178,6 +182,8 @@ __all__ = [
     "observe",
     "prerequisite_gate",
     "read_synthetic",
+    "resolve_scenarios",
+    "scenario_params",
     "source_scales",
     "true_mastery",
     "write_synthetic",

@@ -43,17 +43,34 @@ def prerequisite_gate(pop: EducatorPopulation, theta: np.ndarray | None = None) 
     return np.where(has_prereq, p.gate_floor + (1 - p.gate_floor) * ready, 1.0)
 
 
+def _normals(shape: tuple[int, ...], rng: np.random.Generator | None, noise) -> np.ndarray:
+    """Standard normals of ``shape``: ``noise`` as given (its shape checked), else drawn."""
+    if noise is None:
+        if rng is None:
+            raise TypeError("give rng (a numpy Generator) or noise (pre-drawn standard normals)")
+        return rng.standard_normal(shape)
+    noise = np.asarray(noise, dtype=float)
+    if noise.shape != shape:
+        raise ValueError(f"noise must be standard normals of shape {shape}, got shape "
+                         f"{noise.shape}")
+    return noise
+
+
 def apply_activities(
     pop: EducatorPopulation,
     activity_idx: np.ndarray,
     activities: CatalogArrays,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None = None,
+    *,
+    noise: np.ndarray | None = None,
 ) -> np.ndarray:
     """New skills after each educator completes ``activity_idx[e]`` (-1: none). Pure.
 
     ``delta = gain_scale * expected_gain[a] * weight[a, c] * gate[e, c] * learning_rate[e] * eta``
-    with ``eta ~ LogNormal(0, gain_noise_sd)`` drawn per completion, and the gate computed from
-    the skills before the activity.
+    with ``eta = exp(gain_noise_sd * z)`` per completion, and the gate computed from the skills
+    before the activity. ``z`` is drawn from ``rng`` (one per completion, in educator order) or,
+    given ``noise`` (standard normals, shape (n_educators,)), is ``noise[e]``: a caller that
+    pre-draws it gets the same gain noise for an educator whatever the others do.
 
     Returns
     -------
@@ -70,7 +87,9 @@ def apply_activities(
                          "use catalog_arrays(catalog, pop.competencies)")
     theta = pop.theta.copy()
     rows = np.flatnonzero(act >= 0)
-    eta = np.exp(pop.params.gain_noise_sd * rng.standard_normal(len(rows)))
+    z = (_normals((len(rows),), rng, None) if noise is None
+         else _normals((pop.n_educators,), None, noise)[rows])
+    eta = np.exp(pop.params.gain_noise_sd * z)
     if len(rows):
         a = act[rows]
         scale = (pop.params.gain_scale * activities.expected_gain[a]
@@ -80,12 +99,17 @@ def apply_activities(
     return theta
 
 
-def drift(pop: EducatorPopulation, rng: np.random.Generator) -> np.ndarray:
-    """New skills after one month's random walk ``N(0, drift_sd)`` on every skill. Pure."""
+def drift(pop: EducatorPopulation, rng: np.random.Generator | None = None, *,
+          noise: np.ndarray | None = None) -> np.ndarray:
+    """New skills after one month's random walk ``N(0, drift_sd)`` on every skill. Pure.
+
+    The steps are ``drift_sd`` times standard normals drawn from ``rng`` or given as ``noise``
+    (shape of ``pop.theta``).
+    """
     sd = pop.params.drift_sd
     if sd == 0:
         return pop.theta.copy()
-    return pop.theta + sd * rng.standard_normal(pop.theta.shape)
+    return pop.theta + sd * _normals(pop.theta.shape, rng, noise)
 
 
 def _source_codes(sources, n: int) -> np.ndarray:
@@ -112,10 +136,11 @@ def observe(
     pop: EducatorPopulation,
     competency_idx,
     sources,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None = None,
     *,
     educator_idx=None,
     rater_idx=None,
+    noise: np.ndarray | None = None,
 ) -> np.ndarray:
     """Noisy scores of the current skill, one per (educator, competency, source) reading.
 
@@ -126,12 +151,16 @@ def observe(
         Column of the competency read.
     sources : str, int or array of them
         Source names (or codes into :data:`SOURCES`); a scalar applies to every reading.
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator, optional
+        Draws the readings' noise; needed unless ``noise`` is given.
     educator_idx : array of int, optional
         Row of the educator read; by default one reading of each educator in order.
     rater_idx : array of int, optional
         Evaluator of each reading (index into ``pop.rater_bias``, -1: none); by default each
         educator's own evaluator. Used only by sources whose rater is ``evaluator``.
+    noise : array of float, optional
+        Pre-drawn standard normals, one per reading, used instead of drawing from ``rng`` (the
+        noise is ``noise_sd[source]`` times them).
 
     Returns
     -------
@@ -145,7 +174,7 @@ def observe(
     c = np.broadcast_to(np.asarray(competency_idx, dtype=np.int64), (n,))
     src = _source_codes(sources, n)
     t = pop.sources
-    y = pop.theta[e, c] + t.bias[src] + t.noise_sd[src] * rng.standard_normal(n)
+    y = pop.theta[e, c] + t.bias[src] + t.noise_sd[src] * _normals((n,), rng, noise)
     kind = t.rater[src]
     is_eval = kind == RATER_KINDS.index("evaluator")
     if is_eval.any():

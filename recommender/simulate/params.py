@@ -197,6 +197,8 @@ class SimulationParams:
         Share of a gain that sticks when no prerequisite is mastered.
     gate_slope : float, default=3.0
         Sharpness of the smoothed prerequisite-mastered indicator.
+    learning_rate_mean : float, default=1.0
+        Median of educators' learning rates (a multiplier of every gain; < 1: slower learners).
     learning_rate_sd : float, default=0.3
         Log-scale spread of educators' learning rates.
     gain_noise_sd : float, default=0.3
@@ -255,6 +257,7 @@ class SimulationParams:
     gain_scale: float = 4.0
     gate_floor: float = 0.15
     gate_slope: float = 3.0
+    learning_rate_mean: float = 1.0
     learning_rate_sd: float = 0.3
     gain_noise_sd: float = 0.3
     assessment_prob: float = 0.7
@@ -316,7 +319,7 @@ def check_params(params: SimulationParams) -> None:
         raise bad("completion_rate", "in (0, 1)")
     positive = ("experience_shape", "experience_scale", "experience_rate", "prerequisite_softness",
                 "evidence_rate_shape", "rubric_slope", "completion_concentration",
-                "educators_per_rater", "max_items")
+                "educators_per_rater", "max_items", "learning_rate_mean")
     for name in positive:
         if not getattr(params, name) > 0:
             raise bad(name, "> 0")

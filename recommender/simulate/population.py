@@ -306,7 +306,8 @@ def _draw_rates(params: SimulationParams, n: int, rng: np.random.Generator
     engagement = rng.beta(params.completion_rate * k, (1 - params.completion_rate) * k, n)
     evidence_rate = params.evidence_rate * rng.gamma(params.evidence_rate_shape,
                                                      1 / params.evidence_rate_shape, n)
-    learning_rate = np.exp(params.learning_rate_sd * rng.standard_normal(n))
+    learning_rate = params.learning_rate_mean * np.exp(
+        params.learning_rate_sd * rng.standard_normal(n))
     self_bias = params.self_bias_sd * rng.standard_normal(n)
     n_raters = max(1, math.ceil(n / params.educators_per_rater))
     rater_bias = params.rater_bias_sd * rng.standard_normal(n_raters)

@@ -1,3 +1,5 @@
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -5,16 +7,70 @@ from pipelines.cli import app
 runner = CliRunner()
 
 
+@pytest.fixture
+def embedded_tracking(monkeypatch):
+    """The embedded MLflow store of the test's data dir; MLFLOW_TRACKING_URI (which configuring
+    MLflow exports) is back to what it was after the test."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # records the original value for the undo
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+
 def test_simulate_has_help():
     result = runner.invoke(app, ["simulate", "--help"])
     assert result.exit_code == 0, result.output
-    assert "Usage" in result.output and "--policies" in result.output
+    for option in ("--policies", "--reference", "--scenario", "--mlflow"):
+        assert option in result.output
 
 
 def test_simulate_prints_a_table_and_writes_the_plot(tmp_path):
-    out = tmp_path / "sim.png"
-    result = runner.invoke(app, ["simulate", "--policies", "random,pathway-rule", "--educators",
-                                 "30", "--steps", "3", "--out", str(out)])
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--policies", "random,graph-rule", "--educators",
+                                 "30", "--steps", "3", "--out", str(out), "--no-mlflow",
+                                 "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 0, result.output
+    assert "graph-rule is now called pathway-rule" in result.output
     assert "pathway-rule" in result.output and "gain_per_hour" in result.output
-    assert out.exists() and out.stat().st_size > 0
+    assert "no paired differences" in result.output  # engine-no-model was not simulated
+    assert (out / "default.png").stat().st_size > 0
+    assert list(pd.read_csv(out / "default.csv")["policy"]) == ["random", "pathway-rule"]
+    assert not (tmp_path / "data").exists()  # --no-mlflow: nothing logged
+
+
+@pytest.mark.usefixtures("embedded_tracking")
+def test_simulate_a_scenario_prints_paired_differences_and_logs_a_run(tmp_path):
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--policies", "random,pathway-rule",
+                                 "--reference", "pathway-rule", "--scenario", "flat-gate",
+                                 "--educators", "30", "--steps", "3", "--out", str(out),
+                                 "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert "Scenario flat-gate" in result.output
+    assert "d_hours_to_goal" in result.output and "d_gain_per_hour" in result.output
+    assert "policy minus pathway-rule" in result.output
+    table = pd.read_csv(out / "flat-gate.csv").set_index("policy")
+    assert table.loc["pathway-rule", "d_hours_to_goal"] == 0.0
+    assert (out / "flat-gate.png").exists() and "MLflow run" in result.output
+    run = _only_run(tmp_path / "data")
+    assert run.data.params["scenario"] == "flat-gate" and run.data.params["seed"] == "0"
+    assert any(k.startswith("ranker.") for k in run.data.params)  # the decision rule it ran
+    assert run.data.metrics["pathway-rule.d_hours_to_goal"] == 0.0
+    assert "random.hours_to_goal" in run.data.metrics
+
+
+def _only_run(data_dir):
+    from mlflow.tracking import MlflowClient
+
+    from pipelines import tracking
+    from pipelines.simulation import SIMULATION_EXPERIMENT
+
+    tracking.configure(data_dir)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(SIMULATION_EXPERIMENT)
+    (run,) = client.search_runs([experiment.experiment_id])
+    return run
+
+
+def test_an_unknown_scenario_lists_the_valid_ones(tmp_path):
+    result = runner.invoke(app, ["simulate", "--scenario", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "nope" in result.output and "steep-gate" in result.output

@@ -24,6 +24,7 @@ from recommender.simulate import (
     apply_activities,
     catalog_arrays,
     choose_activities,
+    drift,
     generate,
     initial_population,
     observe,
@@ -313,6 +314,31 @@ def test_apply_activities_is_pure_and_leaves_idle_educators_alone():
     assert (after[::2] >= before[::2]).all() and (after[::2] > before[::2]).any()
 
 
+def test_pre_drawn_noise_replaces_the_draws_of_the_steps():
+    """observe, apply_activities and drift take standard normals instead of a generator (the
+    policy simulation's common random numbers); the same normals give the same result."""
+    n = 30
+    pop = initial_population(GRAPH, n, random_state=2)
+    acts = catalog_arrays(CATALOG, pop.competencies)
+    act = np.where(np.arange(n) % 3 == 0, 1, -1)
+    per_educator = np.zeros(n)  # the generator draws one normal per completion, in order
+    per_educator[act >= 0] = np.random.default_rng(9).standard_normal((act >= 0).sum())
+    np.testing.assert_array_equal(apply_activities(pop, act, acts, noise=per_educator),
+                                  apply_activities(pop, act, acts, np.random.default_rng(9)))
+    comp = np.arange(n) % pop.n_competencies
+    np.testing.assert_array_equal(
+        observe(pop, comp, "observation", noise=np.random.default_rng(4).standard_normal(n)),
+        observe(pop, comp, "observation", np.random.default_rng(4)))
+    np.testing.assert_array_equal(
+        drift(pop, noise=np.random.default_rng(3).standard_normal(pop.theta.shape)),
+        drift(pop, np.random.default_rng(3)))
+    with pytest.raises(ValueError, match=r"noise must be standard normals of shape \(30,\), "
+                                         r"got shape \(3,\)"):
+        observe(pop, comp, "observation", noise=np.zeros(3))
+    with pytest.raises(TypeError, match="give rng"):
+        drift(pop)
+
+
 def test_choose_activities_skips_completed_ones():
     pop = initial_population(GRAPH, 200, random_state=8)
     acts = catalog_arrays(CATALOG, pop.competencies)
@@ -411,8 +437,10 @@ def test_progress_is_reported_once_per_month_and_at_the_end():
          "'completion_rate' parameter of SimulationParams must be in \\(0, 1\\)"),
         ({"n_educators": 5, "params": SimulationParams(role_shares={"principal": 1.0})},
          "unknown keys \\['principal'\\]"),
+        ({"n_educators": 5, "params": SimulationParams(learning_rate_mean=0.0)},
+         "'learning_rate_mean' parameter of SimulationParams must be > 0. Got 0.0 instead"),
     ],
-    ids=["no-educators", "no-months", "bad-rate", "unknown-role"],
+    ids=["no-educators", "no-months", "bad-rate", "unknown-role", "no-learning"],
 )
 def test_bad_arguments_are_rejected_with_a_clear_message(kwargs, match):
     with pytest.raises(ValueError, match=match):
