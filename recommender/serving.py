@@ -10,16 +10,24 @@ Two pure pieces the API (or any other server) assembles:
   declined, in-progress and pinned activities) from an educator's feedback events, and
   :func:`completions_from_feedback`, the completed activities in the shape the feature builder
   reads.
+
+Stored rows are read defensively: a row dated outside the field contract's time window
+(:func:`recommender.fields.time_window`: 1970-01-01 to now + 1 day), stored before the contract
+was enforced at the door, is skipped with a logged warning instead of failing the educator (a
+year such as 1600 is beyond the feature builder's nanosecond times; a decline dated 9999 would
+hide an activity forever). ``pdrec repair`` moves such rows aside for good.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
+from recommender.fields import TIME_DTYPE, outside_window, time_window, window_text
 from recommender.ranking import EducatorContext
 
 __all__ = [
@@ -30,6 +38,7 @@ __all__ = [
     "feedback_context",
     "completions_from_feedback",
     "profiles_frame",
+    "readable_rows",
 ]
 
 GRAPH_RULE = "graph-rule"
@@ -39,6 +48,34 @@ MASTERY_COLUMNS = ("educator_id", "competency_id", "p_mastery", "n_evidence")
 """Columns of the long mastery frame :func:`estimate_mastery` returns."""
 
 _DAY_NS = 86_400 * 10**9
+
+log = logging.getLogger(__name__)
+
+
+def readable_rows(frame: pd.DataFrame, column: str, *, now: pd.Timestamp | None = None,
+                  what: str = "rows") -> pd.DataFrame:
+    """``frame`` without the rows whose time ``column`` is missing or outside the contract's
+    window (:func:`recommender.fields.time_window` at ``now``); logs a warning naming how many
+    and whose (``educator_id``) when it skips any.
+
+    >>> rows = pd.DataFrame({"educator_id": ["A", "A"], "at": pd.to_datetime(
+    ...     ["1600-01-01", "2024-03-01"], utc=True).as_unit("us")})
+    >>> readable_rows(rows, "at", now=pd.Timestamp("2025-01-01", tz="UTC"))["at"].dt.year.tolist()
+    [2024]
+    """
+    if not len(frame):
+        return frame
+    times = pd.to_datetime(frame[column], utc=True).astype(TIME_DTYPE)
+    window = time_window(now)
+    bad = outside_window(times, window) | times.isna().to_numpy()
+    if not bad.any():
+        return frame
+    who = (sorted(pd.unique(frame.loc[bad, "educator_id"]).tolist())[:5]
+           if "educator_id" in frame else [])
+    log.warning("skipped %d stored %s of educator(s) %s dated outside the accepted window %s; "
+                "`pdrec repair` moves them aside", int(bad.sum()), what, who,
+                window_text(window))
+    return frame[~bad]
 
 
 def graph_rule_mastery(
@@ -124,6 +161,9 @@ def estimate_mastery(
 ) -> pd.DataFrame:
     """P(mastery) of every competency for each educator: the model's, or the graph rule's.
 
+    Evidence and completions dated outside the time window at ``as_of`` are skipped (see
+    :func:`readable_rows`).
+
     Parameters
     ----------
     predictor : MasteryPredictor or None
@@ -138,9 +178,12 @@ def estimate_mastery(
         :data:`MASTERY_COLUMNS`.
     """
     ids = list(dict.fromkeys(educator_ids))
+    at = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    evidence = readable_rows(evidence, "observed_at", now=at, what="evidence rows")
+    if completions is not None:
+        completions = readable_rows(completions, "completed_at", now=at, what="completions")
     if predictor is None:
         return graph_rule_mastery(graph, evidence, ids)
-    at = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
     out = predictor.mastery(evidence, educator_ids=ids, as_of=at, completions=completions,
                             educators=educators)
     n = pd.to_numeric(out["n_evidence"], errors="coerce").fillna(0).astype(np.int64)
@@ -182,6 +225,9 @@ def feedback_context(
       declined; ``replaced`` (coach) pins the activity and declines the one in ``replaces``;
     - ``rated``: recorded, no effect on the context.
 
+    Events dated outside the time window at ``now`` (a decline dated 9999 would otherwise hide
+    its activity forever) are skipped with a logged warning.
+
     Parameters
     ----------
     events : DataFrame or sequence of mappings
@@ -193,12 +239,19 @@ def feedback_context(
         For the decline window; default now (UTC).
     """
     rows = events.to_dict("records") if isinstance(events, pd.DataFrame) else list(events)
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
     completed: set[str] = set()
     in_progress: set[str] = set()
     declined: dict[str, pd.Timestamp] = {}
     pinned: dict[str, None] = {}
-    stamped = sorted(((_utc(r["at"]), i, r) for i, r in enumerate(rows)), key=lambda x: x[:2])
+    lo, hi = window = time_window(now)
+    stamped = [(at, i, r) for i, r in enumerate(rows)
+               if (at := _utc(r["at"])) is not None and lo <= at <= hi]
+    if len(stamped) < len(rows):
+        log.warning("skipped %d stored feedback event(s) dated outside the accepted window %s; "
+                    "`pdrec repair` moves them aside", len(rows) - len(stamped),
+                    window_text(window))
+    stamped.sort(key=lambda x: x[:2])
     for at, _, r in stamped:  # plain Python: an educator has tens of events, not thousands
         a, ev, old = str(r["activity_id"]), r["event"], r.get("replaces")
         if ev == "completed":
@@ -234,8 +287,14 @@ def feedback_context(
     )
 
 
-def _utc(at) -> pd.Timestamp:
-    ts = pd.Timestamp(at)
+def _utc(at) -> pd.Timestamp | None:
+    """``at`` as a UTC Timestamp (naive: UTC); None when it is no time pandas can hold."""
+    try:
+        ts = pd.Timestamp(at)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if ts is pd.NaT:
+        return None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -52,3 +52,58 @@ def test_feedback_replay_order_matters_and_declines_expire():
     assert ctx.declined == {"B", "C"} and ctx.pinned == ("D",) and ctx.goals == ("INS.ELL",)
     later = feedback_context(events, now=t + pd.Timedelta(days=200), decline_days=90)
     assert later.declined == frozenset()
+
+
+# --- stored rows that break the field contract (stored before it was enforced) ---------------
+
+class _NanosecondPredictor:
+    """Stands in for the model: its features work in nanoseconds, as the feature builder's do."""
+
+    def mastery(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
+        evidence["observed_at"].astype("datetime64[ns, UTC]")  # raises for a year 1600
+        if completions is not None:
+            completions["completed_at"].astype("datetime64[ns, UTC]")
+        return pd.DataFrame({"educator_id": educator_ids, "competency_id": "INS.ELL",
+                             "p_mastery": 0.5, "n_evidence": len(evidence)})
+
+
+def _stored(rows):
+    """Evidence as the store returns it: times from integer microseconds (any year)."""
+    frame = pd.DataFrame(rows)
+    frame["observed_at"] = pd.to_datetime(frame.pop("observed_us"), unit="us", utc=True)
+    return frame
+
+
+@pytest.mark.parametrize("predictor", [None, _NanosecondPredictor()], ids=["graph-rule", "model"])
+def test_evidence_rows_dated_outside_the_window_are_skipped_with_a_warning(graph, predictor,
+                                                                          caplog):
+    good = {"evidence_id": "g", "educator_id": "A", "competency_id": "INS.ELL",
+            "proficient": True, "observed_us": 1_709_287_200_000_000}  # 2024-03-01
+    old = {**good, "evidence_id": "o", "proficient": False,
+           "observed_us": -11_676_096_000_000_000}  # 1600-01-01
+    year_zero = {**good, "evidence_id": "z", "proficient": False,
+                 "observed_us": -62_135_596_800_000_000 - 50_400_000_000}
+    completions = pd.DataFrame({"educator_id": ["A"], "activity_id": ["ACT-001"],
+                                "completed_at": pd.to_datetime(["9999-12-31"], utc=True)
+                                .as_unit("us")})
+    with caplog.at_level("WARNING", logger="recommender.serving"):
+        got = estimate_mastery(graph, _stored([good, old, year_zero]), ["A"],
+                               predictor=predictor, completions=completions)
+    want = estimate_mastery(graph, _stored([good]), ["A"], predictor=predictor)
+    pd.testing.assert_frame_equal(got, want)
+    assert "skipped 2 stored evidence rows of educator(s) ['A']" in caplog.text
+    if predictor is not None:
+        assert "skipped 1 stored completions" in caplog.text
+
+
+def test_a_decline_dated_far_ahead_does_not_hide_an_activity_forever(caplog):
+    t = pd.Timestamp("2024-03-01", tz="UTC")
+    events = [{"activity_id": "A", "event": "declined",
+               "at": pd.Timestamp("9999-12-31T23:59:59", tz="UTC")},
+              {"activity_id": "B", "event": "completed", "at": pd.Timestamp("0001-01-01",
+                                                                             tz="UTC")},
+              {"activity_id": "C", "event": "declined", "at": t}]
+    with caplog.at_level("WARNING", logger="recommender.serving"):
+        ctx = feedback_context(events, now=t + pd.Timedelta(days=1))
+    assert ctx.declined == {"C"} and ctx.completed == frozenset()
+    assert "skipped 2 stored feedback event(s)" in caplog.text
