@@ -15,10 +15,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import AuthMiddleware, document_security
 from api.coach import install as install_coach_page
-from api.errors import install_error_handlers
+from api.errors import RequestIdMiddleware, document_errors, install_error_handlers
+from api.limits import BodyLimit, BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import ROUTERS
+from api.routers import evidence as evidence_routes
 from api.schemas import EvidenceBatchIn, XapiBatchIn
 from api.services import Loader, Services, champion_loader
 from api.settings import Settings
@@ -37,7 +40,10 @@ The key's tenant scopes everything; roles: `platform` (write evidence, profiles 
 read recommendations), `coach` (read, feedback and coach overrides), `admin` (everything, keys,
 model reload). Missing or wrong key: 401; wrong role: 403; an educator of another tenant: 404.
 
-**Errors**: `{"error": {"status", "code", "message", "details": [{"field", "value", "reason"}]}}`.
+**Errors**: `{"error": {"status", "code", "message", "details": [{"field", "value", "reason"}]}}`,
+whoever answers (a route, an unknown path, a body that is not JSON, a body over its limit: 413).
+A 500 names only the request id; send `X-Request-ID` to choose it (every answer carries it).
+Repeated failed authentications from one client and key id: 429 with `Retry-After`.
 
 **Model**: every answer says which estimator produced it in `model` (`fallback: true` when no
 champion model is loaded and the graph rule is used).
@@ -92,7 +98,15 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
     for router in ROUTERS:
         app.include_router(router)
     install_coach_page(app)
+    # Outermost last: the request id, then metrics (which count every answer, the door's
+    # included), the body limit, authentication; routing and the routes come after all four.
+    app.add_middleware(AuthMiddleware)
+    bulk = BodyLimit(settings.max_body_bytes, "PDREC_MAX_BODY_BYTES")
+    app.add_middleware(BodyLimitMiddleware,
+                       default=BodyLimit(settings.max_request_bytes, "PDREC_MAX_REQUEST_BYTES"),
+                       paths={route.path: bulk for route in evidence_routes.router.routes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -103,7 +117,7 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
                 js = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(js.pop("$defs", {}))
                 components[model.__name__] = js
-            app.openapi_schema = schema
+            app.openapi_schema = document_security(document_errors(schema))
         return app.openapi_schema
 
     app.openapi = openapi

@@ -1,10 +1,19 @@
-"""API keys, roles and tenancy, as FastAPI dependencies.
+"""API keys, roles and tenancy: who calls is settled at the door, what they may do per route.
 
 A request authenticates with ``Authorization: Bearer <key>`` (or ``X-API-Key: <key>``). The key's
 SHA-256 is looked up in the store; the key's tenant scopes every query of the request, and its
 role decides what the request may do (:data:`ROLE_PERMISSIONS`). Missing or unknown key: 401;
 revoked key: 401; a role without the permission: 403. Without a key, the coach page's session
 cookie is accepted instead (:mod:`api.coach.session`; writes then need its CSRF header).
+:class:`AuthMiddleware` authenticates every ``/v1/`` request before the app reads its body; the
+routes' dependencies (:data:`Reader`, :data:`Admin`, ...) then check the role.
+
+Failed authentications are throttled per client address and key id (:func:`lookup_key`):
+beyond ``PDREC_AUTH_FAILURES_PER_MINUTE`` (default 20, refilled evenly over a minute) the
+client gets 429 with ``Retry-After`` for that key id. The count is kept per worker process (in
+memory, :class:`~api.limits.FailureThrottle`), so with N workers a client can fail up to N times
+as often before every worker refuses it. Behind a proxy, run uvicorn with ``--proxy-headers``
+and ``--forwarded-allow-ips`` so that the client address is the caller's, not the proxy's.
 
 Lookups are cached per process for ``PDREC_KEY_CACHE_TTL`` seconds (default 5) in a
 ``cachetools.TTLCache`` (bounded, least recently used out first), so the hot read path does not
@@ -18,23 +27,28 @@ entry is dropped). Failed lookups are never cached, so a new key works immediate
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cachetools import TTLCache
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import ApiError, Forbidden, TooManyRequests, Unauthorized, error_response
 from recommender.store import ApiKey, Store, hash_key
 
+if TYPE_CHECKING:
+    from api.services import Services
+
 __all__ = [
-    "ROLE_PERMISSIONS", "Admin", "EducatorWriter", "EvidenceWriter", "FeedbackWriter",
-    "KeyCache", "Principal", "Reader", "principal", "require",
+    "ROLE_PERMISSIONS", "Admin", "AuthMiddleware", "EducatorWriter", "EvidenceWriter",
+    "FeedbackWriter", "KeyCache", "Principal", "Reader", "authenticate", "document_security",
+    "lookup_key", "principal", "require",
 ]
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -44,11 +58,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                         "overrides:write", "admin"}),
 }
 """What each role may do. ``read`` covers every GET under ``/v1`` and batch recommendations."""
-
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
-_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                       description="alternative to the Authorization header")
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -103,39 +112,139 @@ class KeyCache:
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_KEY_ID = re.compile(r"pdrec_([0-9A-Za-z]{1,32})_")
 
 
-async def principal(
-    request: Request,
-    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    header_key: str | None = Depends(_header),
-) -> Principal:
-    """The authenticated caller; 401 without a valid, unrevoked key (or coach session).
+def _credential(scope: Scope) -> tuple[str, str] | None:
+    """``(header name, key)`` from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    bearer = header = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                bearer = token.strip()
+        elif name == b"x-api-key" and value.strip():
+            header = value.decode("latin-1").strip()
+    if bearer:
+        return "Authorization", bearer
+    return ("X-API-Key", header) if header else None
 
-    Async so that a cached key costs no thread hop; database lookups run in a worker thread.
+
+def _client(scope: Scope, key: str) -> tuple[str, str]:
+    """The throttling identity of an attempt: the client address and the key's id (``""``
+    for a credential that is not a pdrec key)."""
+    found = _KEY_ID.match(key)
+    return (scope["client"][0] if scope.get("client") else "", found.group(1) if found else "")
+
+
+async def lookup_key(services: Services, scope: Scope, key: str, field: str = "Authorization"
+                     ) -> ApiKey | None:
+    """The stored record of ``key`` (revoked ones included), or None when it is unknown.
+
+    A key verified within ``PDREC_KEY_CACHE_TTL`` is answered from the cache, on the event loop;
+    otherwise the attempt is throttled first: while its client address and key id have used up
+    ``PDREC_AUTH_FAILURES_PER_MINUTE`` failures, :class:`~api.errors.TooManyRequests` (429
+    with ``Retry-After``) is raised without a look-up. An unknown or revoked key counts as one
+    failure.
+
+    Why per address and key id: the id is part of the hashed secret, so a guess can only match
+    a key under that key's own id, and every guess at one key shares one bucket; failures on
+    other ids, or from other addresses, never throttle a valid key. A guess with a made-up id
+    cannot match anything, and costs one indexed look-up, like any request.
     """
-    key = bearer.credentials if bearer is not None else header_key
-    if not key:
+    key_hash = hash_key(key)
+    record = services.key_cache.cached(key_hash)
+    if record is not None:
+        return record
+    client = _client(scope, key)
+    throttle = services.auth_throttle
+    wait = throttle.retry_after(client)
+    if wait:
+        shown = f"pdrec_{client[1]}_…" if client[1] else None
+        raise TooManyRequests(
+            f"too many failed authentications from this client with this key id: retry in "
+            f"{wait} s", headers={"Retry-After": str(wait)},
+            details=[{"field": field, "value": shown,
+                      "reason": f"at most {throttle.limit} failed authentications a minute per "
+                                "client and key id (PDREC_AUTH_FAILURES_PER_MINUTE)"}])
+    record = await run_in_threadpool(services.key_cache.lookup, services.store, key_hash)
+    if record is None or not record.active:
+        throttle.failed(client)
+    return record
+
+
+async def authenticate(scope: Scope) -> Principal:
+    """The caller of a request; 401 without a valid, unrevoked key (or coach session), 429
+    while its failures are throttled (:func:`lookup_key`)."""
+    services = scope["app"].state.services
+    found = _credential(scope)
+    if found is None:
         from api.coach.session import session_principal  # the coach page's cookie
 
-        p = await run_in_threadpool(session_principal, request)
+        p = await run_in_threadpool(session_principal, Request(scope))
         if p is not None:
-            request.state.principal = p
             return p
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or "
                            "'X-API-Key: <key>'", headers=_CHALLENGE)
-    services = request.app.state.services
-    key_hash = hash_key(key.strip())
-    record = services.key_cache.cached(key_hash)
-    if record is None:
-        record = await run_in_threadpool(services.key_cache.lookup, services.store, key_hash)
+    field, key = found
+    record = await lookup_key(services, scope, key, field)
     if record is None:
         raise Unauthorized("invalid API key", headers=_CHALLENGE)
     if not record.active:
         raise Unauthorized(f"API key {record.key_id} was revoked", headers=_CHALLENGE)
-    p = Principal(key_id=record.key_id, tenant_id=record.tenant_id, role=record.role)
-    request.state.principal = p
-    return p
+    return Principal(key_id=record.key_id, tenant_id=record.tenant_id, role=record.role)
+
+
+class AuthMiddleware:
+    """Pure ASGI middleware: authenticates every ``/v1/`` request before it is routed.
+
+    FastAPI reads and parses a request body before it runs any dependency, so a key checked in
+    a dependency comes too late: a caller without a key could make the server read (and hold) a
+    whole body. Here the caller is known before the app reads a byte; a refusal (401, 403 for
+    a coach session without its CSRF header, 429) is answered at once, and the rest of the body
+    is never read. The :class:`Principal` is left in ``scope["state"]`` for :func:`principal`.
+    An unknown ``/v1/`` path without a key is a 401 too: routes are not shown to strangers.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            who = await authenticate(scope)
+        except ApiError as exc:
+            await error_response(exc, scope)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = who
+        await self.app(scope, receive, send)
+
+
+async def principal(request: Request) -> Principal:
+    """The authenticated caller (a dependency): the one :class:`AuthMiddleware` found."""
+    return request.state.principal
+
+
+_SECURITY_SCHEMES = {
+    "HTTPBearer": {"type": "http", "scheme": "bearer",
+                   "description": "`Authorization: Bearer <API key>`"},
+    "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "alternative to the Authorization header"},
+}
+
+
+def document_security(schema: dict) -> dict:
+    """Add the API-key schemes to an OpenAPI ``schema`` (in place), required by every ``/v1/``
+    operation (the middleware checks them, so no dependency declares them)."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+        _SECURITY_SCHEMES)
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for op in operations.values():
+                op["security"] = [{name: []} for name in _SECURITY_SCHEMES]
+    return schema
 
 
 def require(permission: str) -> Callable[..., Principal]:

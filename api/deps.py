@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 
-from api.errors import BadRequest, PayloadTooLarge
+from api.errors import invalid_json
 from api.services import Services
 from recommender.store import Store
 
@@ -36,25 +36,18 @@ async def get_store(request: Request) -> Store:
 
 
 async def json_body(request: Request) -> Any:
-    """The request body parsed with orjson; 413 beyond ``PDREC_MAX_BODY_BYTES``, 422 if not JSON.
+    """The request body parsed with orjson; 422 ``invalid_json`` if it is not JSON.
 
     Used by the bulk endpoints, which check records one by one instead of rejecting a whole
-    batch for one malformed record.
+    batch for one malformed record. The body's size is bounded before it gets here
+    (``PDREC_MAX_BODY_BYTES``, :mod:`api.limits`).
     """
-    limit = request.app.state.services.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} "
-                              "bytes (PDREC_MAX_BODY_BYTES); split the batch",
-                              details=[{"field": "body", "value": int(declared),
-                                        "reason": f"at most {limit} bytes"}])
     raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"request body of {len(raw)} bytes exceeds the limit of {limit} "
-                              "bytes (PDREC_MAX_BODY_BYTES); split the batch")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}",
-                         details=[{"field": "body", "value": raw[:100].decode("utf-8", "replace"),
-                                   "reason": "expected a JSON document"}]) from None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise invalid_json(bad) from None
+        raise invalid_json(exc) from None

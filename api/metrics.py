@@ -5,6 +5,12 @@ uvicorn workers, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before t
 (``pdrec serve --workers N`` does): every worker then writes its samples there and ``/metrics``
 aggregates all of them (prometheus-client's multiprocess mode). Without it, ``/metrics`` shows
 only the worker that answered.
+
+Labels are bounded whatever clients send: a method outside :data:`METHODS` is counted as
+``OTHER``, and a request is labelled by its route template (``/v1/educators/{educator_id}``),
+or ``unmatched`` when it reached no route (an unknown path, or an answer given at the door: 401,
+413, 429). Each label set is a new time series for ever, so one per odd method or path would
+let anyone grow ``/metrics`` (and every scrape) without bound.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["METHODS", "Metrics", "MetricsMiddleware"]
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""HTTP methods that get a label of their own; any other is ``OTHER``."""
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -68,7 +77,8 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware: counts and times every HTTP request by its route template."""
+    """Pure ASGI middleware: counts and times every HTTP request by method and route template
+    (bounded labels, see the module docstring)."""
 
     def __init__(self, app, metrics: Metrics):
         self.app = app
@@ -92,6 +102,6 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self.metrics.requests.labels(method, path, str(status)).inc()
             self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)

@@ -37,6 +37,7 @@ from cachetools import TTLCache
 
 from api.audit import AuditLog
 from api.auth import KeyCache
+from api.limits import FailureThrottle
 from api.metrics import Metrics
 from api.refresh import MasteryRefresher
 from api.settings import Settings
@@ -310,6 +311,7 @@ class Services:
         self.store = store
         self.metrics = metrics or Metrics()
         self.key_cache = KeyCache(settings.key_cache_ttl)
+        self.auth_throttle = FailureThrottle(settings.auth_failures_per_minute)
         self.graph, self.catalog = _content(settings.framework, settings.catalog)
         self.activity_targets = {
             a: grp["competency_id"].tolist()

@@ -1,34 +1,40 @@
 """Settings from the environment (pydantic-settings), read once by the app factory.
 
-==============================  ==================================================================
-variable                        meaning (default)
-==============================  ==================================================================
-``PDREC_DATA_DIR``              project data directory: store, MLflow (``data``)
-``DATABASE_URL``                ``sqlite:///...`` or ``postgresql://...`` (``DATA_DIR/pdrec.db``)
-``MLFLOW_TRACKING_URI``         read by :mod:`pipelines.tracking` (``DATA_DIR/mlflow``)
-``PDREC_LOAD_MODEL``            load ``models:/mastery@champion`` at start (``true``)
-``PDREC_MAX_BATCH``             evidence records or xAPI statements per request (``5000``)
-``PDREC_MAX_BODY_BYTES``        request body limit (``33554432``, 32 MiB)
-``PDREC_KEY_CACHE_TTL``         seconds an API-key lookup is cached per process (``5``; 0: off)
-``PDREC_MASTERY_REFRESH``       after an evidence or completion write: ``background`` (queue the
-                                educators; one thread refreshes stored mastery in batches,
-                                deduplicated, see :mod:`api.refresh`), ``on_write`` (refresh in
-                                the request) or ``on_read`` (only mark it stale); a read always
-                                recomputes stale mastery itself (``background``)
-``PDREC_DECLINE_DAYS``          a declined activity is not proposed again for this long (``90``)
-``PDREC_ANSWER_CACHE_SIZE``     ranked answers kept per process, keyed by the educator's
-                                ``data_version`` and the model (``4096``; 0: off)
-``PDREC_ANSWER_CACHE_TTL``      seconds a cached answer lives at most (``300``): bounds how late a
-                                time-based change (a decline ageing out) shows
-``PDREC_AUDIT_FLUSH_SECONDS``   the recommendation log is written behind the request, in one
-                                transaction per this many seconds (``0.5``; 0: in the request)
-``PDREC_AUDIT_MAX_PENDING``     log rows held unwritten at most; beyond, requests write (``50000``)
-``PDREC_XAPI_IRI_MAP``          YAML/JSON file mapping xAPI object IRIs to competency ids (none)
-``PDREC_FRAMEWORK``             ``educator`` or ``leader`` or a framework file (``educator``)
-``PDREC_CATALOG``               activity catalog file (the shipped one)
-``PDREC_COACH_SESSION_HOURS``   a coach page sign-in lasts this long (``8``)
-``PROMETHEUS_MULTIPROC_DIR``    set for several workers: metrics are aggregated across them
-==============================  ==================================================================
+====================================  ==============================================================
+variable                              meaning (default)
+====================================  ==============================================================
+``PDREC_DATA_DIR``                    project data directory: store, MLflow (``data``)
+``DATABASE_URL``                      ``sqlite:///...`` or ``postgresql://...`` (``DATA_DIR/pdrec.db``)
+``MLFLOW_TRACKING_URI``               read by :mod:`pipelines.tracking` (``DATA_DIR/mlflow``)
+``PDREC_LOAD_MODEL``                  load ``models:/mastery@champion`` at start (``true``)
+``PDREC_MAX_BATCH``                   evidence records or xAPI statements per request (``5000``)
+``PDREC_MAX_BODY_BYTES``              request body limit of the evidence and xAPI endpoints
+                                      (``33554432``, 32 MiB); see :mod:`api.limits`
+``PDREC_MAX_REQUEST_BYTES``           request body limit of every other path (``1048576``, 1 MiB)
+``PDREC_AUTH_FAILURES_PER_MINUTE``    failed authentications allowed per client address and key
+                                      id, refilled evenly over a minute; beyond, 429 with
+                                      ``Retry-After`` (``20``; 0: off). Counted per worker process,
+                                      so N workers allow up to N times as many; see :mod:`api.auth`
+``PDREC_KEY_CACHE_TTL``               seconds an API-key lookup is cached per process (``5``; 0: off)
+``PDREC_MASTERY_REFRESH``             after an evidence or completion write: ``background`` (queue the
+                                      educators; one thread refreshes stored mastery in batches,
+                                      deduplicated, see :mod:`api.refresh`), ``on_write`` (refresh in
+                                      the request) or ``on_read`` (only mark it stale); a read always
+                                      recomputes stale mastery itself (``background``)
+``PDREC_DECLINE_DAYS``                a declined activity is not proposed again for this long (``90``)
+``PDREC_ANSWER_CACHE_SIZE``           ranked answers kept per process, keyed by the educator's
+                                      ``data_version`` and the model (``4096``; 0: off)
+``PDREC_ANSWER_CACHE_TTL``            seconds a cached answer lives at most (``300``): bounds how late a
+                                      time-based change (a decline ageing out) shows
+``PDREC_AUDIT_FLUSH_SECONDS``         the recommendation log is written behind the request, in one
+                                      transaction per this many seconds (``0.5``; 0: in the request)
+``PDREC_AUDIT_MAX_PENDING``           log rows held unwritten at most; beyond, requests write (``50000``)
+``PDREC_XAPI_IRI_MAP``                YAML/JSON file mapping xAPI object IRIs to competency ids (none)
+``PDREC_FRAMEWORK``                   ``educator`` or ``leader`` or a framework file (``educator``)
+``PDREC_CATALOG``                     activity catalog file (the shipped one)
+``PDREC_COACH_SESSION_HOURS``         a coach page sign-in lasts this long (``8``)
+``PROMETHEUS_MULTIPROC_DIR``          set for several workers: metrics are aggregated across them
+====================================  ==============================================================
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ class Settings(BaseSettings):
     load_model: bool = True
     max_batch: int = Field(default=5000, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    auth_failures_per_minute: int = Field(default=20, ge=0)
     max_batch_educators: int = Field(default=500, ge=1)
     key_cache_ttl: float = Field(default=5.0, ge=0)
     mastery_refresh: Literal["background", "on_write", "on_read"] = "background"

@@ -14,6 +14,7 @@ __all__ = [
     "UnknownCompetencyError",
     "CatalogError",
     "InvalidEvidenceError",
+    "InvalidInputError",
     "FeatureFrameError",
     "NotFittedError",
     "ModelNotLoadedError",
@@ -58,6 +59,21 @@ class CatalogError(RecommenderError, ValueError):
 
 class InvalidEvidenceError(RecommenderError, ValueError):
     """Evidence could not be read at all (wrong file shape, missing required columns)."""
+
+
+class InvalidInputError(RecommenderError, ValueError):
+    """An argument of an engine call is not what the call accepts.
+
+    ``field`` names it, ``value`` is what was received and ``expected`` says what is accepted,
+    so a caller (the API answers 422) can report all three without parsing the message. The
+    default message reads ``"<field> must be <expected>; got <value!r>"``.
+    """
+
+    def __init__(self, field: str, value: object, expected: str, message: str | None = None):
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(message or f"{field} must be {expected}; got {value!r}")
 
 
 class FeatureFrameError(RecommenderError, ValueError):

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog import Catalog
+from recommender.errors import InvalidInputError
 from recommender.graph import check_ids, prerequisite_closure
 from recommender.ranking.index import target_gains
 from recommender.ranking.mastery import read_mastery
@@ -122,14 +123,17 @@ def plan_pathway(
     ------
     UnknownCompetencyError
         A goal or a competency in ``mastery`` is not in ``graph``.
+    InvalidInputError
+        ``goals`` is empty (a ``ValueError``).
     ValueError
-        ``goals`` is empty, or ``mastery`` or ``gains`` is malformed.
+        ``mastery`` or ``gains`` is malformed.
     """
     check_request(request)
     check_context(graph, context)
     goal_list = check_ids(graph, goals)
     if not goal_list:
-        raise ValueError("goals must name at least one competency; got an empty collection")
+        raise InvalidInputError("goals", goal_list, "at least one competency id",
+                                "goals must name at least one competency; got an empty collection")
     table = read_mastery(graph, mastery)
     sim = dict(table.p)
     closure = prerequisite_closure(graph, goal_list, sim, request.mastery_threshold)

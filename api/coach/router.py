@@ -17,9 +17,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from api.auth import lookup_key
 from api.coach.session import COACH_ROLES, COOKIE, csrf_token, current_session
-from api.errors import ApiError
-from recommender.store import hash_key
+from api.errors import ApiError, TooManyRequests
 from recommender.store.coach import create_session, end_session
 
 __all__ = ["router", "STATIC_DIR"]
@@ -121,8 +121,15 @@ async def sign_in(request: Request) -> Response:
     if not key:
         return _signin(request, message="Enter your coach key.", status=401,
                        next_path=next_path)
-    store = request.app.state.services.store
-    record = await run_in_threadpool(store.key_by_hash, hash_key(key))
+    services = request.app.state.services
+    try:
+        record = await lookup_key(services, request.scope, key, "key")
+    except TooManyRequests as exc:  # same budget as the API's keys (api.auth)
+        response = _signin(request, message=f"Too many failed sign-ins from here. Try again in "
+                                            f"{exc.headers['Retry-After']} s.",
+                           status=429, next_path=next_path)
+        response.headers.update(exc.headers)
+        return response
     if record is None:
         return _signin(request, message="That key is not valid. Check it and try again.",
                        status=401, next_path=next_path)
@@ -133,8 +140,9 @@ async def sign_in(request: Request) -> Response:
         return _signin(request, message=f"A {record.role} key is for programs calling the API "
                                         "and cannot sign in here. Use a coach key.",
                        status=403, next_path=next_path)
-    hours = request.app.state.services.settings.coach_session_hours
-    token = await run_in_threadpool(create_session, store, record, timedelta(hours=hours))
+    hours = services.settings.coach_session_hours
+    token = await run_in_threadpool(create_session, services.store, record,
+                                    timedelta(hours=hours))
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(COOKIE, token, max_age=int(hours * 3600), path="/", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")

@@ -33,8 +33,10 @@ def test_metrics_count_requests_evidence_and_name_the_model(api):
 
 
 def test_unknown_route_and_method_use_the_error_body(api):
-    r = api.client.get("/v1/nothing-here")
+    r = api.client.get("/v1/nothing-here", headers=api.h())
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = api.client.get("/v1/nothing-here")  # no key: /v1 routes are not shown to strangers
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     r = api.client.delete("/v1/framework", headers=api.h())
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
 

@@ -1,0 +1,147 @@
+"""Errors that tell the truth (issue 14, item 6): the engine's refusals are 4xx naming the field,
+anything unexpected is a logged 500 with a request id and no internals, and every error, whoever
+answers it (a route, FastAPI's body parsing, the router, a middleware), has the documented body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.errors import ERROR_TABLE, TooManyRequests, install_error_handlers
+from recommender.errors import InvalidInputError, UnknownCompetencyError
+from tests.api.conftest import record
+
+INTERNAL = "Out of bounds nanosecond timestamp: 1600-01-01 00:00:00"
+
+
+def _instance(cls: type[Exception]) -> Exception:
+    """An exception of ``cls`` as its raisers build it."""
+    if issubclass(cls, InvalidInputError):
+        return cls("goals", [], "at least one competency id")
+    if issubclass(cls, UnknownCompetencyError):
+        return cls(["X.NOPE"])
+    if issubclass(cls, TooManyRequests):
+        return cls("slow down", headers={"Retry-After": "7"})
+    return cls(f"{cls.__name__} happened")
+
+
+@pytest.mark.parametrize("cls,status,code", ERROR_TABLE,
+                         ids=[cls.__name__ for cls, _, _ in ERROR_TABLE])
+def test_every_row_of_the_error_table_answers_its_status_and_body(cls, status, code):
+    app = FastAPI()
+    install_error_handlers(app)
+    exc = _instance(cls)
+
+    @app.get("/boom")
+    def boom():
+        raise exc
+
+    r = TestClient(app).get("/boom")
+    assert r.status_code == status
+    err = r.json()["error"]
+    assert err["status"] == status and err["code"] == code
+    if status >= 500 and code == "internal_error":
+        assert err["message"].startswith("internal error") and str(exc) not in err["message"]
+    else:
+        assert err["message"] == (getattr(exc, "message", None) or str(exc))
+    if isinstance(exc, InvalidInputError):
+        assert err["details"] == [{"field": "goals", "value": [],
+                                   "reason": "expected at least one competency id"}]
+    if status == 429:
+        assert r.headers["retry-after"] == "7"
+
+
+def test_a_plain_value_error_is_not_a_client_error(api, caplog):
+    """pandas and numpy raise ValueError too: one out of an engine call is the server's fault."""
+    api.post("/v1/evidence", json={"records": [record(1)]})
+
+    def broken(*_a, **_k):
+        raise ValueError(INTERNAL)
+
+    api.services.mastery.get = broken
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    with caplog.at_level(logging.ERROR, logger="pdrec.api"):
+        r = client.get("/v1/educators/T1/mastery", headers={**api.h(), "X-Request-ID": "trace-42"})
+    assert r.status_code == 500
+    err = r.json()["error"]
+    assert err["code"] == "internal_error" and "nanosecond" not in r.text
+    assert "trace-42" in err["message"]
+    assert r.headers["x-request-id"] == "trace-42"
+    logged = [rec for rec in caplog.records if "trace-42" in rec.getMessage()]
+    assert logged and logged[0].exc_info is not None and INTERNAL in caplog.text
+    assert "GET /v1/educators/T1/mastery" in logged[0].getMessage()
+
+
+def test_an_unexpected_error_gets_a_fresh_request_id_when_none_was_sent(api):
+    def broken(*_a, **_k):
+        raise RuntimeError("'utf-8' codec can't encode character '\\ud800'")
+
+    api.post("/v1/evidence", json={"records": [record(1)]})
+    api.services.store.count_evidence = broken
+    r = TestClient(api.client.app, raise_server_exceptions=False).get("/v1/educators/T1",
+                                                                      headers=api.h())
+    assert r.status_code == 500 and "codec" not in r.text
+    rid = r.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", rid) and rid in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("sent,echoed", [("abc-123", True), ("A.b_c:9", True),
+                                         ("x" * 129, False), ("bad id\n", False), ("", False)])
+def test_every_answer_carries_the_request_id_sent_or_a_new_one(api, sent, echoed):
+    r = api.client.get("/healthz", headers={"X-Request-ID": sent})
+    rid = r.headers["x-request-id"]
+    if echoed:
+        assert rid == sent
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", rid)
+    r = api.client.get("/v1/nothing-here", headers=api.h())
+    assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
+
+
+@pytest.mark.parametrize("body", [b'{"educator_ids": ["\xff"]}', b"[" * 100_000,
+                                  b'{"educator_ids": ["a"] , }', b"not json"],
+                         ids=["latin-1 byte", "deep nesting", "trailing comma", "not json"])
+@pytest.mark.parametrize("path", ["/v1/recommendations:batch", "/v1/evidence", "/v1/feedback"])
+def test_a_body_that_is_not_json_is_a_documented_422(api, path, body):
+    r = api.client.post(path, content=body,
+                        headers={**api.h(), "content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_json", err
+    assert err["message"].startswith("request body is not valid JSON")
+    assert "codec" not in err["message"] and "Recursion" not in err["message"]
+    assert err["details"][0]["field"] == "body"
+    assert err["details"][0]["reason"]
+
+
+def test_routing_errors_use_the_error_body(api):
+    r = api.client.get("/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = api.client.request("PATCH", "/v1/framework", headers=api.h())
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in r.headers["allow"]
+
+
+def test_openapi_documents_every_error_an_operation_can_answer(api):
+    spec = api.client.get("/openapi.json").json()
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            where = f"{method.upper()} {path}"
+            assert "500" in responses, where
+            if "requestBody" in op:
+                assert {"413", "422"} <= set(responses), where
+            if path.startswith("/v1/"):
+                assert {"401", "429"} <= set(responses), where
+                assert "Retry-After" in responses["429"]["headers"], where
+                assert op["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}], where
+            for status, response in responses.items():
+                if status[0] in "45" and path != "/readyz":
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/ErrorResponse"), (where, status)
