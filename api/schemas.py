@@ -109,10 +109,18 @@ class EvidenceBatchIn(BaseModel):
     records: list[EvidenceRecordIn]
 
 
+Outcome = Literal["accepted", "duplicate", "conflict", "rejected"]
+_OUTCOME = ("`accepted`: stored by this request (exactly one request hears it per evidence_id); "
+            "`duplicate`: the record stored under this evidence_id is this same record; "
+            "`conflict`: the record stored under this evidence_id says something else (nothing "
+            "changed; `field`, `value` and `reason` name the differences); `rejected`: invalid "
+            "(`field`, `value`, `reason`)")
+
+
 class EvidenceOutcome(BaseModel):
     index: int = Field(description="Position of the record in the request")
     evidence_id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Outcome = Field(description=_OUTCOME)
     field: str | None = None
     value: str | None = None
     reason: str | None = None
@@ -120,7 +128,7 @@ class EvidenceOutcome(BaseModel):
 
 class EvidenceBatchOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "accepted": 1, "duplicate": 0, "rejected": 1, "educators_updated": 1,
+        "accepted": 1, "duplicate": 0, "conflict": 0, "rejected": 1, "educators_updated": 1,
         "outcomes": [
             {"index": 0, "evidence_id": "obs-1", "status": "accepted"},
             {"index": 1, "evidence_id": "obs-2", "status": "rejected", "field": "score",
@@ -129,6 +137,7 @@ class EvidenceBatchOut(BaseModel):
 
     accepted: int
     duplicate: int
+    conflict: int
     rejected: int
     educators_updated: int
     outcomes: list[EvidenceOutcome]
@@ -153,7 +162,7 @@ class XapiBatchIn(BaseModel):
 class XapiOutcome(BaseModel):
     index: int
     statement_id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Outcome = Field(description=_OUTCOME + "; a statement takes its records' worst")
     evidence_ids: list[str] = []
     field: str | None = None
     value: str | None = None
@@ -163,6 +172,7 @@ class XapiOutcome(BaseModel):
 class XapiBatchOut(BaseModel):
     accepted: int
     duplicate: int
+    conflict: int
     rejected: int
     educators_updated: int
     outcomes: list[XapiOutcome]

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from recommender.evidence import validate_evidence
-from recommender.store import StoredMastery, hash_key, open_store, schema
+from recommender.store import Difference, EvidenceWrite, StoredMastery, hash_key, open_store, schema
 from tests.pg import fresh_database
 
 COMPS = ["INS.FORMATIVE", "COG.ASSESS_LIT"]
@@ -74,13 +74,37 @@ def test_create_key_rejects_unknown_role(store):
 def test_ingest_is_idempotent_and_creates_educators_in_the_tenant(store):
     store.ensure_tenant("acme")
     valid = _valid([_row(1), _row(2, educator="T2")])
-    dup, affected = store.ingest_evidence("acme", valid)
-    assert dup == set() and affected == ["T1", "T2"]
-    dup, affected = store.ingest_evidence("acme", valid)
-    assert dup == {"e1", "e2"} and affected == []
+    write = store.ingest_evidence("acme", valid)
+    assert write == EvidenceWrite({"e1", "e2"}, set(), {}, ["T1", "T2"])
+    write = store.ingest_evidence("acme", valid)
+    assert write == EvidenceWrite(set(), {"e1", "e2"}, {}, [])
     assert store.count_evidence("acme") == 2
     assert store.get_educator("acme", "T1").data_version == 1
     assert store.get_educator("other", "T1") is None
+
+
+def test_an_id_sent_again_with_other_content_is_a_conflict_naming_each_difference(store):
+    store.ensure_tenant("acme")
+    store.ingest_evidence("acme", _valid([_row(1), _row(2)]))
+    changed = _valid([_row(1, score=4, day=2), _row(2), _row(3, educator="NEW")])
+    write = store.ingest_evidence("acme", changed)
+    assert write.accepted == {"e3"} and write.duplicates == {"e2"}
+    assert write.conflicts == {"e1": [
+        Difference("score", 3.0, 4.0),
+        Difference("observed_at", pd.Timestamp("2024-03-01T10:00:00Z"),
+                   pd.Timestamp("2024-03-02T10:00:00Z"))]}
+    assert store.evidence_frame("acme", ["T1"])["observed_at"].min().day == 1  # unchanged
+    assert store.compare_evidence("acme", changed[changed["evidence_id"] != "e3"]) == {
+        "e1": write.conflicts["e1"], "e2": []}
+
+
+def test_no_educator_is_created_for_a_record_that_was_not_stored(store):
+    store.ensure_tenant("acme")
+    store.ingest_evidence("acme", _valid([_row(1)]))
+    write = store.ingest_evidence("acme", _valid([_row(1, educator="GHOST")]))
+    assert list(write.conflicts) == ["e1"] and write.educators == []
+    assert store.get_educator("acme", "GHOST") is None
+    assert store.get_educator("acme", "T1").data_version == 1
 
 
 def test_same_evidence_id_in_two_tenants_is_two_records(store):

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from api.auth import EvidenceWriter
 from api.deps import ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
-from api.ingest import ingest_records
+from api.ingest import OUTCOMES, ingest_records
 from api.routers._common import errors, json_response
 from api.schemas import EvidenceBatchOut, XapiBatchOut
 from recommender.xapi import statements_to_evidence
@@ -20,7 +20,8 @@ router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
 
 Report = Literal["all", "problems"]
 _REPORT = Query("all", description="`all`: one outcome per record; `problems`: only the "
-                                   "duplicate and rejected ones (smaller answers for bulk loads)")
+                                   "duplicate, conflict and rejected ones (smaller answers for "
+                                   "bulk loads)")
 
 
 def _items(body: Any, key: str, limit: int) -> list:
@@ -39,11 +40,15 @@ def _items(body: Any, key: str, limit: int) -> list:
 
 @router.post(
     "", response_model=EvidenceBatchOut, summary="Ingest a batch of evidence records",
-    description="Up to 5,000 records (`PDREC_MAX_BATCH`; more: 413). Each record is accepted, "
-                "a duplicate (its `evidence_id` is already stored, or repeats an earlier record "
-                "of the batch) or rejected with the field, the value and the reason; a bad "
-                "record never takes the good ones down. Idempotent on `evidence_id`. Educators "
-                "are created on first evidence.",
+    description="Up to 5,000 records (`PDREC_MAX_BATCH`; more: 413). Each record is "
+                "`accepted` (this request stored it: for one `evidence_id`, exactly one request "
+                "ever hears this, however many send it at once), a `duplicate` (the record "
+                "stored under its `evidence_id` is this same record, stored earlier or by "
+                "another request, or repeated within the batch), a `conflict` (the record "
+                "stored under its `evidence_id` says something else: nothing is changed, and "
+                "`field`, `value` and `reason` name the differences) or `rejected` with the "
+                "field, the value and the reason; a bad record never takes the good ones down. "
+                "Idempotent on `evidence_id`. Educators are created on first evidence.",
     responses=errors(401, 403, 413, 422),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/EvidenceBatchIn"}}}}},
@@ -67,8 +72,8 @@ def post_evidence(
                          "value": value, "reason": reason})
     counts = Counter(result.status)
     return json_response({
-        "accepted": counts["accepted"], "duplicate": counts["duplicate"],
-        "rejected": counts["rejected"], "educators_updated": result.educators_updated,
+        **{outcome: counts[outcome] for outcome in OUTCOMES},
+        "educators_updated": result.educators_updated,
         "outcomes": outcomes, "model": services.models.state.info(),
     })
 
@@ -80,7 +85,10 @@ def post_evidence(
                 "source, object.id (an IRI ending in /competencies/<id> or /activities/<id>, a "
                 "`urn:pdrec:competency:<id>`, or an IRI of the `PDREC_XAPI_IRI_MAP` table) -> "
                 "competency, result.score -> score, timestamp -> observed_at, id -> evidence_id. "
-                "Statements that do not map are rejected with a reason.",
+                "Statements that do not map are rejected with a reason. A statement is "
+                "`rejected` if any of its records is, a `conflict` if any is stored with other "
+                "content under its `evidence_id`, a `duplicate` if all are already stored as "
+                "sent, else `accepted`.",
     responses=errors(401, 403, 413, 422),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/XapiBatchIn"}}}}},
@@ -112,15 +120,13 @@ def post_xapi(
         rows = per.get(i, [])
         statuses = [result.status[r] for r in rows]
         eids = [result.evidence_ids[r] for r in rows if result.evidence_ids[r] is not None]
-        bad = next((r for r in rows if result.status[r] == "rejected"), None)
-        if bad is not None:
-            field, value, reason = result.problems[bad]
-            outcomes.append({"index": i, "statement_id": sid, "status": "rejected",
-                             "evidence_ids": eids, "field": field, "value": value,
-                             "reason": reason})
-        elif statuses and all(s == "duplicate" for s in statuses):
-            field, value, reason = result.problems[rows[0]]
-            outcomes.append({"index": i, "statement_id": sid, "status": "duplicate",
+        worst = next((r for outcome in ("rejected", "conflict") for r in rows
+                      if result.status[r] == outcome), None)
+        if worst is None and statuses and all(s == "duplicate" for s in statuses):
+            worst = rows[0]
+        if worst is not None:
+            field, value, reason = result.problems[worst]
+            outcomes.append({"index": i, "statement_id": sid, "status": result.status[worst],
                              "evidence_ids": eids, "field": field, "value": value,
                              "reason": reason})
         elif report == "all":
@@ -128,9 +134,9 @@ def post_xapi(
                              "evidence_ids": eids})
     counts = Counter(o["status"] for o in outcomes)
     if report == "problems":
-        counts["accepted"] = len(statements) - counts["rejected"] - counts["duplicate"]
+        counts["accepted"] = len(statements) - sum(counts.values())
     return json_response({
-        "accepted": counts["accepted"], "duplicate": counts["duplicate"],
-        "rejected": counts["rejected"], "educators_updated": result.educators_updated,
+        **{outcome: counts[outcome] for outcome in OUTCOMES},
+        "educators_updated": result.educators_updated,
         "outcomes": outcomes, "model": services.models.state.info(),
     })

@@ -9,22 +9,34 @@ there is no way to read another tenant's rows through this interface.
 SQLite runs in WAL mode with ``synchronous=NORMAL`` and a busy timeout, so readers never block
 the single writer and concurrent writers wait instead of failing.
 
-Idempotency of evidence is the primary key ``(tenant_id, evidence_id)``: :meth:`Store.ingest_evidence`
-looks the batch's ids up in one query, inserts the new rows with one ``executemany`` inside one
-transaction (``ON CONFLICT DO NOTHING`` guards against a concurrent writer of the same ids) and
-bumps the ``data_version`` of every educator it touched, which marks their stored mastery stale.
+Idempotency of evidence is the primary key ``(tenant_id, evidence_id)``, and what a writer is
+told comes from the database, not from a look-up made before the insert (another writer can
+store the same id in between): :meth:`Store.ingest_evidence` inserts with ``ON CONFLICT DO
+NOTHING RETURNING evidence_id``, so each writer learns exactly which rows it stored, and compares
+the others with the stored records (the same content: a duplicate; other content: a conflict).
+
+Writers never deadlock, because every write transaction takes its row locks in one global order:
+educators by id (created with ``INSERT ... ON CONFLICT DO NOTHING`` in id order, which also waits
+for any writer in progress on the same educators), then evidence by id, then the ``data_version``
+bumps, locked by a ``SELECT ... ORDER BY educator_id FOR NO KEY UPDATE`` before the ``UPDATE``
+(an ``UPDATE ... WHERE educator_id IN (...)`` locks rows in whatever order its plan reads them).
+Should PostgreSQL still report a deadlock or a serialization failure, the whole transaction is
+retried (:data:`WRITE_ATTEMPTS` times): a batch is never lost to another writer. SQLite has one
+writer at a time (``BEGIN IMMEDIATE``), so the same statements give the same answers there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -39,18 +51,33 @@ __all__ = [
     "ROLES",
     "FEEDBACK_EVENTS",
     "ApiKey",
+    "Difference",
     "EducatorRecord",
+    "EvidenceWrite",
     "StoredMastery",
     "Store",
     "open_store",
     "migrate",
     "hash_key",
     "sqlite_url",
+    "WRITE_ATTEMPTS",
 ]
 
 _CHUNK = 900  # ids per IN (...) list: below SQLite's and any driver's parameter limits
 _EVIDENCE_COLUMNS = ("evidence_id", "educator_id", "competency_id", "source", "score_norm",
                      "proficient", "observed_at")
+_CONTENT = ("educator_id", "competency_id", "source", "score", "scale_min", "scale_max",
+            "observed_us", "rater_id", "activity_id")
+"""The stored columns that make up what a record says (``score_norm`` and ``proficient`` follow
+from them; ``ingested_us`` is when, not what): two records under one id are the same when these
+are equal."""
+
+WRITE_ATTEMPTS = 5
+"""Attempts of a write transaction that PostgreSQL aborted as a deadlock victim (``40P01``) or
+for a serialization failure (``40001``) before the error reaches the caller."""
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+
+T = TypeVar("T")
 
 
 def sqlite_url(data_dir: str | Path) -> str:
@@ -119,6 +146,37 @@ class StoredMastery:
     computed_at: datetime
     evidence_watermark_us: int | None
     table: dict[str, tuple[float, int]]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A field on which a record sent under a stored ``evidence_id`` differs from the stored one.
+
+    ``field`` is the API's name (``observed_at``, not the column ``observed_us``); ``stored`` and
+    ``sent`` are the two values as the store holds them (``observed_at`` as a UTC
+    :class:`~pandas.Timestamp`).
+    """
+
+    field: str
+    stored: Any
+    sent: Any
+
+
+@dataclass(frozen=True)
+class EvidenceWrite:
+    """What :meth:`Store.ingest_evidence` did with each evidence id of a batch.
+
+    Every id of the batch is in exactly one of ``accepted`` (stored by this call),
+    ``duplicates`` (already stored, by anyone, with the same content) and ``conflicts`` (already
+    stored with other content; the differences, in :data:`_CONTENT` order). ``educators`` are
+    the educators whose ``data_version`` this call bumped (those with an accepted record), in id
+    order.
+    """
+
+    accepted: set[str]
+    duplicates: set[str]
+    conflicts: dict[str, list[Difference]]
+    educators: list[str]
 
 
 def migrate(engine: Engine) -> None:
@@ -200,6 +258,51 @@ class Store:
         conn = self.engine.connect()
         conn.info["write"] = True
         return _WriteTx(conn)
+
+    def _retrying(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction; run it again when PostgreSQL aborted it as a
+        deadlock victim or for a serialization failure (rolled back, so nothing half-done stays).
+
+        The lock order of the write paths makes deadlocks impossible among this store's own
+        writers; the retry covers whatever else holds locks on the same rows.
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._write() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if (attempt == WRITE_ATTEMPTS
+                        or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT_SQLSTATES):
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # let the winner finish
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _inserted(self, conn: Connection, stmt: sa.Insert, rows: list[dict]) -> list:
+        """Run ``stmt`` (``INSERT ... ON CONFLICT DO NOTHING RETURNING <one column>``) for each
+        of ``rows`` in order; the returned values, those of the rows actually inserted.
+
+        On PostgreSQL the one-row statement goes through psycopg's pipelined ``executemany``
+        (parsed and prepared once, one result per row). SQLAlchemy would render a multi-row
+        ``VALUES`` statement per 1,000 rows instead, which psycopg parses anew every time: for
+        a 5,000-record batch, over twice the time of the whole insert without ``RETURNING``.
+        Driver errors are raised as SQLAlchemy's, like every other statement of the store.
+        """
+        if self.dialect != "postgresql":
+            return [v for part in _chunks(rows) for v in conn.execute(stmt, part).scalars()]
+        sql = stmt.compile(dialect=self.engine.dialect, column_keys=list(rows[0])).string
+        cursor = conn.connection.dbapi_connection.cursor()
+        out: list = []
+        try:
+            cursor.executemany(sql, rows, returning=True)
+            while True:
+                out.extend(r[0] for r in cursor.fetchall())
+                if not cursor.nextset():
+                    return out
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, None, exc,
+                                              self.engine.dialect.loaded_dbapi.Error) from exc
+        finally:
+            cursor.close()
 
     def _insert(self, table: sa.Table):
         if self.dialect == "postgresql":
@@ -304,22 +407,28 @@ class Store:
                      goals: Sequence[str]) -> tuple[EducatorRecord, bool]:
         """Create or replace an educator's profile and goals; returns ``(record, created)``.
 
-        Replacing bumps ``data_version`` (profile features feed the mastery model).
+        Replacing bumps ``data_version`` (profile features feed the mastery model). The insert
+        is ``ON CONFLICT DO NOTHING``: when another writer creates the same educator meanwhile,
+        this one waits for it and then replaces, instead of failing on the primary key.
         """
         t = schema.educators
-        now = _now()
         key = (t.c.tenant_id == tenant_id) & (t.c.educator_id == educator_id)
         values = {"profile": orjson.dumps(dict(profile)).decode(),
                   "goals": orjson.dumps(list(goals)).decode()}
-        with self._write() as conn:
-            updated = conn.execute(t.update().where(key).values(
-                **values, data_version=t.c.data_version + 1, updated_at=now)).rowcount
-            if not updated:
-                conn.execute(t.insert().values(tenant_id=tenant_id, educator_id=educator_id,
-                                               data_version=0, created_at=now, updated_at=now,
-                                               **values))
-            row = conn.execute(sa.select(t).where(key)).one()
-        return self._educator(row), not updated
+
+        def write(conn: Connection) -> tuple[Any, bool]:
+            now = _now()
+            created = conn.execute(
+                self._insert(t).values(tenant_id=tenant_id, educator_id=educator_id,
+                                       data_version=0, created_at=now, updated_at=now, **values)
+                .on_conflict_do_nothing().returning(t.c.educator_id)).first() is not None
+            if not created:
+                conn.execute(t.update().where(key).values(
+                    **values, data_version=t.c.data_version + 1, updated_at=now))
+            return conn.execute(sa.select(t).where(key)).one(), created
+
+        row, created = self._retrying(write)
+        return self._educator(row), created
 
     def get_educator(self, tenant_id: str, educator_id: str) -> EducatorRecord | None:
         t = schema.educators
@@ -362,62 +471,114 @@ class Store:
         with self.engine.connect() as conn:
             return [self._educator(r) for r in conn.execute(q)]
 
-    def _touch_educators(self, conn: Connection, tenant_id: str, ids: list[str]) -> None:
-        """Create missing educators (empty profile) and bump ``data_version`` of all of them."""
+    def _create_educators(self, conn: Connection, tenant_id: str, ids: list[str]) -> set[str]:
+        """Create the missing educators among ``ids`` (sorted; empty profile, ``data_version``
+        0); returns those this call created.
+
+        In id order, the first of the write paths' lock steps: on PostgreSQL the insert waits
+        for any transaction in progress that created or bumped one of these educators.
+        """
         t = schema.educators
         now = _now()
+        stmt = self._insert(t).on_conflict_do_nothing().returning(t.c.educator_id)
+        return set(self._inserted(conn, stmt, [
+            {"tenant_id": tenant_id, "educator_id": e, "profile": "{}", "goals": "[]",
+             "data_version": 0, "created_at": now, "updated_at": now} for e in ids]))
+
+    def _bump_versions(self, conn: Connection, tenant_id: str, ids: list[str]) -> None:
+        """Add 1 to ``data_version`` of these educators (sorted), locking them in id order.
+
+        The ``SELECT ... ORDER BY educator_id FOR NO KEY UPDATE`` takes the row locks in id
+        order before the ``UPDATE``, whose own order follows its plan (a heap scan reads rows
+        where they happen to lie); ``NO KEY`` leaves the key-share locks of foreign-key checks
+        free. SQLite has no row locks and writes one transaction at a time: it skips the lock.
+        """
+        t = schema.educators
         for part in _chunks(ids):
-            conn.execute(
-                self._insert(t).on_conflict_do_nothing(),
-                [{"tenant_id": tenant_id, "educator_id": e, "profile": "{}", "goals": "[]",
-                  "data_version": 0, "created_at": now, "updated_at": now} for e in part],
-            )
-            conn.execute(t.update().where((t.c.tenant_id == tenant_id)
-                                          & t.c.educator_id.in_(part))
-                         .values(data_version=t.c.data_version + 1))
+            key = (t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part)
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(t.c.educator_id).where(key).order_by(t.c.educator_id)
+                             .with_for_update(key_share=True))
+            conn.execute(t.update().where(key).values(data_version=t.c.data_version + 1))
 
     # ------------------------------------------------------------------ evidence
-    def existing_evidence_ids(self, tenant_id: str, evidence_ids: Iterable[str],
-                              conn: Connection | None = None) -> set[str]:
-        """The ids among ``evidence_ids`` already stored for this tenant."""
+    def _stored_content(self, conn: Connection, tenant_id: str, ids: Sequence[str]
+                        ) -> dict[str, tuple]:
+        """``{evidence_id: stored values of _CONTENT}`` for the stored ids among ``ids``."""
         t = schema.evidence
-        ids = list(dict.fromkeys(str(i) for i in evidence_ids))
-        found: set[str] = set()
+        cols = [t.c.evidence_id, *(t.c[c] for c in _CONTENT)]
+        out: dict[str, tuple] = {}
+        for part in _chunks(list(ids)):
+            for r in conn.execute(sa.select(*cols).where(
+                    (t.c.tenant_id == tenant_id) & t.c.evidence_id.in_(part))):
+                out[r[0]] = tuple(r[1:])
+        return out
 
-        def run(c: Connection) -> None:
-            for part in _chunks(ids):
-                found.update(r[0] for r in c.execute(sa.select(t.c.evidence_id).where(
-                    (t.c.tenant_id == tenant_id) & t.c.evidence_id.in_(part))))
+    def compare_evidence(self, tenant_id: str, valid: pd.DataFrame) -> dict[str, list[Difference]]:
+        """How the records of ``valid`` differ from the stored records under the same ids.
 
-        if conn is not None:
-            run(conn)
-        else:
-            with self.engine.connect() as c:
-                run(c)
-        return found
-
-    def ingest_evidence(self, tenant_id: str, valid: pd.DataFrame) -> tuple[set[str], list[str]]:
-        """Store validated evidence; returns ``(duplicate_ids, affected_educator_ids)``.
-
-        ``valid`` is :attr:`recommender.evidence.EvidenceValidation.valid`. In one transaction:
-        the ids already stored are looked up (they are duplicates, not inserted), educators not
-        seen before are created in the tenant, the new rows are inserted with one
-        ``executemany``, and the ``data_version`` of each affected educator is bumped. Any
-        failure rolls everything back: nothing is written.
+        ``valid`` is validated evidence (see :meth:`ingest_evidence`). Returns, for each of its
+        ids that is stored, the list of differences (empty: the same record); ids not stored
+        are absent.
         """
         if valid.empty:
-            return set(), []
+            return {}
+        rows = _evidence_rows(tenant_id, valid, 0)
+        with self.engine.connect() as conn:
+            stored = self._stored_content(conn, tenant_id, [r["evidence_id"] for r in rows])
+        return {r["evidence_id"]: _differences(stored[r["evidence_id"]], r)
+                for r in rows if r["evidence_id"] in stored}
+
+    def ingest_evidence(self, tenant_id: str, valid: pd.DataFrame) -> EvidenceWrite:
+        """Store validated evidence; say for each id whether it was stored, a duplicate or a
+        conflict (see :class:`EvidenceWrite`).
+
+        ``valid`` is :attr:`recommender.evidence.EvidenceValidation.valid` (one row per id). In
+        one transaction, each step in id order (the lock order, see the module docstring): the
+        batch's educators are created where missing; the rows are inserted with ``ON CONFLICT
+        DO NOTHING RETURNING evidence_id``, which names the rows this call stored (a row another
+        writer stores first, even one still in progress, is waited for and not inserted); the
+        rows not stored are compared with the stored records; the ``data_version`` of the
+        educators of stored rows is bumped, which marks their stored mastery stale; educators
+        this call created for records it did not store are removed again (no educator without
+        evidence). Any failure rolls everything back; a deadlock or serialization failure is
+        retried (:data:`WRITE_ATTEMPTS`).
+        """
+        if valid.empty:
+            return EvidenceWrite(set(), set(), {}, [])
         now_us = int(pd.Timestamp.now(tz="UTC").value // 1000)
-        with self._write() as conn:
-            dup = self.existing_evidence_ids(tenant_id, valid["evidence_id"], conn=conn)
-            new = valid[~valid["evidence_id"].isin(dup)] if dup else valid
-            if new.empty:
-                return dup, []
-            educators = sorted(pd.unique(new["educator_id"]).tolist())
-            self._touch_educators(conn, tenant_id, educators)
-            rows = _evidence_rows(tenant_id, new, now_us)
-            conn.execute(self._insert(schema.evidence).on_conflict_do_nothing(), rows)
-        return dup, educators
+        rows = sorted(_evidence_rows(tenant_id, valid, now_us), key=lambda r: r["evidence_id"])
+        educators = sorted({r["educator_id"] for r in rows})
+        insert = (self._insert(schema.evidence).on_conflict_do_nothing()
+                  .returning(schema.evidence.c.evidence_id))
+
+        def write(conn: Connection) -> EvidenceWrite:
+            created = self._create_educators(conn, tenant_id, educators)
+            accepted = set(self._inserted(conn, insert, rows))
+            others = [r for r in rows if r["evidence_id"] not in accepted]
+            stored = self._stored_content(conn, tenant_id, [r["evidence_id"] for r in others])
+            duplicates: set[str] = set()
+            conflicts: dict[str, list[Difference]] = {}
+            for r in others:
+                if r["evidence_id"] not in stored:  # neither inserted nor there: removed since
+                    raise RuntimeError(
+                        f"evidence_id {r['evidence_id']!r} was neither inserted nor found in "
+                        f"tenant {tenant_id!r}: it was deleted while this batch was written")
+                diff = _differences(stored[r["evidence_id"]], r)
+                if diff:
+                    conflicts[r["evidence_id"]] = diff
+                else:
+                    duplicates.add(r["evidence_id"])
+            touched = sorted({r["educator_id"] for r in rows if r["evidence_id"] in accepted})
+            self._bump_versions(conn, tenant_id, touched)
+            unused = sorted(created.difference(touched))
+            t = schema.educators
+            for part in _chunks(unused):  # created by this transaction: nobody else sees them
+                conn.execute(t.delete().where((t.c.tenant_id == tenant_id)
+                                              & t.c.educator_id.in_(part)))
+            return EvidenceWrite(accepted, duplicates, conflicts, touched)
+
+        return self._retrying(write)
 
     def evidence_frame(self, tenant_id: str, educator_ids: Iterable[str]) -> pd.DataFrame:
         """Validated-evidence frame (the columns the feature builder needs) of these educators."""
@@ -460,7 +621,8 @@ class Store:
         """Store feedback events (all of one tenant) in one transaction; returns how many.
 
         Each event is ``{educator_id, activity_id, event, at, rating?, replaces?, by?, note?,
-        key_id?}``; the educators must exist. Bumps their ``data_version``.
+        key_id?}``; the educators must exist. Bumps their ``data_version`` (locked in id order;
+        retried on a deadlock or serialization failure, see :meth:`ingest_evidence`).
         """
         if not events:
             return 0
@@ -469,14 +631,13 @@ class Store:
                  "activity_id": e["activity_id"], "event": e["event"], "at": e["at"],
                  "rating": e.get("rating"), "replaces": e.get("replaces"), "by": e.get("by"),
                  "note": e.get("note"), "key_id": e.get("key_id")} for e in events]
-        ed = schema.educators
         ids = sorted({r["educator_id"] for r in rows})
-        with self._write() as conn:
+
+        def write(conn: Connection) -> None:
             conn.execute(t.insert(), rows)
-            for part in _chunks(ids):
-                conn.execute(ed.update().where((ed.c.tenant_id == tenant_id)
-                                               & ed.c.educator_id.in_(part))
-                             .values(data_version=ed.c.data_version + 1))
+            self._bump_versions(conn, tenant_id, ids)  # in id order, as every write path
+
+        self._retrying(write)
         return len(rows)
 
     def feedback_rows(self, tenant_id: str, educator_ids: Iterable[str]) -> list[dict]:
@@ -537,7 +698,7 @@ class Store:
                  "data_version": m.data_version, "computed_at": m.computed_at,
                  "evidence_watermark_us": m.evidence_watermark_us,
                  "table_json": orjson.dumps({c: [p, n] for c, (p, n) in m.table.items()}).decode()}
-                for e, m in entries.items()]
+                for e, m in sorted(entries.items())]  # id order: the store's lock order
         stmt = self._insert(t)
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.c.tenant_id, t.c.educator_id],
@@ -545,9 +706,11 @@ class Store:
                                                 "evidence_watermark_us", "table_json")},
             where=t.c.data_version <= stmt.excluded.data_version,
         )
-        with self._write() as conn:
+        def write(conn: Connection) -> None:
             for part in _chunks(rows, 500):
                 conn.execute(stmt, part)
+
+        self._retrying(write)
 
     # ------------------------------------------------------------------ audit trail
     def log_recommendations(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -641,3 +804,17 @@ def _evidence_rows(tenant_id: str, valid: pd.DataFrame, now_us: int) -> list[dic
     columns = [cols[k] for k in names]
     return [{"tenant_id": tenant_id, "ingested_us": now_us,
              **dict(zip(names, (c[i] for c in columns), strict=True))} for i in range(n)]
+
+
+def _differences(stored: tuple, sent: Mapping[str, Any]) -> list[Difference]:
+    """The :data:`_CONTENT` fields on which a row for the insert differs from a stored row."""
+    out = []
+    for name, was in zip(_CONTENT, stored, strict=True):
+        now = sent[name]
+        if was != now:
+            if name == "observed_us":
+                out.append(Difference("observed_at", pd.Timestamp(was, unit="us", tz="UTC"),
+                                      pd.Timestamp(now, unit="us", tz="UTC")))
+            else:
+                out.append(Difference(name, was, now))
+    return out
