@@ -71,6 +71,7 @@ __all__ = [
     "problem",
     "problems",
     "shown",
+    "time_reason",
     "time_window",
     "window_text",
 ]
@@ -309,6 +310,22 @@ def outside_window(times: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]) 
     naive = times.to_numpy(dtype="datetime64[us]")
     lo, hi = (np.datetime64(t.tz_convert(None).as_unit("us")) for t in window)
     return (naive < lo) | (naive > hi)
+
+
+def time_reason(field: str, value: Any, check: TimeCheck, i: int,
+                window: tuple[pd.Timestamp, pd.Timestamp],
+                max_future: pd.Timedelta = MAX_FUTURE) -> str | None:
+    """Why value ``i`` of a :func:`parse_times` check fails, in the words every door uses; None
+    when it passed. ``value`` is the value as sent (a non-string is named by its JSON type)."""
+    if value is not None and not isinstance(value, str):
+        return f"{field} must be an ISO 8601 string; got {json_type(value)}"
+    if check.not_iso[i]:
+        return (f"{field} {shown(value, 80)!r} is not an ISO 8601 timestamp (e.g. "
+                "2024-03-01T14:30:00Z; without an offset it is UTC)")
+    if check.outside[i]:
+        return (f"{field} {shown(value, 80)!r} is outside the accepted window "
+                f"{window_text(window, max_future)}")
+    return None
 
 
 def _utc(ts: pd.Timestamp) -> pd.Timestamp:

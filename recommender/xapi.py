@@ -80,8 +80,8 @@ from recommender.fields import (
     parse_times,
     problem,
     shown,
+    time_reason,
     time_window,
-    window_text,
 )
 
 __all__ = [
@@ -458,16 +458,7 @@ def _timestamps(raw: list[Any], window: tuple[pd.Timestamp, pd.Timestamp], now: 
     check = parse_times(text, window)
     out = []
     for i, v in enumerate(raw):
-        if v is None:
-            out.append((received, None))
-        elif not isinstance(v, str):
-            out.append((None, f"timestamp must be an ISO 8601 string; got {json_type(v)}"))
-        elif check.not_iso[i]:
-            out.append((None, f"timestamp {shown(v, 80)!r} is not an ISO 8601 timestamp (e.g. "
-                              "2024-03-01T14:30:00Z; without an offset it is UTC)"))
-        elif check.outside[i]:
-            out.append((None, f"timestamp {v!r} is outside the accepted window "
-                              f"{window_text(window)}"))
-        else:
-            out.append((v.strip(), None))
+        why = time_reason("timestamp", v, check, i, window)
+        out.append((None, why) if why is not None else
+                   (received if v is None else v.strip(), None))
     return out

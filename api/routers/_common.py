@@ -6,14 +6,22 @@ import uuid
 from typing import Any
 
 import orjson
+from fastapi import Path
 from starlette.responses import Response
 
 from api.errors import NotFound
 from api.schemas import ErrorResponse
 from api.services import Services
+from recommender.fields import ADDRESSABLE_ID
 from recommender.store import EducatorRecord
 
-__all__ = ["errors", "json_response", "new_request_id", "educator_or_404"]
+__all__ = ["EducatorId", "errors", "json_response", "new_request_id", "educator_or_404"]
+
+EducatorId = Path(min_length=1, max_length=ADDRESSABLE_ID.max_length,
+                  pattern=ADDRESSABLE_ID.pattern, description="The platform's educator id "
+                  "(1-128 characters, no control characters, no '/')", examples=["T-0017"])
+"""The ``{educator_id}`` path parameter, held to the id contract of :mod:`recommender.fields`
+(a NUL or a control character is a 422, never a query)."""
 
 _DESCRIPTIONS = {
     401: "Missing, unknown or revoked API key",

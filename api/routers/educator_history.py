@@ -10,14 +10,15 @@ from functools import lru_cache
 from typing import Annotated
 
 import networkx as nx
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.auth import Reader
 from api.deps import ServicesDep
 from api.errors import BadRequest
-from api.routers._common import educator_or_404, errors, json_response
+from api.routers._common import EducatorId, educator_or_404, errors, json_response
 from api.schemas import EducatorEvidenceOut, EducatorFeedbackOut, EducatorListOut
+from recommender.fields import ADDRESSABLE_ID, Rule
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.graph.queries import all_prerequisites
 from recommender.store.coach import (
@@ -29,8 +30,8 @@ from recommender.store.coach import (
 
 router = APIRouter(prefix="/v1/educators", tags=["educators"])
 
-EducatorId = Path(min_length=1, max_length=128, examples=["T-0017"])
-
+_SEARCH = Rule("a search", 200, min_length=0)
+"""Search text: one line, no control characters (a NUL never reaches a query)."""
 
 @lru_cache(maxsize=4096)
 def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
@@ -44,15 +45,17 @@ def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
 
 @router.get("", response_model=EducatorListOut,
             summary="The tenant's educators: search, goals, progress and last evidence",
-            description="`search` matches the educator id, profile or goal ids (case-"
-                        "insensitive substring). `progress` counts the mastered competencies "
+            description="`search` matches the educator id, a profile value or a goal id "
+                        "(case-insensitive substring; profile key names are not searched). "
+                        "`progress` counts the mastered competencies "
                         "(P >= the mastery threshold) among the goals and their prerequisites "
                         "(all competencies when the educator has no goal).",
             responses=errors(401, 403, 422))
 def list_educators(
     who: Reader,
     services: ServicesDep,
-    search: Annotated[str | None, Query(max_length=200, description="Text to look for")] = None,
+    search: Annotated[str | None, Query(max_length=200, pattern=_SEARCH.pattern,
+                                        description="Text to look for")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Response:
@@ -91,7 +94,8 @@ def get_evidence(
     who: Reader,
     services: ServicesDep,
     educator_id: str = EducatorId,
-    competency_id: Annotated[str | None, Query(max_length=128)] = None,
+    competency_id: Annotated[str | None, Query(max_length=128,
+                                               pattern=ADDRESSABLE_ID.pattern)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:
     educator_or_404(services, who.tenant_id, educator_id)

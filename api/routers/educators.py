@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import EducatorWriter, Reader
 from api.deps import ServicesDep
 from api.errors import BadRequest
-from api.routers._common import educator_or_404, errors, json_response
+from api.routers._common import EducatorId, educator_or_404, errors, json_response
 from api.schemas import EducatorIn, EducatorOut, MasteryOut
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.uncertainty import mastery_uncertainty
 
 router = APIRouter(prefix="/v1/educators", tags=["educators"])
-
-EducatorId = Path(min_length=1, max_length=128, description="The platform's educator id",
-                  examples=["T-0017"])
-
 
 def _out(rec, n_evidence: int | None = None) -> dict:
     return {"educator_id": rec.educator_id, "profile": rec.profile, "goals": rec.goals,

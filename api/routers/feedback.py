@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
+import pandas as pd
 from fastapi import APIRouter
 from starlette.responses import Response
 
@@ -13,6 +13,7 @@ from api.deps import ServicesDep
 from api.errors import BadRequest, Forbidden, NotFound
 from api.routers._common import errors, json_response
 from api.schemas import FeedbackIn, FeedbackOut
+from recommender.fields import parse_times, time_reason, time_window
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -25,7 +26,8 @@ OVERRIDES = frozenset({"pinned", "unpinned", "replaced"})
                          "1-5) and the coach overrides pinned, unpinned and replaced (with "
                          "`replaces`; roles coach or admin); `noted` records a `note` about an "
                          "activity and changes nothing else. Activities must be in the catalog "
-                         "and educators in the caller's tenant (else 404). The next "
+                         "and educators in the caller's tenant (else 404). `at` is ISO 8601 "
+                         "(naive: UTC) from 1970-01-01 to now + 1 day, default now. The next "
                          "recommendations of these educators take the events into account.",
              responses=errors(401, 403, 404, 422))
 def post_feedback(
@@ -35,7 +37,14 @@ def post_feedback(
 ) -> Response:
     problems = []
     acts = services.catalog.activities.index
+    now = pd.Timestamp.now(tz="UTC")
+    window = time_window(now)
+    sent = [ev.at for ev in body.events]
+    times = parse_times(pd.Series(sent, dtype="str"), window)
     for i, ev in enumerate(body.events):
+        why = time_reason(f"events[{i}].at", ev.at, times, i, window)
+        if why is not None:
+            problems.append({"field": f"events[{i}].at", "value": ev.at, "reason": why})
         if ev.event in OVERRIDES and not who.can("overrides:write"):
             raise Forbidden(f"role {who.role!r} may not send coach overrides ({ev.event}); "
                             "roles allowed: ['admin', 'coach']",
@@ -67,11 +76,9 @@ def post_feedback(
         raise NotFound(f"no educator(s) {missing} in this tenant; nothing was stored",
                        details=[{"field": "educator_id", "value": e,
                                  "reason": "no such educator in this tenant"} for e in missing])
-    now = datetime.now(UTC)
+    stamps = times.times.fillna(now)
     rows = []
-    for ev in body.events:
-        at = ev.at or now
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    for ev, at in zip(body.events, stamps.dt.to_pydatetime(), strict=True):
         rows.append({"educator_id": ev.educator_id, "activity_id": ev.activity_id,
                      "event": ev.event, "at": at, "rating": ev.rating, "replaces": ev.replaces,
                      "by": ev.by, "note": ev.note, "key_id": who.key_id})

@@ -16,14 +16,14 @@ from typing import Annotated
 
 import orjson
 import pandas as pd
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth import Principal, Reader
 from api.deps import ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
-from api.routers._common import educator_or_404, errors, json_response, new_request_id
+from api.routers._common import EducatorId, educator_or_404, errors, json_response, new_request_id
 from api.schemas import (
     BatchRecommendationsIn,
     BatchRecommendationsOut,
@@ -36,9 +36,6 @@ from recommender.pathway import plan_pathway
 from recommender.ranking import RankingRequest, rank_activities, rank_batch
 
 router = APIRouter(tags=["recommendations"])
-
-EducatorId = Path(min_length=1, max_length=128, examples=["T-0017"])
-
 
 def _log(services: Services, who: Principal, request_id: str, kind: str, state: ModelState,
          rows: list[tuple[str, int, str, float | None]]) -> None:

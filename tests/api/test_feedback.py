@@ -71,3 +71,39 @@ def test_feedback_for_an_unknown_educator_is_404(api):
 def test_empty_or_missing_events_are_422(api):
     assert api.post("/v1/feedback", json={"events": []}).status_code == 422
     assert api.post("/v1/feedback", json={}).status_code == 422
+
+
+# --- the field contract (#14): every store answers the same, never a 500 ----------------------
+
+@pytest.mark.parametrize("over,field,reason", [
+    ({"at": "9999-12-31T23:59:59-14:00"}, "events[0].at",
+     "events[0].at '9999-12-31T23:59:59-14:00' is outside the accepted window [1970-01-01T00:00:00Z"),
+    ({"at": "1600-01-01T00:00:00Z"}, "events[0].at", "is outside the accepted window"),
+    ({"at": "now"}, "events[0].at", "events[0].at 'now' is not an ISO 8601 timestamp"),
+    ({"at": "today"}, "events[0].at", "is not an ISO 8601 timestamp"),
+    ({"at": 1709287200}, "events[0].at", "Input should be a valid string"),
+    ({"educator_id": {"id": "T1"}}, "events[0].educator_id", "Input should be a valid string"),
+    ({"educator_id": "T" * 129}, "events[0].educator_id", "educator_id is 129 characters long"),
+    ({"educator_id": "T\x00"}, "events[0].educator_id", "educator_id contains U+0000"),
+    ({"by": "coach\x00"}, "events[0].by", "by contains U+0000 (a control character)"),
+    ({"note": "see\x00this", "event": "noted"}, "events[0].note", "note contains U+0000"),
+    ({"event": "rated", "rating": True}, "events[0].rating", "Input should be a valid integer"),
+])
+def test_bad_values_are_422_naming_field_and_reason_on_both_stores(api_any, over, field, reason):
+    api_any.put("/v1/educators/T1", json={})
+    event = {"educator_id": "T1", "activity_id": "ACT-001", "event": "accepted", **over}
+    r = api_any.post("/v1/feedback", json={"events": [event]})
+    assert r.status_code == 422, r.text
+    details = {d["field"]: d["reason"] for d in r.json()["error"]["details"]}
+    assert field in details and reason in details[field], details
+    assert api_any.services.store.feedback_rows("acme", ["T1"]) == []
+
+
+def test_times_with_offsets_are_stored_in_utc_and_naive_ones_are_utc(api_any):
+    api_any.put("/v1/educators/T1", json={})
+    r = api_any.post("/v1/feedback", json=_events(
+        ("ACT-001", "accepted", {"at": "2025-03-01T12:00:00+02:00"}),
+        ("ACT-002", "accepted", {"at": "2025-03-01T10:00:00"})))
+    assert r.status_code == 201, r.text
+    stored = api_any.services.store.feedback_rows("acme", ["T1"])
+    assert {e["at"].isoformat() for e in stored} == {"2025-03-01T10:00:00+00:00"}
