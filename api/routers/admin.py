@@ -11,6 +11,7 @@ from api.deps import ServicesDep
 from api.errors import NotFound, Unavailable
 from api.routers._common import errors, json_response
 from api.schemas import KeyIn, KeyOut, ReloadOut
+from recommender.fields import ADDRESSABLE_ID
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -55,7 +56,8 @@ def create_key(body: KeyIn, who: Admin, services: ServicesDep) -> Response:
 @router.delete("/keys/{key_id}", response_model=KeyOut, summary="Revoke a key of the tenant",
                responses=errors(401, 403, 404, 422))
 def revoke_key(who: Admin, services: ServicesDep,
-               key_id: str = Path(min_length=1, max_length=16)) -> Response:
+               key_id: str = Path(min_length=1, max_length=16,
+                                  pattern=ADDRESSABLE_ID.pattern)) -> Response:
     record = services.store.revoke_key(key_id, tenant_id=who.tenant_id)
     if record is None:
         raise NotFound(f"no API key {key_id!r} in this tenant",
