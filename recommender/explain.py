@@ -9,23 +9,95 @@ that make it ready (``ready_because``, at or above ``gate_threshold``) or hold i
 its unmastered targets is a prerequisite of, in the goals' order), the evidence ids of the
 educator's own table behind the targets and the ready prerequisites, the model's largest
 contributions, and the score parts. ``reason`` says the same in one sentence.
+
+Citing evidence. The ranker sees only a mastery table; what a coach checks is the evidence
+under it. :func:`cite_evidence` picks, per target competency, the educator's own records most
+influential first (then most recent), and :func:`describe_contributions` says in words what the
+estimate rests on: the records grouped by source on their own scale, the activities completed
+on the competency and its direct prerequisites' mastery. :func:`cite_recommendations` puts both
+into the explanations of ranked items (``evidence`` and ``contributions`` on each target), and
+fills ``evidence_ids`` and ``top_contributions`` from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:  # the ranker calls this module: at run time it imports nothing of it
+    import networkx as nx
+
+    from recommender.catalog import Catalog
     from recommender.ranking.index import RankingIndex
     from recommender.ranking.mastery import MasteryTable
     from recommender.ranking.requests import EducatorContext, RankingRequest
 
-__all__ = ["Recommendation", "explain_pick"]
+__all__ = [
+    "Citation",
+    "Contribution",
+    "Recommendation",
+    "cite_evidence",
+    "cite_recommendations",
+    "describe_contributions",
+    "explain_pick",
+]
 
 _N_CONTRIBUTIONS = 5
-"""How many model contributions an explanation lists (largest absolute value first)."""
+"""How many contributions an explanation's ``top_contributions`` lists."""
+
+ContributionKind = Literal["evidence", "completion", "prerequisite", "model"]
+
+_NOUNS = {  # (one, many) per evidence source, as a coach says them
+    "observation": ("observation score", "observation scores"),
+    "micro_credential": ("micro-credential", "micro-credentials"),
+    "student_growth": ("student-growth measure", "student-growth measures"),
+    "self_assessment": ("self-assessment", "self-assessments"),
+    "activity_assessment": ("activity assessment", "activity assessments"),
+    "peer_review": ("peer review", "peer reviews"),
+}
+_CITE_REQUIRED = ("evidence_id", "educator_id", "competency_id", "source", "score", "observed_at")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One of the educator's own evidence records behind an estimate, as a coach reads it.
+
+    ``score`` is on the record's own scale ``[scale_min, scale_max]``; ``observed_at`` is UTC.
+    ``influence`` is how far the record moved the mastery belief (logits, from
+    :meth:`recommender.estimate.MasteryEstimator.influence`); None when it was not measured or
+    the record acted through the model prior.
+    """
+
+    evidence_id: str
+    source: str
+    score: float
+    scale_min: float
+    scale_max: float
+    observed_at: datetime
+    rater_id: str | None
+    influence: float | None
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One thing an estimate rests on, in words a coach reads.
+
+    ``kind`` is ``evidence`` (the records of one source on one scale), ``completion`` (an
+    activity completed on the competency), ``prerequisite`` (a direct prerequisite's mastery) or
+    ``model`` (a feature contribution the mastery table supplied). ``value`` is the number the
+    text quotes (the mean score, the share proficient for micro-credentials, the prerequisite's
+    mastery, the feature's contribution); None for a completion.
+    """
+
+    kind: ContributionKind
+    text: str
+    competency_id: str
+    value: float | None
 
 
 @dataclass(frozen=True)
@@ -33,12 +105,16 @@ class Recommendation:
     """One ranked activity and why.
 
     ``reason`` is one sentence a coach can read. ``explanation`` holds: ``targets`` (list of
-    ``{competency_id, name, p_mastery, uncertainty, weight, gain}``), ``ready_because`` (direct
-    prerequisites of unmastered targets at or above ``gate_threshold``: ``{competency_id, name,
-    p_mastery}``), ``prerequisite_gaps`` (those below it; only possible without the hard gate or
-    for a pin), ``evidence_ids`` (from this educator's table only), ``top_contributions`` (``{
-    competency_id, feature, value}``), ``expected_gain``, ``goal`` (the goal id it serves or
-    None), ``model_version`` and ``score_parts`` (``need, readiness, gain, cost, goal,
+    ``{competency_id, name, p_mastery, uncertainty, weight, gain, evidence, contributions}``:
+    ``evidence`` the cited records as :class:`Citation` dicts, ``contributions`` what the
+    estimate rests on as :class:`Contribution` dicts, both empty until
+    :func:`cite_recommendations` fills them, except the table's own model contributions),
+    ``ready_because`` (direct prerequisites of unmastered targets at or above
+    ``gate_threshold``: ``{competency_id, name, p_mastery}``), ``prerequisite_gaps`` (those below
+    it; only possible without the hard gate or for a pin), ``evidence_ids`` (from this
+    educator's own records only), ``top_contributions`` (the most important
+    :class:`Contribution` dicts over the targets), ``expected_gain``, ``goal`` (the goal id it
+    serves or None), ``model_version`` and ``score_parts`` (``need, readiness, gain, cost, goal,
     diversity_penalty``; ``score`` equals the weighted parts minus the penalty).
     """
 
@@ -69,7 +145,10 @@ def explain_pick(arr: RankingIndex, table: MasteryTable, context: EducatorContex
                                  t["competency_id"]))[0]
     ready, gaps = _prerequisites(arr, table, unmastered, lead, request.gate_threshold)
     goal_id, goal_is_target = _goal_served(arr, context, unmastered)
-    evidence_ids, contribs = _citations(table, targets, ready)
+    evidence_ids = _table_evidence_ids(table, targets, ready)
+    for t in targets:
+        t["evidence"] = []
+        t["contributions"] = _model_contributions(table, t["competency_id"])
     parts = dict(parts)
     hours = float(arr.hours[a])
     text = _reason(arr, table, lead, ready, gaps, goal_id, goal_is_target)
@@ -81,7 +160,7 @@ def explain_pick(arr: RankingIndex, table: MasteryTable, context: EducatorContex
         "ready_because": ready,
         "prerequisite_gaps": gaps,
         "evidence_ids": evidence_ids,
-        "top_contributions": contribs,
+        "top_contributions": _top_contributions(targets),
         "expected_gain": parts["gain"],
         "goal": goal_id,
         "model_version": model_version,
@@ -140,20 +219,34 @@ def _goal_served(arr: RankingIndex, context: EducatorContext, unmastered: list[d
     return None, False
 
 
-def _citations(table: MasteryTable, targets: list[dict], ready: list[dict]
-               ) -> tuple[list[str], list[dict]]:
-    """Evidence ids behind the targets and ready prerequisites; the largest contributions."""
+def _table_evidence_ids(table: MasteryTable, targets: list[dict], ready: list[dict]
+                        ) -> list[str]:
+    """Evidence ids the mastery table lists behind the targets and the ready prerequisites."""
     cited = [t["competency_id"] for t in targets] + [r["competency_id"] for r in ready]
-    evidence_ids = list(dict.fromkeys(e for c in cited for e in table.evidence_ids.get(c, [])))
-    contribs = []
-    for t in targets:
-        c = t["competency_id"]
-        for item in table.contributions.get(c, []):
-            feat, val = (item[0], item[1]) if not isinstance(item, Mapping) else (
-                item.get("feature"), item.get("value"))
-            contribs.append({"competency_id": c, "feature": str(feat), "value": float(val)})
-    contribs.sort(key=lambda d: -abs(d["value"]))
-    return evidence_ids, contribs[:_N_CONTRIBUTIONS]
+    return list(dict.fromkeys(e for c in cited for e in table.evidence_ids.get(c, [])))
+
+
+def _model_contributions(table: MasteryTable, c: str) -> list[dict]:
+    """The table's feature contributions to ``c`` (``(feature, value)`` pairs or mappings),
+    largest absolute value first, as :class:`Contribution` dicts."""
+    out = []
+    for item in table.contributions.get(c, []):
+        feat, val = (item[0], item[1]) if not isinstance(item, Mapping) else (
+            item.get("feature"), item.get("value"))
+        out.append(Contribution("model", f"model feature {feat}: {float(val):+.2f}", c,
+                                float(val)))
+    out.sort(key=lambda x: -abs(x.value))
+    return [asdict(x) for x in out]
+
+
+def _top_contributions(targets: list[dict]) -> list[dict]:
+    """The most important contributions over all targets: each target's first, then each
+    target's second, ... (targets in their order, primary first), at most
+    :data:`_N_CONTRIBUTIONS`."""
+    ranked = [(i, j, item) for j, t in enumerate(targets)
+              for i, item in enumerate(t["contributions"])]
+    ranked.sort(key=lambda x: (x[0], x[1]))
+    return [item for _, _, item in ranked[:_N_CONTRIBUTIONS]]
 
 
 def _mastery_text(table: MasteryTable, c: str) -> str:
@@ -186,3 +279,236 @@ def _reason(arr: RankingIndex, table: MasteryTable, lead: dict, ready: list[dict
         text += (f", and is your goal {gname}" if goal_is_target
                  else f", and leads toward your goal {gname}")
     return text
+
+
+# -- citing the evidence under an estimate --------------------------------------------------------
+def _own_records(evidence: pd.DataFrame, educator_id: str, competency_ids: Sequence[str],
+                 influence: pd.Series | None) -> pd.DataFrame:
+    """The educator's records on these competencies with their scale, time and influence.
+
+    Checks the frame at the door: the columns of :data:`_CITE_REQUIRED` must be there
+    (``scale_min``/``scale_max`` default to the 1-4 rubric, ``rater_id`` to None) and
+    ``influence``, when given, must be a Series on the frame's (unique) index.
+    """
+    if not isinstance(evidence, pd.DataFrame):
+        raise TypeError(f"evidence must be a DataFrame; got {type(evidence).__name__}")
+    missing = [c for c in _CITE_REQUIRED if c not in evidence.columns]
+    if missing:
+        raise ValueError(f"evidence is missing column(s) {missing}; expected at least "
+                         f"{list(_CITE_REQUIRED)}, got {list(evidence.columns)}")
+    mine = (evidence["educator_id"] == educator_id).to_numpy(bool) & \
+        evidence["competency_id"].isin(list(competency_ids)).to_numpy(bool)
+    own = evidence.loc[mine]
+    out = pd.DataFrame({
+        "evidence_id": own["evidence_id"].astype(str),
+        "competency_id": own["competency_id"].astype(str),
+        "source": own["source"].astype(str),
+        "score": pd.to_numeric(own["score"], errors="coerce").astype(float),
+        "scale_min": (pd.to_numeric(own["scale_min"], errors="coerce").fillna(1.0)
+                      if "scale_min" in own else 1.0),
+        "scale_max": (pd.to_numeric(own["scale_max"], errors="coerce").fillna(4.0)
+                      if "scale_max" in own else 4.0),
+        "observed_at": pd.to_datetime(own["observed_at"], utc=True),
+        "rater_id": own["rater_id"] if "rater_id" in own else None,
+        "proficient": own["proficient"].astype(bool) if "proficient" in own else np.nan,
+        "influence": np.nan,
+    }, index=own.index)
+    if influence is not None:
+        if not isinstance(influence, pd.Series):
+            raise TypeError("influence must be a pandas Series aligned with the evidence "
+                            f"frame's index; got {type(influence).__name__}")
+        if not (evidence.index.is_unique and influence.index.is_unique):
+            raise ValueError("influence is matched to evidence by index: both indexes must be "
+                             "unique (reset the evidence frame's index before estimating)")
+        out["influence"] = pd.to_numeric(influence.reindex(own.index), errors="coerce")
+    return out
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be an integer >= 1 (how many items per competency); got {k!r}")
+
+
+def _none_if_missing(x) -> float | str | None:
+    """None for a missing scalar (None, NaN, pd.NA), else the value."""
+    return None if pd.isna(x) else x
+
+
+def cite_evidence(evidence: pd.DataFrame, educator_id: str, competency_ids: Iterable[str], *,
+                  influence: pd.Series | None = None, k: int = 5
+                  ) -> dict[str, list[Citation]]:
+    """The educator's own records behind each competency's estimate: at most ``k`` each.
+
+    Records are ordered most influential first (``influence``: how far each record moved the
+    mastery belief, in logits, aligned with ``evidence``'s index; NaN, e.g. for records that
+    acted through the model prior, comes after every measured one), then most recent first,
+    then by ``evidence_id``. Without ``influence`` the order is by recency. Only rows of
+    ``educator_id`` on the asked competencies are read, so another educator's record, or a
+    record on another competency, is never cited.
+
+    Parameters
+    ----------
+    evidence : DataFrame
+        ``evidence_id, educator_id, competency_id, source, score, observed_at`` and optionally
+        ``scale_min, scale_max`` (default 1 and 4) and ``rater_id``; any educators.
+    educator_id : str
+    competency_ids : iterable of str
+        Every one is a key of the answer (an empty list when the educator has no record on it).
+    influence : Series, optional
+        From :meth:`recommender.estimate.MasteryEstimator.influence` on the same frame.
+    k : int, default=5
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"evidence_id": ["a", "b"], "educator_id": ["T1", "T1"],
+    ...     "competency_id": ["FA", "FA"], "source": ["observation"] * 2, "score": [2, 3],
+    ...     "observed_at": ["2026-01-05", "2026-03-01"]})
+    >>> [c.evidence_id for c in cite_evidence(ev, "T1", ["FA"])["FA"]]
+    ['b', 'a']
+    """
+    _check_k(k)
+    comps = list(dict.fromkeys(competency_ids))
+    own = _own_records(evidence, educator_id, comps, influence)
+    top = (own.sort_values(["competency_id", "influence", "observed_at", "evidence_id"],
+                           ascending=[True, False, False, True], na_position="last",
+                           kind="stable")
+           .groupby("competency_id", sort=False).head(k))
+    out: dict[str, list[Citation]] = {c: [] for c in comps}
+    for r in top.itertuples(index=False):  # at most k per competency: the handful cited
+        out[r.competency_id].append(Citation(
+            evidence_id=r.evidence_id, source=r.source, score=float(r.score),
+            scale_min=float(r.scale_min), scale_max=float(r.scale_max),
+            observed_at=r.observed_at.to_pydatetime(), rater_id=_none_if_missing(r.rater_id),
+            influence=_none_if_missing(float(r.influence))))
+    return out
+
+
+def _of_scale(lo: float, hi: float) -> str:
+    """``of 4`` for a scale from 0 or 1, ``on the 2-6 scale`` otherwise."""
+    return f"of {hi:g}" if lo in (0.0, 1.0) else f"on the {lo:g}-{hi:g} scale"
+
+
+def _evidence_text(source: str, n: int, mean: float, n_proficient: float, lo: float, hi: float,
+                   latest: pd.Timestamp) -> tuple[str, float]:
+    """One source group in words, and the number it quotes."""
+    one, many = _NOUNS.get(source, (source.replace("_", " ") + " record",
+                                    source.replace("_", " ") + " records"))
+    day = latest.date().isoformat()
+    if source == "micro_credential" and not np.isnan(n_proficient):
+        if n == 1:
+            return f"1 {one}: {'proficient' if n_proficient else 'not yet proficient'} ({day})", \
+                float(n_proficient)
+        return f"{n} {many}: {int(n_proficient)} proficient (latest {day})", n_proficient / n
+    if n == 1:
+        return f"1 {one}: {mean:g} {_of_scale(lo, hi)} ({day})", mean
+    return f"{n} {many} averaging {mean:.1f} {_of_scale(lo, hi)} (latest {day})", mean
+
+
+def describe_contributions(evidence: pd.DataFrame, educator_id: str,
+                           competency_ids: Iterable[str], *, graph: nx.DiGraph,
+                           mastery: Mapping[str, float],
+                           completions: pd.DataFrame | None = None,
+                           catalog: Catalog | None = None,
+                           influence: pd.Series | None = None, k: int = 5
+                           ) -> dict[str, list[Contribution]]:
+    """What each competency's estimate rests on, in words a coach reads, most important first.
+
+    Per competency, at most ``k`` of, in this order:
+
+    - ``evidence``: the educator's records grouped by source and scale (each record's own
+      ``scale_min``/``scale_max``), e.g. ``"3 observation scores averaging 2.1 of 4 (latest
+      2026-10-02)"``; micro-credentials by proficiency (``"1 micro-credential: proficient"``,
+      needs a ``proficient`` column). Groups that moved the belief most (summed ``influence``)
+      come first, then the larger, then the more recent;
+    - ``completion``: activities completed on the competency, most recent first (``"completed
+      'Formative assessment PLC cycle' on 2026-09-12"``; needs ``completions`` and ``catalog``);
+    - ``prerequisite``: its direct prerequisites in ``graph`` with their mastery, weakest first
+      (``"prerequisite Assessment literacy at 0.59"``; a competency missing from ``mastery``
+      is at 0).
+
+    Dates are ISO dates (UTC). ``evidence`` and ``influence`` are as in :func:`cite_evidence`;
+    ``completions`` has ``educator_id, activity_id, completed_at``.
+    """
+    _check_k(k)
+    comps = list(dict.fromkeys(competency_ids))
+    own = _own_records(evidence, educator_id, comps, influence)
+    out: dict[str, list[Contribution]] = {c: [] for c in comps}
+    if len(own):
+        groups = (own.assign(weight=own["influence"].abs().fillna(0.0),
+                             proficient=own["proficient"].astype(float))
+                  .groupby(["competency_id", "source", "scale_min", "scale_max"], sort=False)
+                  .agg(n=("score", "size"), mean=("score", "mean"),
+                       n_proficient=("proficient", "sum"),
+                       any_proficient=("proficient", "count"),
+                       latest=("observed_at", "max"), weight=("weight", "sum"))
+                  .reset_index()
+                  .sort_values(["competency_id", "weight", "n", "latest", "source"],
+                               ascending=[True, False, False, False, True], kind="stable")
+                  .groupby("competency_id", sort=False).head(k))
+        for g in groups.itertuples(index=False):
+            n_prof = g.n_proficient if g.any_proficient else np.nan
+            text, value = _evidence_text(g.source, int(g.n), float(g.mean), n_prof,
+                                         float(g.scale_min), float(g.scale_max), g.latest)
+            out[g.competency_id].append(Contribution("evidence", text, g.competency_id, value))
+    if completions is not None and catalog is not None and len(completions):
+        done = completions.loc[(completions["educator_id"] == educator_id).to_numpy(bool),
+                               ["activity_id", "completed_at"]]
+        done = (done.assign(completed_at=pd.to_datetime(done["completed_at"], utc=True))
+                .merge(catalog.targets[["activity_id", "competency_id"]], on="activity_id")
+                .loc[lambda d: d["competency_id"].isin(comps)]
+                .sort_values(["competency_id", "completed_at", "activity_id"],
+                             ascending=[True, False, True], kind="stable")
+                .groupby("competency_id", sort=False).head(k))
+        titles = catalog.activities["title"]
+        for r in done.itertuples(index=False):
+            title = titles.get(r.activity_id, r.activity_id)
+            out[r.competency_id].append(Contribution(
+                "completion", f"completed '{title}' on {r.completed_at.date().isoformat()}",
+                r.competency_id, None))
+    for c in comps:
+        room = k - len(out[c])
+        if room <= 0 or c not in graph:
+            continue
+        prereqs = sorted(graph.predecessors(c), key=lambda q: (float(mastery.get(q, 0.0)), q))
+        for q in prereqs[:room]:
+            p = float(mastery.get(q, 0.0))
+            name = graph.nodes[q].get("name", q)
+            out[c].append(Contribution("prerequisite", f"prerequisite {name} at {p:.2f}", c, p))
+        out[c] = out[c][:k]
+    return out
+
+
+def cite_recommendations(recommendations: Sequence[Recommendation], evidence: pd.DataFrame,
+                         educator_id: str, *, graph: nx.DiGraph, mastery: Mapping[str, float],
+                         completions: pd.DataFrame | None = None,
+                         catalog: Catalog | None = None,
+                         influence: pd.Series | None = None, k: int = 5
+                         ) -> list[Recommendation]:
+    """The ranked items with, on every target, the cited records and the contributions.
+
+    One pass of :func:`cite_evidence` and :func:`describe_contributions` over all the items'
+    targets; each target's ``evidence`` becomes its citations and its ``contributions`` the
+    worded ones followed by any model contributions the table gave (at most ``k``);
+    ``evidence_ids`` lists every cited record once (targets in order) and
+    ``top_contributions`` the most important contributions over the targets. Returns new
+    :class:`Recommendation` objects; the inputs are not changed.
+    """
+    comps = list(dict.fromkeys(t["competency_id"] for r in recommendations
+                               for t in r.explanation["targets"]))
+    cited = cite_evidence(evidence, educator_id, comps, influence=influence, k=k)
+    worded = describe_contributions(evidence, educator_id, comps, graph=graph, mastery=mastery,
+                                    completions=completions, catalog=catalog,
+                                    influence=influence, k=k)
+    out = []
+    for rec in recommendations:
+        targets = []
+        for t in rec.explanation["targets"]:
+            c = t["competency_id"]
+            targets.append({**t, "evidence": [asdict(x) for x in cited[c]],
+                            "contributions": ([asdict(x) for x in worded[c]]
+                                              + list(t.get("contributions", [])))[:k]})
+        ids = list(dict.fromkeys(x["evidence_id"] for t in targets for x in t["evidence"]))
+        explanation = {**rec.explanation, "targets": targets, "evidence_ids": ids,
+                       "top_contributions": _top_contributions(targets)}
+        out.append(replace(rec, explanation=explanation))
+    return out

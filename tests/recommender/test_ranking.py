@@ -414,14 +414,17 @@ def test_reason_reads_as_one_sentence_a_coach_can_check():
         "6 h, expected gain +0.10."
     )
     ex = rec.explanation
+    model = [{"kind": "model", "text": "model feature own_mean_score: +0.20",
+              "competency_id": "FA", "value": 0.2},
+             {"kind": "model", "text": "model feature graph_prereq: -0.05",
+              "competency_id": "FA", "value": -0.05}]
     assert ex["targets"] == [{"competency_id": "FA", "name": "Formative assessment",
                               "p_mastery": 0.32, "uncertainty": 0.10, "weight": 1.0,
-                              "gain": 0.14}]
+                              "gain": 0.14, "evidence": [], "contributions": model}]
     assert ex["ready_because"] == [{"competency_id": "AL", "name": "Assessment literacy",
                                     "p_mastery": 0.81}]
     assert ex["evidence_ids"] == ["ev-FA-1", "ev-FA-2", "ev-AL-1", "ev-AL-2"]
-    assert ex["top_contributions"][0] == {"competency_id": "FA", "feature": "own_mean_score",
-                                          "value": 0.2}
+    assert ex["top_contributions"] == model
     assert ex["goal"] == "DDI" and ex["model_version"] == "3"
     assert ex["expected_gain"] == pytest.approx(0.14 * 0.68)
 
