@@ -8,9 +8,11 @@ memory; ``benchmarks/bench_body_limits.py`` runs the whole matrix of endpoints, 
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.api.asgi import call
+from tests.api.bigbody import PeakRss, served_api, upload
 from tests.api.conftest import record
 
 CHUNK = b"x" * 65536
@@ -106,3 +108,31 @@ def test_bodies_within_the_limit_still_work_chunked(api):
     answer = call(api, "POST", "/v1/evidence", chunks=[body[:40], body[40:]],
                   headers={"content-type": "application/json", **api.h()})
     assert answer.status == 200 and answer.json()["accepted"] == 1
+
+
+BIG = 300 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_300_mb_bodies_to_a_served_api_are_refused_with_its_memory_bounded(tmp_path):
+    """One case of each kind (no key, key; chunked, Content-Length) on a real server; the whole
+    matrix is ``benchmarks/bench_body_limits.py``."""
+    with served_api(tmp_path) as (base, pid, keys), httpx.Client(timeout=120) as client:
+        rss = PeakRss(pid)
+        try:
+            rss.reset()
+        except OSError as exc:
+            pytest.skip(f"cannot reset the server's peak memory: {exc}")
+        admin = {"Authorization": f"Bearer {keys['admin']}"}
+        for method, path, headers, chunked, status in [
+                ("POST", "/v1/feedback", {}, True, 401),
+                ("POST", "/v1/admin/keys", {}, False, 413),
+                ("POST", "/v1/recommendations:batch", admin, True, 413),
+                ("POST", "/v1/evidence", admin, True, 413)]:
+            rss.reset()
+            r = upload(client, method, base + path, BIG, chunked=chunked, headers=headers)
+            grown = rss.growth()
+            assert r.status_code == status, (path, r.text)
+            assert r.json()["error"]["status"] == status
+            assert grown < 50 * MIB, (path, chunked, grown / MIB)
+        assert client.get(base + "/healthz").status_code == 200
