@@ -42,11 +42,12 @@ from api.metrics import Metrics
 from api.refresh import MasteryRefresher
 from api.settings import Settings
 from recommender.catalog import Catalog, default_catalog, load_catalog
+from recommender.estimate import MasteryEstimator
 from recommender.graph import default_framework, load_framework
 from recommender.graph.framework import read_mapping
 from recommender.ranking import EducatorContext, RankingIndex, prepare
 from recommender.serving import (
-    GRAPH_RULE,
+    EVIDENCE_FILTER,
     completions_from_feedback,
     estimate_mastery,
     feedback_context,
@@ -62,19 +63,24 @@ log = logging.getLogger("pdrec.api")
 
 @dataclass(frozen=True)
 class ModelState:
-    """What is served: a predictor (None: the graph rule), its version and learned gains.
+    """What is served: a predictor (None: the evidence filter alone), its version, learned
+    gains and rater severity.
 
-    ``index`` is the ranking index of these gains (:func:`recommender.ranking.prepare`); the
-    :class:`ModelService` builds it when it installs a state without one.
+    ``index`` is the ranking index of these gains (:func:`recommender.ranking.prepare`) and
+    ``estimator`` the mastery estimator of this predictor, gains and severity
+    (:class:`recommender.estimate.MasteryEstimator`); the :class:`ModelService` builds both when
+    it installs a state without them.
     """
 
     predictor: object | None = None
-    name: str = GRAPH_RULE
+    name: str = EVIDENCE_FILTER
     version: str | None = None
     gains: pd.DataFrame | None = None
+    severity: pd.DataFrame | None = None  # recommender.raters.SEVERITY_COLUMNS
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    reason: str | None = None  # why the graph rule is served, when it is
+    reason: str | None = None  # why the evidence filter alone is served, when it is
     index: RankingIndex | None = field(default=None, repr=False, compare=False)
+    estimator: MasteryEstimator | None = field(default=None, repr=False, compare=False)
 
     @property
     def fallback(self) -> bool:
@@ -83,7 +89,7 @@ class ModelState:
     @property
     def key(self) -> str:
         """Identifies the estimator in stored mastery rows."""
-        return GRAPH_RULE if self.predictor is None else f"{self.name}:{self.version}"
+        return EVIDENCE_FILTER if self.predictor is None else f"{self.name}:{self.version}"
 
     def info(self) -> dict:
         """The ``model`` field of every response."""
@@ -104,15 +110,17 @@ def champion_loader(data_dir: Path) -> Loader:
         if version is None:
             return ModelState(reason="no champion in the model registry (models:/mastery@champion)")
         predictor = tracking.load_champion()
-        gains = None
-        load_gains = getattr(tracking, "load_champion_gains", None)
-        if load_gains is not None:
-            try:
-                gains = load_gains()
-            except Exception as exc:  # noqa: BLE001 - gains are optional: serve the catalog prior
-                log.warning("champion gains not loaded (%s); using catalog priors", exc)
+        gains = severity = None
+        try:
+            gains = tracking.load_champion_gains()
+        except Exception as exc:  # noqa: BLE001 - gains are optional: serve the catalog prior
+            log.warning("champion gains not loaded (%s); using catalog priors", exc)
+        try:
+            severity = tracking.load_champion_severity()
+        except Exception as exc:  # noqa: BLE001 - optional: estimate without the correction
+            log.warning("champion rater severity not loaded (%s); no rater correction", exc)
         return ModelState(predictor=predictor, name=str(getattr(predictor, "name", "mastery")),
-                          version=str(predictor.version), gains=gains)
+                          version=str(predictor.version), gains=gains, severity=severity)
 
     return load
 
@@ -125,10 +133,12 @@ class ModelService:
     """
 
     def __init__(self, loader: Loader | None, metrics: Metrics | None = None, *,
-                 index_builder: Callable[[pd.DataFrame | None], RankingIndex] | None = None):
+                 index_builder: Callable[[pd.DataFrame | None], RankingIndex] | None = None,
+                 estimator_builder: Callable[[ModelState], MasteryEstimator] | None = None):
         self.loader = loader
         self.metrics = metrics
         self.index_builder = index_builder
+        self.estimator_builder = estimator_builder
         self._state = self._indexed(ModelState(
             reason="model loading disabled (PDREC_LOAD_MODEL=false)" if loader is None
             else "not loaded yet"))
@@ -138,6 +148,8 @@ class ModelService:
     def _indexed(self, state: ModelState) -> ModelState:
         if state.index is None and self.index_builder is not None:
             state = replace(state, index=self.index_builder(state.gains))
+        if state.estimator is None and self.estimator_builder is not None:
+            state = replace(state, estimator=self.estimator_builder(state))
         return state
 
     @property
@@ -155,7 +167,7 @@ class ModelService:
             return new
 
     def serve_fallback(self, reason: str) -> ModelState:
-        """Serve the graph rule, saying why (the champion failed to load)."""
+        """Serve the evidence filter alone, saying why (the champion failed to load)."""
         with self._lock:
             self._state = self._indexed(ModelState(reason=reason))
             self._publish()
@@ -201,12 +213,11 @@ class MasteryService:
         if not ids:
             return {}
         evidence = self.store.evidence_frame(tenant_id, ids)
-        completions = educators = None
-        if state.predictor is not None:
-            completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
-            educators = profiles_frame({e: records[e].profile for e in ids})
-        long = estimate_mastery(self.graph, evidence, ids, predictor=state.predictor,
-                                completions=completions, educators=educators)
+        completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
+        educators = (profiles_frame({e: records[e].profile for e in ids})
+                     if state.predictor is not None else None)
+        long = estimate_mastery(state.estimator, evidence, ids, completions=completions,
+                                educators=educators)
         if len(evidence):
             us = evidence["observed_at"].astype("datetime64[us, UTC]").astype("int64")
             watermark = us.groupby(evidence["educator_id"].to_numpy()).max().to_dict()
@@ -321,7 +332,8 @@ class Services:
             self.iri_map = {str(k): str(v) for k, v in read_mapping(settings.xapi_iri_map).items()}
         self.models = ModelService(model_loader, self.metrics,
                                    index_builder=functools.partial(prepare, self.graph,
-                                                                   self.catalog))
+                                                                   self.catalog),
+                                   estimator_builder=self._estimator)
         self.mastery = MasteryService(store, self.graph, self.models, self.metrics)
         self.refresher = (MasteryRefresher(self.mastery)
                           if settings.mastery_refresh == "background" else None)
@@ -329,6 +341,13 @@ class Services:
                                    self.metrics)
         self.audit = AuditLog(store, flush_seconds=settings.audit_flush_seconds,
                               max_pending=settings.audit_max_pending)
+
+    def _estimator(self, state: ModelState) -> MasteryEstimator:
+        """The mastery estimator of a model state: its predictor, gains and rater severity."""
+        severity = (None if state.severity is None
+                    else state.severity.set_index("rater_id")["severity"])
+        return MasteryEstimator(self.graph, self.catalog, predictor=state.predictor,
+                                gains=state.gains, severity=severity)
 
     def close(self) -> None:
         """Finish queued mastery refreshes and write the pending recommendation log (called

@@ -226,7 +226,7 @@ def demo(
         serve(data_dir=data_dir, host="127.0.0.1", port=port, workers=1)
 
 
-def _engine_inputs(names: list[str], model: bool, data_dir: Path):
+def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog):
     """The engine policy's estimator and gains: the champion's (``model``), else the defaults.
 
     Returns ``(estimate, gains, label)``; ``estimate`` None means the simulator's default.
@@ -234,13 +234,14 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path):
     if "engine" not in names:
         return None, None, None
     if not model:
-        console.print("engine policy: graph-shrunk evidence estimate, catalog prior gains "
+        console.print("engine policy: the evidence filter without a model, catalog prior gains "
                       "(--no-model)")
-        return None, None, "graph-shrunk evidence (--no-model)"
+        return None, None, "evidence filter (--no-model)"
     import warnings
 
     from pipelines import tracking
-    from recommender.sim_estimators import model_mastery
+    from recommender.estimate import MasteryEstimator
+    from recommender.sim_estimators import engine_estimate
 
     tracking.configure(data_dir)
     if tracking.champion_version() is None:
@@ -251,11 +252,14 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # reported just below
         gains = tracking.load_champion_gains()
-    console.print(f"engine policy: champion mastery model version {predictor.version}, "
+    console.print(f"engine policy: champion mastery model version {predictor.version} as the "
+                  "estimator's prior, "
                   + ("its learned gain posteriors" if gains is not None else
                      "[yellow]catalog prior gains[/yellow] (the champion's run logged no "
                      f"{tracking.GAINS_ARTIFACT})"))
-    return model_mastery(predictor), gains, f"champion version {predictor.version}"
+    # no rater severity: the champion's raters are the training cohort's, not the simulated ones
+    estimator = MasteryEstimator(graph, catalog, predictor=predictor, gains=gains)
+    return engine_estimate(estimator), gains, f"champion version {predictor.version}"
 
 
 def _policy_table(table, title: str, steps: int) -> Table:
@@ -352,7 +356,7 @@ def simulate(
     if reference not in names:
         console.print(f"[yellow]no paired differences[/yellow]: the reference {reference!r} is "
                       "not among the policies (--reference)")
-    estimate, gains, engine = _engine_inputs(names, model, data_dir)
+    estimate, gains, engine = _engine_inputs(names, model, data_dir, graph, cat)
     if log_run:
         from pipelines import tracking
 

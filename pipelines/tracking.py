@@ -32,6 +32,7 @@ __all__ = [
     "load_champion",
     "champion_version",
     "load_champion_gains",
+    "load_champion_severity",
     "GAINS_ARTIFACT",
     "log_benchmark_run",
 ]
@@ -40,6 +41,7 @@ MODEL_NAME = "mastery"
 CHAMPION = "champion"
 EXPERIMENT = "mastery"
 GAINS_ARTIFACT = "gain_posteriors.csv"
+SEVERITY_ARTIFACT = "rater_severity.csv"
 """Run artifact holding the learned gain posteriors (:func:`recommender.outcomes.fit_gain_posteriors`)."""
 _COMPARE_METRICS = ("auc", "log_loss", "brier", "ece", "auc_no_own_evidence")
 
@@ -127,6 +129,10 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
             mlflow.log_params({f"gains_{k}": v for k, v in result.gain_posteriors.attrs.items()})
         # the ranker's parameters (recommender.ranking.RankerParams), flat ranker.<name> keys
         mlflow.log_params(result.ranker_params.to_dict())
+        # the mastery estimator's (recommender.estimate.EstimatorParams), estimator.<name> keys
+        mlflow.log_params(result.estimator_params.to_dict())
+        if result.rater_severity is not None:
+            mlflow.log_text(result.rater_severity.to_csv(index=False), SEVERITY_ARTIFACT)
         mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
                                     "split_id": result.split_id}, indent=2), "data_fingerprint.json")
         sample = result.predictor.to_strings(result.sample_input)
@@ -208,6 +214,37 @@ def load_champion_gains() -> pd.DataFrame | None:
     LookupError
         There is no champion: train and ``pdrec promote`` a version first.
     """
+    text, version, run_id = _champion_artifact(GAINS_ARTIFACT, "the catalog's prior gains")
+    if text is None:
+        return None
+    gains = pd.read_csv(io.StringIO(text), dtype={"activity_id": str, "competency_id": str})
+    missing = {"activity_id", "competency_id", "gain_mean"} - set(gains.columns)
+    if missing:
+        raise ValueError(f"{GAINS_ARTIFACT} of run {run_id} is missing column(s) "
+                         f"{sorted(missing)}; columns are {list(gains.columns)}")
+    gains = gains.set_index(["activity_id", "competency_id"])
+    gains.attrs["version"] = version
+    gains.attrs["run_id"] = run_id
+    return gains
+
+
+def load_champion_severity() -> pd.DataFrame | None:
+    """The champion run's rater severity table (:func:`recommender.raters.fit_rater_severity`).
+
+    ``None``, with a :class:`UserWarning`, when that run logged none (trained before severity
+    was learned): mastery is then estimated without the correction. Raises LookupError when
+    there is no champion.
+    """
+    text, version, run_id = _champion_artifact(SEVERITY_ARTIFACT, "no rater correction")
+    if text is None:
+        return None
+    table = pd.read_csv(io.StringIO(text), dtype={"rater_id": str})
+    table.attrs.update(version=version, run_id=run_id)
+    return table
+
+
+def _champion_artifact(name: str, instead: str) -> tuple[str | None, str, str]:
+    """``(text, version, run_id)`` of an artifact of the champion's run; text None if absent."""
     client = MlflowClient()
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
@@ -217,20 +254,8 @@ def load_champion_gains() -> pd.DataFrame | None:
             "`pdrec promote VERSION` first"
         ) from None
     run_id = version.run_id
-    if GAINS_ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
-        warnings.warn(
-            f"champion version {version.version} (run {run_id}) has no {GAINS_ARTIFACT}; "
-            "rankings will use the catalog's prior gains",
-            UserWarning, stacklevel=2,
-        )
-        return None
-    text = mlflow.artifacts.load_text(f"runs:/{run_id}/{GAINS_ARTIFACT}")
-    gains = pd.read_csv(io.StringIO(text), dtype={"activity_id": str, "competency_id": str})
-    missing = {"activity_id", "competency_id", "gain_mean"} - set(gains.columns)
-    if missing:
-        raise ValueError(f"{GAINS_ARTIFACT} of run {run_id} is missing column(s) "
-                         f"{sorted(missing)}; columns are {list(gains.columns)}")
-    gains = gains.set_index(["activity_id", "competency_id"])
-    gains.attrs["version"] = str(version.version)
-    gains.attrs["run_id"] = run_id
-    return gains
+    if name not in {a.path for a in client.list_artifacts(run_id)}:
+        warnings.warn(f"champion version {version.version} (run {run_id}) has no {name}; "
+                      f"using {instead}", UserWarning, stacklevel=3)
+        return None, str(version.version), run_id
+    return mlflow.artifacts.load_text(f"runs:/{run_id}/{name}"), str(version.version), run_id

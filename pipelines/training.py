@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 
 from pipelines.config import TrainConfig  # noqa: E402
 from recommender.catalog import Catalog, default_catalog  # noqa: E402
+from recommender.estimate import DEFAULT_ESTIMATOR_PARAMS, EstimatorParams, MasteryEstimator  # noqa: E402
 from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
 from recommender.features import FeatureBuilder  # noqa: E402
 from recommender.graph import default_framework  # noqa: E402
@@ -28,6 +29,7 @@ from recommender.models import make_model, mastery_metrics, reliability_table  #
 from recommender.models.predictor import MasteryPredictor  # noqa: E402
 from recommender.outcomes import fit_gain_posteriors  # noqa: E402
 from recommender.ranking import DEFAULT_RANKER_PARAMS, RankerParams  # noqa: E402
+from recommender.raters import fit_rater_severity  # noqa: E402
 from recommender.simulate import generate, read_synthetic, write_synthetic  # noqa: E402
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "calibration_figure",
     "importance_figure",
     "train",
+    "rater_severity_check",
 ]
 
 Progress = Callable[[str], None]
@@ -77,6 +80,8 @@ class TrainResult:
     test_predictions: pd.DataFrame
     gain_posteriors: pd.DataFrame | None = None
     ranker_params: RankerParams = DEFAULT_RANKER_PARAMS
+    rater_severity: pd.DataFrame | None = None
+    estimator_params: EstimatorParams = DEFAULT_ESTIMATOR_PARAMS
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
@@ -213,6 +218,33 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
     posteriors = fit_gain_posteriors(
         ev_train, data.completions[data.completions["educator_id"].isin(train_ids)], data.catalog
     )
+    progress("rater severity from training educators' evidence")
+    severity = fit_rater_severity(ev_train)
+    metrics.update(rater_severity_check(data, severity, test_ids))
     return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
                        sample_input=X_test.head(50), test_predictions=test_predictions,
-                       gain_posteriors=posteriors)
+                       gain_posteriors=posteriors, rater_severity=severity)
+
+
+def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids) -> dict[str, float]:
+    """Held-out log loss of observation records with and without the severity correction.
+
+    The evidence filter (:class:`recommender.estimate.MasteryEstimator`, no model prior) scores
+    each held-out educator's observation records one step ahead, once knowing the raters'
+    severity and once not; the correction earns its place when the first is lower.
+    """
+    ev = data.evidence[data.evidence["educator_id"].isin(test_ids)]
+    comp = data.completions[data.completions["educator_id"].isin(test_ids)]
+    if ev.empty or severity.empty:
+        return {}
+    as_of = ev["observed_at"].max() + pd.Timedelta(seconds=1)
+    ids = pd.unique(ev["educator_id"])
+    observed = (ev["source"] == "observation").to_numpy()
+    out = {}
+    for name, table in (("with", severity.set_index("rater_id")["severity"]), ("without", None)):
+        catalog = data.catalog if data.catalog is not None else default_catalog()
+        est = MasteryEstimator(data.graph, catalog, severity=table)
+        ll = est.log_likelihood(ev, ids, as_of=as_of, completions=comp).to_numpy()[observed]
+        out[f"rater_logloss_{name}"] = float(-np.nanmean(ll))
+    out["n_raters"] = float(len(severity))
+    return out

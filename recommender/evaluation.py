@@ -67,9 +67,10 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog import Catalog
+from recommender.estimate import MasteryEstimator
 from recommender.evidence import SOURCES
 from recommender.policies import POLICIES, Completions, Policy, PolicySetup, Readings, SimState
-from recommender.sim_estimators import MasteryEstimator, graph_mastery
+from recommender.sim_estimators import EstimateFn, engine_estimate
 from recommender.simulate import (
     EducatorPopulation,
     SimulationParams,
@@ -354,7 +355,7 @@ def simulate_policies(
     reference: str | None = "engine-no-model",
     p_accept: float = 0.7,
     k: int = 3,
-    estimate: MasteryEstimator | None = None,
+    estimate: EstimateFn | None = None,
     n_random_readings: int = 3,
     n_boot: int = 1000,
     hours_budget: float | None = None,
@@ -383,7 +384,8 @@ def simulate_policies(
         Recommendations per step (only the first can be accepted).
     estimate : callable, optional
         ``estimate(evidence_so_far) -> mastery_long`` used by the ``engine`` policy; default
-        :func:`recommender.sim_estimators.graph_mastery`.
+        the engine's estimator without a model (:class:`recommender.estimate.MasteryEstimator`
+        through :func:`recommender.sim_estimators.engine_estimate`).
     n_random_readings : int, default=3
         Observations of random competencies per educator per step.
     n_boot : int, default=1000
@@ -409,7 +411,8 @@ def simulate_policies(
     setup = PolicySetup(
         graph=graph, catalog=catalog, population=pop0,
         activities=catalog_arrays(catalog, pop0.competencies), k=int(k),
-        estimate=graph_mastery(graph) if estimate is None else estimate, gains=gains,
+        estimate=(engine_estimate(MasteryEstimator(graph, catalog)) if estimate is None
+                  else estimate), gains=gains,
         seed=random_state + 1,
     )
     boot_rng = np.random.default_rng(random_state + 7919)

@@ -53,7 +53,7 @@ from recommender.catalog import Catalog
 from recommender.evidence import SOURCES
 from recommender.ranking import EducatorContext, RankingRequest, prepare, rank_batch
 from recommender.sim_estimators import (
-    MasteryEstimator,
+    EstimateFn,
     estimator_inputs,
     long_mastery,
     smoothed_mastery,
@@ -134,7 +134,7 @@ class PolicySetup:
     population: EducatorPopulation
     activities: CatalogArrays
     k: int
-    estimate: MasteryEstimator
+    estimate: EstimateFn
     gains: pd.DataFrame | None
     seed: int
 

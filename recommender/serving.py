@@ -3,9 +3,9 @@
 Two pure pieces the API (or any other server) assembles:
 
 - :func:`estimate_mastery`: P(mastery) of every competency for a batch of educators, from their
-  evidence, with the trained :class:`~recommender.models.predictor.MasteryPredictor` when there
-  is one, else with the **graph rule** (:func:`graph_rule_mastery`), the estimate the engine can
-  always give without a model.
+  stored evidence and completions, with the one estimator
+  (:class:`~recommender.estimate.MasteryEstimator`: the trained model's prior when there is one,
+  the **evidence filter** alone when there is none).
 - :func:`feedback_context`: an :class:`~recommender.ranking.EducatorContext` (completed,
   declined, in-progress and pinned activities) from an educator's feedback events, and
   :func:`completions_from_feedback`, the completed activities in the shape the feature builder
@@ -23,17 +23,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
-import networkx as nx
-import numpy as np
 import pandas as pd
 
+from recommender.estimate import MasteryEstimator
 from recommender.fields import TIME_DTYPE, outside_window, time_window, window_text
 from recommender.ranking import EducatorContext
 
 __all__ = [
-    "GRAPH_RULE",
+    "EVIDENCE_FILTER",
     "MASTERY_COLUMNS",
-    "graph_rule_mastery",
     "estimate_mastery",
     "feedback_context",
     "completions_from_feedback",
@@ -41,13 +39,12 @@ __all__ = [
     "readable_rows",
 ]
 
-GRAPH_RULE = "graph-rule"
-"""The name under which the model-free estimate is reported."""
+EVIDENCE_FILTER = "evidence-filter"
+"""The name under which the model-free estimate is reported (no trained model is served)."""
 
 MASTERY_COLUMNS = ("educator_id", "competency_id", "p_mastery", "n_evidence")
 """Columns of the long mastery frame :func:`estimate_mastery` returns."""
 
-_DAY_NS = 86_400 * 10**9
 
 log = logging.getLogger(__name__)
 
@@ -78,121 +75,43 @@ def readable_rows(frame: pd.DataFrame, column: str, *, now: pd.Timestamp | None 
     return frame[~bad]
 
 
-def graph_rule_mastery(
-    graph: nx.DiGraph,
-    evidence: pd.DataFrame,
-    educator_ids: Iterable[str],
-    *,
-    half_life_days: float = 60.0,
-    strength: float = 2.0,
-    prior: tuple[float, float] = (1.0, 1.0),
-) -> pd.DataFrame:
-    """Smoothed, recency-weighted proficiency, shrunk towards the prerequisites' mastery.
-
-    For educator ``e`` and competency ``c`` with evidence records ``i`` (weights
-    ``w_i = 0.5 ** (age_i / half_life_days)``, ``age_i`` measured from **the educator's own
-    latest record**, so the estimate of one educator never depends on who else is in the batch
-    or on the wall clock): ``s = (a + sum w_i proficient_i) / (a + b + sum w_i)``. Then, in
-    topological order, ``p[c] = (n * s + strength * prior_c) / (n + strength)`` with ``n`` the
-    number of records and ``prior_c`` the mean of ``p`` over the direct prerequisites of ``c``
-    (0.5 for a root). An educator without evidence gets 0.5 everywhere.
-
-    Parameters
-    ----------
-    graph : networkx.DiGraph
-        The framework.
-    evidence : DataFrame
-        Validated evidence with ``educator_id, competency_id, proficient, observed_at``.
-    educator_ids : iterable of str
-        Every educator to estimate (with or without evidence).
-
-    Returns
-    -------
-    DataFrame
-        :data:`MASTERY_COLUMNS`, one row per (educator, competency), educators in the given
-        order, competencies in lexicographic topological order.
-    """
-    ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
-    comps = list(nx.lexicographical_topological_sort(graph))
-    n_e, n_c = len(ids), len(comps)
-    wsum = np.zeros((n_e, n_c))
-    wprof = np.zeros((n_e, n_c))
-    count = np.zeros((n_e, n_c))
-    if len(evidence) and n_e:
-        r = pd.Index(ids).get_indexer(evidence["educator_id"].to_numpy(dtype=object))
-        c = pd.Index(comps).get_indexer(evidence["competency_id"].to_numpy(dtype=object))
-        keep = (r >= 0) & (c >= 0)
-        r, c = r[keep], c[keep]
-        t = pd.to_datetime(evidence["observed_at"], utc=True).to_numpy("datetime64[ns]")
-        t = t.astype(np.int64)[keep]
-        latest = np.full(n_e, np.iinfo(np.int64).min)
-        np.maximum.at(latest, r, t)
-        age = (latest[r] - t) / _DAY_NS
-        w = 0.5 ** (np.maximum(age, 0.0) / half_life_days)
-        prof = evidence["proficient"].to_numpy(dtype=bool)[keep]
-        np.add.at(wsum, (r, c), w)
-        np.add.at(wprof, (r, c), w * prof)
-        np.add.at(count, (r, c), 1.0)
-    a, b = prior
-    s = (a + wprof) / (a + b + wsum)
-    position = {q: j for j, q in enumerate(comps)}
-    p = np.empty((n_e, n_c))
-    for j, comp in enumerate(comps):  # vectorized over educators
-        preds = [position[q] for q in graph.predecessors(comp)]
-        base = p[:, preds].mean(axis=1) if preds else np.full(n_e, 0.5)
-        p[:, j] = (count[:, j] * s[:, j] + strength * base) / (count[:, j] + strength)
-    return pd.DataFrame({
-        "educator_id": np.repeat(ids, n_c),
-        "competency_id": np.tile(np.asarray(comps, dtype=object), n_e),
-        "p_mastery": np.clip(p.ravel(), 0.0, 1.0),
-        "n_evidence": count.ravel().astype(np.int64),
-    })
-
-
 def estimate_mastery(
-    graph: nx.DiGraph,
+    estimator: MasteryEstimator,
     evidence: pd.DataFrame,
     educator_ids: Iterable[str],
     *,
-    predictor=None,
     as_of: pd.Timestamp | str | None = None,
     completions: pd.DataFrame | None = None,
     educators: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """P(mastery) of every competency for each educator: the model's, or the graph rule's.
+    """P(mastery) of every competency for each educator, from stored rows, as of ``as_of``.
 
-    Evidence and completions dated outside the time window at ``as_of`` are skipped (see
-    :func:`readable_rows`).
+    The one estimator (:class:`recommender.estimate.MasteryEstimator`: the model's prior when it
+    has one, moved by completions and newer evidence) after skipping evidence and completions
+    dated outside the time window at ``as_of`` (see :func:`readable_rows`).
 
     Parameters
     ----------
-    predictor : MasteryPredictor or None
-        With a predictor, its :meth:`~recommender.models.predictor.MasteryPredictor.mastery`
-        as of ``as_of`` (default: now, UTC); without one, :func:`graph_rule_mastery`.
+    estimator : MasteryEstimator
+    as_of : Timestamp, str or None
+        The moment the answer is for; default now (UTC).
     completions, educators : DataFrame or None
-        Completed activities and profiles, passed to the predictor's feature builder.
+        Completed activities (learning the estimate accounts for) and profiles (the model's
+        ``prof_`` features).
 
     Returns
     -------
     DataFrame
-        :data:`MASTERY_COLUMNS`.
+        :data:`recommender.estimate.ESTIMATE_COLUMNS` (the first four are
+        :data:`MASTERY_COLUMNS`).
     """
     ids = list(dict.fromkeys(educator_ids))
     at = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
     evidence = readable_rows(evidence, "observed_at", now=at, what="evidence rows")
     if completions is not None:
         completions = readable_rows(completions, "completed_at", now=at, what="completions")
-    if predictor is None:
-        return graph_rule_mastery(graph, evidence, ids)
-    out = predictor.mastery(evidence, educator_ids=ids, as_of=at, completions=completions,
-                            educators=educators)
-    n = pd.to_numeric(out["n_evidence"], errors="coerce").fillna(0).astype(np.int64)
-    return pd.DataFrame({
-        "educator_id": out["educator_id"].to_numpy(dtype=object),
-        "competency_id": out["competency_id"].astype(str).to_numpy(dtype=object),
-        "p_mastery": np.clip(out["p_mastery"].to_numpy(float), 0.0, 1.0),
-        "n_evidence": n.to_numpy(),
-    })
+    return estimator.estimate(evidence, ids, as_of=at, completions=completions,
+                              educators=educators)
 
 
 def completions_from_feedback(feedback: pd.DataFrame) -> pd.DataFrame:

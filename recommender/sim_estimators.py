@@ -1,8 +1,9 @@
-"""Mastery estimators the policy simulation runs on evidence: smoothed, graph-shrunk, a model.
+"""Mastery estimates the policy simulation ranks on: the smoothed share, and the engine's own.
 
-These are the simulator's stand-ins until :mod:`recommender.estimate` (the one estimator the API,
-batch and simulator will share) replaces them. An estimator is a callable
-``estimate(evidence_so_far) -> mastery_long`` (:data:`MasteryEstimator`).
+An estimate is a callable ``estimate(evidence_so_far) -> mastery_long`` (:data:`EstimateFn`).
+The ``engine`` policy calls :func:`engine_estimate`, the one estimator the API serves
+(:class:`recommender.estimate.MasteryEstimator`); the ``engine-no-model`` ablation and the
+baselines read :func:`smoothed_mastery`.
 
 The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
 ``(a + sum w * proficient) / (a + b + sum w)`` with ``a = b = 1`` and recency weights
@@ -14,23 +15,23 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
+from recommender.estimate import MasteryEstimator
+
 __all__ = [
-    "MasteryEstimator",
+    "EstimateFn",
+    "engine_estimate",
     "estimator_inputs",
-    "graph_mastery",
     "long_mastery",
-    "model_mastery",
     "smoothed_mastery",
     "wide_mastery",
 ]
 
 _DAY = pd.Timedelta(days=1)
 
-MasteryEstimator = Callable[..., pd.DataFrame]
+EstimateFn = Callable[..., pd.DataFrame]
 """``estimate(evidence_so_far) -> mastery_long``; an estimator with a ``completions`` parameter
 also gets the completed activities so far (``educator_id, activity_id, completed_at``), one with
 an ``educators`` parameter the educators' profiles (the population's ``educators`` frame)."""
@@ -89,54 +90,26 @@ def long_mastery(p: np.ndarray, educators: np.ndarray, comps: Sequence[str]) -> 
     })
 
 
-def model_mastery(predictor) -> MasteryEstimator:
-    """An estimator backed by a trained mastery model (the engine's own).
+def engine_estimate(estimator: MasteryEstimator) -> EstimateFn:
+    """The engine's estimator as the simulator calls it, exactly as the API serves it.
 
-    ``predictor`` is a :class:`recommender.models.predictor.MasteryPredictor` (anything with its
-    ``mastery(evidence, educator_ids=, as_of=, completions=, educators=)`` method): every step,
-    P(mastery) of every competency is predicted from the evidence, the completed activities so
-    far and the educators' profiles, as the API serves it (it passes the completions recorded
-    as feedback, the model's ``dose_`` features, without which every learning activity looks as
-    if it never happened; and the stored profiles, the model's ``prof_`` features).
+    Every step, :meth:`recommender.estimate.MasteryEstimator.estimate` as of the step's time
+    (the latest evidence, plus one second) from the evidence, the completed activities so far
+    (the learning the estimate accounts for) and the educators' profiles (the model's ``prof_``
+    features, as the API passes the stored ones).
     """
 
     def estimate(evidence: pd.DataFrame, completions: pd.DataFrame | None = None,
                  educators: pd.DataFrame | None = None) -> pd.DataFrame:
         as_of = evidence["observed_at"].max() + pd.Timedelta(seconds=1)
         ids = pd.unique(evidence["educator_id"])
-        return predictor.mastery(evidence, educator_ids=ids, as_of=as_of,
-                                 completions=completions, educators=educators)
+        return estimator.estimate(evidence, ids, as_of=as_of, completions=completions,
+                                  educators=educators)
 
     return estimate
 
 
-def graph_mastery(graph: nx.DiGraph, *, strength: float = 2.0, **smooth_kwargs
-                  ) -> MasteryEstimator:
-    """An estimator: :func:`smoothed_mastery`, shrunk towards the graph's prerequisites.
-
-    In topological order, ``p[c] = (n[c] * s[c] + strength * prior[c]) / (n[c] + strength)``
-    with ``s`` the smoothed share, ``n`` the number of evidence records and ``prior[c]``
-    the mean of ``p`` over the direct prerequisites of ``c`` (0.5 for a root): a competency with
-    little evidence is assumed about as mastered as what it builds on.
-    """
-    comps = list(nx.lexicographical_topological_sort(graph))
-    preds = [[comps.index(q) for q in graph.predecessors(c)] for c in comps]
-
-    def estimate(evidence: pd.DataFrame) -> pd.DataFrame:
-        base = smoothed_mastery(evidence, **smooth_kwargs)
-        educators = np.asarray(sorted(set(base["educator_id"])), dtype=object)
-        s = wide_mastery(base, educators, comps, "p_mastery", 0.5)
-        n = wide_mastery(base, educators, comps, "n_evidence", 0.0)
-        p = np.empty_like(s)
-        for j, ps in enumerate(preds):  # loop over competencies, vectorized over educators
-            prior = p[:, ps].mean(axis=1) if ps else np.full(len(educators), 0.5)
-            p[:, j] = (n[:, j] * s[:, j] + strength * prior) / (n[:, j] + strength)
-        return long_mastery(p, educators, comps)
-
-    return estimate
-
-
-def estimator_inputs(estimate: MasteryEstimator) -> frozenset[str]:
+def estimator_inputs(estimate: EstimateFn) -> frozenset[str]:
     """Which of ``completions`` and ``educators`` the estimator takes."""
     try:
         params = inspect.signature(estimate).parameters

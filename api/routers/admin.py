@@ -1,8 +1,9 @@
-"""Admin (role admin): reload the champion model; manage the tenant's API keys."""
+"""Admin (role admin): reload the champion model; manage the tenant's API keys; read the
+observers' severity."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -10,7 +11,7 @@ from api.auth import Admin
 from api.deps import ServicesDep
 from api.errors import NotFound, Unavailable
 from api.routers._common import errors, json_response
-from api.schemas import KeyIn, KeyOut, ReloadOut
+from api.schemas import KeyIn, KeyOut, RatersOut, ReloadOut
 from recommender.fields import ADDRESSABLE_ID
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -31,6 +32,29 @@ async def reload_model(who: Admin, services: ServicesDep) -> Response:
         raise Unavailable(f"model reload failed, still serving {previous.info()}: {exc}") from exc
     return json_response({"previous": previous.info(), "model": state.info(),
                           "reason": state.reason})
+
+
+@router.get("/raters", response_model=RatersOut,
+            summary="Observers' severity (the calibration conversation with a district's raters)",
+            description="Each observer's severity in logits of latent skill with a 90% interval, "
+                        "learned as a random effect from the served model's training evidence "
+                        "(recommender.raters); the mastery estimate corrects observation records "
+                        "by it, so a lenient or a harsh observer does not move mastery. Harshest "
+                        "first; `min_ratings` hides observers with fewer ratings.",
+            responses=errors(401, 403, 422))
+def list_raters(who: Admin, services: ServicesDep,
+                min_ratings: int = Query(0, ge=0, le=10**9)) -> Response:
+    state = services.models.state
+    table = state.severity
+    if table is None:
+        note = ("no rater severity: " + ("the evidence filter is served without a model"
+                                         if state.fallback else
+                                         "the champion's training run logged none"))
+        return json_response({"model": state.info(), "raters": [], "note": note})
+    table = table[table["n_ratings"] >= min_ratings].sort_values(
+        ["severity", "rater_id"], ascending=[False, True])
+    return json_response({"model": state.info(), "raters": table.to_dict("records"),
+                          "note": None})
 
 
 def _key(k, secret: str | None = None) -> dict:

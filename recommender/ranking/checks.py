@@ -10,12 +10,15 @@ from typing import Any
 
 import numpy as np
 
+from recommender.errors import InvalidInputError
+
 __all__ = ["bad_field", "is_number"]
 
 
-def bad_field(owner: str, name: str, value: Any, expected: str) -> ValueError:
-    """The error for field ``owner.name``: what it must be and what it got."""
-    return ValueError(f"{owner}.{name} must be {expected}; got {value!r}.")
+def bad_field(owner: str, name: str, value: Any, expected: str) -> InvalidInputError:
+    """The error for field ``owner.name``: what it must be and what it got (a ``ValueError``)."""
+    return InvalidInputError(f"{owner}.{name}", value, expected,
+                             f"{owner}.{name} must be {expected}; got {value!r}.")
 
 
 def is_number(x: Any) -> bool:

@@ -72,7 +72,7 @@ def test_recommendations_are_logged_with_the_model_version(api):
     log = api.services.store.recommendation_log("acme", "T1")
     assert log["request_id"].unique().tolist() == [r["request_id"]]
     assert log["activity_id"].tolist() == [i["activity_id"] for i in r["items"]]
-    assert set(log["model_name"]) == {"graph-rule"} and log["model_version"].isna().all()
+    assert set(log["model_name"]) == {"evidence-filter"} and log["model_version"].isna().all()
 
 
 def test_pathway_uses_given_goals_or_the_educators_own(api):

@@ -32,7 +32,7 @@ def test_each_record_gets_an_outcome_and_bad_ones_do_not_sink_good_ones(api_any)
     assert out[5]["field"] == "source" and "expected one of" in out[5]["reason"]
     assert out[6]["field"] == "observed_at" and out[6]["value"] == "yesterday"
     assert out[7]["field"] == "evidence_id" and "missing" in out[7]["reason"]
-    assert body["model"] == {"name": "graph-rule", "version": None, "fallback": True}
+    assert body["model"] == {"name": "evidence-filter", "version": None, "fallback": True}
     assert api_any.services.store.count_evidence("acme") == 1
 
 

@@ -9,7 +9,7 @@ def test_healthz_and_readyz_without_a_key(api):
     assert api.client.get("/healthz").json() == {"status": "ok"}
     ready = api.client.get("/readyz").json()
     assert ready["ready"] and ready["store"] == {"reachable": True, "dialect": "sqlite"}
-    assert ready["model"]["fallback"] is True and ready["model"]["name"] == "graph-rule"
+    assert ready["model"]["fallback"] is True and ready["model"]["name"] == "evidence-filter"
     assert "PDREC_LOAD_MODEL" in ready["model"]["reason"]
 
 
@@ -28,7 +28,7 @@ def test_metrics_count_requests_evidence_and_name_the_model(api):
     assert 'pdrec_evidence_records_total{outcome="accepted"} 1.0' in text
     assert 'pdrec_evidence_records_total{outcome="rejected"} 1.0' in text
     assert 'route="/v1/educators/{educator_id}/recommendations",status="200"' in text
-    assert 'pdrec_model_info{fallback="true",name="graph-rule",version=""} 1.0' in text
+    assert 'pdrec_model_info{fallback="true",name="evidence-filter",version=""} 1.0' in text
     assert "pdrec_http_request_duration_seconds_bucket" in text
 
 

@@ -1,4 +1,4 @@
-"""Serving the champion: graph-rule fallback without one, reload while serving, lazy recompute.
+"""Serving the champion: evidence-filter fallback without one, reload while serving, lazy recompute.
 
 A tiny LightGBM model (n_jobs=1) is trained on a small synthetic cohort and logged to a
 throwaway MLflow store through :mod:`pipelines.tracking`, exactly as ``pdrec train`` does.
@@ -38,7 +38,7 @@ def registry(tmp_path_factory):
         os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
-def test_no_champion_serves_the_graph_rule_then_reload_swaps_in_the_champion(registry, tmp_path):
+def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champion(registry, tmp_path):
     from pipelines import tracking
 
     root, version = registry
@@ -48,7 +48,9 @@ def test_no_champion_serves_the_graph_rule_then_reload_swaps_in_the_champion(reg
         api.post("/v1/evidence", json={"records": [record(1, score=4), record(2, score=1,
                                                                         competency="INS.ELL")]})
         before = api.get("/v1/educators/T1/recommendations").json()
-        assert before["model"] == {"name": "graph-rule", "version": None, "fallback": True}
+        assert before["model"] == {"name": "evidence-filter", "version": None, "fallback": True}
+        raters = api.get("/v1/admin/raters", who="admin").json()
+        assert raters["raters"] == [] and "without a model" in raters["note"]
 
         tracking.configure(root)
         tracking.promote(version)
@@ -56,6 +58,12 @@ def test_no_champion_serves_the_graph_rule_then_reload_swaps_in_the_champion(reg
         assert r.status_code == 200, r.text
         assert r.json()["previous"]["fallback"] is True
         assert r.json()["model"] == {"name": "lightgbm", "version": version, "fallback": False}
+        raters = api.get("/v1/admin/raters", who="admin").json()["raters"]
+        assert raters and {"rater_id", "n_ratings", "severity", "severity_low",
+                           "severity_high"} == set(raters[0])
+        severities = [r["severity"] for r in raters]
+        assert severities == sorted(severities, reverse=True)  # harshest first
+        assert api.get("/v1/admin/raters", who="platform").status_code == 403
         ready = api.client.get("/readyz").json()["model"]
         assert ready["loaded"] is True and ready["version"] == version
 
@@ -102,4 +110,5 @@ def test_failed_reload_keeps_serving_the_previous_model(api, monkeypatch):
     monkeypatch.setattr(api.services.models, "loader", boom)
     r = api.post("/v1/admin/model:reload", who="admin")
     assert r.status_code == 503 and "registry unreachable" in r.json()["error"]["message"]
-    assert api.client.get("/readyz").json()["model"]["name"] == "graph-rule"
+    assert api.client.get("/readyz").json()["model"]["name"] == "evidence-filter"
+

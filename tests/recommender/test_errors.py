@@ -24,3 +24,11 @@ def test_a_pathway_without_goals_is_an_input_error_naming_goals():
     with pytest.raises(InvalidInputError, match="goals must name at least one competency") as e:
         plan_pathway(graph, default_catalog(graph), {}, [])
     assert e.value.field == "goals" and e.value.value == []
+
+
+def test_a_bad_ranking_request_field_is_an_input_error_naming_it():
+    from recommender.ranking import RankingRequest
+
+    with pytest.raises(InvalidInputError, match=r"RankingRequest.k must be an integer >= 1; got 0\.") as e:
+        RankingRequest(k=0)
+    assert (e.value.field, e.value.value) == ("RankingRequest.k", 0)

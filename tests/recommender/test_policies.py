@@ -10,7 +10,8 @@ from recommender.graph import default_framework
 from recommender.pathway import plan_pathway
 from recommender.policies import POLICIES, PathwayRule
 from recommender.ranking import EducatorContext, RankingRequest, target_gains
-from recommender.sim_estimators import model_mastery, smoothed_mastery
+from recommender.estimate import MasteryEstimator
+from recommender.sim_estimators import engine_estimate, smoothed_mastery
 from recommender.simulate import catalog_arrays
 
 
@@ -86,7 +87,7 @@ def test_engine_policy_runs_on_a_trained_mastery_model(content):
     builder = FeatureBuilder(graph, catalog=catalog).fit(ev)
     X, y = builder.training_frame(ev)
     predictor = MasteryPredictor(builder, LightGBMMastery(n_estimators=30).fit(X, y), "tiny")
-    estimate = model_mastery(predictor)
+    estimate = engine_estimate(MasteryEstimator(graph, catalog, predictor=predictor))
     table = simulate_policies(graph, catalog, ["random", "engine"], n_educators=60, steps=4,
                               random_state=0, estimate=estimate, n_boot=100)
     assert list(table["policy"]) == ["random", "engine"]

@@ -1,10 +1,12 @@
-"""Serving-time estimates and contexts: the graph rule and feedback replay."""
+"""Serving-time estimates and contexts: the one estimator over stored rows, feedback replay."""
 
 import pandas as pd
 import pytest
 
 from recommender.graph import default_framework
-from recommender.serving import estimate_mastery, feedback_context, graph_rule_mastery
+from recommender.catalog import default_catalog
+from recommender.estimate import MasteryEstimator
+from recommender.serving import estimate_mastery, feedback_context
 
 
 @pytest.fixture(scope="module")
@@ -14,27 +16,32 @@ def graph():
 
 def _ev(educator, comp, proficient, day):
     return {"evidence_id": f"{educator}{comp}{day}", "educator_id": educator,
-            "competency_id": comp, "proficient": proficient,
+            "competency_id": comp, "source": "observation", "proficient": proficient,
             "observed_at": pd.Timestamp(f"2024-03-{day:02d}", tz="UTC")}
 
 
-def test_graph_rule_covers_every_competency_and_cold_educators_sit_at_one_half(graph):
+def _estimator(graph, predictor=None):
+    return MasteryEstimator(graph, default_catalog(graph), predictor=predictor)
+
+
+def test_every_competency_is_estimated_and_cold_educators_are_alike(graph):
     ev = pd.DataFrame([_ev("A", "INS.ELL", True, 1), _ev("A", "INS.ELL", True, 2)])
-    out = graph_rule_mastery(graph, ev, ["A", "B"])
+    out = estimate_mastery(_estimator(graph), ev, ["A", "B"], as_of="2024-04-01")
     assert len(out) == 2 * len(graph)
     a = out[out.educator_id == "A"].set_index("competency_id")
     b = out[out.educator_id == "B"]
-    assert a.loc["INS.ELL", "p_mastery"] > 0.6 and a.loc["INS.ELL", "n_evidence"] == 2
-    assert (b["p_mastery"] == 0.5).all() and (b["n_evidence"] == 0).all()
+    assert a.loc["INS.ELL", "p_mastery"] > b["p_mastery"].max()
+    assert a.loc["INS.ELL", "n_evidence"] == 2
+    assert b["p_mastery"].nunique() == 1 and (b["n_evidence"] == 0).all()
 
 
-def test_graph_rule_of_one_educator_does_not_depend_on_the_batch(graph):
+def test_the_estimate_of_one_educator_does_not_depend_on_the_batch(graph):
     ev = pd.DataFrame([_ev("A", "INS.ELL", True, 1), _ev("B", "INS.ELL", False, 28)])
-    alone = graph_rule_mastery(graph, ev[ev.educator_id == "A"], ["A"])
-    together = graph_rule_mastery(graph, ev, ["A", "B"])
+    est = _estimator(graph)
+    alone = estimate_mastery(est, ev[ev.educator_id == "A"], ["A"], as_of="2024-04-01")
+    together = estimate_mastery(est, ev, ["A", "B"], as_of="2024-04-01")
     pd.testing.assert_frame_equal(alone, together[together.educator_id == "A"]
                                   .reset_index(drop=True))
-    assert estimate_mastery(graph, ev, ["A"]).equals(alone)
 
 
 def test_feedback_replay_order_matters_and_declines_expire():
@@ -63,7 +70,7 @@ class _NanosecondPredictor:
         evidence["observed_at"].astype("datetime64[ns, UTC]")  # raises for a year 1600
         if completions is not None:
             completions["completed_at"].astype("datetime64[ns, UTC]")
-        return pd.DataFrame({"educator_id": educator_ids, "competency_id": "INS.ELL",
+        return pd.DataFrame({"educator_id": list(educator_ids), "competency_id": "INS.ELL",
                              "p_mastery": 0.5, "n_evidence": len(evidence)})
 
 
@@ -74,11 +81,12 @@ def _stored(rows):
     return frame
 
 
-@pytest.mark.parametrize("predictor", [None, _NanosecondPredictor()], ids=["graph-rule", "model"])
+@pytest.mark.parametrize("predictor", [None, _NanosecondPredictor()],
+                         ids=["evidence-filter", "model"])
 def test_evidence_rows_dated_outside_the_window_are_skipped_with_a_warning(graph, predictor,
                                                                           caplog):
     good = {"evidence_id": "g", "educator_id": "A", "competency_id": "INS.ELL",
-            "proficient": True, "observed_us": 1_709_287_200_000_000}  # 2024-03-01
+            "source": "observation", "proficient": True, "observed_us": 1_709_287_200_000_000}  # 2024-03-01
     old = {**good, "evidence_id": "o", "proficient": False,
            "observed_us": -11_676_096_000_000_000}  # 1600-01-01
     year_zero = {**good, "evidence_id": "z", "proficient": False,
@@ -87,9 +95,10 @@ def test_evidence_rows_dated_outside_the_window_are_skipped_with_a_warning(graph
                                 "completed_at": pd.to_datetime(["9999-12-31"], utc=True)
                                 .as_unit("us")})
     with caplog.at_level("WARNING", logger="recommender.serving"):
-        got = estimate_mastery(graph, _stored([good, old, year_zero]), ["A"],
-                               predictor=predictor, completions=completions)
-    want = estimate_mastery(graph, _stored([good]), ["A"], predictor=predictor)
+        got = estimate_mastery(_estimator(graph, predictor), _stored([good, old, year_zero]),
+                               ["A"], completions=completions, as_of="2024-04-01")
+    want = estimate_mastery(_estimator(graph, predictor), _stored([good]), ["A"],
+                            as_of="2024-04-01")
     pd.testing.assert_frame_equal(got, want)
     assert "skipped 2 stored evidence rows of educator(s) ['A']" in caplog.text
     if predictor is not None:
