@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from recommender.catalog import FORMATS
+from recommender.fields import ADDRESSABLE_ID, ISO_8601, REFERENCE_ID, Rule, problem
 
 __all__ = [
     "ModelInfo",
@@ -45,6 +46,37 @@ __all__ = [
 ]
 
 Format = Literal[FORMATS]  # type: ignore[valid-type]
+
+
+def held_to(rule: Rule) -> Any:
+    """A string type held to a rule of the field contract (:mod:`recommender.fields`).
+
+    Surrounding whitespace is stripped; a value breaking the rule fails with the rule's own
+    reason (naming the field, the offence and the rule). The OpenAPI schema states the rule's
+    lengths and characters, so generated clients and fuzzers know them.
+    """
+    def check(value: str, info: ValidationInfo) -> str:
+        text = value.strip()
+        reason = problem(text, info.field_name or "value", rule)
+        if reason is not None:
+            raise ValueError(reason)
+        return text
+
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={
+        "minLength": rule.min_length, "maxLength": rule.max_length, "pattern": rule.pattern})]
+
+
+AddressableId = held_to(ADDRESSABLE_ID)
+"""An id that is a path segment of the API (educator, competency and activity ids)."""
+ReferenceId = held_to(REFERENCE_ID)
+"""An id only stored and shown (who sent a feedback event)."""
+ProfileText = held_to(Rule("a profile value", 64, min_length=0))
+Note = held_to(Rule("a note", 2000, min_length=0, multiline=True))
+Label = held_to(Rule("a label", 200, min_length=0))
+TimeText = Annotated[str, Field(max_length=64, json_schema_extra={
+    "format": "date-time", "pattern": f"^{ISO_8601}$"})]
+"""An ISO 8601 time as sent; the route checks its syntax and window with the field contract's
+one vectorized parser (:func:`recommender.fields.parse_times`), which words the reasons."""
 FeedbackEvent = Literal["accepted", "declined", "started", "completed", "rated",
                         "pinned", "unpinned", "replaced", "noted"]
 
@@ -164,6 +196,9 @@ class XapiOutcome(BaseModel):
     statement_id: str | None
     status: Outcome = Field(description=_OUTCOME + "; a statement takes its records' worst")
     evidence_ids: list[str] = []
+    completed_activity: str | None = Field(
+        None, description="The catalog activity the statement records as completed (a feedback "
+                          "`completed` event, stored once per statement id)")
     field: str | None = None
     value: str | None = None
     reason: str | None = None
@@ -182,10 +217,11 @@ class XapiBatchOut(BaseModel):
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    years_experience: int | None = Field(None, ge=0, le=80)
-    role: str | None = Field(None, max_length=64, examples=["classroom_teacher"])
-    subject: str | None = Field(None, max_length=64, examples=["math"])
-    grade_band: str | None = Field(None, max_length=64, examples=["middle"])
+    years_experience: int | None = Field(None, ge=0, le=80, strict=True,
+                                         description="Whole years (a JSON integer)")
+    role: ProfileText | None = Field(None, examples=["classroom_teacher"])
+    subject: ProfileText | None = Field(None, examples=["math"])
+    grade_band: ProfileText | None = Field(None, examples=["middle"])
 
 
 class EducatorIn(BaseModel):
@@ -197,7 +233,7 @@ class EducatorIn(BaseModel):
         "goals": ["INS.FORMATIVE"]}]})
 
     profile: Profile = Field(default_factory=Profile)
-    goals: list[str] = Field(default_factory=list, max_length=50)
+    goals: list[AddressableId] = Field(default_factory=list, max_length=50)
 
 
 class EducatorOut(BaseModel):
@@ -262,7 +298,7 @@ class BatchRecommendationsIn(BaseModel):
         "educator_ids": ["T-0017", "T-0018"], "k": 3, "max_hours": 20,
         "formats": ["course", "coaching_cycle"]}]})
 
-    educator_ids: list[str] = Field(min_length=1)
+    educator_ids: list[AddressableId] = Field(min_length=1)
     k: int = Field(5, ge=1, le=50)
     max_hours: float | None = Field(None, gt=0, le=10000)
     formats: list[Format] | None = Field(None, min_length=1)
@@ -308,14 +344,15 @@ class FeedbackEventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    educator_id: str = Field(min_length=1, max_length=128)
-    activity_id: str = Field(min_length=1, max_length=128)
+    educator_id: AddressableId
+    activity_id: AddressableId
     event: FeedbackEvent
-    at: datetime | None = Field(None, description="When (default: now); naive times are UTC")
-    rating: int | None = Field(None, ge=1, le=5)
-    replaces: str | None = Field(None, min_length=1, max_length=128)
-    by: str | None = Field(None, max_length=128, description="Who, e.g. a coach id")
-    note: str | None = Field(None, max_length=2000)
+    at: TimeText | None = Field(None, description="When (default: now): ISO 8601, naive times "
+                                                  "are UTC, from 1970-01-01 to now + 1 day")
+    rating: int | None = Field(None, ge=1, le=5, strict=True)
+    replaces: AddressableId | None = None
+    by: ReferenceId | None = Field(None, description="Who, e.g. a coach id")
+    note: Note | None = None
 
 
 class FeedbackIn(BaseModel):
@@ -377,7 +414,7 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["platform", "coach", "admin"]
-    label: str = Field("", max_length=200)
+    label: Label = ""
 
 
 class KeyOut(BaseModel):

@@ -5,16 +5,24 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from api.auth import EvidenceWriter
+from api.auth import EvidenceWriter, Principal
 from api.deps import ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
-from api.ingest import OUTCOMES, ingest_records
+from api.ingest import OUTCOMES, IngestResult, ingest_records
 from api.routers._common import errors, json_response
 from api.schemas import EvidenceBatchOut, XapiBatchOut
-from recommender.xapi import statements_to_evidence
+from api.services import Services
+from recommender.store.completions import (
+    XAPI_BY,
+    completion_note,
+    ensure_educators,
+    recorded_completions,
+)
+from recommender.xapi import XapiMapping, statements_to_evidence
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
 
@@ -85,10 +93,15 @@ def post_evidence(
                 "source, object.id (an IRI ending in /competencies/<id> or /activities/<id>, a "
                 "`urn:pdrec:competency:<id>`, or an IRI of the `PDREC_XAPI_IRI_MAP` table) -> "
                 "competency, result.score -> score, timestamp -> observed_at, id -> evidence_id. "
-                "Statements that do not map are rejected with a reason. A statement is "
-                "`rejected` if any of its records is, a `conflict` if any is stored with other "
-                "content under its `evidence_id`, a `duplicate` if all are already stored as "
-                "sent, else `accepted`.",
+                "A `completed` statement, or one with `result.completion: true` or full "
+                "progress, on a catalog activity records that activity as completed (a feedback "
+                "`completed` event, once per statement id; `completed_activity` names it); "
+                "without a score that is all it records. Voiding statements are rejected: "
+                "evidence is append-only. Statements that do not map are rejected with the "
+                "field, the value and the real defect. A statement is `rejected` if any of its "
+                "records is, a `conflict` if any is stored with other content under its "
+                "`evidence_id`, a `duplicate` if all it records is already stored as sent, "
+                "else `accepted`.",
     responses=errors(401, 403, 413, 422),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/XapiBatchIn"}}}}},
@@ -107,6 +120,7 @@ def post_xapi(
     per: dict[int, list[int]] = {}
     for r, pos in enumerate(mapping.origin):
         per.setdefault(pos, []).append(r)
+    completed = _record_completions(services, who, mapping, result, per)
     rejected = {row: (sid, f, v, why) for row, sid, f, v, why in
                 mapping.rejections.itertuples(index=False, name=None)}
     outcomes = []
@@ -118,20 +132,25 @@ def post_xapi(
                              "field": field, "value": value, "reason": reason})
             continue
         rows = per.get(i, [])
-        statuses = [result.status[r] for r in rows]
         eids = [result.evidence_ids[r] for r in rows if result.evidence_ids[r] is not None]
-        worst = next((r for outcome in ("rejected", "conflict") for r in rows
-                      if result.status[r] == outcome), None)
+        extra = {"evidence_ids": eids}
+        statuses = [result.status[r] for r in rows]
+        problems = [result.problems.get(r) for r in rows]
+        if i in completed:
+            status, activity, problem = completed[i]
+            extra["completed_activity"] = activity
+            statuses.append(status)
+            problems.append(problem)
+        worst = next((k for outcome in ("rejected", "conflict") for k, s in enumerate(statuses)
+                      if s == outcome), None)
         if worst is None and statuses and all(s == "duplicate" for s in statuses):
-            worst = rows[0]
+            worst = 0
         if worst is not None:
-            field, value, reason = result.problems[worst]
-            outcomes.append({"index": i, "statement_id": sid, "status": result.status[worst],
-                             "evidence_ids": eids, "field": field, "value": value,
-                             "reason": reason})
+            field, value, reason = problems[worst]
+            outcomes.append({"index": i, "statement_id": sid, "status": statuses[worst],
+                             **extra, "field": field, "value": value, "reason": reason})
         elif report == "all":
-            outcomes.append({"index": i, "statement_id": sid, "status": "accepted",
-                             "evidence_ids": eids})
+            outcomes.append({"index": i, "statement_id": sid, "status": "accepted", **extra})
     counts = Counter(o["status"] for o in outcomes)
     if report == "problems":
         counts["accepted"] = len(statements) - sum(counts.values())
@@ -140,3 +159,47 @@ def post_xapi(
         "educators_updated": result.educators_updated,
         "outcomes": outcomes, "model": services.models.state.info(),
     })
+
+
+def _record_completions(services: Services, who: Principal, mapping: XapiMapping,
+                        result: IngestResult, records_of: dict[int, list[int]]
+                        ) -> dict[int, tuple[str, str, tuple[str, str, str] | None]]:
+    """Store the completions the statements report, as feedback ``completed`` events.
+
+    A statement whose evidence records were not all stored (or found stored as sent) records
+    no completion either. Each statement's completion is stored once: one already stored (or
+    repeated in the batch) is a duplicate. Returns, per statement position, ``(accepted or
+    duplicate, activity_id, (field, value, reason) of a duplicate)``.
+    """
+    tenant = who.tenant_id
+    todo = [(pos, c) for pos, c in zip(mapping.completion_origin, mapping.completions,
+                                       strict=True)
+            if all(result.status[r] in ("accepted", "duplicate") for r in records_of.get(pos, []))]
+    if not todo:
+        return {}
+    seen = recorded_completions(services.store, tenant, {c["educator_id"] for _, c in todo},
+                                [c["statement_id"] for _, c in todo])
+    out: dict[int, tuple[str, str, tuple[str, str, str] | None]] = {}
+    new = []
+    for pos, c in todo:
+        sid, activity = c["statement_id"], c["activity_id"]
+        if sid in seen:
+            out[pos] = ("duplicate", activity, (
+                "id", sid, f"the completion of activity {activity!r} reported by statement "
+                f"{sid!r} is already recorded"))
+            continue
+        seen.add(sid)
+        out[pos] = ("accepted", activity, None)
+        new.append(c)
+    if new:
+        at = pd.to_datetime(pd.Series([c["at"] for c in new]), utc=True, format="ISO8601")
+        ensure_educators(services.store, tenant, {c["educator_id"] for c in new})
+        services.store.add_feedback(tenant, [
+            {"educator_id": c["educator_id"], "activity_id": c["activity_id"],
+             "event": "completed", "at": t, "by": XAPI_BY,
+             "note": completion_note(c["statement_id"]), "key_id": who.key_id}
+            for c, t in zip(new, at.dt.to_pydatetime(), strict=True)])
+        if services.models.state.predictor is not None:  # completions are model features
+            services.mastery_changed(tenant, sorted({c["educator_id"] for c in new}))
+        services.metrics.feedback.labels("completed").inc(len(new))
+    return out
