@@ -477,6 +477,46 @@ def keys_revoke(
 
 
 @app.command()
+def repair(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: all).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run",
+                                          help="Report what breaks the contract; change nothing.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Export file (JSON Lines) for the rows moved aside; default "
+             "DATA_DIR/quarantine/repair-<UTC time>.jsonl.")] = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Move aside stored rows that break the field contract (ids, text, times; see
+    recommender/fields.py): each is written to an export file, then deleted; counts printed."""
+    from pipelines.repair import default_export_path
+    from pipelines.repair import repair as run
+    from pipelines.serve import project_store
+
+    with project_store(data_dir) as store:
+        report = run(store, tenant_id=tenant, dry_run=dry_run,
+                     export=out or default_export_path(data_dir))
+    counts = report.plan.counts()
+    if not counts:
+        console.print("no stored row breaks the field contract")
+        return
+    table = Table(title="Rows breaking the field contract" + (" (dry run)" if dry_run else ""))
+    for col in ("table", "field", "rows", "example"):
+        table.add_column(col)
+    for (name, field), n in sorted(counts.items()):
+        first = next(f for f in report.plan.findings if (f.table, f.field) == (name, field))
+        table.add_row(name, field, str(n), first.reason)
+    console.print(table)
+    if dry_run:
+        console.print(f"{len(report.plan.findings)} row(s) would be moved aside; nothing changed")
+        return
+    moved = ", ".join(f"{n} {name}" for name, n in report.deleted.items()
+                      if n and name != "profiles")
+    console.print(f"moved aside {len(report.plan.findings)} row(s) to {report.export} "
+                  f"(deleted: {moved or 'none'}; educators rewritten without a bad profile "
+                  f"value or goal: {report.deleted.get('profiles', 0)})")
+
+
+@app.command()
 def serve(
     data_dir: DataDir = Path("data"),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
