@@ -282,46 +282,77 @@ def _reason(arr: RankingIndex, table: MasteryTable, lead: dict, ready: list[dict
 
 
 # -- citing the evidence under an estimate --------------------------------------------------------
-def _own_records(evidence: pd.DataFrame, educator_id: str, competency_ids: Sequence[str],
-                 influence: pd.Series | None) -> pd.DataFrame:
-    """The educator's records on these competencies with their scale, time and influence.
+@dataclass(frozen=True, eq=False)
+class _Records:
+    """An educator's records on the asked competencies, as aligned numpy arrays.
 
-    Checks the frame at the door: the columns of :data:`_CITE_REQUIRED` must be there
-    (``scale_min``/``scale_max`` default to the 1-4 rubric, ``rater_id`` to None) and
-    ``influence``, when given, must be a Series on the frame's (unique) index.
+    ``comp`` is each record's position in ``comps``; ``t`` its time in ns (UTC); ``influence``
+    NaN where unmeasured; ``proficient`` None when the frame has no such column.
     """
+
+    comps: list[str]
+    comp: np.ndarray
+    evidence_id: np.ndarray
+    source: np.ndarray
+    score: np.ndarray
+    scale_min: np.ndarray
+    scale_max: np.ndarray
+    t: np.ndarray
+    rater_id: np.ndarray
+    influence: np.ndarray
+    proficient: np.ndarray | None
+
+
+def _own_records(evidence: pd.DataFrame, educator_id: str, comps: list[str],
+                 influence: pd.Series | None) -> _Records:
+    """The educator's records on ``comps``, checked at the door: the columns of
+    :data:`_CITE_REQUIRED` must be there (``scale_min``/``scale_max`` default to the 1-4
+    rubric, ``rater_id`` to None) and ``influence``, when given, must be a Series matched to
+    the frame by its (unique) index."""
     if not isinstance(evidence, pd.DataFrame):
         raise TypeError(f"evidence must be a DataFrame; got {type(evidence).__name__}")
     missing = [c for c in _CITE_REQUIRED if c not in evidence.columns]
     if missing:
         raise ValueError(f"evidence is missing column(s) {missing}; expected at least "
                          f"{list(_CITE_REQUIRED)}, got {list(evidence.columns)}")
-    mine = (evidence["educator_id"] == educator_id).to_numpy(bool) & \
-        evidence["competency_id"].isin(list(competency_ids)).to_numpy(bool)
-    own = evidence.loc[mine]
-    out = pd.DataFrame({
-        "evidence_id": own["evidence_id"].astype(str),
-        "competency_id": own["competency_id"].astype(str),
-        "source": own["source"].astype(str),
-        "score": pd.to_numeric(own["score"], errors="coerce").astype(float),
-        "scale_min": (pd.to_numeric(own["scale_min"], errors="coerce").fillna(1.0)
-                      if "scale_min" in own else 1.0),
-        "scale_max": (pd.to_numeric(own["scale_max"], errors="coerce").fillna(4.0)
-                      if "scale_max" in own else 4.0),
-        "observed_at": pd.to_datetime(own["observed_at"], utc=True),
-        "rater_id": own["rater_id"] if "rater_id" in own else None,
-        "proficient": own["proficient"].astype(bool) if "proficient" in own else np.nan,
-        "influence": np.nan,
-    }, index=own.index)
+    if influence is not None and not isinstance(influence, pd.Series):
+        raise TypeError("influence must be a pandas Series aligned with the evidence frame's "
+                        f"index; got {type(influence).__name__}")
+    comp = pd.Index(comps, dtype=object).get_indexer(evidence["competency_id"].to_numpy(object))
+    rows = np.flatnonzero((evidence["educator_id"].to_numpy(object) == educator_id) & (comp >= 0))
+
+    def col(name: str, default=None, numeric: bool = False) -> np.ndarray:
+        if name not in evidence.columns:
+            return np.full(len(rows), default, dtype=float if numeric else object)
+        values = evidence[name]
+        if numeric and not pd.api.types.is_numeric_dtype(values):
+            values = pd.to_numeric(values, errors="coerce")
+        return values.to_numpy(float if numeric else None)[rows]
+
+    inf = np.full(len(rows), np.nan)
     if influence is not None:
-        if not isinstance(influence, pd.Series):
-            raise TypeError("influence must be a pandas Series aligned with the evidence "
-                            f"frame's index; got {type(influence).__name__}")
         if not (evidence.index.is_unique and influence.index.is_unique):
             raise ValueError("influence is matched to evidence by index: both indexes must be "
                              "unique (reset the evidence frame's index before estimating)")
-        out["influence"] = pd.to_numeric(influence.reindex(own.index), errors="coerce")
-    return out
+        inf = pd.to_numeric(influence.reindex(evidence.index[rows]), errors="coerce") \
+            .to_numpy(float)
+    times = pd.DatetimeIndex(pd.to_datetime(evidence["observed_at"], utc=True)).as_unit("ns")
+    return _Records(
+        comps=comps, comp=comp[rows], evidence_id=col("evidence_id").astype(str),
+        source=col("source").astype(str), score=col("score", numeric=True),
+        scale_min=np.nan_to_num(col("scale_min", 1.0, numeric=True), nan=1.0),
+        scale_max=np.nan_to_num(col("scale_max", 4.0, numeric=True), nan=4.0),
+        t=times.asi8[rows], rater_id=col("rater_id"), influence=inf,
+        proficient=col("proficient").astype(bool) if "proficient" in evidence.columns else None)
+
+
+def _first_k(group: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+    """Of ``order`` (positions sorted by ``group`` first), those among the first ``k`` of their
+    group."""
+    g = group[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(g) else np.zeros(0, np.int64)
+    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    return order[rank < k]
 
 
 def _check_k(k: int) -> None:
@@ -332,6 +363,25 @@ def _check_k(k: int) -> None:
 def _none_if_missing(x) -> float | str | None:
     """None for a missing scalar (None, NaN, pd.NA), else the value."""
     return None if pd.isna(x) else x
+
+
+def _utc(ns: int) -> datetime:
+    return pd.Timestamp(int(ns), tz="UTC").to_pydatetime()
+
+
+def _cite(rec: _Records, k: int) -> dict[str, list[Citation]]:
+    # most influential first (NaN after every measured one), then newest, then by id
+    inf_key = np.where(np.isnan(rec.influence), np.inf, -np.nan_to_num(rec.influence))
+    order = np.lexsort((rec.evidence_id, -rec.t, inf_key, rec.comp))
+    out: dict[str, list[Citation]] = {c: [] for c in rec.comps}
+    for i in _first_k(rec.comp, order, k).tolist():  # at most k per competency: the handful
+        out[rec.comps[rec.comp[i]]].append(Citation(
+            evidence_id=str(rec.evidence_id[i]), source=str(rec.source[i]),
+            score=float(rec.score[i]), scale_min=float(rec.scale_min[i]),
+            scale_max=float(rec.scale_max[i]), observed_at=_utc(rec.t[i]),
+            rater_id=_none_if_missing(rec.rater_id[i]),
+            influence=_none_if_missing(float(rec.influence[i]))))
+    return out
 
 
 def cite_evidence(evidence: pd.DataFrame, educator_id: str, competency_ids: Iterable[str], *,
@@ -367,20 +417,8 @@ def cite_evidence(evidence: pd.DataFrame, educator_id: str, competency_ids: Iter
     ['b', 'a']
     """
     _check_k(k)
-    comps = list(dict.fromkeys(competency_ids))
-    own = _own_records(evidence, educator_id, comps, influence)
-    top = (own.sort_values(["competency_id", "influence", "observed_at", "evidence_id"],
-                           ascending=[True, False, False, True], na_position="last",
-                           kind="stable")
-           .groupby("competency_id", sort=False).head(k))
-    out: dict[str, list[Citation]] = {c: [] for c in comps}
-    for r in top.itertuples(index=False):  # at most k per competency: the handful cited
-        out[r.competency_id].append(Citation(
-            evidence_id=r.evidence_id, source=r.source, score=float(r.score),
-            scale_min=float(r.scale_min), scale_max=float(r.scale_max),
-            observed_at=r.observed_at.to_pydatetime(), rater_id=_none_if_missing(r.rater_id),
-            influence=_none_if_missing(float(r.influence))))
-    return out
+    return _cite(_own_records(evidence, educator_id, list(dict.fromkeys(competency_ids)),
+                              influence), k)
 
 
 def _of_scale(lo: float, hi: float) -> str:
@@ -388,20 +426,99 @@ def _of_scale(lo: float, hi: float) -> str:
     return f"of {hi:g}" if lo in (0.0, 1.0) else f"on the {lo:g}-{hi:g} scale"
 
 
-def _evidence_text(source: str, n: int, mean: float, n_proficient: float, lo: float, hi: float,
-                   latest: pd.Timestamp) -> tuple[str, float]:
+def _evidence_text(source: str, n: int, mean: float, n_proficient: float | None, lo: float,
+                   hi: float, latest: str) -> tuple[str, float]:
     """One source group in words, and the number it quotes."""
     one, many = _NOUNS.get(source, (source.replace("_", " ") + " record",
                                     source.replace("_", " ") + " records"))
-    day = latest.date().isoformat()
-    if source == "micro_credential" and not np.isnan(n_proficient):
+    if source == "micro_credential" and n_proficient is not None:
         if n == 1:
-            return f"1 {one}: {'proficient' if n_proficient else 'not yet proficient'} ({day})", \
-                float(n_proficient)
-        return f"{n} {many}: {int(n_proficient)} proficient (latest {day})", n_proficient / n
+            return (f"1 {one}: {'proficient' if n_proficient else 'not yet proficient'} "
+                    f"({latest})", float(n_proficient))
+        return f"{n} {many}: {int(n_proficient)} proficient (latest {latest})", n_proficient / n
     if n == 1:
-        return f"1 {one}: {mean:g} {_of_scale(lo, hi)} ({day})", mean
-    return f"{n} {many} averaging {mean:.1f} {_of_scale(lo, hi)} (latest {day})", mean
+        return f"1 {one}: {mean:g} {_of_scale(lo, hi)} ({latest})", mean
+    return f"{n} {many} averaging {mean:.1f} {_of_scale(lo, hi)} (latest {latest})", mean
+
+
+def _evidence_contributions(rec: _Records, k: int) -> dict[str, list[Contribution]]:
+    """The records grouped by (competency, source, scale): count, mean score, proficient
+    count, latest time and summed |influence| per group (numpy), the first ``k`` groups of
+    each competency in words."""
+    out: dict[str, list[Contribution]] = {c: [] for c in rec.comps}
+    if not len(rec.comp):
+        return out
+    src_code, sources = pd.factorize(rec.source)
+    lo_code, los = pd.factorize(rec.scale_min)
+    hi_code, his = pd.factorize(rec.scale_max)
+    key = ((rec.comp * len(sources) + src_code) * len(los) + lo_code) * len(his) + hi_code
+    keys, group = np.unique(key, return_inverse=True)
+    n = np.bincount(group)
+    mean = np.bincount(group, weights=rec.score) / n
+    weight = np.bincount(group, weights=np.nan_to_num(np.abs(rec.influence)))
+    prof = (np.bincount(group, weights=rec.proficient.astype(float))
+            if rec.proficient is not None else None)
+    latest = np.full(len(keys), np.iinfo(np.int64).min)
+    np.maximum.at(latest, group, rec.t)
+    first = np.zeros(len(keys), np.int64)  # one record of each group, for its labels
+    first[group] = np.arange(len(group))
+    g_comp = rec.comp[first]
+    order = np.lexsort((sources[src_code[first]].astype(str), -latest, -n, -weight, g_comp))
+    for g in _first_k(g_comp, order, k).tolist():
+        i = first[g]
+        text, value = _evidence_text(
+            str(rec.source[i]), int(n[g]), float(mean[g]),
+            None if prof is None else float(prof[g]), float(rec.scale_min[i]),
+            float(rec.scale_max[i]), _utc(latest[g]).date().isoformat())
+        c = rec.comps[rec.comp[i]]
+        out[c].append(Contribution("evidence", text, c, value))
+    return out
+
+
+def _completion_contributions(completions: pd.DataFrame, catalog: Catalog, educator_id: str,
+                              comps: list[str], k: int) -> dict[str, list[Contribution]]:
+    """Activities the educator completed on each competency, most recent first."""
+    out: dict[str, list[Contribution]] = {c: [] for c in comps}
+    done = completions.loc[(completions["educator_id"].to_numpy(object) == educator_id),
+                           ["activity_id", "completed_at"]]
+    if not len(done):
+        return out
+    targets = catalog.targets
+    targets = targets.loc[targets["competency_id"].isin(comps), ["activity_id", "competency_id"]]
+    done = (done.assign(completed_at=pd.to_datetime(done["completed_at"], utc=True))
+            .merge(targets, on="activity_id")
+            .sort_values(["competency_id", "completed_at", "activity_id"],
+                         ascending=[True, False, True], kind="stable")
+            .groupby("competency_id", sort=False).head(k))
+    titles = catalog.activities["title"]
+    for r in done.itertuples(index=False):
+        title = titles.get(r.activity_id, r.activity_id)
+        out[r.competency_id].append(Contribution(
+            "completion", f"completed '{title}' on {r.completed_at.date().isoformat()}",
+            r.competency_id, None))
+    return out
+
+
+def _contributions(rec: _Records, educator_id: str, *, graph: nx.DiGraph,
+                   mastery: Mapping[str, float], completions: pd.DataFrame | None,
+                   catalog: Catalog | None, k: int) -> dict[str, list[Contribution]]:
+    out = _evidence_contributions(rec, k)
+    if completions is not None and catalog is not None and len(completions):
+        for c, items in _completion_contributions(completions, catalog, educator_id,
+                                                  rec.comps, k).items():
+            out[c].extend(items)
+    for c in rec.comps:
+        room = k - len(out[c])
+        if room > 0 and c in graph:
+            prereqs = sorted(graph.predecessors(c),
+                             key=lambda q: (float(mastery.get(q, 0.0)), q))
+            for q in prereqs[:room]:
+                p = float(mastery.get(q, 0.0))
+                name = graph.nodes[q].get("name", q)
+                out[c].append(Contribution("prerequisite", f"prerequisite {name} at {p:.2f}",
+                                           c, p))
+        out[c] = out[c][:k]
+    return out
 
 
 def describe_contributions(evidence: pd.DataFrame, educator_id: str,
@@ -430,52 +547,9 @@ def describe_contributions(evidence: pd.DataFrame, educator_id: str,
     ``completions`` has ``educator_id, activity_id, completed_at``.
     """
     _check_k(k)
-    comps = list(dict.fromkeys(competency_ids))
-    own = _own_records(evidence, educator_id, comps, influence)
-    out: dict[str, list[Contribution]] = {c: [] for c in comps}
-    if len(own):
-        groups = (own.assign(weight=own["influence"].abs().fillna(0.0),
-                             proficient=own["proficient"].astype(float))
-                  .groupby(["competency_id", "source", "scale_min", "scale_max"], sort=False)
-                  .agg(n=("score", "size"), mean=("score", "mean"),
-                       n_proficient=("proficient", "sum"),
-                       any_proficient=("proficient", "count"),
-                       latest=("observed_at", "max"), weight=("weight", "sum"))
-                  .reset_index()
-                  .sort_values(["competency_id", "weight", "n", "latest", "source"],
-                               ascending=[True, False, False, False, True], kind="stable")
-                  .groupby("competency_id", sort=False).head(k))
-        for g in groups.itertuples(index=False):
-            n_prof = g.n_proficient if g.any_proficient else np.nan
-            text, value = _evidence_text(g.source, int(g.n), float(g.mean), n_prof,
-                                         float(g.scale_min), float(g.scale_max), g.latest)
-            out[g.competency_id].append(Contribution("evidence", text, g.competency_id, value))
-    if completions is not None and catalog is not None and len(completions):
-        done = completions.loc[(completions["educator_id"] == educator_id).to_numpy(bool),
-                               ["activity_id", "completed_at"]]
-        done = (done.assign(completed_at=pd.to_datetime(done["completed_at"], utc=True))
-                .merge(catalog.targets[["activity_id", "competency_id"]], on="activity_id")
-                .loc[lambda d: d["competency_id"].isin(comps)]
-                .sort_values(["competency_id", "completed_at", "activity_id"],
-                             ascending=[True, False, True], kind="stable")
-                .groupby("competency_id", sort=False).head(k))
-        titles = catalog.activities["title"]
-        for r in done.itertuples(index=False):
-            title = titles.get(r.activity_id, r.activity_id)
-            out[r.competency_id].append(Contribution(
-                "completion", f"completed '{title}' on {r.completed_at.date().isoformat()}",
-                r.competency_id, None))
-    for c in comps:
-        room = k - len(out[c])
-        if room <= 0 or c not in graph:
-            continue
-        prereqs = sorted(graph.predecessors(c), key=lambda q: (float(mastery.get(q, 0.0)), q))
-        for q in prereqs[:room]:
-            p = float(mastery.get(q, 0.0))
-            name = graph.nodes[q].get("name", q)
-            out[c].append(Contribution("prerequisite", f"prerequisite {name} at {p:.2f}", c, p))
-        out[c] = out[c][:k]
-    return out
+    rec = _own_records(evidence, educator_id, list(dict.fromkeys(competency_ids)), influence)
+    return _contributions(rec, educator_id, graph=graph, mastery=mastery,
+                          completions=completions, catalog=catalog, k=k)
 
 
 def cite_recommendations(recommendations: Sequence[Recommendation], evidence: pd.DataFrame,
@@ -487,28 +561,29 @@ def cite_recommendations(recommendations: Sequence[Recommendation], evidence: pd
     """The ranked items with, on every target, the cited records and the contributions.
 
     One pass of :func:`cite_evidence` and :func:`describe_contributions` over all the items'
-    targets; each target's ``evidence`` becomes its citations and its ``contributions`` the
-    worded ones followed by any model contributions the table gave (at most ``k``);
-    ``evidence_ids`` lists every cited record once (targets in order) and
+    targets (the evidence is read once); each target's ``evidence`` becomes its citations and
+    its ``contributions`` the worded ones followed by any model contributions the table gave
+    (at most ``k``); ``evidence_ids`` lists every cited record once (targets in order) and
     ``top_contributions`` the most important contributions over the targets. Returns new
     :class:`Recommendation` objects; the inputs are not changed.
     """
+    _check_k(k)
     comps = list(dict.fromkeys(t["competency_id"] for r in recommendations
                                for t in r.explanation["targets"]))
-    cited = cite_evidence(evidence, educator_id, comps, influence=influence, k=k)
-    worded = describe_contributions(evidence, educator_id, comps, graph=graph, mastery=mastery,
-                                    completions=completions, catalog=catalog,
-                                    influence=influence, k=k)
+    rec = _own_records(evidence, educator_id, comps, influence)
+    cited = _cite(rec, k)
+    worded = _contributions(rec, educator_id, graph=graph, mastery=mastery,
+                            completions=completions, catalog=catalog, k=k)
     out = []
-    for rec in recommendations:
+    for r in recommendations:
         targets = []
-        for t in rec.explanation["targets"]:
+        for t in r.explanation["targets"]:
             c = t["competency_id"]
-            targets.append({**t, "evidence": [asdict(x) for x in cited[c]],
-                            "contributions": ([asdict(x) for x in worded[c]]
+            targets.append({**t, "evidence": [dict(vars(x)) for x in cited[c]],
+                            "contributions": ([dict(vars(x)) for x in worded[c]]
                                               + list(t.get("contributions", [])))[:k]})
         ids = list(dict.fromkeys(x["evidence_id"] for t in targets for x in t["evidence"]))
-        explanation = {**rec.explanation, "targets": targets, "evidence_ids": ids,
+        explanation = {**r.explanation, "targets": targets, "evidence_ids": ids,
                        "top_contributions": _top_contributions(targets)}
-        out.append(replace(rec, explanation=explanation))
+        out.append(replace(r, explanation=explanation))
     return out

@@ -7,6 +7,12 @@ their feedback (the context) and the ranker (with the model's prebuilt ranking i
 answer, cached or not, gets its own ``request_id`` and its rows in the recommendation log (the
 audit trail: to whom, which activities, which model), written behind the request in batches by
 :class:`~api.audit.AuditLog`.
+
+With ``explain=true`` every item's explanation cites, per target competency, the educator's own
+evidence and what the estimate rests on in words (:func:`recommender.explain.cite_recommendations`):
+one read of the educator's evidence (their newest 500 records, with each record's own scale)
+and one of their completions per educator per request, only when the answer is not cached
+(the cached answer already holds the citations; the cache key holds ``data_version``).
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from api.schemas import (
     RecommendationsOut,
 )
 from api.services import MasteryService, ModelState, Services
+from recommender.explain import Recommendation, cite_recommendations
 from recommender.pathway import plan_pathway
-from recommender.ranking import RankingRequest, rank_activities, rank_batch
+from recommender.ranking import EducatorContext, RankingRequest, rank_activities, rank_batch
+from recommender.store.coach import evidence_records
 
 router = APIRouter(tags=["recommendations"])
 
@@ -45,6 +53,34 @@ def _log(services: Services, who: Principal, request_id: str, kind: str, state: 
          "rank": r, "activity_id": a, "score": s, "model_name": state.name,
          "model_version": state.version, "key_id": who.key_id, "shown_at": now}
         for e, r, a, s in rows])
+
+
+_CITED_EVIDENCE_LIMIT = 500
+"""How many of an educator's newest records an explanation may cite from."""
+
+
+def _ranked_with_citations(services: Services, tenant_id: str, educator_id: str, entry,
+                           context: EducatorContext, state: ModelState,
+                           request: RankingRequest, explain: bool) -> list[Recommendation]:
+    """One educator's ranked activities; with ``explain``, each target cites the educator's
+    evidence and says what its estimate rests on (one evidence read, one feedback read)."""
+    mastery = {c: p for c, (p, _n) in entry.table.items()}
+    ranked = rank_activities(services.graph, services.catalog, mastery, context=context,
+                             request=request, index=state.index, model_version=state.version)
+    if not explain or not ranked:
+        return ranked
+    rows = evidence_records(services.store, tenant_id, educator_id, limit=_CITED_EVIDENCE_LIMIT)
+    evidence = pd.DataFrame(rows, columns=["evidence_id", "competency_id", "source", "score",
+                                           "scale_min", "scale_max", "proficient",
+                                           "observed_at", "rater_id"]).assign(
+        educator_id=educator_id)
+    done = [(r["activity_id"], r["at"]) for r in services.store.feedback_rows(
+        tenant_id, [educator_id]) if r["event"] == "completed"]
+    completions = pd.DataFrame(done, columns=["activity_id", "completed_at"]).assign(
+        educator_id=educator_id)
+    return cite_recommendations(ranked, evidence, educator_id, graph=services.graph,
+                                mastery=mastery, completions=completions,
+                                catalog=services.catalog)
 
 
 def _item(rank: int, rec, explain: bool) -> dict:
@@ -105,9 +141,8 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
     e = rec.educator_id
     entry = services.mastery.get(tenant_id, {e: rec}, state)[e]
     context = services.contexts(tenant_id, {e: rec})[e]
-    mastery = {c: p for c, (p, _n) in entry.table.items()}
-    ranked = rank_activities(services.graph, services.catalog, mastery, context=context,
-                             request=request, index=state.index, model_version=state.version)
+    ranked = _ranked_with_citations(services, tenant_id, e, entry, context, state, request,
+                                    explain)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
     shown = tuple((i + 1, r.activity_id, float(r.score)) for i, r in enumerate(ranked))
     return (orjson.Fragment(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=str)),
@@ -115,14 +150,18 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
 
 
 @router.post("/v1/recommendations:batch", response_model=BatchRecommendationsOut,
-             summary="Next activities for many educators at once (no explanations)",
+             summary="Next activities for many educators at once",
              description="Up to `PDREC_MAX_BATCH_EDUCATORS` (default 500) educators; ids not in "
-                         "the caller's tenant are listed in `not_found`.",
+                         "the caller's tenant are listed in `not_found`. With `explain=true` "
+                         "each item has its reason and explanation (citing the educator's "
+                         "evidence), at the cost of one evidence read per educator.",
              responses=errors(401, 403, 413, 422))
 def post_batch(
     who: Reader,
     services: ServicesDep,
     body: BatchRecommendationsIn,
+    explain: Annotated[bool, Query(description="Include reasons and the structured "
+                                               "explanations")] = False,
 ) -> Response:
     limit = services.settings.max_batch_educators
     if len(body.educator_ids) > limit:
@@ -136,37 +175,57 @@ def post_batch(
     state = services.models.state
     found = [e for e in ids if e in records]
     results = []
+    log_rows = []
     if found:
         entries = services.mastery.get(who.tenant_id, records, state)
         contexts = services.contexts(who.tenant_id, records)
-        frames = []
-        for e in found:
-            f = MasteryService.frame(entries[e]).reset_index()
-            f.insert(0, "educator_id", e)
-            frames.append(f)
-        ranked = rank_batch(services.graph, services.catalog, pd.concat(frames, ignore_index=True),
-                            contexts=contexts, request=request, index=state.index)
-        acts = services.catalog.activities
-        by_educator = {e: g for e, g in ranked.groupby("educator_id", sort=False)}
-        log_rows = []
-        for e in found:
-            g = by_educator.get(e)
-            items = []
-            if g is not None:
-                for r, a, s in zip(g["rank"].tolist(), g["activity_id"].tolist(),
-                                   g["score"].tolist(), strict=True):
-                    pinned = a in contexts[e].pinned
-                    items.append({"rank": r, "activity_id": a, "title": acts.at[a, "title"],
-                                  "format": acts.at[a, "format"],
-                                  "hours": float(acts.at[a, "hours"]), "score": float(s),
-                                  "reason": "", "pinned": pinned, "explanation": None})
-                    log_rows.append((e, r, a, float(s)))
-            results.append({"educator_id": e, "items": items})
+        if explain:  # ranked one by one (rank_batch gives the same order and scores)
+            for e in found:
+                ranked = _ranked_with_citations(services, who.tenant_id, e, entries[e],
+                                                contexts[e], state, request, explain=True)
+                results.append({"educator_id": e, "items": [_item(i + 1, r, True)
+                                                            for i, r in enumerate(ranked)]})
+                log_rows.extend((e, i + 1, r.activity_id, float(r.score))
+                                for i, r in enumerate(ranked))
+        else:
+            results, log_rows = _batch_unexplained(services, found, entries, contexts, state,
+                                                   request)
     request_id = new_request_id()
     if results:
         _log(services, who, request_id, "batch", state, log_rows)
     return json_response({"request_id": request_id, "model": state.info(), "results": results,
                           "not_found": [e for e in ids if e not in records]})
+
+
+def _batch_unexplained(services: Services, found: list[str], entries, contexts,
+                       state: ModelState, request: RankingRequest
+                       ) -> tuple[list[dict], list[tuple[str, int, str, float]]]:
+    """All educators ranked at once (:func:`rank_batch`), without reasons or explanations:
+    the results and the recommendation-log rows."""
+    frames = []
+    for e in found:
+        f = MasteryService.frame(entries[e]).reset_index()
+        f.insert(0, "educator_id", e)
+        frames.append(f)
+    ranked = rank_batch(services.graph, services.catalog, pd.concat(frames, ignore_index=True),
+                        contexts=contexts, request=request, index=state.index)
+    acts = services.catalog.activities
+    by_educator = {e: g for e, g in ranked.groupby("educator_id", sort=False)}
+    results, log_rows = [], []
+    for e in found:
+        g = by_educator.get(e)
+        items = []
+        if g is not None:
+            for r, a, s in zip(g["rank"].tolist(), g["activity_id"].tolist(),
+                               g["score"].tolist(), strict=True):
+                pinned = a in contexts[e].pinned
+                items.append({"rank": r, "activity_id": a, "title": acts.at[a, "title"],
+                              "format": acts.at[a, "format"],
+                              "hours": float(acts.at[a, "hours"]), "score": float(s),
+                              "reason": "", "pinned": pinned, "explanation": None})
+                log_rows.append((e, r, a, float(s)))
+        results.append({"educator_id": e, "items": items})
+    return results, log_rows
 
 
 @router.get("/v1/educators/{educator_id}/pathway", response_model=PathwayOut,
