@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recommender.errors import (
@@ -286,6 +287,21 @@ def invalid_json(exc: Exception) -> InvalidJson:
                                  "reason": "expected a JSON document encoded in UTF-8"}])
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path.
+
+    Starlette answers 405 from the first route whose path matches, with that route's methods
+    in ``Allow``; a path served by two routes (``GET`` and ``PUT /v1/educators/{id}``) would
+    name only one of them.
+    """
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in request.app.router.routes)]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that apply :data:`ERROR_TABLE` and the body format."""
 
@@ -314,7 +330,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and exc.__cause__ is not None:
             # FastAPI's "There was an error parsing the body": invalid UTF-8, too deep, ...
             return error_response(invalid_json(exc.__cause__), request.scope)
-        return error_response(exc, request.scope)
+        response = error_response(exc, request.scope)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     async def _mapped(request: Request, exc: Exception) -> Response:
         return error_response(exc, request.scope)
