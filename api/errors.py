@@ -368,9 +368,9 @@ _DOOR = {
 def document_errors(schema: dict) -> dict:
     """Add the errors every operation can answer to an OpenAPI ``schema`` (in place).
 
-    Every operation: 500 (and 413, for a body it does not expect); with a request body also 422
-    (not JSON); under ``/v1``: 401 and 429 (with ``Retry-After``). Entries the routes documented
-    themselves are kept.
+    Every operation: 500 (with ``X-Request-ID``) and 413 (a body it does not expect counts too);
+    with a request body also 422 (not JSON); under ``/v1``: 401 and 429 (with ``Retry-After``).
+    Entries the routes documented themselves are kept.
     """
     for path, operations in schema.get("paths", {}).items():
         for op in operations.values():
@@ -386,4 +386,7 @@ def document_errors(schema: dict) -> dict:
                 responses["429"].setdefault("headers", {})["Retry-After"] = {
                     "description": "Seconds to wait before the next attempt",
                     "schema": {"type": "integer"}}
+            responses["500"].setdefault("headers", {})["X-Request-ID"] = {
+                "description": "The request id the message names (every answer carries it)",
+                "schema": {"type": "string"}}
     return schema

@@ -139,7 +139,7 @@ def test_openapi_documents_every_error_an_operation_can_answer(api):
         for method, op in ops.items():
             responses = op["responses"]
             where = f"{method.upper()} {path}"
-            assert "500" in responses, where
+            assert "X-Request-ID" in responses["500"]["headers"], where
             if "requestBody" in op:
                 assert {"413", "422"} <= set(responses), where
             if path.startswith("/v1/"):
