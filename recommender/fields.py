@@ -130,12 +130,15 @@ class Rule:
 
     @property
     def pattern(self) -> str:
-        """The rule's characters as an anchored pattern (for OpenAPI / pydantic ``pattern``).
-
-        Lone surrogates are left out: pydantic refuses them before any pattern runs.
-        """
+        """The rule's characters as an anchored pattern (OpenAPI, pydantic ``pattern``): no
+        forbidden character, no whitespace at either end (the doors strip it, so an id sent as
+        ``" "`` is empty). Lone surrogates are left out: pydantic refuses them first. The
+        pattern cannot say "not ``.`` or ``..``"; :func:`problem` does."""
         controls = r"\x00-\x08\x0b\x0c\x0e-\x1f" if self.multiline else r"\x00-\x1f"
-        return "^[^" + controls + r"\x7f-\x9f" + ("" if self.slash else "/") + "]*$"
+        bad = controls + r"\x7f-\x9f" + ("" if self.slash else "/")
+        edge = r"[^\s" + bad + "]"
+        body = f"{edge}(?:[^{bad}]*{edge})?"
+        return f"^{body}$" if self.min_length else f"^(?:{body})?$"
 
     def describe(self) -> str:
         """The rule in words, for reasons: ``ids are 1-128 characters without ...``."""
