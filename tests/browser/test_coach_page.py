@@ -13,6 +13,7 @@ with the reason, unless ``PDREC_SKIP_BROWSER_TESTS=1`` opts out explicitly.
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import threading
 import time
@@ -222,6 +223,26 @@ def test_coach_reviews_and_adjusts_a_pathway(page, site, tmp_path):
         # the structured explanation on demand
         page.locator("li.step").first.locator("button", has_text="Why?").click()
         expect(page.locator("li.step").first.locator("table.mini")).to_be_visible()
+
+        # "Why?" cites the educator's own records (date, source, score of scale) and counts them
+        cited = None
+        for i in range(page.locator("li.step").count()):
+            step = page.locator("li.step").nth(i)
+            if i:
+                step.locator("button", has_text="Why?").click()
+            expect(step.locator(".panel table.mini")).to_be_visible()
+            if step.locator("li.cited-record").count():
+                cited = step
+                break
+        assert cited is not None, "no step cites any evidence of an educator with evidence"
+        record = cited.locator("li.cited-record").first
+        expect(record).to_be_visible()
+        assert re.search(r"\d{4} · [a-z ]+ · [\d.]+ of [\d.]+–[\d.]+", record.inner_text())
+        n = cited.locator("li.cited-record").evaluate_all(
+            "els => new Set(els.map(e => e.dataset.evidence)).size")
+        used = cited.locator("dt", has_text="Evidence used").locator("xpath=following-sibling::dd[1]")
+        expect(used).to_have_text(f"{n} record{'' if n == 1 else 's'}")
+        expect(cited.locator("ul.contributions li").first).to_be_visible()
 
         # accept the first step
         accepted = before[0]

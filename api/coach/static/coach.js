@@ -459,6 +459,19 @@
         el("thead", {}, el("tr", {}, ["Competency", "Mastery now", "Weight", "Expected gain"].map((t) => el("th", {scope: "col", text: t})))),
         el("tbody", {}, rows)),
     ];
+    // per target: the educator's own records the estimate rests on, and why, in words
+    const cited = (x.targets || []).filter((t) => (t.evidence || []).length || (t.contributions || []).length);
+    if (cited.length) {
+      parts.push(el("div", {cls: "evidence-cited"}, el("h4", {text: "What the estimates rest on"}),
+        cited.map((t) => el("section", {cls: "cited-target", "aria-label": `Evidence for ${t.name}`},
+          el("p", {cls: "cited-name"}, el("strong", {text: t.name}), ` (${pct(t.p_mastery)})`),
+          (t.contributions || []).length ? el("ul", {cls: "contributions"},
+            t.contributions.map((c) => el("li", {text: c.text}))) : null,
+          (t.evidence || []).length ? el("ul", {cls: "cited", "aria-label": `Records cited for ${t.name}`},
+            t.evidence.map((e) => el("li", {cls: "cited-record", "data-evidence": e.evidence_id},
+              `${fmtDate(e.observed_at)} · ${human(e.source)} · ${e.score} of ${e.scale_min}–${e.scale_max}` +
+              `${e.rater_id ? ` · rater ${e.rater_id}` : ""}`))) : el("p", {cls: "muted", text: "No records of this educator on it yet."})))));
+    }
     const dl = el("dl", {cls: "facts"});
     const add = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
     add("Ready because", (x.ready_because || []).length
@@ -469,7 +482,8 @@
     }
     add("Serves goal", x.goal ? name(x.goal) : "none of the goals directly");
     add("Expected gain", x.expected_gain !== undefined ? `+${Number(x.expected_gain).toFixed(2)}` : "n/a");
-    add("Evidence used", `${(x.evidence_ids || []).length} records`);
+    const nCited = (x.evidence_ids || []).length;
+    add("Evidence used", `${nCited} record${nCited === 1 ? "" : "s"}`);
     if (x.score_parts) {
       add("Score parts", Object.entries(x.score_parts).map(([k, v]) => `${human(k)} ${Number(v).toFixed(2)}`).join(", "));
     }
