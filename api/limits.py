@@ -36,11 +36,12 @@ class BodyTooLarge(HTTPException):
     other exception raised while reading a body into a 400) and the error table renders it.
     """
 
-    def __init__(self, received: int, limit: BodyLimit, *, declared: bool):
-        size = f"{received} bytes" if declared else f"more than {limit.bytes} bytes"
-        super().__init__(413, f"request body of {size} exceeds the limit of {limit.bytes} bytes "
-                              f"of this endpoint ({limit.setting}); split the request")
-        self.details = [{"field": "body", "value": received if declared else None,
+    def __init__(self, size: int, limit: BodyLimit, *, declared: bool):
+        what = (f"request body of {size} bytes (Content-Length) exceeds" if declared else
+                f"request body exceeds (refused after {size} bytes)")
+        super().__init__(413, f"{what} the limit of {limit.bytes} bytes of this endpoint "
+                              f"({limit.setting}); split the request")
+        self.details = [{"field": "body", "value": size,
                          "reason": f"at most {limit.bytes} bytes"}]
 
 
@@ -100,6 +101,8 @@ class BodyLimitMiddleware:
 
 
 def _content_length(scope: Scope) -> int | None:
+    """The declared body length; None without one (a chunked body, or none). The server refuses
+    a malformed ``Content-Length`` itself (400) before the app sees the request."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             return int(value) if value.isdigit() else None
