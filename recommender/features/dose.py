@@ -25,6 +25,8 @@ __all__ = ["COMPLETION_COLUMNS", "activity_targets", "columns"]
 
 COMPLETION_COLUMNS = ("educator_id", "activity_id", "completed_at")
 _TARGET_COLUMNS = ["activity_id", "c", "weight", "gain", "hours"]
+_COLUMNS = ("dose_n_since", "dose_hours_since", "dose_gain_since", "dose_n_total",
+            "dose_gain_total")
 
 
 def activity_targets(catalog: Catalog | None, code: dict[str, int]) -> pd.DataFrame:
@@ -52,8 +54,8 @@ def columns(h: History, completions: pd.DataFrame | None, targets: pd.DataFrame,
             n_competencies: int) -> dict[str, np.ndarray]:
     """``dose_`` columns from ``completions`` (:data:`COMPLETION_COLUMNS`) and the
     :func:`activity_targets`."""
-    if completions is None:
-        completions = pd.DataFrame(columns=list(COMPLETION_COLUMNS))
+    if completions is None or not len(completions) or not len(targets):
+        return {name: np.zeros(h.n_queries) for name in _COLUMNS}
     doses = completions[list(COMPLETION_COLUMNS)].merge(targets, on="activity_id", how="inner")
     e = h.educators.get_indexer(doses["educator_id"])
     doses, e = doses[e >= 0], e[e >= 0].astype(np.int64)  # only the educators asked about
@@ -70,6 +72,5 @@ def columns(h: History, completions: pd.DataFrame | None, targets: pd.DataFrame,
     total = take(cum, scan.index(group, q_r))
     until_last = take(cum, scan.index(group, last_r, inclusive=True))
     since = total - np.where((h.pos >= 0)[:, None], until_last, 0.0)
-    return {"dose_n_since": since[:, 0], "dose_hours_since": since[:, 1],
-            "dose_gain_since": since[:, 2], "dose_n_total": total[:, 0],
-            "dose_gain_total": total[:, 2]}
+    return dict(zip(_COLUMNS, (since[:, 0], since[:, 1], since[:, 2], total[:, 0], total[:, 2]),
+                    strict=True))
