@@ -8,7 +8,9 @@ For each neighbourhood of the query's competency, ``prereq`` (direct prerequisit
 - ``graph_<n>_mastery`` the mean mastery over evidenced neighbours, ``graph_<n>_min`` the lowest,
   ``graph_<n>_n_evidenced`` how many neighbours have evidence, and
   ``graph_<n>_share_proficient`` the share of *all* neighbours whose mastery reaches
-  ``proficient_at`` (NaN without neighbours);
+  ``proficient_at`` (NaN without neighbours); "reaches" allows :data:`ROUNDING` below it, since
+  a decayed mean of records all scored at the threshold (3 on the 1-4 rubric) can come out one
+  rounding error short of it;
 - ``graph_prereq_last_score`` / ``graph_dep_last_score``: the score of the latest record on any
   direct prerequisite / dependent (ties at one time go to the later competency in the
   framework's lexicographic topological order, then the later ``evidence_id``);
@@ -26,7 +28,10 @@ import numpy as np
 from recommender.features.asof import gather, ratio
 from recommender.features.context import History
 
-__all__ = ["Latest", "Neighbourhood", "columns", "csr", "last_scores"]
+__all__ = ["ROUNDING", "Latest", "Neighbourhood", "columns", "csr", "last_scores"]
+
+ROUNDING = 1e-9
+"""How far below ``proficient_at`` a neighbour's mastery may fall by rounding and still reach it."""
 
 Neighbourhood = tuple[np.ndarray, np.ndarray]
 """A competency -> neighbours map in CSR form: ``(indptr, indices)`` over competency codes."""
@@ -88,7 +93,7 @@ def _aggregates(name: str, qi: np.ndarray, counts: np.ndarray, has: np.ndarray,
     total = np.bincount(qi, weights=np.where(has, mastery, 0.0), minlength=n_q).astype(float)
     lowest = np.full(n_q, np.inf)
     np.minimum.at(lowest, qi[has], mastery[has])
-    n_prof = np.bincount(qi, weights=has & (np.nan_to_num(mastery) >= proficient_at),
+    n_prof = np.bincount(qi, weights=has & (np.nan_to_num(mastery) >= proficient_at - ROUNDING),
                          minlength=n_q).astype(float)
     return {
         f"graph_{name}_mastery": ratio(total, n_has),

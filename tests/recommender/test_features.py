@@ -192,3 +192,14 @@ def test_sequence_context_adds_the_answer_order_features_and_only_those():
     assert last["own_n_between"] == 2
     assert last["edu_last_competency"] == "c" and last["edu_prev_competency"] == "b"
     assert last["edu_prev_score"] == 0.0
+
+
+def test_a_prerequisite_scored_at_the_threshold_every_time_counts_as_proficient():
+    """Three records of 3 on the 1-4 rubric: the decayed mean is 2/3 up to rounding, which once
+    fell one rounding error short of proficient_at (days 0, 3, 6 gave 0.6666666666666665)."""
+    ev = make_evidence([("e1", "a", d, 2 / 3) for d in (0, 3, 6)])
+    S = FeatureBuilder(GRAPH).fit(ev).serving_frame(
+        ev, as_of=T0 + pd.Timedelta(days=7), educator_ids=["e1"], competencies=["b"])
+    assert S["graph_prereq_mastery"].item() == pytest.approx(2 / 3)
+    assert S["graph_prereq_share_proficient"].item() == 1.0
+
