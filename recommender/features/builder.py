@@ -168,8 +168,7 @@ class FeatureBuilder:
 
         Rows come in the evidence's (observed_at, evidence_id) order.
         """
-        ev = self._check_evidence(evidence)
-        ev = ev.sort_values(["observed_at", "evidence_id"], kind="stable", ignore_index=True)
+        ev = _in_record_order(self._check_evidence(evidence))
         queries = Queries.for_records(ev, self._competency_index)
         X = self._build(queries, ev, completions, educators)
         X.insert(0, "evidence_id", ev["evidence_id"].to_numpy())
@@ -188,9 +187,10 @@ class FeatureBuilder:
         """One row per (educator, competency) as of ``as_of``, for every competency by default.
 
         Educators with no evidence get rows too (their history features are missing): the model
-        then leans on graph, domain, profile and difficulty features.
+        then leans on graph, domain, profile and difficulty features. The evidence's row order
+        does not matter.
         """
-        ev = self._check_evidence(evidence)
+        ev = _in_record_order(self._check_evidence(evidence))
         ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
         comps = self.competencies if competencies is None else list(competencies)
         unknown = [c for c in comps if c not in self._code]
@@ -279,3 +279,9 @@ class FeatureBuilder:
         numeric = pd.DataFrame(np.column_stack(list(cols.values())), columns=list(cols))
         profile_cols = profile.columns(educators, self._profile_dtypes, q.educator_ids)
         return pd.concat([head, numeric, pd.DataFrame(profile_cols)], axis=1)
+
+
+def _in_record_order(evidence: pd.DataFrame) -> pd.DataFrame:
+    """The evidence in record order, (observed_at, evidence_id): the scans break ties between
+    simultaneous records by row, so every frame must see the rows in this one order."""
+    return evidence.sort_values(["observed_at", "evidence_id"], kind="stable", ignore_index=True)

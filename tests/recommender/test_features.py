@@ -203,3 +203,14 @@ def test_a_prerequisite_scored_at_the_threshold_every_time_counts_as_proficient(
     assert S["graph_prereq_mastery"].item() == pytest.approx(2 / 3)
     assert S["graph_prereq_share_proficient"].item() == 1.0
 
+
+def test_serving_orders_simultaneous_records_by_evidence_id_whatever_the_row_order():
+    ev = make_evidence([("e1", "a", 0, 0.0), ("e1", "a", 0, 1.0), ("e1", "b", 0, 1.0)])
+    b = FeatureBuilder(GRAPH, sequence_context=True).fit(ev)
+    at = T0 + pd.Timedelta(days=1)
+    frames = [b.serving_frame(ev.iloc[order], as_of=at, educator_ids=["e1"])
+              for order in ([0, 1, 2], [2, 1, 0])]
+    pd.testing.assert_frame_equal(*frames)
+    a = frames[0].iloc[0]  # ev0000 (0.0) then ev0001 (1.0) on "a", then ev0002 on "b"
+    assert a["own_last_score"] == 1.0 and a["own_first_score"] == 0.0 and a["hist_bits"] == 0b10
+    assert a["edu_last_competency"] == "b"
