@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench fuzz lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y wrk || echo "install Debian's wrk for the API benchmark"
 	$(BIN)/python benchmarks/run_all.py
+
+# schemathesis with every check, 100 examples per operation, on SQLite and PostgreSQL (make test
+# runs 10); prints the cases sent and the time per store
+fuzz: $(STAMP)
+	PDREC_FUZZ_EXAMPLES=100 $(BIN)/python -m pytest -p no:xdist -s -q tests/api/test_schema_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check recommender pipelines api tests benchmarks

@@ -1,47 +1,111 @@
-"""Property-based run against the OpenAPI schema (schemathesis): no input yields a 5xx, and
-every answer matches its documented schema. Bounded (a few examples per operation)."""
+"""Property-based run against the OpenAPI schema (schemathesis), on SQLite and on PostgreSQL:
+with every schemathesis check (no server error, status codes, content types, headers and bodies
+as documented, invalid data rejected, valid data accepted, auth not ignored, ...), no input
+makes the API fail.
+
+Collection only reads the OpenAPI document of an app that is never started (no store, no
+lifespan: a fraction of a second). The API that answers is a ``pdrec serve`` process started in
+a fixture, once per store (checks that send a request again need a real base URL), serving a
+tenant seeded with a few records and an educator with goals. (Schemathesis' own lazy loader,
+``schemathesis.pytest.from_fixture``, fails on pytest 9: it reads ``Node._nodeid``.)
+
+The suite runs ``PDREC_FUZZ_EXAMPLES`` examples per operation (default 10, so ``make test``
+stays fast); ``make fuzz`` runs 100 per operation on both stores and prints, per store, the
+cases sent and the time taken. A failing check stops its operation's run (hypothesis shrinks it
+and stops), so the few known failures of checks other than server errors, open elsewhere, are
+set aside per operation in :data:`OPEN_ELSEWHERE` rather than left to cut runs short.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import os
+import time
+from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 from api.app import create_app
 from api.settings import Settings
-from recommender.store import open_store
 from tests.api.conftest import record
+from tests.api.server import ServerProcess, store_url
 
-_DATA = Path(tempfile.mkdtemp(prefix="pdrec-fuzz-"))
-_SETTINGS = Settings(data_dir=_DATA, load_model=False)
-APP = create_app(_SETTINGS)  # the schema is read from the app itself, before any test runs
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+EXAMPLES = int(os.environ.get("PDREC_FUZZ_EXAMPLES", "10"))
+
+OPEN_ELSEWHERE = {
+    # the documented body is an object with a list of records; a bare JSON array of anything
+    # (even [null, null]) is answered 200 with a rejection per item (request-body contract)
+    ("POST", "/v1/evidence"): [negative_data_rejection],
+    ("POST", "/v1/evidence/xapi"): [negative_data_rejection],
+    # a label with unpaired UTF-16 surrogates ("\uda01...") is stored (field contract)
+    ("POST", "/v1/admin/keys"): [negative_data_rejection, allow_header_conformance],
+    # ids the schema cannot know (tenant content) answered 422, not 404: ?competency_id= (empty)
+    # on an educator's evidence, ?competency=<unknown> on activities, an unknown activity_id in
+    # feedback (its description promises 404), an unknown goal id in a profile (read paths',
+    # feedback's and profiles' contract)
+    ("GET", "/v1/educators/{educator_id}/evidence"): [positive_data_acceptance],
+    ("GET", "/v1/activities"): [positive_data_acceptance],
+    ("POST", "/v1/feedback"): [positive_data_acceptance],
+    ("PUT", "/v1/educators/{educator_id}"): [positive_data_acceptance, allow_header_conformance],
+    # the documented pattern of educator_ids admits "." and "..", which are answered 422
+    ("POST", "/v1/recommendations:batch"): [positive_data_acceptance],
+    # OPTIONS answers 405 with an Allow header listing one route's methods, not the path's
+    # (GET only for /v1/admin/keys, PUT missing on /v1/educators/{educator_id}) (error handling)
+    ("GET", "/v1/admin/keys"): [allow_header_conformance],
+    ("GET", "/v1/educators/{educator_id}"): [allow_header_conformance],
+}
+"""Checks set aside per operation: failures found by this test, other than server errors,
+whose fix belongs to another part of issue 14. Remove an entry once its fix is in."""
 
 
-@pytest.fixture(scope="module")
-def admin_key():
-    store = open_store(_SETTINGS.store_url())
-    key, _ = store.create_key("acme", "admin")
-    store.dispose()
-    with TestClient(APP) as client:  # runs the lifespan: store, migrations, services
-        headers = {"Authorization": f"Bearer {key}"}
-        client.post("/v1/evidence", headers=headers,
-                    json={"records": [record(i, day=i) for i in range(1, 5)]})
-        client.put("/v1/educators/T1", headers=headers, json={"goals": ["INS.ELL"]})
-        yield key
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz_server(request, tmp_path_factory):
+    """``(server, admin key, cases per operation)``: ``pdrec serve`` on a seeded store."""
+    folder = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    # the ignored_auth check sends bad keys on purpose, thousands in a long run: throttling them
+    # (429, tested in test_auth_throttle.py) would hide the 401 the check looks for
+    server = ServerProcess(folder, store_url(request.param, folder),
+                           PDREC_AUTH_FAILURES_PER_MINUTE="0")
+    key = server.create_key("acme", "admin")
+    server.start()
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=server.base, headers=headers, timeout=60) as client:
+        client.post("/v1/evidence", json={"records": [record(i, day=i) for i in range(1, 5)]})
+        client.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    cases: Counter = Counter()
+    started = time.monotonic()
+    yield server, key, cases
+    server.stop()
+    few = ", ".join(f"{m} {p}: {n}" for (m, p), n in sorted(cases.items()) if n < EXAMPLES)
+    print(f"\nschemathesis on {request.param}: {sum(cases.values())} cases over {len(cases)} "
+          f"operations in {time.monotonic() - started:.0f} s; fewer than {EXAMPLES} (hypothesis "
+          f"stopped early): {few or 'none'}")
+
+
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(data_dir=Path("unused"), load_model=False)).openapi())
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
-def test_no_input_makes_the_api_fail(case, admin_key):
+def test_no_input_makes_the_api_fail(case, fuzz_server):
     if case.path == "/v1/admin/keys/{key_id}" and case.method == "DELETE":
         pytest.skip("revoking keys at random would lock the fuzzer out")
-    response = case.call(headers={"Authorization": f"Bearer {admin_key}"})
-    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+    server, key, cases = fuzz_server
+    operation = (case.operation.method.upper(), case.operation.path)
+    cases[operation] += 1
+    try:
+        case.call_and_validate(base_url=server.base, headers={"Authorization": f"Bearer {key}"},
+                               excluded_checks=OPEN_ELSEWHERE.get(operation, []))
+    except Exception:
+        print(server.log_tail(4000))  # the server's side of a failure (a 500's traceback)
+        raise
