@@ -75,7 +75,7 @@ def evidence_records(data_dir: Path, n: int) -> list[dict]:
 
 def ingest(base: str, key: str, records: list[dict], batch: int) -> dict:
     """Post ``records`` in batches; return seconds, rows/s and outcome counts."""
-    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    counts = {"accepted": 0, "duplicate": 0, "conflict": 0, "rejected": 0}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     start = time.perf_counter()
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
