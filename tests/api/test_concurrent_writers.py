@@ -126,3 +126,7 @@ def test_concurrent_writers_of_the_same_ids_each_hear_the_truth(server):
     # educators: one bump per batch that stored their evidence; none without stored evidence
     assert set(versions) == {row[0] for row in stored.values()}
     assert versions == dict(bumps)
+    status = Counter(o["status"] for _, _, o in answers)
+    print(f"\n{server.url.split(':')[0]}: {WRITERS} writers x {IDS} ids: {status['accepted']} "
+          f"accepted (each id once), {status['duplicate']} duplicate, {status['conflict']} "
+          f"conflict, all true of the store; {len(failures)} failed batches")
