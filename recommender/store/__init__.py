@@ -266,7 +266,8 @@ class Store:
         The lock order of the write paths makes deadlocks impossible among this store's own
         writers; the retry covers whatever else holds locks on the same rows.
         """
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 with self._write() as conn:
                     return work(conn)
@@ -274,8 +275,8 @@ class Store:
                 if (attempt == WRITE_ATTEMPTS
                         or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT_SQLSTATES):
                     raise
-                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # let the winner finish
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # let the winner finish
+            attempt += 1
 
     def _inserted(self, conn: Connection, stmt: sa.Insert, rows: list[dict]) -> list:
         """Run ``stmt`` (``INSERT ... ON CONFLICT DO NOTHING RETURNING <one column>``) for each
@@ -287,6 +288,8 @@ class Store:
         a 5,000-record batch, over twice the time of the whole insert without ``RETURNING``.
         Driver errors are raised as SQLAlchemy's, like every other statement of the store.
         """
+        if not rows:
+            return []
         if self.dialect != "postgresql":
             return [v for part in _chunks(rows) for v in conn.execute(stmt, part).scalars()]
         sql = stmt.compile(dialect=self.engine.dialect, column_keys=list(rows[0])).string
