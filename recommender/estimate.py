@@ -70,6 +70,8 @@ from scipy.special import expit, log_ndtr, ndtri
 
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
+from recommender.ranking import target_gains
+from recommender.ranking.checks import bad_field, is_number
 
 __all__ = [
     "DEFAULT_ESTIMATOR_PARAMS",
@@ -144,23 +146,19 @@ class EstimatorParams:
     pessimism: float = 1.0
 
     def __post_init__(self) -> None:
-        positive = ("prior_sd", "model_prior_sd", "logits_per_gain", "gate_slope")
-        for name in positive:
+        rules = {**dict.fromkeys(("prior_sd", "model_prior_sd", "logits_per_gain", "gate_slope"),
+                                 (lambda v: v > 0, "a finite number > 0")),
+                 **dict.fromkeys(("drift_sd_per_month", "gain_cv", "pessimism"),
+                                 (lambda v: v >= 0, "a finite number >= 0")),
+                 "gate_floor": (lambda v: 0 <= v <= 1, "a number in [0, 1]")}
+        for name, (ok, expected) in rules.items():
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
-                raise ValueError(f"EstimatorParams.{name} must be a finite number > 0; "
-                                 f"got {value!r}")
-        for name in ("drift_sd_per_month", "gain_cv", "pessimism"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and np.isfinite(value) and value >= 0):
-                raise ValueError(f"EstimatorParams.{name} must be a finite number >= 0; "
-                                 f"got {value!r}")
-        if not 0 <= self.gate_floor <= 1:
-            raise ValueError(f"EstimatorParams.gate_floor must be in [0, 1]; "
-                             f"got {self.gate_floor!r}")
+            if not (is_number(value) and np.isfinite(value) and ok(value)):
+                raise bad_field("EstimatorParams", name, value, expected)
         for source, sd in self.source_sd.items():
-            if not (np.isfinite(sd) and sd > 0):
-                raise ValueError(f"EstimatorParams.source_sd[{source!r}] must be > 0; got {sd!r}")
+            if not (is_number(sd) and np.isfinite(sd) and sd > 0):
+                raise bad_field("EstimatorParams", f"source_sd[{source!r}]", sd,
+                                "a finite number > 0")
 
     def to_dict(self) -> dict[str, float]:
         """Flat ``estimator.<name>`` keys (``estimator.source_bias.<source>``): MLflow params."""
@@ -301,8 +299,6 @@ class MasteryEstimator:
     def __init__(self, graph: nx.DiGraph, catalog: Catalog, *, predictor=None,
                  gains: pd.DataFrame | None = None, severity=None,
                  params: EstimatorParams = DEFAULT_ESTIMATOR_PARAMS):
-        from recommender.ranking import target_gains
-
         self.graph, self.catalog, self.predictor, self.params = graph, catalog, predictor, params
         self.competencies = list(nx.lexicographical_topological_sort(graph))
         self._comp_index = pd.Index(self.competencies, dtype=object)

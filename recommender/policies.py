@@ -40,6 +40,7 @@ Policies (all but ``oracle`` see only evidence and goals)
 from __future__ import annotations
 
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -332,7 +333,7 @@ class PathwayRulePolicy:
         return self.rule(state.smoothed(), self.goals, state.completed)
 
 
-class _RankerPolicy:
+class _RankerPolicy(ABC):
     """The engine's ranker (:func:`~recommender.ranking.rank_batch`) on some mastery estimate;
     the first recommendation is the choice. Subclasses say which estimate (:meth:`mastery`)."""
 
@@ -348,8 +349,9 @@ class _RankerPolicy:
         self.activity_index = pd.Index(self.activity_ids)
         self.goal_sets = [tuple(pop.competencies[j] for j in row if j >= 0) for row in pop.goals]
 
+    @abstractmethod
     def mastery(self, state: SimState) -> pd.DataFrame:
-        raise NotImplementedError
+        """The mastery estimate (long frame) this policy ranks on."""
 
     def choose(self, state: SimState) -> np.ndarray:
         educators = state.population.educator_ids
