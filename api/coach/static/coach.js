@@ -597,7 +597,10 @@
       placeholder: "title, format or competency"});
     const list = el("ul", {cls: "results", "aria-live": "polite"});
     const targets = new Set(((item.explanation && item.explanation.targets) || []).map((t) => t.competency_id));
-    const shown = new Set(ctx.recs.items.map((r) => r.activity_id));
+    // not offered: what is already proposed, and what the ranker must skip (a completed or
+    // in-progress activity can never be pinned, so choosing it would silently do nothing)
+    const shown = new Set([...ctx.recs.items.map((r) => r.activity_id),
+      ...ctx.feedback.state.completed, ...ctx.feedback.state.in_progress]);
     const render = async () => {
       const acts = await catalog(ctx);
       const q = input.value.trim().toLowerCase();
