@@ -50,11 +50,10 @@ class IngestResult:
 
 
 def _evidence_id(record) -> str | None:
-    if isinstance(record, dict):
-        v = record.get("evidence_id")
-        if v is not None:
-            text = str(v).strip()
-            return text or None
+    """The id an outcome names: the record's ``evidence_id`` if it is a string (a number, an
+    object or an array is no id, and is never turned into one: the field contract)."""
+    if isinstance(record, dict) and isinstance(v := record.get("evidence_id"), str):
+        return v.strip() or None
     return None
 
 

@@ -78,10 +78,15 @@ def test_bad_ids_and_types_are_rejected_per_record_and_the_batch_stands(api_any)
     assert out[1]["value"] == "e" * 197 + "..." and "300 characters long" in out[1]["reason"]
     assert out[2]["reason"].startswith("rater_id contains U+0000 (a control character)")
     assert out[3]["reason"] == "educator_id must be a string; got an object"
+    assert out[3]["evidence_id"] == "e4"
     assert out[4]["reason"] == "educator_id must be a string; got an array"
     assert out[5]["reason"].startswith("educator_id contains '/' at position 2")
     assert out[6]["reason"] == "educator_id must be a string; got a boolean"
     assert api_any.services.store.count_evidence("acme") == 1
+    numeric = _outcomes(api_any.post("/v1/evidence", json={"records": [
+        {**record(9), "evidence_id": {"id": 9}}, {**record(10), "evidence_id": 10}]}))
+    assert [(o["evidence_id"], o["field"]) for o in numeric.values()] == [
+        (None, "evidence_id"), (None, "evidence_id")]
     listed = api_any.get("/v1/educators").json()
     assert [i["educator_id"] for i in listed["items"]] == ["T1"]
 
