@@ -1,8 +1,9 @@
 """The app factory: settings -> lifespan (store, migrations, model) -> routers -> error table.
 
-``create_app()`` reads :class:`~api.settings.Settings` from the environment; tests pass their
-own settings and, to avoid MLflow, a ``model_loader``. ``pdrec serve`` runs it with uvicorn
-(``api.app:create_app``, factory mode).
+``create_app()`` reads :class:`~api.settings.Settings` from the environment and serves the model
+its ``model_loader`` returns (none: the evidence filter alone). The app knows nothing of MLflow:
+``pdrec serve`` runs :func:`pipelines.app.create_app` with uvicorn (factory mode), which hands
+this one the champion's loader; tests pass their own settings and loader.
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.routers import ROUTERS
 from api.routers import evidence as evidence_routes
 from api.schemas import EvidenceBatchIn, XapiBatchIn
-from api.services import Loader, Services, champion_loader
+from api.services import Loader, Services
 from api.settings import Settings
 from recommender.store import open_store
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("pdrec.api")
-
-_UNSET = object()
 
 DESCRIPTION = """Adaptive professional-learning recommendations for K-12 educators.
 
@@ -50,7 +49,7 @@ champion model is loaded and the graph rule is used).
 """
 
 
-def create_app(settings: Settings | None = None, *, model_loader: Loader | None | object = _UNSET
+def create_app(settings: Settings | None = None, *, model_loader: Loader | None = None
                ) -> FastAPI:
     """Build the FastAPI app.
 
@@ -59,12 +58,11 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
     settings : Settings or None
         Default: read from the environment.
     model_loader : callable or None
-        Returns the :class:`~api.services.ModelState` to serve; default: the MLflow champion
-        (``models:/mastery@champion``) when ``settings.load_model``, else none (graph rule).
+        Returns the :class:`~api.services.ModelState` to serve, at start and on every
+        ``POST /v1/admin/model:reload``; None (the default): no model, the evidence filter
+        alone. :func:`pipelines.app.create_app` passes the MLflow champion's loader.
     """
     settings = settings or Settings()
-    if model_loader is _UNSET:
-        model_loader = champion_loader(settings.data_dir) if settings.load_model else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -16,9 +16,10 @@ as often before every worker refuses it. Behind a proxy, run uvicorn with ``--pr
 and ``--forwarded-allow-ips`` so that the client address is the caller's, not the proxy's.
 
 Lookups are cached per process for ``PDREC_KEY_CACHE_TTL`` seconds (default 5) in a
-``cachetools.TTLCache`` (bounded, least recently used out first), so the hot read path does not
-hit the database for every request: a cached key is checked on the event loop without a thread
-hop, and only a cache miss (or the coach page's cookie) goes to the database in a worker thread.
+:class:`~api.key_cache.KeyCache` (a bounded ``cachetools.TTLCache``, least recently used out
+first), so the hot read path does not hit the database for every request: a cached key is
+checked on the event loop without a thread hop, and only a cache miss (or the coach page's
+cookie) goes to the database in a worker thread.
 The price: a key revoked through another process (the CLI, another worker) keeps working for at
 most that many seconds; a key revoked through this process's admin API stops at once (the cache
 entry is dropped). Failed lookups are never cached, so a new key works immediately.
@@ -28,26 +29,24 @@ entry is dropped). Failed lookups are never cached, so a new key works immediate
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from cachetools import TTLCache
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.coach.session import signed_in_key
 from api.errors import ApiError, Forbidden, TooManyRequests, Unauthorized, error_response
-from recommender.store import ApiKey, Store, hash_key
+from recommender.store import ApiKey, hash_key
 
 if TYPE_CHECKING:
     from api.services import Services
 
 __all__ = [
     "ROLE_PERMISSIONS", "Admin", "AuthMiddleware", "EducatorWriter", "EvidenceWriter",
-    "FeedbackWriter", "KeyCache", "Principal", "Reader", "authenticate", "document_security",
+    "FeedbackWriter", "Principal", "Reader", "authenticate", "document_security",
     "lookup_key", "principal", "require",
 ]
 
@@ -69,46 +68,6 @@ class Principal:
 
     def can(self, permission: str) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
-
-
-class KeyCache:
-    """API-key hash -> :class:`ApiKey`, for ``ttl`` seconds (positive lookups only).
-
-    A ``cachetools.TTLCache`` behind a lock (cachetools caches are not thread-safe); ``ttl=0``
-    turns caching off.
-    """
-
-    def __init__(self, ttl: float, maxsize: int = 4096):
-        self.ttl = ttl
-        self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=time.monotonic)
-                                        if ttl > 0 else None)
-        self._lock = threading.Lock()
-
-    def cached(self, key_hash: str) -> ApiKey | None:
-        """The cached record, or None (not cached, expired, or caching off); no database."""
-        if self._items is None:
-            return None
-        with self._lock:
-            return self._items.get(key_hash)
-
-    def lookup(self, store: Store, key_hash: str) -> ApiKey | None:
-        """The cached record, else the store's (cached when it is active)."""
-        hit = self.cached(key_hash)
-        if hit is not None:
-            return hit
-        record = store.key_by_hash(key_hash)
-        if record is not None and record.active and self._items is not None:
-            with self._lock:
-                self._items[key_hash] = record
-        return record
-
-    def forget(self, key_id: str) -> None:
-        """Drop every cached entry of this key (called when it is revoked here)."""
-        if self._items is None:
-            return
-        with self._lock:
-            for h in [h for h, r in self._items.items() if r.key_id == key_id]:
-                del self._items[h]
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -179,11 +138,9 @@ async def authenticate(scope: Scope) -> Principal:
     services = scope["app"].state.services
     found = _credential(scope)
     if found is None:
-        from api.coach.session import session_principal  # the coach page's cookie
-
-        p = await run_in_threadpool(session_principal, Request(scope))
-        if p is not None:
-            return p
+        key = await run_in_threadpool(signed_in_key, Request(scope))  # the coach page's cookie
+        if key is not None:
+            return Principal(key_id=key.key_id, tenant_id=key.tenant_id, role=key.role)
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or "
                            "'X-API-Key: <key>'", headers=_CHALLENGE)
     field, key = found

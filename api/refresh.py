@@ -16,14 +16,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from api.services import MasteryService
-
-__all__ = ["MasteryRefresher"]
+__all__ = ["MasteryRefresher", "Refreshes"]
 
 log = logging.getLogger("pdrec.api")
+
+
+class Refreshes(Protocol):
+    """What the refresher needs: recompute and store a batch of educators' mastery
+    (:meth:`api.services.MasteryService.refresh`; a protocol, as :mod:`api.services` imports
+    this module)."""
+
+    def refresh(self, tenant_id: str, educator_ids: Iterable[str], *, trigger: str) -> object:
+        ...
 
 
 class MasteryRefresher:
@@ -31,13 +37,13 @@ class MasteryRefresher:
 
     Parameters
     ----------
-    mastery : MasteryService
-        Does the work (:meth:`~api.services.MasteryService.refresh`).
+    mastery : Refreshes
+        Does the work (:meth:`api.services.MasteryService.refresh`).
     batch_size : int
         Educators per refresh call (one evidence read and one model pass each).
     """
 
-    def __init__(self, mastery: MasteryService, *, batch_size: int = 2000):
+    def __init__(self, mastery: Refreshes, *, batch_size: int = 2000):
         self.mastery = mastery
         self.batch_size = batch_size
         self._pending: dict[str, dict[str, None]] = {}  # tenant -> ordered set of educators

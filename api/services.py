@@ -36,7 +36,7 @@ import pandas as pd
 from cachetools import TTLCache
 
 from api.audit import AuditLog
-from api.auth import KeyCache
+from api.key_cache import KeyCache
 from api.limits import FailureThrottle
 from api.metrics import Metrics
 from api.refresh import MasteryRefresher
@@ -55,8 +55,7 @@ from recommender.serving import (
 )
 from recommender.store import EducatorRecord, Store, StoredMastery
 
-__all__ = ["ModelState", "ModelService", "MasteryService", "AnswerCache", "Services",
-           "champion_loader"]
+__all__ = ["Loader", "ModelState", "ModelService", "MasteryService", "AnswerCache", "Services"]
 
 log = logging.getLogger("pdrec.api")
 
@@ -97,32 +96,10 @@ class ModelState:
 
 
 Loader = Callable[[], ModelState]
-
-
-def champion_loader(data_dir: Path) -> Loader:
-    """Load ``models:/mastery@champion`` through :mod:`pipelines.tracking` (MLflow)."""
-
-    def load() -> ModelState:
-        from pipelines import tracking
-
-        tracking.configure(data_dir)
-        version = tracking.champion_version()
-        if version is None:
-            return ModelState(reason="no champion in the model registry (models:/mastery@champion)")
-        predictor = tracking.load_champion()
-        gains = severity = None
-        try:
-            gains = tracking.load_champion_gains()
-        except Exception as exc:  # noqa: BLE001 - gains are optional: serve the catalog prior
-            log.warning("champion gains not loaded (%s); using catalog priors", exc)
-        try:
-            severity = tracking.load_champion_severity()
-        except Exception as exc:  # noqa: BLE001 - optional: estimate without the correction
-            log.warning("champion rater severity not loaded (%s); no rater correction", exc)
-        return ModelState(predictor=predictor, name=str(getattr(predictor, "name", "mastery")),
-                          version=str(predictor.version), gains=gains, severity=severity)
-
-    return load
+"""Returns the state to serve; called at start and by every reload. The app is handed one
+(:func:`api.app.create_app`): ``pdrec serve`` passes the MLflow champion's
+(:func:`pipelines.app.champion_loader`), so this package never imports MLflow or the
+pipelines."""
 
 
 class ModelService:
@@ -140,8 +117,8 @@ class ModelService:
         self.index_builder = index_builder
         self.estimator_builder = estimator_builder
         self._state = self._indexed(ModelState(
-            reason="model loading disabled (PDREC_LOAD_MODEL=false)" if loader is None
-            else "not loaded yet"))
+            reason="no model loader (PDREC_LOAD_MODEL=false, or an app built without one)"
+            if loader is None else "not loaded yet"))
         self._lock = threading.Lock()
         self._publish()
 

@@ -6,7 +6,8 @@ variable                              meaning (default)
 ``PDREC_DATA_DIR``                    project data directory: store, MLflow (``data``)
 ``DATABASE_URL``                      ``sqlite:///...`` or ``postgresql://...`` (``DATA_DIR/pdrec.db``)
 ``MLFLOW_TRACKING_URI``               read by :mod:`pipelines.tracking` (``DATA_DIR/mlflow``)
-``PDREC_LOAD_MODEL``                  load ``models:/mastery@champion`` at start (``true``)
+``PDREC_LOAD_MODEL``                  ``pdrec serve`` loads ``models:/mastery@champion`` at start
+                                      (``true``; :mod:`pipelines.app`)
 ``PDREC_MAX_BATCH``                   evidence records or xAPI statements per request (``5000``)
 ``PDREC_MAX_BODY_BYTES``              request body limit of the evidence and xAPI endpoints
                                       (``33554432``, 32 MiB); see :mod:`api.limits`

@@ -181,8 +181,8 @@ def profile_recommendations(data_dir: Path, key: str, educators: list[str], n: i
 
     import yappi
 
-    from api.app import create_app
     from api.settings import Settings
+    from pipelines.app import create_app
 
     app = create_app(Settings(data_dir=data_dir))
     paths = [f"/v1/educators/{educators[i % len(educators)]}/recommendations?k=5"
@@ -236,8 +236,9 @@ def profile_ingest(data_dir: Path, records: list[dict], batch: int, batches: int
     import pstats
 
     from api.ingest import ingest_records
-    from api.services import Services, champion_loader
+    from api.services import Services
     from api.settings import Settings
+    from pipelines.app import champion_loader
     from recommender.store import open_store
 
     url = f"sqlite:///{data_dir / 'profile-ingest.db'}"

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
+from fastapi.testclient import TestClient
 
+from api.settings import Settings
+from pipelines.app import create_app
 from pipelines.serve import project_store
 from recommender.evidence import EVIDENCE_COLUMNS, to_json_records
 from recommender.simulate import read_synthetic
@@ -49,11 +52,6 @@ def seed_demo_tenant(data_dir: Path, synthetic_dir: Path, *, tenant: str = "demo
     completion events are stored again (feedback is a log). ``progress(stage, done, total)``
     is called as work advances.
     """
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from api.settings import Settings
-
     data = read_synthetic(synthetic_dir)
     people = data.educators.sort_values("educator_id").head(educators)
     ids = set(people["educator_id"])

@@ -17,7 +17,10 @@ import uvicorn
 
 from recommender.store import Store, open_store, sqlite_url
 
-__all__ = ["database_url", "project_store", "serve"]
+__all__ = ["APP_FACTORY", "database_url", "project_store", "serve"]
+
+APP_FACTORY = "pipelines.app:create_app"
+"""What uvicorn runs (factory mode, imported by each worker)."""
 
 
 def database_url(data_dir: Path) -> str:
@@ -60,7 +63,8 @@ class _TcpConfig(uvicorn.Config):
 
 def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           log_level: str = "info") -> None:
-    """Migrate the store once, then run the API with uvicorn (``api.app:create_app``).
+    """Migrate the store once, then run the API with uvicorn (:func:`pipelines.app.create_app`:
+    the app with the champion's loader).
 
     With several workers, Prometheus multiprocess mode is switched on
     (``PROMETHEUS_MULTIPROC_DIR`` under the data directory, emptied first) unless the variable
@@ -79,10 +83,10 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers:
         folder.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     if workers == 1:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port,
                     log_level=log_level, access_log=False)
         return
-    config = _TcpConfig("api.app:create_app", factory=True, host=host, port=port,
+    config = _TcpConfig(APP_FACTORY, factory=True, host=host, port=port,
                         workers=workers, log_level=log_level, access_log=False)
     with contextlib.suppress(KeyboardInterrupt):  # what uvicorn.run does, socket fixed
         Multiprocess(config, sockets=[config.bind_socket()]).run()

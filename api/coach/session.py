@@ -19,13 +19,12 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
-from api.auth import Principal
 from api.errors import Forbidden, Unauthorized
 from recommender.store import ApiKey
 from recommender.store.coach import session_key
 
 __all__ = ["COOKIE", "CSRF_HEADER", "COACH_ROLES", "csrf_token", "current_session",
-           "session_principal"]
+           "signed_in_key"]
 
 COOKIE = "pdrec_coach"
 CSRF_HEADER = "X-CSRF-Token"
@@ -65,8 +64,9 @@ def current_session(request: Request) -> tuple[ApiKey, str]:
     return key, token
 
 
-def session_principal(request: Request) -> Principal | None:
-    """The caller of a ``/v1`` request authenticated by the coach cookie; None without one.
+def signed_in_key(request: Request) -> ApiKey | None:
+    """The key behind a ``/v1`` request authenticated by the coach cookie; None without one
+    (:func:`api.auth.authenticate` makes the caller from it).
 
     State-changing methods must also send the session's :data:`CSRF_HEADER` (else 403).
     """
@@ -80,4 +80,4 @@ def session_principal(request: Request) -> Principal | None:
                             f"page's {CSRF_HEADER} header",
                             details=[{"field": CSRF_HEADER, "value": None if not sent else "…",
                                       "reason": "missing or not this session's token"}])
-    return Principal(key_id=key.key_id, tenant_id=key.tenant_id, role=key.role)
+    return key

@@ -141,7 +141,7 @@ def test_key_cache_keeps_active_keys_for_the_ttl_only():
     import time
     from datetime import UTC, datetime
 
-    from api.auth import KeyCache
+    from api.key_cache import KeyCache
     from recommender.store import ApiKey
 
     now = datetime.now(UTC)

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from api.services import champion_loader
+from pipelines.app import champion_loader
 from tests.api.conftest import record, running_api
 
 
