@@ -24,10 +24,11 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -63,7 +64,8 @@ log = logging.getLogger("pdrec.api")
 @dataclass(frozen=True)
 class ModelState:
     """What is served: a predictor (None: the evidence filter alone), its version, learned
-    gains and rater severity.
+    gains, rater severity and the parameters its training run logged, all of one model version
+    (the loader reads them together; :func:`pipelines.app.champion_loader`).
 
     ``index`` is the ranking index of these gains (:func:`recommender.ranking.prepare`) and
     ``estimator`` the mastery estimator of this predictor, gains and severity
@@ -76,6 +78,8 @@ class ModelState:
     version: str | None = None
     gains: pd.DataFrame | None = None
     severity: pd.DataFrame | None = None  # recommender.raters.SEVERITY_COLUMNS
+    run_id: str | None = None  # the training run of this version
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     reason: str | None = None  # why the evidence filter alone is served, when it is
     index: RankingIndex | None = field(default=None, repr=False, compare=False)

@@ -17,33 +17,38 @@ from api.services import Loader, ModelState
 from api.settings import Settings
 from pipelines import tracking
 
-__all__ = ["champion_loader", "create_app"]
+__all__ = ["champion_loader", "create_app", "model_state"]
 
 log = logging.getLogger("pdrec.api")
 
 
 def champion_loader(data_dir: Path) -> Loader:
-    """A loader of ``models:/mastery@champion`` (MLflow, :mod:`pipelines.tracking`) for the app."""
+    """A loader of ``models:/mastery@champion`` (MLflow, :mod:`pipelines.tracking`) for the app.
+
+    Each load resolves the alias once and reads the model, gains, rater severity and parameters
+    from that one version (:func:`pipelines.tracking.load_champion_bundle`) into one
+    :class:`~api.services.ModelState`, which the app swaps in whole: a promote during a load
+    is served by the next load, never mixed into this one.
+    """
 
     def load() -> ModelState:
         tracking.configure(data_dir)
-        version = tracking.champion_version()
-        if version is None:
+        champion = tracking.load_champion_bundle()
+        if champion is None:
             return ModelState(reason="no champion in the model registry (models:/mastery@champion)")
-        predictor = tracking.load_champion()
-        gains = severity = None
-        try:
-            gains = tracking.load_champion_gains()
-        except Exception as exc:  # noqa: BLE001 - gains are optional: serve the catalog prior
-            log.warning("champion gains not loaded (%s); using catalog priors", exc)
-        try:
-            severity = tracking.load_champion_severity()
-        except Exception as exc:  # noqa: BLE001 - optional: estimate without the correction
-            log.warning("champion rater severity not loaded (%s); no rater correction", exc)
-        return ModelState(predictor=predictor, name=str(getattr(predictor, "name", "mastery")),
-                          version=str(predictor.version), gains=gains, severity=severity)
+        for note in champion.notes:  # a gains or severity table absent or unreadable
+            log.warning("%s", note)
+        return model_state(champion)
 
     return load
+
+
+def model_state(champion: tracking.Champion) -> ModelState:
+    """What the app serves of a champion: every field from its one version."""
+    return ModelState(predictor=champion.predictor,
+                      name=str(getattr(champion.predictor, "name", "mastery")),
+                      version=champion.version, run_id=champion.run_id, gains=champion.gains,
+                      severity=champion.severity, params=champion.params)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -237,29 +237,26 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
         console.print("engine policy: the evidence filter without a model, catalog prior gains "
                       "(--no-model)")
         return None, None, "evidence filter (--no-model)"
-    import warnings
-
     from pipelines import tracking
     from recommender.estimate import MasteryEstimator
     from recommender.sim_estimators import engine_estimate
 
     tracking.configure(data_dir)
-    if tracking.champion_version() is None:
+    champion = tracking.load_champion_bundle()  # model and gains of one version
+    if champion is None:
         console.print("[red]no champion model in the registry[/red]: run `make demo` or "
                       "`pdrec train` + `pdrec promote` first, or pass --no-model")
         raise typer.Exit(1)
-    predictor = tracking.load_champion()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # reported just below
-        gains = tracking.load_champion_gains()
-    console.print(f"engine policy: champion mastery model version {predictor.version} as the "
+    gains = champion.gains
+    console.print(f"engine policy: champion mastery model version {champion.version} as the "
                   "estimator's prior, "
                   + ("its learned gain posteriors" if gains is not None else
-                     "[yellow]catalog prior gains[/yellow] (the champion's run logged no "
-                     f"{tracking.GAINS_ARTIFACT})"))
+                     "[yellow]catalog prior gains[/yellow] ("
+                     + "; ".join(n for n in champion.notes if tracking.GAINS_ARTIFACT in n)
+                     + ")"))
     # no rater severity: the champion's raters are the training cohort's, not the simulated ones
-    estimator = MasteryEstimator(graph, catalog, predictor=predictor, gains=gains)
-    return engine_estimate(estimator), gains, f"champion version {predictor.version}"
+    estimator = MasteryEstimator(graph, catalog, predictor=champion.predictor, gains=gains)
+    return engine_estimate(estimator), gains, f"champion version {champion.version}"
 
 
 def _policy_table(table, title: str, steps: int) -> Table:

@@ -11,10 +11,14 @@ import io
 import json
 import os
 import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import mlflow
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
@@ -29,6 +33,8 @@ __all__ = [
     "log_training",
     "compare_runs",
     "promote",
+    "Champion",
+    "load_champion_bundle",
     "load_champion",
     "champion_version",
     "load_champion_gains",
@@ -180,18 +186,59 @@ def promote(version: str | int) -> None:
 
 def champion_version() -> str | None:
     """The version the ``champion`` alias points at, or None when there is none."""
-    try:
-        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    found = _resolve_champion(MlflowClient())
+    return None if found is None else str(found.version)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """One version of ``mastery`` with everything its run logged, all read from that version.
+
+    :func:`load_champion_bundle` resolves the ``champion`` alias once and reads every field from
+    the version it found, so a ``pdrec promote`` that lands while it reads cannot mix a model of
+    one version with the gains, rater severity or parameters of another.
+
+    Attributes
+    ----------
+    version, run_id : str
+        The registered version and the training run that logged it.
+    predictor : MasteryPredictor
+        The model (its ``version`` attribute is :attr:`version`).
+    gains, severity : DataFrame or None
+        The run's gain posteriors (as :func:`load_champion_gains` returns them) and rater
+        severity (:func:`load_champion_severity`); None when the run logged none or they could
+        not be read, with the reason in :attr:`notes`.
+    params : Mapping
+        The run's logged parameters (``model``, ``ranker.*``, ``estimator.*``, ...), read-only.
+    notes : tuple of str
+        Why an optional artifact is None (absent or unreadable).
+    """
+
+    version: str
+    run_id: str
+    predictor: MasteryPredictor
+    gains: pd.DataFrame | None = field(default=None, repr=False)
+    severity: pd.DataFrame | None = field(default=None, repr=False)
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    notes: tuple[str, ...] = ()
+
+
+def load_champion_bundle() -> Champion | None:
+    """The champion and everything logged with it (:class:`Champion`), or None without one.
+
+    The alias is resolved once; the model, gains, rater severity and parameters are then read
+    from that version and its run, whatever the alias points at by the time they are read.
+    A missing or unreadable gains or severity table is None with a note (the caller serves the
+    catalog's prior gains, or no rater correction); a model that fails to load raises.
+    """
+    client = MlflowClient()
+    found = _resolve_champion(client)
+    return None if found is None else _bundle(client, found)
 
 
 def load_champion() -> MasteryPredictor:
-    """Load ``models:/mastery@champion`` back as the engine's predictor."""
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
-    predictor = model.unwrap_python_model().predictor
-    predictor.version = champion_version()
-    return predictor
+    """Load ``models:/mastery@champion`` back as the engine's predictor (LookupError without)."""
+    return _predictor(_require_champion(MlflowClient()))
 
 
 def load_champion_gains() -> pd.DataFrame | None:
@@ -199,6 +246,7 @@ def load_champion_gains() -> pd.DataFrame | None:
 
     Reads the :data:`GAINS_ARTIFACT` logged by :func:`log_training` on the run that produced the
     version the ``champion`` alias points at (configure tracking first with :func:`configure`).
+    To read it together with the model, use :func:`load_champion_bundle` (one alias resolution).
 
     Returns
     -------
@@ -214,17 +262,11 @@ def load_champion_gains() -> pd.DataFrame | None:
     LookupError
         There is no champion: train and ``pdrec promote`` a version first.
     """
-    text, version, run_id = _champion_artifact(GAINS_ARTIFACT, "the catalog's prior gains")
-    if text is None:
-        return None
-    gains = pd.read_csv(io.StringIO(text), dtype={"activity_id": str, "competency_id": str})
-    missing = {"activity_id", "competency_id", "gain_mean"} - set(gains.columns)
-    if missing:
-        raise ValueError(f"{GAINS_ARTIFACT} of run {run_id} is missing column(s) "
-                         f"{sorted(missing)}; columns are {list(gains.columns)}")
-    gains = gains.set_index(["activity_id", "competency_id"])
-    gains.attrs["version"] = version
-    gains.attrs["run_id"] = run_id
+    client = MlflowClient()
+    gains, absent = _optional(client, _require_champion(client), GAINS_ARTIFACT, _read_gains,
+                              "the catalog's prior gains")
+    if absent:
+        warnings.warn(absent, UserWarning, stacklevel=2)
     return gains
 
 
@@ -235,27 +277,82 @@ def load_champion_severity() -> pd.DataFrame | None:
     was learned): mastery is then estimated without the correction. Raises LookupError when
     there is no champion.
     """
-    text, version, run_id = _champion_artifact(SEVERITY_ARTIFACT, "no rater correction")
-    if text is None:
-        return None
-    table = pd.read_csv(io.StringIO(text), dtype={"rater_id": str})
-    table.attrs.update(version=version, run_id=run_id)
-    return table
-
-
-def _champion_artifact(name: str, instead: str) -> tuple[str | None, str, str]:
-    """``(text, version, run_id)`` of an artifact of the champion's run; text None if absent."""
     client = MlflowClient()
+    severity, absent = _optional(client, _require_champion(client), SEVERITY_ARTIFACT,
+                                 _read_severity, "no rater correction")
+    if absent:
+        warnings.warn(absent, UserWarning, stacklevel=2)
+    return severity
+
+
+def _resolve_champion(client: MlflowClient) -> ModelVersion | None:
+    """The model version the ``champion`` alias points at now (the one place it is resolved)."""
     try:
-        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        return client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except mlflow.exceptions.MlflowException:
+        return None
+
+
+def _require_champion(client: MlflowClient) -> ModelVersion:
+    found = _resolve_champion(client)
+    if found is None:
         raise LookupError(
             f"model {MODEL_NAME!r} has no {CHAMPION!r} alias: train a model and run "
             "`pdrec promote VERSION` first"
-        ) from None
+        )
+    return found
+
+
+def _predictor(version: ModelVersion) -> MasteryPredictor:
+    """The predictor of this registered version (by number, never through the alias)."""
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    predictor = model.unwrap_python_model().predictor
+    predictor.version = str(version.version)
+    return predictor
+
+
+def _bundle(client: MlflowClient, version: ModelVersion) -> Champion:
+    """Everything of one version: its model, and its run's artifacts and parameters."""
+    predictor = _predictor(version)
+    notes: list[str] = []
+    tables = {}
+    for name, read, instead in ((GAINS_ARTIFACT, _read_gains, "the catalog's prior gains"),
+                                (SEVERITY_ARTIFACT, _read_severity, "no rater correction")):
+        try:
+            tables[name], note = _optional(client, version, name, read, instead)
+        except Exception as exc:  # noqa: BLE001 - optional: served without it, and said so
+            tables[name], note = None, (f"{name} of champion version {version.version} (run "
+                                        f"{version.run_id}) not read ({exc}); using {instead}")
+        if note:
+            notes.append(note)
+    params = client.get_run(version.run_id).data.params
+    return Champion(version=str(version.version), run_id=version.run_id, predictor=predictor,
+                    gains=tables[GAINS_ARTIFACT], severity=tables[SEVERITY_ARTIFACT],
+                    params=MappingProxyType(dict(params)), notes=tuple(notes))
+
+
+def _optional(client: MlflowClient, version: ModelVersion, name: str,
+              read: Callable[[str, str], pd.DataFrame], instead: str
+              ) -> tuple[pd.DataFrame | None, str | None]:
+    """``(table, None)``: artifact ``name`` of this version's run parsed by ``read(text,
+    run_id)``; ``(None, why)`` when the run did not log it (``instead`` is what is used)."""
     run_id = version.run_id
     if name not in {a.path for a in client.list_artifacts(run_id)}:
-        warnings.warn(f"champion version {version.version} (run {run_id}) has no {name}; "
-                      f"using {instead}", UserWarning, stacklevel=3)
-        return None, str(version.version), run_id
-    return mlflow.artifacts.load_text(f"runs:/{run_id}/{name}"), str(version.version), run_id
+        return None, (f"champion version {version.version} (run {run_id}) has no {name}; "
+                      f"using {instead}")
+    table = read(mlflow.artifacts.load_text(f"runs:/{run_id}/{name}"), run_id)
+    table.attrs.update(version=str(version.version), run_id=run_id)
+    return table, None
+
+
+def _read_gains(text: str, run_id: str) -> pd.DataFrame:
+    gains = pd.read_csv(io.StringIO(text), dtype={"activity_id": str, "competency_id": str})
+    missing = {"activity_id", "competency_id", "gain_mean"} - set(gains.columns)
+    if missing:
+        raise ValueError(f"{GAINS_ARTIFACT} of run {run_id} is missing column(s) "
+                         f"{sorted(missing)}; columns are {list(gains.columns)}")
+    return gains.set_index(["activity_id", "competency_id"])
+
+
+def _read_severity(text: str, run_id: str) -> pd.DataFrame:  # noqa: ARG001 - as _read_gains
+    return pd.read_csv(io.StringIO(text), dtype={"rater_id": str})

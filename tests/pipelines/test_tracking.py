@@ -82,3 +82,63 @@ def test_champion_gains_load_with_the_champion_or_say_they_are_missing(store):
     tracking.promote(tracking.log_training(bare)["version"])
     with pytest.warns(UserWarning, match="version 2 .* no gain_posteriors.csv"):
         assert tracking.load_champion_gains() is None
+
+
+def test_a_promote_during_a_load_cannot_mix_versions(store, tmp_path, monkeypatch):
+    """The alias is resolved once per load, and the model, gains, rater severity and parameters
+    all come from the version it named, even when ``promote`` moves it while they are read."""
+    import mlflow
+
+    from pipelines.app import champion_loader
+
+    result = train(load_config(small_config("population")), store)
+    first = tracking.log_training(result)
+    bare = dataclasses.replace(result, gain_posteriors=None, rater_severity=None)
+    second = tracking.log_training(bare)  # version 2 logged neither gains nor severity
+    assert (first["version"], second["version"]) == ("1", "2")
+    tracking.promote("1")
+
+    resolved = []
+    resolve = mlflow.MlflowClient.get_model_version_by_alias
+
+    def counting(self, name, alias):
+        resolved.append(alias)
+        return resolve(self, name, alias)
+
+    load_model = mlflow.pyfunc.load_model
+
+    def promote_then_load(uri, *args, **kwargs):  # a promote lands between resolution and reads
+        tracking.promote("2")
+        return load_model(uri, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "get_model_version_by_alias", counting)
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", promote_then_load)
+    run_params = mlflow.MlflowClient().get_run(first["run_id"]).data.params
+
+    champion = tracking.load_champion_bundle()
+    assert resolved == ["champion"]
+    assert (champion.version, champion.run_id, champion.predictor.version) == \
+        ("1", first["run_id"], "1")
+    assert champion.gains is not None and champion.gains.attrs["version"] == "1"
+    assert champion.severity is not None and champion.severity.attrs["version"] == "1"
+    assert dict(champion.params) == run_params and champion.notes == ()
+    with pytest.raises(TypeError):
+        champion.params["model"] = "other"  # read-only
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        champion.version = "2"
+
+    # what the app serves: one ModelState of the version resolved when the load began
+    tracking.promote("1")
+    resolved.clear()
+    state = champion_loader(tmp_path)()
+    assert resolved == ["champion"]
+    assert state.version == state.predictor.version == "1" and state.run_id == first["run_id"]
+    assert state.gains.attrs["version"] == state.severity.attrs["version"] == "1"
+    assert dict(state.params) == run_params
+
+    # the next load serves version 2 whole: its missing tables are None, never version 1's
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", load_model)
+    state = champion_loader(tmp_path)()
+    assert state.version == state.predictor.version == "2"
+    assert state.gains is None and state.severity is None
+    assert state.params["model"] == "population" and state.run_id == second["run_id"]
