@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from cachetools import TTLCache
 
@@ -21,12 +22,14 @@ class KeyCache:
     """API-key hash -> :class:`ApiKey`, for ``ttl`` seconds (positive lookups only).
 
     A ``cachetools.TTLCache`` behind a lock (cachetools caches are not thread-safe); ``ttl=0``
-    turns caching off.
+    turns caching off. ``clock`` gives the time in seconds (``time.monotonic``; tests pass a
+    fake one).
     """
 
-    def __init__(self, ttl: float, maxsize: int = 4096):
+    def __init__(self, ttl: float, maxsize: int = 4096, *,
+                 clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
-        self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=time.monotonic)
+        self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=clock)
                                         if ttl > 0 else None)
         self._lock = threading.Lock()
 
