@@ -115,17 +115,17 @@ def test_same_evidence_id_in_two_tenants_is_two_records(store):
 
 
 def test_failed_ingest_transaction_writes_nothing(store, monkeypatch):
-    import recommender.store as store_module
+    import recommender.store.evidence as evidence_module
 
     store.ensure_tenant("acme")
-    real = store_module._evidence_rows
+    real = evidence_module._evidence_rows
 
     def broken(*args):
         rows = real(*args)
         rows[-1]["score"] = None  # NOT NULL violation on the last row
         return rows
 
-    monkeypatch.setattr(store_module, "_evidence_rows", broken)
+    monkeypatch.setattr(evidence_module, "_evidence_rows", broken)
     with pytest.raises(sa.exc.IntegrityError):
         store.ingest_evidence("acme", _valid([_row(1), _row(2)]))
     assert store.count_evidence("acme") == 0

@@ -22,7 +22,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from recommender.fields import time_window, window_text
-from recommender.store import ApiKey, EducatorRecord, Store, _aware, _chunks, hash_key, schema
+from recommender.store import schema
+from recommender.store.educators import EducatorRecord, educator_record
+from recommender.store.engine import aware, chunks, write_transaction
+from recommender.store.keys import ApiKey, api_key_record, hash_key
+from recommender.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,7 @@ def search_educators(store: Store, tenant_id: str, search: str | None = None, *,
                     .scalar_one())
         rows = conn.execute(sa.select(t).where(cond).order_by(t.c.educator_id)
                             .limit(limit).offset(offset)).all()
-    return [store._educator(r) for r in rows], total
+    return [educator_record(r) for r in rows], total
 
 
 def _inside(now: pd.Timestamp | None) -> tuple[sa.ColumnElement[bool], str]:
@@ -105,7 +109,7 @@ def evidence_summary(store: Store, tenant_id: str, educator_ids: Iterable[str], 
     out: dict[str, tuple[int, datetime | None]] = {}
     skipped: dict[str, int] = {}
     with store.engine.connect() as conn:
-        for part in _chunks(ids):
+        for part in chunks(ids):
             q = (sa.select(t.c.educator_id, sa.func.count(),
                            sa.func.sum(sa.case((inside, 1), else_=0)),
                            sa.func.max(sa.case((inside, t.c.observed_us))))
@@ -158,7 +162,7 @@ def feedback_history(store: Store, tenant_id: str, educator_id: str, *, limit: i
          .order_by(t.c.at.desc(), t.c.feedback_id.desc()).limit(limit))
     with store.engine.connect() as conn:
         rows = conn.execute(q).all()
-    return [{"feedback_id": int(r[0]), "activity_id": r[1], "event": r[2], "at": _aware(r[3]),
+    return [{"feedback_id": int(r[0]), "activity_id": r[1], "event": r[2], "at": aware(r[3]),
              "rating": r[4], "replaces": r[5], "by": r[6], "note": r[7], "key_id": r[8]}
             for r in rows]
 
@@ -173,7 +177,7 @@ def create_session(store: Store, key: ApiKey, ttl: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     t = schema.coach_sessions
-    with store._write() as conn:
+    with write_transaction(store.engine) as conn:
         conn.execute(t.delete().where(t.c.expires_at < now))
         conn.execute(t.insert().values(session_hash=hash_key(token), tenant_id=key.tenant_id,
                                        key_id=key.key_id, created_at=now,
@@ -193,11 +197,11 @@ def session_key(store: Store, token: str) -> tuple[ApiKey, datetime] | None:
         row = conn.execute(q).first()
     if row is None:
         return None
-    return store._key(row), _aware(row.expires_at)
+    return api_key_record(row), aware(row.expires_at)
 
 
 def end_session(store: Store, token: str) -> None:
     """Forget a session (sign-out); unknown tokens are ignored."""
     t = schema.coach_sessions
-    with store._write() as conn:
+    with write_transaction(store.engine) as conn:
         conn.execute(t.delete().where(t.c.session_hash == hash_key(token)))

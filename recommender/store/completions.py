@@ -14,7 +14,10 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from recommender.store import Store, _chunks, _now, schema
+from recommender.store import schema
+from recommender.store.educators import create_educators
+from recommender.store.engine import chunks, write_transaction
+from recommender.store.store import Store
 
 __all__ = ["XAPI_BY", "completion_note", "ensure_educators", "recorded_completions"]
 
@@ -35,7 +38,7 @@ def recorded_completions(store: Store, tenant_id: str, educator_ids: Iterable[st
     ids = sorted(set(educator_ids))
     found: set[str] = set()
     with store.engine.connect() as conn:
-        for part in _chunks(ids):
+        for part in chunks(ids):
             q = sa.select(t.c.note).where(
                 (t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part)
                 & (t.c.event == "completed") & (t.c.by == XAPI_BY)
@@ -47,11 +50,5 @@ def recorded_completions(store: Store, tenant_id: str, educator_ids: Iterable[st
 def ensure_educators(store: Store, tenant_id: str, educator_ids: Iterable[str]) -> None:
     """Create the educators that do not exist yet (empty profile), in id order (the lock order
     of every write path); existing ones are left untouched."""
-    t = schema.educators
-    ids = sorted(set(educator_ids))
-    now = _now()
-    with store._write() as conn:
-        for part in _chunks(ids):
-            conn.execute(store._insert(t).on_conflict_do_nothing(), [
-                {"tenant_id": tenant_id, "educator_id": e, "profile": "{}", "goals": "[]",
-                 "data_version": 0, "created_at": now, "updated_at": now} for e in part])
+    with write_transaction(store.engine) as conn:
+        create_educators(conn, tenant_id, sorted(set(educator_ids)))

@@ -45,7 +45,9 @@ from recommender.fields import (
     time_window,
     window_text,
 )
-from recommender.store import Store, _chunks, schema
+from recommender.store import schema
+from recommender.store.engine import aware, chunks, write_transaction
+from recommender.store.store import Store
 
 __all__ = ["Finding", "RepairPlan", "find_violations", "move_aside"]
 
@@ -124,6 +126,17 @@ def _text_column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].where(frame[name].notna()).astype("str")
 
 
+def _checked(store: Store, table: sa.Table, tenant: str, key: str, rules: tuple[tuple[str, Rule], ...]
+             ) -> Iterator[tuple[pd.DataFrame, list[tuple[str, pd.Series]]]]:
+    """The tenant's rows of ``table`` in ``key`` order, a frame at a time (:func:`_rows`), each
+    with the checks of its text columns: ``(column, problems against its rule)`` for each of
+    ``rules``, to which the caller adds the checks of other kinds."""
+    query = sa.select(table).where(table.c.tenant_id == tenant).order_by(table.c[key])
+    for frame in _rows(store, query):
+        yield frame, [(name, problems(_text_column(frame, name), name, rule))
+                      for name, rule in rules]
+
+
 def _first_problem(frame: pd.DataFrame, checks: list[tuple[str, pd.Series]]
                    ) -> tuple[np.ndarray, list[str | None], list[str | None]]:
     """Per row: whether any check failed, the first field at fault and its reason."""
@@ -182,14 +195,11 @@ def find_violations(store: Store, tenant_id: str | None = None, *,
 
 
 def _educators(store: Store, tenant: str, plan: RepairPlan) -> list[Finding]:
-    t = schema.educators
     out = []
-    query = sa.select(t).where(t.c.tenant_id == tenant).order_by(t.c.educator_id)
-    for frame in _rows(store, query):
+    for frame, checks in _checked(store, schema.educators, tenant, "educator_id",
+                                  (("educator_id", ADDRESSABLE_ID),)):
         profiles = frame["profile"].map(orjson.loads)
         goals = frame["goals"].map(orjson.loads)
-        checks = [("educator_id", problems(_text_column(frame, "educator_id"), "educator_id",
-                                           ADDRESSABLE_ID))]
         for name in ("role", "subject", "grade_band"):
             values = profiles.map(lambda p, name=name: p.get(name))
             checks.append((f"profile.{name}", problems(
@@ -211,13 +221,10 @@ def _educators(store: Store, tenant: str, plan: RepairPlan) -> list[Finding]:
 
 def _evidence(store: Store, tenant: str, window: tuple[pd.Timestamp, pd.Timestamp]
               ) -> list[Finding]:
-    t = schema.evidence
     out = []
-    query = sa.select(t).where(t.c.tenant_id == tenant).order_by(t.c.evidence_id)
-    for frame in _rows(store, query):
-        checks = [(name, problems(_text_column(frame, name), name, rule)) for name, rule in (
+    for frame, checks in _checked(store, schema.evidence, tenant, "evidence_id", (
             ("evidence_id", EVIDENCE_KEY), ("educator_id", ADDRESSABLE_ID),
-            ("activity_id", ADDRESSABLE_ID), ("rater_id", REFERENCE_ID))]
+            ("activity_id", ADDRESSABLE_ID), ("rater_id", REFERENCE_ID))):
         times = _us_times(frame["observed_us"])
         checks.append(("observed_at", _time_reasons(times, "observed_at", window)))
         out.extend(_findings("evidence", tenant, frame, "evidence_id", checks,
@@ -235,25 +242,20 @@ def _us_text(us: Any) -> str:
 
 def _feedback(store: Store, tenant: str, window: tuple[pd.Timestamp, pd.Timestamp]
               ) -> list[Finding]:
-    t = schema.feedback
     out = []
-    query = sa.select(t).where(t.c.tenant_id == tenant).order_by(t.c.feedback_id)
-    for frame in _rows(store, query):
-        checks = [(name, problems(_text_column(frame, name), name, rule)) for name, rule in (
+    for frame, checks in _checked(store, schema.feedback, tenant, "feedback_id", (
             ("educator_id", ADDRESSABLE_ID), ("activity_id", ADDRESSABLE_ID),
-            ("replaces", ADDRESSABLE_ID), ("by", REFERENCE_ID), ("note", _NOTE))]
-        times = pd.Series(pd.to_datetime(frame["at"].map(_aware_or_none), utc=True,
+            ("replaces", ADDRESSABLE_ID), ("by", REFERENCE_ID), ("note", _NOTE))):
+        times = pd.Series(pd.to_datetime(frame["at"].map(_stored_time), utc=True,
                                          errors="coerce"), index=frame.index).astype(TIME_DTYPE)
         checks.append(("at", _time_reasons(times, "at", window)))
         out.extend(_findings("feedback", tenant, frame, "feedback_id", checks, {}))
     return out
 
 
-def _aware_or_none(at: Any) -> Any:
-    """A stored time as a UTC datetime (SQLite hands back naive ones), None when unreadable."""
-    if not isinstance(at, datetime):
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+def _stored_time(at: Any) -> datetime | None:
+    """A stored time as a UTC datetime, None when it is not a datetime (unreadable)."""
+    return aware(at) if isinstance(at, datetime) else None
 
 
 def move_aside(store: Store, plan: RepairPlan) -> dict[str, int]:
@@ -277,25 +279,25 @@ def move_aside(store: Store, plan: RepairPlan) -> dict[str, int]:
                          - set(gone))
         rewrite = {f.key: _cleaned(f.row) for f in mine
                    if f.table == "educators" and f.key not in gone}
-        with store._write() as conn:
+        with write_transaction(store.engine) as conn:
             for educator, values in sorted(rewrite.items()):
                 deleted["profiles"] += conn.execute(ed.update().where(
                     (ed.c.tenant_id == tenant) & (ed.c.educator_id == educator)).values(
                     **values, data_version=ed.c.data_version + 1)).rowcount
-            for part in _chunks(evidence_ids):
+            for part in chunks(evidence_ids):
                 deleted["evidence"] += conn.execute(ev.delete().where(
                     (ev.c.tenant_id == tenant) & ev.c.evidence_id.in_(part))).rowcount
-            for part in _chunks(feedback_ids):
+            for part in chunks(feedback_ids):
                 deleted["feedback"] += conn.execute(fb.delete().where(
                     (fb.c.tenant_id == tenant) & fb.c.feedback_id.in_(part))).rowcount
-            for part in _chunks(gone):
+            for part in chunks(gone):
                 for table in (ev, fb, ms):
                     n = conn.execute(table.delete().where(
                         (table.c.tenant_id == tenant) & table.c.educator_id.in_(part))).rowcount
                     deleted[{ev: "evidence", fb: "feedback", ms: "mastery"}[table]] += n
                 deleted["educators"] += conn.execute(ed.delete().where(
                     (ed.c.tenant_id == tenant) & ed.c.educator_id.in_(part))).rowcount
-            for part in _chunks(touched):
+            for part in chunks(touched):
                 conn.execute(ed.update().where((ed.c.tenant_id == tenant)
                                                & ed.c.educator_id.in_(part))
                              .values(data_version=ed.c.data_version + 1))

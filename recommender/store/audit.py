@@ -1,0 +1,39 @@
+"""The recommendation log: the audit trail of what was shown, to whom, by which model version.
+
+Rows are only ever appended: the log answers later what a user saw and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from recommender.store import schema
+from recommender.store.engine import StoreBase, write_transaction
+
+__all__ = ["AuditStore"]
+
+
+class AuditStore(StoreBase):
+    """The recommendation log of :class:`recommender.store.Store`."""
+
+    def log_recommendations(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append rows to the recommendation log with one insert (what was shown, to whom, by
+        which model version)."""
+        if rows:
+            with write_transaction(self.engine) as conn:
+                conn.execute(schema.recommendation_log.insert(), list(rows))
+
+    def recommendation_log(self, tenant_id: str, educator_id: str | None = None) -> pd.DataFrame:
+        """The tenant's log (or one educator's), oldest first, one column per stored column."""
+        t = schema.recommendation_log
+        q = sa.select(t).where(t.c.tenant_id == tenant_id)
+        if educator_id is not None:
+            q = q.where(t.c.educator_id == educator_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(t.c.log_id)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=[c.name for c in t.columns])

@@ -1,0 +1,42 @@
+"""The :class:`Store`, the one object the API and the CLI talk to, and :func:`open_store`.
+
+:class:`Store` is the sum of one class per kind of row, all over the same engine
+(:class:`~recommender.store.engine.StoreBase`): tenants and API keys
+(:mod:`~recommender.store.keys`), educators (:mod:`~recommender.store.educators`), evidence
+(:mod:`~recommender.store.evidence`), feedback (:mod:`~recommender.store.feedback`), stored
+mastery (:mod:`~recommender.store.mastery`) and the recommendation log
+(:mod:`~recommender.store.audit`).
+"""
+
+from __future__ import annotations
+
+from recommender.store.audit import AuditStore
+from recommender.store.educators import EducatorStore
+from recommender.store.engine import make_engine, migrate
+from recommender.store.evidence import EvidenceStore
+from recommender.store.feedback import FeedbackStore
+from recommender.store.keys import KeyStore
+from recommender.store.mastery import MasteryStore
+
+__all__ = ["Store", "open_store"]
+
+
+class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore):
+    """Tenant-scoped persistence over one SQLAlchemy engine (share one per process).
+
+    Every method that reads or writes a tenant's rows takes the tenant first and every query
+    is scoped by it: there is no way to read another tenant's rows through this interface.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Created by :func:`open_store`, which also migrates the schema.
+    """
+
+
+def open_store(url: str, *, run_migrations: bool = True, pool_size: int = 8) -> Store:
+    """Connect to ``url`` (``sqlite:///...`` or ``postgresql://...``) and migrate to head."""
+    engine = make_engine(url, pool_size=pool_size)
+    if run_migrations:
+        migrate(engine)
+    return Store(engine)
