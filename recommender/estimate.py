@@ -49,9 +49,10 @@ rank of an event within its pair (the longest history), not over educators or re
 
 Examples
 --------
->>> from recommender.graph import load_default_framework
->>> from recommender.catalog import load_default_catalog
->>> est = MasteryEstimator(load_default_framework(), load_default_catalog())
+>>> from recommender.graph import default_framework
+>>> from recommender.catalog import default_catalog
+>>> graph = default_framework()
+>>> est = MasteryEstimator(graph, default_catalog(graph))
 >>> out = est.estimate(pd.DataFrame(columns=["evidence_id", "educator_id", "competency_id",
 ...     "source", "proficient", "observed_at"]), ["E1"], as_of="2026-01-01T00:00:00Z")
 >>> round(float(out["p_mastery"].iloc[0]), 3) == round(float(out["p_mastery"].iloc[1]), 3)
