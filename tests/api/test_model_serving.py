@@ -2,6 +2,7 @@
 
 A tiny LightGBM model (n_jobs=1) is trained on a small synthetic cohort and logged to a
 throwaway MLflow store through :mod:`pipelines.tracking`, exactly as ``pdrec train`` does.
+MLflow is imported by the tests that use it, not at collection (it takes about a second).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import os
 
 import pytest
 
-from pipelines.app import champion_loader
 from tests.api.conftest import record, running_api
 
 
@@ -40,6 +40,7 @@ def registry(tmp_path_factory):
 
 def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champion(registry, tmp_path):
     from pipelines import tracking
+    from pipelines.app import champion_loader
 
     root, version = registry
     with running_api(tmp_path / "api", model_loader=champion_loader(root)) as api:
@@ -82,6 +83,7 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
 
 def test_champion_loaded_at_start_and_new_evidence_changes_its_estimate(registry, tmp_path):
     from pipelines import tracking
+    from pipelines.app import champion_loader
 
     root, version = registry
     tracking.configure(root)

@@ -6,7 +6,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from pipelines.demo_tenant import seed_demo_tenant
 from recommender.catalog import default_catalog
 from recommender.graph import default_framework
 from recommender.simulate import generate, write_synthetic
@@ -14,6 +13,8 @@ from recommender.simulate import generate, write_synthetic
 
 def test_demo_tenant_loads_educators_evidence_and_completions_and_its_keys_work(tmp_path,
                                                                                 monkeypatch):
+    from pipelines.demo_tenant import seed_demo_tenant  # imports MLflow: not at collection
+
     monkeypatch.setenv("PDREC_LOAD_MODEL", "false")  # no champion here: the graph rule serves
     graph = default_framework()
     data = generate(graph, default_catalog(graph), n_educators=12, months=4, random_state=3)

@@ -1,11 +1,14 @@
-"""Train -> log -> register -> promote -> load the champion back, on a throwaway store."""
+"""Train -> log -> register -> promote -> load the champion back, on a throwaway store.
+
+:mod:`pipelines.tracking` (MLflow, about a second to import) comes from a fixture, so collecting
+these tests imports nothing of it.
+"""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from pipelines import tracking
 from pipelines.config import load_config
 from pipelines.training import train
 from recommender.ranking import RankerParams
@@ -13,7 +16,14 @@ from tests.pipelines.conftest import small_config
 
 
 @pytest.fixture
-def store(small_data_dir, tmp_path, monkeypatch):
+def tracking():
+    from pipelines import tracking
+
+    return tracking
+
+
+@pytest.fixture
+def store(tracking, small_data_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = tracking.configure(tmp_path)
     assert uri.startswith("sqlite:///") and str(tmp_path) in uri
@@ -24,7 +34,7 @@ def store(small_data_dir, tmp_path, monkeypatch):
     return small_data_dir
 
 
-def test_champion_round_trip_predicts_the_same_values(store):
+def test_champion_round_trip_predicts_the_same_values(tracking, store):
     result = train(load_config(small_config("lightgbm")), store)
     logged = tracking.log_training(result)
     assert logged["version"] == "1"
@@ -49,7 +59,7 @@ def test_champion_round_trip_predicts_the_same_values(store):
     np.testing.assert_allclose(np.asarray(served), result.predictor.predict_features(X))
 
 
-def test_compare_ranks_runs_on_one_split_and_promote_checks_versions(store):
+def test_compare_ranks_runs_on_one_split_and_promote_checks_versions(tracking, store):
     for model in ("population", "lightgbm"):
         tracking.log_training(train(load_config(small_config(model)), store))
     table = tracking.compare_runs()
@@ -59,7 +69,7 @@ def test_compare_ranks_runs_on_one_split_and_promote_checks_versions(store):
         tracking.promote("99")
 
 
-def test_champion_gains_load_with_the_champion_or_say_they_are_missing(store):
+def test_champion_gains_load_with_the_champion_or_say_they_are_missing(tracking, store):
     from recommender.catalog import default_catalog
     from recommender.graph import default_framework
     from recommender.ranking import rank_activities
@@ -84,7 +94,7 @@ def test_champion_gains_load_with_the_champion_or_say_they_are_missing(store):
         assert tracking.load_champion_gains() is None
 
 
-def test_a_promote_during_a_load_cannot_mix_versions(store, tmp_path, monkeypatch):
+def test_a_promote_during_a_load_cannot_mix_versions(tracking, store, tmp_path, monkeypatch):
     """The alias is resolved once per load, and the model, gains, rater severity and parameters
     all come from the version it named, even when ``promote`` moves it while they are read."""
     import mlflow
