@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from recommender.catalog import FORMATS
 from recommender.fields import ADDRESSABLE_ID, ISO_8601, REFERENCE_ID, Rule, problem
@@ -83,6 +90,15 @@ TimeText = Annotated[str, Field(max_length=64, json_schema_extra={
     "format": "date-time", "pattern": f"^{ISO_8601}$"})]
 """An ISO 8601 time as sent; the route checks its syntax and window with the field contract's
 one vectorized parser (:func:`recommender.fields.parse_times`), which words the reasons."""
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number with no fractional part (``4.0``) as the integer it is: JSON has one
+    number type and JSON Schema's ``integer`` admits it. Anything else goes on unchanged to a
+    strict integer check (a boolean, a string or ``4.5`` is refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 FeedbackEvent = Literal["accepted", "declined", "started", "completed", "rated",
                         "pinned", "unpinned", "replaced", "noted"]
 
@@ -140,7 +156,9 @@ class EvidenceRecordIn(BaseModel):
 
 
 class EvidenceBatchIn(BaseModel):
-    """Up to ``PDREC_MAX_BATCH`` (default 5,000) records; more is answered 413."""
+    """Up to ``PDREC_MAX_BATCH`` (default 5,000) records; more is answered 413. A bare JSON
+    array of records is accepted too. Every item must be a JSON object (else 422, nothing
+    stored); its fields are checked per record."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"records": [_EVIDENCE_EXAMPLE]}]})
 
@@ -183,7 +201,9 @@ class EvidenceBatchOut(BaseModel):
 
 
 class XapiBatchIn(BaseModel):
-    """xAPI 1.0.3 statements (a bare JSON array is accepted too)."""
+    """xAPI 1.0.3 statements; a bare JSON array of statements (as xAPI clients post them) is
+    accepted too. Every item must be a JSON object (else 422, nothing stored); its content is
+    checked per statement."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"statements": [{
         "id": "2a41c918-b88b-4220-a5a4-c32391a24001",
@@ -194,7 +214,8 @@ class XapiBatchIn(BaseModel):
         "result": {"score": {"scaled": 0.85, "raw": 85, "min": 0, "max": 100}},
         "timestamp": "2024-03-01T14:30:00Z"}]}]})
 
-    statements: list[Any]
+    statements: list[dict[str, Any]] = Field(
+        description="xAPI statements (JSON objects)")
 
 
 class XapiOutcome(BaseModel):
@@ -228,6 +249,8 @@ class Profile(BaseModel):
     role: ProfileText | None = Field(None, examples=["classroom_teacher"])
     subject: ProfileText | None = Field(None, examples=["math"])
     grade_band: ProfileText | None = Field(None, examples=["middle"])
+
+    _whole_years = field_validator("years_experience", mode="before")(_whole)
 
 
 class EducatorIn(BaseModel):
@@ -416,9 +439,11 @@ class BatchRecommendationsIn(BaseModel):
         "formats": ["course", "coaching_cycle"]}]})
 
     educator_ids: list[AddressableId] = Field(min_length=1)
-    k: int = Field(5, ge=1, le=50)
-    max_hours: float | None = Field(None, gt=0, le=10000)
+    k: int = Field(5, ge=1, le=50, strict=True)
+    max_hours: float | None = Field(None, gt=0, le=10000, strict=True)
     formats: list[Format] | None = Field(None, min_length=1)
+
+    _whole_k = field_validator("k", mode="before")(_whole)
 
 
 class BatchResult(BaseModel):
@@ -455,11 +480,22 @@ class PathwayOut(BaseModel):
     unreachable: list[str]
 
 
+def _needs(event: str, field: str, schema: dict) -> dict:
+    """JSON Schema: an event of this kind must carry ``field``, valid as ``schema``."""
+    return {"if": {"properties": {"event": {"const": event}}, "required": ["event"]},
+            "then": {"properties": {field: schema}, "required": [field]}}
+
+
 class FeedbackEventIn(BaseModel):
     """One event. ``pinned``, ``unpinned`` and ``replaced`` are coach overrides (role coach or
-    admin); ``rated`` needs ``rating`` (1-5), ``replaced`` needs ``replaces``."""
+    admin); ``rated`` needs ``rating`` (1-5), ``replaced`` needs ``replaces``, ``noted`` a
+    ``note`` that is not blank (the schema states these as conditions on ``event``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        _needs("rated", "rating", {"type": "integer", "minimum": 1, "maximum": 5}),
+        _needs("replaced", "replaces", {"type": "string"}),
+        _needs("noted", "note", {"type": "string", "pattern": r"\S"}),
+    ]})
 
     educator_id: AddressableId
     activity_id: AddressableId
@@ -470,6 +506,8 @@ class FeedbackEventIn(BaseModel):
     replaces: AddressableId | None = None
     by: ReferenceId | None = Field(None, description="Who, e.g. a coach id")
     note: Note | None = None
+
+    _whole_rating = field_validator("rating", mode="before")(_whole)
 
 
 class FeedbackIn(BaseModel):

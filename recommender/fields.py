@@ -132,13 +132,17 @@ class Rule:
     def pattern(self) -> str:
         """The rule's characters as an anchored pattern (OpenAPI, pydantic ``pattern``): no
         forbidden character, no whitespace at either end (the doors strip it, so an id sent as
-        ``" "`` is empty). Lone surrogates are left out: pydantic refuses them first. The
-        pattern cannot say "not ``.`` or ``..``"; :func:`problem` does."""
+        ``" "`` is empty). Lone surrogates are left out: pydantic refuses them first. Without
+        ``/`` (a path segment) neither ``.`` nor ``..`` matches, as :func:`problem` says, by
+        alternation (no look-ahead, which not every regex engine reading the schema has)."""
         controls = r"\x00-\x08\x0b\x0c\x0e-\x1f" if self.multiline else r"\x00-\x1f"
         bad = controls + r"\x7f-\x9f" + ("" if self.slash else "/")
         edge = r"[^\s" + bad + "]"
         body = f"{edge}(?:[^{bad}]*{edge})?"
-        return f"^{body}$" if self.min_length else f"^(?:{body})?$"
+        if not self.slash:  # starts with a character other than '.', or '.' and more than '.'
+            other = r"[^\s." + bad + "]"
+            body = rf"{other}(?:[^{bad}]*{edge})?|\.(?:{other}|[^{bad}]+{edge})"
+        return f"^(?:{body})$" if self.min_length else f"^(?:{body})?$"
 
     def describe(self) -> str:
         """The rule in words, for reasons: ``ids are 1-128 characters without ...``."""

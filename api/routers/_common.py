@@ -15,7 +15,8 @@ from api.services import Services
 from recommender.fields import ADDRESSABLE_ID
 from recommender.store import EducatorRecord
 
-__all__ = ["EducatorId", "errors", "json_response", "new_request_id", "educator_or_404"]
+__all__ = ["EducatorId", "errors", "json_response", "new_request_id", "educator_or_404",
+           "unknown_competencies"]
 
 EducatorId = Path(min_length=1, max_length=ADDRESSABLE_ID.max_length,
                   pattern=ADDRESSABLE_ID.pattern, description="The platform's educator id "
@@ -33,9 +34,13 @@ _DESCRIPTIONS = {
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for these error statuses (all with :class:`ErrorResponse`)."""
-    return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in statuses}
+def errors(*statuses: int, notes: dict[int, str] | None = None
+           ) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses (all with :class:`ErrorResponse`);
+    ``notes`` replaces the generic description of a status where an endpoint says more."""
+    notes = notes or {}
+    return {s: {"model": ErrorResponse, "description": notes.get(s, _DESCRIPTIONS[s])}
+            for s in statuses}
 
 
 def json_response(payload: Any, status_code: int = 200) -> Response:
@@ -46,6 +51,18 @@ def json_response(payload: Any, status_code: int = 200) -> Response:
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def unknown_competencies(services: Services, named: list[tuple[str, str]]) -> NotFound:
+    """The 404 for ``(field, value)`` pairs naming no competency of the framework: tenant
+    content the OpenAPI schema cannot know, so a well-formed id that names nothing is "not
+    found" (never a 422, which says the request itself is malformed)."""
+    framework = services.graph.graph.get("name")
+    return NotFound(
+        f"unknown competency id(s) {[v for _, v in named]}: not in framework {framework!r} "
+        "(GET /v1/framework lists its competencies)",
+        details=[{"field": f, "value": v, "reason": f"no competency of framework {framework!r} "
+                  "has this id; GET /v1/framework lists them"} for f, v in named])
 
 
 def educator_or_404(services: Services, tenant_id: str, educator_id: str) -> EducatorRecord:

@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from api.auth import Reader
 from api.deps import ServicesDep
-from api.errors import BadRequest
-from api.routers._common import errors, json_response
+from api.routers._common import errors, json_response, unknown_competencies
 from api.schemas import Format
 from recommender.graph import framework_to_dict
 
@@ -32,7 +31,12 @@ def get_framework(
 
 
 @router.get("/activities", summary="The activity catalog, optionally filtered",
-            responses=errors(401, 403, 422))
+            description="Filters combine (all must hold). `competency` keeps the activities "
+                        "developing that competency; one that names no competency of the "
+                        "framework is a 404 naming it (`GET /v1/framework` lists them).",
+            responses=errors(401, 403, 404, 422, notes={404: (
+                "`competency` names no competency of the framework (`GET /v1/framework` lists "
+                "them)")}))
 def get_activities(
     who: Reader,
     services: ServicesDep,
@@ -44,9 +48,7 @@ def get_activities(
     cat = services.catalog
     acts = cat.activities
     if competency is not None and competency not in services.graph:
-        raise BadRequest(f"unknown competency {competency!r}",
-                         details=[{"field": "competency", "value": competency,
-                                   "reason": "not a competency id of the framework"}])
+        raise unknown_competencies(services, [("competency", competency)])
     keep = acts.index.to_series()
     if format:
         keep = keep[acts.loc[keep.index, "format"].isin(format)]

@@ -15,8 +15,13 @@ from starlette.responses import Response
 
 from api.auth import Reader
 from api.deps import ServicesDep
-from api.errors import BadRequest
-from api.routers._common import EducatorId, educator_or_404, errors, json_response
+from api.routers._common import (
+    EducatorId,
+    educator_or_404,
+    errors,
+    json_response,
+    unknown_competencies,
+)
 from api.schemas import EducatorEvidenceOut, EducatorFeedbackOut, EducatorListOut
 from recommender.fields import ADDRESSABLE_ID, Rule
 from recommender.graph import DEFAULT_THRESHOLD
@@ -89,7 +94,12 @@ def list_educators(
 
 @router.get("/{educator_id}/evidence", response_model=EducatorEvidenceOut,
             summary="An educator's evidence, newest first (optionally of one competency)",
-            responses=errors(401, 403, 404, 422))
+            description="`competency_id` keeps the evidence of that competency only; one that "
+                        "names no competency of the framework is a 404 naming it "
+                        "(`GET /v1/framework` lists them).",
+            responses=errors(401, 403, 404, 422, notes={404: (
+                "No such educator in the caller's tenant, or `competency_id` names no "
+                "competency of the framework (`GET /v1/framework` lists them)")}))
 def get_evidence(
     who: Reader,
     services: ServicesDep,
@@ -100,9 +110,7 @@ def get_evidence(
 ) -> Response:
     educator_or_404(services, who.tenant_id, educator_id)
     if competency_id is not None and competency_id not in services.graph:
-        raise BadRequest(f"unknown competency {competency_id!r}",
-                         details=[{"field": "competency_id", "value": competency_id,
-                                   "reason": "not a competency id of the framework"}])
+        raise unknown_competencies(services, [("competency_id", competency_id)])
     items = evidence_records(services.store, who.tenant_id, educator_id, competency_id,
                              limit=limit)
     for it in items:

@@ -7,8 +7,13 @@ from starlette.responses import Response
 
 from api.auth import EducatorWriter, Reader
 from api.deps import ServicesDep
-from api.errors import BadRequest
-from api.routers._common import EducatorId, educator_or_404, errors, json_response
+from api.routers._common import (
+    EducatorId,
+    educator_or_404,
+    errors,
+    json_response,
+    unknown_competencies,
+)
 from api.schemas import EducatorIn, EducatorOut, MasteryOut
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.uncertainty import mastery_uncertainty
@@ -23,8 +28,15 @@ def _out(rec, n_evidence: int | None = None) -> dict:
 
 @router.put("/{educator_id}", response_model=EducatorOut, status_code=200,
             summary="Create or replace an educator's profile and goals",
+            description="Replaces the profile and the goals (competency ids of the framework, "
+                        "most important first; repeats are dropped). 201 when the educator is "
+                        "new, else 200. A goal that names no competency of the framework is a "
+                        "404 naming it (`goals[i]`; `GET /v1/framework` lists them), and "
+                        "nothing is changed.",
             responses={201: {"model": EducatorOut, "description": "Created"},
-                       **errors(401, 403, 422)})
+                       **errors(401, 403, 404, 422, notes={404: (
+                           "A goal names no competency of the framework (`GET /v1/framework` "
+                           "lists them); nothing was changed")})})
 def put_educator(
     who: EducatorWriter,
     services: ServicesDep,
@@ -32,14 +44,9 @@ def put_educator(
     educator_id: str = EducatorId,
 ) -> Response:
     goals = list(dict.fromkeys(body.goals))
-    bad = [(i, g) for i, g in enumerate(body.goals) if g not in services.graph]
+    bad = [(f"goals[{i}]", g) for i, g in enumerate(body.goals) if g not in services.graph]
     if bad:
-        raise BadRequest(
-            f"unknown goal competency id(s) {[g for _, g in bad]}: not in framework "
-            f"{services.graph.graph.get('name')!r}",
-            details=[{"field": f"goals[{i}]", "value": g,
-                      "reason": "not a competency id of the framework (see GET /v1/framework)"}
-                     for i, g in bad])
+        raise unknown_competencies(services, bad)
     profile = body.profile.model_dump(exclude_none=True)
     rec, created = services.store.put_educator(who.tenant_id, educator_id, profile=profile,
                                                goals=goals)

@@ -32,23 +32,95 @@ _REPORT = Query("all", description="`all`: one outcome per record; `problems`: o
                                    "bulk loads)")
 
 
-def _items(body: Any, key: str, limit: int) -> list:
-    items = body.get(key) if isinstance(body, dict) else body
+_SHAPE = ("The body is not JSON, is in neither form, or an item of its list is not a JSON "
+          "object (nothing stored); the body names the field, the value and what was expected")
+
+
+def _body(batch: str, item: dict, title: str) -> dict:
+    """The documented request body of a bulk endpoint: the ``batch`` object, or a bare JSON
+    array of ``item`` objects (the routes parse the body themselves, with orjson)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "anyOf": [{"$ref": f"#/components/schemas/{batch}"},
+                  {"type": "array", "items": item, "title": f"{title} (bare array)"}]}}}}}
+
+
+_MAX_DETAILS = 100
+"""At most this many non-object items are listed in a 422 (the message gives the count)."""
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, in the client's terms."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _shown(value: Any) -> Any:
+    """A value as an error detail shows it: scalars as sent (long strings cut), arrays and
+    objects by their size (never echoed whole)."""
+    if isinstance(value, list):
+        return f"an array of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return f"an object of {len(value)} key(s)"
+    if isinstance(value, str) and len(value) > 80:
+        return value[:77] + "..."
+    return value
+
+
+def _items(body: Any, key: str, limit: int, what: str) -> list[dict]:
+    """The objects a bulk body carries: ``{key: [...]}`` or a bare JSON array of them.
+
+    The body's shape is checked whole, as the OpenAPI schema documents it: a body in neither
+    form is a 422, and so is a list holding anything but JSON objects (each such item named by
+    its position, with its value and what was expected; nothing is stored); more than ``limit``
+    items is a 413. The content of each object is checked per item by the caller.
+    """
+    bare = isinstance(body, list)
+    items = body if bare else body.get(key) if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise BadRequest(f"body must be an object with a list {key!r} (or a JSON array)",
-                         details=[{"field": key, "value": type(items).__name__,
-                                   "reason": "expected a JSON array"}])
+        if not isinstance(body, dict):
+            got, value = _kind(body), _shown(body)
+        elif key not in body:
+            got, value = f"an object without {key!r}", None
+        else:
+            got, value = f"an object whose {key!r} is {_kind(items)}", _shown(items)
+        raise BadRequest(f"body must be an object with a list {key!r} or a bare JSON array "
+                         f"of {what}s; got {got}",
+                         details=[{"field": key, "value": value,
+                                   "reason": f"expected a JSON array of {what}s (JSON objects)"}])
     if len(items) > limit:
         raise PayloadTooLarge(
             f"{len(items)} {key} in one request; the limit is {limit} (PDREC_MAX_BATCH): "
             "split the batch",
             details=[{"field": key, "value": len(items), "reason": f"at most {limit} items"}])
+    bad = [i for i, item in enumerate(items) if not isinstance(item, dict)]
+    if bad:
+        prefix = "" if bare else key
+        listed = bad[:_MAX_DETAILS]
+        more = f" (the first {len(listed)} are listed)" if len(bad) > len(listed) else ""
+        raise BadRequest(
+            f"{len(bad)} item(s) of {'the body' if bare else repr(key)} are not JSON objects"
+            f"{more}: each item must be an {what} (a JSON object); nothing was stored",
+            details=[{"field": f"{prefix}[{i}]", "value": _shown(items[i]),
+                      "reason": f"{prefix}[{i}] is {_kind(items[i])}; expected an {what} "
+                                "(a JSON object)"}
+                     for i in listed])
     return items
 
 
 @router.post(
     "", response_model=EvidenceBatchOut, summary="Ingest a batch of evidence records",
-    description="Up to 5,000 records (`PDREC_MAX_BATCH`; more: 413). Each record is "
+    description="`{\"records\": [...]}` or a bare JSON array of records; up to 5,000 "
+                "records (`PDREC_MAX_BATCH`; more: 413). Every item must be a JSON object: a "
+                "list holding anything else (null, a number, a string, an array) is refused "
+                "whole with 422 naming each such item (`records[i]`, or `[i]` in a bare "
+                "array), and nothing is stored. Each record is "
                 "`accepted` (this request stored it: for one `evidence_id`, exactly one request "
                 "ever hears this, however many send it at once), a `duplicate` (the record "
                 "stored under its `evidence_id` is this same record, stored earlier or by "
@@ -57,9 +129,9 @@ def _items(body: Any, key: str, limit: int) -> list:
                 "`field`, `value` and `reason` name the differences) or `rejected` with the "
                 "field, the value and the reason; a bad record never takes the good ones down. "
                 "Idempotent on `evidence_id`. Educators are created on first evidence.",
-    responses=errors(401, 403, 413, 422),
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/EvidenceBatchIn"}}}}},
+    responses=errors(401, 403, 413, 422, notes={422: _SHAPE}),
+    openapi_extra=_body("EvidenceBatchIn", {"$ref": "#/components/schemas/EvidenceRecordIn"},
+                        "Evidence records"),
 )
 def post_evidence(
     who: EvidenceWriter,
@@ -67,7 +139,7 @@ def post_evidence(
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
-    records = _items(body, "records", services.settings.max_batch)
+    records = _items(body, "records", services.settings.max_batch, "evidence record")
     result = ingest_records(services, who.tenant_id, records)
     outcomes = []
     for i, (status, eid) in enumerate(zip(result.status, result.evidence_ids, strict=True)):
@@ -88,7 +160,11 @@ def post_evidence(
 
 @router.post(
     "/xapi", response_model=XapiBatchOut, summary="Ingest xAPI statements as evidence",
-    description="xAPI 1.0.3 statements (`{\"statements\": [...]}` or a bare array), mapped to "
+    description="xAPI 1.0.3 statements, as `{\"statements\": [...]}` or a bare JSON array "
+                "of statements (as xAPI clients post them); up to 5,000 (`PDREC_MAX_BATCH`; "
+                "more: 413). Every item must be a JSON object: a list holding anything else is "
+                "refused whole with 422 naming each such item (`statements[i]`, or `[i]` in a "
+                "bare array), and nothing is stored. Statements are mapped to "
                 "evidence as documented in `recommender.xapi`: actor -> educator, verb -> "
                 "source, object.id (an IRI ending in /competencies/<id> or /activities/<id>, a "
                 "`urn:pdrec:competency:<id>`, or an IRI of the `PDREC_XAPI_IRI_MAP` table) -> "
@@ -102,9 +178,10 @@ def post_evidence(
                 "records is, a `conflict` if any is stored with other content under its "
                 "`evidence_id`, a `duplicate` if all it records is already stored as sent, "
                 "else `accepted`.",
-    responses=errors(401, 403, 413, 422),
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/XapiBatchIn"}}}}},
+    responses=errors(401, 403, 413, 422, notes={422: _SHAPE}),
+    openapi_extra=_body("XapiBatchIn", {"type": "object", "additionalProperties": True,
+                                        "description": "An xAPI 1.0.3 statement"},
+                        "xAPI statements"),
 )
 def post_xapi(
     who: EvidenceWriter,
@@ -112,7 +189,8 @@ def post_xapi(
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
-    statements = _items(body, "statements", services.settings.max_batch)
+    statements = _items(body, "statements", services.settings.max_batch,
+                        "xAPI statement")
     mapping = statements_to_evidence(statements, competencies=list(services.graph),
                                      activity_targets=services.activity_targets,
                                      iri_map=services.iri_map)

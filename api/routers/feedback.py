@@ -19,23 +19,33 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
 OVERRIDES = frozenset({"pinned", "unpinned", "replaced"})
 
+_NO_ACTIVITY = "no activity of the catalog has this id; GET /v1/activities lists them"
+
 
 @router.post("", response_model=FeedbackOut, status_code=201,
              summary="Record feedback events (all or none are stored)",
              description="Events: accepted, declined, started, completed, rated (with `rating` "
                          "1-5) and the coach overrides pinned, unpinned and replaced (with "
                          "`replaces`; roles coach or admin); `noted` records a `note` about an "
-                         "activity and changes nothing else. Activities must be in the catalog "
-                         "and educators in the caller's tenant (else 404). `at` is ISO 8601 "
-                         "(naive: UTC) from 1970-01-01 to now + 1 day, default now. The next "
-                         "recommendations of these educators take the events into account.",
-             responses=errors(401, 403, 404, 422))
+                         "activity and changes nothing else. `at` is ISO 8601 (naive: UTC) from "
+                         "1970-01-01 to now + 1 day, default now. Invalid values are a 422 "
+                         "naming each (`events[i].<field>`). Then every id must name something "
+                         "that exists: an `activity_id` or `replaces` not in the catalog "
+                         "(`GET /v1/activities` lists it) or an `educator_id` not in the "
+                         "caller's tenant is a 404 naming each (`events[i].<field>`). Either way "
+                         "nothing is stored. The next recommendations of these educators take "
+                         "the events into account.",
+             responses=errors(401, 403, 404, 422, notes={404: (
+                 "An `activity_id` or `replaces` not in the catalog, or an `educator_id` not in "
+                 "the caller's tenant; each is named (`events[i].<field>`), nothing was "
+                 "stored")}))
 def post_feedback(
     who: FeedbackWriter,
     services: ServicesDep,
     body: FeedbackIn,
 ) -> Response:
-    problems = []
+    problems = []  # invalid values: a 422
+    unknown = []  # well-formed ids naming nothing: a 404, once the values are valid
     acts = services.catalog.activities.index
     now = pd.Timestamp.now(tz="UTC")
     window = time_window(now)
@@ -51,8 +61,8 @@ def post_feedback(
                             details=[{"field": f"events[{i}].event", "value": ev.event,
                                       "reason": "coach overrides need role coach or admin"}])
         if ev.activity_id not in acts:
-            problems.append({"field": f"events[{i}].activity_id", "value": ev.activity_id,
-                             "reason": "not an activity of the catalog (see GET /v1/activities)"})
+            unknown.append({"field": f"events[{i}].activity_id", "value": ev.activity_id,
+                            "reason": _NO_ACTIVITY})
         if ev.event == "rated" and ev.rating is None:
             problems.append({"field": f"events[{i}].rating", "value": None,
                              "reason": "a 'rated' event needs a rating from 1 to 5"})
@@ -64,18 +74,24 @@ def post_feedback(
                 problems.append({"field": f"events[{i}].replaces", "value": None,
                                  "reason": "a 'replaced' event names the activity it replaces"})
             elif ev.replaces not in acts:
-                problems.append({"field": f"events[{i}].replaces", "value": ev.replaces,
-                                 "reason": "not an activity of the catalog"})
+                unknown.append({"field": f"events[{i}].replaces", "value": ev.replaces,
+                                "reason": _NO_ACTIVITY})
     if problems:
         raise BadRequest(f"{len(problems)} problem(s) in the feedback events; nothing was "
                          "stored", details=problems)
     ids = sorted({ev.educator_id for ev in body.events})
     records = services.store.get_educators(who.tenant_id, ids)
-    missing = [e for e in ids if e not in records]
-    if missing:
-        raise NotFound(f"no educator(s) {missing} in this tenant; nothing was stored",
-                       details=[{"field": "educator_id", "value": e,
-                                 "reason": "no such educator in this tenant"} for e in missing])
+    unknown += [{"field": f"events[{i}].educator_id", "value": ev.educator_id,
+                 "reason": "no such educator in this tenant"}
+                for i, ev in enumerate(body.events) if ev.educator_id not in records]
+    if unknown:
+        activities = list(dict.fromkeys(d["value"] for d in unknown
+                                        if not d["field"].endswith(".educator_id")))
+        missing = [e for e in ids if e not in records]
+        named = ([f"activity id(s) {activities} not in the catalog (GET /v1/activities lists "
+                  "them)"] if activities else []) + (
+                 [f"no educator(s) {missing} in this tenant"] if missing else [])
+        raise NotFound(f"{'; '.join(named)}; nothing was stored", details=unknown)
     stamps = times.times.fillna(now)
     rows = []
     for ev, at in zip(body.events, stamps.dt.to_pydatetime(), strict=True):

@@ -29,7 +29,14 @@ from starlette.responses import Response
 from api.auth import Principal, Reader
 from api.deps import ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
-from api.routers._common import EducatorId, educator_or_404, errors, json_response, new_request_id
+from api.routers._common import (
+    EducatorId,
+    educator_or_404,
+    errors,
+    json_response,
+    new_request_id,
+    unknown_competencies,
+)
 from api.schemas import (
     BatchRecommendationsIn,
     BatchRecommendationsOut,
@@ -230,8 +237,12 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
 
 @router.get("/v1/educators/{educator_id}/pathway", response_model=PathwayOut,
             summary="A step-by-step plan to goal competencies",
-            description="Goals from `goal` (repeatable), else the educator's own goals.",
-            responses=errors(401, 403, 404, 422))
+            description="Goals from `goal` (repeatable), else the educator's own goals (none: "
+                        "422). A `goal` that names no competency of the framework is a 404 "
+                        "naming it (`GET /v1/framework` lists them).",
+            responses=errors(401, 403, 404, 422, notes={404: (
+                "No such educator in the caller's tenant, or a `goal` names no competency of "
+                "the framework (`GET /v1/framework` lists them)")}))
 def get_pathway(
     who: Reader,
     services: ServicesDep,
@@ -249,10 +260,7 @@ def get_pathway(
                                    "reason": "at least one competency id"}])
     bad = [g for g in goals if g not in services.graph]
     if bad:
-        raise BadRequest(f"unknown goal competency id(s) {bad}",
-                         details=[{"field": "goal", "value": g,
-                                   "reason": "not a competency id of the framework"}
-                                  for g in bad])
+        raise unknown_competencies(services, [("goal" if goal else "goals", g) for g in bad])
     state = services.models.state
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
     context = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]

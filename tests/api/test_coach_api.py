@@ -157,7 +157,7 @@ def test_evidence_endpoint_filters_by_competency_newest_first(api):
     assert items[0]["proficient"] is True and items[1]["proficient"] is False
     assert api.get("/v1/educators/T1/evidence", who="coach").json()["count"] == 3
     r = api.get("/v1/educators/T1/evidence?competency_id=NOPE", who="coach")
-    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "competency_id"
+    assert r.status_code == 404 and r.json()["error"]["details"][0]["field"] == "competency_id"
     assert api.get("/v1/educators/T1/evidence", who="other").status_code == 404
 
 

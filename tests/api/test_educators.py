@@ -19,7 +19,6 @@ def test_put_creates_then_replaces_profile_and_goals(api_any):
 
 
 @pytest.mark.parametrize("body,field", [
-    ({"goals": ["INS.ELL", "NOPE"]}, "goals[1]"),
     ({"goals": "INS.ELL"}, "goals"),
     ({"profile": {"years_experience": -3}}, "profile.years_experience"),
     ({"profile": {"shoe_size": 9}}, "profile.shoe_size"),
@@ -87,7 +86,7 @@ def test_pathway_uses_given_goals_or_the_educators_own(api):
 
 
 @pytest.mark.parametrize("goals,query,field", [
-    ([], "", "goal"), (["INS.ELL"], "?goal=NOPE", "goal"), (["INS.ELL"], "?formats=x", "formats")])
+    ([], "", "goal"), (["INS.ELL"], "?formats=x", "formats")])
 def test_bad_pathway_requests_are_422(api, goals, query, field):
     api.put("/v1/educators/T1", json={"goals": goals})
     r = api.get(f"/v1/educators/T1/pathway{query}")
@@ -134,4 +133,53 @@ def test_framework_and_activities(api):
                for a in acts["activities"])
     assert acts["count"] == len(acts["activities"])
     bad = api.get("/v1/activities", params={"competency": "NOPE"})
-    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["value"] == "NOPE"
+    assert bad.status_code == 404 and bad.json()["error"]["details"][0]["value"] == "NOPE"
+
+
+# --- ids the schema cannot know (#14): well-formed, naming nothing -> 404 naming them ---------
+
+@pytest.mark.parametrize("method,path,kw,field", [
+    ("put", "/v1/educators/T1", {"json": {"goals": ["INS.ELL", "NOPE", "X.Y"]}}, "goals[1]"),
+    ("get", "/v1/activities", {"params": {"competency": "NOPE"}}, "competency"),
+    ("get", "/v1/educators/T1/evidence", {"params": {"competency_id": "NOPE"}}, "competency_id"),
+    ("get", "/v1/educators/T1/pathway", {"params": {"goal": ["INS.ELL", "NOPE"]}}, "goal"),
+], ids=["profile goals", "activities filter", "evidence filter", "pathway goal"])
+def test_unknown_competency_ids_are_404_naming_field_value_and_where_to_list_them(
+        api, method, path, kw, field):
+    api.put("/v1/educators/T1", json={"profile": {"role": "coach"}, "goals": ["REL.PLC"]})
+    r = getattr(api, method)(path, **kw)
+    assert r.status_code == 404, r.text
+    err = r.json()["error"]
+    assert err["code"] == "not_found"
+    assert err["message"].startswith("unknown competency id(s) ['NOPE"), err["message"]
+    assert "GET /v1/framework" in err["message"]
+    detail = err["details"][0]
+    assert (detail["field"], detail["value"]) == (field, "NOPE")
+    assert detail["reason"] == ("no competency of framework 'educator' has this id; "
+                                "GET /v1/framework lists them")
+    if method == "put":  # nothing changed, every unknown goal named
+        assert [(d["field"], d["value"]) for d in err["details"]] == [
+            ("goals[1]", "NOPE"), ("goals[2]", "X.Y")]
+        kept = api.get("/v1/educators/T1").json()
+        assert kept["goals"] == ["REL.PLC"] and kept["profile"] == {"role": "coach"}
+        assert api.put("/v1/educators/T9", json={"goals": ["NOPE"]}).status_code == 404
+        assert api.get("/v1/educators/T9").status_code == 404  # not created either
+
+
+def test_an_unknown_educator_is_still_named_before_an_unknown_filter(api):
+    r = api.get("/v1/educators/T404/evidence", params={"competency_id": "NOPE"})
+    assert r.status_code == 404
+    assert r.json()["error"]["details"][0] == {"field": "educator_id", "value": "T404",
+                                               "reason": "no such educator in this tenant"}
+
+
+def test_openapi_documents_the_404_of_each_unknown_id(api):
+    spec = api.client.get("/openapi.json").json()["paths"]
+    for method, path, name in [("put", "/v1/educators/{educator_id}", "goal"),
+                               ("get", "/v1/activities", "`competency`"),
+                               ("get", "/v1/educators/{educator_id}/evidence", "`competency_id`"),
+                               ("get", "/v1/educators/{educator_id}/pathway", "`goal`"),
+                               ("post", "/v1/feedback", "`activity_id`")]:
+        op = spec[path][method]
+        assert name in op["responses"]["404"]["description"], (method, path)
+        assert "404" in op["description"], (method, path)

@@ -15,23 +15,22 @@ XAPI_SAMPLES = (Path(__file__).resolve().parents[3]
 
 
 def test_each_record_gets_an_outcome_and_bad_ones_do_not_sink_good_ones(api_any):
-    batch = [record(1), record(2, competency="NOPE"), record(1), record(3, score=9), 5,
+    batch = [record(1), record(2, competency="NOPE"), record(1), record(3, score=9),
              record(4, source="gossip"), record(5, observed_at="yesterday"),
              {"educator_id": "T1"}]
     r = api_any.post("/v1/evidence", json={"records": batch})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["accepted"], body["duplicate"], body["rejected"]) == (1, 1, 6)
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (1, 1, 5)
     out = {o["index"]: o for o in body["outcomes"]}
     assert out[0]["status"] == "accepted" and out[0]["evidence_id"] == "e1"
     assert (out[1]["status"], out[1]["field"], out[1]["value"]) == ("rejected", "competency_id",
                                                                      "NOPE")
     assert "repeats row 0" in out[2]["reason"] and out[2]["status"] == "duplicate"
     assert out[3]["field"] == "score" and "outside its scale" in out[3]["reason"]
-    assert out[4]["field"] == "record"
-    assert out[5]["field"] == "source" and "expected one of" in out[5]["reason"]
-    assert out[6]["field"] == "observed_at" and out[6]["value"] == "yesterday"
-    assert out[7]["field"] == "evidence_id" and "missing" in out[7]["reason"]
+    assert out[4]["field"] == "source" and "expected one of" in out[4]["reason"]
+    assert out[5]["field"] == "observed_at" and out[5]["value"] == "yesterday"
+    assert out[6]["field"] == "evidence_id" and "missing" in out[6]["reason"]
     assert body["model"] == {"name": "evidence-filter", "version": None, "fallback": True}
     assert api_any.services.store.count_evidence("acme") == 1
 
@@ -71,6 +70,96 @@ def test_malformed_bodies_are_422_naming_the_problem(api, content, field):
                         headers={**api.h(), "Content-Type": "application/json"})
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == field
+
+
+# --- the body contract (#14): `{"records"|"statements": [...]}` or a bare array of objects ----
+
+def test_a_bare_array_of_records_is_answered_like_the_object_form(api):
+    r = api.post("/v1/evidence", json=[record(1), record(2, score=9)])
+    assert r.status_code == 200, r.text
+    out = r.json()["outcomes"]
+    assert [(o["index"], o["status"]) for o in out] == [(0, "accepted"), (1, "rejected")]
+    again = api.post("/v1/evidence", json={"records": [record(1)]}).json()
+    assert again["duplicate"] == 1
+
+
+def test_a_bare_array_of_xapi_statements_is_answered_like_the_object_form(api):
+    st = {"id": "s1", "actor": {"mbox": "mailto:t1@example.org"},
+          "verb": {"id": "http://adlnet.gov/expapi/verbs/scored"},
+          "object": {"id": "https://pd.example.org/xapi/competencies/INS.FORMATIVE"},
+          "result": {"score": {"raw": 3, "min": 1, "max": 4}},
+          "timestamp": "2025-03-01T10:00:00Z"}
+    r = api.post("/v1/evidence/xapi", json=[st])
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    again = api.post("/v1/evidence/xapi", json={"statements": [st]}).json()
+    assert again["duplicate"] == 1
+
+
+@pytest.mark.parametrize("path,key,what", [
+    ("/v1/evidence", "records", "an evidence record"),
+    ("/v1/evidence/xapi", "statements", "an xAPI statement")])
+@pytest.mark.parametrize("bare", [False, True], ids=["object", "bare array"])
+def test_items_that_are_not_objects_refuse_the_batch_naming_each(api, path, key, what, bare):
+    good = record(1) if key == "records" else {"id": "s1"}
+    items = [good, None, 5, "x" * 100, [1, 2], True, {}]
+    r = api.post(path, json=items if bare else {key: items})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_request"
+    assert err["message"].startswith(f"5 item(s) of {'the body' if bare else repr(key)} are "
+                                     "not JSON objects")
+    assert "nothing was stored" in err["message"]
+    prefix = "" if bare else key
+    assert [(d["field"], d["value"]) for d in err["details"]] == [
+        (f"{prefix}[1]", None), (f"{prefix}[2]", 5), (f"{prefix}[3]", "x" * 77 + "..."),
+        (f"{prefix}[4]", "an array of 2 item(s)"), (f"{prefix}[5]", True)]
+    assert err["details"][0]["reason"] == f"{prefix}[1] is null; expected {what} (a JSON object)"
+    assert err["details"][3]["reason"].startswith(f"{prefix}[4] is an array; expected")
+    assert api.services.store.count_evidence("acme") == 0
+
+
+def test_many_items_that_are_not_objects_are_counted_and_the_first_100_named(api):
+    r = api.post("/v1/evidence", json=[None] * 150)
+    err = r.json()["error"]
+    assert r.status_code == 422 and err["message"].startswith(
+        "150 item(s) of the body are not JSON objects (the first 100 are listed)")
+    assert len(err["details"]) == 100 and err["details"][-1]["field"] == "[99]"
+
+
+@pytest.mark.parametrize("path,key,what", [("/v1/evidence", "records", "evidence record"),
+                                           ("/v1/evidence/xapi", "statements", "xAPI statement")])
+@pytest.mark.parametrize("body,got,value", [
+    ({"rows": []}, "an object without {key!r}", None),
+    ({"{key}": {"a": 1}}, "an object whose {key!r} is an object", "an object of 1 key(s)"),
+    ({"{key}": None}, "an object whose {key!r} is null", None),
+    (7, "a number", 7), (None, "null", None)])
+def test_a_body_in_neither_form_is_422_naming_what_came_and_what_was_expected(
+        api, path, key, what, body, got, value):
+    if isinstance(body, dict):
+        body = {k.format(key=key): v for k, v in body.items()}
+    r = api.client.post(path, content=json.dumps(body),
+                        headers={**api.h(), "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["message"].endswith("got " + got.format(key=key)), err["message"]
+    assert err["details"] == [{"field": key, "value": value,
+                               "reason": f"expected a JSON array of {what}s (JSON objects)"}]
+
+
+def test_openapi_documents_both_body_forms_with_object_items(api):
+    spec = api.client.get("/openapi.json").json()
+    for path, batch, items in [
+            ("/v1/evidence", "EvidenceBatchIn", {"$ref": "#/components/schemas/EvidenceRecordIn"}),
+            ("/v1/evidence/xapi", "XapiBatchIn", None)]:
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        forms = body["schema"]["anyOf"]
+        assert forms[0] == {"$ref": f"#/components/schemas/{batch}"}
+        assert forms[1]["type"] == "array"
+        assert forms[1]["items"] == items or forms[1]["items"]["type"] == "object"
+        key = "records" if batch == "EvidenceBatchIn" else "statements"
+        listed = spec["components"]["schemas"][batch]["properties"][key]["items"]
+        assert listed.get("type") == "object" or listed == items
+        assert "bare JSON array" in spec["paths"][path]["post"]["description"]
 
 
 def test_report_problems_lists_only_duplicates_and_rejections(api):
@@ -181,7 +270,7 @@ def test_xapi_statements_map_to_evidence_and_reject_the_rest_with_reasons(api_an
         _statement("s3", "https://pd.example.org/xapi/competencies/NOPE"),
         _statement("s4", "https://pd.example.org/xapi/competencies/INS.ELL", verb="experienced"),
         _statement("s5", "https://pd.example.org/xapi/competencies/INS.ELL", score={"raw": 5}),
-        "not a statement",
+        {"id": "s6"},
     ]
     r = api_any.post("/v1/evidence/xapi", json={"statements": statements})
     assert r.status_code == 200, r.text
@@ -192,7 +281,7 @@ def test_xapi_statements_map_to_evidence_and_reject_the_rest_with_reasons(api_an
     assert out[2]["field"] == "object.id" and "not in the framework" in out[2]["reason"]
     assert out[3]["field"] == "verb.id" and "experienced" in out[3]["reason"]
     assert out[4]["field"] == "result.score"
-    assert out[5]["field"] == "statement"
+    assert out[5]["status"] == "rejected" and out[5]["field"] in ("actor", "verb", "object")
     assert api_any.get("/v1/educators/t1@example.org/mastery").status_code == 200
     assert api_any.get("/v1/educators/T-7").json()["n_evidence"] >= 1
     again = api_any.post("/v1/evidence/xapi", json=statements[:2]).json()

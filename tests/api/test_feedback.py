@@ -43,7 +43,6 @@ def test_coach_pin_comes_first_and_replace_hides_the_old_step(api, top):
 @pytest.mark.parametrize("event,field", [
     ({"activity_id": "ACT-001", "event": "rated"}, "events[0].rating"),
     ({"activity_id": "ACT-001", "event": "rated", "rating": 9}, "events[0].rating"),
-    ({"activity_id": "NOPE", "event": "accepted"}, "events[0].activity_id"),
     ({"activity_id": "ACT-001", "event": "liked"}, "events[0].event"),
     ({"activity_id": "ACT-001", "event": "accepted", "at": "soon"}, "events[0].at"),
 ])
@@ -65,7 +64,53 @@ def test_replaced_needs_what_it_replaces(api):
 
 def test_feedback_for_an_unknown_educator_is_404(api):
     r = api.post("/v1/feedback", json=_events(("ACT-001", "accepted", {})))
-    assert r.status_code == 404 and r.json()["error"]["details"][0]["value"] == "T1"
+    assert r.status_code == 404 and r.json()["error"]["details"] == [
+        {"field": "events[0].educator_id", "value": "T1",
+         "reason": "no such educator in this tenant"}]
+
+
+def test_unknown_activities_and_educators_are_one_404_naming_each_and_nothing_is_stored(api):
+    api.put("/v1/educators/T1", json={})
+    events = [{"educator_id": "T1", "activity_id": "ACT-001", "event": "accepted"},
+              {"educator_id": "T1", "activity_id": "NOPE", "event": "accepted"},
+              {"educator_id": "T1", "activity_id": "ACT-002", "event": "replaced",
+               "replaces": "GONE"},
+              {"educator_id": "T404", "activity_id": "ACT-003", "event": "declined"}]
+    r = api.post("/v1/feedback", who="coach", json={"events": events})
+    assert r.status_code == 404, r.text
+    err = r.json()["error"]
+    assert err["code"] == "not_found"
+    assert err["message"] == ("activity id(s) ['NOPE', 'GONE'] not in the catalog "
+                              "(GET /v1/activities lists them); no educator(s) ['T404'] in this "
+                              "tenant; nothing was stored")
+    listed = "no activity of the catalog has this id; GET /v1/activities lists them"
+    assert err["details"] == [
+        {"field": "events[1].activity_id", "value": "NOPE", "reason": listed},
+        {"field": "events[2].replaces", "value": "GONE", "reason": listed},
+        {"field": "events[3].educator_id", "value": "T404",
+         "reason": "no such educator in this tenant"}]
+    assert api.services.store.feedback_rows("acme", ["T1"]) == []
+
+
+def test_the_schema_states_what_each_event_kind_needs(api):
+    """``rated`` needs a rating, ``replaced`` what it replaces, ``noted`` a note that is not
+    blank: conditions on ``event`` in the published schema, so schema-valid events are never
+    refused for them (and the door says the same)."""
+    spec = api.client.get("/openapi.json").json()
+    needs = {c["if"]["properties"]["event"]["const"]: c["then"]["required"]
+             for c in spec["components"]["schemas"]["FeedbackEventIn"]["allOf"]}
+    assert needs == {"rated": ["rating"], "replaced": ["replaces"], "noted": ["note"]}
+    api.put("/v1/educators/T1", json={})
+    r = api.post("/v1/feedback", json=_events(("ACT-001", "noted", {"note": "  "})))
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "events[0].note"
+
+
+def test_invalid_values_are_a_422_before_unknown_ids_are_looked_up(api):
+    api.put("/v1/educators/T1", json={})
+    r = api.post("/v1/feedback", json={"events": [
+        {"educator_id": "T1", "activity_id": "NOPE", "event": "rated"}]})
+    assert r.status_code == 422
+    assert [d["field"] for d in r.json()["error"]["details"]] == ["events[0].rating"]
 
 
 def test_empty_or_missing_events_are_422(api):

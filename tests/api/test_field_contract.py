@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,47 @@ def test_profiles_are_strictly_typed_on_both_stores(api_any, profile, field):
     assert r.status_code == 422, r.text
     assert field in [d["field"] for d in r.json()["error"]["details"]]
     assert api_any.get("/v1/educators/T1").status_code == 404
+
+
+def test_a_whole_json_number_is_an_integer_but_booleans_and_strings_are_not(api):
+    """JSON has one number type: the schema's ``integer`` admits 4.0, and so does the door;
+    ``true``, ``"4"`` and ``4.5`` are refused, naming the field."""
+    r = api.put("/v1/educators/T1", json={"profile": {"years_experience": 4.0}})
+    assert r.status_code == 201 and r.json()["profile"] == {"years_experience": 4}
+    r = api.post("/v1/feedback", json={"events": [
+        {"educator_id": "T1", "activity_id": "ACT-001", "event": "rated", "rating": 5.0}]})
+    assert r.status_code == 201, r.text
+    assert api.get("/v1/educators/T1/feedback").json()["events"][0]["rating"] == 5
+    r = api.post("/v1/recommendations:batch", json={"educator_ids": ["T1"], "k": 2.0})
+    assert r.status_code == 200 and len(r.json()["results"][0]["items"]) == 2
+    for method, path, body, field in [
+            ("put", "/v1/educators/T1", {"profile": {"years_experience": 4.5}},
+             "profile.years_experience"),
+            ("post", "/v1/feedback", {"events": [{"educator_id": "T1", "activity_id": "ACT-001",
+                                                  "event": "rated", "rating": True}]},
+             "events[0].rating"),
+            ("post", "/v1/recommendations:batch", {"educator_ids": ["T1"], "k": "2"}, "k"),
+            ("post", "/v1/recommendations:batch", {"educator_ids": ["T1"], "k": True}, "k"),
+            ("post", "/v1/recommendations:batch", {"educator_ids": ["T1"], "max_hours": True},
+             "max_hours")]:
+        r = getattr(api, method)(path, json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert [d["field"] for d in r.json()["error"]["details"]] == [field], r.text
+
+
+@pytest.mark.parametrize("value,ok", [(".", False), ("..", False), ("...", True), (".a", True),
+                                      ("a.", True), ("a b", True), ("a/b", False)])
+def test_the_published_id_pattern_says_what_the_door_does_about_dot_segments(api, value, ok):
+    """``.`` and ``..`` cannot be path segments: the OpenAPI pattern refuses them as the door
+    does, so a schema-valid id is never refused."""
+    spec = api.client.get("/openapi.json").json()
+    pattern = spec["components"]["schemas"]["FeedbackEventIn"]["properties"]["activity_id"][
+        "pattern"]
+    assert bool(re.search(pattern, value)) is ok
+    api.put("/v1/educators/T1", json={})
+    r = api.post("/v1/feedback", json={"events": [
+        {"educator_id": "T1", "activity_id": value, "event": "accepted"}]})
+    assert r.status_code == (404 if ok else 422), r.text  # no such activity, or not an id
 
 
 def test_goals_are_held_to_the_id_contract(api_any):
