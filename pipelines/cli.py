@@ -389,24 +389,45 @@ def benchmark_kt(
     models: Annotated[str, typer.Option(help="Comma-separated models to run.")] = (
         "lightgbm,lightgbm_graph,lightgbm_counts,logistic,bkt,pybkt"),
     max_learners: Annotated[int | None, typer.Option(min=2, help="First N learners of each file.")] = None,
-    folds: Annotated[int, typer.Option(min=1, help="Train/valid folds to fit on.")] = 5,
+    folds: Annotated[int, typer.Option(
+        min=1, help="Train/valid folds fitted besides the whole training file (1: none).")] = 5,
     n_jobs: Annotated[int, typer.Option(min=1, help="LightGBM threads.")] = 1,
     data_dir: DataDir = Path("data"),
-    out: Annotated[Path | None, typer.Option(help="Report (default experiments/reports/kt_NAME.md).")] = None,
-    notes: Annotated[Path | None, typer.Option(help="Markdown appended to the report.")] = Path(
-        "experiments/kt_benchmark/notes.md"),
+    out: Annotated[Path | None, typer.Option(
+        help="Report (default DATA_DIR/kt_benchmark/kt_NAME.md; the tracked report is "
+             "experiments/reports/kt_NAME.md).")] = None,
+    card: Annotated[Path | None, typer.Option(
+        help="Dataset card (TOML: published figures, goal, notes); default DATA/card.toml, "
+             "else CARDS_DIR/NAME.toml.")] = None,
+    cards_dir: Annotated[Path | None, typer.Option(
+        help="Cards of datasets whose folder holds none.")] = Path("experiments/kt_benchmark/cards"),
+    published: Annotated[list[str] | None, typer.Option(
+        help="Published test AUC as MODEL=AUC (repeatable); replaces the card's.")] = None,
+    goal: Annotated[float | None, typer.Option(
+        help="Test AUC the engine's model should reach; replaces the card's goal.")] = None,
+    notes: Annotated[Path | None, typer.Option(
+        help="Markdown appended to the report; replaces the card's notes.")] = None,
+    pybkt_python: Annotated[Path | None, typer.Option(
+        help="A Python that has pyBKT (default DATA_DIR/kt_benchmark/pybkt-venv); see "
+             "experiments/kt_benchmark/README.md.")] = None,
 ) -> dict:
     """Knowledge-tracing benchmark: the mastery model against BKT, logistic and pyBKT on real data."""
-    from pipelines.kt_benchmark import run_command
+    from pipelines.kt.command import run_command
+    from pipelines.kt.config import SetupError
 
     csv = {"learner_col": learner_col, "skill_col": skill_col, "correct_col": correct_col,
            "order_col": order_col, "time_col": time_col}
-    return run_command(
-        data=data, fmt=format, csv_options=csv if format == "csv" else {}, models=models,
-        max_learners=max_learners, folds=folds, n_jobs=n_jobs, data_dir=data_dir, out=out,
-        notes=notes, command="pdrec benchmark-kt " + " ".join(sys.argv[2:]),
-        progress_factory=progress_bar, console=console,
-    )
+    try:
+        return run_command(
+            data=data, fmt=format, csv_options=csv if format == "csv" else {}, models=models,
+            max_learners=max_learners, folds=folds, n_jobs=n_jobs, data_dir=data_dir, out=out,
+            card=card, cards_dir=cards_dir, published=published, goal=goal, notes=notes,
+            pybkt_python=pybkt_python, command="pdrec benchmark-kt " + " ".join(sys.argv[2:]),
+            progress_factory=progress_bar, console=console,
+        )
+    except SetupError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
 
 
 # --------------------------------------------------------------------------- API keys and serving

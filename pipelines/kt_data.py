@@ -362,6 +362,30 @@ def _limit(responses: pd.DataFrame, max_learners: int | None) -> pd.DataFrame:
     return responses[responses["learner"].isin(keep)].reset_index(drop=True)
 
 
+def _folds(files: dict[str, Path], train: pd.DataFrame, read, *, n_folds: int,
+           rng: np.random.Generator, path: Path) -> tuple[list, bool]:
+    """The train/valid folds of :func:`load_kt_split`: none for an ``n_folds`` of 1, else the
+    first ``n_folds`` fold files, else random folds of the training learners. Returns the folds
+    and whether they are random."""
+    if n_folds < 2:  # no folds: the whole training file is the only fit
+        return [], False
+    numbers = sorted(int(r[5:]) for r in files if r.startswith("train") and r[5:].isdigit())
+    numbers = [k for k in numbers if f"valid{k}" in files][:n_folds]
+    if numbers:
+        return [(read(files[f"train{k}"]), read(files[f"valid{k}"])) for k in numbers], False
+    learners = pd.unique(train["learner"])
+    if len(learners) < n_folds:
+        raise ValueError(f"{n_folds} folds need at least {n_folds} training learners; "
+                         f"{path} has {len(learners)}")
+    fold_of = rng.permutation(len(learners)) % n_folds
+    folds = []
+    for k in range(n_folds):
+        valid_ids = set(learners[fold_of == k])
+        mask = train["learner"].isin(valid_ids).to_numpy()
+        folds.append((train[~mask].reset_index(drop=True), train[mask].reset_index(drop=True)))
+    return folds, True
+
+
 def load_kt_split(
     data: str | os.PathLike[str],
     *,
@@ -379,7 +403,9 @@ def load_kt_split(
     ``.csv`` or ``.txt``) are the fixed training set, test set and train/valid folds (the layout of
     the DKT/DKVMN files). Without a test file, or for a single file, learners are split at random
     (``seed``): ``test_fraction`` of them are the test set. Without fold files, the training
-    learners are cut into ``n_folds`` folds, each fold's valid part being one of them.
+    learners are cut into ``n_folds`` folds, each fold's valid part being one of them. An
+    ``n_folds`` of 1 means no folds (the whole training file is the only fit): no fold file is
+    read.
 
     ``max_learners`` keeps only the first learners of each file (for a quick slice of the data).
     ``fmt`` is ``"sequences"`` or ``"csv"``; ``csv_options`` go to :func:`read_responses_csv`.
@@ -430,18 +456,7 @@ def load_kt_split(
         mask = full["learner"].isin(test_ids).to_numpy()
         train, test = full[~mask].reset_index(drop=True), full[mask].reset_index(drop=True)
         described["test"] = f"{test_fraction:.0%} of the learners of {files['train'].name} (seed {seed})"
-    folds = []
-    fold_numbers = sorted(int(r[5:]) for r in files if r.startswith("train") and r[5:].isdigit())
-    fold_numbers = [k for k in fold_numbers if f"valid{k}" in files][:n_folds]
-    if fold_numbers:
-        for k in fold_numbers:
-            folds.append((read(files[f"train{k}"]), read(files[f"valid{k}"])))
-    else:
-        learners = pd.unique(train["learner"])
-        fold_of = rng.permutation(len(learners)) % n_folds
-        for k in range(n_folds):
-            valid_ids = set(learners[fold_of == k])
-            mask = train["learner"].isin(valid_ids).to_numpy()
-            folds.append((train[~mask].reset_index(drop=True), train[mask].reset_index(drop=True)))
+    folds, random_folds = _folds(files, train, read, n_folds=n_folds, rng=rng, path=path)
+    if random_folds:
         described["folds"] = f"{n_folds} random folds of the training learners (seed {seed})"
     return KTSplit(name=name, train=train, test=test, folds=tuple(folds), files=described)

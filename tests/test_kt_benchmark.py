@@ -1,10 +1,12 @@
-"""Knowledge-tracing readers, and the benchmark end to end on a small slice of ASSISTments 2009.
+"""Knowledge-tracing readers, dataset cards, and the benchmark end to end on small generated data
+and on a small slice of ASSISTments 2009.
 
 The full benchmark (all learners, five folds, pyBKT) is not part of the test suite: it is run with
-``pdrec benchmark-kt --data ../shared/data/kt/assist2009_updated`` and writes
-``experiments/reports/kt_assist2009.md``.
+``pdrec benchmark-kt --data ../shared/data/kt/assist2009_updated --out
+experiments/reports/kt_assist2009.md``.
 """
 
+import tomllib
 from pathlib import Path
 
 import networkx as nx
@@ -14,7 +16,16 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.kt_benchmark import learn_skill_graph
+from pipelines.kt import (
+    PYBKT_REQUIREMENTS,
+    BenchmarkConfig,
+    SetupError,
+    learn_skill_graph,
+    load_card,
+    resolve_card,
+    run_benchmark,
+    write_report,
+)
 from pipelines.kt_data import (
     SYNTHETIC_START,
     SYNTHETIC_STEP,
@@ -25,7 +36,9 @@ from pipelines.kt_data import (
 )
 from recommender.errors import InvalidEvidenceError
 
-ASSIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kt" / "assist2009_updated"
+REPO = Path(__file__).resolve().parents[1]
+ASSIST = REPO.parent / "shared" / "data" / "kt" / "assist2009_updated"
+CARDS = REPO / "experiments" / "kt_benchmark" / "cards"
 runner = CliRunner()
 
 
@@ -175,13 +188,16 @@ def test_benchmark_runs_end_to_end_on_a_slice(tmp_path):
     result = runner.invoke(app, [
         "benchmark-kt", "--data", str(ASSIST), "--max-learners", "100", "--folds", "1",
         "--models", "lightgbm,lightgbm_graph,bkt", "--data-dir", str(tmp_path / "data"),
-        "--out", str(out), "--n-jobs", "1",
+        "--out", str(out), "--n-jobs", "1", "--cards-dir", str(CARDS),
     ])
     assert result.exit_code == 0, result.output
     report = out.read_text()
     for text in ("| model | test AUC |", "`lightgbm`", "`lightgbm_graph`", "`bkt`", "DKVMN",
-                 "## Verdict", "first 100 learners"):
+                 "## Verdict", "first 100 learners", "Against the 0.83 goal",
+                 "assist2009_updated.toml", "## What was tried (development notes)",
+                 "`--folds 1`: no fold fits"):
         assert text in report
+    assert "Test AUC per fold" not in report
     tracking.configure(tmp_path / "data")
     runs = mlflow.search_runs(experiment_names=["kt-benchmark"])
     assert set(runs["tags.model"]) == {"lightgbm", "lightgbm_graph", "bkt"}
@@ -189,6 +205,137 @@ def test_benchmark_runs_end_to_end_on_a_slice(tmp_path):
     assert auc["lightgbm"] > 0.6 and auc["lightgbm_graph"] > 0.6
     assert auc["lightgbm"] > auc["bkt"]
     assert (runs["metrics.fit_seconds"] > 0).all()
+
+
+def write_responses(folder: Path, name: str, parts: dict[str, int], *, seed: int = 0,
+                    answers: int = 20, skills: int = 4) -> Path:
+    """Generated sequence files ``NAME_<part>.csv``: learners of a random ability answering
+    ``answers`` questions on ``skills`` skills, more often right as they go."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, n in parts.items():
+        lines = []
+        for _ in range(n):
+            ability = rng.normal()
+            ks = rng.integers(0, skills, answers)
+            p = 1 / (1 + np.exp(-(ability + 0.1 * np.arange(answers) - 0.4 * ks)))
+            right = (rng.random(answers) < p).astype(int)
+            lines += [str(answers), ",".join(map(str, ks + 1)), ",".join(map(str, right))]
+        (folder / f"{name}_{part}.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_folds_1_fits_only_the_whole_training_file_and_reports_under_the_data_dir(tmp_path):
+    # no fold files: --folds 1 used to cut the training learners into one fold with an empty
+    # training part and crash after the whole-file fits, losing every result
+    folder = write_responses(tmp_path / "toy", "toy", {"train": 30, "test": 15})
+    data_dir = tmp_path / "data"
+    result = runner.invoke(app, [
+        "benchmark-kt", "--data", str(folder), "--folds", "1", "--models", "logistic,bkt",
+        "--data-dir", str(data_dir), "--cards-dir", str(CARDS),
+    ])
+    assert result.exit_code == 0, result.output
+    report = (data_dir / "kt_benchmark" / "kt_toy.md").read_text()  # the default --out
+    assert "# Knowledge-tracing benchmark: toy" in report
+    assert "fitted on the whole training file only" in report and "`--folds 1`" in report
+    assert "Fitted on each of" not in report and "Test AUC per fold" not in report
+    assert "| Engine baseline: logistic regression (same features) (`logistic`) | **0." in report
+    assert "random folds" not in report
+
+
+def test_a_dataset_card_beside_the_data_gives_figures_goal_and_notes(tmp_path):
+    folder = write_responses(tmp_path / "toy", "toy", {"train": 30, "test": 15})
+    (folder / "notes.md").write_text("## Toy notes\n\nWhat was tried on the toy data.\n")
+    (folder / "card.toml").write_text(
+        'about = "Made up for the test."\ngoal = 0.55\nnotes = "notes.md"\n'
+        '[[published]]\nmodel = "ToyNet (2024)"\nauc = 0.612\n')
+    config = BenchmarkConfig(data=folder, models=("lightgbm", "bkt"), n_folds=1, lightgbm={
+        "n_estimators": 30, "num_leaves": 7, "min_child_samples": 5, "validation_fraction": 0.2,
+        "early_stopping_rounds": 10})
+    result = run_benchmark(config)
+    card = resolve_card(folder, result.split.name, cards_dir=CARDS)
+    report = write_report(result, tmp_path / "toy.md", command="test", card=card).read_text()
+    assert "| ToyNet (2024) | 0.612 |" in report and "Made up for the test." in report
+    assert "Against the 0.55 goal:" in report
+    assert "Against the best published figure (0.612):" in report
+    assert report.rstrip().endswith("What was tried on the toy data.")
+    for assist in ("DKVMN", "DKT", "0.83", "What was tried (development notes)", "0.818"):
+        assert assist not in report
+
+
+def test_without_a_card_the_report_quotes_no_figure_and_no_goal(tmp_path):
+    folder = write_responses(tmp_path / "toy", "toy", {"train": 20, "test": 10})
+    result = run_benchmark(BenchmarkConfig(data=folder, models=("logistic",), n_folds=1))
+    card = resolve_card(folder, result.split.name, cards_dir=CARDS)
+    report = write_report(result, tmp_path / "toy.md", command="test", card=card).read_text()
+    assert "None given: no dataset card (looked for" in report
+    assert "- No goal or published figure to compare with" in report
+    for assist in ("DKVMN", "0.83", "development notes"):
+        assert assist not in report
+
+
+def test_options_replace_the_cards_figures_and_goal(tmp_path):
+    card = resolve_card(ASSIST, "assist2009_updated", cards_dir=CARDS,
+                        published=["Mine = 2025=0.7"], goal=0.8)
+    assert card.published == (("Mine = 2025", 0.7),) and card.goal == 0.8
+    assert card.notes == CARDS.parent / "notes.md"  # the card's notes stay
+    assert "--published, --goal from the command line" in card.origin
+    with pytest.raises(SetupError, match="expected MODEL=AUC"):
+        resolve_card(tmp_path, "x", published=["0.7"])
+    with pytest.raises(SetupError, match=r"--goal: 83 is not a test AUC"):
+        resolve_card(tmp_path, "x", goal=83)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("goal = 1.5\n", "goal: 1.5 is not a test AUC"),
+        ("[[published]]\nmodel = 'A'\nauc = true\n", "published entry 1 auc: True is not"),
+        ("[[published]]\nauc = 0.8\n", "published entry 1 must have exactly a non-empty 'model'"),
+        ("gaol = 0.8\n", "unknown field(s) ['gaol']"),
+        ("notes = 'missing.md'\n", "its notes file"),
+        ("goal = \n", "cannot read dataset card"),
+    ],
+)
+def test_bad_cards_name_the_file_field_and_expectation(tmp_path, text, expected):
+    path = write(tmp_path / "card.toml", text)
+    with pytest.raises(SetupError) as err:
+        load_card(path)
+    assert expected in str(err.value) and str(path) in str(err.value)
+
+
+def test_assist2009_card_matches_the_data_readme():
+    card = load_card(CARDS / "assist2009_updated.toml")
+    assert card.goal == 0.83 and card.best_published == 0.818
+    assert card.notes == CARDS.parent / "notes.md"
+    readme = REPO.parent / "shared" / "data" / "README.md"
+    if readme.exists():
+        text = readme.read_text()
+        for _, auc in card.published:
+            assert f"{auc:.3f}" in text
+
+
+def test_pybkt_without_its_environment_stops_before_reading_the_data(tmp_path):
+    result = runner.invoke(app, [
+        "benchmark-kt", "--data", str(tmp_path / "absent"), "--models", "bkt,pybkt",
+        "--data-dir", str(tmp_path / "data"), "--pybkt-python", str(tmp_path / "nope" / "python"),
+    ])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "does not exist" in message and "python3 -m venv" in message
+    assert "install pyBKT==1.4.3" in message and "leave pybkt out of --models" in message
+    assert not (tmp_path / "data").exists()
+
+
+def test_pybkt_requirements_are_the_pyproject_dependency_group():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert tuple(pyproject["dependency-groups"]["pybkt"]) == PYBKT_REQUIREMENTS
+
+
+def test_more_folds_than_training_learners_is_refused(tmp_path):
+    folder = write_responses(tmp_path / "toy", "toy", {"train": 3, "test": 2})
+    with pytest.raises(ValueError, match="5 folds need at least 5 training learners"):
+        load_kt_split(folder, n_folds=5)
 
 
 def test_benchmark_reads_a_column_mapped_csv_dataset(tmp_path):
@@ -215,3 +362,5 @@ def test_benchmark_reads_a_column_mapped_csv_dataset(tmp_path):
     report = out.read_text()
     assert "# Knowledge-tracing benchmark: toy" in report
     assert "2 random folds of the training learners" in report
+    assert "Test AUC per fold" in report
+    assert "DKVMN" not in report and "0.83" not in report

@@ -1,13 +1,14 @@
-"""Fit and apply pyBKT in its own environment; run as a script by :mod:`pipelines.kt_benchmark`.
+"""Fit and apply pyBKT in its own environment; run as a script by :mod:`pipelines.kt.pybkt_job`.
 
 pyBKT 1.4.3 (the reference BKT implementation) does not run in the project's environment: its
 metrics module calls scikit-learn's ``log_loss`` on plain lists at import, which scikit-learn >= 1.8
 rejects, and its pure-Python EM (the C++ extension needs Boost and is not built) assigns arrays
-into array elements, which NumPy 2 rejects. The benchmark therefore creates a separate virtual
-environment with the versions pyBKT was released against and runs this file there. It imports
-nothing from the project.
+into array elements, which NumPy 2 rejects. The benchmark therefore runs this file in a separate
+virtual environment with the versions pyBKT was released against (the ``pybkt`` dependency
+group of ``pyproject.toml``, created once by hand). It imports nothing from the
+project.
 
-Usage: ``python kt_pybkt_runner.py WORKDIR`` where WORKDIR holds ``train.csv`` and ``test0.csv``,
+Usage: ``python pybkt_runner.py WORKDIR`` where WORKDIR holds ``train.csv`` and ``test0.csv``,
 ``test1.csv``, ... (columns ``row, user_id, skill_name, correct, order_id``) and ``options.json``
 (``seed``, ``num_fits``, ``tests``); it fits once on ``train.csv`` and writes ``predictions<i>.csv``
 (``row, p``) for each test file, and ``timing.json``.
