@@ -61,6 +61,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -89,6 +90,9 @@ the ranker, the store and the API read)."""
 _NS_PER_MONTH = 30 * 86_400 * 10**9
 _Z90 = 1.6448536269514722
 _NEVER = np.iinfo(np.int64).max
+_PROFILE_COLUMNS = ("years_experience", "role", "subject", "grade_band")
+PRIOR_CACHE_SIZE = 200_000
+"""Model priors an estimator keeps (one row of P per educator, about 0.4 kB each)."""
 
 
 def _default_source_bias() -> dict[str, float]:
@@ -318,7 +322,7 @@ class MasteryEstimator:
                                        f"{sorted(set(targets['competency_id'][self._targets['c'] < 0]))}")
         self.severity = (pd.Series(dtype=float) if severity is None
                          else pd.Series(severity, dtype=float))
-        self._prior_cache: dict[tuple[str, int], np.ndarray] = {}
+        self._prior_cache: dict[tuple[str, int, int], np.ndarray] = {}
 
     @property
     def label(self) -> str:
@@ -404,11 +408,20 @@ class MasteryEstimator:
 
     # -- pieces -------------------------------------------------------------------------------
     def _model_prior(self, ev, comp, educators, ids, first, now) -> np.ndarray:
-        """(E, C) prior means from the model as of each educator's first completion (cached)."""
+        """(E, C) prior means from the model as of each educator's first completion.
+
+        A prior as of a past first completion cannot change unless what it was computed from
+        does, so it is cached under (educator, that time, a digest of the educator's evidence up
+        to it and profile): a record dated before the first completion that arrives late, or a
+        new profile, changes the digest and so the prior; another tenant's educator with the
+        same id has other inputs and so another key.
+        """
         p = np.empty((len(ids), len(self.competencies)))
+        keys = list(zip(ids.tolist(), first.tolist(),
+                        _prior_inputs_digest(ev, educators, ids, first).tolist(), strict=True))
         todo = []
-        for i, (e, t0) in enumerate(zip(ids.tolist(), first.tolist(), strict=True)):
-            hit = self._prior_cache.get((e, t0)) if t0 < now else None
+        for i, key in enumerate(keys):
+            hit = self._prior_cache.get(key) if key[1] < now else None
             if hit is None:
                 todo.append(i)
             else:
@@ -425,12 +438,18 @@ class MasteryEstimator:
             block[row, col] = out["p_mastery"].to_numpy(float)
             p[rows] = block
             if t0 < now:
-                self._prior_cache.update(
-                    {(e, int(t0)): b for e, b in zip(ids[rows].tolist(), block, strict=True)})
+                self._remember({keys[i]: b for i, b in zip(rows.tolist(), block, strict=True)})
         prm = self.params
         p = np.clip(p, 1e-4, 1 - 1e-4)
         sd_obs, bias_obs = prm.source_sd["observation"], prm.source_bias["observation"]
         return ndtri(p) * np.sqrt(prm.model_prior_sd ** 2 + sd_obs ** 2) - bias_obs
+
+    def _remember(self, entries: Mapping[tuple[str, int, int], np.ndarray]) -> None:
+        """Cache priors, dropping the oldest beyond :data:`PRIOR_CACHE_SIZE` entries."""
+        self._prior_cache.update(entries)
+        excess = len(self._prior_cache) - PRIOR_CACHE_SIZE
+        for key in list(itertools.islice(self._prior_cache, max(excess, 0))):
+            del self._prior_cache[key]
 
     def _events(self, ev, t_ev, comp, t_comp, ids, start, now, prior_mean):
         n_c = len(self.competencies)
@@ -473,6 +492,30 @@ class MasteryEstimator:
             record=np.r_[rows, np.full(len(je), -1)][order],
         )
         return events, counts
+
+
+def _prior_inputs_digest(ev: pd.DataFrame, educators: pd.DataFrame | None, ids: np.ndarray,
+                         first: np.ndarray) -> np.ndarray:
+    """Per educator, a 64-bit digest of what their model prior as of ``first`` reads: their
+    evidence records observed up to ``first`` and their profile row (order-free sums of row
+    hashes, so the digest does not depend on the order of the frames)."""
+    digest = np.zeros(len(ids), dtype=np.uint64)
+    index = pd.Index(ids)
+    if len(ev):
+        r = index.get_indexer(ev["educator_id"].to_numpy(object))
+        t = _ns(ev["observed_at"])
+        mine = r >= 0
+        mine[mine] &= t[mine] <= first[r[mine]]
+        h = pd.util.hash_pandas_object(ev.loc[mine], index=False).to_numpy(np.uint64)
+        np.add.at(digest, r[mine], h)
+    if educators is not None and len(educators):
+        who = (educators["educator_id"] if "educator_id" in educators.columns
+               else educators.index.to_series()).to_numpy(object)
+        r = index.get_indexer(who)
+        profile = educators[[c for c in _PROFILE_COLUMNS if c in educators.columns]]
+        h = pd.util.hash_pandas_object(profile, index=False).to_numpy(np.uint64)
+        np.add.at(digest, r[r >= 0], h[r >= 0] * np.uint64(31))
+    return digest
 
 
 def _completions(completions: pd.DataFrame | None) -> pd.DataFrame:

@@ -132,6 +132,25 @@ def test_the_model_prior_is_taken_at_the_first_completion_and_newer_records_are_
     assert len(stub.calls) == 1  # the prior before a completion never changes: cached
 
 
+def test_the_cached_prior_follows_its_inputs_a_late_record_or_another_tenants_educator(content):
+    graph, catalog = content
+    c = sorted(graph)[0]
+    done = pd.DataFrame({"educator_id": ["E1"], "activity_id": [_target(catalog, False)[0]],
+                         "completed_at": [T0 + pd.Timedelta(days=30)]})
+    weak = _ev([("E1", c, False, 1, "observation")])
+    est = MasteryEstimator(graph, catalog, predictor=_StubPredictor(weak))
+    before = _p(est.estimate(weak, ["E1"], as_of=AS_OF, completions=done), "E1", c, "mean_logit")
+    # a proficient record dated before the first completion arrives late (or: the same id in
+    # another tenant, whose evidence differs): the prior is the model's on the new inputs
+    strong = _ev([("E1", c, False, 1, "observation"), ("E1", c, True, 2, "observation")])
+    est.predictor = _StubPredictor(strong)
+    after = _p(est.estimate(strong, ["E1"], as_of=AS_OF, completions=done), "E1", c, "mean_logit")
+    assert after > before + 1.0
+    assert len(est.predictor.calls) == 1
+    again = est.estimate(strong, ["E1"], as_of=AS_OF, completions=done)  # unchanged inputs
+    assert _p(again, "E1", c, "mean_logit") == after and len(est.predictor.calls) == 1
+
+
 def test_a_lenient_raters_proficient_record_counts_for_less(content):
     graph, catalog = content
     c = sorted(graph)[0]
