@@ -51,6 +51,7 @@ from recommender.serving import (
     EVIDENCE_FILTER,
     completions_from_feedback,
     estimate_mastery,
+    evidence_influence,
     feedback_context,
     profiles_frame,
 )
@@ -193,10 +194,7 @@ class MasteryService:
         ids = [e for e in ids if e in records]
         if not ids:
             return {}
-        evidence = self.store.evidence_frame(tenant_id, ids)
-        completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
-        educators = (profiles_frame({e: records[e].profile for e in ids})
-                     if state.predictor is not None else None)
+        evidence, completions, educators = self._inputs(tenant_id, records, ids, state)
         long = estimate_mastery(state.estimator, evidence, ids, completions=completions,
                                 educators=educators)
         if len(evidence):
@@ -226,6 +224,26 @@ class MasteryService:
         if self.metrics is not None:
             self.metrics.mastery_refreshed.labels(trigger).inc(len(ids))
         return entries
+
+    def influence(self, tenant_id: str, record: EducatorRecord,
+                  state: ModelState | None = None) -> pd.Series:
+        """How far each of the educator's records moved its belief (logits), by evidence id:
+        :func:`recommender.serving.evidence_influence` on the inputs :meth:`refresh` reads."""
+        state = state or self.models.state
+        e = record.educator_id
+        evidence, completions, educators = self._inputs(tenant_id, {e: record}, [e], state)
+        return evidence_influence(state.estimator, evidence, e, completions=completions,
+                                  educators=educators)
+
+    def _inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],
+                state: ModelState) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+        """The estimator's inputs for these educators: stored evidence, completions, and the
+        profiles when the model reads them."""
+        evidence = self.store.evidence_frame(tenant_id, ids)
+        completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
+        educators = (profiles_frame({e: records[e].profile for e in ids})
+                     if state.predictor is not None else None)
+        return evidence, completions, educators
 
     def get(self, tenant_id: str, records: dict[str, EducatorRecord],
             state: ModelState | None = None) -> dict[str, StoredMastery]:

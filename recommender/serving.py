@@ -5,7 +5,8 @@ Two pure pieces the API (or any other server) assembles:
 - :func:`estimate_mastery`: P(mastery) of every competency for a batch of educators, from their
   stored evidence and completions, with the one estimator
   (:class:`~recommender.estimate.MasteryEstimator`: the trained model's prior when there is one,
-  the **evidence filter** alone when there is none).
+  the **evidence filter** alone when there is none), and :func:`evidence_influence`, how far
+  each record moved it (the order in which explanations cite records).
 - :func:`feedback_context`: an :class:`~recommender.ranking.EducatorContext` (completed,
   declined, in-progress and pinned activities) from an educator's feedback events, and
   :func:`completions_from_feedback`, the completed activities in the shape the feature builder
@@ -35,6 +36,7 @@ __all__ = [
     "estimate_mastery",
     "feedback_context",
     "completions_from_feedback",
+    "evidence_influence",
     "profiles_frame",
     "readable_rows",
 ]
@@ -106,12 +108,45 @@ def estimate_mastery(
         :data:`MASTERY_COLUMNS`).
     """
     ids = list(dict.fromkeys(educator_ids))
+    at, evidence, completions = _readable(evidence, completions, as_of)
+    return estimator.estimate(evidence, ids, as_of=at, completions=completions,
+                              educators=educators)
+
+
+def evidence_influence(
+    estimator: MasteryEstimator,
+    evidence: pd.DataFrame,
+    educator_id: str,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    completions: pd.DataFrame | None = None,
+    educators: pd.DataFrame | None = None,
+) -> pd.Series:
+    """How far each of one educator's records moved its competency's belief, by evidence id.
+
+    :meth:`recommender.estimate.MasteryEstimator.influence` on the same inputs as
+    :func:`estimate_mastery` (logits, >= 0), so that explanations cite the records the served
+    estimate rests on most, first. Records folded into the model prior (dated before the first
+    completion) and records skipped as unreadable get NaN: they act through the model, whose
+    contributions explain them.
+    """
+    at, readable, completions = _readable(evidence, completions, as_of)
+    mine = readable[readable["educator_id"] == educator_id]
+    moved = estimator.influence(mine, [educator_id], as_of=at, completions=completions,
+                                educators=educators)
+    by_id = pd.Series(moved.to_numpy(float), index=mine["evidence_id"].to_numpy(object))
+    return by_id.reindex(evidence.loc[evidence["educator_id"] == educator_id, "evidence_id"]
+                         .to_numpy(object)).rename("influence")
+
+
+def _readable(evidence: pd.DataFrame, completions: pd.DataFrame | None, as_of
+              ) -> tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame | None]:
+    """``as_of`` (default now) and the evidence and completions readable at it."""
     at = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
     evidence = readable_rows(evidence, "observed_at", now=at, what="evidence rows")
     if completions is not None:
         completions = readable_rows(completions, "completed_at", now=at, what="completions")
-    return estimator.estimate(evidence, ids, as_of=at, completions=completions,
-                              educators=educators)
+    return at, evidence, completions
 
 
 def completions_from_feedback(feedback: pd.DataFrame) -> pd.DataFrame:

@@ -9,9 +9,12 @@ audit trail: to whom, which activities, which model), written behind the request
 :class:`~api.audit.AuditLog`.
 
 With ``explain=true`` every item's explanation cites, per target competency, the educator's own
-evidence and what the estimate rests on in words (:func:`recommender.explain.cite_recommendations`):
-one read of the educator's evidence (their newest 500 records, with each record's own scale)
-and one of their completions per educator per request, only when the answer is not cached
+evidence, most influential on the served estimate first (how far each record moved the
+estimator's belief: :func:`recommender.serving.evidence_influence`), and what the estimate rests
+on in words (:func:`recommender.explain.cite_recommendations`): one read of the educator's
+evidence (their newest 500 records, with each record's own scale), one of the estimator's inputs
+(a filter run for one educator; the model prior is cached) and one of their completions per
+educator per request, only when the answer is not cached
 (the cached answer already holds the citations; the cache key holds ``data_version``).
 """
 
@@ -48,6 +51,7 @@ from api.services import MasteryService, ModelState, Services
 from recommender.explain import Recommendation, cite_recommendations
 from recommender.pathway import plan_pathway
 from recommender.ranking import EducatorContext, RankingRequest, rank_activities, rank_batch
+from recommender.store import EducatorRecord
 from recommender.store.coach import evidence_records
 
 router = APIRouter(tags=["recommendations"])
@@ -66,11 +70,14 @@ _CITED_EVIDENCE_LIMIT = 500
 """How many of an educator's newest records an explanation may cite from."""
 
 
-def _ranked_with_citations(services: Services, tenant_id: str, educator_id: str, entry,
+def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorRecord, entry,
                            context: EducatorContext, state: ModelState,
                            request: RankingRequest, explain: bool) -> list[Recommendation]:
     """One educator's ranked activities; with ``explain``, each target cites the educator's
-    evidence and says what its estimate rests on (one evidence read, one feedback read)."""
+    evidence, most influential on the served estimate first, and says what its estimate rests
+    on (the newest records with their scales; the estimator's inputs for the influence; one
+    feedback read)."""
+    educator_id = record.educator_id
     mastery = {c: p for c, (p, _n) in entry.table.items()}
     ranked = rank_activities(services.graph, services.catalog, mastery, context=context,
                              request=request, index=state.index, model_version=state.version)
@@ -85,9 +92,12 @@ def _ranked_with_citations(services: Services, tenant_id: str, educator_id: str,
         tenant_id, [educator_id]) if r["event"] == "completed"]
     completions = pd.DataFrame(done, columns=["activity_id", "completed_at"]).assign(
         educator_id=educator_id)
+    moved = services.mastery.influence(tenant_id, record, state)
+    influence = pd.Series(moved.reindex(evidence["evidence_id"]).to_numpy(float),
+                          index=evidence.index)
     return cite_recommendations(ranked, evidence, educator_id, graph=services.graph,
                                 mastery=mastery, completions=completions,
-                                catalog=services.catalog)
+                                catalog=services.catalog, influence=influence)
 
 
 def _item(rank: int, rec, explain: bool) -> dict:
@@ -148,7 +158,7 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
     e = rec.educator_id
     entry = services.mastery.get(tenant_id, {e: rec}, state)[e]
     context = services.contexts(tenant_id, {e: rec})[e]
-    ranked = _ranked_with_citations(services, tenant_id, e, entry, context, state, request,
+    ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
                                     explain)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
     shown = tuple((i + 1, r.activity_id, float(r.score)) for i, r in enumerate(ranked))
@@ -188,7 +198,7 @@ def post_batch(
         contexts = services.contexts(who.tenant_id, records)
         if explain:  # ranked one by one (rank_batch gives the same order and scores)
             for e in found:
-                ranked = _ranked_with_citations(services, who.tenant_id, e, entries[e],
+                ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],
                                                 contexts[e], state, request, explain=True)
                 results.append({"educator_id": e, "items": [_item(i + 1, r, True)
                                                             for i, r in enumerate(ranked)]})

@@ -30,14 +30,18 @@ def test_an_educator_with_evidence_gets_citations_of_their_own_records(api):
     r = api.get("/v1/educators/T1/recommendations", params={"k": 10, "explain": True})
     assert r.status_code == 200, r.text
     body = RecommendationsOut.model_validate(r.json())  # the documented, typed schema
+    services = api.client.app.state.services
+    moved = services.mastery.influence("acme", services.store.get_educator("acme", "T1"))
+    assert set(moved.index) == {x["evidence_id"] for x in recs if x["educator_id"] == "T1"}
+    assert (moved > 0).all()  # without a model every record is filtered, each moves its belief
     cited_any = False
     for item in body.items:
         ex = item.explanation
         for t in ex.targets:
             own = _stored(recs, "T1", t.competency_id)
             assert {c.evidence_id for c in t.evidence} == own  # all of them: fewer than 5
-            times = [c.observed_at for c in t.evidence]
-            assert times == sorted(times, reverse=True)  # no influence served: newest first
+            cited = [c.evidence_id for c in t.evidence]
+            assert cited == sorted(cited, key=lambda i: -moved[i])  # most influential first
             assert all(c.competency_id == t.competency_id for c in t.contributions)
             assert bool(t.evidence) <= any(c.kind == "evidence" for c in t.contributions)
             cited_any |= bool(t.evidence)
