@@ -11,7 +11,7 @@ from recommender.ranking import DEFAULT_RANKER_PARAMS, RankerParams, ScoreWeight
 
 def test_defaults_are_the_documented_values():
     """The defaults reproduce the ranker as it was tuned (changing one is a decision, not a
-    refactor: the README's policy table rests on them)."""
+    refactor: the policy tables of docs/simulation.md rest on them)."""
     assert DEFAULT_RANKER_PARAMS == RankerParams()
     assert DEFAULT_RANKER_PARAMS.to_dict() == {
         "ranker.weights.need": 1.0, "ranker.weights.readiness": 0.5, "ranker.weights.gain": 3.0,
