@@ -106,37 +106,12 @@ def read_sequences(path: str | os.PathLike[str], *, learner_prefix: str | None =
     """
     path = Path(path)
     prefix = path.stem if learner_prefix is None else learner_prefix
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if len(lines) % 3:
-        raise InvalidEvidenceError(
-            f"{path}: {len(lines)} non-trailing lines is not a multiple of 3; expected three lines "
-            "per learner (answer count, skill ids, responses)"
-        )
+    lines = _sequence_lines(path)
     n_learners = len(lines) // 3
-    count_text = pd.Series([s.strip() for s in lines[0::3]], dtype=object)
-    counts = pd.to_numeric(count_text, errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(counts) & (counts >= 0) & (counts == np.round(counts)))
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise _fail(f"{path} line {3 * k + 1} (learner {k})", "answer count", count_text[k],
-                    "a non-negative integer")
-    counts = counts.astype(np.int64)
-
-    def tokens(start: int, field: str) -> np.ndarray:
-        rows = [s.strip().rstrip(",") for s in lines[start::3]]
-        lengths = np.array([0 if not r else r.count(",") + 1 for r in rows], dtype=np.int64)
-        wrong = np.flatnonzero(lengths != counts)
-        if len(wrong):
-            k = int(wrong[0])
-            raise _fail(f"{path} line {3 * k + start + 1} (learner {k})", f"number of {field}",
-                        lengths[k], f"{counts[k]}, the answer count on line {3 * k + 1}")
-        joined = ",".join(r for r in rows if r)
-        return np.array(joined.split(","), dtype=object) if joined else np.array([], dtype=object)
-
-    skills = pd.Series(tokens(1, "skill ids"), dtype="str").str.strip()
-    responses = pd.Series(tokens(2, "responses"), dtype="str").str.strip()
+    counts = _answer_counts(path, lines)
+    skills = pd.Series(_sequence_tokens(path, lines, counts, 1, "skill ids"), dtype="str").str.strip()
+    responses = pd.Series(_sequence_tokens(path, lines, counts, 2, "responses"),
+                          dtype="str").str.strip()
     learner_of = np.repeat(np.arange(n_learners), counts)
     position = np.arange(len(learner_of)) - np.repeat(np.cumsum(counts) - counts, counts)
 
@@ -162,6 +137,46 @@ def read_sequences(path: str | os.PathLike[str], *, learner_prefix: str | None =
             "time": pd.Series(pd.NaT, index=range(len(correct)), dtype="datetime64[ns, UTC]"),
         }
     )
+
+
+def _sequence_lines(path: Path) -> list[str]:
+    """The lines of a sequence file without its trailing blank lines; three per learner."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) % 3:
+        raise InvalidEvidenceError(
+            f"{path}: {len(lines)} non-trailing lines is not a multiple of 3; expected three lines "
+            "per learner (answer count, skill ids, responses)"
+        )
+    return lines
+
+
+def _answer_counts(path: Path, lines: list[str]) -> np.ndarray:
+    """Each learner's answer count (the first of its three lines), checked non-negative integers."""
+    count_text = pd.Series([s.strip() for s in lines[0::3]], dtype=object)
+    counts = pd.to_numeric(count_text, errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(counts) & (counts >= 0) & (counts == np.round(counts)))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise _fail(f"{path} line {3 * k + 1} (learner {k})", "answer count", count_text[k],
+                    "a non-negative integer")
+    return counts.astype(np.int64)
+
+
+def _sequence_tokens(path: Path, lines: list[str], counts: np.ndarray, start: int,
+                     field: str) -> np.ndarray:
+    """The comma-separated values of every learner's line ``start`` (1 skills, 2 responses), all
+    learners' joined in order, after checking each line holds as many as its answer count."""
+    rows = [s.strip().rstrip(",") for s in lines[start::3]]
+    lengths = np.array([0 if not r else r.count(",") + 1 for r in rows], dtype=np.int64)
+    wrong = np.flatnonzero(lengths != counts)
+    if len(wrong):
+        k = int(wrong[0])
+        raise _fail(f"{path} line {3 * k + start + 1} (learner {k})", f"number of {field}",
+                    lengths[k], f"{counts[k]}, the answer count on line {3 * k + 1}")
+    joined = ",".join(r for r in rows if r)
+    return np.array(joined.split(","), dtype=object) if joined else np.array([], dtype=object)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,29 +227,11 @@ def read_responses_csv(
     path = Path(path)
     if time_col is None and order_col is None:
         raise ValueError("read_responses_csv needs order_col or time_col to order the answers")
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                            encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InvalidEvidenceError(f"cannot read responses CSV {path}: {exc}") from exc
+    frame = _read_csv_text(path, sep)
     wanted = {"learner": learner_col, "skill": skill_col, "correct": correct_col,
               "order": time_col if time_col is not None else order_col}
-    missing = [f"{col!r} ({role} column)" for role, col in wanted.items() if col not in frame]
-    if missing:
-        raise InvalidEvidenceError(
-            f"{path}: missing column(s) {', '.join(missing)}; the header has "
-            f"{list(frame.columns)}. Name the columns with --learner-col, --skill-col, "
-            "--correct-col and --order-col or --time-col"
-        )
-
-    def check(mask: np.ndarray, role: str, values: pd.Series, expected: str) -> None:
-        bad = np.flatnonzero(mask)
-        if len(bad):
-            i = int(bad[0])
-            value = values.iloc[i]
-            raise _fail(f"{path} data row {i + 1}", f"{wanted[role]!r} value",
-                        "" if pd.isna(value) else value, expected)
-
+    _require_columns(path, frame, wanted)
+    check = _RowCheck(path, wanted)
     learner = frame[learner_col].str.strip()
     skill = frame[skill_col].str.strip()
     check(learner.isna().to_numpy(), "learner", learner, "a non-empty learner id")
@@ -243,33 +240,15 @@ def read_responses_csv(
     check(~((correct >= 0) & (correct <= 1)), "correct", frame[correct_col],
           "a number in [0, 1] (1 correct, 0 not)")
     raw = frame[wanted["order"]].str.strip()
-    if time_col is not None:
-        numeric = pd.to_numeric(raw, errors="coerce")
-        if numeric.notna().all():
-            times = pd.to_datetime(numeric, unit="s", utc=True)
-        else:
-            times = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-        check(times.isna().to_numpy(), "order", raw,
-              "an ISO 8601 timestamp (e.g. 2024-03-01T14:30:00Z) or epoch seconds")
-        key = times.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
-    else:
-        order = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        check(~np.isfinite(order), "order", raw, "a number ordering the learner's answers")
-        key = order
+    key = _time_key(raw, check) if time_col is not None else _order_key(raw, check)
     codes, _ = pd.factorize(learner)
     sort = np.lexsort((np.arange(len(frame)), key, codes))
     codes = codes[sort]
-    starts = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(codes)), 0))
-    position = np.arange(len(codes)) - first
-    time = pd.Series(pd.NaT, index=range(len(frame)), dtype="datetime64[ns, UTC]")
+    position = _positions_in_learner(codes)
     if time_col is not None:
-        # strictly increasing within a learner: t_i = max(t_i, t_{i-1} + 1 us), by a running max
-        step = 1_000  # ns
-        shifted = key[sort] - position * step
-        group_max = pd.Series(shifted).groupby(codes).cummax().to_numpy()
-        time = pd.Series(pd.to_datetime(group_max + position * step, utc=True))
-        time = time.dt.as_unit("ns")
+        time = _strictly_increasing_times(key[sort], codes, position)
+    else:
+        time = pd.Series(pd.NaT, index=range(len(frame)), dtype="datetime64[ns, UTC]")
     ids = learner.to_numpy(dtype=object)[sort]
     if learner_prefix:
         ids = (learner_prefix + ":" + pd.Series(ids, dtype="str")).to_numpy(dtype=object)
@@ -283,6 +262,79 @@ def read_responses_csv(
     )
     out["time"] = time.astype("datetime64[ns, UTC]").set_axis(out.index)
     return out
+
+
+def _read_csv_text(path: Path, sep: str) -> pd.DataFrame:
+    """The CSV as text columns (empty fields NaN), or an error naming the file."""
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                           encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InvalidEvidenceError(f"cannot read responses CSV {path}: {exc}") from exc
+
+
+def _require_columns(path: Path, frame: pd.DataFrame, wanted: dict[str, str]) -> None:
+    """Fail naming the absent columns of ``wanted`` (role -> header name) and the present ones."""
+    missing = [f"{col!r} ({role} column)" for role, col in wanted.items() if col not in frame]
+    if missing:
+        raise InvalidEvidenceError(
+            f"{path}: missing column(s) {', '.join(missing)}; the header has "
+            f"{list(frame.columns)}. Name the columns with --learner-col, --skill-col, "
+            "--correct-col and --order-col or --time-col"
+        )
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    """Raises for the first row where ``mask`` holds, naming the data row, column and value."""
+
+    path: Path
+    wanted: dict[str, str]
+
+    def __call__(self, mask: np.ndarray, role: str, values: pd.Series, expected: str) -> None:
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            i = int(bad[0])
+            value = values.iloc[i]
+            raise _fail(f"{self.path} data row {i + 1}", f"{self.wanted[role]!r} value",
+                        "" if pd.isna(value) else value, expected)
+
+
+def _time_key(raw: pd.Series, check: _RowCheck) -> np.ndarray:
+    """Timestamps (ISO 8601 text, or epoch seconds when every value is a number) as UTC ns."""
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all():
+        times = pd.to_datetime(numeric, unit="s", utc=True)
+    else:
+        times = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
+    check(times.isna().to_numpy(), "order", raw,
+          "an ISO 8601 timestamp (e.g. 2024-03-01T14:30:00Z) or epoch seconds")
+    return times.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+
+
+def _order_key(raw: pd.Series, check: _RowCheck) -> np.ndarray:
+    """The order column as finite floats."""
+    order = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    check(~np.isfinite(order), "order", raw, "a number ordering the learner's answers")
+    return order
+
+
+def _positions_in_learner(codes: np.ndarray) -> np.ndarray:
+    """The 0-based position of each answer in its learner's run, ``codes`` sorted by learner."""
+    starts = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(codes)), 0))
+    return np.arange(len(codes)) - first
+
+
+def _strictly_increasing_times(key: np.ndarray, codes: np.ndarray,
+                               position: np.ndarray) -> pd.Series:
+    """Sorted UTC ns times made strictly increasing within a learner: t_i = max(t_i, t_{i-1} +
+    1 us), by a running max."""
+    step = 1_000  # ns
+    shifted = key - position * step
+    group_max = pd.Series(shifted).groupby(codes).cummax().to_numpy()
+    time = pd.Series(pd.to_datetime(group_max + position * step, utc=True))
+    return time.dt.as_unit("ns")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -140,17 +140,8 @@ def fit_gain_posteriors(
         activity's ``hours``: the
         ``gains`` input of :func:`recommender.ranking.rank_batch`.
     """
-    for name, v in (("window_days", window_days), ("prior_sd", prior_sd), ("noise_sd", noise_sd)):
-        if not np.isfinite(v) or v <= 0:
-            raise ValueError(f"{name} must be a finite number > 0; got {v!r}")
-    for name, frame, cols in (
-        ("evidence", evidence, ("educator_id", "competency_id", "score_norm", "observed_at")),
-        ("completions", completions, ("educator_id", "activity_id", "completed_at")),
-    ):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{name} is missing column(s) {missing}")
-
+    _check_inputs(evidence, completions, window_days=window_days, prior_sd=prior_sd,
+                  noise_sd=noise_sd)
     t = catalog.targets
     hours = catalog.activities["hours"].reindex(t["activity_id"]).to_numpy(float)
     prior = (catalog.activities["expected_gain"].reindex(t["activity_id"]).to_numpy(float)
@@ -167,51 +158,9 @@ def fit_gain_posteriors(
     rows = completions[["educator_id", "activity_id", "completed_at"]].merge(
         t[["activity_id", "competency_id"]].reset_index(names="target"), on="activity_id")
     if len(rows) and len(evidence):
-        w = int(round(window_days * 86_400))
-        ev_t = _seconds(evidence["observed_at"])
-        ct = _seconds(rows["completed_at"])
-        t_min = int(min(ev_t.min(), ct.min())) - 2 * w - 1
-        span = int(max(ev_t.max(), ct.max())) - t_min + 2 * w + 2
-        ev_t, ct = ev_t - t_min, ct - t_min
-        score = pd.to_numeric(evidence["score_norm"], errors="coerce").to_numpy(float)
-        ok = np.isfinite(score)
-
-        # the treated educator's own windows, grouped by (educator, competency)
-        pairs = pd.MultiIndex.from_arrays([evidence["educator_id"].astype(object),
-                                           evidence["competency_id"].astype(object)])
-        p_codes, p_uniques = pd.factorize(pairs)
-        own = _WindowSums(p_codes[ok], ev_t[ok], score[ok], span)
-        own_n = _WindowSums(p_codes[ok], ev_t[ok], np.ones(ok.sum()), span)
-        q = p_uniques.get_indexer(pd.MultiIndex.from_arrays(
-            [rows["educator_id"].astype(object), rows["competency_id"].astype(object)]))
-        qg = np.maximum(q, 0)
-        s_before, _ = own(qg, ct - w, ct)
-        n_before = own_n(qg, ct - w, ct)[0]
-        s_after, _ = own(qg, ct, ct + w)
-        n_after = own_n(qg, ct, ct + w)[0]
-        usable = (q >= 0) & (n_before > 0) & (n_after > 0)
-
-        # control: evidence on c from educators who took nothing targeting c
-        taken = rows[["educator_id", "competency_id"]].drop_duplicates()
-        taken_idx = pd.MultiIndex.from_frame(taken.astype(object))
-        is_taker = taken_idx.get_indexer(pairs) >= 0
-        c_codes, c_uniques = pd.factorize(evidence["competency_id"].astype(object))
-        ctrl = ok & ~is_taker
-        csum = _WindowSums(c_codes[ctrl], ev_t[ctrl], score[ctrl], span)
-        cnum = _WindowSums(c_codes[ctrl], ev_t[ctrl], np.ones(ctrl.sum()), span)
-        qc = pd.Index(c_uniques).get_indexer(rows["competency_id"].astype(object))
-        qcg = np.maximum(qc, 0)
-        cb, cnb = csum(qcg, ct - w, ct)[0], cnum(qcg, ct - w, ct)[0]
-        ca, cna = csum(qcg, ct, ct + w)[0], cnum(qcg, ct, ct + w)[0]
-        has_ctrl = (qc >= 0) & (cnb > 0) & (cna > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            own_change = s_after / n_after - s_before / n_before
-            ctrl_change = np.where(has_ctrl, ca / np.maximum(cna, 1) - cb / np.maximum(cnb, 1),
-                                   0.0)
-        d = own_change - ctrl_change
-        target = rows["target"].to_numpy(np.int64)[usable]
-        np.add.at(total, target, d[usable])
-        np.add.at(total_sq, target, d[usable] ** 2)
+        target, d = _readings(evidence, rows, window_days)
+        np.add.at(total, target, d)
+        np.add.at(total_sq, target, d ** 2)
         np.add.at(count, target, 1.0)
 
     scale = 1.0
@@ -231,6 +180,86 @@ def fit_gain_posteriors(
     out.attrs.update(reading_scale=float(scale), prior_sd=float(prior_sd),
                      noise_sd=float(noise_sd))
     return out
+
+
+def _check_inputs(evidence: pd.DataFrame, completions: pd.DataFrame, **positive: float) -> None:
+    """Raise ``ValueError`` for a parameter that is not a finite number > 0 or a missing column."""
+    for name, v in positive.items():
+        if not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a finite number > 0; got {v!r}")
+    for name, frame, cols in (
+        ("evidence", evidence, ("educator_id", "competency_id", "score_norm", "observed_at")),
+        ("completions", completions, ("educator_id", "activity_id", "completed_at")),
+    ):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} is missing column(s) {missing}")
+
+
+def _readings(evidence: pd.DataFrame, rows: pd.DataFrame,
+              window_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """The difference-in-differences readings of the usable (completion, target) ``rows``: the
+    target index of each and its reading ``d`` (own change minus the control group's change).
+
+    Times are shifted to seconds from before the earliest window so that every window bound is
+    non-negative and below ``span``, the width of one group's stretch of the window-sum keys.
+    """
+    w = int(round(window_days * 86_400))
+    ev_t = _seconds(evidence["observed_at"])
+    ct = _seconds(rows["completed_at"])
+    t_min = int(min(ev_t.min(), ct.min())) - 2 * w - 1
+    span = int(max(ev_t.max(), ct.max())) - t_min + 2 * w + 2
+    ev_t, ct = ev_t - t_min, ct - t_min
+    score = pd.to_numeric(evidence["score_norm"], errors="coerce").to_numpy(float)
+    ok = np.isfinite(score)
+    pairs = pd.MultiIndex.from_arrays([evidence["educator_id"].astype(object),
+                                       evidence["competency_id"].astype(object)])
+    own_change, usable = _own_changes(pairs, rows, ev_t, ct, score, ok, w=w, span=span)
+    ctrl_change = _control_changes(evidence, pairs, rows, ev_t, ct, score, ok, w=w, span=span)
+    d = own_change - ctrl_change
+    return rows["target"].to_numpy(np.int64)[usable], d[usable]
+
+
+def _own_changes(pairs: pd.MultiIndex, rows: pd.DataFrame, ev_t: np.ndarray, ct: np.ndarray,
+                 score: np.ndarray, ok: np.ndarray, *, w: int,
+                 span: int) -> tuple[np.ndarray, np.ndarray]:
+    """The treated educator's change on the target (mean after minus mean before the completion,
+    its evidence grouped by (educator, competency)), and whether it has evidence on both sides."""
+    p_codes, p_uniques = pd.factorize(pairs)
+    own = _WindowSums(p_codes[ok], ev_t[ok], score[ok], span)
+    own_n = _WindowSums(p_codes[ok], ev_t[ok], np.ones(ok.sum()), span)
+    q = p_uniques.get_indexer(pd.MultiIndex.from_arrays(
+        [rows["educator_id"].astype(object), rows["competency_id"].astype(object)]))
+    qg = np.maximum(q, 0)
+    s_before, _ = own(qg, ct - w, ct)
+    n_before = own_n(qg, ct - w, ct)[0]
+    s_after, _ = own(qg, ct, ct + w)
+    n_after = own_n(qg, ct, ct + w)[0]
+    usable = (q >= 0) & (n_before > 0) & (n_after > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own_change = s_after / n_after - s_before / n_before
+    return own_change, usable
+
+
+def _control_changes(evidence: pd.DataFrame, pairs: pd.MultiIndex, rows: pd.DataFrame,
+                     ev_t: np.ndarray, ct: np.ndarray, score: np.ndarray, ok: np.ndarray, *,
+                     w: int, span: int) -> np.ndarray:
+    """The control group's change on each row's competency over the same windows: the evidence on
+    c from educators who took nothing targeting c (0 where a window has none)."""
+    taken = rows[["educator_id", "competency_id"]].drop_duplicates()
+    taken_idx = pd.MultiIndex.from_frame(taken.astype(object))
+    is_taker = taken_idx.get_indexer(pairs) >= 0
+    c_codes, c_uniques = pd.factorize(evidence["competency_id"].astype(object))
+    ctrl = ok & ~is_taker
+    csum = _WindowSums(c_codes[ctrl], ev_t[ctrl], score[ctrl], span)
+    cnum = _WindowSums(c_codes[ctrl], ev_t[ctrl], np.ones(ctrl.sum()), span)
+    qc = pd.Index(c_uniques).get_indexer(rows["competency_id"].astype(object))
+    qcg = np.maximum(qc, 0)
+    cb, cnb = csum(qcg, ct - w, ct)[0], cnum(qcg, ct - w, ct)[0]
+    ca, cna = csum(qcg, ct, ct + w)[0], cnum(qcg, ct, ct + w)[0]
+    has_ctrl = (qc >= 0) & (cnb > 0) & (cna > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(has_ctrl, ca / np.maximum(cna, 1) - cb / np.maximum(cnb, 1), 0.0)
 
 
 def _pool(prior, total, total_sq, count, prior_sd, noise_sd) -> tuple[float, float, float]:

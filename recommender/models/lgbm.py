@@ -299,36 +299,11 @@ class LightGBMMastery(MasteryModel):
         name = type(self).__name__
         X = check_feature_frame(X, (), owner=name)
         y = check_target(y, len(X), owner=name)
-        excluded = tuple(
-            dict.fromkeys(self._always_exclude_prefixes + _as_prefixes(self.exclude_prefixes))
-        )
-        columns = feature_columns(X, exclude_prefixes=excluded)
-        if not columns:
-            raise FeatureFrameError(
-                f"{name}: the feature frame has no model input columns (competency_id, source, "
-                "domain or own_/graph_/dom_/edu_/dose_/diff_/prof_ features); "
-                f"got {list(X.columns)}"
-            )
+        excluded, columns = self._input_columns(X)
         categorical = categorical_feature_columns(X, columns)
-
         use_valid = self.validation_fraction > 0
         if use_valid:
-            if groups is None:
-                if "educator_id" not in X.columns:
-                    raise FeatureFrameError(
-                        f"{name}: the feature frame is missing required column(s) "
-                        "['educator_id'], used to split validation by educator; add it or pass "
-                        "groups="
-                    )
-                groups = X["educator_id"].to_numpy()
-            groups = np.asarray(groups)
-            if len(groups) != len(X):
-                raise FeatureFrameError(f"{name}: groups has {len(groups)} rows but X has {len(X)}")
-            if len(pd.unique(groups)) < 2:
-                raise FeatureFrameError(
-                    f"{name}: the validation split is by educator and needs at least 2 educators; "
-                    "set validation_fraction=0 and calibration='none' to train on one"
-                )
+            groups = self._validation_groups(X, groups)
 
         self.exclude_prefixes_ = excluded
         self.categorical_features_ = categorical
@@ -345,6 +320,57 @@ class LightGBMMastery(MasteryModel):
             train_idx, valid_idx = next(split.split(M, y, groups))
         else:
             train_idx, valid_idx = np.arange(len(X)), np.arange(0)
+        self._train_booster(M, y, train_idx, valid_idx, columns, categorical, monotone)
+        self.n_train_rows_, self.n_valid_rows_ = len(train_idx), len(valid_idx)
+        self.calibrator_ = self._fit_calibrator(M[valid_idx], y[valid_idx])
+        self.feature_importance_ = pd.Series(
+            self.booster_.feature_importance("gain", iteration=self.best_iteration_),
+            index=pd.Index(columns, name="feature"),
+            name="gain",
+        )
+        return self
+
+    def _input_columns(self, X: pd.DataFrame) -> tuple[tuple[str, ...], list[str]]:
+        """The prefixes excluded and the model input columns left, which must not be none."""
+        excluded = tuple(
+            dict.fromkeys(self._always_exclude_prefixes + _as_prefixes(self.exclude_prefixes))
+        )
+        columns = feature_columns(X, exclude_prefixes=excluded)
+        if not columns:
+            raise FeatureFrameError(
+                f"{type(self).__name__}: the feature frame has no model input columns "
+                "(competency_id, source, domain or own_/graph_/dom_/edu_/dose_/diff_/prof_ "
+                f"features); got {list(X.columns)}"
+            )
+        return excluded, columns
+
+    def _validation_groups(self, X: pd.DataFrame, groups) -> np.ndarray:
+        """The educator of each row for the grouped validation split (``groups`` or
+        ``X["educator_id"]``), checked to have one per row and at least two educators."""
+        name = type(self).__name__
+        if groups is None:
+            if "educator_id" not in X.columns:
+                raise FeatureFrameError(
+                    f"{name}: the feature frame is missing required column(s) "
+                    "['educator_id'], used to split validation by educator; add it or pass "
+                    "groups="
+                )
+            groups = X["educator_id"].to_numpy()
+        groups = np.asarray(groups)
+        if len(groups) != len(X):
+            raise FeatureFrameError(f"{name}: groups has {len(groups)} rows but X has {len(X)}")
+        if len(pd.unique(groups)) < 2:
+            raise FeatureFrameError(
+                f"{name}: the validation split is by educator and needs at least 2 educators; "
+                "set validation_fraction=0 and calibration='none' to train on one"
+            )
+        return groups
+
+    def _train_booster(self, M: np.ndarray, y: np.ndarray, train_idx: np.ndarray,
+                       valid_idx: np.ndarray, columns: list[str], categorical: list[str],
+                       monotone: list[int]) -> None:
+        """Boost trees on the training rows, stopping early on the validation rows if any; sets
+        ``booster_`` and ``best_iteration_``."""
         cat_idx = [columns.index(c) for c in categorical]
         dtrain = lgb.Dataset(
             M[train_idx],
@@ -354,7 +380,7 @@ class LightGBMMastery(MasteryModel):
             free_raw_data=True,
         )
         valid_sets, callbacks = [], []
-        if use_valid:
+        if self.validation_fraction > 0:
             dvalid = lgb.Dataset(M[valid_idx], y[valid_idx], reference=dtrain)
             valid_sets = [dvalid]
             if self.early_stopping_rounds:
@@ -369,31 +395,26 @@ class LightGBMMastery(MasteryModel):
         )
         best = self.booster_.best_iteration
         self.best_iteration_ = int(best) if best and best > 0 else self.booster_.current_iteration()
-        self.n_train_rows_, self.n_valid_rows_ = len(train_idx), len(valid_idx)
 
-        self.calibrator_ = None
-        if self.calibration != "none":
-            margin = self._margin(M[valid_idx])
-            if len(np.unique(y[valid_idx])) < 2:
-                warnings.warn(
-                    f"{name}: the validation fold holds one class only; probabilities are left "
-                    "uncalibrated. Use more educators or a larger validation_fraction.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            elif self.calibration == "isotonic":
-                self.calibrator_ = IsotonicRegression(
-                    y_min=_ISOTONIC_EPS, y_max=1 - _ISOTONIC_EPS, out_of_bounds="clip"
-                ).fit(margin, y[valid_idx])
-            else:
-                self.calibrator_ = PlattCalibrator().fit(margin, y[valid_idx])
-
-        self.feature_importance_ = pd.Series(
-            self.booster_.feature_importance("gain", iteration=self.best_iteration_),
-            index=pd.Index(columns, name="feature"),
-            name="gain",
-        )
-        return self
+    def _fit_calibrator(self, M_valid: np.ndarray, y_valid: np.ndarray):
+        """The calibrator of the booster's margins on the validation rows, or None (no
+        calibration asked, or a one-class fold, which warns)."""
+        if self.calibration == "none":
+            return None
+        margin = self._margin(M_valid)
+        if len(np.unique(y_valid)) < 2:
+            warnings.warn(
+                f"{type(self).__name__}: the validation fold holds one class only; probabilities "
+                "are left uncalibrated. Use more educators or a larger validation_fraction.",
+                UserWarning,
+                stacklevel=3,  # the caller of fit
+            )
+            return None
+        if self.calibration == "isotonic":
+            return IsotonicRegression(
+                y_min=_ISOTONIC_EPS, y_max=1 - _ISOTONIC_EPS, out_of_bounds="clip"
+            ).fit(margin, y_valid)
+        return PlattCalibrator().fit(margin, y_valid)
 
     # ---------------------------------------------------------------- predict
     def _margin(self, M: np.ndarray) -> np.ndarray:

@@ -1,0 +1,68 @@
+"""Health and readiness, model reload, rater severities and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import Label, ModelInfo
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    store: dict
+    model: dict
+
+
+class ReloadOut(BaseModel):
+    previous: ModelInfo
+    model: ModelInfo
+    reason: str | None = None
+
+
+class RaterSeverity(BaseModel):
+    """One observer's severity, learned from the served model's training evidence."""
+
+    rater_id: str
+    n_ratings: int = Field(description="Observation records by this rater in the training data")
+    severity: float = Field(description="Logits of latent skill: positive means harsher than "
+                                        "the other evidence about the same educators, negative "
+                                        "more lenient; shrunk toward 0 for raters with few "
+                                        "ratings")
+    severity_low: float = Field(description="90% interval, low end")
+    severity_high: float = Field(description="90% interval, high end")
+
+
+class RatersOut(BaseModel):
+    model: ModelInfo
+    raters: list[RaterSeverity]
+    note: str | None = Field(None, description="Why the list is empty, when it is")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "model": {"name": "lightgbm", "version": "5", "fallback": False},
+        "raters": [{"rater_id": "R00002", "n_ratings": 308, "severity": 1.32,
+                    "severity_low": 1.15, "severity_high": 1.49}],
+        "note": None}]}}
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["platform", "coach", "admin"]
+    label: Label = ""
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    tenant_id: str
+    role: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    key: str | None = Field(None, description="The secret: shown once, at creation")
