@@ -386,8 +386,9 @@ def benchmark_kt(
     correct_col: Annotated[str, typer.Option(help="CSV: correctness column (0-1).")] = "correct",
     order_col: Annotated[str, typer.Option(help="CSV: answer order column.")] = "order",
     time_col: Annotated[str | None, typer.Option(help="CSV: timestamp column (instead of order).")] = None,
-    models: Annotated[str, typer.Option(help="Comma-separated models to run.")] = (
-        "lightgbm,lightgbm_graph,lightgbm_counts,logistic,bkt,pybkt"),
+    models: Annotated[str | None, typer.Option(
+        help="Comma-separated models to run (default: lightgbm,lightgbm_graph,lightgbm_counts,"
+             "logistic,bkt, and pybkt when its environment is found).")] = None,
     max_learners: Annotated[int | None, typer.Option(min=2, help="First N learners of each file.")] = None,
     folds: Annotated[int, typer.Option(
         min=1, help="Train/valid folds fitted besides the whole training file (1: none).")] = 5,

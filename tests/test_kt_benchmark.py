@@ -327,6 +327,50 @@ def test_pybkt_without_its_environment_stops_before_reading_the_data(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_by_default_pybkt_is_skipped_without_its_environment_and_the_others_run(tmp_path):
+    folder = write_responses(tmp_path / "toy", "toy", {"train": 30, "test": 15})
+    data_dir = tmp_path / "data"
+    result = runner.invoke(app, [  # no --models: what a fresh machine runs
+        "benchmark-kt", "--data", str(folder), "--folds", "1", "--data-dir", str(data_dir),
+        "--cards-dir", str(CARDS),
+    ])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "pybkt skipped" in said and "python3 -m venv" in said and "--pybkt-python" in said
+    report = (data_dir / "kt_benchmark" / "kt_toy.md").read_text()
+    for model in ("lightgbm", "lightgbm_graph", "lightgbm_counts", "logistic", "bkt"):
+        assert f"(`{model}`) | **0." in report
+    assert "(`pybkt`) | **" not in report
+    not_run = report.split("## Not run")[1].split("## ")[0]
+    assert "`pybkt`" in not_run and "does not exist" in not_run
+    assert "\n    python3 -m venv " in not_run and "install pyBKT==1.4.3" in not_run
+    assert "--pybkt-python PATH" in not_run
+
+
+def test_by_default_pybkt_runs_when_its_environment_imports_it(tmp_path):
+    from pipelines.kt.command import default_models
+    from pipelines.kt.config import MODELS
+
+    python = tmp_path / "data" / "kt_benchmark" / "pybkt-venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\nexit 0\n")  # stands in for a Python that imports pyBKT
+    python.chmod(0o755)
+    assert default_models(tmp_path / "data") == (MODELS, python, {})
+    models, found, skipped = default_models(tmp_path / "elsewhere")
+    assert "pybkt" not in models and found is None and set(skipped) == {"pybkt"}
+
+
+def test_a_named_pybkt_python_that_does_not_work_stops_even_without_models(tmp_path):
+    result = runner.invoke(app, [
+        "benchmark-kt", "--data", str(tmp_path / "absent"), "--data-dir", str(tmp_path / "data"),
+        "--pybkt-python", str(tmp_path / "nope" / "python"),
+    ])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "does not exist" in message and "python3 -m venv" in message
+    assert not (tmp_path / "data").exists()
+
+
 def test_pybkt_requirements_are_the_pyproject_dependency_group():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert tuple(pyproject["dependency-groups"]["pybkt"]) == PYBKT_REQUIREMENTS

@@ -13,8 +13,14 @@ from rich.table import Table
 
 from pipelines import tracking
 from pipelines.kt.card import resolve_card
-from pipelines.kt.config import BenchmarkConfig, SetupError
-from pipelines.kt.pybkt_job import check_pybkt_python, pybkt_venv, venv_python
+from pipelines.kt.config import MODELS, BenchmarkConfig, SetupError
+from pipelines.kt.pybkt_job import (
+    check_pybkt_python,
+    pybkt_problem,
+    pybkt_setup,
+    pybkt_venv,
+    venv_python,
+)
 from pipelines.kt.report import pm, write_report
 from pipelines.kt.runner import BenchmarkResult, load_split, run_benchmark
 
@@ -22,6 +28,25 @@ from pipelines.kt.runner import BenchmarkResult, load_split, run_benchmark
 def default_report_path(data_dir: Path, name: str) -> Path:
     """``DATA_DIR/kt_benchmark/kt_NAME.md``: outside the tracked ``experiments/reports/``."""
     return Path(data_dir) / "kt_benchmark" / f"kt_{name}.md"
+
+
+def default_models(data_dir: Path) -> tuple[tuple[str, ...], Path | None, dict[str, str]]:
+    """The models a run without ``--models`` (and without ``--pybkt-python``) fits: every one of
+    :data:`MODELS`, pybkt only when the default environment under ``data_dir`` has pyBKT.
+
+    Returns ``(models, pyBKT's Python or None, skipped)``; ``skipped`` maps ``"pybkt"``, when left
+    out, to why and how to include it.
+    """
+    venv = pybkt_venv(data_dir)
+    python = venv_python(venv)
+    problem = pybkt_problem(python)
+    if problem is None:
+        return MODELS, python, {}
+    why = (f"pyBKT runs in a Python of its own, and {problem}. To include it, create that "
+           "environment once (the 'pybkt' dependency group of pyproject.toml):\n"
+           f"{pybkt_setup(venv)}\n"
+           "or pass --pybkt-python PATH (a Python that has pyBKT).")
+    return tuple(m for m in MODELS if m != "pybkt"), None, {"pybkt": why}
 
 
 def _log_runs(result: BenchmarkResult, summary: pd.DataFrame, report: Path, command: str) -> dict:
@@ -66,21 +91,46 @@ def _table(result: BenchmarkResult, summary: pd.DataFrame) -> Table:
     return table
 
 
-def run_command(*, data: Path, fmt: str, csv_options: dict, models: str, max_learners: int | None,
-                folds: int, n_jobs: int, data_dir: Path, out: Path | None, card: Path | None,
-                cards_dir: Path | None, published: list[str] | None, goal: float | None,
-                notes: Path | None, pybkt_python: Path | None, command: str, progress_factory,
-                console) -> dict:
-    """Check the setup, run, report, log to MLflow; print the table. Returns the report path,
-    run ids, summary and result. Setup problems raise :class:`~pipelines.kt.config.SetupError`
-    before any fit."""
-    chosen = tuple(m.strip() for m in models.split(",") if m.strip())
-    config = BenchmarkConfig(data=Path(data), fmt=fmt, csv_options=csv_options, models=chosen,
-                             max_learners=max_learners, n_folds=folds, n_jobs=n_jobs)
+def _config(*, models: str | None, pybkt_python: Path | None, data_dir: Path,
+            **settings) -> BenchmarkConfig:
+    """The run's checked :class:`BenchmarkConfig` (``settings`` are its fields), with pyBKT's
+    Python when pybkt runs and the default models it skipped (see :func:`run_command`)."""
+    skipped, found = {}, None
+    if models is not None:
+        chosen = tuple(m.strip() for m in models.split(",") if m.strip())
+    elif pybkt_python is not None:  # a Python named for pyBKT: it runs, so it must work
+        chosen = MODELS
+    else:
+        chosen, found, skipped = default_models(data_dir)
+    config = BenchmarkConfig(models=chosen, skipped=skipped, **settings)
     config.check()
-    if "pybkt" in chosen:
+    if found is not None:
+        config.pybkt_python = found
+    elif "pybkt" in chosen:
         venv = pybkt_venv(data_dir)
         config.pybkt_python = check_pybkt_python(pybkt_python or venv_python(venv), venv=venv)
+    return config
+
+
+def run_command(*, data: Path, fmt: str, csv_options: dict, models: str | None,
+                max_learners: int | None, folds: int, n_jobs: int, data_dir: Path,
+                out: Path | None, card: Path | None, cards_dir: Path | None,
+                published: list[str] | None, goal: float | None, notes: Path | None,
+                pybkt_python: Path | None, command: str, progress_factory, console) -> dict:
+    """Check the setup, run, report, log to MLflow; print the table. Returns the report path,
+    run ids, summary and result. Setup problems raise :class:`~pipelines.kt.config.SetupError`
+    before any fit.
+
+    ``models`` None is :func:`default_models`: pybkt is skipped (said on the console and in the
+    report) when its default environment is absent. A ``models`` list naming pybkt, or a
+    ``pybkt_python``, needs a Python that has pyBKT.
+    """
+    config = _config(models=models, pybkt_python=pybkt_python, data_dir=data_dir,
+                     data=Path(data), fmt=fmt, csv_options=csv_options,
+                     max_learners=max_learners, n_folds=folds, n_jobs=n_jobs)
+    chosen = config.models
+    for model, why in config.skipped.items():
+        console.print(f"{model} skipped: {why}", style="yellow", markup=False, highlight=False)
     console.log(f"reading {config.data}")
     try:
         split = load_split(config)
@@ -108,4 +158,7 @@ def run_command(*, data: Path, fmt: str, csv_options: dict, models: str, max_lea
     run_ids = _log_runs(result, summary, path, command)
     console.print(_table(result, summary))
     console.print(f"report: {path}; MLflow experiment {tracking.BENCHMARK_EXPERIMENT!r}")
+    for model in config.skipped:
+        console.print(f"{model} was skipped (no environment); the report says how to include it",
+                      style="yellow", markup=False, highlight=False)
     return {"report": path, "runs": run_ids, "summary": summary, "result": result}

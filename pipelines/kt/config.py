@@ -34,7 +34,9 @@ class BenchmarkConfig:
     means none (the whole training file is the only fit). ``decay_answers`` is the time constant
     of the decayed means in answers (synthetic minutes); with real timestamps (``time_col``)
     ``decay_days`` is used instead. ``pybkt_python`` is a Python that has pyBKT (see
-    :mod:`pipelines.kt.pybkt_job`); only the ``pybkt`` model needs it.
+    :mod:`pipelines.kt.pybkt_job`); only the ``pybkt`` model needs it. ``skipped`` names the models
+    of the default list left out of this run (model -> why, and how to include it), for the
+    report.
     """
 
     data: Path
@@ -59,6 +61,7 @@ class BenchmarkConfig:
     pybkt: dict = field(default_factory=lambda: {"num_fits": 1})
     pybkt_per_fold: bool = False
     pybkt_python: Path | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         unknown = [m for m in self.models if m not in MODELS]

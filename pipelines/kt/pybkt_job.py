@@ -38,26 +38,38 @@ def venv_python(venv: Path) -> Path:
     return Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def pybkt_problem(python: Path) -> str | None:
+    """Why ``python`` cannot run pyBKT (it does not exist, or cannot import pyBKT), or None if
+    it can."""
+    python = Path(python)
+    if not python.exists():
+        return f"{python} does not exist"
+    probe = subprocess.run([str(python), "-c", "import pyBKT.models"], capture_output=True,
+                           text=True)
+    if not probe.returncode:
+        return None
+    last = probe.stderr.strip().splitlines()[-1:] or [f"exit {probe.returncode}"]
+    return f"{python} cannot import pyBKT ({last[0]})"
+
+
+def pybkt_setup(venv: Path) -> str:
+    """The commands creating pyBKT's environment at ``venv`` (one per line, indented)."""
+    pip = venv / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
+    return (f"    python3 -m venv {shlex.quote(str(venv))}\n"
+            f"    {shlex.quote(str(pip))} install {' '.join(map(shlex.quote, PYBKT_REQUIREMENTS))}")
+
+
 def check_pybkt_python(python: Path, *, venv: Path) -> Path:
     """Return ``python`` if it imports pyBKT; otherwise raise :class:`SetupError` saying how to
     create such an environment at ``venv`` (nothing is installed here)."""
-    python = Path(python)
-    if not python.exists():
-        problem = f"{python} does not exist"
-    else:
-        probe = subprocess.run([str(python), "-c", "import pyBKT.models"], capture_output=True,
-                               text=True)
-        if not probe.returncode:
-            return python
-        last = probe.stderr.strip().splitlines()[-1:] or [f"exit {probe.returncode}"]
-        problem = f"{python} cannot import pyBKT ({last[0]})"
-    pip = venv / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
+    problem = pybkt_problem(python)
+    if problem is None:
+        return Path(python)
     raise SetupError(
         "the pybkt model needs pyBKT, which runs in a Python of its own (it cannot share the "
         f"project's numpy, pandas and scikit-learn), but {problem}. Create that environment "
         "once (the 'pybkt' dependency group of pyproject.toml):\n"
-        f"    python3 -m venv {shlex.quote(str(venv))}\n"
-        f"    {shlex.quote(str(pip))} install {' '.join(map(shlex.quote, PYBKT_REQUIREMENTS))}\n"
+        f"{pybkt_setup(venv)}\n"
         "or pass --pybkt-python PATH (a Python that has pyBKT), or leave pybkt out of --models."
     )
 

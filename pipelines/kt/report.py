@@ -142,6 +142,23 @@ def _fold_results(result: BenchmarkResult, ranked: pd.DataFrame, n_folds: int) -
     return lines
 
 
+def _not_run(result: BenchmarkResult) -> list[str]:
+    """The default models this run left out (pybkt without its environment), why, and how to
+    include them; the commands of the message as a code block."""
+    lines = []
+    for model, why in result.config.skipped.items():
+        lines += ["", "## Not run", ""]
+        text = f"`{model}` ({_LABELS[model]}) was left out of the default models: {why}"
+        was_code = False
+        for line in text.split("\n"):
+            is_code = line.startswith("    ")
+            if is_code != was_code:
+                lines.append("")
+            lines.append(line)
+            was_code = is_code
+    return lines
+
+
 def _published(card: DatasetCard) -> list[str]:
     lines = ["", "## Published figures on these files (context, not run here)", ""]
     if not card.published:
@@ -217,7 +234,8 @@ def write_report(result: BenchmarkResult, path: Path, *, command: str,
     lines = _header(result, command) + _protocol(result, n_folds)
     if len(summary):
         lines += _results(result, ranked, n_folds)
-    lines += _published(card) + ["", "## Verdict", ""] + _verdict(summary, card) + _settings(result)
+    lines += _not_run(result) + _published(card)
+    lines += ["", "## Verdict", ""] + _verdict(summary, card) + _settings(result)
     if card.notes is not None:
         lines += ["", Path(card.notes).read_text().strip()]
     path = Path(path)
