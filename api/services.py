@@ -55,7 +55,7 @@ from recommender.serving import (
     feedback_context,
     profiles_frame,
 )
-from recommender.store import EducatorRecord, Store, StoredMastery
+from recommender.store import EducatorRecord, MasteryCell, Store, StoredMastery
 
 __all__ = ["Loader", "ModelState", "ModelService", "MasteryService", "AnswerCache", "Services"]
 
@@ -161,11 +161,11 @@ class ModelService:
             self.metrics.set_model(s.name, s.version, s.fallback)
 
 
-def _table_frame(table: dict[str, tuple[float, int]]) -> pd.DataFrame:
+def _table_frame(table: dict[str, MasteryCell]) -> pd.DataFrame:
     ids = list(table)
-    values = np.array(list(table.values()), dtype=float).reshape(len(ids), 2)
-    return pd.DataFrame({"p_mastery": values[:, 0], "n_evidence": values[:, 1].astype(np.int64)},
-                        index=pd.Index(ids, name="competency_id"))
+    values = np.array(list(table.values()), dtype=float).reshape(len(ids), 3)
+    return pd.DataFrame({"p_mastery": values[:, 0], "n_evidence": values[:, 1].astype(np.int64),
+                         "p_bound": values[:, 2]}, index=pd.Index(ids, name="competency_id"))
 
 
 class MasteryService:
@@ -203,14 +203,17 @@ class MasteryService:
         else:
             watermark = {}
         now = datetime.now(UTC)
-        tables: dict[str, dict[str, tuple[float, int]]] = {e: {} for e in ids}
+        tables: dict[str, dict[str, MasteryCell]] = {e: {} for e in ids}
         # one dict(zip(...)) per educator over a stable grouping (a Python loop over every
         # (educator, competency) row cost a tenth of a bulk refresh)
         codes, uniques = pd.factorize(long["educator_id"])
         order = np.argsort(codes, kind="stable")
         comps = long["competency_id"].to_numpy(object)[order].tolist()
-        values = list(zip(long["p_mastery"].to_numpy(float)[order].tolist(),
-                          long["n_evidence"].to_numpy(np.int64)[order].tolist(), strict=True))
+        bound = long["p_bound"] if "p_bound" in long.columns else long["p_mastery"]
+        values = list(map(MasteryCell._make, zip(
+            long["p_mastery"].to_numpy(float)[order].tolist(),
+            long["n_evidence"].to_numpy(np.int64)[order].tolist(),
+            bound.to_numpy(float)[order].tolist(), strict=True)))
         ends = np.cumsum(np.bincount(codes, minlength=len(uniques))).tolist()
         for e, a, b in zip(uniques.tolist(), [0, *ends[:-1]], ends, strict=True):
             tables[e] = dict(zip(comps[a:b], values[a:b], strict=True))
@@ -261,7 +264,8 @@ class MasteryService:
 
     @staticmethod
     def frame(entry: StoredMastery) -> pd.DataFrame:
-        """A mastery table for the ranker: indexed by competency, ``p_mastery, n_evidence``."""
+        """A mastery table for the ranker: indexed by competency, ``p_mastery, n_evidence,
+        p_bound``."""
         return _table_frame(entry.table)
 
 

@@ -19,8 +19,8 @@ fields), ``ranker`` (flat ``RankerParams.to_dict`` keys without the ``ranker.`` 
 ``"weights.goal"``), ``threshold`` (the request's mastery threshold), ``learned_gains`` (default
 true for ``model``, false otherwise), ``confident`` (stop on a competency only when
 ``P(theta >= 0) >= confident`` under the estimator's belief, the level ``sigmoid(mean)`` used
-otherwise), ``stop_pessimism`` (likewise, but stop when ``sigmoid(mean - stop_pessimism * sd)``
-reaches the threshold: the bound decides when to stop, the level how far a goal still is).
+otherwise; the shipped rule is the estimator's ``p_bound``, ``sigmoid(mean - pessimism * sd)``,
+set with ``"estimator": {"pessimism": k}``).
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ class Variant(EnginePolicy):
         self.inputs = estimator_inputs(self.estimate)
         self.threshold = spec.get("threshold", 0.7)
         self.confident = spec.get("confident")
-        self.stop_pessimism = spec.get("stop_pessimism")
 
     def mastery(self, state) -> pd.DataFrame:
         if self.kind == "smoothed":
@@ -81,14 +80,10 @@ class Variant(EnginePolicy):
             pop = state.population
             return long_mastery(true_mastery(pop), pop.educator_ids, pop.competencies)
         out = super().mastery(state)
-        if self.confident is None and self.stop_pessimism is None:
+        if self.confident is None:
             return out
         m, s = out["mean_logit"].to_numpy(), out["sd_logit"].to_numpy()
-        level = expit(m)
-        if self.confident is not None:
-            sure = ndtr(m / s) >= self.confident
-        else:
-            sure = expit(m - self.stop_pessimism * s) >= self.threshold
+        level, sure = expit(m), ndtr(m / s) >= self.confident
         return out.assign(p_mastery=np.where(sure, np.maximum(level, self.threshold),
                                              np.minimum(level, self.threshold - 1e-3)))
 

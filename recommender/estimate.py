@@ -39,10 +39,14 @@ Time
     the job).
 
 The answer
-    ``p_mastery = sigmoid(m - pessimism * s)``, a lower credible bound on the mastery level: the
-    engine calls a competency mastered only when it is fairly sure, because stopping work on a
-    goal too early costs an educator more than one step too many. ``p_low``/``p_high`` are the
-    90% interval of the level, ``mean_logit``/``sd_logit`` the belief itself.
+    ``p_mastery = sigmoid(m)``, the mastery level the belief expects, and ``p_bound =
+    sigmoid(m - pessimism * s)``, a lower credible bound on it that the ranker decides
+    "mastered" on (:func:`recommender.ranking.mastery.decision_mastery`): the engine stops
+    working on a competency only when it is fairly sure, because stopping work on a goal too
+    early costs an educator far more than one step too many, while how far a goal still is
+    reads the level (a bound there makes every goal look farther than it is, and the ranker
+    then picks longer activities than it needs). ``p_low``/``p_high`` are the 90% interval of
+    the level, ``mean_logit``/``sd_logit`` the belief itself.
 
 Everything is vectorized over (educator, competency) pairs; the one Python loop runs over the
 rank of an event within its pair (the longest history), not over educators or records.
@@ -82,9 +86,9 @@ __all__ = [
     "MasteryEstimator",
 ]
 
-ESTIMATE_COLUMNS = ("educator_id", "competency_id", "p_mastery", "n_evidence", "p_low",
-                    "p_high", "mean_logit", "sd_logit")
-"""Columns of :meth:`MasteryEstimator.estimate` (the first four are the long mastery frame
+ESTIMATE_COLUMNS = ("educator_id", "competency_id", "p_mastery", "n_evidence", "p_bound",
+                    "p_low", "p_high", "mean_logit", "sd_logit")
+"""Columns of :meth:`MasteryEstimator.estimate` (the first five are the long mastery frame
 the ranker, the store and the API read)."""
 
 _NS_PER_MONTH = 30 * 86_400 * 10**9
@@ -132,10 +136,10 @@ class EstimatorParams:
     gate_floor, gate_slope : float, default=0.25, 2.0
         How much of a gain sticks without mastered prerequisites, and how sharply readiness
         rises with their mastery (the ranker's own values).
-    pessimism : float, default=1.0
-        Standard deviations below the mean at which ``p_mastery`` is read (module docstring).
+    pessimism : float, default=2.0
+        Standard deviations below the mean at which ``p_bound`` is read (module docstring).
         Chosen on development seeds 100 and 101 of the simulator (see
-        ``experiments/reports/estimator.md``), never on the seeds claims are made on.
+        ``experiments/reports/ranker_params.md``), never on the seeds claims are made on.
     """
 
     source_bias: dict[str, float] = field(default_factory=_default_source_bias)
@@ -148,7 +152,7 @@ class EstimatorParams:
     gain_cv: float = 0.5
     gate_floor: float = 0.25
     gate_slope: float = 2.0
-    pessimism: float = 1.0
+    pessimism: float = 2.0
 
     def __post_init__(self) -> None:
         rules = {**dict.fromkeys(("prior_sd", "model_prior_sd", "logits_per_gain", "gate_slope"),
@@ -398,8 +402,9 @@ class MasteryEstimator:
         return pd.DataFrame({
             "educator_id": np.repeat(ids, n_c),
             "competency_id": np.tile(np.asarray(self.competencies, dtype=object), len(ids)),
-            "p_mastery": expit(m - self.params.pessimism * s),
+            "p_mastery": expit(m),
             "n_evidence": counts.ravel().astype(np.int64),
+            "p_bound": expit(m - self.params.pessimism * s),
             "p_low": expit(m - _Z90 * s),
             "p_high": expit(m + _Z90 * s),
             "mean_logit": m,

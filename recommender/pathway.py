@@ -135,7 +135,9 @@ def plan_pathway(
         raise InvalidInputError("goals", goal_list, "at least one competency id",
                                 "goals must name at least one competency; got an empty collection")
     table = read_mastery(graph, mastery)
-    sim = dict(table.p)
+    known = list(table.p)  # the level, mastered only when a p_bound says so (as the ranker)
+    sim = dict(zip(known, table.decision_row(known, request.mastery_threshold)[0].tolist(),
+                   strict=True))
     closure = prerequisite_closure(graph, goal_list, sim, request.mastery_threshold)
 
     acts = catalog.activities

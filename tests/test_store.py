@@ -10,7 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from recommender.evidence import validate_evidence
-from recommender.store import Difference, EvidenceWrite, StoredMastery, hash_key, open_store, schema
+from recommender.store import (
+    Difference,
+    EvidenceWrite,
+    MasteryCell,
+    StoredMastery,
+    hash_key,
+    open_store,
+    schema,
+)
 from tests.pg import fresh_database
 
 COMPS = ["INS.FORMATIVE", "COG.ASSESS_LIT"]
@@ -172,12 +180,12 @@ def test_mastery_upsert_keeps_the_newest_data_version(store):
     store.ensure_tenant("acme")
     store.put_educator("acme", "T1", profile={}, goals=[])
     now = datetime.now(UTC)
-    new = StoredMastery("graph-rule", 5, now, None, {"INS.FORMATIVE": (0.8, 3)})
-    old = StoredMastery("graph-rule", 4, now, None, {"INS.FORMATIVE": (0.1, 1)})
+    new = StoredMastery("graph-rule", 5, now, None, {"INS.FORMATIVE": MasteryCell(0.8, 3, 0.6)})
+    old = StoredMastery("graph-rule", 4, now, None, {"INS.FORMATIVE": MasteryCell(0.1, 1, 0.0)})
     store.put_mastery("acme", {"T1": new})
     store.put_mastery("acme", {"T1": old})
     got = store.get_mastery("acme", ["T1"])["T1"]
-    assert got.data_version == 5 and got.table == {"INS.FORMATIVE": (0.8, 3)}
+    assert got.data_version == 5 and got.table == {"INS.FORMATIVE": (0.8, 3, 0.6)}
     assert store.get_mastery("other", ["T1"]) == {}
 
 

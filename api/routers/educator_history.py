@@ -26,6 +26,7 @@ from api.schemas import EducatorEvidenceOut, EducatorFeedbackOut, EducatorListOu
 from recommender.fields import ADDRESSABLE_ID, Rule
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.graph.queries import all_prerequisites
+from recommender.store import NO_MASTERY
 from recommender.store.coach import (
     evidence_records,
     evidence_summary,
@@ -75,13 +76,13 @@ def list_educators(
         table = entries[rec.educator_id].table if rec.educator_id in entries else {}
         goals = tuple(c for c in rec.goals if c in g)
         scope = _scope(g, goals) if goals else tuple(g)
-        mastered = sum(1 for c in scope if table.get(c, (0.0, 0))[0] >= DEFAULT_THRESHOLD)
+        mastered = sum(1 for c in scope if table.get(c, NO_MASTERY).p_bound >= DEFAULT_THRESHOLD)
         n, last = summary.get(rec.educator_id, (0, None))
         items.append({
             "educator_id": rec.educator_id, "profile": rec.profile,
             "goals": [{"competency_id": c, "name": g.nodes[c].get("name", c),
-                       "p_mastery": table.get(c, (0.0, 0))[0],
-                       "mastered": table.get(c, (0.0, 0))[0] >= DEFAULT_THRESHOLD}
+                       "p_mastery": table.get(c, NO_MASTERY).p,
+                       "mastered": table.get(c, NO_MASTERY).p_bound >= DEFAULT_THRESHOLD}
                       for c in goals],
             "progress": {"scope": "goals" if goals else "all", "mastered": mastered,
                          "total": len(scope)},

@@ -16,6 +16,7 @@ from api.routers._common import (
 )
 from api.schemas import EducatorIn, EducatorOut, MasteryOut
 from recommender.graph import DEFAULT_THRESHOLD
+from recommender.store import NO_MASTERY
 from recommender.uncertainty import mastery_uncertainty
 
 router = APIRouter(prefix="/v1/educators", tags=["educators"])
@@ -77,13 +78,15 @@ def get_mastery(
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
     g = services.graph
     comps = sorted(g)
-    pn = [entry.table.get(c, (0.0, 0)) for c in comps]
-    se, low, high = mastery_uncertainty([p for p, _ in pn], [n for _, n in pn])
+    cells = [entry.table.get(c, NO_MASTERY) for c in comps]
+    se, low, high = mastery_uncertainty([x.p for x in cells], [x.n_evidence for x in cells])
     items = []
-    for i, (c, (p, n)) in enumerate(zip(comps, pn, strict=True)):
+    for i, (c, x) in enumerate(zip(comps, cells, strict=True)):
         items.append({"competency_id": c, "name": g.nodes[c].get("name", c),
-                      "domain": g.nodes[c].get("domain", ""), "p_mastery": p, "n_evidence": n,
-                      "mastered": p >= DEFAULT_THRESHOLD, "uncertainty": float(se[i]),
+                      "domain": g.nodes[c].get("domain", ""), "p_mastery": x.p,
+                      "n_evidence": x.n_evidence, "p_bound": x.p_bound,
+                      "mastered": x.p_bound >= DEFAULT_THRESHOLD,
+                      "uncertainty": float(se[i]),
                       "interval": [float(low[i]), float(high[i])]})
     return json_response({"educator_id": educator_id, "model": state.info(),
                           "computed_at": entry.computed_at.isoformat(),

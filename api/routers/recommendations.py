@@ -78,8 +78,9 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
     on (the newest records with their scales; the estimator's inputs for the influence; one
     feedback read)."""
     educator_id = record.educator_id
-    mastery = {c: p for c, (p, _n) in entry.table.items()}
-    ranked = rank_activities(services.graph, services.catalog, mastery, context=context,
+    mastery = {c: x.p for c, x in entry.table.items()}
+    ranked = rank_activities(services.graph, services.catalog, MasteryService.frame(entry),
+                             context=context,
                              request=request, index=state.index, model_version=state.version)
     if not explain or not ranked:
         return ranked

@@ -46,9 +46,14 @@ class MasteryItem(BaseModel):
     competency_id: str
     name: str
     domain: str
-    p_mastery: float
+    p_mastery: float = Field(description="The mastery level the estimate expects")
     n_evidence: int
-    mastered: bool
+    p_bound: float = Field(description=(
+        "Lower credible bound of the level; the competency counts as mastered only when it "
+        "reaches mastery_threshold (stopping work on a goal too early costs more than one "
+        "step too many). Equal to p_mastery when the estimate has no uncertainty of its own"))
+    mastered: bool = Field(description="p_bound >= mastery_threshold: what the ranker and "
+                                       "the pathway treat as mastered")
     uncertainty: float | None = Field(
         None, description="Standard error of p_mastery from the evidence count "
                           "(recommender.uncertainty)")

@@ -7,14 +7,22 @@ str: the evidence the estimate rests on) and ``contributions`` (list of ``(featu
 pairs). A plain mapping ``{competency_id: p_mastery}`` is accepted as well. A competency missing
 from the table counts as ``p_mastery = 0`` (its reported uncertainty is the ranker parameters'
 ``missing_uncertainty``). For a batch, a long frame ``educator_id, competency_id, p_mastery[,
-uncertainty, n_evidence]``, one row per (educator, competency).
+p_bound, uncertainty, n_evidence]``, one row per (educator, competency).
+
+``p_bound`` (optional, in [0, 1]) is a **lower credible bound** of the mastery level, for
+estimators that know their uncertainty (:class:`recommender.estimate.MasteryEstimator`). With it
+the ranker separates two questions an estimate answers differently: *is it mastered?* (only
+when the bound clears the mastery threshold: stopping work on a goal too early costs an
+educator more than one step too many) and *how far is it?* (the level ``p_mastery``, for need,
+gain and the hours still to a goal). :func:`decision_mastery` combines them into the one matrix
+the scoring reads. Without ``p_bound`` the level decides both, as before.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -24,7 +32,8 @@ import pandas as pd
 from recommender.errors import UnknownCompetencyError
 from recommender.graph import check_ids
 
-__all__ = ["MasteryTable", "check_mastery_long", "read_mastery", "read_mastery_long"]
+__all__ = ["MasteryTable", "check_mastery_long", "decision_mastery", "read_mastery",
+           "read_mastery_long"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,10 +45,38 @@ class MasteryTable:
     n_evidence: dict[str, int]
     evidence_ids: dict[str, list[str]]
     contributions: dict[str, list]
+    bound: dict[str, float] = field(default_factory=dict)
 
     def p_of(self, c: str) -> float:
         """P(mastery) of ``c``; 0 when the table does not have it."""
         return float(self.p.get(c, 0.0))
+
+    def decision_row(self, competencies: Sequence[str], threshold: float) -> np.ndarray:
+        """(1, len(competencies)) :func:`decision_mastery` of this table (0 where missing)."""
+        p = np.asarray([[self.p.get(c, 0.0) for c in competencies]], dtype=float)
+        if not self.bound:
+            return p
+        bound = np.asarray([[self.bound.get(c, self.p.get(c, 0.0)) for c in competencies]])
+        return decision_mastery(p, bound, threshold)
+
+
+def decision_mastery(p: np.ndarray, bound: np.ndarray | None, threshold: float) -> np.ndarray:
+    """The mastery the ranker scores on: the level ``p``, mastered only when ``bound`` says so.
+
+    Where ``bound >= threshold`` the competency counts as mastered (the level, raised to the
+    threshold if below it); elsewhere it counts as not yet mastered (the level, lowered to just
+    under the threshold if above it: the estimate's mean says mastered, its bound not yet, so it
+    stays open but close to done). ``bound`` None returns ``p`` unchanged.
+
+    Examples
+    --------
+    >>> decision_mastery(np.array([[0.9, 0.9, 0.4]]), np.array([[0.8, 0.5, 0.2]]), 0.7).tolist()
+    [[0.9, 0.699, 0.4]]
+    """
+    if bound is None:
+        return p
+    below = threshold - min(1e-3, threshold / 2)
+    return np.where(bound >= threshold, np.maximum(p, threshold), np.minimum(p, below))
 
 
 def _check_p(values: np.ndarray, ids: Callable[[], list] | list, what: str) -> None:
@@ -104,6 +141,11 @@ def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]
         if (u[np.isfinite(u)] < 0).any():
             raise ValueError("mastery table: uncertainty must be >= 0")
         unc = {i: (float(v) if np.isfinite(v) else None) for i, v in zip(ids, u, strict=True)}
+    bound: dict[str, float] = {}
+    if "p_bound" in frame.columns:
+        b = pd.to_numeric(frame["p_bound"], errors="coerce").to_numpy(float)
+        _check_p(b, ids, "mastery table (p_bound)")
+        bound = dict(zip(ids, b.tolist(), strict=True))
     n_ev: dict[str, int] = {}
     if "n_evidence" in frame.columns:
         n = pd.to_numeric(frame["n_evidence"], errors="coerce").fillna(0).to_numpy()
@@ -115,7 +157,7 @@ def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]
     con = {}
     if "contributions" in frame.columns:
         con = {i: _as_list(v) for i, v in zip(ids, frame["contributions"].tolist(), strict=True)}
-    return MasteryTable(dict(zip(ids, p.tolist(), strict=True)), unc, n_ev, ev, con)
+    return MasteryTable(dict(zip(ids, p.tolist(), strict=True)), unc, n_ev, ev, con, bound)
 
 
 def check_mastery_long(mastery_long: pd.DataFrame) -> None:
@@ -130,12 +172,14 @@ def check_mastery_long(mastery_long: pd.DataFrame) -> None:
 
 
 def read_mastery_long(graph: nx.DiGraph, competencies: pd.Index, mastery_long: pd.DataFrame,
-                      also: Iterable[Any] = ()) -> tuple[pd.Index, np.ndarray]:
+                      also: Iterable[Any] = (), threshold: float | None = None
+                      ) -> tuple[pd.Index, np.ndarray]:
     """The educators (sorted) and their mastery matrix ``(E, C)`` from a checked long frame.
 
     ``competencies`` are the matrix's columns (the index's sorted ids); a (educator, competency)
     pair without a row is 0. Educators in ``also`` but not in the frame get a row of zeros (a
-    cold start).
+    cold start). With ``threshold`` and a ``p_bound`` column, the matrix is
+    :func:`decision_mastery` of the levels and bounds (the matrix the ranker scores on).
 
     Raises
     ------
@@ -177,4 +221,10 @@ def read_mastery_long(graph: nx.DiGraph, competencies: pd.Index, mastery_long: p
         raise ValueError(f"mastery_long has duplicate (educator_id, competency_id) rows: {sample}")
     p = np.zeros((len(educators), n_c))
     p[row, col] = pvals
-    return educators, p
+    if threshold is None or "p_bound" not in mastery_long.columns:
+        return educators, p
+    bvals = pd.to_numeric(mastery_long["p_bound"], errors="coerce").to_numpy(float)
+    _check_p(bvals, pair_ids, "mastery_long (p_bound)")
+    bound = np.zeros_like(p)
+    bound[row, col] = bvals
+    return educators, decision_mastery(p, bound, threshold)

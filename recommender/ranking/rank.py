@@ -90,9 +90,7 @@ def rank_activities(
     check_context(graph, context)
     table = read_mastery(graph, mastery)
     arr = resolve_index(graph, catalog, gains, index, params)
-    p = np.zeros((1, len(arr.competencies)))
-    pos = arr.competency_pos  # the table's ids are checked against the graph already
-    p[0, [pos[c] for c in table.p]] = list(table.p.values())
+    p = table.decision_row(arr.competencies, request.mastery_threshold)
     goal_mask, excluded, pin_rank = _context_arrays(arr, [context])
     s = score_activities(arr, p, goal_mask, excluded, request)
     picks = select_top_k(arr, s, pin_rank, request)
@@ -126,8 +124,10 @@ def rank_batch(
     Parameters
     ----------
     mastery_long : DataFrame
-        Columns ``educator_id, competency_id, p_mastery`` (``uncertainty`` and ``n_evidence``
-        may be present and are not needed for scoring); one row per (educator, competency).
+        Columns ``educator_id, competency_id, p_mastery`` and optionally ``p_bound`` (the lower
+        bound that decides mastered: :mod:`recommender.ranking.mastery`); ``uncertainty`` and
+        ``n_evidence`` may be present and are not needed for scoring; one row per (educator,
+        competency).
     contexts : mapping educator_id -> EducatorContext, optional
         Educators in ``contexts`` but not in ``mastery_long`` are ranked from a cold start
         (every competency at 0).
@@ -147,7 +147,8 @@ def rank_batch(
     for ctx in contexts.values():
         check_context(graph, ctx)
     arr = resolve_index(graph, catalog, gains, index, params)
-    educators, p = read_mastery_long(graph, arr.competencies, mastery_long, also=contexts)
+    educators, p = read_mastery_long(graph, arr.competencies, mastery_long, also=contexts,
+                                     threshold=request.mastery_threshold)
     ctx_list = [contexts.get(e, _EMPTY_CONTEXT) for e in educators]
     goal_mask, excluded, pin_rank = _context_arrays(arr, ctx_list)
     s = score_activities(arr, p, goal_mask, excluded, request)

@@ -19,7 +19,7 @@ from recommender.store.educators import EducatorRecord
 from recommender.store.engine import WRITE_ATTEMPTS, migrate, sqlite_url
 from recommender.store.evidence import Difference, EvidenceWrite
 from recommender.store.keys import ApiKey, hash_key
-from recommender.store.mastery import StoredMastery
+from recommender.store.mastery import NO_MASTERY, MasteryCell, StoredMastery
 from recommender.store.schema import FEEDBACK_EVENTS, ROLES
 from recommender.store.store import Store, open_store
 
@@ -31,6 +31,8 @@ __all__ = [
     "EducatorRecord",
     "EvidenceWrite",
     "StoredMastery",
+    "MasteryCell",
+    "NO_MASTERY",
     "Store",
     "open_store",
     "migrate",

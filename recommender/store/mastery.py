@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -17,18 +18,33 @@ from sqlalchemy.engine import Connection
 from recommender.store import schema
 from recommender.store.engine import StoreBase, aware, chunks, insert_on_conflict, retrying
 
-__all__ = ["MasteryStore", "StoredMastery"]
+__all__ = ["MasteryCell", "MasteryStore", "StoredMastery"]
+
+
+class MasteryCell(NamedTuple):
+    """One competency of a stored mastery table."""
+
+    p: float
+    """The mastery level (``p_mastery``)."""
+    n_evidence: int
+    p_bound: float
+    """The lower bound that decides "mastered" (:mod:`recommender.ranking.mastery`); equal to
+    ``p`` for estimates without one and for rows stored before bounds were."""
+
+
+NO_MASTERY = MasteryCell(0.0, 0, 0.0)
+"""The cell of a competency a table does not have (the ranker reads it as P = 0)."""
 
 
 @dataclass(frozen=True)
 class StoredMastery:
-    """Mastery of one educator as computed and stored: ``{competency_id: (p, n_evidence)}``."""
+    """Mastery of one educator as computed and stored: ``{competency_id: MasteryCell}``."""
 
     model_key: str
     data_version: int
     computed_at: datetime
     evidence_watermark_us: int | None
-    table: dict[str, tuple[float, int]]
+    table: dict[str, MasteryCell]
 
 
 class MasteryStore(StoreBase):
@@ -47,8 +63,7 @@ class MasteryStore(StoreBase):
                         model_key=r.model_key, data_version=int(r.data_version),
                         computed_at=aware(r.computed_at),
                         evidence_watermark_us=r.evidence_watermark_us,
-                        table={c: (float(v[0]), int(v[1]))
-                               for c, v in orjson.loads(r.table_json).items()},
+                        table={c: _cell(v) for c, v in orjson.loads(r.table_json).items()},
                     )
         return out
 
@@ -64,7 +79,7 @@ class MasteryStore(StoreBase):
         rows = [{"tenant_id": tenant_id, "educator_id": e, "model_key": m.model_key,
                  "data_version": m.data_version, "computed_at": m.computed_at,
                  "evidence_watermark_us": m.evidence_watermark_us,
-                 "table_json": orjson.dumps({c: [p, n] for c, (p, n) in m.table.items()}).decode()}
+                 "table_json": orjson.dumps({c: list(v) for c, v in m.table.items()}).decode()}
                 for e, m in sorted(entries.items())]  # id order: the store's lock order
         stmt = insert_on_conflict(self.dialect, t)
         stmt = stmt.on_conflict_do_update(
@@ -78,3 +93,9 @@ class MasteryStore(StoreBase):
                 conn.execute(stmt, part)
 
         retrying(self.engine, write)
+
+
+def _cell(stored: list) -> MasteryCell:
+    """A stored ``[p, n]`` (before bounds) or ``[p, n, p_bound]`` as a :class:`MasteryCell`."""
+    p = float(stored[0])
+    return MasteryCell(p, int(stored[1]), float(stored[2]) if len(stored) > 2 else p)

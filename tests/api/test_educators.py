@@ -36,6 +36,12 @@ def test_mastery_lists_every_competency_with_the_estimator(api):
     assert len(body["competencies"]) == len(api.services.graph)
     assert body["model"]["fallback"] is True
     assert all(0 <= c["p_mastery"] <= 1 for c in body["competencies"])
+    # mastered is decided on the lower bound, below the level wherever the estimate is unsure
+    thr = body["mastery_threshold"]
+    assert all(c["p_bound"] <= c["p_mastery"] and c["mastered"] == (c["p_bound"] >= thr)
+               for c in body["competencies"])
+    scored = next(c for c in body["competencies"] if c["competency_id"] == "INS.FORMATIVE")
+    assert scored["p_bound"] < scored["p_mastery"]
 
 
 def test_recommendations_honour_k_budget_formats_and_explain(api):

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from recommender.catalog import default_catalog
+from recommender.estimate import MasteryEstimator
 from recommender.evaluation import simulate_policies
 from recommender.graph import default_framework
 from recommender.pathway import plan_pathway
 from recommender.policies import POLICIES, PathwayRule
 from recommender.ranking import EducatorContext, RankingRequest, target_gains
-from recommender.estimate import MasteryEstimator
 from recommender.sim_estimators import engine_estimate, smoothed_mastery
 from recommender.simulate import catalog_arrays
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from recommender.catalog import FORMATS, MODALITIES, build_catalog, default_catalog
 from recommender.errors import UnknownCompetencyError
 from recommender.graph import build_framework, default_framework
+from recommender.pathway import plan_pathway
 from recommender.ranking import (
     DEFAULT_RANKER_PARAMS,
     EducatorContext,
@@ -374,11 +375,15 @@ def test_rank_batch_agrees_with_rank_activities(data):
     params = data.draw(st.one_of(st.none(), ranker_params))
     n = data.draw(st.integers(1, 4))
     tables = {f"e{i}": data.draw(mastery_tables(sorted(graph))) for i in range(n)}
+    bounded = data.draw(st.booleans())  # lower bounds that decide "mastered", or none
+    if bounded:
+        tables = {e: t.assign(p_bound=t["p_mastery"] * data.draw(st.floats(0, 1)))
+                  for e, t in tables.items()}
     ctxs = {e: data.draw(contexts(graph, catalog)) for e in tables if data.draw(st.booleans())}
     ctxs["cold-start"] = data.draw(contexts(graph, catalog))  # no mastery rows at all
-    long = pd.concat(
-        [t[["p_mastery", "uncertainty", "n_evidence"]].reset_index().assign(educator_id=e)
-         for e, t in tables.items()], ignore_index=True)
+    cols = ["p_mastery", "uncertainty", "n_evidence"] + (["p_bound"] if bounded else [])
+    long = pd.concat([t[cols].reset_index().assign(educator_id=e) for e, t in tables.items()],
+                     ignore_index=True)
     batch = rank_batch(graph, catalog, long, contexts=ctxs, request=request, params=params)
     assert list(batch.columns) == ["educator_id", "rank", "activity_id", "score"]
     tables["cold-start"] = table({})
@@ -427,6 +432,20 @@ def test_reason_reads_as_one_sentence_a_coach_can_check():
     assert ex["top_contributions"] == model
     assert ex["goal"] == "DDI" and ex["model_version"] == "3"
     assert ex["expected_gain"] == pytest.approx(0.14 * 0.68)
+
+
+def test_a_lower_bound_decides_mastered_and_the_level_how_far():
+    cat = build_catalog({"activities": [activity("A1", {"AL": 1.0}), activity("A2", {"X": 1.0})]},
+                        G)
+    level = pd.DataFrame({"p_mastery": [0.9, 0.9]}, index=pd.Index(["AL", "X"], name="c"))
+    assert rank_activities(G, cat, level) == []  # both look mastered at their level
+    # AL's bound is below the threshold: not yet called mastered, so still worked on
+    sure = level.assign(p_bound=[0.5, 0.8])
+    assert ids_of(rank_activities(G, cat, sure)) == ["A1"]
+    goal = EducatorContext(goals=("AL",))
+    plan = plan_pathway(G, cat, sure, ["AL"], context=goal)
+    assert [s.activity_id for s in plan.steps][:1] == ["A1"]
+    assert plan_pathway(G, cat, level, ["AL"], context=goal).steps == []
 
 
 def test_missing_competency_counts_as_zero_with_high_uncertainty():

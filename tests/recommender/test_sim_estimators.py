@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from recommender.graph import default_framework
 from recommender.catalog import default_catalog
 from recommender.estimate import MasteryEstimator
+from recommender.graph import default_framework
 from recommender.sim_estimators import engine_estimate, smoothed_mastery
 
 
