@@ -822,7 +822,7 @@ def test_the_index_carries_its_params_and_refuses_other_ones():
     assert built != rank_activities(graph, catalog, rows, context=ctx, gains=gains)
     with pytest.raises(ValueError, match=r"other ranker params .*'ranker\.weights\.goal': "
                                          r"\(3\.0, 2\.0\), 'ranker\.step_overhead_hours': "
-                                         r"\(25\.0, 10\.0\)"):
+                                         r"\(25\.0, 1\.0\)"):
         rank_batch(graph, catalog, long, index=index, params=DEFAULT_RANKER_PARAMS)
     with pytest.raises(TypeError, match="params must be a RankerParams; got dict"):
         rank_activities(graph, catalog, rows, params={"ranker.p_clip": 0.1})

@@ -18,7 +18,7 @@ def test_defaults_are_the_documented_values():
         "ranker.weights.cost": 0.15, "ranker.weights.goal": 2.0,
         "ranker.diversity_penalty": 0.3, "ranker.logits_per_gain": 4.0,
         "ranker.readiness_floor": 0.25, "ranker.readiness_slope": 2.0,
-        "ranker.step_overhead_hours": 10.0, "ranker.p_clip": 0.01,
+        "ranker.step_overhead_hours": 1.0, "ranker.p_clip": 0.01,
         "ranker.missing_uncertainty": 0.5,
     }
 
