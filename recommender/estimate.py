@@ -118,11 +118,12 @@ class EstimatorParams:
     source_bias : dict, logits
         How lenient each source is relative to an observation (0). Defaults: self-assessments
         inflate (+0.8), peer reviews (+0.4) and activity assessments (+0.2) mildly, from the
-        evaluation literature's direction (self-ratings run high); replaced by
-        :func:`recommender.raters.fit_source_model` on a tenant's training evidence.
+        evaluation literature's direction (self-ratings run high). Set by hand, not fitted:
+        fitting them on a tenant's training evidence (as rater severity is,
+        :func:`recommender.raters.fit_rater_severity`) is still to do.
     source_sd : dict, logits
         Noise of one record of each source: micro-credentials precise (0.5), student growth
-        noisy (1.5), the rest about 1; fitted likewise.
+        noisy (1.5), the rest about 1; set by hand likewise.
     prior_mean, prior_sd : float, default=0.0, 1.5
         The flat prior without a model: centred on the mastery threshold, wide.
     model_prior_sd : float, default=0.6
