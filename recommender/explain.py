@@ -437,7 +437,7 @@ def _evidence_text(source: str, n: int, mean: float, n_proficient: float | None,
                     f"({latest})", float(n_proficient))
         return f"{n} {many}: {int(n_proficient)} proficient (latest {latest})", n_proficient / n
     if n == 1:
-        return f"1 {one}: {mean:g} {_of_scale(lo, hi)} ({latest})", mean
+        return f"1 {one}: {mean:.3g} {_of_scale(lo, hi)} ({latest})", mean  # 45.8, not 45.8109
     return f"{n} {many} averaging {mean:.1f} {_of_scale(lo, hi)} (latest {latest})", mean
 
 
