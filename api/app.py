@@ -12,7 +12,7 @@ import gc
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +21,7 @@ from api.coach import install as install_coach_page
 from api.errors import RequestIdMiddleware, document_errors, install_error_handlers
 from api.limits import BodyLimit, BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
+from api.query import single_valued_query
 from api.routers import ROUTERS
 from api.routers import evidence as evidence_routes
 from api.schemas import EvidenceBatchIn, XapiBatchIn
@@ -42,6 +43,7 @@ model reload). Missing or wrong key: 401; wrong role: 403; an educator of anothe
 **Errors**: `{"error": {"status", "code", "message", "details": [{"field", "value", "reason"}]}}`,
 whoever answers (a route, an unknown path, a body that is not JSON, a body over its limit: 413).
 A 500 names only the request id; send `X-Request-ID` to choose it (every answer carries it).
+A query parameter that takes one value, sent more than once: 422 naming it.
 Repeated failed authentications from one client and key id: 429 with `Retry-After`.
 
 **Model**: every answer says which estimator produced it in `model` (`fallback: true` when no
@@ -91,7 +93,9 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
                 store.dispose()
 
     metrics = Metrics()
-    app = FastAPI(title="pdrec API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # every route: a single-value query parameter sent twice is a 422, not its last value
+    app = FastAPI(title="pdrec API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(single_valued_query)])
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
