@@ -10,6 +10,7 @@ sibling checkout is present.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def broken_links(page: Path) -> list[str]:
         if re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):  # http:, https:, mailto:
             continue
         path, _, fragment = target.partition("#")
-        resolved = (page.parent / path).resolve() if path else page
+        # normalised, not resolved: ../shared may be a symlink, which must not move it
+        resolved = Path(os.path.normpath(page.parent / path)) if path else page
         if not resolved.is_relative_to(ROOT):
             sibling = ROOT.parent / resolved.relative_to(ROOT.parent).parts[0]
             if not sibling.exists():  # a lone clone: ../shared is not beside it
