@@ -75,15 +75,31 @@ _KEY_ID = re.compile(r"pdrec_([0-9A-Za-z]{1,32})_")
 
 
 def _credential(scope: Scope) -> tuple[str, str] | None:
-    """``(header name, key)`` from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    """``(header name, key)`` from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+
+    An ``Authorization`` header that is not ``Bearer <key>`` is refused (401) even when an
+    ``X-API-Key`` is present, and so are the two headers with different keys: a request whose
+    credentials do not agree is not served on whichever part happened to parse.
+    """
     bearer = header = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                bearer = token.strip()
-        elif name == b"x-api-key" and value.strip():
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized(
+                    "malformed Authorization header: expected 'Bearer <API key>'",
+                    headers=_CHALLENGE,
+                    details=[{"field": "Authorization", "value": f"{scheme[:20]} …",
+                              "reason": "expected the scheme 'Bearer' and an API key"}])
+            bearer = token.strip()
+        elif name == b"x-api-key":
             header = value.decode("latin-1").strip()
+    if bearer and header is not None and header != bearer:
+        raise Unauthorized(
+            "conflicting credentials: Authorization and X-API-Key carry different keys; send "
+            "one of them", headers=_CHALLENGE,
+            details=[{"field": "X-API-Key", "value": None,
+                      "reason": "absent, or the same key as the Authorization header"}])
     if bearer:
         return "Authorization", bearer
     return ("X-API-Key", header) if header else None

@@ -40,6 +40,28 @@ def test_x_api_key_header_is_accepted(api):
     assert r.status_code == 200
 
 
+@pytest.mark.parametrize("authorization", ["Basic abc", "Bearer", "Bearer   ", "token"])
+def test_a_malformed_authorization_header_is_refused_even_beside_a_valid_key(api, authorization):
+    r = api.client.get("/v1/framework", headers={"X-API-Key": api.keys["coach"],
+                                                 "Authorization": authorization})
+    assert r.status_code == 401, r.text
+    err = r.json()["error"]
+    assert "malformed Authorization header" in err["message"]
+    assert err["details"][0]["field"] == "Authorization"
+
+
+def test_two_headers_must_carry_the_same_key(api):
+    key = api.keys["coach"]
+    same = api.client.get("/v1/framework", headers={"X-API-Key": key,
+                                                    "Authorization": f"Bearer {key}"})
+    assert same.status_code == 200
+    for other in ("", "wrong", api.keys["admin"]):
+        r = api.client.get("/v1/framework", headers={"X-API-Key": other,
+                                                     "Authorization": f"Bearer {key}"})
+        assert r.status_code == 401, (other, r.text)
+        assert "conflicting credentials" in r.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("who,method,path,body", [
     ("coach", "post", "/v1/evidence", {"records": [record(1)]}),
     ("coach", "post", "/v1/evidence/xapi", {"statements": []}),
