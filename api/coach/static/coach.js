@@ -190,7 +190,7 @@
     {max: 0.3, fill: "#f4b6a6", label: "below 30%"},
     {max: 0.5, fill: "#f9d8b5", label: "30–49%"},
     {max: 0.7, fill: "#efede4", label: "50–69%"},
-    {max: 0.85, fill: "#bcdcf1", label: "70–84% (mastered)"},
+    {max: 0.85, fill: "#bcdcf1", label: "70–84%"},
     {max: 1.01, fill: "#86bde6", label: "85% and above"},
   ];
   const fillFor = (p) => BINS.find((b) => p < b.max).fill;
@@ -321,7 +321,7 @@
       const step = stepOf.get(c.id);
       const label = `${c.name}. Mastery ${pct(mc.p_mastery)}, 90% interval ${pct(lo)} to ${pct(hi)}, ` +
         `${mc.n_evidence} evidence record${mc.n_evidence === 1 ? "" : "s"}` +
-        `${mc.p_mastery >= mastery.mastery_threshold ? ", mastered" : ""}${isGoal ? ", goal" : ""}` +
+        `${mc.mastered ? ", mastered" : ""}${isGoal ? ", goal" : ""}` +
         `${step ? `, pathway step ${step}` : ""}.`;
       const cls = ["node", isGoal && "goal", mc.n_evidence === 0 && "noevidence"].filter(Boolean).join(" ");
       const g = sv("g", {cls, tabindex: 0, role: "button", "aria-label": label,
@@ -403,7 +403,9 @@
       el("p", {cls: "tt-title"}, el("strong", {text: c.name})),
       el("p", {cls: "tt-sub", text: `${c.id} · ${human(c.domain)} · depth ${ctx.layout.depth.get(id)}`}),
       el("p", {}, `Mastery ${pct(mc.p_mastery)} `, el("span", {cls: "muted", text: `(90% interval ${pct(lo)}–${pct(hi)})`}),
-        mc.p_mastery >= ctx.mastery.mastery_threshold ? el("strong", {text: " · mastered"}) : " · not yet mastered"),
+        mc.mastered ? el("strong", {text: " · mastered"})
+          : mc.p_mastery >= ctx.mastery.mastery_threshold ? " · not yet called mastered (too little evidence to be sure)"
+          : " · not yet mastered"),
     ];
     const names = Object.keys(c.levels || {});
     if (ev.length) {
@@ -751,7 +753,7 @@
     const threshold = mastery.mastery_threshold;
     const mById = new Map(mastery.competencies.map((c) => [c.competency_id, c]));
     const scope = educator.goals.length ? goalScope(framework, educator.goals) : new Set(framework.competencies.map((c) => c.id));
-    const nMastered = [...scope].filter((c) => (mById.get(c) || {p_mastery: 0}).p_mastery >= threshold).length;
+    const nMastered = [...scope].filter((c) => (mById.get(c) || {mastered: false}).mastered).length;
     const last = evidence.items[0];
 
     const goalSelect = el("select", {id: "goal"},
@@ -781,8 +783,8 @@
         el("dl", {cls: "summary"},
           el("div", {}, el("dt", {text: "Goals"}), el("dd", {}, educator.goals.length
             ? el("ul", {cls: "chips"}, educator.goals.map((g) => {
-              const p = (mById.get(g) || {p_mastery: 0}).p_mastery;
-              return el("li", {cls: p >= threshold ? "chip ok" : "chip"}, `★ ${(ctx.compById.get(g) || {name: g}).name} (${pct(p)})`);
+              const mg = mById.get(g) || {p_mastery: 0, mastered: false};
+              return el("li", {cls: mg.mastered ? "chip ok" : "chip"}, `★ ${(ctx.compById.get(g) || {name: g}).name} (${pct(mg.p_mastery)})`);
             })) : "none set")),
           el("div", {}, el("dt", {text: educator.goals.length ? "Progress toward goals" : "Progress"}),
             el("dd", {}, progressBar(nMastered, scope.size, `${nMastered} of ${scope.size} mastered${educator.goals.length ? " (goals and their prerequisites)" : ""}`))),
