@@ -5,8 +5,9 @@ A pathway is the **unmastered prerequisite closure** of the goals
 or not, whose ``p_mastery`` is below ``request.mastery_threshold``) in topological order, ties by
 id. Each competency ``c`` becomes one :class:`PathwayStep` with its best activity:
 
-- candidates are the activities targeting ``c`` that are not completed or declined and whose
-  format and modality the request allows; an activity already **in progress** that targets ``c``
+- candidates are the activities targeting ``c`` that are not completed or declined, are among
+  the context's ``available`` activities (when it names them), and whose format and modality
+  the request allows; an activity already **in progress** that targets ``c``
   is taken first (it is under way);
 - otherwise the best is the highest ``g[a, c] / log1p(hours[a])``, the expected gain on ``c``
   per log-hour (``g`` as in :func:`recommender.ranking.target_gains`: learned ``gain_mean`` or
@@ -109,7 +110,8 @@ def plan_pathway(
     goals : str or iterable of str
         Goal competency ids (at least one).
     context : EducatorContext
-        Completed and declined activities are never planned; in-progress ones are preferred.
+        Completed and declined activities, and those outside ``context.available`` (when it
+        names them), are never planned; in-progress ones are preferred.
     request : RankingRequest
         ``formats``, ``modalities`` and ``mastery_threshold`` apply.
     gains : DataFrame or None
@@ -178,6 +180,8 @@ def _candidates(catalog: Catalog, gains: pd.DataFrame | None, context: EducatorC
     everything = target_gains(catalog, gains)
     tg = everything
     ok = ~tg["activity_id"].isin(context.completed | context.declined)
+    if context.available is not None:
+        ok &= tg["activity_id"].isin(context.available)
     if request.formats is not None:
         ok &= tg["activity_id"].map(acts["format"]).isin(request.formats)
     if request.modalities is not None:

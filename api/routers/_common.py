@@ -16,7 +16,7 @@ from recommender.fields import ADDRESSABLE_ID
 from recommender.store import EducatorRecord
 
 __all__ = ["EducatorId", "errors", "json_response", "new_request_id", "educator_or_404",
-           "unknown_competencies"]
+           "unknown_activities", "unknown_competencies"]
 
 EducatorId = Path(min_length=1, max_length=ADDRESSABLE_ID.max_length,
                   pattern=ADDRESSABLE_ID.pattern, description="The platform's educator id "
@@ -63,6 +63,19 @@ def unknown_competencies(services: Services, named: list[tuple[str, str]]) -> No
         "(GET /v1/framework lists its competencies)",
         details=[{"field": f, "value": v, "reason": f"no competency of framework {framework!r} "
                   "has this id; GET /v1/framework lists them"} for f, v in named])
+
+
+def unknown_activities(services: Services, field: str, ids: list[str] | None) -> None:
+    """Raise the 404 naming each of ``ids`` (sent as ``field``) that names no activity of the
+    catalog: tenant content, like :func:`unknown_competencies`, so "not found", never a 422."""
+    known = services.catalog.activities.index
+    bad = list(dict.fromkeys(a for a in ids or () if a not in known))
+    if bad:
+        raise NotFound(
+            f"unknown activity id(s) {bad} in {field!r}: not in the catalog (GET /v1/activities "
+            "lists them)",
+            details=[{"field": field, "value": a, "reason": "no activity of the catalog has "
+                      "this id; GET /v1/activities lists them"} for a in bad])
 
 
 def educator_or_404(services: Services, tenant_id: str, educator_id: str) -> EducatorRecord:

@@ -20,6 +20,7 @@ educator per request, only when the answer is not cached
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -38,6 +39,7 @@ from api.routers._common import (
     errors,
     json_response,
     new_request_id,
+    unknown_activities,
     unknown_competencies,
 )
 from api.schemas import (
@@ -47,6 +49,8 @@ from api.schemas import (
     PathwayOut,
     RecommendationsOut,
 )
+from api.schemas.common import AddressableId
+from api.schemas.recommendations import MAX_AVAILABLE
 from api.services import MasteryService, ModelState, Services
 from recommender.explain import Recommendation, cite_recommendations
 from recommender.pathway import plan_pathway
@@ -108,9 +112,20 @@ def _item(rank: int, rec, explain: bool) -> dict:
             "explanation": rec.explanation if explain else None}
 
 
+def _only_available(context: EducatorContext, available: frozenset[str] | None
+                    ) -> EducatorContext:
+    """``context`` limited to the activities the caller says are available (None: all)."""
+    return context if available is None else dataclasses.replace(context, available=available)
+
+
 @router.get("/v1/educators/{educator_id}/recommendations", response_model=RecommendationsOut,
             summary="The next learning activities for an educator, with reasons",
-            responses=errors(401, 403, 404, 422))
+            description="`available` (repeatable) names the activities the educator can take "
+                        "now: none outside it is proposed, pinned or not (omitted: all). An "
+                        "`available` id not in the catalog is a 404 naming it.",
+            responses=errors(401, 403, 404, 422, notes={404: (
+                "No such educator in the caller's tenant, or an `available` id names no "
+                "activity of the catalog (`GET /v1/activities` lists them)")}))
 async def get_recommendations(
     who: Reader,
     services: ServicesDep,
@@ -120,11 +135,17 @@ async def get_recommendations(
                                              description="Hour budget for the whole list")] = None,
     formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
     explain: Annotated[bool, Query(description="Include the structured explanation")] = False,
+    available: Annotated[list[AddressableId] | None, Query(
+        description="The activities the educator can take now (repeatable); omitted: all",
+        max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
     request = RankingRequest(k=k, max_hours=max_hours,
                              formats=tuple(sorted(set(formats))) if formats else None)
+    unknown_activities(services, "available", available)
+    only = None if available is None else frozenset(available)
     state = services.models.state
-    query = (state.key, state.loaded_at, request.k, request.max_hours, request.formats, explain)
+    query = (state.key, state.loaded_at, request.k, request.max_hours, request.formats, explain,
+             None if only is None else tuple(sorted(only)))
     # Async, so a cached answer costs no thread hop: the point read of the educator's version
     # takes tens of microseconds; a miss (store reads, ranking) runs in a worker thread.
     version = services.store.educator_version(who.tenant_id, educator_id)
@@ -133,7 +154,7 @@ async def get_recommendations(
               if version is not None else None)
     if answer is None:
         answer = await run_in_threadpool(_rank_fresh, services, who.tenant_id, educator_id,
-                                         version, query, state, request, explain)
+                                         version, query, state, request, explain, only)
     items_json, shown = answer
     request_id = new_request_id()
     _log(services, who, request_id, "recommend", state,
@@ -143,22 +164,23 @@ async def get_recommendations(
 
 
 def _rank_fresh(services: Services, tenant_id: str, educator_id: str, version, query,
-                state: ModelState, request: RankingRequest, explain: bool):
+                state: ModelState, request: RankingRequest, explain: bool,
+                available: frozenset[str] | None):
     """Rank from the store (404 if the educator is not the tenant's) and cache the answer."""
     rec = educator_or_404(services, tenant_id, educator_id)
-    answer = _rank_one(services, tenant_id, rec, state, request, explain)
+    answer = _rank_one(services, tenant_id, rec, state, request, explain, available)
     if version is not None and version[0] == rec.data_version:
         services.answers.put((tenant_id, educator_id, *version, *query), answer)
     return answer
 
 
 def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
-              request: RankingRequest, explain: bool
+              request: RankingRequest, explain: bool, available: frozenset[str] | None
               ) -> tuple[orjson.Fragment, tuple[tuple[int, str, float], ...]]:
     """One educator's ranked items, serialized once, and ``(rank, activity_id, score)`` rows."""
     e = rec.educator_id
     entry = services.mastery.get(tenant_id, {e: rec}, state)[e]
-    context = services.contexts(tenant_id, {e: rec})[e]
+    context = _only_available(services.contexts(tenant_id, {e: rec})[e], available)
     ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
                                     explain)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
@@ -172,8 +194,13 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
              description="Up to `PDREC_MAX_BATCH_EDUCATORS` (default 500) educators; ids not in "
                          "the caller's tenant are listed in `not_found`. With `explain=true` "
                          "each item has its reason and explanation (citing the educator's "
-                         "evidence), at the cost of one evidence read per educator.",
-             responses=errors(401, 403, 413, 422))
+                         "evidence), at the cost of one evidence read per educator. "
+                         "`available` names the activities the educators can take now: none "
+                         "outside it is proposed, pinned or not (omitted: all); an id in it not "
+                         "in the catalog is a 404 naming it.",
+             responses=errors(401, 403, 404, 413, 422, notes={404: (
+                 "An `available` id names no activity of the catalog (`GET /v1/activities` "
+                 "lists them)")}))
 def post_batch(
     who: Reader,
     services: ServicesDep,
@@ -188,6 +215,8 @@ def post_batch(
             details=[{"field": "educator_ids", "value": len(body.educator_ids),
                       "reason": f"at most {limit} ids"}])
     request = RankingRequest(k=body.k, max_hours=body.max_hours, formats=body.formats or None)
+    unknown_activities(services, "available", body.available)
+    only = None if body.available is None else frozenset(body.available)
     ids = list(dict.fromkeys(body.educator_ids))
     records = services.store.get_educators(who.tenant_id, ids)
     state = services.models.state
@@ -196,7 +225,8 @@ def post_batch(
     log_rows = []
     if found:
         entries = services.mastery.get(who.tenant_id, records, state)
-        contexts = services.contexts(who.tenant_id, records)
+        contexts = {e: _only_available(c, only)
+                    for e, c in services.contexts(who.tenant_id, records).items()}
         if explain:  # ranked one by one (rank_batch gives the same order and scores)
             for e in found:
                 ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],

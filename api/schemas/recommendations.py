@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas.common import AddressableId, Format, ModelInfo, whole_number
 
+MAX_AVAILABLE = 1000
+"""How many ids an ``available`` filter may name (a catalog is smaller)."""
+
 
 class CitedEvidence(BaseModel):
     """One of the educator's own evidence records behind a target's estimate."""
@@ -157,6 +160,10 @@ class BatchRecommendationsIn(BaseModel):
     k: int = Field(5, ge=1, le=50, strict=True)
     max_hours: float | None = Field(None, gt=0, le=10000, strict=True)
     formats: list[Format] | None = Field(None, min_length=1)
+    available: list[AddressableId] | None = Field(
+        None, max_length=MAX_AVAILABLE,
+        description="The activities these educators can take now (none outside it is proposed, "
+                    "pinned or not); omitted: all. An id not in the catalog is a 404 naming it")
 
     _whole_k = field_validator("k", mode="before")(whole_number)
 

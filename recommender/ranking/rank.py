@@ -58,7 +58,8 @@ def rank_activities(
     mastery : DataFrame or mapping
         This educator's mastery table (see :mod:`recommender.ranking.mastery`).
     context : EducatorContext
-        Goals, completed/declined/in-progress activities and coach pins.
+        Goals, completed/declined/in-progress activities, coach pins and the ``available``
+        activities (none outside it is proposed, pinned or not).
     request : RankingRequest
         ``k``, budget, filters and gate.
     gains : DataFrame or None
@@ -167,6 +168,8 @@ def _context_arrays(arr: RankingIndex, contexts: list[EducatorContext]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Goal mask (E, C), exclusions (E, A) and pin ranks (E, A) from per-educator contexts.
 
+    Excluded: completed, declined, in progress, and outside the context's ``available``.
+
     This walks the contexts' own (short) id lists once; scoring itself is vectorized.
     """
     n_e, n_c, n_a = len(contexts), len(arr.competencies), len(arr.activity_ids)
@@ -187,6 +190,10 @@ def _context_arrays(arr: RankingIndex, contexts: list[EducatorContext]
     goal_mask = np.zeros((n_e, n_c), dtype=bool)
     goal_mask[g_rows, g_cols] = True
     excluded = np.zeros((n_e, n_a), dtype=bool)
+    for e, ctx in enumerate(contexts):  # outside ``available``: never proposed, pins included
+        if ctx.available is not None:
+            excluded[e] = True
+            excluded[e, [apos[a] for a in ctx.available if a in apos]] = False
     excluded[x_rows, x_cols] = True
     pin_rank = np.zeros((n_e, n_a))
     pin_rank[p_rows, p_cols] = p_rank

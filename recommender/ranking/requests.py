@@ -127,6 +127,14 @@ class EducatorContext:
         Activity ids never proposed again (declined: the caller decides how recent counts).
     pinned : tuple of str
         Activity ids a coach pinned, in the order they should come.
+    available : frozenset of str or None, default=None
+        The activities the educator can take now (the platform says which); None: all of them.
+        An activity outside it is never proposed, by the ranker or by
+        :func:`~recommender.pathway.plan_pathway`, **pins included**: availability is a hard
+        constraint, like an excluded format, which a pin does not override (a coach cannot
+        make an activity the platform does not offer takeable; showing it pinned would send
+        the educator to something they cannot start). Ids not in the catalog are ignored here
+        (the API refuses them with a 404).
 
     Any iterable is accepted and stored as the documented type; a single string counts as one
     id.
@@ -137,6 +145,7 @@ class EducatorContext:
     declined: frozenset[str] = frozenset()
     in_progress: frozenset[str] = frozenset()
     pinned: tuple[str, ...] = ()
+    available: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for name, kind in (("goals", tuple), ("completed", frozenset), ("declined", frozenset),
@@ -151,6 +160,13 @@ class EducatorContext:
             if kind is tuple:
                 items = list(dict.fromkeys(items))  # drop repeats, keep order
             object.__setattr__(self, name, kind(items))
+        if self.available is not None:
+            v = (self.available,) if isinstance(self.available, str) else self.available
+            try:
+                object.__setattr__(self, "available", frozenset(str(x) for x in v))
+            except TypeError:
+                raise bad_field("EducatorContext", "available", self.available,
+                                "None or a collection of activity ids") from None
 
     @property
     def excluded(self) -> frozenset[str]:

@@ -9,7 +9,8 @@ within ``max_hours``); ties go to the smallest ``activity_id``. Penalties only g
 returned scores (the ones used for ordering) are non-increasing down the list.
 
 Pinned activities (a coach override) come first, in pin order, when *feasible*: in the catalog,
-not completed, in progress or declined, of an allowed format and modality, and within the
+not completed, in progress or declined, among the context's ``available`` activities (when it
+names them), of an allowed format and modality, and within the
 remaining hour budget. A pin overrides the engine's own judgement (score, hard gate, mastered
 targets) but not those hard constraints; pinned ids not in the catalog are ignored. Pinned items
 carry ``pinned=True`` and their (diversity-adjusted) score; the non-increasing guarantee is for

@@ -115,6 +115,36 @@ def test_batch_recommendations_match_single_ones(api_any):
             [i["activity_id"] for i in single["items"]]
 
 
+def test_available_limits_single_and_batch_recommendations_pins_included(api):
+    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    everything = [i["activity_id"] for i in api.get("/v1/educators/T1/recommendations",
+                                                     params={"k": 5}).json()["items"]]
+    pin = everything[0]
+    r = api.post("/v1/feedback", who="coach", json={"events": [
+        {"educator_id": "T1", "activity_id": pin, "event": "pinned"}]})
+    assert r.status_code == 201, r.text
+    offered = everything[1:4]
+    r = api.get("/v1/educators/T1/recommendations", params={"k": 5, "available": offered})
+    assert r.status_code == 200, r.text
+    got = [i["activity_id"] for i in r.json()["items"]]
+    assert got and set(got) <= set(offered) and pin not in got  # an unavailable pin is not shown
+    batch = api.post("/v1/recommendations:batch",
+                     json={"educator_ids": ["T1"], "k": 5, "available": offered}).json()
+    assert [i["activity_id"] for i in batch["results"][0]["items"]] == got
+    pinned = api.get("/v1/educators/T1/recommendations",
+                     params={"k": 5, "available": [pin, *offered]}).json()["items"]
+    assert pinned[0]["activity_id"] == pin and pinned[0]["pinned"]
+    for r in (api.get("/v1/educators/T1/recommendations",
+                      params={"available": [offered[0], "NOPE-1"]}),
+              api.post("/v1/recommendations:batch",
+                       json={"educator_ids": ["T1"], "available": ["NOPE-1", offered[0]]})):
+        assert r.status_code == 404, r.text
+        err = r.json()["error"]
+        assert "NOPE-1" in err["message"]
+        assert err["details"] == [{"field": "available", "value": "NOPE-1",
+                                   "reason": err["details"][0]["reason"]}]
+
+
 @pytest.mark.parametrize("body,status,field", [
     ({"educator_ids": []}, 422, "educator_ids"), ({"educator_ids": ["T1"], "k": 0}, 422, "k"),
     ({"educator_ids": ["T1"], "formats": ["x"]}, 422, "formats[0]"),

@@ -107,6 +107,8 @@ def contexts(draw, graph, catalog):
         declined=frozenset(draw(subset)),
         in_progress=frozenset(draw(subset)),
         pinned=tuple(draw(st.lists(st.sampled_from(aids), unique=True, max_size=2))),
+        available=draw(st.one_of(st.none(), st.lists(st.sampled_from([*aids, "RETIRED-2"]),
+                                                      unique=True).map(frozenset))),
     )
 
 
@@ -261,6 +263,24 @@ def test_completed_declined_and_in_progress_are_never_proposed(case):
     graph, catalog, mastery, context, request = case
     recs = rank_activities(graph, catalog, mastery, context=context, request=request)
     assert not set(ids_of(recs)) & context.excluded
+
+
+@FAST
+@given(cases(), st.one_of(st.none(), ranker_params))
+def test_nothing_outside_available_is_proposed_or_planned(case, params):
+    graph, catalog, mastery, context, request = case
+    recs = rank_activities(graph, catalog, mastery, context=context, request=request,
+                           params=params)
+    if context.available is not None:  # pins included: availability is a hard constraint
+        assert set(ids_of(recs)) <= context.available
+    goals = context.goals or (sorted(graph)[0],)
+    plan = plan_pathway(graph, catalog, mastery, goals, context=context, request=request)
+    if context.available is not None:
+        assert {s.activity_id for s in plan.steps} <= context.available
+    everything = dataclasses.replace(context, available=None)
+    if context.available is None or set(catalog.activities.index) <= context.available:
+        assert recs == rank_activities(graph, catalog, mastery, context=everything,
+                                       request=request, params=params)
 
 
 @FAST
