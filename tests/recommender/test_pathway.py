@@ -33,9 +33,12 @@ def plans(draw):
 
 
 def allowed_targets(catalog, context, request):
-    """Competencies some allowed (not completed/declined, format ok) activity develops."""
+    """Competencies some allowed (not completed/declined, available, format ok) activity
+    develops."""
     acts = catalog.activities
     ok = ~acts.index.isin(list(context.completed | context.declined))
+    if context.available is not None:
+        ok &= acts.index.isin(list(context.available))
     if request.formats is not None:
         ok &= acts["format"].isin(request.formats).to_numpy(bool)
     keep = set(acts.index[ok])
