@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from recommender.models import MODELS
 
-__all__ = ["TrainConfig", "load_config"]
+__all__ = ["TrainConfig", "load_config", "with_overrides"]
 
-_DATA_KINDS = ("synthetic",)
+_DATA_KINDS = ("synthetic", "store")
+_SPLITS = ("educator", "time")
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,12 @@ class TrainConfig:
     """One training run: which data, which split, which model with which parameters.
 
     ``data`` is ``{kind: synthetic, path: DIR, generate: {educators, months, seed}}``: ``path``
-    is relative to the project data directory, and is generated first when missing.
-    ``split`` is ``{test_size, seed}``: held-out *educators*, never rows.
+    is relative to the project data directory, and is generated first when missing; or
+    ``{kind: store, tenant: ID, url: URL}``: one tenant's data in the store (``url`` defaults to
+    ``DATABASE_URL``, else the data directory's SQLite file).
+    ``split`` is ``{by: educator, test_size, seed}`` (held-out *educators*, never rows; the
+    default) or ``{by: time, before: DATE}`` (train on records before the date, test on the
+    later ones; without ``before``, the last ``test_size`` share of records by time is tested).
     """
 
     name: str
@@ -60,11 +66,42 @@ def load_config(source: str | Path | dict) -> TrainConfig:
     data = raw["data"]
     if not isinstance(data, dict) or data.get("kind") not in _DATA_KINDS:
         raise ValueError(f"{where}: data.kind must be one of {list(_DATA_KINDS)}, got {data!r}")
+    if data["kind"] == "store" and not str(data.get("tenant") or ""):
+        raise ValueError(f"{where}: data.kind store needs data.tenant, got {data!r}")
     split = {"test_size": 0.25, "seed": 0, **(raw.get("split") or {})}
     if not 0 < float(split["test_size"]) < 1:
         raise ValueError(f"{where}: split.test_size must be in (0, 1), got {split['test_size']!r}")
+    if split.setdefault("by", "educator") not in _SPLITS:
+        raise ValueError(f"{where}: split.by must be one of {list(_SPLITS)}, got {split['by']!r}")
+    if split.get("before") is not None:
+        if split["by"] != "time":
+            raise ValueError(f"{where}: split.before needs split.by time, got {split['by']!r}")
+        try:
+            split["before"] = pd.Timestamp(split["before"]).isoformat()
+        except (ValueError, TypeError):
+            raise ValueError(f"{where}: split.before is not a date: {split['before']!r}") from None
     return TrainConfig(
         name=str(raw["name"]), model=raw["model"], data=data, split=split,
         params=dict(raw.get("params") or {}), features=dict(raw.get("features") or {}),
         seed=int(raw.get("seed", 0)),
     )
+
+
+def with_overrides(cfg: TrainConfig, *, tenant: str | None = None, store_url: str | None = None,
+                   split: str | None = None, before: str | None = None) -> TrainConfig:
+    """``cfg`` with the CLI's data and split options applied, checked as a config file is.
+
+    ``tenant`` switches the data to that tenant's in the store (the run is named
+    ``NAME-TENANT``); ``before`` implies a time split.
+    """
+    raw = cfg.to_dict()
+    if tenant:
+        raw["data"] = {"kind": "store", "tenant": tenant, **({"url": store_url} if store_url else {})}
+        raw["name"] = f"{cfg.name}-{tenant}"
+    elif store_url:
+        raise ValueError("--store-url needs --tenant (whose data to read)")
+    if split or before:
+        raw["split"] = {**raw["split"], "by": split or "time"}
+        if before:
+            raw["split"]["before"] = before
+    return load_config(raw)

@@ -22,6 +22,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from pipelines.model_card import CARD_ARTIFACT, card_summary
 from pipelines.training import TrainResult
 from recommender.models.predictor import MasteryPredictor
 
@@ -118,7 +119,14 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
     cfg = result.config
     with mlflow.start_run(run_name=cfg.name) as run:
         mlflow.set_tags({"model": cfg.model, "split_id": result.split_id,
-                         "data_fingerprint": result.fingerprint, "config_name": cfg.name})
+                         "data_fingerprint": result.fingerprint, "config_name": cfg.name,
+                         "data_kind": cfg.data.get("kind", "synthetic"),
+                         "split_by": cfg.split.get("by", "educator")})
+        if result.card:
+            # the model card: framework, data (tenant, fingerprint, span), split, metrics, features
+            mlflow.log_dict(result.card, CARD_ARTIFACT)
+            mlflow.set_tags({"card": card_summary(result.card),
+                             "tenant": result.card["data"].get("tenant") or ""})
         mlflow.log_params({"model": cfg.model, "seed": cfg.seed,
                            "test_size": cfg.split["test_size"], "split_seed": cfg.split["seed"],
                            **{f"model.{k}": v for k, v in result.predictor.model.get_params().items()
@@ -157,7 +165,11 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
 
 
 def compare_runs(split_id: str | None = None) -> pd.DataFrame:
-    """Runs that share one split (the latest by default), best AUC first."""
+    """Runs that share one split (the latest by default), best AUC first.
+
+    The ``card`` column is each model card's one-line summary (framework and its hash, data
+    kind and tenant, the evidence's span, the split); empty for runs logged before cards.
+    """
     runs = mlflow.search_runs(experiment_names=[EXPERIMENT], order_by=["start_time DESC"])
     if runs.empty:
         return pd.DataFrame()
@@ -165,7 +177,7 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
     runs = runs[runs["tags.split_id"] == split_id]
     cols = {"tags.mlflow.runName": "run", "tags.model": "model",
             "tags.registered_version": "version",
-            **{f"metrics.{m}": m for m in _COMPARE_METRICS}}
+            **{f"metrics.{m}": m for m in _COMPARE_METRICS}, "tags.card": "card"}
     table = runs.reindex(columns=list(cols)).rename(columns=cols)
     table = table.sort_values("auc", ascending=False, ignore_index=True)
     table.attrs["split_id"] = split_id

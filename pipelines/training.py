@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +20,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipelines.config import TrainConfig  # noqa: E402
+from pipelines.model_card import frame_hash, framework_hash, time_range  # noqa: E402
+from pipelines.store_data import read_store_data  # noqa: E402
 from recommender.catalog import Catalog, default_catalog  # noqa: E402
 from recommender.estimate import DEFAULT_ESTIMATOR_PARAMS, EstimatorParams, MasteryEstimator  # noqa: E402
 from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
@@ -38,6 +40,10 @@ __all__ = [
     "load_dataset",
     "data_fingerprint",
     "split_educators",
+    "time_cut",
+    "Split",
+    "split_records",
+    "model_card",
     "evaluate",
     "calibration_figure",
     "importance_figure",
@@ -58,6 +64,8 @@ class Dataset:
     evidence: pd.DataFrame  # validated: canonical columns + score_norm + proficient
     completions: pd.DataFrame
     rejected: int
+    source: dict = field(default_factory=lambda: {"kind": "synthetic"})
+    """Where the data came from, for the model card: ``kind``, and ``path`` or ``tenant, url``."""
 
 
 @dataclass
@@ -82,9 +90,22 @@ class TrainResult:
     ranker_params: RankerParams = DEFAULT_RANKER_PARAMS
     rater_severity: pd.DataFrame | None = None
     estimator_params: EstimatorParams = DEFAULT_ESTIMATOR_PARAMS
+    card: dict = field(default_factory=dict)
+    """The model card (:func:`model_card`), logged as ``model_card.json``."""
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
+    """The data of ``data['kind']``: ``synthetic`` (the default) or ``store`` (one tenant's)."""
+    if data.get("kind", "synthetic") == "store":
+        progress(f"loading tenant {data['tenant']!r} from the store")
+        got = read_store_data(data, data_dir)
+        return Dataset(got.graph, got.catalog, got.educators, got.evidence, got.completions,
+                       rejected=got.rejected,
+                       source={"kind": "store", "tenant": str(data["tenant"]), "url": got.url})
+    return _load_synthetic(data, data_dir, progress)
+
+
+def _load_synthetic(data: dict, data_dir: Path, progress: Progress) -> Dataset:
     """Read a synthetic dataset (generating it first if it is missing) and validate evidence."""
     graph = default_framework("educator")
     catalog = default_catalog(graph)
@@ -109,7 +130,8 @@ def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None
         now=pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2),
     )
     return Dataset(graph, catalog, synthetic.educators, checked.valid, synthetic.completions,
-                   rejected=len(checked.rejections))
+                   rejected=len(checked.rejections),
+                   source={"kind": "synthetic", "path": data.get("path", "synthetic")})
 
 
 def data_fingerprint(evidence: pd.DataFrame) -> str:
@@ -171,27 +193,126 @@ def importance_figure(importance: pd.Series, title: str, top: int = 25) -> plt.F
     return fig
 
 
+@dataclass(frozen=True)
+class Split:
+    """Which evidence records train a model and which test it (masks over the evidence rows).
+
+    ``by='educator'`` holds out whole educators (an educator's rows never straddle the split);
+    ``by='time'`` trains on records observed before ``before`` and tests on the records at or
+    after it, since a deployed model predicts evidence that has not happened yet: a test
+    record's features still read all strictly earlier evidence, the training period's included,
+    as the served model would.
+    """
+
+    by: str
+    is_train: np.ndarray
+    is_test: np.ndarray
+    train_ids: np.ndarray  # educators whose profiles the feature builder learns levels from
+    test_ids: np.ndarray  # educators with test records
+    split_id: str
+    info: dict  # for the model card: by, and test_size/seed or before
+    before: pd.Timestamp | None = None
+
+    def train_completions(self, completions: pd.DataFrame) -> pd.DataFrame:
+        """The completions a model may learn activity effects from (training side only)."""
+        if self.before is not None:
+            return completions[pd.to_datetime(completions["completed_at"], utc=True) < self.before]
+        return completions[completions["educator_id"].isin(self.train_ids)]
+
+
+def time_cut(evidence: pd.DataFrame, *, test_size: float, before=None) -> pd.Timestamp:
+    """The instant before which records train: ``before`` when given (UTC if naive), else the
+    observation time that leaves about the last ``test_size`` share of the records to test."""
+    if before is not None:
+        cut = pd.Timestamp(before)
+        return cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    times = evidence["observed_at"].sort_values(ignore_index=True)
+    return times.iloc[min(len(times) - 1, int(np.floor((1 - test_size) * len(times))))]
+
+
+def split_records(evidence: pd.DataFrame, educator_ids, split: dict, fingerprint: str) -> Split:
+    """The configured split (``split['by']``: ``educator``, the default, or ``time``)."""
+    if split.get("by", "educator") == "time":
+        cut = time_cut(evidence, test_size=float(split["test_size"]), before=split.get("before"))
+        is_train = (evidence["observed_at"] < cut).to_numpy()
+        if is_train.all() or not is_train.any():
+            span = time_range(evidence["observed_at"])
+            raise ValueError(f"a time split at {cut.isoformat()} leaves {int(is_train.sum())} "
+                             f"training and {int((~is_train).sum())} test records: choose a date "
+                             f"inside the evidence's range {span['from']} .. {span['to']}")
+        test_ids = np.sort(pd.unique(evidence["educator_id"][~is_train]))
+        key, info = f"time<{cut.isoformat()}", {"by": "time", "before": cut.isoformat()}
+        train_ids = np.sort(pd.unique(np.asarray(educator_ids, dtype=object)))
+        before = cut
+    else:
+        train_ids, test_ids = split_educators(educator_ids, test_size=split["test_size"],
+                                              seed=split["seed"])
+        is_train = evidence["educator_id"].isin(train_ids).to_numpy()
+        key = ",".join(map(str, test_ids))  # the split id of earlier runs, unchanged
+        info = {"by": "educator", "test_size": float(split["test_size"]),
+                "seed": int(split["seed"])}
+        before = None
+    split_id = hashlib.sha256(f"{fingerprint}|{key}".encode()).hexdigest()[:12]
+    return Split(info["by"], is_train, ~is_train, train_ids, test_ids, split_id, info, before)
+
+
+def model_card(config: TrainConfig, data: Dataset, split: Split, fingerprint: str,
+               metrics: dict[str, float], features) -> dict:
+    """The card logged with the model: framework, data and its span, split, metrics, features."""
+    ev = data.evidence
+
+    def part(mask: np.ndarray) -> dict:
+        rows = ev[mask]
+        return {"records": int(len(rows)), "educators": int(rows["educator_id"].nunique()),
+                **time_range(rows["observed_at"])}
+
+    return {
+        "name": config.name, "model": config.model,
+        "framework": {"name": data.graph.graph.get("name"),
+                      "version": data.graph.graph.get("version"),
+                      "hash": framework_hash(data.graph), "competencies": data.graph.number_of_nodes()},
+        "catalog": {"activities": 0 if data.catalog is None else len(data.catalog),
+                    "hash": None if data.catalog is None else frame_hash(data.catalog.targets)},
+        "data": {**data.source, "fingerprint": fingerprint,
+                 "rows": {"educators": len(data.educators), "evidence": len(ev),
+                          "completions": len(data.completions), "rejected": data.rejected},
+                 "hashes": {"evidence": fingerprint, "completions": frame_hash(data.completions),
+                            "educators": frame_hash(data.educators.astype(str))},
+                 "time_range": time_range(ev["observed_at"])},
+        "split": {**split.info, "split_id": split.split_id,
+                  "train": part(split.is_train), "test": part(split.is_test)},
+        "metrics": {k: float(v) for k, v in metrics.items() if pd.notna(v)},
+        "features": [str(c) for c in features],
+    }
+
+
+def _test_frame(builder: FeatureBuilder, data: Dataset, split: Split, kw: dict):
+    """Features and labels of the test records (for a time split, each from all earlier
+    evidence of its educator, training period included)."""
+    if split.by == "time":
+        X, y = builder.training_frame(data.evidence, **kw)
+        keep = X["evidence_id"].isin(data.evidence["evidence_id"][split.is_test]).to_numpy()
+        return X[keep].reset_index(drop=True), y[keep]
+    return builder.training_frame(data.evidence[split.is_test], **kw)
+
+
 def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> TrainResult:
     """Run one configured training: returns the packaged model and its held-out evaluation."""
     progress("loading data")
     data = load_dataset(config.data, data_dir, progress)
     fingerprint = data_fingerprint(data.evidence)
-    train_ids, test_ids = split_educators(
-        data.educators["educator_id"], test_size=config.split["test_size"],
-        seed=config.split["seed"],
-    )
-    split_id = hashlib.sha256(
-        f"{fingerprint}|{','.join(map(str, test_ids))}".encode()
-    ).hexdigest()[:12]
-    is_train = data.evidence["educator_id"].isin(train_ids).to_numpy()
-    ev_train, ev_test = data.evidence[is_train], data.evidence[~is_train]
+    split = split_records(data.evidence, data.educators["educator_id"], config.split, fingerprint)
+    split_id = split.split_id
+    ev_train = data.evidence[split.is_train]
 
-    progress(f"building features ({len(ev_train):,} training and {len(ev_test):,} test rows)")
+    progress(f"building features ({len(ev_train):,} training and {int(split.is_test.sum()):,} "
+             "test rows)")
     builder = FeatureBuilder(data.graph, catalog=data.catalog, **config.features)
-    builder.fit(ev_train, educators=data.educators[data.educators["educator_id"].isin(train_ids)])
+    builder.fit(ev_train,
+                educators=data.educators[data.educators["educator_id"].isin(split.train_ids)])
     kw = {"completions": data.completions, "educators": data.educators}
     X_train, y_train = builder.training_frame(ev_train, **kw)
-    X_test, y_test = builder.training_frame(ev_test, **kw)
+    X_test, y_test = _test_frame(builder, data, split, kw)
 
     progress(f"fitting {config.model}")
     params = dict(config.params)
@@ -200,10 +321,10 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
         model.set_params(random_state=config.seed)
     model.fit(X_train, y_train, groups=X_train["educator_id"].to_numpy())
 
-    progress("evaluating on held-out educators")
+    progress(f"evaluating on held-out {'later records' if split.by == 'time' else 'educators'}")
     p_test = model.predict_proba(X_test)[:, 1]
     metrics = evaluate(y_test, p_test, X_test)
-    metrics.update(n_train_rows=float(len(X_train)), n_test_educators=float(len(test_ids)),
+    metrics.update(n_train_rows=float(len(X_train)), n_test_educators=float(len(split.test_ids)),
                    rejected_rows=float(data.rejected))
     figures = {"calibration.png": calibration_figure(y_test, p_test, config.name)}
     importance = getattr(model, "feature_importance_", None)
@@ -215,23 +336,29 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
         {"evidence_id": X_test["evidence_id"].to_numpy(), "y": y_test, "p": p_test}
     )
     progress("evaluating: learning activity effects from training educators' outcomes")
-    posteriors = fit_gain_posteriors(
-        ev_train, data.completions[data.completions["educator_id"].isin(train_ids)], data.catalog
-    )
-    progress("rater severity from training educators' evidence")
-    severity = fit_rater_severity(ev_train)
-    metrics.update(rater_severity_check(data, severity, test_ids))
+    posteriors = fit_gain_posteriors(ev_train, split.train_completions(data.completions),
+                                     data.catalog)
+    severity = None
+    if "rater_id" in ev_train:  # the store's evidence frame does not carry raters (yet)
+        progress("rater severity from training educators' evidence")
+        severity = fit_rater_severity(ev_train)
+        metrics.update(rater_severity_check(data, severity, split.test_ids, after=split.before))
+    features = getattr(model, "feature_names_in_", X_train.columns)
+    card = model_card(config, data, split, fingerprint, metrics, features)
     return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
                        sample_input=X_test.head(50), test_predictions=test_predictions,
-                       gain_posteriors=posteriors, rater_severity=severity)
+                       gain_posteriors=posteriors, rater_severity=severity, card=card)
 
 
-def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids) -> dict[str, float]:
+def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids,
+                         after: pd.Timestamp | None = None) -> dict[str, float]:
     """Held-out log loss of observation records with and without the severity correction.
 
     The evidence filter (:class:`recommender.estimate.MasteryEstimator`, no model prior) scores
     each held-out educator's observation records one step ahead, once knowing the raters'
     severity and once not; the correction earns its place when the first is lower.
+    With ``after`` (a time split) only records observed from then on are scored; earlier ones
+    still inform the filter.
     """
     ev = data.evidence[data.evidence["educator_id"].isin(test_ids)]
     comp = data.completions[data.completions["educator_id"].isin(test_ids)]
@@ -240,6 +367,8 @@ def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids) -> dic
     as_of = ev["observed_at"].max() + pd.Timedelta(seconds=1)
     ids = pd.unique(ev["educator_id"])
     observed = (ev["source"] == "observation").to_numpy()
+    if after is not None:
+        observed = observed & (ev["observed_at"] >= after).to_numpy()
     out = {}
     for name, table in (("with", severity.set_index("rater_id")["severity"]), ("without", None)):
         catalog = data.catalog if data.catalog is not None else default_catalog()

@@ -1,0 +1,60 @@
+"""The model card: what a registered model was trained on, how it was tested, what it reads.
+
+Built by :func:`pipelines.training.train` (no MLflow here) and logged by
+:func:`pipelines.tracking.log_training` as ``model_card.json`` beside every model; ``pdrec
+compare`` shows its one-line :func:`card_summary`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+__all__ = ["CARD_ARTIFACT", "framework_hash", "time_range", "frame_hash", "card_summary"]
+
+CARD_ARTIFACT = "model_card.json"
+
+
+def framework_hash(graph: nx.DiGraph) -> str:
+    """A short hash of the framework's content: its attributes, competencies and edges."""
+    content = {
+        "graph": graph.graph,
+        "nodes": sorted((str(n), a) for n, a in graph.nodes(data=True)),
+        "edges": sorted((str(u), str(v), a) for u, v, a in graph.edges(data=True)),
+    }
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """A short content hash of any frame (row order and values)."""
+    if frame.empty:
+        return "empty"
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def time_range(times: pd.Series) -> dict[str, Any]:
+    """``{from, to}`` as ISO-8601 strings (None for no rows)."""
+    if times.empty:
+        return {"from": None, "to": None}
+    return {"from": times.min().isoformat(), "to": times.max().isoformat()}
+
+
+def card_summary(card: dict) -> str:
+    """One line for ``pdrec compare``: framework, data, evidence span and split."""
+    data, split = card["data"], card["split"]
+    where = data["kind"] if not data.get("tenant") else f"{data['kind']}:{data['tenant']}"
+    span = data["time_range"]
+
+    def days(t: str | None) -> str:
+        return t[:10] if t else "?"
+
+    how = (f"time<{split['before'][:10]}" if split["by"] == "time"
+           else f"educators {split['test_size']:g}")
+    return (f"{card['framework']['name']}#{card['framework']['hash'][:6]} {where} "
+            f"{days(span['from'])}..{days(span['to'])} {how}")
