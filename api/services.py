@@ -277,7 +277,8 @@ class AnswerCache:
     feedback, profile or goals, in whichever process it happens) and creation time, the served
     model (its key and load time) and the normalized query. A write therefore changes the key
     of the next read, so a cached answer is never served after a write; the TTL only bounds
-    changes that come from the passing of time (a decline older than ``PDREC_DECLINE_DAYS``).
+    changes that come from the passing of time (a decline older than ``PDREC_DECLINE_DAYS``, a
+    repeatable activity's cool-down ending).
     ``maxsize=0`` turns the cache off.
     """
 

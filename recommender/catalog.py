@@ -11,6 +11,16 @@ A catalog file (YAML or JSON) holds ``activities``, each::
     level: developing         # one of recommender.graph.LEVELS
     expected_gain: 0.12       # prior expected rise in P(mastery) of a weight-1 target
     description: ...
+    repeatable: true          # optional, default false: may be taken again after completion
+    cooldown_days: 30         # optional, only with repeatable: true; default 0
+
+**Repeatable activities.** By default an activity is one-shot: once completed it is never
+proposed again. A ``repeatable`` one (practice-style or recurring: coaching cycles, PLC cycles,
+observation rounds) may be proposed again once ``cooldown_days`` (a number >= 0) have passed
+since its *last* completion (:meth:`recommender.ranking.EducatorContext.completed_now` decides,
+from the context's completion times and ``now``); :attr:`Catalog.cooldowns` maps each repeatable
+activity to its cool-down. ``cooldown_days`` on an activity that is not repeatable is an error
+(it would do nothing).
 
 :func:`load_catalog` checks every field and every competency reference against the framework,
 and names each activity and value that does not resolve. The result is a :class:`Catalog`: one
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -63,6 +74,16 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.activities)
 
+    @cached_property
+    def cooldowns(self) -> dict[str, float]:
+        """``{activity_id: cooldown_days}`` of the repeatable activities (none: empty)."""
+        acts = self.activities
+        if "repeatable" not in acts.columns:
+            return {}
+        rep = acts[acts["repeatable"].fillna(False).astype(bool)]
+        days = rep.get("cooldown_days", pd.Series(0.0, index=rep.index)).fillna(0.0)
+        return {str(a): float(d) for a, d in days.items()}
+
 
 def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
     """Validate a catalog mapping against ``graph`` and return a :class:`Catalog`."""
@@ -94,6 +115,7 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
             problems.append(f"{aid}: hours {hours!r} must be a positive number")
         if not isinstance(gain, int | float) or isinstance(gain, bool) or not 0 < gain <= 1:
             problems.append(f"{aid}: expected_gain {gain!r} must be in (0, 1]")
+        problems += _repeat_problems(aid, a)
         comps = a.get("competencies")
         if not isinstance(comps, Mapping) or not 1 <= len(comps) <= 3:
             problems.append(f"{aid}: competencies must map 1 to 3 competency ids to weights")
@@ -104,14 +126,33 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
             if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1:
                 problems.append(f"{aid}: weight {w!r} of {cid!r} must be in (0, 1]")
             targets.append((aid, str(cid), float(w) if isinstance(w, int | float) else 0.0))
-        rows.append({"activity_id": aid, **{c: a.get(c) for c in _ACTIVITY_COLUMNS}})
+        rows.append({"activity_id": aid, **{c: a.get(c) for c in _ACTIVITY_COLUMNS},
+                     "repeatable": a.get("repeatable") is True,
+                     "cooldown_days": a.get("cooldown_days") or 0.0})
     if problems:
         raise CatalogError(f"catalog has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     activities = pd.DataFrame(rows).set_index("activity_id")
     activities["description"] = activities["description"].fillna("")
-    activities = activities.astype({"hours": float, "expected_gain": float})
+    activities = activities.astype({"hours": float, "expected_gain": float, "repeatable": bool,
+                                    "cooldown_days": float})
     targets_df = pd.DataFrame(targets, columns=["activity_id", "competency_id", "weight"])
     return Catalog(activities=activities, targets=targets_df)
+
+
+def _repeat_problems(aid: str, a: Mapping) -> list[str]:
+    """What is wrong with an activity's optional ``repeatable`` and ``cooldown_days``."""
+    out = []
+    rep, days = a.get("repeatable", False), a.get("cooldown_days")
+    if not isinstance(rep, bool):
+        out.append(f"{aid}: repeatable {rep!r} must be true or false")
+    if days is not None:
+        if not isinstance(days, int | float) or isinstance(days, bool) or not 0 <= days < 1e6:
+            out.append(f"{aid}: cooldown_days {days!r} must be a number of days >= 0 "
+                       "(below 1e6)")
+        elif rep is not True:
+            out.append(f"{aid}: cooldown_days {days!r} applies only to a repeatable activity; "
+                       "set repeatable: true or drop cooldown_days")
+    return out
 
 
 def load_catalog(source: str | Path | Mapping, graph: nx.DiGraph) -> Catalog:

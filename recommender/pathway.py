@@ -5,10 +5,11 @@ A pathway is the **unmastered prerequisite closure** of the goals
 or not, whose ``p_mastery`` is below ``request.mastery_threshold``) in topological order, ties by
 id. Each competency ``c`` becomes one :class:`PathwayStep` with its best activity:
 
-- candidates are the activities targeting ``c`` that are not completed or declined, are among
-  the context's ``available`` activities (when it names them), and whose format and modality
-  the request allows; an activity already **in progress** that targets ``c``
-  is taken first (it is under way);
+- candidates are the activities targeting ``c`` that are not completed (a repeatable one is a
+  candidate again once its cool-down has passed: :mod:`recommender.catalog`) or declined, are
+  among the context's ``available`` activities (when it names them), and whose format and
+  modality the request allows; an activity already **in progress** that targets ``c`` is taken
+  first (it is under way);
 - otherwise the best is the highest ``g[a, c] / log1p(hours[a])``, the expected gain on ``c``
   per log-hour (``g`` as in :func:`recommender.ranking.target_gains`: learned ``gain_mean`` or
   the catalog prior ``expected_gain * weight``), ties by ``activity_id``;
@@ -25,7 +26,7 @@ are listed in ``Pathway.unreachable`` and stay unchanged in the simulation.
 with ``total_hours`` reported. **Re-planning** is calling :func:`plan_pathway` again with the new
 mastery table (and context) when evidence or feedback arrives: competencies that became mastered
 drop out, the simulation restarts from the new estimates, and completed activities are not
-planned again.
+planned again (repeatable ones until their cool-down has passed).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def _candidates(catalog: Catalog, gains: pd.DataFrame | None, context: EducatorC
     acts = catalog.activities
     everything = target_gains(catalog, gains)
     tg = everything
-    ok = ~tg["activity_id"].isin(context.completed | context.declined)
+    ok = ~tg["activity_id"].isin(context.completed_now(catalog.cooldowns) | context.declined)
     if context.available is not None:
         ok &= tg["activity_id"].isin(context.available)
     if request.formats is not None:

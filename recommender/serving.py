@@ -170,9 +170,12 @@ def feedback_context(
 ) -> EducatorContext:
     """An educator's context from their feedback events, replayed oldest first.
 
-    - ``completed``: the activity is done and never proposed again;
+    - ``completed``: the activity is done; its last completion time goes to the context's
+      ``completed_at``, so a catalog-``repeatable`` activity is proposed again once its
+      ``cooldown_days`` have passed (at ``now``, also the context's ``now``), a one-shot one
+      never;
     - ``started`` or ``accepted``: in progress (not proposed again; pathways prefer it) until
-      completed or declined;
+      completed or declined; after a completion it is a new round (of a repeatable activity);
     - ``declined``: not proposed for ``decline_days`` after the event (a later ``accepted``,
       ``started`` or ``pinned`` lifts it);
     - ``pinned`` (coach): proposed first, in pin order, until ``unpinned``, completed or
@@ -194,7 +197,7 @@ def feedback_context(
     """
     rows = events.to_dict("records") if isinstance(events, pd.DataFrame) else list(events)
     now = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
-    completed: set[str] = set()
+    completed: dict[str, pd.Timestamp] = {}  # last completion
     in_progress: set[str] = set()
     declined: dict[str, pd.Timestamp] = {}
     pinned: dict[str, None] = {}
@@ -209,12 +212,11 @@ def feedback_context(
     for at, _, r in stamped:  # plain Python: an educator has tens of events, not thousands
         a, ev, old = str(r["activity_id"]), r["event"], r.get("replaces")
         if ev == "completed":
-            completed.add(a)
+            completed[a] = at
             in_progress.discard(a)
             pinned.pop(a, None)
         elif ev in ("started", "accepted"):
-            if a not in completed:
-                in_progress.add(a)
+            in_progress.add(a)  # after a completion: a new round
             declined.pop(a, None)
         elif ev == "declined":
             declined[a] = at
@@ -236,8 +238,8 @@ def feedback_context(
     recent = {a for a, at in declined.items() if now - at <= window}
     return EducatorContext(
         goals=tuple(goals), completed=frozenset(completed), declined=frozenset(recent),
-        in_progress=frozenset(in_progress - completed),
-        pinned=tuple(a for a in pinned if a not in completed),
+        in_progress=frozenset(in_progress), pinned=tuple(pinned), completed_at=completed,
+        now=now,
     )
 
 

@@ -31,7 +31,9 @@ def get_framework(
 
 
 @router.get("/activities", summary="The activity catalog, optionally filtered",
-            description="Filters combine (all must hold). `competency` keeps the activities "
+            description="Each activity says whether it is `repeatable` (proposed again "
+                        "`cooldown_days` after its last completion) or one-shot. "
+                        "Filters combine (all must hold). `competency` keeps the activities "
                         "developing that competency; one that names no competency of the "
                         "framework is a 404 naming it (`GET /v1/framework` lists them).",
             responses=errors(401, 403, 404, 422, notes={404: (
@@ -65,5 +67,7 @@ def get_activities(
         items.append({"activity_id": a, "title": row["title"], "format": row["format"],
                       "hours": float(row["hours"]), "modality": row["modality"],
                       "level": row["level"], "expected_gain": float(row["expected_gain"]),
-                      "competencies": by_act.get(a, {}), "description": row["description"]})
+                      "competencies": by_act.get(a, {}), "description": row["description"],
+                      "repeatable": bool(row.get("repeatable", False)),
+                      "cooldown_days": float(row.get("cooldown_days", 0.0))})
     return json_response({"count": len(items), "activities": items})

@@ -59,7 +59,9 @@ def rank_activities(
         This educator's mastery table (see :mod:`recommender.ranking.mastery`).
     context : EducatorContext
         Goals, completed/declined/in-progress activities, coach pins and the ``available``
-        activities (none outside it is proposed, pinned or not).
+        activities (none outside it is proposed, pinned or not). A completed activity is not
+        proposed again unless the catalog marks it repeatable and its ``cooldown_days`` have
+        passed between the context's ``completed_at`` and ``now``.
     request : RankingRequest
         ``k``, budget, filters and gate.
     gains : DataFrame or None
@@ -168,18 +170,20 @@ def _context_arrays(arr: RankingIndex, contexts: list[EducatorContext]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Goal mask (E, C), exclusions (E, A) and pin ranks (E, A) from per-educator contexts.
 
-    Excluded: completed, declined, in progress, and outside the context's ``available``.
+    Excluded: completed (a repeatable activity until its cool-down has passed), declined, in
+    progress, and outside the context's ``available``.
 
     This walks the contexts' own (short) id lists once; scoring itself is vectorized.
     """
     n_e, n_c, n_a = len(contexts), len(arr.competencies), len(arr.activity_ids)
     cpos, apos = arr.competency_pos, arr.activity_pos  # dicts: faster than Index lookups here
+    cooldowns = arr.catalog.cooldowns
     g_rows, g_cols, x_rows, x_cols, p_rows, p_cols, p_rank = [], [], [], [], [], [], []
     for e, ctx in enumerate(contexts):
         g_cols += [cpos[g] for g in ctx.goals]  # goals are checked against the graph
         g_rows += [e] * len(ctx.goals)
         # unknown activity ids (e.g. retired activities) exclude and pin nothing
-        ex = [apos[a] for a in ctx.excluded if a in apos]
+        ex = [apos[a] for a in ctx.closed(cooldowns) if a in apos]
         x_cols += ex
         x_rows += [e] * len(ex)
         for a, r in zip(ctx.pinned, range(len(ctx.pinned), 0, -1), strict=True):

@@ -11,11 +11,13 @@ answers, :class:`~recommender.explain.Recommendation`, is in :mod:`recommender.e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 
 from recommender.catalog import FORMATS, MODALITIES
 from recommender.graph import DEFAULT_THRESHOLD, check_ids
@@ -124,7 +126,9 @@ class EducatorContext:
     goals : tuple of str
         Goal competency ids, most important first.
     completed, declined, in_progress : frozenset of str
-        Activity ids never proposed again (declined: the caller decides how recent counts).
+        Activity ids not proposed (declined: the caller decides how recent counts). A completed
+        activity is never proposed again unless the catalog marks it ``repeatable`` and its
+        cool-down has passed (see ``completed_at`` and :meth:`completed_now`).
     pinned : tuple of str
         Activity ids a coach pinned, in the order they should come.
     available : frozenset of str or None, default=None
@@ -135,6 +139,14 @@ class EducatorContext:
         make an activity the platform does not offer takeable; showing it pinned would send
         the educator to something they cannot start). Ids not in the catalog are ignored here
         (the API refuses them with a 404).
+    completed_at : mapping of str to Timestamp
+        When each completed activity was *last* completed (any time pandas reads; naive: UTC).
+        Its ids count as ``completed`` too. Only repeatable activities need it: one is proposed
+        again once its catalog ``cooldown_days`` have passed since this time; a repeatable
+        activity completed at an unknown time stays one-shot.
+    now : Timestamp or None, default=None
+        The moment the context is for (cool-downs are measured to it); None: the time of each
+        ranking call (UTC).
 
     Any iterable is accepted and stored as the documented type; a single string counts as one
     id.
@@ -146,6 +158,8 @@ class EducatorContext:
     in_progress: frozenset[str] = frozenset()
     pinned: tuple[str, ...] = ()
     available: frozenset[str] | None = None
+    completed_at: Mapping[str, pd.Timestamp] = field(default_factory=dict, hash=False)
+    now: pd.Timestamp | None = None
 
     def __post_init__(self) -> None:
         for name, kind in (("goals", tuple), ("completed", frozenset), ("declined", frozenset),
@@ -167,11 +181,50 @@ class EducatorContext:
             except TypeError:
                 raise bad_field("EducatorContext", "available", self.available,
                                 "None or a collection of activity ids") from None
+        try:
+            stamps = {str(a): _utc(t) for a, t in dict(self.completed_at).items()}
+        except (TypeError, ValueError, OverflowError):
+            raise bad_field("EducatorContext", "completed_at", self.completed_at,
+                            "a mapping of activity id to completion time") from None
+        object.__setattr__(self, "completed_at", stamps)
+        object.__setattr__(self, "completed", self.completed | frozenset(stamps))
+        if self.now is not None:
+            try:
+                object.__setattr__(self, "now", _utc(self.now))
+            except (TypeError, ValueError, OverflowError):
+                raise bad_field("EducatorContext", "now", self.now, "None or a time") from None
 
     @property
     def excluded(self) -> frozenset[str]:
-        """Activities that are never proposed: completed, declined or in progress."""
+        """Completed, declined or in progress: not proposed (a repeatable completed activity
+        may be again once its cool-down has passed: :meth:`closed`)."""
         return self.completed | self.declined | self.in_progress
+
+    def completed_now(self, cooldowns: Mapping[str, float]) -> frozenset[str]:
+        """The completed activities not open again at ``now``.
+
+        ``cooldowns`` maps each repeatable activity to its cool-down in days
+        (:attr:`recommender.catalog.Catalog.cooldowns`). A repeatable activity completed at a
+        known time is open again once ``now - completed_at >= cooldown`` days; every other
+        completed activity (one-shot, or its completion time unknown) stays closed.
+        """
+        if not cooldowns or not self.completed_at:
+            return self.completed
+        now = pd.Timestamp.now(tz="UTC") if self.now is None else self.now
+        reopened = {a for a, at in self.completed_at.items()
+                    if a in cooldowns and now - at >= pd.Timedelta(days=cooldowns[a])}
+        return self.completed - reopened
+
+    def closed(self, cooldowns: Mapping[str, float]) -> frozenset[str]:
+        """Activities not proposed at ``now``: :meth:`completed_now`, declined, in progress."""
+        return self.completed_now(cooldowns) | self.declined | self.in_progress
+
+
+def _utc(at: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(at)
+    if ts is pd.NaT:
+        raise ValueError("not a time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def check_context(graph: nx.DiGraph, context: EducatorContext) -> None:

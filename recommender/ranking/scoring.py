@@ -39,7 +39,8 @@ with ``wt`` the params' ``weights`` (:class:`~recommender.ranking.params.ScoreWe
 
 Filters
 -------
-Never proposed: activities ``completed``, ``in_progress`` or ``declined``, or outside the
+Never proposed: activities ``completed`` (a repeatable one only until its cool-down has
+passed), ``in_progress`` or ``declined``, or outside the
 context's ``available`` ones (when it names them); formats or
 modalities outside the request; activities whose every target is mastered
 (``p >= mastery_threshold``). By default a weak prerequisite only lowers the score

@@ -9,12 +9,12 @@ within ``max_hours``); ties go to the smallest ``activity_id``. Penalties only g
 returned scores (the ones used for ordering) are non-increasing down the list.
 
 Pinned activities (a coach override) come first, in pin order, when *feasible*: in the catalog,
-not completed, in progress or declined, among the context's ``available`` activities (when it
-names them), of an allowed format and modality, and within the
-remaining hour budget. A pin overrides the engine's own judgement (score, hard gate, mastered
-targets) but not those hard constraints; pinned ids not in the catalog are ignored. Pinned items
-carry ``pinned=True`` and their (diversity-adjusted) score; the non-increasing guarantee is for
-the unpinned items that follow them.
+not completed (a repeatable activity past its cool-down is again), in progress or declined,
+among the context's ``available`` activities (when it names them), of an allowed format and
+modality, and within the remaining hour budget. A pin overrides the engine's own judgement
+(score, hard gate, mastered targets) but not those hard constraints; pinned ids not in the
+catalog are ignored. Pinned items carry ``pinned=True`` and their (diversity-adjusted) score;
+the non-increasing guarantee is for the unpinned items that follow them.
 """
 
 from __future__ import annotations
