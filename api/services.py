@@ -62,6 +62,12 @@ __all__ = ["Loader", "ModelState", "ModelService", "MasteryService", "AnswerCach
 log = logging.getLogger("pdrec.api")
 
 
+MASTERY_FORMAT = "m2"
+"""What a stored mastery cell means: ``m2`` is the level with a lower bound that decides
+"mastered" (2026-12-01); rows without it (``p_mastery`` read one sd below the mean) are
+recomputed on their next read."""
+
+
 @dataclass(frozen=True)
 class ModelState:
     """What is served: a predictor (None: the evidence filter alone), its version, learned
@@ -92,8 +98,10 @@ class ModelState:
 
     @property
     def key(self) -> str:
-        """Identifies the estimator in stored mastery rows."""
-        return EVIDENCE_FILTER if self.predictor is None else f"{self.name}:{self.version}"
+        """Identifies the estimator in stored mastery rows: the model, and the format of the
+        estimate (:data:`MASTERY_FORMAT`), so rows computed with another meaning are stale."""
+        model = EVIDENCE_FILTER if self.predictor is None else f"{self.name}:{self.version}"
+        return f"{model}@{MASTERY_FORMAT}"
 
     def info(self) -> dict:
         """The ``model`` field of every response."""
