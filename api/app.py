@@ -25,7 +25,7 @@ from api.query import single_valued_query
 from api.routers import ROUTERS
 from api.routers import evidence as evidence_routes
 from api.schemas import EvidenceBatchIn, XapiBatchIn
-from api.services import Loader, Services
+from api.services import Loader, Services, TenantLoader
 from api.settings import Settings
 from recommender.store import open_store
 
@@ -47,12 +47,13 @@ A query parameter that takes one value, sent more than once: 422 naming it.
 Repeated failed authentications from one client and key id: 429 with `Retry-After`.
 
 **Model**: every answer says which estimator produced it in `model` (`fallback: true` when no
-champion model is loaded and the graph rule is used).
+champion model is loaded and the graph rule is used); `scope` says whose champion it is: the
+tenant's own (`tenant`), the `default` one, or `none` (the graph rule).
 """
 
 
-def create_app(settings: Settings | None = None, *, model_loader: Loader | None = None
-               ) -> FastAPI:
+def create_app(settings: Settings | None = None, *, model_loader: Loader | None = None,
+               tenant_loader: TenantLoader | None = None) -> FastAPI:
     """Build the FastAPI app.
 
     Parameters
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
         Returns the :class:`~api.services.ModelState` to serve, at start and on every
         ``POST /v1/admin/model:reload``; None (the default): no model, the evidence filter
         alone. :func:`pipelines.app.create_app` passes the MLflow champion's loader.
+    tenant_loader : callable or None
+        Returns a tenant's own champion (or None: it is served the default one), on the
+        tenant's first request and at every reload (:class:`~api.services.ModelService`);
+        None: every tenant is served the default.
     """
     settings = settings or Settings()
 
@@ -71,7 +76,8 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
         store = await run_in_threadpool(open_store, settings.store_url(),
                                         run_migrations=settings.run_migrations,
                                         pool_size=settings.db_pool_size)
-        services = Services(settings, store, model_loader=model_loader, metrics=metrics)
+        services = Services(settings, store, model_loader=model_loader,
+                            tenant_loader=tenant_loader, metrics=metrics)
         app.state.services = services
         if model_loader is not None:
             try:

@@ -8,7 +8,8 @@ dependencies in :mod:`api.deps`. It holds:
 - a :class:`ModelService`: the champion predictor (or none), its version, learned gains and the
   ranking index built from them (:func:`recommender.ranking.prepare`), as one immutable
   :class:`ModelState` that a reload replaces in a single reference swap, so a request that
-  already read the state finishes with it while new requests see the new one;
+  already read the state finishes with it while new requests see the new one; plus the states
+  of tenants promoted a champion of their own (:meth:`ModelService.for_tenant`);
 - a :class:`MasteryService`: stored mastery per educator, computed when evidence or feedback
   arrives and recomputed on read when it is stale (written at an older ``data_version`` of the
   educator, or by another model than the one served now; this is also how a model reload is
@@ -24,6 +25,7 @@ import functools
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -57,7 +59,8 @@ from recommender.serving import (
 )
 from recommender.store import EducatorRecord, MasteryCell, Store, StoredMastery
 
-__all__ = ["Loader", "ModelState", "ModelService", "MasteryService", "AnswerCache", "Services"]
+__all__ = ["Loader", "TenantLoader", "ModelState", "ModelService", "MasteryService", "AnswerCache",
+           "Services"]
 
 log = logging.getLogger("pdrec.api")
 
@@ -89,6 +92,7 @@ class ModelState:
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     reason: str | None = None  # why the evidence filter alone is served, when it is
+    scope: str = "default"  # "tenant": the tenant's own champion (``none`` when no model)
     index: RankingIndex | None = field(default=None, repr=False, compare=False)
     estimator: MasteryEstimator | None = field(default=None, repr=False, compare=False)
 
@@ -104,8 +108,10 @@ class ModelState:
         return f"{model}@{MASTERY_FORMAT}"
 
     def info(self) -> dict:
-        """The ``model`` field of every response."""
-        return {"name": self.name, "version": self.version, "fallback": self.fallback}
+        """The ``model`` field of every response; ``scope`` says whose champion it is: the
+        tenant's own, the ``default`` one, or ``none`` (the evidence filter)."""
+        return {"name": self.name, "version": self.version, "fallback": self.fallback,
+                "scope": "none" if self.fallback else self.scope}
 
 
 Loader = Callable[[], ModelState]
@@ -114,18 +120,35 @@ Loader = Callable[[], ModelState]
 (:func:`pipelines.app.champion_loader`), so this package never imports MLflow or the
 pipelines."""
 
+TenantLoader = Callable[[str], "ModelState | None"]
+"""Returns a tenant's own champion, or None when the tenant is served the default one
+(:func:`pipelines.app.tenant_champion_loader`: the ``champion-<tenant>`` alias)."""
+
 
 class ModelService:
-    """Holds the served :class:`ModelState`; :meth:`reload` swaps it atomically.
+    """Holds the served :class:`ModelState` and the tenants' own; :meth:`reload` swaps them.
 
     ``index_builder`` (gains -> :class:`~recommender.ranking.RankingIndex`) is called once per
     installed state, before the swap, so requests never build one.
+
+    Tenant champions are loaded lazily: a tenant's first request (:meth:`for_tenant`) asks the
+    ``tenant_loader`` once; a tenant without one of its own is remembered as served the default
+    until the next reload. At most ``max_tenants`` tenant models are kept, least recently used
+    first out (an evicted tenant's model is loaded again on its next request); 0 turns tenant
+    champions off. :meth:`reload` reloads the default and every tenant model kept, and forgets
+    which tenants had none (they are asked again on their next request).
     """
 
     def __init__(self, loader: Loader | None, metrics: Metrics | None = None, *,
                  index_builder: Callable[[pd.DataFrame | None], RankingIndex] | None = None,
-                 estimator_builder: Callable[[ModelState], MasteryEstimator] | None = None):
+                 estimator_builder: Callable[[ModelState], MasteryEstimator] | None = None,
+                 tenant_loader: TenantLoader | None = None, max_tenants: int = 8):
         self.loader = loader
+        self.tenant_loader = tenant_loader if max_tenants > 0 else None
+        self.max_tenants = max_tenants
+        self._tenants: OrderedDict[str, ModelState] = OrderedDict()
+        self._on_default: frozenset[str] = frozenset()
+        self._lru = threading.Lock()
         self.metrics = metrics
         self.index_builder = index_builder
         self.estimator_builder = estimator_builder
@@ -147,19 +170,71 @@ class ModelService:
         return self._state
 
     def reload(self) -> ModelState:
-        """Build the new state fully, then swap the reference; on failure keep serving the old."""
+        """Build the new states fully (the default, then each tenant model kept), then swap the
+        references; on any failure keep serving the old ones."""
         if self.loader is None:
             return self._state
         with self._lock:
             new = self._indexed(self.loader())  # may raise: the old state stays in place
-            self._state = new
+            tenants = OrderedDict()
+            for tenant in list(self._tenants):
+                state = self._load_tenant(tenant)  # may raise, as above
+                if state is not None:
+                    tenants[tenant] = state
+            with self._lru:
+                self._state, self._tenants, self._on_default = new, tenants, frozenset()
             self._publish()
             return new
+
+    @property
+    def tenant_models(self) -> int:
+        """How many tenants are served a champion of their own now."""
+        return len(self._tenants)
+
+    def known(self, tenant_id: str) -> ModelState | None:
+        """The tenant's state when it needs no load (None: call :meth:`for_tenant`)."""
+        if self.tenant_loader is None:
+            return self._state
+        with self._lru:
+            state = self._tenants.get(tenant_id)
+            if state is not None:
+                self._tenants.move_to_end(tenant_id)
+                return state
+            return self._state if tenant_id in self._on_default else None
+
+    def for_tenant(self, tenant_id: str) -> ModelState:
+        """The state serving this tenant: its own champion, else the default; loads the
+        tenant's on its first request (blocking: call it from a worker thread)."""
+        state = self.known(tenant_id)
+        if state is not None:
+            return state
+        with self._lock:  # one load at a time, and never across a reload's swap
+            state = self.known(tenant_id)
+            if state is not None:
+                return state
+            try:
+                state = self._load_tenant(tenant_id)
+            except Exception:  # noqa: BLE001 - the tenant is served the default, said in logs
+                log.exception("champion of tenant %r failed to load; serving it the default "
+                              "until the next reload", tenant_id)
+                state = None
+            with self._lru:
+                if state is None:
+                    self._on_default = self._on_default | {tenant_id}
+                    return self._state
+                self._tenants[tenant_id] = state
+                while len(self._tenants) > self.max_tenants:
+                    self._tenants.popitem(last=False)
+            return state
+
+    def _load_tenant(self, tenant_id: str) -> ModelState | None:
+        state = self.tenant_loader(tenant_id)
+        return None if state is None else self._indexed(replace(state, scope="tenant"))
 
     def serve_fallback(self, reason: str) -> ModelState:
         """Serve the evidence filter alone, saying why (the champion failed to load)."""
         with self._lock:
-            self._state = self._indexed(ModelState(reason=reason))
+            self._state = self._indexed(ModelState(reason=reason, scope="none"))
             self._publish()
             return self._state
 
@@ -195,7 +270,7 @@ class MasteryService:
         The educators' ``data_version`` is read *before* their evidence, so a row stored here is
         never newer than the data it was computed from.
         """
-        state = state or self.models.state
+        state = state or self.models.for_tenant(tenant_id)
         ids = list(dict.fromkeys(educator_ids))
         if records is None:
             records = self.store.get_educators(tenant_id, ids)
@@ -240,7 +315,7 @@ class MasteryService:
                   state: ModelState | None = None) -> pd.Series:
         """How far each of the educator's records moved its belief (logits), by evidence id:
         :func:`recommender.serving.evidence_influence` on the inputs :meth:`refresh` reads."""
-        state = state or self.models.state
+        state = state or self.models.for_tenant(tenant_id)
         e = record.educator_id
         evidence, completions, educators = self._inputs(tenant_id, {e: record}, [e], state)
         return evidence_influence(state.estimator, evidence, e, completions=completions,
@@ -259,7 +334,7 @@ class MasteryService:
     def get(self, tenant_id: str, records: dict[str, EducatorRecord],
             state: ModelState | None = None) -> dict[str, StoredMastery]:
         """Current mastery of these (existing) educators: stored when fresh, else recomputed."""
-        state = state or self.models.state
+        state = state or self.models.for_tenant(tenant_id)
         stored = self.store.get_mastery(tenant_id, records)
         stale = [e for e, rec in records.items()
                  if (m := stored.get(e)) is None or m.data_version != rec.data_version
@@ -329,7 +404,7 @@ class Services:
     """Everything the routers need, built once per process by the lifespan."""
 
     def __init__(self, settings: Settings, store: Store, *, model_loader: Loader | None = None,
-                 metrics: Metrics | None = None):
+                 tenant_loader: TenantLoader | None = None, metrics: Metrics | None = None):
         self.settings = settings
         self.store = store
         self.metrics = metrics or Metrics()
@@ -345,7 +420,9 @@ class Services:
         self.models = ModelService(model_loader, self.metrics,
                                    index_builder=functools.partial(prepare, self.graph,
                                                                    self.catalog),
-                                   estimator_builder=self._estimator)
+                                   estimator_builder=self._estimator,
+                                   tenant_loader=tenant_loader,
+                                   max_tenants=settings.tenant_models)
         self.mastery = MasteryService(store, self.graph, self.models, self.metrics)
         self.refresher = (MasteryRefresher(self.mastery)
                           if settings.mastery_refresh == "background" else None)

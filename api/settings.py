@@ -8,6 +8,10 @@ variable                              meaning (default)
 ``MLFLOW_TRACKING_URI``               read by :mod:`pipelines.tracking` (``DATA_DIR/mlflow``)
 ``PDREC_LOAD_MODEL``                  ``pdrec serve`` loads ``models:/mastery@champion`` at start
                                       (``true``; :mod:`pipelines.app`)
+``PDREC_TENANT_MODELS``               tenants' own champions (``pdrec promote --tenant``) kept loaded
+                                      per process, least recently used out; each is loaded on its
+                                      tenant's first request and again at every reload (``8``; 0:
+                                      every tenant is served the default champion)
 ``PDREC_MAX_BATCH``                   evidence records or xAPI statements per request (``5000``)
 ``PDREC_MAX_BODY_BYTES``              request body limit of the evidence and xAPI endpoints
                                       (``33554432``, 32 MiB); see :mod:`api.limits`
@@ -60,6 +64,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "PDREC_DATABASE_URL"))
     load_model: bool = True
+    tenant_models: int = Field(default=8, ge=0)
     max_batch: int = Field(default=5000, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -13,11 +13,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api.app import create_app as create_api
-from api.services import Loader, ModelState
+from api.services import Loader, ModelState, TenantLoader
 from api.settings import Settings
 from pipelines import tracking
 
-__all__ = ["champion_loader", "create_app", "model_state"]
+__all__ = ["champion_loader", "tenant_champion_loader", "create_app", "model_state"]
 
 log = logging.getLogger("pdrec.api")
 
@@ -43,6 +43,28 @@ def champion_loader(data_dir: Path) -> Loader:
     return load
 
 
+def tenant_champion_loader(data_dir: Path) -> TenantLoader:
+    """A loader of a tenant's own champion (``models:/mastery@champion-<tenant>``): its
+    :class:`~api.services.ModelState`, read from one version as :func:`champion_loader` does,
+    or None when the tenant has none (or an id no alias can name): it is served the default.
+    """
+
+    def load(tenant: str) -> ModelState | None:
+        try:
+            tracking.tenant_alias(tenant)
+        except ValueError:
+            return None
+        tracking.configure(data_dir)
+        champion = tracking.load_champion_bundle(tenant)
+        if champion is None:
+            return None
+        for note in champion.notes:
+            log.warning("tenant %s: %s", tenant, note)
+        return model_state(champion)
+
+    return load
+
+
 def model_state(champion: tracking.Champion) -> ModelState:
     """What the app serves of a champion: every field from its one version."""
     return ModelState(predictor=champion.predictor,
@@ -54,5 +76,7 @@ def model_state(champion: tracking.Champion) -> ModelState:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API app serving the MLflow champion (when ``PDREC_LOAD_MODEL``, the default)."""
     settings = settings or Settings()
-    loader = champion_loader(settings.data_dir) if settings.load_model else None
-    return create_api(settings, model_loader=loader)
+    if not settings.load_model:
+        return create_api(settings)
+    return create_api(settings, model_loader=champion_loader(settings.data_dir),
+                      tenant_loader=tenant_champion_loader(settings.data_dir))

@@ -172,8 +172,8 @@ def compare(
         raise typer.Exit(1)
     out = Table(title=f"Mastery models on split {table.attrs['split_id']}")
     for col in table.columns:
-        out.add_column(col, justify="left" if col in ("run", "model", "card") else "right")
-    for row in table.fillna({"card": ""}).itertuples(index=False):
+        out.add_column(col, justify="left" if col in ("run", "model", "card", "aliases") else "right")
+    for row in table.fillna({"card": "", "aliases": ""}).itertuples(index=False):
         out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console.print(out)
     return table
@@ -181,15 +181,29 @@ def compare(
 
 @app.command()
 def promote(
-    version: Annotated[str, typer.Argument(help="Registered version of 'mastery' to promote.")],
+    version: Annotated[str | None, typer.Argument(
+        help="Registered version of 'mastery' to promote.")] = None,
     data_dir: DataDir = Path("data"),
+    tenant: Annotated[str | None, typer.Option(
+        help="Promote for this tenant only (alias champion-TENANT).")] = None,
+    clear: Annotated[bool, typer.Option(
+        "--clear", help="Remove the tenant's own champion: it is served the default again.")
+    ] = False,
 ) -> None:
-    """Set the 'champion' alias of the 'mastery' model to VERSION."""
+    """Set the 'champion' alias of the 'mastery' model (or a tenant's) to VERSION."""
     from pipelines import tracking
 
+    if clear == (version is not None) or (clear and tenant is None):
+        raise typer.BadParameter("pass VERSION, or --tenant TENANT --clear")
     tracking.configure(data_dir)
-    tracking.promote(version)
-    console.print(f"mastery version {version} is now the champion")
+    if clear:
+        was = tracking.clear_tenant_champion(tenant)
+        console.print(f"tenant {tenant} is served the default champion"
+                      + (f" (was version {was})" if was else " (it had none of its own)"))
+        return
+    tracking.promote(version, tenant=tenant)
+    console.print(f"mastery version {version} is now the champion"
+                  + (f" of tenant {tenant}" if tenant else ""))
 
 
 @app.command()

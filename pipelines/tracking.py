@@ -2,7 +2,8 @@
 
 Embedded default: a SQLite tracking store and an artifact folder inside the project's data
 directory (``DATA_DIR/mlflow/``). ``MLFLOW_TRACKING_URI`` points it at a server instead.
-Models are registered as versions of ``mastery``; the ``champion`` alias marks the one served.
+Models are registered as versions of ``mastery``; the ``champion`` alias marks the one served,
+and ``champion-<tenant>`` the one served to that tenant instead (:func:`tenant_alias`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ __all__ = [
     "log_training",
     "compare_runs",
     "promote",
+    "clear_tenant_champion",
+    "tenant_alias",
     "Champion",
     "load_champion_bundle",
     "load_champion",
@@ -50,6 +54,7 @@ EXPERIMENT = "mastery"
 GAINS_ARTIFACT = "gain_posteriors.csv"
 SEVERITY_ARTIFACT = "rater_severity.csv"
 """Run artifact holding the learned gain posteriors (:func:`recommender.outcomes.fit_gain_posteriors`)."""
+_ALIAS_OK = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _COMPARE_METRICS = ("auc", "log_loss", "brier", "ece", "auc_no_own_evidence")
 
 
@@ -180,12 +185,52 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
             **{f"metrics.{m}": m for m in _COMPARE_METRICS}, "tags.card": "card"}
     table = runs.reindex(columns=list(cols)).rename(columns=cols)
     table = table.sort_values("auc", ascending=False, ignore_index=True)
+    held = _aliases_by_version(MlflowClient())
+    table["aliases"] = [held.get(str(v), "") for v in table["version"]]
     table.attrs["split_id"] = split_id
     return table
 
 
-def promote(version: str | int) -> None:
-    """Point the ``champion`` alias of ``mastery`` at ``version``."""
+def _aliases_by_version(client: MlflowClient) -> dict[str, str]:
+    """Each registered version's aliases, comma-separated (``champion``, ``champion-acme``)."""
+    try:
+        aliases = client.get_registered_model(MODEL_NAME).aliases
+    except mlflow.exceptions.MlflowException:  # nothing registered yet
+        return {}
+    held: dict[str, list[str]] = {}
+    for alias, version in sorted(aliases.items()):
+        held.setdefault(str(version), []).append(alias)
+    return {v: ",".join(a) for v, a in held.items()}
+
+
+def tenant_alias(tenant: str | None) -> str:
+    """The alias of a tenant's own champion, ``champion-<tenant>`` (``champion`` for None).
+
+    MLflow aliases take letters, digits, ``-`` and ``_``; another tenant id raises ValueError.
+    """
+    if tenant is None:
+        return CHAMPION
+    if not _ALIAS_OK.match(tenant):
+        raise ValueError(f"tenant {tenant!r} cannot name a model alias: letters, digits, '-' "
+                         "and '_' only (1 to 200 characters)")
+    return f"{CHAMPION}-{tenant}"
+
+
+def clear_tenant_champion(tenant: str) -> str | None:
+    """Remove the tenant's own champion (it is served the default again); return the version
+    its alias pointed at, None when it had none."""
+    client = MlflowClient()
+    alias = tenant_alias(tenant)
+    found = _resolve_champion(client, alias)
+    if found is not None:
+        client.delete_registered_model_alias(MODEL_NAME, alias)
+    return None if found is None else str(found.version)
+
+
+def promote(version: str | int, tenant: str | None = None) -> None:
+    """Point the ``champion`` alias of ``mastery`` at ``version``; with ``tenant``, that
+    tenant's alias (:func:`tenant_alias`): the API serves it to that tenant only."""
+    alias = tenant_alias(tenant)
     client = MlflowClient()
     versions = {str(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     if str(version) not in versions:
@@ -193,7 +238,7 @@ def promote(version: str | int) -> None:
             f"model {MODEL_NAME!r} has no version {version!r}; registered versions: "
             f"{sorted(versions, key=int)}"
         )
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(version))
+    client.set_registered_model_alias(MODEL_NAME, alias, str(version))
 
 
 def champion_version() -> str | None:
@@ -235,8 +280,11 @@ class Champion:
     notes: tuple[str, ...] = ()
 
 
-def load_champion_bundle() -> Champion | None:
+def load_champion_bundle(tenant: str | None = None) -> Champion | None:
     """The champion and everything logged with it (:class:`Champion`), or None without one.
+
+    With ``tenant``: that tenant's own champion (alias ``champion-<tenant>``), None when it has
+    none (it is served the default one).
 
     The alias is resolved once; the model, gains, rater severity and parameters are then read
     from that version and its run, whatever the alias points at by the time they are read.
@@ -244,7 +292,7 @@ def load_champion_bundle() -> Champion | None:
     catalog's prior gains, or no rater correction); a model that fails to load raises.
     """
     client = MlflowClient()
-    found = _resolve_champion(client)
+    found = _resolve_champion(client, tenant_alias(tenant))
     return None if found is None else _bundle(client, found)
 
 
@@ -297,10 +345,11 @@ def load_champion_severity() -> pd.DataFrame | None:
     return severity
 
 
-def _resolve_champion(client: MlflowClient) -> ModelVersion | None:
-    """The model version the ``champion`` alias points at now (the one place it is resolved)."""
+def _resolve_champion(client: MlflowClient, alias: str = CHAMPION) -> ModelVersion | None:
+    """The model version an alias (``champion`` by default) points at now (the one place it is
+    resolved)."""
     try:
-        return client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        return client.get_model_version_by_alias(MODEL_NAME, alias)
     except mlflow.exceptions.MlflowException:
         return None
 

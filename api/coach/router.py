@@ -84,7 +84,7 @@ def _app(request: Request, key, token: str, educator_id: str | None) -> Response
     ctx = {"csrf": csrf_token(token), "key_label": key.label or key.key_id, "role": key.role,
            "tenant": key.tenant_id, "educator_id": educator_id or "",
            "framework": services.graph.graph.get("title") or services.graph.graph.get("name"),
-           "model": services.models.state.info()}
+           "model": services.models.for_tenant(key.tenant_id).info()}
     return _page(request, "app.html", ctx)
 
 

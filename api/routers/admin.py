@@ -18,20 +18,25 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 @router.post("/model:reload", response_model=ReloadOut,
-             summary="Load the current champion (requests keep being served meanwhile)",
-             description="Builds the new model state completely, then swaps it in; stored "
+             summary="Load the current champions (requests keep being served meanwhile)",
+             description="Builds the new model states completely (the default champion and "
+                         "each tenant's own champion held), then swaps them in; stored "
                          "mastery from the previous model is recomputed on each educator's next "
                          "read. Without a champion the graph rule is served. A failed load keeps "
-                         "the previous model and answers 503.",
+                         "the previous models and answers 503. `model` is the one now serving "
+                         "the caller's tenant (its own champion, or the default), `default` the "
+                         "default champion.",
              responses=errors(401, 403, 503))
 async def reload_model(who: Admin, services: ServicesDep) -> Response:
-    previous = services.models.state
+    models = services.models
+    previous = await run_in_threadpool(models.for_tenant, who.tenant_id)
     try:
-        state = await run_in_threadpool(services.models.reload)
+        default = await run_in_threadpool(models.reload)
     except Exception as exc:  # noqa: BLE001 - reported, and the old model keeps serving
         raise Unavailable(f"model reload failed, still serving {previous.info()}: {exc}") from exc
+    state = await run_in_threadpool(models.for_tenant, who.tenant_id)
     return json_response({"previous": previous.info(), "model": state.info(),
-                          "reason": state.reason})
+                          "default": default.info(), "reason": default.reason})
 
 
 @router.get("/raters", response_model=RatersOut,
@@ -44,7 +49,7 @@ async def reload_model(who: Admin, services: ServicesDep) -> Response:
             responses=errors(401, 403, 422))
 def list_raters(who: Admin, services: ServicesDep,
                 min_ratings: int = Query(0, ge=0, le=10**9)) -> Response:
-    state = services.models.state
+    state = services.models.for_tenant(who.tenant_id)
     table = state.severity
     if table is None:
         note = ("no rater severity: " + ("the evidence filter is served without a model"

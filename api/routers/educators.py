@@ -74,7 +74,7 @@ def get_mastery(
     educator_id: str = EducatorId,
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
-    state = services.models.state
+    state = services.models.for_tenant(who.tenant_id)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
     g = services.graph
     comps = sorted(g)

@@ -154,7 +154,7 @@ def post_evidence(
     return json_response({
         **{outcome: counts[outcome] for outcome in OUTCOMES},
         "educators_updated": result.educators_updated,
-        "outcomes": outcomes, "model": services.models.state.info(),
+        "outcomes": outcomes, "model": services.models.for_tenant(who.tenant_id).info(),
     })
 
 
@@ -235,7 +235,7 @@ def post_xapi(
     return json_response({
         **{outcome: counts[outcome] for outcome in OUTCOMES},
         "educators_updated": result.educators_updated,
-        "outcomes": outcomes, "model": services.models.state.info(),
+        "outcomes": outcomes, "model": services.models.for_tenant(who.tenant_id).info(),
     })
 
 
@@ -277,7 +277,7 @@ def _record_completions(services: Services, who: Principal, mapping: XapiMapping
              "event": "completed", "at": t, "by": XAPI_BY,
              "note": completion_note(c["statement_id"]), "key_id": who.key_id}
             for c, t in zip(new, at.dt.to_pydatetime(), strict=True)])
-        if services.models.state.predictor is not None:  # completions are model features
+        if services.models.for_tenant(tenant).predictor is not None:  # completions: features
             services.mastery_changed(tenant, sorted({c["educator_id"] for c in new}))
         services.metrics.feedback.labels("completed").inc(len(new))
     return out

@@ -100,7 +100,7 @@ def post_feedback(
                      "by": ev.by, "note": ev.note, "key_id": who.key_id})
     stored = services.store.add_feedback(who.tenant_id, rows)
     completed = sorted({r["educator_id"] for r in rows if r["event"] == "completed"})
-    if services.models.state.predictor is not None:  # completions are model features
+    if services.models.for_tenant(who.tenant_id).predictor is not None:  # completions: features
         services.mastery_changed(who.tenant_id, completed)
     for event, n in Counter(r["event"] for r in rows).items():
         services.metrics.feedback.labels(event).inc(n)

@@ -27,7 +27,8 @@ def readyz(services: ServicesDep) -> Response:
         "store": {"reachable": ok, "dialect": services.store.dialect},
         "model": {**state.info(), "loaded": not state.fallback,
                   "gains": "learned" if state.gains is not None else "catalog prior",
-                  "loaded_at": state.loaded_at.isoformat(), "reason": state.reason},
+                  "loaded_at": state.loaded_at.isoformat(), "reason": state.reason,
+                  "tenant_models": services.models.tenant_models},
     }
     return json_response(body, 200 if ok else 503)
 

@@ -143,7 +143,9 @@ async def get_recommendations(
                              formats=tuple(sorted(set(formats))) if formats else None)
     unknown_activities(services, "available", available)
     only = None if available is None else frozenset(available)
-    state = services.models.state
+    # a tenant whose champion is not loaded yet is loaded in a worker thread, once
+    state = (services.models.known(who.tenant_id)
+             or await run_in_threadpool(services.models.for_tenant, who.tenant_id))
     query = (state.key, state.loaded_at, request.k, request.max_hours, request.formats, explain,
              None if only is None else tuple(sorted(only)))
     # Async, so a cached answer costs no thread hop: the point read of the educator's version
@@ -219,7 +221,7 @@ def post_batch(
     only = None if body.available is None else frozenset(body.available)
     ids = list(dict.fromkeys(body.educator_ids))
     records = services.store.get_educators(who.tenant_id, ids)
-    state = services.models.state
+    state = services.models.for_tenant(who.tenant_id)
     found = [e for e in ids if e in records]
     results = []
     log_rows = []
@@ -302,7 +304,7 @@ def get_pathway(
     bad = [g for g in goals if g not in services.graph]
     if bad:
         raise unknown_competencies(services, [("goal" if goal else "goals", g) for g in bad])
-    state = services.models.state
+    state = services.models.for_tenant(who.tenant_id)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
     context = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
     plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,

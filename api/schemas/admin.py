@@ -21,9 +21,11 @@ class ReadyOut(BaseModel):
 
 
 class ReloadOut(BaseModel):
-    previous: ModelInfo
-    model: ModelInfo
-    reason: str | None = None
+    previous: ModelInfo = Field(description="What served the caller's tenant before")
+    model: ModelInfo = Field(description="What serves the caller's tenant now: its own "
+                                         "champion (scope tenant) or the default one")
+    default: ModelInfo | None = Field(None, description="The default champion now")
+    reason: str | None = Field(None, description="Why the default is the graph rule, when it is")
 
 
 class RaterSeverity(BaseModel):
@@ -45,7 +47,7 @@ class RatersOut(BaseModel):
     note: str | None = Field(None, description="Why the list is empty, when it is")
 
     model_config = {"json_schema_extra": {"examples": [{
-        "model": {"name": "lightgbm", "version": "5", "fallback": False},
+        "model": {"name": "lightgbm", "version": "5", "fallback": False, "scope": "default"},
         "raters": [{"rater_id": "R00002", "n_ratings": 308, "severity": 1.32,
                     "severity_low": 1.15, "severity_high": 1.49}],
         "note": None}]}}

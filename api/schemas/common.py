@@ -62,6 +62,9 @@ class ModelInfo(BaseModel):
     name: str = Field(examples=["lightgbm", "graph-rule"])
     version: str | None = Field(examples=["3", None])
     fallback: bool
+    scope: Literal["tenant", "default", "none"] = Field(
+        "default", description="Whose champion answered: the tenant's own (`pdrec promote "
+                               "--tenant`), the default one, or none (the graph rule)")
 
 
 class ErrorDetail(BaseModel):

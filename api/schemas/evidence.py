@@ -69,7 +69,7 @@ class EvidenceBatchOut(BaseModel):
             {"index": 0, "evidence_id": "obs-1", "status": "accepted"},
             {"index": 1, "evidence_id": "obs-2", "status": "rejected", "field": "score",
              "value": "7", "reason": "score 7 is outside its scale [1, 4]"}],
-        "model": {"name": "graph-rule", "version": None, "fallback": True}}]})
+        "model": {"name": "graph-rule", "version": None, "fallback": True, "scope": "none"}}]})
 
     accepted: int
     duplicate: int

@@ -139,7 +139,7 @@ class RecommendationItem(BaseModel):
 class RecommendationsOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "educator_id": "T-0017", "request_id": "0c6e...", "model":
-            {"name": "lightgbm", "version": "3", "fallback": False},
+            {"name": "lightgbm", "version": "3", "fallback": False, "scope": "default"},
         "items": [{"rank": 1, "activity_id": "ACT-030", "title": "Equity-focused coaching cycle",
                    "format": "coaching_cycle", "hours": 8.0, "score": 0.99,
                    "reason": "Builds Equity orientation (mastery 0.50); 8 h, expected gain +0.14.",

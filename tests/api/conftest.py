@@ -57,7 +57,8 @@ def _template() -> Path:
 
 
 @contextlib.contextmanager
-def running_api(data_dir: Path, url: str | None = None, model_loader=None, **overrides):
+def running_api(data_dir: Path, url: str | None = None, model_loader=None, tenant_loader=None,
+                **overrides):
     if url is None:  # a copy of a migrated template: the schema DDL runs once per session
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         shutil.copy(_template(), Path(data_dir) / "pdrec.db")
@@ -68,7 +69,7 @@ def running_api(data_dir: Path, url: str | None = None, model_loader=None, **ove
                                ("admin", "acme", "admin"), ("other", "other", "platform")):
         keys[name], _ = store.create_key(tenant, role)
     store.dispose()
-    app = create_app(settings, model_loader=model_loader)
+    app = create_app(settings, model_loader=model_loader, tenant_loader=tenant_loader)
     with TestClient(app) as client:
         yield Api(client, keys)
 

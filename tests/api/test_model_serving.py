@@ -49,7 +49,8 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         api.post("/v1/evidence", json={"records": [record(1, score=4), record(2, score=1,
                                                                         competency="INS.ELL")]})
         before = api.get("/v1/educators/T1/recommendations").json()
-        assert before["model"] == {"name": "evidence-filter", "version": None, "fallback": True}
+        assert before["model"] == {"name": "evidence-filter", "version": None, "fallback": True,
+                                   "scope": "none"}
         raters = api.get("/v1/admin/raters", who="admin").json()
         assert raters["raters"] == [] and "without a model" in raters["note"]
 
@@ -58,7 +59,8 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         r = api.post("/v1/admin/model:reload", who="admin")
         assert r.status_code == 200, r.text
         assert r.json()["previous"]["fallback"] is True
-        assert r.json()["model"] == {"name": "lightgbm", "version": version, "fallback": False}
+        assert r.json()["model"] == {"name": "lightgbm", "version": version, "fallback": False,
+                                    "scope": "default"}
         raters = api.get("/v1/admin/raters", who="admin").json()["raters"]
         assert raters and {"rater_id", "n_ratings", "severity", "severity_low",
                            "severity_high"} == set(raters[0])
@@ -102,7 +104,8 @@ def test_champion_loaded_at_start_and_new_evidence_changes_its_estimate(registry
         assert high["computed_at"] > low["computed_at"]
         assert high["model"]["name"] == "lightgbm"
         body = api.post("/v1/evidence", json={"records": [record(99)]}).json()
-        assert body["model"] == {"name": "lightgbm", "version": version, "fallback": False}
+        assert body["model"] == {"name": "lightgbm", "version": version, "fallback": False,
+                                    "scope": "default"}
 
 
 def test_failed_reload_keeps_serving_the_previous_model(api, monkeypatch):
