@@ -107,7 +107,9 @@ def plan_pathway(
     catalog : Catalog
         Activities and their targets.
     mastery : DataFrame or mapping
-        The educator's mastery table, as for :func:`recommender.ranking.rank_activities`.
+        The educator's mastery table, as for :func:`recommender.ranking.rank_activities`,
+        except that a competency without a row is at 0 here (the ranker reads it as its
+        ``cold_start_p``; the ``pathway-rule`` baseline relies on 0, issue #20 item 4).
     goals : str or iterable of str
         Goal competency ids (at least one).
     context : EducatorContext

@@ -52,7 +52,13 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.evidence import SOURCES
-from recommender.ranking import EducatorContext, RankingRequest, prepare, rank_batch
+from recommender.ranking import (
+    COLD_START_P,
+    EducatorContext,
+    RankingRequest,
+    prepare,
+    rank_batch,
+)
 from recommender.sim_estimators import (
     EstimateFn,
     estimator_inputs,
@@ -191,10 +197,11 @@ class SimState:
         })
 
     def smoothed(self) -> np.ndarray:
-        """The smoothed evidence share as an (educators, competencies) array, 0.5 where none."""
+        """The smoothed evidence share as an (educators, competencies) array, the cold-start
+        value :data:`~recommender.ranking.params.COLD_START_P` (0.5) where none."""
         pop = self.population
         return wide_mastery(smoothed_mastery(self.evidence), pop.educator_ids, pop.competencies,
-                            "p_mastery", 0.5)
+                            "p_mastery", COLD_START_P)
 
 
 class Policy(Protocol):

@@ -7,7 +7,10 @@ baselines read :func:`smoothed_mastery`.
 
 The smoothed evidence estimate (:func:`smoothed_mastery`) is, per (educator, competency),
 ``(a + sum w * proficient) / (a + b + sum w)`` with ``a = b = 1`` and recency weights
-``w = 0.5 ** (age_days / half_life_days)`` (half-life 60 days), 0.5 without evidence.
+``w = 0.5 ** (age_days / half_life_days)`` (half-life 60 days), 0.5 without evidence: the prior
+mean ``a / (a + b)``, which is the engine's cold-start value
+(:data:`recommender.ranking.params.COLD_START_P`), so a pair without evidence reads the same
+whether the ranker fills it (it has no row) or the simulator does (:func:`wide_mastery`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.estimate import MasteryEstimator
+from recommender.ranking.params import COLD_START_P
 
 __all__ = [
     "EstimateFn",
@@ -42,7 +46,9 @@ def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float 
     """Smoothed, recency-weighted share of proficient records per (educator, competency).
 
     Returns a long frame ``educator_id, competency_id, p_mastery, n_evidence`` (pairs with
-    evidence only; the ranker treats the others as cold).
+    evidence only; the ranker reads the others as its ``cold_start_p``, by default
+    :data:`~recommender.ranking.params.COLD_START_P`, the default prior's mean 0.5, so they
+    rank as if the prior's answer were given).
     """
     if evidence.empty:
         return pd.DataFrame(columns=["educator_id", "competency_id", "p_mastery", "n_evidence"])
@@ -68,8 +74,10 @@ def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float 
 
 
 def wide_mastery(long: pd.DataFrame, educators: np.ndarray, comps: Sequence[str],
-                 column: str, fill: float) -> np.ndarray:
-    """``long[column]`` as an (educators, comps) array; ``fill`` where a pair has no row."""
+                 column: str, fill: float = COLD_START_P) -> np.ndarray:
+    """``long[column]`` as an (educators, comps) array; ``fill`` where a pair has no row (by
+    default the cold-start value :data:`~recommender.ranking.params.COLD_START_P`, as the
+    ranker reads a missing pair)."""
     out = np.full((len(educators), len(comps)), fill)
     if len(long):
         r = pd.Index(educators).get_indexer(long["educator_id"])

@@ -20,11 +20,17 @@ The package re-exports its public names; each module is one concept:
 
 from recommender.explain import Recommendation
 from recommender.ranking.index import RankingIndex, prepare, target_gains
-from recommender.ranking.params import DEFAULT_RANKER_PARAMS, RankerParams, ScoreWeights
+from recommender.ranking.params import (
+    COLD_START_P,
+    DEFAULT_RANKER_PARAMS,
+    RankerParams,
+    ScoreWeights,
+)
 from recommender.ranking.rank import rank_activities, rank_batch
 from recommender.ranking.requests import EducatorContext, RankingRequest
 
 __all__ = [
+    "COLD_START_P",
     "DEFAULT_RANKER_PARAMS",
     "EducatorContext",
     "Recommendation",

@@ -5,9 +5,12 @@ A **mastery table** for one educator is a DataFrame indexed by ``competency_id``
 ``uncertainty`` (>= 0, e.g. a standard error), ``n_evidence`` (int), ``evidence_ids`` (list of
 str: the evidence the estimate rests on) and ``contributions`` (list of ``(feature, value)``
 pairs). A plain mapping ``{competency_id: p_mastery}`` is accepted as well. A competency missing
-from the table counts as ``p_mastery = 0`` (its reported uncertainty is the ranker parameters'
-``missing_uncertainty``). For a batch, a long frame ``educator_id, competency_id, p_mastery[,
-p_bound, uncertainty, n_evidence]``, one row per (educator, competency).
+from the table is a **cold start**: it counts as ``p_mastery = p_bound = cold`` (the ranker
+parameters' ``cold_start_p``, by default :data:`recommender.ranking.params.COLD_START_P`, 0.5:
+the estimators' own answer without evidence), exactly as an explicit row with that value; its
+reported uncertainty is the ranker parameters' ``missing_uncertainty``. For a batch, a long
+frame ``educator_id, competency_id, p_mastery[, p_bound,
+uncertainty, n_evidence]``, one row per (educator, competency).
 
 ``p_bound`` (optional, in [0, 1]) is a **lower credible bound** of the mastery level, for
 estimators that know their uncertainty (:class:`recommender.estimate.MasteryEstimator`). With it
@@ -31,6 +34,7 @@ import pandas as pd
 
 from recommender.errors import UnknownCompetencyError
 from recommender.graph import check_ids
+from recommender.ranking.params import COLD_START_P
 
 __all__ = ["MasteryTable", "check_mastery_long", "decision_mastery", "read_mastery",
            "read_mastery_long"]
@@ -46,17 +50,21 @@ class MasteryTable:
     evidence_ids: dict[str, list[str]]
     contributions: dict[str, list]
     bound: dict[str, float] = field(default_factory=dict)
+    cold: float = COLD_START_P
+    """P(mastery) and bound of a competency the table does not have (a cold start)."""
 
     def p_of(self, c: str) -> float:
-        """P(mastery) of ``c``; 0 when the table does not have it."""
-        return float(self.p.get(c, 0.0))
+        """P(mastery) of ``c``; :attr:`cold` when the table does not have it."""
+        return float(self.p.get(c, self.cold))
 
     def decision_row(self, competencies: Sequence[str], threshold: float) -> np.ndarray:
-        """(1, len(competencies)) :func:`decision_mastery` of this table (0 where missing)."""
-        p = np.asarray([[self.p.get(c, 0.0) for c in competencies]], dtype=float)
+        """(1, len(competencies)) :func:`decision_mastery` of this table (:attr:`cold` where
+        missing, level and bound alike)."""
+        p = np.asarray([[self.p.get(c, self.cold) for c in competencies]], dtype=float)
         if not self.bound:
             return p
-        bound = np.asarray([[self.bound.get(c, self.p.get(c, 0.0)) for c in competencies]])
+        bound = np.asarray([[self.bound.get(c, self.p.get(c, self.cold))
+                             for c in competencies]])
         return decision_mastery(p, bound, threshold)
 
 
@@ -96,9 +104,11 @@ def _as_list(x: Any) -> list:
     return list(x)
 
 
-def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]
-                 ) -> MasteryTable:
+def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float],
+                 cold: float = COLD_START_P) -> MasteryTable:
     """Validate one educator's mastery table (DataFrame or mapping) and return it as maps.
+
+    ``cold`` is what the returned table reads for a competency it does not have.
 
     Raises
     ------
@@ -115,7 +125,8 @@ def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]
         ids = [str(k) for k in mastery]
         vals = np.asarray([mastery[k] for k in mastery], dtype=float)
         _check_p(vals, ids, "mastery")
-        return MasteryTable(dict(zip(ids, vals.tolist(), strict=True)), {}, {}, {}, {})
+        return MasteryTable(dict(zip(ids, vals.tolist(), strict=True)), {}, {}, {}, {},
+                            cold=cold)
     if not isinstance(mastery, pd.DataFrame):
         raise TypeError(
             "mastery must be a DataFrame indexed by competency_id with a 'p_mastery' column, or "
@@ -157,7 +168,8 @@ def read_mastery(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float]
     con = {}
     if "contributions" in frame.columns:
         con = {i: _as_list(v) for i, v in zip(ids, frame["contributions"].tolist(), strict=True)}
-    return MasteryTable(dict(zip(ids, p.tolist(), strict=True)), unc, n_ev, ev, con, bound)
+    return MasteryTable(dict(zip(ids, p.tolist(), strict=True)), unc, n_ev, ev, con, bound,
+                        cold=cold)
 
 
 def check_mastery_long(mastery_long: pd.DataFrame) -> None:
@@ -172,13 +184,14 @@ def check_mastery_long(mastery_long: pd.DataFrame) -> None:
 
 
 def read_mastery_long(graph: nx.DiGraph, competencies: pd.Index, mastery_long: pd.DataFrame,
-                      also: Iterable[Any] = (), threshold: float | None = None
-                      ) -> tuple[pd.Index, np.ndarray]:
+                      also: Iterable[Any] = (), threshold: float | None = None,
+                      cold: float = COLD_START_P) -> tuple[pd.Index, np.ndarray]:
     """The educators (sorted) and their mastery matrix ``(E, C)`` from a checked long frame.
 
     ``competencies`` are the matrix's columns (the index's sorted ids); a (educator, competency)
-    pair without a row is 0. Educators in ``also`` but not in the frame get a row of zeros (a
-    cold start). With ``threshold`` and a ``p_bound`` column, the matrix is
+    pair without a row is ``cold`` (level and bound: a cold start, the ranker parameters'
+    ``cold_start_p``), as is every pair of an educator in ``also`` but not in the frame. With
+    ``threshold`` and a ``p_bound`` column, the matrix is
     :func:`decision_mastery` of the levels and bounds (the matrix the ranker scores on).
 
     Raises
@@ -219,12 +232,12 @@ def read_mastery_long(graph: nx.DiGraph, competencies: pd.Index, mastery_long: p
         ids = pair_ids()
         sample = sorted({ids[i] for i in np.flatnonzero(dup)})[:5]
         raise ValueError(f"mastery_long has duplicate (educator_id, competency_id) rows: {sample}")
-    p = np.zeros((len(educators), n_c))
+    p = np.full((len(educators), n_c), float(cold))
     p[row, col] = pvals
     if threshold is None or "p_bound" not in mastery_long.columns:
         return educators, p
     bvals = pd.to_numeric(mastery_long["p_bound"], errors="coerce").to_numpy(float)
     _check_p(bvals, pair_ids, "mastery_long (p_bound)")
-    bound = np.zeros_like(p)
+    bound = np.full_like(p, float(cold))
     bound[row, col] = bvals
     return educators, decision_mastery(p, bound, threshold)

@@ -16,9 +16,20 @@ from typing import Any
 
 from recommender.ranking.checks import bad_field, is_number
 
-__all__ = ["DEFAULT_RANKER_PARAMS", "RankerParams", "ScoreWeights", "check_params"]
+__all__ = ["COLD_START_P", "DEFAULT_RANKER_PARAMS", "RankerParams", "ScoreWeights",
+           "check_params"]
 
 _PREFIX = "ranker."
+
+COLD_START_P = 0.5
+"""P(mastery) of a competency an estimate has no row for (a **cold start**), one value for the
+whole engine: the ranker reads a missing competency (or a missing educator's every competency)
+as this (:attr:`RankerParams.cold_start_p`), the policy simulator fills it where the smoothed
+share has no evidence, and it is the estimators' own answer without evidence:
+:func:`recommender.sim_estimators.smoothed_mastery`'s Beta(1, 1) prior mean is 0.5, and
+:class:`recommender.estimate.MasteryEstimator` answers every competency (so leaves no row
+missing). 0.5, not 0: no evidence is not evidence of no mastery, and reading it as 0 ranked a
+half-assessed educator as if the unassessed half were known gaps (issue #20 item 4)."""
 
 
 def _check_finite(owner: str, obj: object,
@@ -94,7 +105,13 @@ class RankerParams:
         0 and 1 are finitely far from the mastery threshold, in (0, 0.5).
     missing_uncertainty : float, default=0.5
         Uncertainty an explanation reports for a competency absent from the mastery table
-        (ranked as P = 0): the largest standard deviation a probability can have (>= 0).
+        (ranked as P = ``cold_start_p``): the largest standard deviation a probability can
+        have (>= 0).
+    cold_start_p : float, default=COLD_START_P (0.5)
+        P(mastery) the ranker reads for a competency the mastery table has no row for, and for
+        every competency of an educator ranked without any row, in [0, 1]: the estimators' own
+        answer without evidence (:data:`COLD_START_P`), so a missing row and an explicit row
+        with this value rank identically.
 
     Where the values come from
     --------------------------
@@ -127,6 +144,7 @@ class RankerParams:
     step_overhead_hours: float = 1.0
     p_clip: float = 0.01
     missing_uncertainty: float = 0.5
+    cold_start_p: float = COLD_START_P
 
     def __post_init__(self) -> None:
         if not isinstance(self.weights, ScoreWeights):
@@ -139,6 +157,7 @@ class RankerParams:
             "step_overhead_hours": (lambda v: v >= 0, "a finite number of hours >= 0"),
             "p_clip": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
             "missing_uncertainty": (lambda v: v >= 0, "a finite number >= 0"),
+            "cold_start_p": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
         })
 
     def to_dict(self) -> dict[str, float]:

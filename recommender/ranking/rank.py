@@ -91,8 +91,8 @@ def rank_activities(
     """
     check_request(request)
     check_context(graph, context)
-    table = read_mastery(graph, mastery)
     arr = resolve_index(graph, catalog, gains, index, params)
+    table = read_mastery(graph, mastery, cold=arr.params.cold_start_p)
     p = table.decision_row(arr.competencies, request.mastery_threshold)
     goal_mask, excluded, pin_rank = _context_arrays(arr, [context])
     s = score_activities(arr, p, goal_mask, excluded, request)
@@ -133,7 +133,8 @@ def rank_batch(
         competency).
     contexts : mapping educator_id -> EducatorContext, optional
         Educators in ``contexts`` but not in ``mastery_long`` are ranked from a cold start
-        (every competency at 0).
+        (every competency at ``params.cold_start_p``, as a competency missing from
+        ``mastery_long``).
     request, gains, index, params
         As in :func:`rank_activities`.
 
@@ -151,7 +152,8 @@ def rank_batch(
         check_context(graph, ctx)
     arr = resolve_index(graph, catalog, gains, index, params)
     educators, p = read_mastery_long(graph, arr.competencies, mastery_long, also=contexts,
-                                     threshold=request.mastery_threshold)
+                                     threshold=request.mastery_threshold,
+                                     cold=arr.params.cold_start_p)
     ctx_list = [contexts.get(e, _EMPTY_CONTEXT) for e in educators]
     goal_mask, excluded, pin_rank = _context_arrays(arr, ctx_list)
     s = score_activities(arr, p, goal_mask, excluded, request)

@@ -12,6 +12,7 @@ from recommender.errors import UnknownCompetencyError
 from recommender.graph import build_framework, default_framework
 from recommender.pathway import plan_pathway
 from recommender.ranking import (
+    COLD_START_P,
     DEFAULT_RANKER_PARAMS,
     EducatorContext,
     RankerParams,
@@ -91,7 +92,7 @@ def worlds(draw, max_nodes=8, max_activities=14):
 
 @st.composite
 def mastery_tables(draw, ids):
-    """A mastery table over a subset of ``ids`` (the rest are missing: p = 0)."""
+    """A mastery table over a subset of ``ids`` (the rest are missing: a cold start)."""
     present = draw(st.lists(st.sampled_from(ids), unique=True, max_size=len(ids)))
     frame = table({c: draw(P_VALUES) for c in present})
     return frame
@@ -123,6 +124,7 @@ ranker_params = st.builds(
     readiness_slope=st.sampled_from([0.0, 2.0, 5.0]),
     step_overhead_hours=st.sampled_from([0.0, 10.0, 40.0]),
     p_clip=st.sampled_from([0.001, 0.01, 0.2]),
+    cold_start_p=st.sampled_from([0.0, 0.5, 0.8]),
 )
 """Ranker params around the defaults, including the edges of each range."""
 
@@ -235,8 +237,11 @@ def _ancestors(graph, c):
     return seen
 
 
-def p_map(frame):
-    return dict(zip(frame.index, frame["p_mastery"], strict=True))
+def p_map(frame, graph=(), cold=COLD_START_P):
+    """P(mastery) of the table's competencies, and ``cold`` (the ranker's cold-start value)
+    for every other competency of ``graph``."""
+    return {**dict.fromkeys(graph, cold), **dict(zip(frame.index, frame["p_mastery"],
+                                                     strict=True))}
 
 
 # --------------------------------------------------------------------------- properties
@@ -246,7 +251,7 @@ def p_map(frame):
 @given(cases())
 def test_hard_gate_is_never_violated(case):
     graph, catalog, mastery, context, request = case
-    p = p_map(mastery)
+    p = p_map(mastery, graph)
     for rec in rank_activities(graph, catalog, mastery, context=context, request=request):
         if rec.pinned or not request.hard_gate:
             continue
@@ -314,7 +319,7 @@ def test_k_budget_and_filters_are_respected(case):
 @given(cases(pins=False))
 def test_activities_whose_targets_are_all_mastered_are_not_proposed(case):
     graph, catalog, mastery, context, request = case
-    p = p_map(mastery)
+    p = p_map(mastery, graph)
     for rec in rank_activities(graph, catalog, mastery, context=context, request=request):
         assert any(p.get(t["competency_id"], 0.0) < request.mastery_threshold
                    for t in rec.explanation["targets"])
@@ -340,7 +345,7 @@ def test_explanations_cite_only_this_educators_evidence(case):
 def test_scores_match_the_documented_formula(case, params):
     graph, catalog, mastery, context, request = case
     wt = params.weights
-    p = p_map(mastery)
+    p = p_map(mastery, graph, params.cold_start_p)
     for rec in rank_activities(graph, catalog, mastery, context=context, request=request,
                                params=params):
         parts = rec.explanation["score_parts"]
@@ -360,7 +365,7 @@ def test_nothing_eligible_is_left_out_when_room_remains(case):
     recs = rank_activities(graph, catalog, mastery, context=context, request=request)
     if len(recs) == request.k:
         return
-    p = p_map(mastery)
+    p = p_map(mastery, graph)
     used = sum(r.hours for r in recs)
     budget = math.inf if request.max_hours is None else request.max_hours
     for aid, row in catalog.activities.iterrows():
@@ -420,6 +425,47 @@ def test_rank_batch_agrees_with_rank_activities(data):
         assert rows["score"].tolist() == [r.score for r in single]
 
 
+@FAST
+@given(st.data())
+def test_a_missing_competency_ranks_as_an_explicit_cold_start_row(data):
+    """A competency without a row and an explicit row at ``cold_start_p`` (level and bound)
+    rank identically, one educator at a time and in a batch, for a missing educator too."""
+    graph, catalog = data.draw(worlds())
+    request = data.draw(requests)
+    params = data.draw(st.one_of(st.none(), ranker_params))
+    cold = (params or DEFAULT_RANKER_PARAMS).cold_start_p
+    comps = sorted(graph)
+    partial = data.draw(mastery_tables(comps))[["p_mastery"]]
+    bounded = data.draw(st.booleans())
+    if bounded:
+        partial = partial.assign(p_bound=partial["p_mastery"] * data.draw(st.floats(0, 1)))
+    missing = [c for c in comps if c not in partial.index]
+    filled = pd.concat([partial, pd.DataFrame(
+        {"p_mastery": cold, **({"p_bound": cold} if bounded else {})},
+        index=pd.Index(missing, name=partial.index.name))])
+    context = data.draw(contexts(graph, catalog))
+    single = rank_activities(graph, catalog, partial, context=context, request=request,
+                             params=params)
+    explicit = rank_activities(graph, catalog, filled, context=context, request=request,
+                               params=params)
+    assert [(r.activity_id, r.score) for r in single] == [
+        (r.activity_id, r.score) for r in explicit]
+
+    def long(t, e):
+        return t.rename_axis("competency_id").reset_index().assign(educator_id=e)
+
+    all_cold = pd.DataFrame({"p_mastery": cold, **({"p_bound": cold} if bounded else {})},
+                            index=pd.Index(comps, name="competency_id"))
+    ctxs = {"e": context, "none": context}
+    a = rank_batch(graph, catalog, long(partial, "e"), contexts=ctxs, request=request,
+                   params=params)
+    b = rank_batch(graph, catalog, pd.concat([long(filled, "e"), long(all_cold, "none")]),
+                   contexts=ctxs, request=request, params=params)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    rows = a[a["educator_id"] == "e"]
+    assert rows["activity_id"].tolist() == [r.activity_id for r in single]
+
+
 # --------------------------------------------------------------------------- unit tests
 
 NAMES = {"AL": "Assessment literacy", "FA": "Formative assessment",
@@ -468,10 +514,13 @@ def test_a_lower_bound_decides_mastered_and_the_level_how_far():
     assert plan_pathway(G, cat, level, ["AL"], context=goal).steps == []
 
 
-def test_missing_competency_counts_as_zero_with_high_uncertainty():
+def test_missing_competency_counts_as_the_cold_start_value_with_high_uncertainty():
     cat = build_catalog({"activities": [activity("A1", {"X": 1.0})]}, G)
     [rec] = rank_activities(G, cat, table({"AL": 0.9}))
-    assert rec.explanation["targets"][0]["p_mastery"] == 0.0
+    assert rec.explanation["targets"][0]["p_mastery"] == COLD_START_P == 0.5
+    [rec0] = rank_activities(G, cat, table({"AL": 0.9}), params=RankerParams(cold_start_p=0))
+    assert rec0.explanation["targets"][0]["p_mastery"] == 0.0
+    assert rec0.score > rec.score  # read as a known gap, X is needed more
     assert rec.explanation["targets"][0]["uncertainty"] == DEFAULT_RANKER_PARAMS.missing_uncertainty
     [rec] = rank_activities(G, cat, table({"AL": 0.9}), params=RankerParams(missing_uncertainty=1))
     assert rec.explanation["targets"][0]["uncertainty"] == 1
@@ -504,7 +553,7 @@ def test_the_goal_itself_earns_more_than_its_prerequisites_once_they_are_there()
     rec, other = rank_activities(g, cat, mastery, context=context)
     assert rec.activity_id == "A2" and other.activity_id == "A1"
     assert rec.explanation["score_parts"]["goal"] == 1.0
-    p = p_map(mastery)
+    p = p_map(mastery, g)
     request = RankingRequest()
     assert other.explanation["score_parts"]["goal"] == pytest.approx(
         reference_goal(g, cat, p, context, "A1", request))

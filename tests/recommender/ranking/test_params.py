@@ -19,7 +19,7 @@ def test_defaults_are_the_documented_values():
         "ranker.diversity_penalty": 0.3, "ranker.logits_per_gain": 4.0,
         "ranker.readiness_floor": 0.25, "ranker.readiness_slope": 2.0,
         "ranker.step_overhead_hours": 1.0, "ranker.p_clip": 0.01,
-        "ranker.missing_uncertainty": 0.5,
+        "ranker.missing_uncertainty": 0.5, "ranker.cold_start_p": 0.5,
     }
 
 
@@ -46,13 +46,14 @@ def test_every_field_is_documented_with_its_source():
         ({"step_overhead_hours": "10"}, r"RankerParams\.step_overhead_hours .*got '10'\."),
         ({"p_clip": 0.5}, r"RankerParams\.p_clip must be a number in \(0, 0\.5\); got 0\.5\."),
         ({"missing_uncertainty": math.nan}, r"RankerParams\.missing_uncertainty .*got nan\."),
+        ({"cold_start_p": 1.5}, r"RankerParams\.cold_start_p .*got 1\.5"),
         ({"diversity_penalty": True}, r"RankerParams\.diversity_penalty .*got True\."),
         ({"weights": {"goal": 1.0}}, r"RankerParams\.weights must be a ScoreWeights; "
                                      r"got \{'goal': 1\.0\}\."),
     ],
     ids=["negative-penalty", "zero-logits", "zero-floor", "floor-above-1", "infinite-slope",
-         "negative-overhead", "string-overhead", "clip-half", "nan-uncertainty", "bool-penalty",
-         "dict-weights"],
+         "negative-overhead", "string-overhead", "clip-half", "nan-uncertainty", "cold-above-1",
+         "bool-penalty", "dict-weights"],
 )
 def test_bad_params_name_the_field_the_value_and_what_is_expected(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
