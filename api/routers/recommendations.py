@@ -282,10 +282,14 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
             summary="A step-by-step plan to goal competencies",
             description="Goals from `goal` (repeatable), else the educator's own goals (none: "
                         "422). A `goal` that names no competency of the framework is a 404 "
-                        "naming it (`GET /v1/framework` lists them).",
+                        "naming it (`GET /v1/framework` lists them). `available` (repeatable) "
+                        "names the activities the educator can take now: no step outside it is "
+                        "planned, pinned or not (omitted: all); an id in it not in the catalog "
+                        "is a 404 naming it.",
             responses=errors(401, 403, 404, 422, notes={404: (
-                "No such educator in the caller's tenant, or a `goal` names no competency of "
-                "the framework (`GET /v1/framework` lists them)")}))
+                "No such educator in the caller's tenant, a `goal` names no competency of "
+                "the framework (`GET /v1/framework` lists them), or an `available` id names "
+                "no activity of the catalog (`GET /v1/activities` lists them)")}))
 def get_pathway(
     who: Reader,
     services: ServicesDep,
@@ -293,8 +297,12 @@ def get_pathway(
     goal: Annotated[list[str] | None, Query(description="Goal competency id(s)",
                                             max_length=50)] = None,
     formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
+    available: Annotated[list[AddressableId] | None, Query(
+        description="The activities the educator can take now (repeatable); omitted: all",
+        max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
+    unknown_activities(services, "available", available)
     goals = list(dict.fromkeys(goal or rec.goals))
     if not goals:
         raise BadRequest("no goal: pass ?goal=<competency_id> or set the educator's goals "
@@ -306,7 +314,8 @@ def get_pathway(
         raise unknown_competencies(services, [("goal" if goal else "goals", g) for g in bad])
     state = services.models.for_tenant(who.tenant_id)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
-    context = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
+    context = _only_available(services.contexts(who.tenant_id, {educator_id: rec})[educator_id],
+                              None if available is None else frozenset(available))
     plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,
                         context=context,
                         request=RankingRequest(formats=formats or None), gains=state.gains)

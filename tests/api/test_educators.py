@@ -145,6 +145,34 @@ def test_available_limits_single_and_batch_recommendations_pins_included(api):
                                    "reason": err["details"][0]["reason"]}]
 
 
+def test_available_limits_the_pathway_and_unknown_ids_are_404(api):
+    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    full = api.get("/v1/educators/T1/pathway").json()["steps"]
+    assert full
+    dropped = full[0]["activity_id"]
+    offered = [a for a in api.services.catalog.activities.index if a != dropped]
+    r = api.get("/v1/educators/T1/pathway", params={"available": offered})
+    assert r.status_code == 200, r.text
+    steps = [s["activity_id"] for s in r.json()["steps"]]
+    assert dropped not in steps and set(steps) <= set(offered)
+    same = api.get("/v1/educators/T1/pathway",
+                   params={"available": list(api.services.catalog.activities.index)}).json()
+    assert [s["activity_id"] for s in same["steps"]] == [s["activity_id"] for s in full]
+    none = api.get("/v1/educators/T1/pathway", params={"available": [dropped]}).json()
+    assert {s["activity_id"] for s in none["steps"]} <= {dropped}
+    r = api.get("/v1/educators/T1/pathway", params={"available": [dropped, "NOPE-1", "NOPE-2"]})
+    assert r.status_code == 404, r.text
+    err = r.json()["error"]
+    assert "NOPE-1" in err["message"] and "NOPE-2" in err["message"]
+    assert [(d["field"], d["value"]) for d in err["details"]] == [
+        ("available", "NOPE-1"), ("available", "NOPE-2")]
+    too_many = api.get("/v1/educators/T1/pathway", params={"available": ["A"] * 1001})
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["details"][0]["field"].startswith("available")
+    spec = api.client.get("/openapi.json").json()["paths"]["/v1/educators/{educator_id}/pathway"]
+    assert "`available`" in spec["get"]["responses"]["404"]["description"]
+
+
 @pytest.mark.parametrize("body,status,field", [
     ({"educator_ids": []}, 422, "educator_ids"), ({"educator_ids": ["T1"], "k": 0}, 422, "k"),
     ({"educator_ids": ["T1"], "formats": ["x"]}, 422, "formats[0]"),
