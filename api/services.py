@@ -93,6 +93,8 @@ class ModelState:
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     reason: str | None = None  # why the evidence filter alone is served, when it is
     scope: str = "default"  # "tenant": the tenant's own champion (``none`` when no model)
+    # the short model card (api.schemas.ModelCard), read by the loader; None: none logged
+    card: dict | None = field(default=None, repr=False, compare=False)
     index: RankingIndex | None = field(default=None, repr=False, compare=False)
     estimator: MasteryEstimator | None = field(default=None, repr=False, compare=False)
 
@@ -109,9 +111,11 @@ class ModelState:
 
     def info(self) -> dict:
         """The ``model`` field of every response; ``scope`` says whose champion it is: the
-        tenant's own, the ``default`` one, or ``none`` (the evidence filter)."""
+        tenant's own, the ``default`` one, or ``none`` (the evidence filter); ``card`` what it
+        was trained on (None for the evidence filter or a model logged without a card)."""
         return {"name": self.name, "version": self.version, "fallback": self.fallback,
-                "scope": "none" if self.fallback else self.scope}
+                "scope": "none" if self.fallback else self.scope,
+                "card": None if self.fallback else self.card}
 
 
 Loader = Callable[[], ModelState]

@@ -16,6 +16,7 @@ from api.app import create_app as create_api
 from api.services import Loader, ModelState, TenantLoader
 from api.settings import Settings
 from pipelines import tracking
+from pipelines.model_card import served_card
 
 __all__ = ["champion_loader", "tenant_champion_loader", "create_app", "model_state"]
 
@@ -70,7 +71,9 @@ def model_state(champion: tracking.Champion) -> ModelState:
     return ModelState(predictor=champion.predictor,
                       name=str(getattr(champion.predictor, "name", "mastery")),
                       version=champion.version, run_id=champion.run_id, gains=champion.gains,
-                      severity=champion.severity, params=champion.params)
+                      severity=champion.severity, params=champion.params,
+                      card=(None if champion.card is None
+                            else served_card(champion.card, champion.trained_at)))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,7 +2,8 @@
 
 Built by :func:`pipelines.training.train` (no MLflow here) and logged by
 :func:`pipelines.tracking.log_training` as ``model_card.json`` beside every model; ``pdrec
-compare`` shows its one-line :func:`card_summary`.
+compare`` shows its one-line :func:`card_summary`, the API's ``model.card`` its short
+:func:`served_card`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-__all__ = ["CARD_ARTIFACT", "framework_hash", "time_range", "frame_hash", "card_summary"]
+__all__ = ["CARD_ARTIFACT", "framework_hash", "time_range", "frame_hash", "card_summary",
+           "served_card"]
 
 CARD_ARTIFACT = "model_card.json"
 
@@ -58,3 +60,25 @@ def card_summary(card: dict) -> str:
            else f"educators {split['test_size']:g}")
     return (f"{card['framework']['name']}#{card['framework']['hash'][:6]} {where} "
             f"{days(span['from'])}..{days(span['to'])} {how}")
+
+
+def served_card(card: dict, trained_at: str | None = None) -> dict:
+    """The short summary of a card the API serves in ``model.card`` (``api.schemas.ModelCard``):
+    the framework (name, version, hash), the data (kind, tenant, fingerprint, evidence rows),
+    the evidence's time range, the split and when the run trained. Keys a card of an older run
+    lacks are None."""
+    framework, data, split = (card.get(k) or {} for k in ("framework", "data", "split"))
+    span = data.get("time_range") or {}
+    return {
+        "framework": {"name": framework.get("name"),
+                      "version": None if framework.get("version") is None
+                      else str(framework["version"]),
+                      "hash": framework.get("hash")},
+        "data": {"kind": data.get("kind"), "tenant": data.get("tenant"),
+                 "fingerprint": data.get("fingerprint"),
+                 "evidence": (data.get("rows") or {}).get("evidence")},
+        "time_range": {"from": span.get("from"), "to": span.get("to")},
+        "split": {"by": split.get("by"), "before": split.get("before"),
+                  "test_size": split.get("test_size"), "split_id": split.get("split_id")},
+        "trained_at": trained_at,
+    }

@@ -269,6 +269,11 @@ class Champion:
         The run's logged parameters (``model``, ``ranker.*``, ``estimator.*``, ...), read-only.
     notes : tuple of str
         Why an optional artifact is None (absent or unreadable).
+    card : dict or None
+        The run's model card (:data:`~pipelines.model_card.CARD_ARTIFACT`); None when the run
+        logged none (trained before cards) or it could not be read (then with a note).
+    trained_at : str or None
+        When the training run started (ISO 8601, UTC).
     """
 
     version: str
@@ -278,6 +283,8 @@ class Champion:
     severity: pd.DataFrame | None = field(default=None, repr=False)
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     notes: tuple[str, ...] = ()
+    card: dict | None = field(default=None, repr=False)
+    trained_at: str | None = None
 
 
 def load_champion_bundle(tenant: str | None = None) -> Champion | None:
@@ -386,10 +393,32 @@ def _bundle(client: MlflowClient, version: ModelVersion) -> Champion:
                                         f"{version.run_id}) not read ({exc}); using {instead}")
         if note:
             notes.append(note)
-    params = client.get_run(version.run_id).data.params
+    card = _card(client, version, notes)
+    run = client.get_run(version.run_id)
+    started = run.info.start_time
+    trained_at = (None if started is None else
+                  pd.Timestamp(started, unit="ms", tz="UTC").isoformat())
     return Champion(version=str(version.version), run_id=version.run_id, predictor=predictor,
                     gains=tables[GAINS_ARTIFACT], severity=tables[SEVERITY_ARTIFACT],
-                    params=MappingProxyType(dict(params)), notes=tuple(notes))
+                    params=MappingProxyType(dict(run.data.params)), notes=tuple(notes),
+                    card=card, trained_at=trained_at)
+
+
+def _card(client: MlflowClient, version: ModelVersion, notes: list[str]) -> dict | None:
+    """The model card of this version's run; None when it logged none (runs before cards) or
+    it cannot be read (with a note: the model is served without its card)."""
+    run_id = version.run_id
+    try:
+        if CARD_ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
+            return None
+        card = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{CARD_ARTIFACT}"))
+        if not isinstance(card, dict):
+            raise ValueError(f"not a JSON object but {type(card).__name__}")
+        return card
+    except Exception as exc:  # noqa: BLE001 - optional: served without it, and said so
+        notes.append(f"{CARD_ARTIFACT} of champion version {version.version} (run {run_id}) "
+                     f"not read ({exc}); served without a card")
+        return None
 
 
 def _optional(client: MlflowClient, version: ModelVersion, name: str,

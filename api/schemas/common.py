@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from recommender.catalog import FORMATS
 from recommender.fields import ADDRESSABLE_ID, ISO_8601, REFERENCE_ID, Rule, problem
@@ -56,6 +56,58 @@ def whole_number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+class CardFramework(BaseModel):
+    name: str | None = Field(description="The competency framework the model was trained on")
+    version: str | None = Field(None, description="The framework's own version, if it has one")
+    hash: str | None = Field(description="Hash of the framework's content (competencies, edges "
+                                         "and attributes): equal hashes, same framework")
+
+
+class CardData(BaseModel):
+    kind: str | None = Field(description="Where the training data came from: `store` (a "
+                                         "tenant's own data) or `synthetic`")
+    tenant: str | None = Field(None, description="The tenant whose data it was (store data)")
+    fingerprint: str | None = Field(description="Content hash of the training evidence")
+    evidence: int | None = Field(None, description="Evidence records read (both split sides)")
+
+
+class CardTimeRange(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from", description="Oldest evidence (ISO 8601)")
+    to: str | None = Field(description="Newest evidence (ISO 8601)")
+
+
+class CardSplit(BaseModel):
+    by: str | None = Field(description="`educator` (held-out educators) or `time` (trained "
+                                       "before `before`, tested after)")
+    before: str | None = Field(None, description="The time split's cut (ISO 8601)")
+    test_size: float | None = Field(None, description="Share of educators held out")
+    split_id: str | None = Field(None, description="Identifies the split (same data and "
+                                                   "split, same id)")
+
+
+class ModelCard(BaseModel):
+    """What the served model was trained on: the short form of the model card its training run
+    logged (``model_card.json``; ``pdrec compare`` shows its one-line summary)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "framework": {"name": "educator", "version": "1.0", "hash": "3f9c0a1b2c3d4e5f"},
+        "data": {"kind": "store", "tenant": "acme", "fingerprint": "9a8b7c6d5e4f3a2b",
+                 "evidence": 48210},
+        "time_range": {"from": "2024-08-01T00:00:00+00:00", "to": "2025-06-30T00:00:00+00:00"},
+        "split": {"by": "time", "before": "2025-04-01T00:00:00+00:00", "test_size": None,
+                  "split_id": "5d41402abc4b"},
+        "trained_at": "2025-07-02T09:14:03.221000+00:00"}]})
+
+    framework: CardFramework
+    data: CardData
+    time_range: CardTimeRange = Field(description="The span of the training evidence")
+    split: CardSplit = Field(description="How the model was tested")
+    trained_at: str | None = Field(None, description="When the training run started "
+                                                     "(ISO 8601, UTC)")
+
+
 class ModelInfo(BaseModel):
     """The estimator behind an answer: the champion model, or the graph rule (``fallback``)."""
 
@@ -65,6 +117,9 @@ class ModelInfo(BaseModel):
     scope: Literal["tenant", "default", "none"] = Field(
         "default", description="Whose champion answered: the tenant's own (`pdrec promote "
                                "--tenant`), the default one, or none (the graph rule)")
+    card: ModelCard | None = Field(
+        None, description="What the model was trained on (its model card, short); null for the "
+                          "graph rule or a model logged without a card")
 
 
 class ErrorDetail(BaseModel):

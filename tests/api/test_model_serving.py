@@ -50,7 +50,7 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
                                                                         competency="INS.ELL")]})
         before = api.get("/v1/educators/T1/recommendations").json()
         assert before["model"] == {"name": "evidence-filter", "version": None, "fallback": True,
-                                   "scope": "none"}
+                                   "scope": "none", "card": None}
         raters = api.get("/v1/admin/raters", who="admin").json()
         assert raters["raters"] == [] and "without a model" in raters["note"]
 
@@ -59,8 +59,11 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         r = api.post("/v1/admin/model:reload", who="admin")
         assert r.status_code == 200, r.text
         assert r.json()["previous"]["fallback"] is True
-        assert r.json()["model"] == {"name": "lightgbm", "version": version, "fallback": False,
-                                    "scope": "default"}
+        assert r.json()["previous"]["card"] is None
+        model = r.json()["model"]
+        assert model.pop("card")["data"]["kind"] == "synthetic"
+        assert model == {"name": "lightgbm", "version": version, "fallback": False,
+                         "scope": "default"}
         raters = api.get("/v1/admin/raters", who="admin").json()["raters"]
         assert raters and {"rater_id", "n_ratings", "severity", "severity_low",
                            "severity_high"} == set(raters[0])
@@ -104,8 +107,37 @@ def test_champion_loaded_at_start_and_new_evidence_changes_its_estimate(registry
         assert high["computed_at"] > low["computed_at"]
         assert high["model"]["name"] == "lightgbm"
         body = api.post("/v1/evidence", json={"records": [record(99)]}).json()
+        card = body["model"].pop("card")
         assert body["model"] == {"name": "lightgbm", "version": version, "fallback": False,
-                                    "scope": "default"}
+                                 "scope": "default"}
+        _check_card(card, root, version)
+        for path in ("/v1/educators/T1/recommendations", "/v1/educators/T1/mastery"):
+            assert api.get(path).json()["model"]["card"] == card
+        spec = api.client.get("/openapi.json").json()["components"]["schemas"]
+        assert spec["ModelInfo"]["properties"]["card"]["anyOf"][0]["$ref"].endswith("/ModelCard")
+        assert spec["ModelCard"]["examples"] and spec["CardTimeRange"]["properties"]["from"]
+
+
+def _check_card(card: dict, root, version: str) -> None:
+    """The served card is the short form of the card the version's training run logged."""
+    import mlflow
+
+    from pipelines import tracking
+
+    tracking.configure(root)
+    run_id = mlflow.MlflowClient().get_model_version("mastery", version).run_id
+    logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/model_card.json")
+    assert set(card) == {"framework", "data", "time_range", "split", "trained_at"}
+    assert card["framework"] == {"name": logged["framework"]["name"],
+                                 "version": logged["framework"]["version"],
+                                 "hash": logged["framework"]["hash"]}
+    assert card["data"] == {"kind": "synthetic", "tenant": None,
+                            "fingerprint": logged["data"]["fingerprint"],
+                            "evidence": logged["data"]["rows"]["evidence"]}
+    assert card["time_range"] == logged["data"]["time_range"]
+    assert card["split"] == {"by": "educator", "before": None, "test_size": 0.3,
+                             "split_id": logged["split"]["split_id"]}
+    assert card["trained_at"].endswith("+00:00")
 
 
 def test_failed_reload_keeps_serving_the_previous_model(api, monkeypatch):
@@ -117,3 +149,28 @@ def test_failed_reload_keeps_serving_the_previous_model(api, monkeypatch):
     assert r.status_code == 503 and "registry unreachable" in r.json()["error"]["message"]
     assert api.client.get("/readyz").json()["model"]["name"] == "evidence-filter"
 
+
+
+def test_a_champion_logged_without_a_card_is_served_with_card_null(registry, tmp_path,
+                                                                  monkeypatch):
+    from pipelines import tracking
+    from pipelines.app import champion_loader
+    from pipelines.model_card import served_card
+
+    root, version = registry
+    tracking.configure(root)
+    tracking.promote(version)
+    bundle = tracking.load_champion_bundle()
+    assert bundle.card is not None and bundle.trained_at and not bundle.notes
+    assert served_card({}) == {"framework": {"name": None, "version": None, "hash": None},
+                               "data": {"kind": None, "tenant": None, "fingerprint": None,
+                                        "evidence": None},
+                               "time_range": {"from": None, "to": None},
+                               "split": {"by": None, "before": None, "test_size": None,
+                                         "split_id": None},
+                               "trained_at": None}
+    monkeypatch.setattr(tracking, "CARD_ARTIFACT", "no_such_card.json")  # a run before cards
+    with running_api(tmp_path / "api", model_loader=champion_loader(root)) as api:
+        model = api.post("/v1/evidence", json={"records": [record(1)]}).json()["model"]
+        assert model["version"] == version and model["fallback"] is False
+        assert model["card"] is None

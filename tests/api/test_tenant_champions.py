@@ -67,6 +67,8 @@ def _models(api) -> dict[str, dict]:
                      who=who).json()["model"],
         ]
         assert all(m == seen[0] for m in seen), seen
+        card = seen[0].pop("card")  # the served version's card (test_model_serving checks it)
+        assert card is not None and card["data"]["kind"] == "synthetic", card
         out[tenant] = seen[0]
     return out
 
@@ -153,7 +155,7 @@ def test_tenant_models_load_once_are_bounded_and_reload_together():
     models.reload()
     assert models.for_tenant("a").info()["scope"] == "tenant"
     assert models.for_tenant("z").info() == {"name": "m", "version": "0", "fallback": False,
-                                             "scope": "default"}
+                                             "scope": "default", "card": None}
     for t in ("a", "z", "a", "z"):
         models.for_tenant(t)
     assert calls == ["a", "z"]  # each tenant asked once, with or without a champion
