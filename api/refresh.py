@@ -29,7 +29,7 @@ class Refreshes(Protocol):
     this module)."""
 
     def refresh(self, tenant_id: str, educator_ids: Iterable[str], *, trigger: str) -> object:
-        ...
+        """Recompute and store these educators' mastery; ``trigger`` labels the metric."""
 
 
 class MasteryRefresher:

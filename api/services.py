@@ -281,7 +281,7 @@ class MasteryService:
         ids = [e for e in ids if e in records]
         if not ids:
             return {}
-        evidence, completions, educators = self._inputs(tenant_id, records, ids, state)
+        evidence, completions, educators = self.inputs(tenant_id, records, ids, state)
         long = estimate_mastery(state.estimator, evidence, ids, completions=completions,
                                 educators=educators)
         if len(evidence):
@@ -316,16 +316,20 @@ class MasteryService:
         return entries
 
     def influence(self, tenant_id: str, record: EducatorRecord,
-                  state: ModelState | None = None) -> pd.Series:
+                  state: ModelState | None = None,
+                  inputs: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None = None
+                  ) -> pd.Series:
         """How far each of the educator's records moved its belief (logits), by evidence id:
-        :func:`recommender.serving.evidence_influence` on the inputs :meth:`refresh` reads."""
+        :func:`recommender.serving.evidence_influence` on the inputs :meth:`refresh` reads
+        (``inputs``, when the caller has already read them with :meth:`inputs`)."""
         state = state or self.models.for_tenant(tenant_id)
         e = record.educator_id
-        evidence, completions, educators = self._inputs(tenant_id, {e: record}, [e], state)
+        evidence, completions, educators = inputs or self.inputs(tenant_id, {e: record}, [e],
+                                                                 state)
         return evidence_influence(state.estimator, evidence, e, completions=completions,
                                   educators=educators)
 
-    def _inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],
+    def inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],
                 state: ModelState) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         """The estimator's inputs for these educators: stored evidence, completions, and the
         profiles when the model reads them."""

@@ -42,7 +42,7 @@ from recommender.catalog import default_catalog
 from recommender.estimate import EstimatorParams, MasteryEstimator
 from recommender.graph import default_framework
 from recommender.policies import EngineNoModelPolicy, EnginePolicy, PolicySetup
-from recommender.ranking import EducatorContext, RankingRequest, prepare, rank_batch
+from recommender.ranking import RankingRequest, prepare
 from recommender.ranking.params import RankerParams
 from recommender.sim_estimators import (
     engine_estimate,
@@ -71,6 +71,7 @@ class Variant(EnginePolicy):
         self.estimate = engine_estimate(estimator)
         self.inputs = estimator_inputs(self.estimate)
         self.threshold = spec.get("threshold", 0.7)
+        self.request = RankingRequest(k=setup.k, mastery_threshold=self.threshold)
         self.confident = spec.get("confident")
 
     def mastery(self, state) -> pd.DataFrame:
@@ -86,19 +87,6 @@ class Variant(EnginePolicy):
         level, sure = expit(m), ndtr(m / s) >= self.confident
         return out.assign(p_mastery=np.where(sure, np.maximum(level, self.threshold),
                                              np.minimum(level, self.threshold - 1e-3)))
-
-    def choose(self, state) -> np.ndarray:
-        educators = state.population.educator_ids
-        contexts = {e: EducatorContext(goals=g, completed=self.activity_ids[np.flatnonzero(d)])
-                    for e, g, d in zip(educators, self.goal_sets, state.completed, strict=True)}
-        ranked = rank_batch(self.graph, self.catalog, self.mastery(state), contexts=contexts,
-                            request=RankingRequest(k=self.k, mastery_threshold=self.threshold),
-                            index=self.index)
-        first = ranked[ranked["rank"] == 1]
-        out = np.full(len(educators), -1, dtype=np.int64)
-        out[pd.Index(educators).get_indexer(first["educator_id"])] = \
-            self.activity_index.get_indexer(first["activity_id"])
-        return out
 
 
 def sweep(specs: list[dict], seed: int, predictor, gains, *, educators: int = 500,

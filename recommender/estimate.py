@@ -77,7 +77,7 @@ from scipy.special import expit, log_ndtr, ndtri
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
 from recommender.ranking import target_gains
-from recommender.ranking.checks import bad_field, is_number
+from recommender.ranking.checks import bad_field, check_finite_fields, is_number
 
 __all__ = [
     "DEFAULT_ESTIMATOR_PARAMS",
@@ -161,10 +161,7 @@ class EstimatorParams:
                  **dict.fromkeys(("drift_sd_per_month", "gain_cv", "pessimism"),
                                  (lambda v: v >= 0, "a finite number >= 0")),
                  "gate_floor": (lambda v: 0 <= v <= 1, "a number in [0, 1]")}
-        for name, (ok, expected) in rules.items():
-            value = getattr(self, name)
-            if not (is_number(value) and np.isfinite(value) and ok(value)):
-                raise bad_field("EstimatorParams", name, value, expected)
+        check_finite_fields("EstimatorParams", self, rules)
         for source, sd in self.source_sd.items():
             if not (is_number(sd) and np.isfinite(sd) and sd > 0):
                 raise bad_field("EstimatorParams", f"source_sd[{source!r}]", sd,

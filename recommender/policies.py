@@ -349,7 +349,8 @@ class _RankerPolicy(ABC):
 
     def __init__(self, setup: PolicySetup):
         pop = setup.population
-        self.graph, self.catalog, self.k = setup.graph, setup.catalog, setup.k
+        self.graph, self.catalog = setup.graph, setup.catalog
+        self.request = RankingRequest(k=setup.k)  # what every step asks the ranker
         self.index = prepare(setup.graph, setup.catalog,
                              setup.gains if self.uses_learned_gains else None)
         self.activity_ids = setup.activities.activity_ids.astype(object)
@@ -367,7 +368,7 @@ class _RankerPolicy(ABC):
             for e, g, done in zip(educators, self.goal_sets, state.completed, strict=True)
         }
         ranked = rank_batch(self.graph, self.catalog, self.mastery(state), contexts=contexts,
-                            request=RankingRequest(k=self.k), index=self.index)
+                            request=self.request, index=self.index)
         first = ranked[ranked["rank"] == 1]
         out = np.full(len(educators), -1, dtype=np.int64)
         rows = pd.Index(educators).get_indexer(first["educator_id"])

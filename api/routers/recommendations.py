@@ -13,8 +13,8 @@ evidence, most influential on the served estimate first (how far each record mov
 estimator's belief: :func:`recommender.serving.evidence_influence`), and what the estimate rests
 on in words (:func:`recommender.explain.cite_recommendations`): one read of the educator's
 evidence (their newest 500 records, with each record's own scale), one of the estimator's inputs
-(a filter run for one educator; the model prior is cached) and one of their completions per
-educator per request, only when the answer is not cached
+(a filter run for one educator; the model prior is cached; its completions serve the
+contributions too) per educator per request, only when the answer is not cached
 (the cached answer already holds the citations; the cache key holds ``data_version``).
 """
 
@@ -79,8 +79,8 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
                            request: RankingRequest, explain: bool) -> list[Recommendation]:
     """One educator's ranked activities; with ``explain``, each target cites the educator's
     evidence, most influential on the served estimate first, and says what its estimate rests
-    on (the newest records with their scales; the estimator's inputs for the influence; one
-    feedback read)."""
+    on (the newest records with their scales, and the estimator's inputs, read once, for the
+    influence and the completions)."""
     educator_id = record.educator_id
     mastery = {c: x.p for c, x in entry.table.items()}
     ranked = rank_activities(services.graph, services.catalog, MasteryService.frame(entry),
@@ -93,11 +93,10 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
                                            "scale_min", "scale_max", "proficient",
                                            "observed_at", "rater_id"]).assign(
         educator_id=educator_id)
-    done = [(r["activity_id"], r["at"]) for r in services.store.feedback_rows(
-        tenant_id, [educator_id]) if r["event"] == "completed"]
-    completions = pd.DataFrame(done, columns=["activity_id", "completed_at"]).assign(
-        educator_id=educator_id)
-    moved = services.mastery.influence(tenant_id, record, state)
+    # the estimator's inputs once: its completions are the ones the contributions word
+    inputs = services.mastery.inputs(tenant_id, {educator_id: record}, [educator_id], state)
+    completions = inputs[1]
+    moved = services.mastery.influence(tenant_id, record, state, inputs=inputs)
     influence = pd.Series(moved.reindex(evidence["evidence_id"]).to_numpy(float),
                           index=evidence.index)
     return cite_recommendations(ranked, evidence, educator_id, graph=services.graph,

@@ -6,19 +6,31 @@ Every error names the owner and the field, the value received and what was expec
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from recommender.errors import InvalidInputError
 
-__all__ = ["bad_field", "is_number"]
+__all__ = ["bad_field", "check_finite_fields", "is_number"]
 
 
 def bad_field(owner: str, name: str, value: Any, expected: str) -> InvalidInputError:
     """The error for field ``owner.name``: what it must be and what it got (a ``ValueError``)."""
     return InvalidInputError(f"{owner}.{name}", value, expected,
                              f"{owner}.{name} must be {expected}; got {value!r}.")
+
+
+def check_finite_fields(owner: str, obj: object,
+                        rules: Mapping[str, tuple[Callable[[float], bool], str]]) -> None:
+    """Raise :func:`bad_field` for the first field of ``obj`` (in ``rules`` order) that is not
+    a finite number passing its rule; ``rules`` maps a field to ``(ok, expected)``."""
+    for name, (ok, expected) in rules.items():
+        v = getattr(obj, name)
+        if not is_number(v) or not math.isfinite(v) or not ok(v):
+            raise bad_field(owner, name, v, expected)
 
 
 def is_number(x: Any) -> bool:

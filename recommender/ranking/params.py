@@ -9,12 +9,11 @@ is what every entry point uses when none is given.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from recommender.ranking.checks import bad_field, is_number
+from recommender.ranking.checks import bad_field, check_finite_fields
 
 __all__ = ["COLD_START_P", "DEFAULT_RANKER_PARAMS", "RankerParams", "ScoreWeights",
            "check_params"]
@@ -30,15 +29,6 @@ share has no evidence, and it is the estimators' own answer without evidence:
 :class:`recommender.estimate.MasteryEstimator` answers every competency (so leaves no row
 missing). 0.5, not 0: no evidence is not evidence of no mastery, and reading it as 0 ranked a
 half-assessed educator as if the unassessed half were known gaps (issue #20 item 4)."""
-
-
-def _check_finite(owner: str, obj: object,
-                  rules: Mapping[str, tuple[Callable[[float], bool], str]]) -> None:
-    """Raise naming the first field of ``obj`` that is not a finite number passing its rule."""
-    for name, (ok, expected) in rules.items():
-        v = getattr(obj, name)
-        if not is_number(v) or not math.isfinite(v) or not ok(v):
-            raise bad_field(owner, name, v, expected)
 
 
 @dataclass(frozen=True)
@@ -69,7 +59,7 @@ class ScoreWeights:
 
     def __post_init__(self) -> None:
         at_least_0 = (lambda v: v >= 0, "a finite number >= 0")
-        _check_finite("ScoreWeights", self, dict.fromkeys(
+        check_finite_fields("ScoreWeights", self, dict.fromkeys(
             ("need", "readiness", "gain", "cost", "goal"), at_least_0))
 
 
@@ -149,7 +139,7 @@ class RankerParams:
     def __post_init__(self) -> None:
         if not isinstance(self.weights, ScoreWeights):
             raise bad_field("RankerParams", "weights", self.weights, "a ScoreWeights")
-        _check_finite("RankerParams", self, {
+        check_finite_fields("RankerParams", self, {
             "diversity_penalty": (lambda v: v >= 0, "a finite number >= 0"),
             "logits_per_gain": (lambda v: v > 0, "a finite number > 0"),
             "readiness_floor": (lambda v: 0 < v <= 1, "a number in (0, 1]"),

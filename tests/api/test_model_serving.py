@@ -7,35 +7,19 @@ MLflow is imported by the tests that use it, not at collection (it takes about a
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.api.conftest import record, running_api
+from tests.api.registry import mastery_registry
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """A data dir whose MLflow registry holds one unpromoted 'mastery' version."""
-    from pipelines import tracking
-    from pipelines.config import load_config
-    from pipelines.training import train
-
-    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
     root = tmp_path_factory.mktemp("registry")
-    tracking.configure(root)
-    cfg = load_config({
-        "name": "lightgbm", "model": "lightgbm",
-        "data": {"kind": "synthetic", "path": "synthetic",
-                 "generate": {"educators": 60, "months": 4, "seed": 3}},
-        "split": {"test_size": 0.3, "seed": 0},
-        "params": {"n_estimators": 15, "n_jobs": 1, "min_child_samples": 5},
-    })
-    logged = tracking.log_training(train(cfg, root))
-    yield root, logged["version"]
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    if saved is not None:
-        os.environ["MLFLOW_TRACKING_URI"] = saved
+    with mastery_registry(root, versions=1, educators=60, months=4, seed=3,
+                          n_estimators=15) as [version]:
+        yield root, version
 
 
 def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champion(registry, tmp_path):

@@ -8,38 +8,21 @@ One tiny LightGBM model is trained on a small synthetic cohort and registered tw
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from api.services import ModelService, ModelState
 from tests.api.conftest import record, running_api
+from tests.api.registry import mastery_registry
 
 
 @pytest.fixture(scope="module")
 def two_versions(tmp_path_factory):
     """A data dir whose MLflow registry holds 'mastery' versions 1 and 2, no alias."""
-    from pipelines import tracking
-    from pipelines.config import load_config
-    from pipelines.training import train
-
-    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
     root = tmp_path_factory.mktemp("tenant-registry")
-    tracking.configure(root)
-    cfg = load_config({
-        "name": "lightgbm", "model": "lightgbm",
-        "data": {"kind": "synthetic", "path": "synthetic",
-                 "generate": {"educators": 40, "months": 3, "seed": 5}},
-        "split": {"test_size": 0.3, "seed": 0},
-        "params": {"n_estimators": 8, "n_jobs": 1, "min_child_samples": 5},
-    })
-    result = train(cfg, root)
-    versions = [tracking.log_training(result)["version"] for _ in range(2)]
-    assert versions == ["1", "2"]
-    yield root
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    if saved is not None:
-        os.environ["MLFLOW_TRACKING_URI"] = saved
+    with mastery_registry(root, versions=2, educators=40, months=3, seed=5,
+                          n_estimators=8) as versions:
+        assert versions == ["1", "2"]
+        yield root
 
 
 def _cli(*args):
