@@ -11,58 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-app = typer.Typer(
-    help="pdrec: adaptive, competency-based professional-learning recommendations for educators.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-console = Console(width=None if sys.stdout.isatty() else 120)
-
-DataDir = Annotated[Path, typer.Option(help="Project data directory (datasets, MLflow, store).")]
-
-
-def progress_bar() -> Progress:
-    """A Rich progress bar used by every long step."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-
-
-def print_mapping(title: str, mapping: dict) -> None:
-    """Print a flat mapping (nested dicts inline) as a two-column table."""
-    table = Table(title=title, show_header=False)
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items())
-        table.add_row(str(key), str(value))
-    console.print(table)
-
-
-def load_content(framework: str, catalog: Path | None):
-    """The framework (a default name or a file) and its catalog (the default or a file)."""
-    from recommender.catalog import default_catalog, load_catalog
-    from recommender.graph import default_framework, load_framework
-
-    graph = (
-        default_framework(framework)
-        if framework in ("educator", "leader")
-        else load_framework(Path(framework))
-    )
-    if catalog is not None:
-        return graph, load_catalog(catalog, graph)
-    if graph.graph["name"] == "educator":
-        return graph, default_catalog(graph)
-    return graph, None
+from pipelines.cli_app import DataDir, app, console, load_content, print_mapping, progress_bar
 
 
 @app.command()
@@ -462,70 +413,6 @@ def benchmark_kt(
         raise typer.Exit(2) from None
 
 
-# --------------------------------------------------------------------------- API keys and serving
-# (logic in pipelines/serve.py; keep these commands when editing this file)
-
-keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-
-
-@keys_app.command("create")
-def keys_create(
-    tenant: Annotated[str, typer.Option(help="Tenant the key belongs to (created if new).")],
-    role: Annotated[str, typer.Option(help="platform, coach or admin.")],
-    label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
-    data_dir: DataDir = Path("data"),
-) -> str:
-    """Create an API key and print it once; only its SHA-256 hash is stored."""
-    from pipelines.serve import project_store
-
-    try:
-        with project_store(data_dir) as store:
-            secret, record = store.create_key(tenant, role, label)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    console.print(f"key {record.key_id} (tenant {record.tenant_id}, role {record.role}); "
-                  "store it now, it is not shown again:")
-    typer.echo(secret)
-    return secret
-
-
-@keys_app.command("list")
-def keys_list(
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
-    data_dir: DataDir = Path("data"),
-) -> None:
-    """List API keys (ids, tenants, roles; never the secrets)."""
-    from pipelines.serve import project_store
-
-    with project_store(data_dir) as store:
-        keys = store.list_keys(tenant)
-    table = Table(title="API keys")
-    for col in ("key_id", "tenant", "role", "label", "created", "revoked"):
-        table.add_column(col)
-    for k in keys:
-        table.add_row(k.key_id, k.tenant_id, k.role, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
-                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
-    console.print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key_id: Annotated[str, typer.Argument(help="The key id shown by `pdrec keys list`.")],
-    data_dir: DataDir = Path("data"),
-) -> None:
-    """Revoke a key: it stops working (within PDREC_KEY_CACHE_TTL seconds in running servers)."""
-    from pipelines.serve import project_store
-
-    with project_store(data_dir) as store:
-        revoked = store.revoke_key(key_id)
-    if revoked is None:
-        console.print(f"[red]no API key {key_id!r}[/red]")
-        raise typer.Exit(1)
-    console.print(f"key {key_id} revoked")
-
-
 @app.command()
 def repair(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: all).")] = None,
@@ -578,6 +465,9 @@ def serve(
 
     run(data_dir, host=host, port=port, workers=workers)
 
+
+# Command modules register themselves on ``app`` when imported.
+from pipelines import cli_keys  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()
