@@ -1,7 +1,8 @@
 """``dose_``: learning activities the educator completed that target the query's competency.
 
-Each completed activity contributes, for every competency it targets with catalog weight ``w``,
-one *dose*: count 1, hours ``w * hours`` and gain ``w * expected_gain``. Over the educator's
+Each completion contributes, for every competency its activity targets with catalog weight
+``w``, one *dose* (a repeatable activity completed k times is k doses; completions are rows,
+never deduplicated): count 1, hours ``w * hours`` and gain ``w * expected_gain``. Over the educator's
 doses on the query's competency completed strictly before ``as_of``:
 
 - ``dose_n_total`` how many and ``dose_gain_total`` their gain;
