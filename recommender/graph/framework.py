@@ -17,7 +17,8 @@ A framework is a mapping (read from YAML or JSON) of the form::
 
 It becomes a :class:`networkx.DiGraph` with one node per competency (its attributes kept) and an
 edge ``u -> v`` whenever ``u`` is a prerequisite of ``v``. Graph-level attributes carry the
-framework's ``name``, ``title``, ``scale`` and ``domains``.
+framework's ``name``, ``title``, ``scale`` and ``domains``, and its ``version`` (as text) when the
+mapping gives one (model cards record it).
 
 Loading rejects, naming the offending ids: duplicate ids, edges to unknown ids, self loops and
 cycles (:class:`~recommender.errors.CycleError` carries the cycle itself).
@@ -126,6 +127,8 @@ def build_framework(data: Mapping[str, Any]) -> nx.DiGraph:
         title=str(data.get("title", name)),
         scale={**DEFAULT_SCALE, **(data.get("scale") or {})},
     )
+    if data.get("version") is not None:
+        graph.graph["version"] = str(data["version"])
     for c in items:
         attrs = {k: v for k, v in c.items() if k not in ("id", "prerequisites")}
         attrs.setdefault("description", "")
@@ -169,6 +172,7 @@ def framework_to_dict(graph: nx.DiGraph) -> dict[str, Any]:
         "name": graph.graph.get("name"),
         "title": graph.graph.get("title"),
         "scale": dict(graph.graph.get("scale", DEFAULT_SCALE)),
+        **({"version": graph.graph["version"]} if "version" in graph.graph else {}),
         "competencies": [
             {"id": n, **attrs, "prerequisites": sorted(graph.predecessors(n))}
             for n, attrs in graph.nodes(data=True)
