@@ -4,15 +4,21 @@ A catalog file (YAML or JSON) holds ``activities``, each::
 
     id: ACT-001
     title: Formative assessment foundations
-    format: course            # one of FORMATS
+    format: course            # one of the catalog's formats (default FORMATS)
     competencies: {INS.FA: 1.0, COG.AL: 0.5}   # 1 to 3 targets, weights in (0, 1]
     hours: 6
-    modality: online          # one of MODALITIES
-    level: developing         # one of recommender.graph.LEVELS
+    modality: online          # one of the catalog's modalities (default MODALITIES)
+    level: developing         # one of the catalog's levels (default recommender.graph.LEVELS)
     expected_gain: 0.12       # prior expected rise in P(mastery) of a weight-1 target
     description: ...
     repeatable: true          # optional, default false: may be taken again after completion
     cooldown_days: 30         # optional, only with repeatable: true; default 0
+
+**Vocabularies.** A catalog may declare its own words for ``format``, ``modality`` and ``level``
+in a top-level ``vocabularies`` block (:mod:`recommender.vocabulary`); without it, or for a key
+it leaves out, the defaults apply. Every activity's value must be in the vocabulary in effect
+(:attr:`Catalog.vocabularies`); :meth:`Catalog.matching` turns request filters on them into the
+set of matching activities.
 
 **Repeatable activities.** By default an activity is one-shot: once completed it is never
 proposed again. A ``repeatable`` one (practice-style or recurring: coaching cycles, PLC cycles,
@@ -41,23 +47,11 @@ import pandas as pd
 import yaml
 
 from recommender.errors import CatalogError
-from recommender.graph.framework import LEVELS, read_mapping
+from recommender.graph.framework import read_mapping
+from recommender.vocabulary import DEFAULT_VOCABULARIES, FORMATS, MODALITIES, Vocabularies
 
-__all__ = ["FORMATS", "MODALITIES", "Catalog", "build_catalog", "load_catalog", "default_catalog"]
-
-FORMATS = (
-    "course",
-    "micro_credential",
-    "coaching_cycle",
-    "plc_cycle",
-    "peer_observation",
-    "lesson_study",
-    "residency",
-    "video_reflection",
-)
-"""Activity formats named by the seed texts."""
-
-MODALITIES = ("online", "in_person", "job_embedded", "blended")
+__all__ = ["FORMATS", "MODALITIES", "Catalog", "Vocabularies", "build_catalog", "load_catalog",
+           "default_catalog"]
 
 _ACTIVITY_COLUMNS = [
     "title", "format", "hours", "modality", "level", "expected_gain", "description",
@@ -66,10 +60,12 @@ _ACTIVITY_COLUMNS = [
 
 @dataclass(frozen=True)
 class Catalog:
-    """Activities (indexed by ``activity_id``) and their competency targets (long form)."""
+    """Activities (indexed by ``activity_id``) and their competency targets (long form), and the
+    vocabularies their ``format``, ``modality`` and ``level`` come from."""
 
     activities: pd.DataFrame
     targets: pd.DataFrame  # columns: activity_id, competency_id, weight
+    vocabularies: Vocabularies = DEFAULT_VOCABULARIES
 
     def __len__(self) -> int:
         return len(self.activities)
@@ -84,12 +80,37 @@ class Catalog:
         days = rep.get("cooldown_days", pd.Series(0.0, index=rep.index)).fillna(0.0)
         return {str(a): float(d) for a, d in days.items()}
 
+    def matching(self, *, formats=None, modalities=None, levels=None) -> frozenset[str]:
+        """The activities of one of ``formats``, one of ``modalities`` and one of ``levels``
+        (each None or empty: any), every value checked against :attr:`vocabularies`.
+
+        A caller whose filter words are the catalog's own (a district's vocabulary) passes the
+        result as the :class:`~recommender.ranking.EducatorContext`'s ``available`` (intersected
+        with any availability it has): the ranker and the pathway then keep to it, pins
+        included, exactly as they keep to a request's ``formats`` and ``modalities``.
+
+        Raises
+        ------
+        recommender.errors.InvalidInputError
+            Naming the filter and position (``formats[1]``), the value and the allowed values.
+        """
+        acts = self.activities
+        keep = pd.Series(True, index=acts.index)
+        for name, column, values in (("formats", "format", formats),
+                                     ("modalities", "modality", modalities),
+                                     ("levels", "level", levels)):
+            allowed = self.vocabularies.check(name, values)
+            if allowed is not None:
+                keep &= acts[column].isin(allowed)
+        return frozenset(acts.index[keep.to_numpy()].astype(str))
+
 
 def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
     """Validate a catalog mapping against ``graph`` and return a :class:`Catalog`."""
     items = data.get("activities")
     if not isinstance(items, list) or not items:
         raise CatalogError("catalog: 'activities' must be a non-empty list")
+    vocab = Vocabularies.from_mapping(data.get("vocabularies"))
     problems: list[str] = []
     seen: set[str] = set()
     rows, targets = [], []
@@ -104,12 +125,9 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
         for field in ("id", "title"):
             if not a.get(field):
                 problems.append(f"{aid}: missing {field!r}")
-        if a.get("format") not in FORMATS:
-            problems.append(f"{aid}: format {a.get('format')!r} is not one of {list(FORMATS)}")
-        if a.get("modality") not in MODALITIES:
-            problems.append(f"{aid}: modality {a.get('modality')!r} is not one of {list(MODALITIES)}")
-        if a.get("level") not in LEVELS:
-            problems.append(f"{aid}: level {a.get('level')!r} is not one of {list(LEVELS)}")
+        for field in ("format", "modality", "level"):
+            if a.get(field) not in (allowed := vocab.allowed(field)):
+                problems.append(f"{aid}: {field} {a.get(field)!r} is not one of {list(allowed)}")
         hours, gain = a.get("hours"), a.get("expected_gain")
         if not isinstance(hours, int | float) or isinstance(hours, bool) or not hours > 0:
             problems.append(f"{aid}: hours {hours!r} must be a positive number")
@@ -136,7 +154,7 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
     activities = activities.astype({"hours": float, "expected_gain": float, "repeatable": bool,
                                     "cooldown_days": float})
     targets_df = pd.DataFrame(targets, columns=["activity_id", "competency_id", "weight"])
-    return Catalog(activities=activities, targets=targets_df)
+    return Catalog(activities=activities, targets=targets_df, vocabularies=vocab)
 
 
 def _repeat_problems(aid: str, a: Mapping) -> list[str]:
