@@ -201,6 +201,21 @@ def test_recommendation_log_is_one_insert_per_request(store):
     assert store.recommendation_log("other").empty
 
 
+def test_recommendation_log_keeps_propensities_after_migration_0003(store):
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("recommendation_log")}
+    assert columns == {c.name for c in schema.recommendation_log.columns}
+    store.ensure_tenant("acme")
+    row = {"tenant_id": "acme", "request_id": "r1", "educator_id": "T1", "kind": "recommend",
+           "rank": 1, "activity_id": "ACT-002", "score": 0.5, "model_name": "graph-rule",
+           "model_version": None, "key_id": "k", "shown_at": datetime.now(UTC)}
+    store.log_recommendations([row | {"propensity": 0.25, "policy": "softmax(t=0.1)",
+                                      "ranker_rank": 2}])
+    store.log_recommendations([row])  # a writer that does not know the columns: NULL
+    log = store.recommendation_log("acme", "T1")
+    assert log["propensity"].iloc[0] == 0.25 and log["ranker_rank"].iloc[0] == 2
+    assert log["policy"].tolist()[0] == "softmax(t=0.1)" and pd.isna(log["propensity"].iloc[1])
+
+
 def test_educator_version_is_a_point_read_that_moves_with_every_write(store):
     assert store.educator_version("acme", "T1") is None
     store.ensure_tenant("acme")

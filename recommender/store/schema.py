@@ -138,6 +138,13 @@ recommendation_log = sa.Table(
     sa.Column("model_version", sa.String(50), nullable=True),
     sa.Column("key_id", sa.String(16), nullable=True),
     sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
+    # exploration (recommender.exploration, migration 0003): the probability that this item was
+    # drawn at this rank given the ranks above it (1 when not exploring; NULL for pathway steps
+    # and rows logged before 0003), the exploration policy's label, and the item's rank in the
+    # ranker's own order before the draw
+    sa.Column("propensity", sa.Float, nullable=True),
+    sa.Column("policy", sa.String(64), nullable=True),
+    sa.Column("ranker_rank", sa.Integer, nullable=True),
     sa.Index("ix_reclog_educator", "tenant_id", "educator_id", "shown_at"),
 )
 
