@@ -13,7 +13,8 @@ from recommender.models import MODELS
 
 __all__ = ["TrainConfig", "load_config", "with_overrides"]
 
-_DATA_KINDS = ("synthetic", "store")
+_DATA_KINDS = ("synthetic", "store", "files")
+_FILE_KEYS = ("evidence", "framework", "catalog", "completions", "educators")
 _SPLITS = ("educator", "time")
 
 
@@ -24,7 +25,11 @@ class TrainConfig:
     ``data`` is ``{kind: synthetic, path: DIR, generate: {educators, months, seed}}``: ``path``
     is relative to the project data directory, and is generated first when missing; or
     ``{kind: store, tenant: ID, url: URL}``: one tenant's data in the store (``url`` defaults to
-    ``DATABASE_URL``, else the data directory's SQLite file).
+    ``DATABASE_URL``, else the data directory's SQLite file); or ``{kind: files, evidence: FILE,
+    framework: FILE, catalog: FILE, completions: FILE, educators: FILE}``: evidence in the
+    evidence contract (CSV, JSON Lines or Parquet) with a framework file (or ``educator``/
+    ``leader``), the rest optional (:mod:`pipelines.file_data`; paths relative to the working
+    directory).
     ``split`` is ``{by: educator, test_size, seed}`` (held-out *educators*, never rows; the
     default) or ``{by: time, before: DATE}`` (train on records before the date, test on the
     later ones; without ``before``, the last ``test_size`` share of records by time is tested).
@@ -68,6 +73,8 @@ def load_config(source: str | Path | dict) -> TrainConfig:
         raise ValueError(f"{where}: data.kind must be one of {list(_DATA_KINDS)}, got {data!r}")
     if data["kind"] == "store" and not str(data.get("tenant") or ""):
         raise ValueError(f"{where}: data.kind store needs data.tenant, got {data!r}")
+    if data["kind"] == "files":
+        _check_files(where, data)
     split = {"test_size": 0.25, "seed": 0, **(raw.get("split") or {})}
     if not 0 < float(split["test_size"]) < 1:
         raise ValueError(f"{where}: split.test_size must be in (0, 1), got {split['test_size']!r}")
@@ -87,14 +94,34 @@ def load_config(source: str | Path | dict) -> TrainConfig:
     )
 
 
+def _check_files(where: str, data: dict) -> None:
+    """``data.kind: files`` names its evidence and framework, and only known file keys."""
+    unknown = sorted(set(data) - {"kind", *_FILE_KEYS})
+    if unknown:
+        raise ValueError(f"{where}: data.kind files takes {list(_FILE_KEYS)}; unknown keys {unknown}")
+    for key in ("evidence", "framework"):
+        if not str(data.get(key) or ""):
+            raise ValueError(f"{where}: data.kind files needs data.{key} (a file), got {data!r}")
+
+
 def with_overrides(cfg: TrainConfig, *, tenant: str | None = None, store_url: str | None = None,
-                   split: str | None = None, before: str | None = None) -> TrainConfig:
+                   split: str | None = None, before: str | None = None,
+                   files: dict[str, str | None] | None = None) -> TrainConfig:
     """``cfg`` with the CLI's data and split options applied, checked as a config file is.
 
     ``tenant`` switches the data to that tenant's in the store (the run is named
-    ``NAME-TENANT``); ``before`` implies a time split.
+    ``NAME-TENANT``); ``files`` (``evidence``, ``framework``, ``catalog``, ``completions``,
+    ``educators``; None values dropped) to those files (the run is named ``NAME-EVIDENCE``,
+    the evidence file's stem); ``before`` implies a time split.
     """
     raw = cfg.to_dict()
+    files = {k: str(v) for k, v in (files or {}).items() if v is not None}
+    if files and tenant:
+        raise ValueError("train on --tenant (the store) or on --evidence (files), not both")
+    if files:
+        raw["data"] = {"kind": "files", **files}
+        raw["name"] = f"{cfg.name}-{Path(files['evidence']).stem}" if files.get("evidence") \
+            else cfg.name
     if tenant:
         raw["data"] = {"kind": "store", "tenant": tenant, **({"url": store_url} if store_url else {})}
         raw["name"] = f"{cfg.name}-{tenant}"

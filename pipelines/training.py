@@ -20,8 +20,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipelines.config import TrainConfig  # noqa: E402
+from pipelines.file_data import read_file_data  # noqa: E402
 from pipelines.model_card import frame_hash, framework_hash, time_range  # noqa: E402
 from pipelines.store_data import read_store_data  # noqa: E402
+from pipelines.subgroups import subgroup_frame, subgroup_metrics  # noqa: E402
 from recommender.catalog import Catalog, default_catalog  # noqa: E402
 from recommender.estimate import DEFAULT_ESTIMATOR_PARAMS, EstimatorParams, MasteryEstimator  # noqa: E402
 from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
@@ -65,7 +67,10 @@ class Dataset:
     completions: pd.DataFrame
     rejected: int
     source: dict = field(default_factory=lambda: {"kind": "synthetic"})
-    """Where the data came from, for the model card: ``kind``, and ``path`` or ``tenant, url``."""
+    """Where the data came from, for the model card: ``kind``, and ``path``, ``tenant, url`` or
+    ``files``."""
+    rejections: pd.DataFrame | None = None
+    """The rejected rows with their file, row, field, value and reason (``files`` data only)."""
 
 
 @dataclass
@@ -95,7 +100,13 @@ class TrainResult:
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
-    """The data of ``data['kind']``: ``synthetic`` (the default) or ``store`` (one tenant's)."""
+    """The data of ``data['kind']``: ``synthetic`` (the default), ``store`` (one tenant's) or
+    ``files`` (evidence, completions and profiles files with a framework file)."""
+    if data.get("kind") == "files":
+        progress(f"loading evidence from {data['evidence']}")
+        got = read_file_data(data)
+        return Dataset(got.graph, got.catalog, got.educators, got.evidence, got.completions,
+                       rejected=len(got.rejections), source=got.source, rejections=got.rejections)
     if data.get("kind", "synthetic") == "store":
         progress(f"loading tenant {data['tenant']!r} from the store")
         got = read_store_data(data, data_dir)
@@ -257,8 +268,9 @@ def split_records(evidence: pd.DataFrame, educator_ids, split: dict, fingerprint
 
 
 def model_card(config: TrainConfig, data: Dataset, split: Split, fingerprint: str,
-               metrics: dict[str, float], features) -> dict:
-    """The card logged with the model: framework, data and its span, split, metrics, features."""
+               metrics: dict[str, float], features, subgroups: dict | None = None) -> dict:
+    """The card logged with the model: framework, data and its span, split, metrics (overall,
+    and per subgroup: :func:`pipelines.subgroups.subgroup_metrics`), features."""
     ev = data.evidence
 
     def part(mask: np.ndarray) -> dict:
@@ -282,6 +294,7 @@ def model_card(config: TrainConfig, data: Dataset, split: Split, fingerprint: st
         "split": {**split.info, "split_id": split.split_id,
                   "train": part(split.is_train), "test": part(split.is_test)},
         "metrics": {k: float(v) for k, v in metrics.items() if pd.notna(v)},
+        "subgroups": subgroups,
         "features": [str(c) for c in features],
     }
 
@@ -307,7 +320,8 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
 
     progress(f"building features ({len(ev_train):,} training and {int(split.is_test.sum()):,} "
              "test rows)")
-    builder = FeatureBuilder(data.graph, catalog=data.catalog, **config.features)
+    builder = FeatureBuilder(data.graph, catalog=data.catalog, **{
+        "proficient_at": proficient_threshold(data.graph.graph["scale"]), **config.features})
     builder.fit(ev_train,
                 educators=data.educators[data.educators["educator_id"].isin(split.train_ids)])
     kw = {"completions": data.completions, "educators": data.educators}
@@ -335,16 +349,21 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
     test_predictions = pd.DataFrame(
         {"evidence_id": X_test["evidence_id"].to_numpy(), "y": y_test, "p": p_test}
     )
-    progress("evaluating: learning activity effects from training educators' outcomes")
-    posteriors = fit_gain_posteriors(ev_train, split.train_completions(data.completions),
-                                     data.catalog)
-    severity = None
-    if "rater_id" in ev_train:  # the store's evidence frame does not carry raters (yet)
+    groups = subgroup_frame(X_test, data.evidence, data.educators,
+                            dict(data.graph.nodes(data="domain")))
+    subgroups = subgroup_metrics(y_test, p_test, groups)
+    posteriors = severity = None
+    if data.catalog is not None:  # without a catalog there are no activities to learn about
+        progress("evaluating: learning activity effects from training educators' outcomes")
+        posteriors = fit_gain_posteriors(ev_train, split.train_completions(data.completions),
+                                         data.catalog)
+    # the store's evidence frame does not carry raters (yet); the estimator needs a catalog
+    if "rater_id" in ev_train and data.catalog is not None:
         progress("rater severity from training educators' evidence")
         severity = fit_rater_severity(ev_train)
         metrics.update(rater_severity_check(data, severity, split.test_ids, after=split.before))
     features = getattr(model, "feature_names_in_", X_train.columns)
-    card = model_card(config, data, split, fingerprint, metrics, features)
+    card = model_card(config, data, split, fingerprint, metrics, features, subgroups)
     return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
                        sample_input=X_test.head(50), test_predictions=test_predictions,
                        gain_posteriors=posteriors, rater_severity=severity, card=card)
@@ -371,8 +390,7 @@ def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids,
         observed = observed & (ev["observed_at"] >= after).to_numpy()
     out = {}
     for name, table in (("with", severity.set_index("rater_id")["severity"]), ("without", None)):
-        catalog = data.catalog if data.catalog is not None else default_catalog()
-        est = MasteryEstimator(data.graph, catalog, severity=table)
+        est = MasteryEstimator(data.graph, data.catalog, severity=table)
         ll = est.log_likelihood(ev, ids, as_of=as_of, completions=comp).to_numpy()[observed]
         out[f"rater_logloss_{name}"] = float(-np.nanmean(ll))
     out["n_raters"] = float(len(severity))

@@ -66,7 +66,7 @@ and its arguments), :mod:`~recommender.evidence.parse` (each column parsed once)
 :mod:`~recommender.evidence.checks` (the row checks, in :data:`CHECKS` order),
 :mod:`~recommender.evidence.rejections` (one rejection per rejected row),
 :mod:`~recommender.evidence.frame` (the valid rows, normalized and in chronological order) and
-:mod:`~recommender.evidence.io` (CSV and JSON Lines readers, JSON records). This package only
+:mod:`~recommender.evidence.io` (CSV, JSON Lines and Parquet readers, JSON records). This package only
 re-exports their public names.
 """
 
@@ -80,7 +80,14 @@ from recommender.evidence.contract import (
     SOURCES,
     EvidenceValidation,
 )
-from recommender.evidence.io import read_evidence_csv, read_evidence_jsonl, to_json_records
+from recommender.evidence.io import (
+    EVIDENCE_READERS,
+    read_evidence_csv,
+    read_evidence_file,
+    read_evidence_jsonl,
+    read_evidence_parquet,
+    to_json_records,
+)
 from recommender.evidence.normalize import DEFAULT_PROFICIENT_AT, proficient_threshold
 from recommender.evidence.validate import validate_evidence
 
@@ -88,6 +95,7 @@ __all__ = [
     "CHECKS",
     "DEFAULT_PROFICIENT_AT",
     "EVIDENCE_COLUMNS",
+    "EVIDENCE_READERS",
     "NORMALIZED_COLUMNS",
     "OBSERVED_AT_DTYPE",
     "REJECTION_COLUMNS",
@@ -96,7 +104,9 @@ __all__ = [
     "EvidenceValidation",
     "proficient_threshold",
     "read_evidence_csv",
+    "read_evidence_file",
     "read_evidence_jsonl",
+    "read_evidence_parquet",
     "to_json_records",
     "validate_evidence",
 ]

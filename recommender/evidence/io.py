@@ -1,4 +1,4 @@
-"""Evidence in and out of files and JSON: CSV and JSON Lines readers, JSON-ready records."""
+"""Evidence in and out of files and JSON: CSV, JSON Lines and Parquet readers, JSON-ready records."""
 
 from __future__ import annotations
 
@@ -70,6 +70,46 @@ def read_evidence_jsonl(path: str | os.PathLike[str], **validate_kwargs: Any) ->
             records.append(obj)
     return validate_frame(records_frame(records), pre_rejected=pre,
                           **check_options(**validate_kwargs))
+
+
+def read_evidence_parquet(path: str | os.PathLike[str], **validate_kwargs: Any
+                          ) -> EvidenceValidation:
+    """Read evidence from a Parquet file and validate it.
+
+    Columns keep their Parquet types: ids must be strings (an integer id column is rejected row
+    by row as ``not_text``, as in JSON), ``observed_at`` a timestamp (naive: UTC) or ISO 8601
+    text. A file that is not Parquet, or lacks a required column, raises
+    :class:`~recommender.errors.InvalidEvidenceError` naming the file.
+    """
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InvalidEvidenceError(f"cannot read evidence Parquet {os.fspath(path)!r}: {exc}"
+                                   ) from exc
+    try:
+        return validate_evidence(frame, **validate_kwargs)
+    except InvalidEvidenceError as exc:
+        raise InvalidEvidenceError(f"{os.fspath(path)}: {exc}") from None
+
+
+EVIDENCE_READERS = {".csv": read_evidence_csv, ".jsonl": read_evidence_jsonl,
+                    ".ndjson": read_evidence_jsonl, ".parquet": read_evidence_parquet,
+                    ".pq": read_evidence_parquet}
+"""The evidence file readers by file suffix (lower case)."""
+
+
+def read_evidence_file(path: str | os.PathLike[str], **validate_kwargs: Any) -> EvidenceValidation:
+    """Read and validate an evidence file in the format its suffix names (:data:`EVIDENCE_READERS`:
+    ``.csv``, ``.jsonl``/``.ndjson``, ``.parquet``/``.pq``); ``validate_kwargs`` go to
+    :func:`validate_evidence`. Another suffix is an :class:`~recommender.errors.InvalidEvidenceError`."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    reader = EVIDENCE_READERS.get(suffix)
+    if reader is None:
+        raise InvalidEvidenceError(f"evidence file {os.fspath(path)!r} has suffix {suffix!r}; "
+                                   f"expected one of {sorted(EVIDENCE_READERS)}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such evidence file: {os.fspath(path)}")
+    return reader(path, **validate_kwargs)
 
 
 def to_json_records(evidence: pd.DataFrame) -> list[dict[str, Any]]:
