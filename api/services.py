@@ -46,6 +46,7 @@ from api.refresh import MasteryRefresher
 from api.settings import Settings
 from recommender.catalog import Catalog, default_catalog, load_catalog
 from recommender.estimate import MasteryEstimator
+from recommender.exploration import ExplorationPolicy
 from recommender.graph import default_framework, load_framework
 from recommender.graph.framework import read_mapping
 from recommender.ranking import EducatorContext, RankingIndex, prepare
@@ -438,6 +439,10 @@ class Services:
                                    self.metrics)
         self.audit = AuditLog(store, flush_seconds=settings.audit_flush_seconds,
                               max_pending=settings.audit_max_pending)
+        # the draw of the shown order and its propensities (api.exploring)
+        self.exploration = ExplorationPolicy(settings.explore,
+                                             temperature=settings.explore_temperature,
+                                             epsilon=settings.explore_epsilon)
 
     def _estimator(self, state: ModelState) -> MasteryEstimator:
         """The mastery estimator of a model state: its predictor, gains and rater severity."""

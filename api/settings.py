@@ -34,6 +34,13 @@ variable                              meaning (default)
 ``PDREC_AUDIT_FLUSH_SECONDS``         the recommendation log is written behind the request, in one
                                       transaction per this many seconds (``0.5``; 0: in the request)
 ``PDREC_AUDIT_MAX_PENDING``           log rows held unwritten at most; beyond, requests write (``50000``)
+``PDREC_EXPLORE``                     exploration of the shown order, for off-policy evaluation
+                                      (:mod:`recommender.exploration`): ``off`` (the ranker's order,
+                                      propensity 1), ``softmax`` (Plackett-Luce over the ranked list)
+                                      or ``epsilon`` (epsilon-greedy on the top slot) (``off``)
+``PDREC_EXPLORE_TEMPERATURE``         ``softmax``: scores are divided by it (``0.1``)
+``PDREC_EXPLORE_EPSILON``             ``epsilon``: chance the top slot is drawn uniformly (``0.1``)
+``PDREC_EXPLORE_SEED``                seed of the draws; with the request id it replays any draw (``0``)
 ``PDREC_XAPI_IRI_MAP``                YAML/JSON file mapping xAPI object IRIs to competency ids (none)
 ``PDREC_FRAMEWORK``                   ``educator`` or ``leader`` or a framework file (``educator``)
 ``PDREC_CATALOG``                     activity catalog file (the shipped one)
@@ -77,6 +84,10 @@ class Settings(BaseSettings):
     answer_cache_ttl: float = Field(default=300.0, gt=0)
     audit_flush_seconds: float = Field(default=0.5, ge=0, le=60)
     audit_max_pending: int = Field(default=50_000, ge=1)
+    explore: Literal["off", "softmax", "epsilon"] = "off"
+    explore_temperature: float = Field(default=0.1, gt=0, le=1000)
+    explore_epsilon: float = Field(default=0.1, ge=0, le=1)
+    explore_seed: int = Field(default=0, ge=0)
     xapi_iri_map: Path | None = None
     framework: str = "educator"
     catalog: Path | None = None

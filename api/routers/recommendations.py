@@ -33,6 +33,7 @@ from starlette.responses import Response
 from api.auth import Principal, Reader
 from api.deps import ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
+from api.exploring import draw_shown, reorder_items
 from api.routers._common import (
     EducatorId,
     educator_or_404,
@@ -61,13 +62,28 @@ from recommender.store.coach import evidence_records
 router = APIRouter(tags=["recommendations"])
 
 def _log(services: Services, who: Principal, request_id: str, kind: str, state: ModelState,
-         rows: list[tuple[str, int, str, float | None]]) -> None:
+         rows: list[tuple[str, int, str, float | None, float | None, int | None]]) -> None:
+    """Log rows ``(educator, slot, activity, score, propensity, ranker_rank)``; ranked lists
+    name the exploration policy that drew their order (pathways: none)."""
     now = datetime.now(UTC)
+    policy = None if kind == "pathway" else services.exploration.name
     services.audit.record([
         {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": e, "kind": kind,
          "rank": r, "activity_id": a, "score": s, "model_name": state.name,
-         "model_version": state.version, "key_id": who.key_id, "shown_at": now}
-        for e, r, a, s in rows])
+         "model_version": state.version, "key_id": who.key_id, "shown_at": now,
+         "propensity": p, "policy": policy, "ranker_rank": rr}
+        for e, r, a, s, p, rr in rows])
+
+
+def _shown(services: Services, request_id: str, educator_id: str, items,
+           ranked: list[tuple[int, str, float, bool]]):
+    """The items in the order drawn for this request (:mod:`api.exploring`) and their log rows;
+    ``items`` is the cached serialized list when not exploring (shown as it is)."""
+    shown = draw_shown(services.exploration, services.settings.explore_seed, request_id,
+                       educator_id, ranked)
+    if services.exploration.mode != "off":
+        items = reorder_items(items, shown)
+    return items, [(educator_id, *row) for row in shown]
 
 
 _CITED_EVIDENCE_LIMIT = 500
@@ -156,10 +172,10 @@ async def get_recommendations(
     if answer is None:
         answer = await run_in_threadpool(_rank_fresh, services, who.tenant_id, educator_id,
                                          version, query, state, request, explain, only)
-    items_json, shown = answer
+    items_json, ranked = answer
     request_id = new_request_id()
-    _log(services, who, request_id, "recommend", state,
-         [(educator_id, r, a, s) for r, a, s in shown])
+    items_json, rows = _shown(services, request_id, educator_id, items_json, list(ranked))
+    _log(services, who, request_id, "recommend", state, rows)
     return json_response({"educator_id": educator_id, "request_id": request_id,
                           "model": state.info(), "items": items_json})
 
@@ -177,15 +193,20 @@ def _rank_fresh(services: Services, tenant_id: str, educator_id: str, version, q
 
 def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
               request: RankingRequest, explain: bool, available: frozenset[str] | None
-              ) -> tuple[orjson.Fragment, tuple[tuple[int, str, float], ...]]:
-    """One educator's ranked items, serialized once, and ``(rank, activity_id, score)`` rows."""
+              ) -> tuple[orjson.Fragment | tuple[dict, ...],
+                         tuple[tuple[int, str, float, bool], ...]]:
+    """One educator's ranked items, serialized once (kept as dicts when exploring: each
+    request shows its own order), and ``(rank, activity_id, score, pinned)`` rows."""
     e = rec.educator_id
     entry = services.mastery.get(tenant_id, {e: rec}, state)[e]
     context = _only_available(services.contexts(tenant_id, {e: rec})[e], available)
     ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
                                     explain)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
-    shown = tuple((i + 1, r.activity_id, float(r.score)) for i, r in enumerate(ranked))
+    shown = tuple((i + 1, r.activity_id, float(r.score), bool(r.pinned))
+                  for i, r in enumerate(ranked))
+    if services.exploration.mode != "off":
+        return tuple(items), shown
     return (orjson.Fragment(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=str)),
             shown)
 
@@ -224,6 +245,7 @@ def post_batch(
     found = [e for e in ids if e in records]
     results = []
     log_rows = []
+    request_id = new_request_id()
     if found:
         entries = services.mastery.get(who.tenant_id, records, state)
         contexts = {e: _only_available(c, only)
@@ -232,14 +254,15 @@ def post_batch(
             for e in found:
                 ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],
                                                 contexts[e], state, request, explain=True)
-                results.append({"educator_id": e, "items": [_item(i + 1, r, True)
-                                                            for i, r in enumerate(ranked)]})
-                log_rows.extend((e, i + 1, r.activity_id, float(r.score))
-                                for i, r in enumerate(ranked))
+                items, rows = _shown(services, request_id, e,
+                                     [_item(i + 1, r, True) for i, r in enumerate(ranked)],
+                                     [(i + 1, r.activity_id, float(r.score), bool(r.pinned))
+                                      for i, r in enumerate(ranked)])
+                results.append({"educator_id": e, "items": items})
+                log_rows.extend(rows)
         else:
             results, log_rows = _batch_unexplained(services, found, entries, contexts, state,
-                                                   request)
-    request_id = new_request_id()
+                                                   request, request_id)
     if results:
         _log(services, who, request_id, "batch", state, log_rows)
     return json_response({"request_id": request_id, "model": state.info(), "results": results,
@@ -247,10 +270,10 @@ def post_batch(
 
 
 def _batch_unexplained(services: Services, found: list[str], entries, contexts,
-                       state: ModelState, request: RankingRequest
-                       ) -> tuple[list[dict], list[tuple[str, int, str, float]]]:
+                       state: ModelState, request: RankingRequest, request_id: str
+                       ) -> tuple[list[dict], list[tuple[str, int, str, float, float, int]]]:
     """All educators ranked at once (:func:`rank_batch`), without reasons or explanations:
-    the results and the recommendation-log rows."""
+    the results (each list in the order drawn for this request) and the log rows."""
     frames = []
     for e in found:
         f = MasteryService.frame(entries[e]).reset_index()
@@ -263,7 +286,7 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
     results, log_rows = [], []
     for e in found:
         g = by_educator.get(e)
-        items = []
+        items, ranked_rows = [], []
         if g is not None:
             for r, a, s in zip(g["rank"].tolist(), g["activity_id"].tolist(),
                                g["score"].tolist(), strict=True):
@@ -272,7 +295,9 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
                               "format": acts.at[a, "format"],
                               "hours": float(acts.at[a, "hours"]), "score": float(s),
                               "reason": "", "pinned": pinned, "explanation": None})
-                log_rows.append((e, r, a, float(s)))
+                ranked_rows.append((r, a, float(s), pinned))
+        items, rows = _shown(services, request_id, e, items, ranked_rows)
+        log_rows.extend(rows)
         results.append({"educator_id": e, "items": items})
     return results, log_rows
 
@@ -320,7 +345,8 @@ def get_pathway(
                         request=RankingRequest(formats=formats or None), gains=state.gains)
     request_id = new_request_id()
     _log(services, who, request_id, "pathway", state,
-         [(educator_id, i + 1, s.activity_id, None) for i, s in enumerate(plan.steps)])
+         [(educator_id, i + 1, s.activity_id, None, None, None)
+          for i, s in enumerate(plan.steps)])
     steps = [{"step": i + 1, **s.__dict__} for i, s in enumerate(plan.steps)]
     return json_response({"educator_id": educator_id, "request_id": request_id,
                           "model": state.info(), "goals": list(plan.goals), "steps": steps,
