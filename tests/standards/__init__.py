@@ -1,0 +1,1 @@
+"""Tests of the standards importers and exporters (recommender/standards)."""
