@@ -31,6 +31,7 @@ planned again (repeatable ones until their cool-down has passed).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,9 +42,10 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.errors import InvalidInputError
-from recommender.graph import check_ids, prerequisite_closure
-from recommender.ranking.index import target_gains
-from recommender.ranking.mastery import read_mastery
+from recommender.graph import check_ids
+from recommender.pathway_index import PathwayIndex, prepare_pathway, resolve_pathway_index
+from recommender.ranking.index import RankingIndex
+from recommender.ranking.mastery import decision_mastery, read_mastery
 from recommender.ranking.requests import (
     EducatorContext,
     RankingRequest,
@@ -51,7 +53,7 @@ from recommender.ranking.requests import (
     check_request,
 )
 
-__all__ = ["Pathway", "PathwayStep", "plan_pathway"]
+__all__ = ["Pathway", "PathwayIndex", "PathwayStep", "plan_pathway", "prepare_pathway"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def plan_pathway(
     context: EducatorContext = EducatorContext(),  # noqa: B008 - frozen, immutable default
     request: RankingRequest = RankingRequest(),  # noqa: B008
     gains: pd.DataFrame | None = None,
+    index: PathwayIndex | RankingIndex | None = None,
 ) -> Pathway:
     """Plan the steps from an educator's current mastery to ``goals``.
 
@@ -119,6 +122,11 @@ def plan_pathway(
         ``formats``, ``modalities`` and ``mastery_threshold`` apply.
     gains : DataFrame or None
         Learned expected gains, ``gain_mean`` indexed by ``(activity_id, competency_id)``.
+    index : PathwayIndex, RankingIndex or None
+        :func:`~recommender.pathway_index.prepare_pathway` ``(graph, catalog, gains)`` (or the
+        ranker's :func:`~recommender.ranking.prepare` index of the same objects), built once
+        by a caller that plans many times; it carries the gains, so ``gains`` may then be
+        omitted. None: built for this call.
 
     Returns
     -------
@@ -131,7 +139,9 @@ def plan_pathway(
     InvalidInputError
         ``goals`` is empty (a ``ValueError``).
     ValueError
-        ``mastery`` or ``gains`` is malformed.
+        ``mastery`` or ``gains`` is malformed, or ``index`` was built from other objects.
+    TypeError
+        ``index`` is not an index.
     """
     check_request(request)
     check_context(graph, context)
@@ -139,77 +149,123 @@ def plan_pathway(
     if not goal_list:
         raise InvalidInputError("goals", goal_list, "at least one competency id",
                                 "goals must name at least one competency; got an empty collection")
-    table = read_mastery(graph, mastery)
-    known = list(table.p)  # the level, mastered only when a p_bound says so (as the ranker)
-    sim = dict(zip(known, table.decision_row(known, request.mastery_threshold)[0].tolist(),
-                   strict=True))
-    closure = prerequisite_closure(graph, goal_list, sim, request.mastery_threshold)
-
-    acts = catalog.activities
-    hours = acts["hours"].astype(float)
-    by_competency, targets_of = _candidates(catalog, gains, context, request)
-
+    sim = _levels(graph, mastery, request.mastery_threshold)
+    ix = resolve_pathway_index(graph, catalog, gains, index)
+    closure = _closure(ix, goal_list, sim, request.mastery_threshold)
+    allowed = _allowed(ix, context, request)
+    in_progress = context.in_progress
     steps: list[PathwayStep] = []
     unreachable: list[str] = []
     planned: set[str] = set()
     for c in closure:
-        cands = by_competency.get(c)
-        if cands is None or cands.empty:
+        cands = [a for a in ix.candidates.get(c, ()) if allowed(a)]
+        if not cands:
             unreachable.append(c)
             continue
-        readiness = min((sim.get(q, 0.0) for q in graph.predecessors(c)), default=1.0)
+        readiness = min((sim.get(q, 0.0) for q in ix.predecessors[c]), default=1.0)
         p_before = float(sim.get(c, 0.0))
-        fresh = cands[~cands["activity_id"].isin(planned)]
-        if fresh.empty:  # only activities already in the plan develop c: nothing to add
-            a = min(cands["activity_id"], key=lambda x: (x not in context.in_progress, x))
-            steps.append(_step(graph, acts, c, a, 0.0, p_before, p_before, readiness))
+        fresh = [a for a in cands if a not in planned]
+        if not fresh:  # only activities already in the plan develop c: nothing to add
+            a = min(cands, key=lambda x: (x not in in_progress, x))
+            steps.append(_step(ix, c, a, 0.0, p_before, p_before, readiness))
             continue
-        a = _best(fresh, hours, context.in_progress)
+        # candidates are best first: the first in-progress one, else the first
+        a = next((x for x in fresh if x in in_progress), fresh[0])
         planned.add(a)
-        for t, g in targets_of[a]:
-            sim[t] = min(1.0, max(0.0, float(sim.get(t, 0.0)) + float(g)))
-        steps.append(_step(graph, acts, c, a, float(hours[a]), p_before, float(sim[c]),
-                           readiness))
+        for t, g in ix.teaches[a]:
+            sim[t] = min(1.0, max(0.0, float(sim.get(t, 0.0)) + g))
+        steps.append(_step(ix, c, a, ix.hours[a], p_before, float(sim[c]), readiness))
     total = math.fsum(s.hours for s in steps)
     return Pathway(goals=tuple(goal_list), steps=steps, total_hours=total,
                    unreachable=unreachable)
 
 
-def _candidates(catalog: Catalog, gains: pd.DataFrame | None, context: EducatorContext,
-                request: RankingRequest) -> tuple[dict[str, pd.DataFrame], dict[str, list]]:
-    """The allowed activities of each competency (its rows of :func:`target_gains`), and what
-    completing each activity teaches: ``{activity_id: [(competency_id, gain), ...]}``."""
-    acts = catalog.activities
-    everything = target_gains(catalog, gains)
-    tg = everything
-    ok = ~tg["activity_id"].isin(context.completed_now(catalog.cooldowns) | context.declined)
-    if context.available is not None:
-        ok &= tg["activity_id"].isin(context.available)
-    if request.formats is not None:
-        ok &= tg["activity_id"].map(acts["format"]).isin(request.formats)
-    if request.modalities is not None:
-        ok &= tg["activity_id"].map(acts["modality"]).isin(request.modalities)
-    tg = tg[ok.to_numpy(bool)]
-    by_competency = {c: grp for c, grp in tg.groupby("competency_id", sort=False)}
-    targets_of = {a: list(zip(grp["competency_id"], grp["gain"], strict=True))
-                  for a, grp in everything.groupby("activity_id", sort=False)}
-    return by_competency, targets_of
+_NUMERIC = ("p_mastery", "p_bound", "uncertainty", "n_evidence")
 
 
-def _best(cands: pd.DataFrame, hours: pd.Series, in_progress: frozenset[str]) -> str:
-    """In-progress first, then highest gain per log-hour, then smallest id."""
-    log_hours = np.log1p(cands["activity_id"].map(hours).to_numpy(float))
-    value = cands["gain"].to_numpy(float) / log_hours
-    keyed = sorted(
-        zip(cands["activity_id"], value.tolist(), strict=True),
-        key=lambda av: (av[0] not in in_progress, -av[1], av[0]),
-    )
-    return str(keyed[0][0])
+def _levels(graph: nx.DiGraph, mastery: pd.DataFrame | Mapping[str, float],
+            threshold: float) -> dict[str, float]:
+    """``{competency_id: mastery}`` of the table's competencies, as the ranker decides it (the
+    level, mastered only when a ``p_bound`` says so): :func:`read_mastery`, checked the same way.
+
+    A plain table (indexed by competency id, numeric columns, valid values) is read with numpy
+    alone; anything else goes through :func:`read_mastery`, which accepts or refuses it with
+    its own messages. The ``evidence_ids`` and ``contributions`` columns are not read: a plan
+    does not use them.
+    """
+    fast = _plain_levels(graph, mastery, threshold)
+    if fast is not None:
+        return fast
+    if isinstance(mastery, pd.DataFrame):
+        mastery = mastery.drop(columns=[c for c in mastery.columns
+                                        if c in ("evidence_ids", "contributions")])
+    table = read_mastery(graph, mastery)
+    known = list(table.p)
+    return dict(zip(known, table.decision_row(known, threshold)[0].tolist(), strict=True))
 
 
-def _step(graph, acts, c, a, hours, p_before, p_after, readiness) -> PathwayStep:
+def _plain_levels(graph: nx.DiGraph, mastery: object, threshold: float
+                  ) -> dict[str, float] | None:
+    """:func:`_levels` of a DataFrame :func:`read_mastery` surely accepts, else None."""
+    if not isinstance(mastery, pd.DataFrame) or "competency_id" in mastery.columns:
+        return None
+    cols = {c: mastery[c] for c in _NUMERIC if c in mastery.columns}
+    if "p_mastery" not in cols or not mastery.index.is_unique or not all(
+            pd.api.types.is_float_dtype(v) or pd.api.types.is_integer_dtype(v)
+            for v in cols.values()):
+        return None
+    ids = [str(i) for i in mastery.index]
+    p = cols["p_mastery"].to_numpy(float)
+    bound = cols["p_bound"].to_numpy(float) if "p_bound" in cols else None
+    unc = cols["uncertainty"].to_numpy(float) if "uncertainty" in cols else np.zeros(0)
+    n_ev = cols["n_evidence"].to_numpy(float) if "n_evidence" in cols else np.zeros(0)
+    valid = [((v >= 0) & (v <= 1)).all() for v in (p, p if bound is None else bound)]
+    if (not all(valid) or (unc < 0).any() or np.isinf(n_ev).any()
+            or any(i not in graph for i in ids) or len(set(ids)) != len(ids)):
+        return None  # read_mastery says what is wrong
+    values = p if bound is None else decision_mastery(p, bound, threshold)
+    return dict(zip(ids, values.tolist(), strict=True))
+
+
+def _closure(ix: PathwayIndex, goals: list[str], sim: Mapping[str, float],
+             threshold: float) -> list[str]:
+    """:func:`recommender.graph.prerequisite_closure` on the index: the unmastered goals and
+    prerequisites of goals (missing: 0), lexicographic topological order of their subgraph."""
+    wanted = set(goals).union(*(ix.ancestors[g] for g in goals))
+    wanted = {n for n in wanted if not float(sim.get(n, 0.0)) >= threshold}
+    indegree = {n: sum(q in wanted for q in ix.predecessors[n]) for n in wanted}
+    ready = sorted(n for n, d in indegree.items() if d == 0)
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        n = heapq.heappop(ready)
+        order.append(n)
+        for s in ix.successors[n]:
+            if s in wanted:
+                indegree[s] -= 1
+                if indegree[s] == 0:
+                    heapq.heappush(ready, s)
+    return order
+
+
+def _allowed(ix: PathwayIndex, context: EducatorContext, request: RankingRequest):
+    """Whether an activity may be planned: not closed (completed and not open again, or
+    declined), among ``context.available`` when it names them, of an allowed format and
+    modality."""
+    closed = context.completed_now(ix.catalog.cooldowns) | context.declined
+    available, formats, modalities = context.available, request.formats, request.modalities
+
+    def allowed(a: str) -> bool:
+        return (a not in closed and (available is None or a in available)
+                and (formats is None or ix.formats[a] in formats)
+                and (modalities is None or ix.modalities[a] in modalities))
+
+    return allowed
+
+
+def _step(ix: PathwayIndex, c: str, a: str, hours: float, p_before: float, p_after: float,
+          readiness: float) -> PathwayStep:
     return PathwayStep(
-        competency_id=c, name=str(graph.nodes[c].get("name", c)), activity_id=str(a),
-        activity_title=str(acts.at[a, "title"]), hours=hours, p_before=p_before,
-        p_after=p_after, readiness=float(readiness),
+        competency_id=c, name=ix.names[c], activity_id=str(a), activity_title=ix.titles[a],
+        hours=hours, p_before=p_before, p_after=p_after, readiness=float(readiness),
     )
