@@ -12,11 +12,12 @@ from starlette.responses import Response
 from api.errors import NotFound
 from api.schemas import ErrorResponse
 from api.services import Services
+from recommender.errors import InvalidInputError
 from recommender.fields import ADDRESSABLE_ID
 from recommender.store import EducatorRecord
 
 __all__ = ["EducatorId", "errors", "json_response", "new_request_id", "educator_or_404",
-           "unknown_activities", "unknown_competencies"]
+           "offered", "unknown_activities", "unknown_competencies", "unknown_word"]
 
 EducatorId = Path(min_length=1, max_length=ADDRESSABLE_ID.max_length,
                   pattern=ADDRESSABLE_ID.pattern, description="The platform's educator id "
@@ -76,6 +77,35 @@ def unknown_activities(services: Services, field: str, ids: list[str] | None) ->
             "lists them)",
             details=[{"field": field, "value": a, "reason": "no activity of the catalog has "
                       "this id; GET /v1/activities lists them"} for a in bad])
+
+
+def unknown_word(exc: InvalidInputError, field: str) -> NotFound:
+    """The 404 for a filter word outside the catalog's vocabulary (``exc`` from
+    :meth:`recommender.catalog.Catalog.matching`), naming ``field`` with the word's position,
+    the word and the allowed words: tenant content, like :func:`unknown_competencies`."""
+    name = field + exc.field[exc.field.index("["):] if "[" in exc.field else field
+    return NotFound(
+        f"{name} {exc.value!r} is not a word of the catalog's vocabulary; expected "
+        f"{exc.expected} (GET /v1/activities lists the vocabularies)",
+        details=[{"field": name, "value": exc.value,
+                  "reason": f"not in the catalog's vocabulary; expected {exc.expected}"}])
+
+
+def offered(services: Services, available: list[str] | None, formats: list[str] | None
+            ) -> frozenset[str] | None:
+    """The activities an answer may hold: those of ``formats`` (words of the catalog's
+    vocabulary, :meth:`recommender.catalog.Catalog.matching`: a word outside it is a 404
+    naming ``formats[i]``, the word and the allowed words) within ``available``; None when
+    neither is given. The ranker and the pathway keep to it through the context's
+    ``available``, pins included, as they keep to a request's ``formats``."""
+    only = None if available is None else frozenset(available)
+    if not formats:
+        return only
+    try:
+        matching = services.catalog.matching(formats=formats)
+    except InvalidInputError as exc:
+        raise unknown_word(exc, "formats") from None
+    return matching if only is None else matching & only
 
 
 def educator_or_404(services: Services, tenant_id: str, educator_id: str) -> EducatorRecord:

@@ -1,4 +1,6 @@
-"""The framework and the activity catalog the service ranks with (read-only)."""
+"""The framework and the activity catalog the service ranks with (read-only), with the
+catalog's vocabularies (the words its ``format``, ``modality`` and ``level`` come from, which
+request filters accept: :mod:`recommender.vocabulary`)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from starlette.responses import Response
 
 from api.auth import Reader
 from api.deps import ServicesDep
-from api.routers._common import errors, json_response, unknown_competencies
+from api.routers._common import errors, json_response, unknown_competencies, unknown_word
 from api.schemas import Format
+from recommender.errors import InvalidInputError
 from recommender.graph import framework_to_dict
 
 router = APIRouter(prefix="/v1", tags=["content"])
@@ -33,16 +36,24 @@ def get_framework(
 @router.get("/activities", summary="The activity catalog, optionally filtered",
             description="Each activity says whether it is `repeatable` (proposed again "
                         "`cooldown_days` after its last completion) or one-shot. "
+                        "`vocabularies` lists the words the catalog's `format`, `modality` and "
+                        "`level` come from (its own, or the defaults), the words the `format`, "
+                        "`modality` and `level` filters here and the `formats` filters of "
+                        "recommendations and pathways accept; another word is a 404 naming the "
+                        "allowed ones. "
                         "Filters combine (all must hold). `competency` keeps the activities "
                         "developing that competency; one that names no competency of the "
                         "framework is a 404 naming it (`GET /v1/framework` lists them).",
             responses=errors(401, 403, 404, 422, notes={404: (
                 "`competency` names no competency of the framework (`GET /v1/framework` lists "
-                "them)")}))
+                "them), or a `format`, `modality` or `level` is not a word of the catalog's "
+                "vocabulary (listed under `vocabularies`)")}))
 def get_activities(
     who: Reader,
     services: ServicesDep,
     format: Annotated[list[Format] | None, Query(description="Only these formats")] = None,
+    modality: Annotated[list[Format] | None, Query(description="Only these modalities")] = None,
+    level: Annotated[list[Format] | None, Query(description="Only these levels")] = None,
     competency: Annotated[str | None, Query(max_length=128,
                                             description="Only activities developing it")] = None,
     max_hours: Annotated[float | None, Query(gt=0, le=10000)] = None,
@@ -51,9 +62,14 @@ def get_activities(
     acts = cat.activities
     if competency is not None and competency not in services.graph:
         raise unknown_competencies(services, [("competency", competency)])
+    try:
+        matching = cat.matching(formats=format, modalities=modality, levels=level)
+    except InvalidInputError as exc:  # named as the query names them: format, modality, level
+        name = exc.field.partition("[")[0]
+        raise unknown_word(exc, {"formats": "format", "modalities": "modality",
+                                 "levels": "level"}[name]) from None
     keep = acts.index.to_series()
-    if format:
-        keep = keep[acts.loc[keep.index, "format"].isin(format)]
+    keep = keep[keep.isin(matching)]
     if max_hours is not None:
         keep = keep[acts.loc[keep.index, "hours"] <= max_hours]
     targets = cat.targets
@@ -70,4 +86,5 @@ def get_activities(
                       "competencies": by_act.get(a, {}), "description": row["description"],
                       "repeatable": bool(row.get("repeatable", False)),
                       "cooldown_days": float(row.get("cooldown_days", 0.0))})
-    return json_response({"count": len(items), "activities": items})
+    return json_response({"count": len(items), "activities": items,
+                          "vocabularies": cat.vocabularies.to_dict()})

@@ -40,6 +40,7 @@ from api.routers._common import (
     errors,
     json_response,
     new_request_id,
+    offered,
     unknown_activities,
     unknown_competencies,
 )
@@ -148,20 +149,22 @@ async def get_recommendations(
     k: Annotated[int, Query(ge=1, le=50, description="How many activities")] = 5,
     max_hours: Annotated[float | None, Query(gt=0, le=10000,
                                              description="Hour budget for the whole list")] = None,
-    formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
+    formats: Annotated[list[Format] | None, Query(
+        description="Allowed formats, words of the catalog's vocabulary (`GET /v1/activities` "
+                    "lists it); another word is a 404 naming the allowed ones")] = None,
     explain: Annotated[bool, Query(description="Include the structured explanation")] = False,
     available: Annotated[list[AddressableId] | None, Query(
         description="The activities the educator can take now (repeatable); omitted: all",
         max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
-    request = RankingRequest(k=k, max_hours=max_hours,
-                             formats=tuple(sorted(set(formats))) if formats else None)
+    request = RankingRequest(k=k, max_hours=max_hours)
+    # formats in the catalog's vocabulary: kept to through the context's available set
+    only = offered(services, available, formats)
     unknown_activities(services, "available", available)
-    only = None if available is None else frozenset(available)
     # a tenant whose champion is not loaded yet is loaded in a worker thread, once
     state = (services.models.known(who.tenant_id)
              or await run_in_threadpool(services.models.for_tenant, who.tenant_id))
-    query = (state.key, state.loaded_at, request.k, request.max_hours, request.formats, explain,
+    query = (state.key, state.loaded_at, request.k, request.max_hours, explain,
              None if only is None else tuple(sorted(only)))
     # Async, so a cached answer costs no thread hop: the point read of the educator's version
     # takes tens of microseconds; a miss (store reads, ranking) runs in a worker thread.
@@ -236,9 +239,9 @@ def post_batch(
             f"{len(body.educator_ids)} educators in one request; the limit is {limit}",
             details=[{"field": "educator_ids", "value": len(body.educator_ids),
                       "reason": f"at most {limit} ids"}])
-    request = RankingRequest(k=body.k, max_hours=body.max_hours, formats=body.formats or None)
+    request = RankingRequest(k=body.k, max_hours=body.max_hours)
+    only = offered(services, body.available, body.formats)
     unknown_activities(services, "available", body.available)
-    only = None if body.available is None else frozenset(body.available)
     ids = list(dict.fromkeys(body.educator_ids))
     records = services.store.get_educators(who.tenant_id, ids)
     state = services.models.for_tenant(who.tenant_id)
@@ -320,11 +323,14 @@ def get_pathway(
     educator_id: str = EducatorId,
     goal: Annotated[list[str] | None, Query(description="Goal competency id(s)",
                                             max_length=50)] = None,
-    formats: Annotated[list[Format] | None, Query(description="Allowed formats")] = None,
+    formats: Annotated[list[Format] | None, Query(
+        description="Allowed formats, words of the catalog's vocabulary (`GET /v1/activities` "
+                    "lists it); another word is a 404 naming the allowed ones")] = None,
     available: Annotated[list[AddressableId] | None, Query(
         description="The activities the educator can take now (repeatable); omitted: all",
         max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
+    only = offered(services, available, formats)
     rec = educator_or_404(services, who.tenant_id, educator_id)
     unknown_activities(services, "available", available)
     goals = list(dict.fromkeys(goal or rec.goals))
@@ -339,10 +345,9 @@ def get_pathway(
     state = services.models.for_tenant(who.tenant_id)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
     context = _only_available(services.contexts(who.tenant_id, {educator_id: rec})[educator_id],
-                              None if available is None else frozenset(available))
+                              only)
     plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,
-                        context=context,
-                        request=RankingRequest(formats=formats or None), gains=state.gains)
+                        context=context, request=RankingRequest(), gains=state.gains)
     request_id = new_request_id()
     _log(services, who, request_id, "pathway", state,
          [(educator_id, i + 1, s.activity_id, None, None, None)

@@ -7,10 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
-from recommender.catalog import FORMATS
 from recommender.fields import ADDRESSABLE_ID, ISO_8601, REFERENCE_ID, Rule, problem
 
-Format = Literal[FORMATS]  # type: ignore[valid-type]
+Format = Annotated[str, Field(min_length=1, max_length=64, description=(
+    "An activity format of the catalog's vocabulary (`GET /v1/activities` lists them under "
+    "`vocabularies.formats`); a word outside it is a 404 naming the allowed ones"))]
+"""A format filter: the catalog's own words (:mod:`recommender.vocabulary`), so it is checked
+against the served catalog in the route, not by a fixed enum here."""
 
 
 def held_to(rule: Rule) -> Any:
