@@ -244,13 +244,13 @@ class _Importer:
                 self.report.association_roles[a.pos] = "hierarchy"
         done: set[int | str] = set()
         for start in list(parent):
-            path: list[int | str] = []
+            path: dict[int | str, int] = {}  # node -> its place on the walk (ordered)
             node: int | str = start
             while node in parent and node not in done and node not in path:
-                path.append(node)
+                path[node] = len(path)
                 node = parent[node][0]
             if node in path:
-                loop = path[path.index(node):]
+                loop = list(path)[path[node]:]
                 names = " -> ".join(self.label(n) for n in [*loop, loop[0]])
                 for n in loop:
                     a = parent.pop(n)[1]
