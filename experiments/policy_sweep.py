@@ -17,8 +17,10 @@ estimator, the shipped engine), ``filter`` (the estimator without a model), ``sm
 smoothed share), ``truth`` (the oracle's latent mastery); optional ``estimator`` (EstimatorParams
 fields), ``ranker`` (flat ``RankerParams.to_dict`` keys without the ``ranker.`` prefix, e.g.
 ``"weights.goal"``), ``threshold`` (the request's mastery threshold), ``learned_gains`` (default
-true for ``model``, false otherwise), ``confident`` (stop on a competency only when
-``P(theta >= 0) >= confident`` under the estimator's belief, the level ``sigmoid(mean)`` used
+true for ``model``, false otherwise), ``rater_severity`` (default true: the engine's
+severity fitted on the intake, ``EnginePolicy.observer_severity``), ``confident`` (stop on a
+competency only when ``P(theta >= 0) >= confident`` under the estimator's belief, the level
+``sigmoid(mean)`` used
 otherwise; the shipped rule is the estimator's ``p_bound``, ``sigmoid(mean - pessimism * sd)``,
 set with ``"estimator": {"pessimism": k}``).
 """
@@ -73,6 +75,10 @@ class Variant(EnginePolicy):
         self.threshold = spec.get("threshold", 0.7)
         self.request = RankingRequest(k=setup.k, mastery_threshold=self.threshold)
         self.confident = spec.get("confident")
+        self.rater_severity = spec.get("rater_severity", True)
+
+    def observer_severity(self, state) -> pd.Series:
+        return super().observer_severity(state) if self.rater_severity else pd.Series(dtype=float)
 
     def mastery(self, state) -> pd.DataFrame:
         if self.kind == "smoothed":

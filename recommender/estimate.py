@@ -11,8 +11,10 @@ Prior
     (or as of now when they have completed none): evidence, graph, domain and profile features
     before any learning the engine could have caused. The model's probability is turned into a
     belief ``N(m0, model_prior_sd^2)`` consistent with the observation model below
-    (``m0 = Phi^-1(p) * sqrt(model_prior_sd^2 + sd_obs^2) - bias_obs``). Without a model the prior
-    is flat, ``N(prior_mean, prior_sd^2)``, and every record is filtered.
+    (``m0 = Phi^-1(p) * sqrt(model_prior_sd^2 + sd_obs^2) - bias_obs``), plus the mean rater
+    severity of the records the model read (the model speaks in the voice of the educator's own
+    observers; a harsh one would otherwise lower every prior). Without a model the prior is
+    flat, ``N(prior_mean, prior_sd^2)``, and every record is filtered.
 
     Why the prior stops at the first completion: models fitted on logged professional-learning
     data learn that "completed an activity on c" marks weakness at c (educators and coaches pick
@@ -334,16 +336,19 @@ class MasteryEstimator:
     # -- the answer ---------------------------------------------------------------------------
     def estimate(self, evidence: pd.DataFrame, educator_ids: Iterable[str], *, as_of,
                  completions: pd.DataFrame | None = None,
-                 educators: pd.DataFrame | None = None) -> pd.DataFrame:
+                 educators: pd.DataFrame | None = None, severity=None) -> pd.DataFrame:
         """Beliefs of every competency for each educator as of ``as_of`` (:data:`ESTIMATE_COLUMNS`).
 
         ``evidence`` is validated evidence (``evidence_id, educator_id, competency_id, source,
         proficient, observed_at`` and optionally ``rater_id``); only records and completions
         strictly after ``as_of`` are ignored. Educators come back in the given order,
-        competencies in lexicographic topological order.
+        competencies in lexicographic topological order. ``severity`` (rater severity by
+        ``rater_id``, as the constructor takes it) replaces the estimator's own for this call:
+        a deployment that learns its observers from its own evidence passes it here.
         """
         ids, result, counts = self._run(evidence, educator_ids, as_of=as_of,
-                                        completions=completions, educators=educators)
+                                        completions=completions, educators=educators,
+                                        severity=severity)
         return self._frame(ids, result, counts)
 
     def influence(self, evidence: pd.DataFrame, educator_ids: Iterable[str], *, as_of,
@@ -370,8 +375,9 @@ class MasteryEstimator:
                                  educators=educators)
         return pd.Series(result.loglik, index=evidence.index, name="log_likelihood")
 
-    def _run(self, evidence, educator_ids, *, as_of, completions, educators):
+    def _run(self, evidence, educator_ids, *, as_of, completions, educators, severity=None):
         ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
+        severity = self.severity if severity is None else pd.Series(severity, dtype=float)
         now = _utc_ns(as_of)
         ev = evidence.reset_index(drop=True)
         t_ev = _ns(ev["observed_at"]) if len(ev) else np.zeros(0, np.int64)
@@ -381,13 +387,15 @@ class MasteryEstimator:
         if self.predictor is not None:
             start = clock = first
             prior_mean = self._model_prior(ev, comp, educators, ids, first, now)
+            prior_mean += _prior_severity(ev, t_ev, ids, first, severity)[:, None]
             prior_var = np.full_like(prior_mean, self.params.model_prior_sd ** 2)
         else:
             start = np.full(len(ids), np.iinfo(np.int64).min // 2)
             clock = np.full(len(ids), -1)
             prior_mean = np.full((len(ids), len(self.competencies)), self.params.prior_mean)
             prior_var = np.full_like(prior_mean, self.params.prior_sd ** 2)
-        events, counts = self._events(ev, t_ev, comp, t_comp, ids, start, now, prior_mean)
+        events, counts = self._events(ev, t_ev, comp, t_comp, ids, start, now, prior_mean,
+                                      severity)
         result = run_filter(prior_mean, prior_var, events, n_records=len(ev),
                             now_ns=np.full(len(ids), now), start_ns=clock,
                             drift_sd_per_month=self.params.drift_sd_per_month,
@@ -454,7 +462,7 @@ class MasteryEstimator:
         for key in list(itertools.islice(self._prior_cache, max(excess, 0))):
             del self._prior_cache[key]
 
-    def _events(self, ev, t_ev, comp, t_comp, ids, start, now, prior_mean):
+    def _events(self, ev, t_ev, comp, t_comp, ids, start, now, prior_mean, severity):
         n_c = len(self.competencies)
         e_index = pd.Index(ids)
         counts = np.zeros((len(ids), n_c))
@@ -467,8 +475,8 @@ class MasteryEstimator:
         src = ev["source"].to_numpy(object) if len(ev) else np.zeros(0, object)
         bias = pd.Series(self.params.source_bias, dtype=float).reindex(src).to_numpy(float)
         sd = pd.Series(self.params.source_sd, dtype=float).reindex(src).to_numpy(float)
-        if "rater_id" in ev and len(self.severity):
-            bias = bias - self.severity.reindex(ev["rater_id"].to_numpy(object)).fillna(0.0) \
+        if "rater_id" in ev and len(severity):
+            bias = bias - severity.reindex(ev["rater_id"].to_numpy(object)).fillna(0.0) \
                 .to_numpy(float)
         use &= np.isfinite(bias) & np.isfinite(sd)
         rows = np.flatnonzero(use)
@@ -495,6 +503,27 @@ class MasteryEstimator:
             record=np.r_[rows, np.full(len(je), -1)][order],
         )
         return events, counts
+
+
+def _prior_severity(ev: pd.DataFrame, t_ev: np.ndarray, ids: np.ndarray, first: np.ndarray,
+                    severity: pd.Series) -> np.ndarray:
+    """(E,) the mean rater severity over each educator's records folded into the model prior
+    (records up to their first completion; 0 for a record without a rater or an unknown one).
+
+    The model predicts what the educator's own observers will say (its labels are their
+    ratings), so its prior carries their leniency or harshness; adding the mean severity of
+    the records behind it reads it as the skill instead.
+    """
+    out = np.zeros(len(ids))
+    if "rater_id" not in ev or not len(severity) or not len(ev):
+        return out
+    r = pd.Index(ids).get_indexer(ev["educator_id"].to_numpy(object))
+    mine = r >= 0
+    mine[mine] &= t_ev[mine] <= first[r[mine]]
+    sev = severity.reindex(ev["rater_id"].to_numpy(object)).fillna(0.0).to_numpy(float)
+    total = np.bincount(r[mine], weights=sev[mine], minlength=len(ids))
+    count = np.bincount(r[mine], minlength=len(ids))
+    return np.divide(total, count, out=out, where=count > 0)
 
 
 def _prior_inputs_digest(ev: pd.DataFrame, educators: pd.DataFrame | None, ids: np.ndarray,

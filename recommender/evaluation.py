@@ -82,6 +82,7 @@ from recommender.simulate import (
     source_scales,
     true_mastery,
 )
+from recommender.simulate.params import RATER_KINDS
 
 __all__ = [
     "HOURS_PER_STEP",
@@ -189,8 +190,10 @@ def _read(pop: EducatorPopulation, educator: np.ndarray, competency: np.ndarray,
     low, high = source_scales(pop, source)
     norm = np.clip((score - low) / (high - low), 0.0, 1.0) * np.ones(len(educator))
     proficient = score >= float(pop.scale["proficient"])
+    rated = pop.sources.rater[source] == RATER_KINDS.index("evaluator")
+    rater = pop.evaluator[educator] if rated else np.full(len(educator), -1)
     return Readings(educator, competency, np.full(len(educator), source), proficient,
-                    np.full(len(educator), step), norm)
+                    np.full(len(educator), step), norm, rater)
 
 
 def run_policy(policy: Policy, setup: PolicySetup, *, steps: int, p_accept: float,

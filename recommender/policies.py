@@ -59,6 +59,7 @@ from recommender.ranking import (
     prepare,
     rank_batch,
 )
+from recommender.raters import fit_rater_severity
 from recommender.sim_estimators import (
     EstimateFn,
     estimator_inputs,
@@ -102,6 +103,7 @@ class Readings(NamedTuple):
     proficient: np.ndarray
     step: np.ndarray
     score_norm: np.ndarray
+    rater: np.ndarray  # index into the population's raters, -1 when no rater is named
 
 
 class Completions(NamedTuple):
@@ -169,8 +171,12 @@ class SimState:
     @cached_property
     def evidence(self) -> pd.DataFrame:
         """All readings so far: evidence_id, educator_id, competency_id, source, score_norm,
-        proficient, observed_at (step ``s`` at ``SIM_START + s * STEP_DAYS``)."""
-        e, c, s, prof, step, norm = (np.concatenate(x) for x in zip(*self.readings, strict=True))
+        proficient, observed_at (step ``s`` at ``SIM_START + s * STEP_DAYS``), rater_id (the
+        evaluator ``R00001``... of an observation, as the generator names them; None without)."""
+        e, c, s, prof, step, norm, rater = (np.concatenate(x)
+                                            for x in zip(*self.readings, strict=True))
+        labels = np.array([f"R{i + 1:05d}" for i in range(len(self.population.rater_bias))]
+                          + [None], dtype=object)
         return pd.DataFrame({
             "evidence_id": np.char.add("sim", np.arange(len(e)).astype(str)).astype(object),
             "educator_id": self.population.educator_ids[e],
@@ -179,6 +185,7 @@ class SimState:
             "score_norm": norm,
             "proficient": prof,
             "observed_at": SIM_START + pd.to_timedelta(step * STEP_DAYS, unit="D"),
+            "rater_id": labels[rater],
         })
 
     @cached_property
@@ -396,6 +403,7 @@ class EnginePolicy(_RankerPolicy):
         self.estimate = setup.estimate
         self.inputs = estimator_inputs(setup.estimate)
         self.profiles = setup.population.educators
+        self.severity: pd.Series | None = None
 
     def mastery(self, state: SimState) -> pd.DataFrame:
         kw = {}
@@ -403,7 +411,19 @@ class EnginePolicy(_RankerPolicy):
             kw["completions"] = state.completions
         if "educators" in self.inputs:
             kw["educators"] = self.profiles
+        if "severity" in self.inputs:
+            kw["severity"] = self.observer_severity(state)
         return self.estimate(state.evidence, **kw)
+
+    def observer_severity(self, state: SimState) -> pd.Series:
+        """This population's rater severity, fitted once on the evidence of the first step (the
+        intake, before any decision; :func:`recommender.raters.fit_rater_severity`), as a
+        deployment learns its own observers: the champion's table rates the training cohort's
+        raters, not these."""
+        if self.severity is None:
+            table = fit_rater_severity(state.evidence)
+            self.severity = table.set_index("rater_id")["severity"]
+        return self.severity
 
 
 class OraclePolicy(_RankerPolicy):

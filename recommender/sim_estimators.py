@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from recommender.clock import DEFAULT_CLOCK, EvidenceClock
 from recommender.estimate import MasteryEstimator
 from recommender.ranking.params import COLD_START_P
 
@@ -41,9 +42,15 @@ also gets the completed activities so far (``educator_id, activity_id, completed
 an ``educators`` parameter the educators' profiles (the population's ``educators`` frame)."""
 
 
-def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float = 60.0,
-                     prior: tuple[float, float] = (1.0, 1.0)) -> pd.DataFrame:
+def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float | None = None,
+                     prior: tuple[float, float] = (1.0, 1.0),
+                     clock: EvidenceClock | None = None) -> pd.DataFrame:
     """Smoothed, recency-weighted share of proficient records per (educator, competency).
+
+    Ages are measured to ``now`` (None: the latest record's time). The half-life is ``clock``'s
+    (:class:`~recommender.clock.EvidenceClock`, a tenant's unit and half-life) or
+    ``half_life_days``; neither: 60 days, :data:`~recommender.clock.DEFAULT_CLOCK`. Giving both
+    is a ValueError.
 
     Returns a long frame ``educator_id, competency_id, p_mastery, n_evidence`` (pairs with
     evidence only; the ranker reads the others as its ``cold_start_p``, by default
@@ -52,6 +59,10 @@ def smoothed_mastery(evidence: pd.DataFrame, *, now=None, half_life_days: float 
     """
     if evidence.empty:
         return pd.DataFrame(columns=["educator_id", "competency_id", "p_mastery", "n_evidence"])
+    if clock is not None and half_life_days is not None:
+        raise ValueError("give clock or half_life_days, not both")
+    if half_life_days is None:  # in days, so the default's arithmetic is today's, bit for bit
+        half_life_days = (clock or DEFAULT_CLOCK).half_life_days
     t = pd.to_datetime(evidence["observed_at"], utc=True)
     now = t.max() if now is None else pd.Timestamp(now)
     age = ((now - t) / _DAY).to_numpy(float)
@@ -103,24 +114,25 @@ def engine_estimate(estimator: MasteryEstimator) -> EstimateFn:
 
     Every step, :meth:`recommender.estimate.MasteryEstimator.estimate` as of the step's time
     (the latest evidence, plus one second) from the evidence, the completed activities so far
-    (the learning the estimate accounts for) and the educators' profiles (the model's ``prof_``
-    features, as the API passes the stored ones).
+    (the learning the estimate accounts for), the educators' profiles (the model's ``prof_``
+    features, as the API passes the stored ones) and, when the caller has one, a rater severity
+    table for this population's observers (replacing the estimator's own for the call).
     """
 
     def estimate(evidence: pd.DataFrame, completions: pd.DataFrame | None = None,
-                 educators: pd.DataFrame | None = None) -> pd.DataFrame:
+                 educators: pd.DataFrame | None = None, severity=None) -> pd.DataFrame:
         as_of = evidence["observed_at"].max() + pd.Timedelta(seconds=1)
         ids = pd.unique(evidence["educator_id"])
         return estimator.estimate(evidence, ids, as_of=as_of, completions=completions,
-                                  educators=educators)
+                                  educators=educators, severity=severity)
 
     return estimate
 
 
 def estimator_inputs(estimate: EstimateFn) -> frozenset[str]:
-    """Which of ``completions`` and ``educators`` the estimator takes."""
+    """Which of ``completions``, ``educators`` and ``severity`` the estimator takes."""
     try:
         params = inspect.signature(estimate).parameters
     except (TypeError, ValueError):
         return frozenset()
-    return frozenset({"completions", "educators"} & set(params))
+    return frozenset({"completions", "educators", "severity"} & set(params))

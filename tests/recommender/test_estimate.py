@@ -164,6 +164,31 @@ def test_a_lenient_raters_proficient_record_counts_for_less(content):
             < _p(harsh, "E1", c, "mean_logit"))
 
 
+def test_the_model_prior_is_read_through_the_severity_of_the_raters_behind_it(content):
+    graph, catalog = content
+    c = sorted(graph)[0]
+    # two educators with the same record, one rated by a harsh observer: the model (a stub that
+    # reads only the records) gives both the same P; the harsh rater's educator gets a higher
+    # prior by that rater's severity, on every competency, and a per-call table equals a
+    # constructor one
+    ev = _ev([("E1", c, False, 1, "observation", "R-harsh"),
+              ("E2", c, False, 1, "observation", "R-fair")])
+    done = pd.DataFrame({"educator_id": ["E1", "E2"], "activity_id": [_target(catalog, False)[0]] * 2,
+                         "completed_at": [T0 + pd.Timedelta(days=30)] * 2})
+    plain = MasteryEstimator(graph, catalog, predictor=_StubPredictor(ev)).estimate(
+        ev, ["E1", "E2"], as_of=AS_OF, completions=done)
+    table = {"R-harsh": 0.8, "R-fair": 0.0}
+    built = MasteryEstimator(graph, catalog, predictor=_StubPredictor(ev), severity=table)
+    fixed = built.estimate(ev, ["E1", "E2"], as_of=AS_OF, completions=done)
+    per_call = MasteryEstimator(graph, catalog, predictor=_StubPredictor(ev)).estimate(
+        ev, ["E1", "E2"], as_of=AS_OF, completions=done, severity=table)
+    pd.testing.assert_frame_equal(fixed, per_call)
+    other = sorted(graph)[1]
+    lift = {e: _p(fixed, e, other, "mean_logit") - _p(plain, e, other, "mean_logit")
+            for e in ("E1", "E2")}
+    assert lift["E1"] == pytest.approx(0.8) and lift["E2"] == pytest.approx(0.0)
+
+
 _EDUCATORS = st.sampled_from(["A", "B", "C"])
 _RECORD = st.tuples(_EDUCATORS, st.integers(0, 4), st.booleans(), st.integers(0, 400),
                     st.sampled_from(["observation", "micro_credential", "self_assessment"]))

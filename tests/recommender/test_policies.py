@@ -113,3 +113,24 @@ def test_the_engine_estimator_gets_completions_and_profiles_as_the_api_passes_th
                       estimate=lambda ev: calls.append(len(ev)) or smoothed_mastery(ev),
                       n_boot=20)
     assert len(calls) == 2  # an estimator without those parameters gets the evidence only
+
+
+def test_simulated_observations_name_their_evaluator_and_the_engine_learns_severity_once(content):
+    graph, catalog = content
+    seen = []
+
+    def estimate(evidence, completions=None, educators=None, severity=None):
+        seen.append((evidence, severity))
+        return smoothed_mastery(evidence)
+
+    simulate_policies(graph, catalog, ["engine"], n_educators=60, steps=3, random_state=3,
+                      estimate=estimate, n_boot=20)
+    evidence, severity = seen[-1]
+    rated = evidence["rater_id"].notna()
+    assert rated[evidence["source"] == "observation"].all()
+    assert not rated[evidence["source"] != "observation"].any()
+    # the severity table is fitted on the first step's evidence and kept: one object, every
+    # rater of the intake in it
+    assert all(s is seen[0][1] for _, s in seen)
+    assert set(severity.index) == set(seen[0][0]["rater_id"].dropna())
+    assert np.isfinite(severity.to_numpy()).all()
