@@ -83,18 +83,20 @@ class _Importer:
         return value
 
     def read_document(self) -> dict[str, Any]:
+        """The document's identity (kept under ``source``); its keys resolve ``isChildOf`` roots."""
         doc = self.package.get("CFDocument")
         if not isinstance(doc, Mapping):
             self.report.skip("CFDocument", None, "", "package",
                              "CFDocument is missing or not an object; items are still imported")
             return {}
         info = {k: text(doc.get(k)) for k in ("identifier", "uri", "title", "creator",
-                                                "description", "version", "adoptionStatus")}
+                                              "description", "version", "adoptionStatus")}
         self.doc_keys = {k for k in (info["identifier"], info["uri"]) if k}
         self.doc_keys |= {last_segment(k) for k in self.doc_keys}
         return {k: v for k, v in info.items() if v}
 
     def read_items(self) -> None:
+        """Keep each readable, uniquely identified item with some statement; report the rest."""
         raw = self._list("CFItems")
         self.report.item_roles = ["competency"] * len(raw)
         for pos, item in enumerate(raw):
@@ -106,13 +108,13 @@ class _Importer:
             if not ident:
                 self.report.skip("CFItem", pos, "", "no identifier")
                 continue
-            if ident in self.by_key and self.by_key[ident] in self.items:
+            if ident in self.by_key:  # the first item with an identifier wins
                 first = self.by_key[ident]
                 self.report.skip("CFItem", pos, ident, "duplicate identifier",
                                  f"first at CFItems[{first}]")
                 continue
             texts = {k: text(item.get(k)) for k in ("fullStatement", "abbreviatedStatement",
-                                                     "humanCodingScheme", "notes")}
+                                                    "humanCodingScheme", "notes")}
             if not any((texts["fullStatement"], texts["abbreviatedStatement"],
                         texts["humanCodingScheme"])):
                 self.report.skip("CFItem", pos, ident, "no statement")
@@ -123,12 +125,12 @@ class _Importer:
             if not kind and isinstance(kind_ref, Mapping):
                 kind = text(kind_ref.get("title"))
             labels = tuple(text(item.get(k)) for k in ("abbreviatedStatement",
-                                                        "alternativeLabel", "listEnumeration"))
+                                                       "alternativeLabel", "listEnumeration"))
             code = texts["humanCodingScheme"]
             labels += (code.rsplit(".", 1)[-1], texts["fullStatement"])
             self.items[pos] = Item(pos, ident, texts["fullStatement"],
-                                    texts["abbreviatedStatement"], code, kind.lower(),
-                                    texts["notes"], tuple(x for x in labels if x))
+                                   texts["abbreviatedStatement"], code, kind.lower(),
+                                   texts["notes"], tuple(x for x in labels if x))
             for key in (ident, uri):
                 if key:
                     self.by_key.setdefault(key, pos)
@@ -146,6 +148,7 @@ class _Importer:
         return None, "points outside the package"
 
     def read_associations(self) -> None:
+        """Keep each association of a known, mapped type whose two ends resolve; report the rest."""
         raw = self._list("CFAssociations")
         self.report.association_roles = ["pending"] * len(raw)
         seen: dict[str, int] = {}
@@ -183,8 +186,8 @@ class _Importer:
                     break
             else:
                 self.assocs.append(Assoc(pos, ident, atype, role, ends["originNodeURI"],
-                                          ends["destinationNodeURI"],
-                                          as_int(assoc.get("sequenceNumber"))))
+                                         ends["destinationNodeURI"],
+                                         as_int(assoc.get("sequenceNumber"))))
 
     # ------------------------------------------------------------------ classifying
     def classify(self) -> None:
