@@ -42,6 +42,9 @@ tenants = sa.Table(
     sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # the tenant's evidence clock (recommender.clock.EvidenceClock); NULL: the default
+    sa.Column("clock_unit", sa.String(16), nullable=True),
+    sa.Column("clock_half_life", sa.Float, nullable=True),
 )
 
 api_keys = sa.Table(

@@ -4,8 +4,8 @@
 (:class:`~recommender.store.engine.StoreBase`): tenants and API keys
 (:mod:`~recommender.store.keys`), educators (:mod:`~recommender.store.educators`), evidence
 (:mod:`~recommender.store.evidence`), feedback (:mod:`~recommender.store.feedback`), stored
-mastery (:mod:`~recommender.store.mastery`) and the recommendation log
-(:mod:`~recommender.store.audit`).
+mastery (:mod:`~recommender.store.mastery`), the recommendation log
+(:mod:`~recommender.store.audit`) and tenant settings (:mod:`~recommender.store.tenant_settings`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from recommender.store.evidence import EvidenceStore
 from recommender.store.feedback import FeedbackStore
 from recommender.store.keys import KeyStore
 from recommender.store.mastery import MasteryStore
+from recommender.store.tenant_settings import TenantSettingsStore
 
 __all__ = ["Store", "open_store"]
 
 
-class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore):
+class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore,
+            TenantSettingsStore):
     """Tenant-scoped persistence over one SQLAlchemy engine (share one per process).
 
     Every method that reads or writes a tenant's rows takes the tenant first and every query
