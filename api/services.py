@@ -45,6 +45,7 @@ from api.metrics import Metrics
 from api.refresh import MasteryRefresher
 from api.settings import Settings
 from recommender.catalog import Catalog, default_catalog, load_catalog
+from recommender.clock import DEFAULT_CLOCK, EvidenceClock, with_clock
 from recommender.estimate import MasteryEstimator
 from recommender.exploration import ExplorationPolicy
 from recommender.graph import default_framework, load_framework
@@ -265,6 +266,30 @@ class MasteryService:
         self.graph = graph
         self.models = models
         self.metrics = metrics
+        self._clocked: dict[tuple[MasteryEstimator, EvidenceClock], MasteryEstimator] = {}
+        self._clocked_lock = threading.Lock()
+
+    def clock(self, tenant_id: str) -> EvidenceClock:
+        """The tenant's evidence clock, read from the store (one point read: a clock set in
+        another process holds here at once); none set: the default."""
+        stored = self.store.evidence_clock(tenant_id)
+        return DEFAULT_CLOCK if stored is None else EvidenceClock(*stored)
+
+    def estimator(self, tenant_id: str, state: ModelState) -> MasteryEstimator:
+        """The served estimator with the tenant's evidence clock
+        (:func:`recommender.clock.with_clock`; the default clock: the state's own), one per
+        (estimator, clock), kept while its model is served."""
+        clock = self.clock(tenant_id)
+        if clock == DEFAULT_CLOCK:
+            return state.estimator
+        key = (state.estimator, clock)
+        with self._clocked_lock:
+            found = self._clocked.get(key)
+            if found is None:
+                if len(self._clocked) >= 64:  # reloads leave old models' entries behind
+                    self._clocked.clear()
+                found = self._clocked[key] = with_clock(state.estimator, clock)
+        return found
 
     def refresh(self, tenant_id: str, educator_ids: Iterable[str], *,
                 records: dict[str, EducatorRecord] | None = None,
@@ -283,8 +308,9 @@ class MasteryService:
         if not ids:
             return {}
         evidence, completions, educators = self.inputs(tenant_id, records, ids, state)
-        long = estimate_mastery(state.estimator, evidence, ids, completions=completions,
-                                educators=educators)
+        # the clock is read after the educators' data_version: a clock set meanwhile bumped it
+        long = estimate_mastery(self.estimator(tenant_id, state), evidence, ids,
+                                completions=completions, educators=educators)
         if len(evidence):
             us = evidence["observed_at"].astype("datetime64[us, UTC]").astype("int64")
             watermark = us.groupby(evidence["educator_id"].to_numpy()).max().to_dict()
@@ -327,7 +353,8 @@ class MasteryService:
         e = record.educator_id
         evidence, completions, educators = inputs or self.inputs(tenant_id, {e: record}, [e],
                                                                  state)
-        return evidence_influence(state.estimator, evidence, e, completions=completions,
+        return evidence_influence(self.estimator(tenant_id, state), evidence, e,
+                                  completions=completions,
                                   educators=educators)
 
     def inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],

@@ -467,7 +467,7 @@ def serve(
 
 
 # Command modules register themselves on ``app`` when imported.
-from pipelines import cli_framework, cli_keys  # noqa: E402, F401
+from pipelines import cli_framework, cli_keys, cli_tenant  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

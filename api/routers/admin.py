@@ -1,5 +1,5 @@
 """Admin (role admin): reload the champion model; manage the tenant's API keys; read the
-observers' severity."""
+observers' severity; read and set the tenant's evidence clock."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from api.deps import ServicesDep
 from api.errors import NotFound, Unavailable
 from api.routers._common import errors, json_response
 from api.schemas import KeyIn, KeyOut, RatersOut, ReloadOut
+from api.schemas.admin import EvidenceClockIn, EvidenceClockOut
+from recommender.clock import DEFAULT_CLOCK, EvidenceClock
 from recommender.fields import ADDRESSABLE_ID
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -93,3 +95,42 @@ def revoke_key(who: Admin, services: ServicesDep,
                        details=[{"field": "key_id", "value": key_id, "reason": "no such key"}])
     services.key_cache.forget(key_id)
     return json_response(_key(record))
+
+
+def _clock(clock: EvidenceClock, stale: int | None = None) -> dict:
+    return {**clock.to_dict(), "half_life_days": clock.half_life_days,
+            "default": clock == DEFAULT_CLOCK, "educators_marked_stale": stale}
+
+
+_CLOCK_DOC = ("How fast the tenant's evidence ages: a half-life in the tenant's time unit (days, "
+              "hours or minutes; default 60 days). The served mastery filter forgets old "
+              "evidence on it (its drift per unit time scales with 60 days / half-life), so "
+              "evidence minutes apart can decay on a clock in minutes. A trained model's own "
+              "decay features are the model's and do not change.")
+
+
+@router.get("/evidence-clock", response_model=EvidenceClockOut,
+            summary="The tenant's evidence clock", description=_CLOCK_DOC,
+            responses=errors(401, 403))
+def get_evidence_clock(who: Admin, services: ServicesDep) -> Response:
+    return json_response(_clock(services.mastery.clock(who.tenant_id)))
+
+
+@router.put("/evidence-clock", response_model=EvidenceClockOut,
+            summary="Set the tenant's evidence clock",
+            description=_CLOCK_DOC + " Setting it marks every educator's stored mastery stale "
+                        "(recomputed on their next read, in every process).",
+            responses=errors(401, 403, 422))
+def put_evidence_clock(body: EvidenceClockIn, who: Admin, services: ServicesDep) -> Response:
+    clock = EvidenceClock(body.unit, body.half_life)
+    stale = services.store.set_evidence_clock(
+        who.tenant_id, None if clock == DEFAULT_CLOCK else (clock.unit, clock.half_life))
+    return json_response(_clock(clock, stale))
+
+
+@router.delete("/evidence-clock", response_model=EvidenceClockOut,
+               summary="Put the tenant back on the default evidence clock (60 days)",
+               responses=errors(401, 403))
+def delete_evidence_clock(who: Admin, services: ServicesDep) -> Response:
+    stale = services.store.set_evidence_clock(who.tenant_id, None)
+    return json_response(_clock(DEFAULT_CLOCK, stale))

@@ -1,4 +1,4 @@
-"""Health and readiness, model reload, rater severities and API keys."""
+"""Health and readiness, model reload, rater severities, API keys and the evidence clock."""
 
 from __future__ import annotations
 
@@ -68,3 +68,24 @@ class KeyOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None = None
     key: str | None = Field(None, description="The secret: shown once, at creation")
+
+
+class EvidenceClockIn(BaseModel):
+    """The tenant's evidence clock: how fast its evidence ages (:mod:`recommender.clock`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"unit": "hours", "half_life": 12}]})
+
+    unit: Literal["days", "hours", "minutes"] = Field(description="The tenant's time unit")
+    half_life: float = Field(gt=0, lt=1e6, strict=True,
+                             description="In `unit`: evidence this old weighs half as much")
+
+
+class EvidenceClockOut(BaseModel):
+    unit: Literal["days", "hours", "minutes"]
+    half_life: float
+    half_life_days: float = Field(description="The half-life in days")
+    default: bool = Field(description="True when the tenant set no clock (60 days)")
+    educators_marked_stale: int | None = Field(
+        None, description="On a change: the educators whose stored mastery is recomputed on "
+                          "their next read")
