@@ -43,6 +43,7 @@ import pandas as pd
 from recommender.catalog import Catalog
 from recommender.errors import InvalidInputError
 from recommender.graph import check_ids
+from recommender.pathway_batch import STEP_COLUMNS, PathwayBatch, plan_pathways
 from recommender.pathway_index import PathwayIndex, prepare_pathway, resolve_pathway_index
 from recommender.ranking.index import RankingIndex
 from recommender.ranking.mastery import decision_mastery, read_mastery
@@ -53,7 +54,8 @@ from recommender.ranking.requests import (
     check_request,
 )
 
-__all__ = ["Pathway", "PathwayIndex", "PathwayStep", "plan_pathway", "prepare_pathway"]
+__all__ = ["STEP_COLUMNS", "Pathway", "PathwayBatch", "PathwayIndex", "PathwayStep", "plan_pathway",
+           "plan_pathways", "prepare_pathway"]
 
 
 @dataclass(frozen=True)

@@ -223,3 +223,120 @@ def test_mastery_tables_are_read_and_refused_as_the_reference_does(frame):
     assert _raised(fast) == _raised(reference)
     if _raised(fast) is None:
         assert fast() == reference()
+
+
+# --------------------------------------------------------------------------- batch
+
+
+@st.composite
+def batch_cases(draw):
+    """A world and up to five educators, each with their own mastery, goals and context."""
+    graph, catalog = draw(repeatable_worlds())
+    ids = sorted(graph)
+    n = draw(st.integers(1, 5))
+    educators = [f"e{i}" for i in draw(st.permutations(range(n)))]
+    levels = {e: {c: draw(P_VALUES) for c in draw(st.lists(st.sampled_from(ids), unique=True))}
+              for e in educators}
+    bounded = draw(st.booleans())
+    bounds = {e: {c: max(0.0, v - draw(st.sampled_from([0.0, 0.05, 0.3])))
+                  for c, v in levels[e].items()} for e in educators} if bounded else None
+    goal_sets = {e: draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True))
+                 for e in educators}
+    contexts = {e: draw(pathway_contexts(catalog)) for e in educators
+                if draw(st.booleans())}
+    return dict(graph=graph, catalog=catalog, levels=levels, bounds=bounds, goals=goal_sets,
+                contexts=contexts, request=draw(pathway_requests),
+                gains=draw(learned_gains(catalog)), shape=draw(st.sampled_from(["wide", "long"])))
+
+
+def batch_mastery(case):
+    """The case's mastery as the batch reads it (wide, or long with ``p_bound``), and as one
+    educator's table for the reference."""
+    levels, bounds = case["levels"], case["bounds"]
+    if case["shape"] == "wide" and bounds is None:
+        wide = pd.DataFrame.from_dict(levels, orient="index", dtype=float)
+        return wide.reindex(list(levels)), {e: dict(v) for e, v in levels.items()}
+    rows = [(e, c, v, (bounds or levels)[e][c]) for e, vs in levels.items() for c, v in vs.items()]
+    long = pd.DataFrame(rows, columns=["educator_id", "competency_id", "p_mastery", "p_bound"])
+    if bounds is None:
+        long = long.drop(columns="p_bound")
+    tables = {e: pd.DataFrame({"p_mastery": list(v.values()),
+                               **({"p_bound": list(bounds[e].values())} if bounds else {})},
+                              index=pd.Index(list(v), name="competency_id"))
+              for e, v in levels.items()}
+    return long, tables
+
+
+def reference_rows(case, tables):
+    """Steps, unreachable pairs and totals of the reference, educator by educator."""
+    steps, lost, totals = [], [], {}
+    for e in sorted(tables):
+        plan = reference_plan_pathway(
+            case["graph"], case["catalog"], tables[e], case["goals"][e],
+            context=case["contexts"].get(e, EducatorContext()), request=case["request"],
+            gains=case["gains"])
+        steps += [(e, i + 1, *s.__dict__.values()) for i, s in enumerate(plan.steps)]
+        lost += [(e, c) for c in plan.unreachable]
+        totals[e] = plan.total_hours
+    return steps, lost, totals
+
+
+@settings(max_examples=50, deadline=None)
+@given(batch_cases())
+def test_plan_pathways_equals_the_reference_per_educator(case):
+    from recommender.pathway import plan_pathways
+
+    mastery, tables = batch_mastery(case)
+    batch = plan_pathways(case["graph"], case["catalog"], mastery, case["goals"],
+                          contexts=case["contexts"], request=case["request"],
+                          gains=case["gains"])
+    steps, lost, totals = reference_rows(case, tables)
+    assert list(batch.steps.itertuples(index=False, name=None)) == steps
+    assert list(batch.unreachable.itertuples(index=False, name=None)) == lost
+    assert batch.total_hours.to_dict() == pytest.approx(totals)
+
+
+def test_plan_pathways_shares_goals_and_fills_educators_without_mastery():
+    from recommender.pathway import plan_pathways, prepare_pathway
+
+    graph = default_framework("educator")
+    catalog = _default_catalog(graph)
+    comps = sorted(graph)
+    rng = np.random.default_rng(7)
+    wide = pd.DataFrame(rng.beta(2, 2, (3, len(comps))), index=["b", "a", "c"], columns=comps)
+    wide.iloc[0, :5] = np.nan
+    goals = comps[-2:]
+    contexts = {"z": EducatorContext(declined={catalog.activities.index[0]})}
+    index = prepare_pathway(graph, catalog)
+    batch = plan_pathways(graph, catalog, wide, goals, contexts=contexts, index=index)
+    assert list(batch.total_hours.index) == ["a", "b", "c", "z"]
+    for e in ["a", "b", "c", "z"]:
+        row = {} if e == "z" else wide.loc[e].dropna().to_dict()
+        plan = reference_plan_pathway(graph, catalog, row, goals,
+                                      context=contexts.get(e, EducatorContext()))
+        mine = batch.steps[batch.steps["educator_id"] == e]
+        assert list(mine["activity_id"]) == [s.activity_id for s in plan.steps]
+        assert list(mine["p_after"]) == [s.p_after for s in plan.steps]
+        assert batch.total_hours[e] == pytest.approx(plan.total_hours)
+
+
+def test_plan_pathways_names_bad_input():
+    from recommender.errors import InvalidInputError, UnknownCompetencyError
+    from recommender.pathway import plan_pathways
+
+    graph = default_framework("educator")
+    catalog = _default_catalog(graph)
+    comps = sorted(graph)
+    wide = pd.DataFrame({comps[0]: [0.2, 0.4]}, index=["a", "b"])
+    with pytest.raises(InvalidInputError, match=r"every educator.*\['b'\]"):
+        plan_pathways(graph, catalog, wide, {"a": [comps[1]]})
+    with pytest.raises(UnknownCompetencyError, match="NOPE"):
+        plan_pathways(graph, catalog, wide, ["NOPE"])
+    with pytest.raises(UnknownCompetencyError, match="NOPE"):
+        plan_pathways(graph, catalog, wide.assign(NOPE=0.1), comps[1])
+    with pytest.raises(ValueError, match=r"\('b', '" + comps[0] + r"', 1.5\)"):
+        plan_pathways(graph, catalog, wide.assign(**{comps[0]: [0.2, 1.5]}), comps[1])
+    with pytest.raises(ValueError, match="at least one competency"):
+        plan_pathways(graph, catalog, wide, [])
+    with pytest.raises(TypeError, match="DataFrame"):
+        plan_pathways(graph, catalog, {"a": {}}, comps[1])
