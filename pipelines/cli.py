@@ -59,56 +59,6 @@ def generate(
 
 
 @app.command()
-def train(
-    config: Annotated[Path, typer.Option(help="Training config (experiments/configs/NAME.yaml).")
-                      ] = Path("experiments/configs/lightgbm.yaml"),
-    data_dir: DataDir = Path("data"),
-    register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
-    tenant: Annotated[str | None, typer.Option(
-        help="Train on this tenant's data in the store instead of the config's data.")] = None,
-    store_url: Annotated[str | None, typer.Option(
-        help="Store to read --tenant from (default: DATABASE_URL, else DATA_DIR/pdrec.db).")] = None,
-    split: Annotated[str | None, typer.Option(
-        help="'educator' (held-out educators) or 'time' (test on the latest records).")] = None,
-    before: Annotated[str | None, typer.Option(
-        help="Time split: train on records before this date, test on the rest.")] = None,
-) -> dict:
-    """Build features, fit, evaluate on held-out data, log one MLflow run with its model card."""
-    from pipelines import tracking
-    from pipelines.config import load_config, with_overrides
-    from pipelines.model_card import card_summary
-    from pipelines.training import train as run_training
-
-    try:
-        cfg = with_overrides(load_config(config), tenant=tenant, store_url=store_url,
-                             split=split, before=before)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    uri = tracking.configure(data_dir)
-    steps = ["loading data", "building features", "fitting", "evaluating", "logging to MLflow"]
-    with progress_bar() as bar:
-        task = bar.add_task(f"train {cfg.name}", total=len(steps))
-
-        def step(message: str) -> None:
-            done = next((i for i, s in enumerate(steps) if message.startswith(s[:7])), None)
-            if done is not None:
-                bar.update(task, completed=done)
-            bar.console.log(message)
-
-        result = run_training(cfg, data_dir, step)
-        step("logging to MLflow")
-        logged = tracking.log_training(result, register=register)
-        bar.update(task, completed=len(steps))
-    metrics = {k: round(v, 4) for k, v in result.metrics.items()}
-    held = "later records" if cfg.split["by"] == "time" else "held-out educators"
-    print_mapping(f"{cfg.name}: {held} (split {result.split_id})", metrics)
-    console.print(f"model card: {card_summary(result.card)}")
-    console.print(f"run {logged['run_id']} in {uri}; registered version {logged['version']}")
-    return logged
-
-
-@app.command()
 def compare(
     data_dir: DataDir = Path("data"),
     split: Annotated[str | None, typer.Option(help="Split id (default: the latest run's).")] = None,
@@ -123,8 +73,9 @@ def compare(
         raise typer.Exit(1)
     out = Table(title=f"Mastery models on split {table.attrs['split_id']}")
     for col in table.columns:
-        out.add_column(col, justify="left" if col in ("run", "model", "card", "aliases") else "right")
-    for row in table.fillna({"card": "", "aliases": ""}).itertuples(index=False):
+        out.add_column(col, justify="left" if col in ("run", "model", "card", "subgroups", "aliases")
+                       else "right")
+    for row in table.fillna({"card": "", "subgroups": "", "aliases": ""}).itertuples(index=False):
         out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console.print(out)
     return table
@@ -468,6 +419,7 @@ def serve(
 
 # Command modules register themselves on ``app`` when imported.
 from pipelines import cli_framework, cli_keys, cli_tenant  # noqa: E402, F401
+from pipelines.cli_train import train  # noqa: E402 (registers `pdrec train`; demo calls it)
 
 if __name__ == "__main__":
     app()

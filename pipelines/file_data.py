@@ -66,6 +66,9 @@ def load_content_files(framework: str, catalog: str | None) -> tuple[nx.DiGraph,
     try:
         graph = (default_framework(framework) if framework in ("educator", "leader")
                  else load_framework(Path(framework)))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such framework file: {framework} (or use 'educator' or "
+                                "'leader', the shipped frameworks)") from None
     except (FrameworkError, ValueError) as exc:  # yaml and json errors are ValueErrors too
         raise FrameworkError(f"framework file {framework}: {exc}") from exc
     if catalog is None:
@@ -73,6 +76,8 @@ def load_content_files(framework: str, catalog: str | None) -> tuple[nx.DiGraph,
         return graph, default_catalog(graph) if named else None
     try:
         return graph, load_catalog(Path(catalog), graph)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such catalog file: {catalog}") from None
     except (CatalogError, ValueError) as exc:
         raise CatalogError(f"catalog file {catalog}: {exc}") from exc
 
@@ -129,11 +134,8 @@ def _checked(path: str, what: str, check, **kw) -> tuple[pd.DataFrame, pd.DataFr
 def read_file_data(data: dict) -> FileData:
     """Read and validate the files ``data`` names (see the module docstring)."""
     graph, catalog = load_content_files(str(data["framework"]), data.get("catalog"))
-    try:
-        ev = read_evidence_file(data["evidence"], competencies=list(graph),
-                                proficient_at=proficient_threshold(graph.graph["scale"]))
-    except InvalidEvidenceError as exc:
-        raise InvalidEvidenceError(f"evidence file {data['evidence']}: {exc}") from None
+    ev = read_evidence_file(data["evidence"], competencies=list(graph),  # errors name the file
+                            proficient_at=proficient_threshold(graph.graph["scale"]))
     parts = [ev.rejections.assign(file=str(data["evidence"]))[REJECTION_COLUMNS]]
     if ev.valid.empty:
         reasons = ev.rejections["reason"].value_counts().head(3).to_dict()

@@ -47,10 +47,17 @@ def time_range(times: pd.Series) -> dict[str, Any]:
     return {"from": times.min().isoformat(), "to": times.max().isoformat()}
 
 
+def _stem(path: str) -> str:
+    """A file's name without folders and suffix (``exports/ev.parquet`` -> ``ev``)."""
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
 def card_summary(card: dict) -> str:
     """One line for ``pdrec compare``: framework, data, evidence span and split."""
     data, split = card["data"], card["split"]
-    where = data["kind"] if not data.get("tenant") else f"{data['kind']}:{data['tenant']}"
+    where = (f"{data['kind']}:{data['tenant']}" if data.get("tenant") else
+             f"files:{_stem(data['files']['evidence'])}" if data.get("files") else data["kind"])
     span = data["time_range"]
 
     def days(t: str | None) -> str:

@@ -107,17 +107,17 @@ def subgroup_summary(subgroups: dict | None, metric: str = "auc") -> str:
     ...     {"value": "coach", "n": 200, "auc": 0.8, "small": False},
     ...     {"value": "teacher", "n": 90, "auc": 0.7, "small": False},
     ...     {"value": "(missing)", "n": 10, "auc": None, "small": True}]}})
-    'auc 0.700 (role=teacher, n=90) .. 0.800; 1 of 3 groups small*'
+    'auc 0.700..0.800, lowest role=teacher (n=90); 1/3 small*'
     """
     if not subgroups or not subgroups.get("by"):
         return ""
     rows = [{"attribute": a, **g} for a, groups in subgroups["by"].items() for g in groups]
     small = sum(bool(r["small"]) for r in rows)
     scored = [r for r in rows if not r["small"] and r.get(metric) is not None]
-    tail = f"{small} of {len(rows)} groups small*"
+    tail = f"{small}/{len(rows)} small*"
     if not scored:
         return f"{metric}: every group small; {tail}"
     low = min(scored, key=lambda r: r[metric])
     high = max(r[metric] for r in scored)
-    return (f"{metric} {low[metric]:.3f} ({low['attribute']}={low['value']}, n={low['n']}) .. "
-            f"{high:.3f}; {tail}")
+    return (f"{metric} {low[metric]:.3f}..{high:.3f}, lowest {low['attribute']}={low['value']} "
+            f"(n={low['n']}); {tail}")

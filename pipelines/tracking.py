@@ -25,6 +25,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from pipelines.model_card import CARD_ARTIFACT, card_summary
+from pipelines.subgroups import subgroup_summary
 from pipelines.training import TrainResult
 from recommender.models.predictor import MasteryPredictor
 
@@ -131,7 +132,11 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
             # the model card: framework, data (tenant, fingerprint, span), split, metrics, features
             mlflow.log_dict(result.card, CARD_ARTIFACT)
             mlflow.set_tags({"card": card_summary(result.card),
+                             "subgroups": subgroup_summary(result.card.get("subgroups")),
                              "tenant": result.card["data"].get("tenant") or ""})
+        if result.rejections is not None and not result.rejections.empty:
+            # rows rejected from the input files: file, row, evidence_id, field, value, reason
+            mlflow.log_text(result.rejections.to_csv(index=False), "rejections.csv")
         mlflow.log_params({"model": cfg.model, "seed": cfg.seed,
                            "test_size": cfg.split["test_size"], "split_seed": cfg.split["seed"],
                            **{f"model.{k}": v for k, v in result.predictor.model.get_params().items()
@@ -173,7 +178,9 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
     """Runs that share one split (the latest by default), best AUC first.
 
     The ``card`` column is each model card's one-line summary (framework and its hash, data
-    kind and tenant, the evidence's span, the split); empty for runs logged before cards.
+    kind and tenant, the evidence's span, the split); ``subgroups`` the range of the test AUC
+    over subgroups, the weakest one and how many are small
+    (:func:`pipelines.subgroups.subgroup_summary`); both empty for runs logged before them.
     """
     runs = mlflow.search_runs(experiment_names=[EXPERIMENT], order_by=["start_time DESC"])
     if runs.empty:
@@ -182,7 +189,8 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
     runs = runs[runs["tags.split_id"] == split_id]
     cols = {"tags.mlflow.runName": "run", "tags.model": "model",
             "tags.registered_version": "version",
-            **{f"metrics.{m}": m for m in _COMPARE_METRICS}, "tags.card": "card"}
+            **{f"metrics.{m}": m for m in _COMPARE_METRICS}, "tags.card": "card",
+            "tags.subgroups": "subgroups"}
     table = runs.reindex(columns=list(cols)).rename(columns=cols)
     table = table.sort_values("auc", ascending=False, ignore_index=True)
     held = _aliases_by_version(MlflowClient())

@@ -97,6 +97,8 @@ class TrainResult:
     estimator_params: EstimatorParams = DEFAULT_ESTIMATOR_PARAMS
     card: dict = field(default_factory=dict)
     """The model card (:func:`model_card`), logged as ``model_card.json``."""
+    rejections: pd.DataFrame | None = None
+    """Rows rejected from the input files (``files`` data), logged as ``rejections.csv``."""
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
@@ -366,7 +368,8 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
     card = model_card(config, data, split, fingerprint, metrics, features, subgroups)
     return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
                        sample_input=X_test.head(50), test_predictions=test_predictions,
-                       gain_posteriors=posteriors, rater_severity=severity, card=card)
+                       gain_posteriors=posteriors, rater_severity=severity, card=card,
+                       rejections=data.rejections)
 
 
 def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids,
