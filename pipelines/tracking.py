@@ -311,6 +311,19 @@ def load_champion_bundle(tenant: str | None = None) -> Champion | None:
     return None if found is None else _bundle(client, found)
 
 
+def load_version_bundle(version: str | int) -> Champion:
+    """Registered version ``version`` of the mastery model and everything its run logged
+    (:class:`Champion`), by number, whatever the aliases say; a LookupError naming the version
+    when the registry has no such version (``pdrec compare`` lists them)."""
+    client = MlflowClient()
+    try:
+        found = client.get_model_version(MODEL_NAME, str(version))
+    except mlflow.exceptions.MlflowException as exc:
+        raise LookupError(f"model {MODEL_NAME!r} has no version {str(version)!r}: "
+                          "`pdrec compare` lists the registered versions") from exc
+    return _bundle(client, found)
+
+
 def load_champion() -> MasteryPredictor:
     """Load ``models:/mastery@champion`` back as the engine's predictor (LookupError without)."""
     return _predictor(_require_champion(MlflowClient()))
