@@ -4,6 +4,7 @@ probabilities (checked against frequencies and the Plackett-Luce formula), repro
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ EPS = ExplorationPolicy("epsilon", epsilon=0.3)
 
 
 def test_off_keeps_the_ranker_order_with_propensity_one():
-    order, prop = explore([3.0, 2.0, 1.0], ExplorationPolicy(), np.random.default_rng(0))
+    order, prop = explore([3.0, 2.0, 1.0], ExplorationPolicy(), random.Random(0))
     assert order == [0, 1, 2] and prop == [1.0, 1.0, 1.0]
 
 
@@ -38,9 +39,24 @@ def test_first_slot_frequencies_match_the_logged_propensities(policy):
     assert prop[:, 0] == pytest.approx(expected[order[:, 0]])
 
 
+@pytest.mark.parametrize("policy", [SOFT, EPS], ids=["softmax", "epsilon"])
+def test_one_list_draws_from_the_same_distribution_as_the_batch(policy):
+    scores = [2.0, 1.5, 1.0, 0.2]
+    rng = random.Random(5)
+    draws = [explore(scores, policy, rng) for _ in range(20_000)]
+    expected = first_slot_probabilities([scores], policy)[0]
+    freq = np.bincount([o[0] for o, _ in draws], minlength=4) / len(draws)
+    assert freq == pytest.approx(expected, abs=0.01)
+    batch = explore_batch([scores], policy, np.random.default_rng(0))
+    for order, prop in draws[:200]:  # the same order gets the same propensities
+        if order == batch[0][0].tolist():
+            assert prop == pytest.approx(batch[1][0].tolist())
+        assert prop[0] == pytest.approx(expected[order[0]])
+
+
 def test_softmax_propensities_are_the_plackett_luce_conditionals():
     scores = [1.0, 0.4, -0.3]
-    order, prop = explore(scores, SOFT, np.random.default_rng(3))
+    order, prop = explore(scores, SOFT, random.Random(3))
     w = [math.exp(scores[i] / 0.5) for i in order]
     assert prop == pytest.approx([w[0] / sum(w), w[1] / (w[1] + w[2]), 1.0])
 
@@ -93,7 +109,7 @@ def test_scores_padded_in_the_middle_are_refused():
 def test_order_is_a_permutation_and_propensities_are_probabilities(scores, mode, temperature,
                                                                    epsilon, seed):
     policy = ExplorationPolicy(mode, temperature=temperature, epsilon=epsilon)
-    order, prop = explore(sorted(scores, reverse=True), policy, np.random.default_rng(seed))
+    order, prop = explore(sorted(scores, reverse=True), policy, random.Random(seed))
     assert sorted(order) == list(range(len(scores)))
     assert all(0 < p <= 1 for p in prop)
     first = first_slot_probabilities([scores], policy)[0]
