@@ -359,7 +359,8 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
         progress("evaluating: learning activity effects from training educators' outcomes")
         posteriors = fit_gain_posteriors(ev_train, split.train_completions(data.completions),
                                          data.catalog)
-    # the store's evidence frame does not carry raters (yet); the estimator needs a catalog
+    # evidence without rater ids (files without the column) has no severity to learn; the
+    # rater check runs the estimator, which needs a catalog
     if "rater_id" in ev_train and data.catalog is not None:
         progress("rater severity from training educators' evidence")
         severity = fit_rater_severity(ev_train)

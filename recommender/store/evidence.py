@@ -26,7 +26,7 @@ from recommender.store.engine import StoreBase, chunks, insert_on_conflict, inse
 __all__ = ["Difference", "EvidenceStore", "EvidenceWrite"]
 
 _EVIDENCE_COLUMNS = ("evidence_id", "educator_id", "competency_id", "source", "score_norm",
-                     "proficient", "observed_at")
+                     "proficient", "observed_at", "rater_id")
 _CONTENT = ("educator_id", "competency_id", "source", "score", "scale_min", "scale_max",
             "observed_us", "rater_id", "activity_id")
 """The stored columns that make up what a record says (``score_norm`` and ``proficient`` follow
@@ -83,9 +83,11 @@ class EvidenceStore(StoreBase):
         return {r["evidence_id"]: _differences(stored[r["evidence_id"]], r)
                 for r in rows if r["evidence_id"] in stored}
 
-    def ingest_evidence(self, tenant_id: str, valid: pd.DataFrame) -> EvidenceWrite:
+    def ingest_evidence(self, tenant_id: str, valid: pd.DataFrame, *,
+                        now: pd.Timestamp | None = None) -> EvidenceWrite:
         """Store validated evidence; say for each id whether it was stored, a duplicate or a
-        conflict (see :class:`EvidenceWrite`).
+        conflict (see :class:`EvidenceWrite`). ``now`` stamps the rows' ``ingested_us`` (the
+        caller's time, the API's the request's; None: the clock now).
 
         ``valid`` is :attr:`recommender.evidence.EvidenceValidation.valid` (one row per id). In
         one transaction, each step in id order (the lock order, see
@@ -101,7 +103,8 @@ class EvidenceStore(StoreBase):
         """
         if valid.empty:
             return EvidenceWrite(set(), set(), {}, [])
-        now_us = int(pd.Timestamp.now(tz="UTC").value // 1000)
+        now_us = int((pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)).value
+                     // 1000)
         rows = sorted(_evidence_rows(tenant_id, valid, now_us), key=lambda r: r["evidence_id"])
         educators = sorted({r["educator_id"] for r in rows})
         insert = (insert_on_conflict(self.dialect, schema.evidence).on_conflict_do_nothing()
@@ -136,18 +139,20 @@ class EvidenceStore(StoreBase):
         return retrying(self.engine, write)
 
     def evidence_frame(self, tenant_id: str, educator_ids: Iterable[str]) -> pd.DataFrame:
-        """Validated-evidence frame (the columns the feature builder needs) of these educators."""
+        """Validated-evidence frame of these educators: the columns the feature builder needs,
+        and ``rater_id`` (None when no rater is named), which the estimator reads rater severity
+        by."""
         t = schema.evidence
         ids = list(dict.fromkeys(educator_ids))
         cols = [t.c.evidence_id, t.c.educator_id, t.c.competency_id, t.c.source, t.c.score_norm,
-                t.c.proficient, t.c.observed_us]
+                t.c.proficient, t.c.observed_us, t.c.rater_id]
         rows: list = []
         with self.engine.connect() as conn:
             for part in chunks(ids):
                 rows.extend(conn.execute(sa.select(*cols).where(
                     (t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part))).all())
         names = ["evidence_id", "educator_id", "competency_id", "source", "score_norm",
-                 "proficient", "observed_us"]
+                 "proficient", "observed_us", "rater_id"]
         # one column at a time from the rows (DataFrame.from_records probes every Row object,
         # which cost more than the query itself on large refreshes)
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
@@ -161,6 +166,7 @@ class EvidenceStore(StoreBase):
             "proficient": np.asarray(data["proficient"], dtype=bool),
             "observed_at": pd.to_datetime(np.asarray(data["observed_us"], dtype=np.int64),
                                           unit="us", utc=True),
+            "rater_id": np.asarray(data["rater_id"], dtype=object),
         })[list(_EVIDENCE_COLUMNS)]
 
     def count_evidence(self, tenant_id: str, educator_id: str | None = None) -> int:

@@ -92,7 +92,11 @@ def test_training_on_the_store_logs_a_complete_model_card(acme):
     assert card["split"]["train"]["records"] + card["split"]["test"]["records"] == len(data.evidence)
     assert card["metrics"]["auc"] == pytest.approx(result.metrics["auc"])
     assert card["features"] == list(result.predictor.model.feature_names_in_)
-    assert result.rater_severity is None  # the store's evidence frame carries no rater ids
+    # the store's evidence frame carries rater ids: the training educators' observers get a
+    # severity
+    ev = data.evidence
+    observers = set(ev.loc[(ev["source"] == "observation") & ev["rater_id"].notna(), "rater_id"])
+    assert len(result.rater_severity) and set(result.rater_severity["rater_id"]) <= observers
 
 
 def test_time_split_on_the_store_tests_only_records_from_the_cut(acme):
