@@ -8,12 +8,14 @@ from api.routers import (
     evidence,
     feedback,
     health,
+    pathways,
     recommendations,
 )
 
 # Matched in this order (FastAPI tries each included router in turn): the read path's hot
 # route right after the health checks; no two routers have overlapping paths.
-ROUTERS = [health.router, recommendations.router, evidence.router, educator_history.router,
-           educators.router, feedback.router, content.router, admin.router]
+ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
+           educator_history.router, educators.router, feedback.router, content.router,
+           admin.router]
 
 __all__ = ["ROUTERS"]
