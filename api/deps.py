@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the services, the store, and JSON bodies parsed fast (orjson).
+"""FastAPI dependencies: the services, the store, the request's time, and JSON bodies parsed
+fast (orjson).
 
 Routers never reach into ``app.state`` themselves; they declare what they need here, which also
 lets tests override any of it with ``app.dependency_overrides``.
@@ -9,13 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
+import pandas as pd
 from fastapi import Depends, Request
 
 from api.errors import invalid_json
 from api.services import Services
 from recommender.store import Store
 
-__all__ = ["ServicesDep", "get_services", "get_store", "json_body"]
+__all__ = ["Now", "ServicesDep", "get_services", "get_store", "json_body", "request_now"]
 
 
 async def get_services(request: Request) -> Services:
@@ -29,6 +31,21 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 """The services as an endpoint parameter: ``services: ServicesDep``."""
+
+
+async def request_now(request: Request) -> pd.Timestamp:
+    """The request's time (UTC), read from the clock once per request: every part of an answer
+    that depends on time (the mastery estimate's as-of, cool-downs and decline windows, the
+    evidence time window, the log's ``shown_at``) is computed as of this one moment, which the
+    routes pass to the engine explicitly (the engine reads no clock of its own)."""
+    now = getattr(request.state, "now", None)
+    if now is None:
+        now = request.state.now = pd.Timestamp.now(tz="UTC")
+    return now
+
+
+Now = Annotated[pd.Timestamp, Depends(request_now)]
+"""The request's time as an endpoint parameter: ``now: Now``."""
 
 
 async def get_store(request: Request) -> Store:

@@ -82,13 +82,17 @@ def _conflict_problem(evidence_id: str, diffs: list[Difference]
             "evidence_id")
 
 
-def ingest_records(services: Services, tenant_id: str, records: list) -> IngestResult:
-    """Validate, store and (by default) refresh mastery; never raises for a bad record."""
+def ingest_records(services: Services, tenant_id: str, records: list,
+                   now: pd.Timestamp | None = None) -> IngestResult:
+    """Validate (the time window at ``now``, the request's time), store and (by default)
+    refresh mastery; never raises for a bad record."""
     graph = services.graph
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
 
     def validate(batch: list):
         return validate_evidence(batch, competencies=list(graph),
-                                 proficient_at=proficient_threshold(graph.graph["scale"]))
+                                 proficient_at=proficient_threshold(graph.graph["scale"]),
+                                 now=now)
 
     checked = validate(records)
     n = len(records)
@@ -96,7 +100,7 @@ def ingest_records(services: Services, tenant_id: str, records: list) -> IngestR
     status = ["accepted"] * n
     problems: dict[int, tuple[str, str | None, str]] = {}
     repeats = _classify_rejections(checked.rejections, status, problems)
-    write = services.store.ingest_evidence(tenant_id, checked.valid)
+    write = services.store.ingest_evidence(tenant_id, checked.valid, now=now)
     for i, eid in enumerate(ids):
         if status[i] != "accepted" or i in repeats:
             continue
@@ -108,7 +112,7 @@ def ingest_records(services: Services, tenant_id: str, records: list) -> IngestR
             status[i] = "conflict"
             problems[i] = _conflict_problem(eid, write.conflicts[eid])
     _settle_repeats(services, tenant_id, records, ids, repeats, validate, status, problems)
-    services.mastery_changed(tenant_id, list(write.educators))
+    services.mastery_changed(tenant_id, list(write.educators), now)
     counts = pd.Series(status).value_counts() if n else pd.Series(dtype=int)
     for outcome in OUTCOMES:
         if counts.get(outcome, 0):

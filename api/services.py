@@ -67,10 +67,11 @@ __all__ = ["Loader", "TenantLoader", "ModelState", "ModelService", "MasteryServi
 log = logging.getLogger("pdrec.api")
 
 
-MASTERY_FORMAT = "m2"
-"""What a stored mastery cell means: ``m2`` is the level with a lower bound that decides
-"mastered" (2026-12-01); rows without it (``p_mastery`` read one sd below the mean) are
-recomputed on their next read."""
+MASTERY_FORMAT = "m3"
+"""What a stored mastery cell means: ``m3`` is the level with a lower bound that decides
+"mastered", read through the raters' severity (the prior and every rated record; 2026-12-01).
+Rows of an older format (``m2``: the same without rater ids reaching the estimator; none: the
+level read one sd below the mean) are recomputed on their next read."""
 
 
 @dataclass(frozen=True)
@@ -293,13 +294,15 @@ class MasteryService:
 
     def refresh(self, tenant_id: str, educator_ids: Iterable[str], *,
                 records: dict[str, EducatorRecord] | None = None,
-                state: ModelState | None = None, trigger: str = "write"
-                ) -> dict[str, StoredMastery]:
-        """Recompute and store the mastery of these educators (one batch), return it.
+                state: ModelState | None = None, trigger: str = "write",
+                now: pd.Timestamp | None = None) -> dict[str, StoredMastery]:
+        """Recompute and store the mastery of these educators (one batch) as of ``now`` (the
+        request's time; None, for a write or background refresh: the clock now), return it.
 
         The educators' ``data_version`` is read *before* their evidence, so a row stored here is
         never newer than the data it was computed from.
         """
+        now = pd.Timestamp.now(tz="UTC") if now is None else now
         state = state or self.models.for_tenant(tenant_id)
         ids = list(dict.fromkeys(educator_ids))
         if records is None:
@@ -309,14 +312,13 @@ class MasteryService:
             return {}
         evidence, completions, educators = self.inputs(tenant_id, records, ids, state)
         # the clock is read after the educators' data_version: a clock set meanwhile bumped it
-        long = estimate_mastery(self.estimator(tenant_id, state), evidence, ids,
+        long = estimate_mastery(self.estimator(tenant_id, state), evidence, ids, as_of=now,
                                 completions=completions, educators=educators)
         if len(evidence):
             us = evidence["observed_at"].astype("datetime64[us, UTC]").astype("int64")
             watermark = us.groupby(evidence["educator_id"].to_numpy()).max().to_dict()
         else:
             watermark = {}
-        now = datetime.now(UTC)
         tables: dict[str, dict[str, MasteryCell]] = {e: {} for e in ids}
         # one dict(zip(...)) per educator over a stable grouping (a Python loop over every
         # (educator, competency) row cost a tenth of a bulk refresh)
@@ -333,7 +335,8 @@ class MasteryService:
             tables[e] = dict(zip(comps[a:b], values[a:b], strict=True))
         entries = {
             e: StoredMastery(model_key=state.key, data_version=records[e].data_version,
-                             computed_at=now, evidence_watermark_us=watermark.get(e),
+                             computed_at=now.to_pydatetime(),
+                             evidence_watermark_us=watermark.get(e),
                              table=tables[e])
             for e in ids
         }
@@ -344,18 +347,19 @@ class MasteryService:
 
     def influence(self, tenant_id: str, record: EducatorRecord,
                   state: ModelState | None = None,
-                  inputs: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None = None
-                  ) -> pd.Series:
-        """How far each of the educator's records moved its belief (logits), by evidence id:
-        :func:`recommender.serving.evidence_influence` on the inputs :meth:`refresh` reads
-        (``inputs``, when the caller has already read them with :meth:`inputs`)."""
+                  inputs: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None = None,
+                  now: pd.Timestamp | None = None) -> pd.Series:
+        """How far each of the educator's records moved its belief (logits), by evidence id, as
+        of ``now`` (None: the clock now): :func:`recommender.serving.evidence_influence` on the
+        inputs :meth:`refresh` reads (``inputs``, when the caller has already read them with
+        :meth:`inputs`)."""
         state = state or self.models.for_tenant(tenant_id)
         e = record.educator_id
         evidence, completions, educators = inputs or self.inputs(tenant_id, {e: record}, [e],
                                                                  state)
         return evidence_influence(self.estimator(tenant_id, state), evidence, e,
-                                  completions=completions,
-                                  educators=educators)
+                                  as_of=pd.Timestamp.now(tz="UTC") if now is None else now,
+                                  completions=completions, educators=educators)
 
     def inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],
                 state: ModelState) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
@@ -368,8 +372,10 @@ class MasteryService:
         return evidence, completions, educators
 
     def get(self, tenant_id: str, records: dict[str, EducatorRecord],
-            state: ModelState | None = None) -> dict[str, StoredMastery]:
-        """Current mastery of these (existing) educators: stored when fresh, else recomputed."""
+            state: ModelState | None = None, now: pd.Timestamp | None = None
+            ) -> dict[str, StoredMastery]:
+        """Current mastery of these (existing) educators: stored when fresh, else recomputed
+        as of ``now`` (:meth:`refresh`)."""
         state = state or self.models.for_tenant(tenant_id)
         stored = self.store.get_mastery(tenant_id, records)
         stale = [e for e, rec in records.items()
@@ -378,7 +384,7 @@ class MasteryService:
         if stale:
             stored.update(self.refresh(tenant_id, stale,
                                        records={e: records[e] for e in stale}, state=state,
-                                       trigger="read"))
+                                       trigger="read", now=now))
         return stored
 
     @staticmethod
@@ -485,23 +491,27 @@ class Services:
             self.refresher.close()
         self.audit.close()
 
-    def mastery_changed(self, tenant_id: str, educator_ids: list[str]) -> None:
+    def mastery_changed(self, tenant_id: str, educator_ids: list[str],
+                        now: pd.Timestamp | None = None) -> None:
         """Evidence or completions of these educators were committed: bring their stored
-        mastery up to date as ``PDREC_MASTERY_REFRESH`` says (``background``: queue them;
-        ``on_write``: now, in this request; ``on_read``: leave it to their next read)."""
+        mastery up to date as ``PDREC_MASTERY_REFRESH`` says (``background``: queue them, for
+        the refresher's clock; ``on_write``: now, in this request, as of ``now``, the request's
+        time; ``on_read``: leave it to their next read)."""
         if not educator_ids:
             return
         if self.refresher is not None:
             self.refresher.enqueue(tenant_id, educator_ids)
         elif self.settings.mastery_refresh == "on_write":
             try:
-                self.mastery.refresh(tenant_id, educator_ids, trigger="write")
+                self.mastery.refresh(tenant_id, educator_ids, trigger="write", now=now)
             except Exception:  # noqa: BLE001 - the data is stored; the next read recomputes
                 log.exception("mastery refresh after a write failed; it will run on read")
 
-    def contexts(self, tenant_id: str, records: dict[str, EducatorRecord]
-                 ) -> dict[str, EducatorContext]:
-        """Each educator's ranking context from their goals and feedback (one query)."""
+    def contexts(self, tenant_id: str, records: dict[str, EducatorRecord],
+                 now: pd.Timestamp | None = None) -> dict[str, EducatorContext]:
+        """Each educator's ranking context from their goals and feedback (one query), as of
+        ``now`` (the request's time: cool-downs and decline windows; None: the clock now)."""
+        now = pd.Timestamp.now(tz="UTC") if now is None else now
         groups: dict[str, list[dict]] = {}
         for row in self.store.feedback_rows(tenant_id, records):
             groups.setdefault(row["educator_id"], []).append(row)
@@ -509,6 +519,6 @@ class Services:
         return {
             e: feedback_context(groups.get(e, ()),
                                 goals=[g for g in rec.goals if g in goals_ok],
-                                decline_days=self.settings.decline_days)
+                                decline_days=self.settings.decline_days, now=now)
             for e, rec in records.items()
         }

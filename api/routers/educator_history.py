@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.auth import Reader
-from api.deps import ServicesDep
+from api.deps import Now, ServicesDep
 from api.routers._common import (
     EducatorId,
     educator_or_404,
@@ -60,6 +60,7 @@ def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
 def list_educators(
     who: Reader,
     services: ServicesDep,
+    now: Now,
     search: Annotated[str | None, Query(max_length=200, pattern=_SEARCH.pattern,
                                         description="Text to look for")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -68,7 +69,7 @@ def list_educators(
     records, total = search_educators(services.store, who.tenant_id, search, limit=limit,
                                       offset=offset)
     by_id = {r.educator_id: r for r in records}
-    entries = services.mastery.get(who.tenant_id, by_id) if by_id else {}
+    entries = services.mastery.get(who.tenant_id, by_id, now=now) if by_id else {}
     summary = evidence_summary(services.store, who.tenant_id, by_id)
     g = services.graph
     items = []
@@ -128,12 +129,13 @@ def get_evidence(
 def get_feedback(
     who: Reader,
     services: ServicesDep,
+    now: Now,
     educator_id: str = EducatorId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     events = feedback_history(services.store, who.tenant_id, educator_id, limit=limit)
-    ctx = services.contexts(who.tenant_id, {educator_id: rec})[educator_id]
+    ctx = services.contexts(who.tenant_id, {educator_id: rec}, now)[educator_id]
     acts = services.catalog.activities
     ids = {e["activity_id"] for e in events} | {e["replaces"] for e in events if e["replaces"]}
     ids |= set(ctx.pinned) | ctx.in_progress | ctx.declined | ctx.completed

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import EducatorWriter, Reader
-from api.deps import ServicesDep
+from api.deps import Now, ServicesDep
 from api.routers._common import (
     EducatorId,
     educator_or_404,
@@ -71,11 +71,12 @@ def get_educator(
 def get_mastery(
     who: Reader,
     services: ServicesDep,
+    now: Now,
     educator_id: str = EducatorId,
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     state = services.models.for_tenant(who.tenant_id)
-    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
+    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now)[educator_id]
     g = services.graph
     comps = sorted(g)
     cells = [entry.table.get(c, NO_MASTERY) for c in comps]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from api.auth import EvidenceWriter, Principal
-from api.deps import ServicesDep, json_body
+from api.deps import Now, ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
 from api.ingest import OUTCOMES, IngestResult, ingest_records
 from api.routers._common import errors, json_response
@@ -136,11 +136,12 @@ def _items(body: Any, key: str, limit: int, what: str) -> list[dict]:
 def post_evidence(
     who: EvidenceWriter,
     services: ServicesDep,
+    now: Now,
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
     records = _items(body, "records", services.settings.max_batch, "evidence record")
-    result = ingest_records(services, who.tenant_id, records)
+    result = ingest_records(services, who.tenant_id, records, now)
     outcomes = []
     for i, (status, eid) in enumerate(zip(result.status, result.evidence_ids, strict=True)):
         if status == "accepted":
@@ -186,6 +187,7 @@ def post_evidence(
 def post_xapi(
     who: EvidenceWriter,
     services: ServicesDep,
+    now: Now,
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
@@ -193,12 +195,12 @@ def post_xapi(
                         "xAPI statement")
     mapping = statements_to_evidence(statements, competencies=list(services.graph),
                                      activity_targets=services.activity_targets,
-                                     iri_map=services.iri_map)
-    result = ingest_records(services, who.tenant_id, mapping.records)
+                                     iri_map=services.iri_map, now=now)
+    result = ingest_records(services, who.tenant_id, mapping.records, now)
     per: dict[int, list[int]] = {}
     for r, pos in enumerate(mapping.origin):
         per.setdefault(pos, []).append(r)
-    completed = _record_completions(services, who, mapping, result, per)
+    completed = _record_completions(services, who, mapping, result, per, now)
     rejected = {row: (sid, f, v, why) for row, sid, f, v, why in
                 mapping.rejections.itertuples(index=False, name=None)}
     outcomes = []
@@ -240,7 +242,8 @@ def post_xapi(
 
 
 def _record_completions(services: Services, who: Principal, mapping: XapiMapping,
-                        result: IngestResult, records_of: dict[int, list[int]]
+                        result: IngestResult, records_of: dict[int, list[int]],
+                        now: pd.Timestamp
                         ) -> dict[int, tuple[str, str, tuple[str, str, str] | None]]:
     """Store the completions the statements report, as feedback ``completed`` events.
 
@@ -278,6 +281,6 @@ def _record_completions(services: Services, who: Principal, mapping: XapiMapping
              "note": completion_note(c["statement_id"]), "key_id": who.key_id}
             for c, t in zip(new, at.dt.to_pydatetime(), strict=True)])
         if services.models.for_tenant(tenant).predictor is not None:  # completions: features
-            services.mastery_changed(tenant, sorted({c["educator_id"] for c in new}))
+            services.mastery_changed(tenant, sorted({c["educator_id"] for c in new}), now)
         services.metrics.feedback.labels("completed").inc(len(new))
     return out

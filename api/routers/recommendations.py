@@ -21,7 +21,6 @@ contributions too) per educator per request, only when the answer is not cached
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -31,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth import Principal, Reader
-from api.deps import ServicesDep
+from api.deps import Now, ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
 from api.exploring import draw_shown, reorder_items
 from api.routers._common import (
@@ -63,15 +62,17 @@ from recommender.store.coach import evidence_records
 router = APIRouter(tags=["recommendations"])
 
 def _log(services: Services, who: Principal, request_id: str, kind: str, state: ModelState,
-         rows: list[tuple[str, int, str, float | None, float | None, int | None]]) -> None:
-    """Log rows ``(educator, slot, activity, score, propensity, ranker_rank)``; ranked lists
-    name the exploration policy that drew their order (pathways: none)."""
-    now = datetime.now(UTC)
+         rows: list[tuple[str, int, str, float | None, float | None, int | None]],
+         now: pd.Timestamp) -> None:
+    """Log rows ``(educator, slot, activity, score, propensity, ranker_rank)``, shown at
+    ``now`` (the request's time); ranked lists name the exploration policy that drew their order
+    (pathways: none)."""
     policy = None if kind == "pathway" else services.exploration.name
     services.audit.record([
         {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": e, "kind": kind,
          "rank": r, "activity_id": a, "score": s, "model_name": state.name,
-         "model_version": state.version, "key_id": who.key_id, "shown_at": now,
+         "model_version": state.version, "key_id": who.key_id,
+         "shown_at": now.to_pydatetime(),
          "propensity": p, "policy": policy, "ranker_rank": rr}
         for e, r, a, s, p, rr in rows])
 
@@ -113,7 +114,7 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
     # the estimator's inputs once: its completions are the ones the contributions word
     inputs = services.mastery.inputs(tenant_id, {educator_id: record}, [educator_id], state)
     completions = inputs[1]
-    moved = services.mastery.influence(tenant_id, record, state, inputs=inputs)
+    moved = services.mastery.influence(tenant_id, record, state, inputs=inputs, now=context.now)
     influence = pd.Series(moved.reindex(evidence["evidence_id"]).to_numpy(float),
                           index=evidence.index)
     return cite_recommendations(ranked, evidence, educator_id, graph=services.graph,
@@ -145,6 +146,7 @@ def _only_available(context: EducatorContext, available: frozenset[str] | None
 async def get_recommendations(
     who: Reader,
     services: ServicesDep,
+    now: Now,
     educator_id: str = EducatorId,
     k: Annotated[int, Query(ge=1, le=50, description="How many activities")] = 5,
     max_hours: Annotated[float | None, Query(gt=0, le=10000,
@@ -174,35 +176,36 @@ async def get_recommendations(
               if version is not None else None)
     if answer is None:
         answer = await run_in_threadpool(_rank_fresh, services, who.tenant_id, educator_id,
-                                         version, query, state, request, explain, only)
+                                         version, query, state, request, explain, only, now)
     items_json, ranked = answer
     request_id = new_request_id()
     items_json, rows = _shown(services, request_id, educator_id, items_json, list(ranked))
-    _log(services, who, request_id, "recommend", state, rows)
+    _log(services, who, request_id, "recommend", state, rows, now)
     return json_response({"educator_id": educator_id, "request_id": request_id,
                           "model": state.info(), "items": items_json})
 
 
 def _rank_fresh(services: Services, tenant_id: str, educator_id: str, version, query,
                 state: ModelState, request: RankingRequest, explain: bool,
-                available: frozenset[str] | None):
-    """Rank from the store (404 if the educator is not the tenant's) and cache the answer."""
+                available: frozenset[str] | None, now: pd.Timestamp):
+    """Rank from the store as of ``now`` (404 if the educator is not the tenant's) and cache
+    the answer."""
     rec = educator_or_404(services, tenant_id, educator_id)
-    answer = _rank_one(services, tenant_id, rec, state, request, explain, available)
+    answer = _rank_one(services, tenant_id, rec, state, request, explain, available, now)
     if version is not None and version[0] == rec.data_version:
         services.answers.put((tenant_id, educator_id, *version, *query), answer)
     return answer
 
 
 def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
-              request: RankingRequest, explain: bool, available: frozenset[str] | None
-              ) -> tuple[orjson.Fragment | tuple[dict, ...],
+              request: RankingRequest, explain: bool, available: frozenset[str] | None,
+              now: pd.Timestamp) -> tuple[orjson.Fragment | tuple[dict, ...],
                          tuple[tuple[int, str, float, bool], ...]]:
     """One educator's ranked items, serialized once (kept as dicts when exploring: each
     request shows its own order), and ``(rank, activity_id, score, pinned)`` rows."""
     e = rec.educator_id
-    entry = services.mastery.get(tenant_id, {e: rec}, state)[e]
-    context = _only_available(services.contexts(tenant_id, {e: rec})[e], available)
+    entry = services.mastery.get(tenant_id, {e: rec}, state, now=now)[e]
+    context = _only_available(services.contexts(tenant_id, {e: rec}, now)[e], available)
     ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
                                     explain)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
@@ -229,6 +232,7 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
 def post_batch(
     who: Reader,
     services: ServicesDep,
+    now: Now,
     body: BatchRecommendationsIn,
     explain: Annotated[bool, Query(description="Include reasons and the structured "
                                                "explanations")] = False,
@@ -250,9 +254,9 @@ def post_batch(
     log_rows = []
     request_id = new_request_id()
     if found:
-        entries = services.mastery.get(who.tenant_id, records, state)
+        entries = services.mastery.get(who.tenant_id, records, state, now=now)
         contexts = {e: _only_available(c, only)
-                    for e, c in services.contexts(who.tenant_id, records).items()}
+                    for e, c in services.contexts(who.tenant_id, records, now).items()}
         if explain:  # ranked one by one (rank_batch gives the same order and scores)
             for e in found:
                 ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],
@@ -267,7 +271,7 @@ def post_batch(
             results, log_rows = _batch_unexplained(services, found, entries, contexts, state,
                                                    request, request_id)
     if results:
-        _log(services, who, request_id, "batch", state, log_rows)
+        _log(services, who, request_id, "batch", state, log_rows, now)
     return json_response({"request_id": request_id, "model": state.info(), "results": results,
                           "not_found": [e for e in ids if e not in records]})
 
@@ -320,6 +324,7 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
 def get_pathway(
     who: Reader,
     services: ServicesDep,
+    now: Now,
     educator_id: str = EducatorId,
     goal: Annotated[list[str] | None, Query(description="Goal competency id(s)",
                                             max_length=50)] = None,
@@ -343,15 +348,16 @@ def get_pathway(
     if bad:
         raise unknown_competencies(services, [("goal" if goal else "goals", g) for g in bad])
     state = services.models.for_tenant(who.tenant_id)
-    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state)[educator_id]
-    context = _only_available(services.contexts(who.tenant_id, {educator_id: rec})[educator_id],
+    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now)[educator_id]
+    context = _only_available(services.contexts(who.tenant_id, {educator_id: rec},
+                                                now)[educator_id],
                               only)
     plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,
                         context=context, request=RankingRequest(), gains=state.gains)
     request_id = new_request_id()
     _log(services, who, request_id, "pathway", state,
          [(educator_id, i + 1, s.activity_id, None, None, None)
-          for i, s in enumerate(plan.steps)])
+          for i, s in enumerate(plan.steps)], now)
     steps = [{"step": i + 1, **s.__dict__} for i, s in enumerate(plan.steps)]
     return json_response({"educator_id": educator_id, "request_id": request_id,
                           "model": state.info(), "goals": list(plan.goals), "steps": steps,
