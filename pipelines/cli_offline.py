@@ -107,8 +107,5 @@ def _print(out: dict) -> None:
                   f"{out['records']:,} answers; effective sample size "
                   f"{out['effective_sample_size']:.1f}; logged by "
                   f"{', '.join(out['logging_policies']) or '-'}")
-    if "off" in out["logging_policies"]:
-        console.print("some answers were logged without exploration (propensity 1): a "
-                      "candidate is only credited where it agrees with them", style="yellow")
     for reason, n in out["skipped"].items():
         console.print(f"skipped {n:,} log rows: {reason}")

@@ -9,8 +9,9 @@ an activity that a later answer showed again counts for both answers: the reward
 activity was taken up, not which showing caused it.)
 
 Rows that cannot be used are left out and counted by reason (:attr:`LoggedBandit.skipped`),
-never silently: pathway steps, lists logged before propensities were (migration 0003), and
-propensities outside (0, 1]. Pure functions on DataFrames, vectorized.
+never silently: pathway steps, lists logged before propensities were (migration 0003),
+propensities outside (0, 1], and (by default) lists shown without exploration. Pure functions on
+DataFrames, vectorized.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
 def logged_bandit(log: pd.DataFrame, feedback: pd.DataFrame, *,
                   window: pd.Timedelta = DEFAULT_WINDOW,
                   events: Sequence[str] = ("completed",),
-                  kinds: Sequence[str] = ("recommend", "batch")) -> LoggedBandit:
+                  kinds: Sequence[str] = ("recommend", "batch"),
+                  explored_only: bool = True) -> LoggedBandit:
     """Join the first slot of every logged ranked answer with the reward that followed.
 
     Parameters
@@ -66,6 +68,10 @@ def logged_bandit(log: pd.DataFrame, feedback: pd.DataFrame, *,
         The feedback events that make the reward 1 (e.g. also ``accepted``).
     kinds : sequence of str
         The log kinds that are ranked answers.
+    explored_only : bool, default=True
+        Leave out answers logged without exploration (policy ``off``, propensity 1): there the
+        logging policy never shows anything else, so a candidate that disagrees gets no credit
+        whatever it would have earned (no support), which biases every estimate down.
     """
     _require(log, "the recommendation log", _LOG_COLUMNS)
     _require(feedback, "the feedback", _FEEDBACK_COLUMNS)
@@ -81,6 +87,10 @@ def logged_bandit(log: pd.DataFrame, feedback: pd.DataFrame, *,
     bad = p.notna() & ~((p > 0) & (p <= 1))
     skipped["propensity outside (0, 1]"] = int(bad.sum())
     top = top[p.notna() & ~bad].assign(propensity=p[p.notna() & ~bad].astype(float))
+    if explored_only:
+        off = (top["policy"] == "off").to_numpy()
+        skipped["logged without exploration (policy off)"] = int(off.sum())
+        top = top[~off]
     top = top.assign(shown_at=pd.to_datetime(top["shown_at"], utc=True))
 
     done = feedback[feedback["event"].isin(list(events))]

@@ -64,6 +64,15 @@ def test_missing_columns_are_named(frame, name):
         logged_bandit(**args)
 
 
+def test_answers_logged_without_exploration_are_left_out_unless_asked():
+    log = pd.concat([LOG, pd.DataFrame([_log_row("r7", "T1", 1, "A", 1.0, days=1)
+                                        | {"policy": "off"}])])
+    out = logged_bandit(log, FEEDBACK)
+    assert "r7" not in set(out.data["request_id"])
+    assert out.skipped["logged without exploration (policy off)"] == 1
+    assert "r7" in set(logged_bandit(log, FEEDBACK, explored_only=False).data["request_id"])
+
+
 def test_empty_feedback_gives_zero_rewards():
     out = logged_bandit(LOG, FEEDBACK.iloc[:0])
     assert out.data["reward"].sum() == 0 and len(out.data) == 3
