@@ -11,19 +11,19 @@ equals the single endpoint's. Every planned step is written to the recommendatio
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pandas as pd
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Principal, Reader
-from api.deps import ServicesDep
-from api.errors import NotFound, PayloadTooLarge
+from api.deps import Now, ServicesDep
+from api.errors import PayloadTooLarge
 from api.routers._common import (
     errors,
     json_response,
     new_request_id,
+    offered,
     unknown_activities,
     unknown_competencies,
 )
@@ -47,12 +47,14 @@ LOG_KIND = "pathway-batch"
                          "is the one `GET /v1/educators/{educator_id}/pathway` gives with the "
                          "same goals, formats and available activities. A `goals` id not in the "
                          "framework, an `available` id not in the catalog or a `formats` word "
-                         "no activity has is a 404 naming it.",
+                         "outside the catalog's vocabulary is a 404 naming it.",
              responses=errors(401, 403, 404, 413, 422, notes={404: (
                  "A `goals` id names no competency of the framework (`GET /v1/framework` "
                  "lists them), an `available` id names no activity of the catalog, or a "
-                 "`formats` word is no activity's format (`GET /v1/activities` lists them)")}))
-def post_pathways_batch(who: Reader, services: ServicesDep, body: BatchPathwaysIn) -> Response:
+                 "`formats` word is outside the catalog's vocabulary (`GET /v1/activities` "
+                 "lists both)")}))
+def post_pathways_batch(who: Reader, services: ServicesDep, now: Now,
+                        body: BatchPathwaysIn) -> Response:
     limit = services.settings.max_batch_educators
     if len(body.educator_ids) > limit:
         raise PayloadTooLarge(
@@ -64,7 +66,8 @@ def post_pathways_batch(who: Reader, services: ServicesDep, body: BatchPathwaysI
         bad = [(f"goals[{i}]", g) for i, g in enumerate(body.goals) if g not in services.graph]
         if bad:
             raise unknown_competencies(services, bad)
-    only = _offered(services, body.available, body.formats)
+    only = offered(services, body.available, body.formats)
+    unknown_activities(services, "available", body.available)
     ids = list(dict.fromkeys(body.educator_ids))
     records = services.store.get_educators(who.tenant_id, ids)
     state = services.models.for_tenant(who.tenant_id)
@@ -74,44 +77,21 @@ def post_pathways_batch(who: Reader, services: ServicesDep, body: BatchPathwaysI
     results: list[dict] = []
     if planned:
         batch = _plan(services, who.tenant_id, {e: records[e] for e in planned},
-                      {e: goals[e] for e in planned}, state, only)
+                      {e: goals[e] for e in planned}, state, only, now)
         results = _results(batch, planned, goals)
     request_id = new_request_id()
-    _log(services, who, request_id, state, results)
+    _log(services, who, request_id, state, results, now)
     return json_response({"request_id": request_id, "model": state.info(), "results": results,
                           "not_found": [e for e in ids if e not in records],
                           "without_goals": [e for e in ids if e in records and not goals[e]]})
 
 
-def _offered(services: Services, available: list[str] | None, formats: list[str] | None
-             ) -> frozenset[str] | None:
-    """The activities a plan may use: those of ``formats`` within ``available`` (None: all).
-
-    Unknown ``available`` ids and ``formats`` words no activity has are a 404 naming each.
-    """
-    unknown_activities(services, "available", available)
-    only = None if available is None else frozenset(available)
-    if not formats:
-        return only
-    acts = services.catalog.activities
-    known = set(acts["format"].astype(str))
-    bad = [(i, f) for i, f in enumerate(formats) if f not in known]
-    if bad:
-        raise NotFound(
-            f"format(s) {[f for _, f in bad]} are no activity's format; the catalog's formats "
-            f"are {sorted(known)} (GET /v1/activities lists them)",
-            details=[{"field": f"formats[{i}]", "value": f,
-                      "reason": f"no activity has this format; expected one of {sorted(known)}"}
-                     for i, f in bad])
-    matching = frozenset(acts.index[acts["format"].isin(formats).to_numpy(bool)])
-    return matching if only is None else matching & only
-
-
 def _plan(services: Services, tenant_id: str, records: dict, goals: dict[str, list[str]],
-          state: ModelState, only: frozenset[str] | None) -> PathwayBatch:
-    """Every educator's plan from their stored mastery (level and bound) and feedback."""
-    entries = services.mastery.get(tenant_id, records, state)
-    contexts: dict[str, EducatorContext] = services.contexts(tenant_id, records)
+          state: ModelState, only: frozenset[str] | None, now: pd.Timestamp) -> PathwayBatch:
+    """Every educator's plan from their stored mastery (level and bound) and feedback, as of
+    the request's ``now``."""
+    entries = services.mastery.get(tenant_id, records, state, now=now)
+    contexts: dict[str, EducatorContext] = services.contexts(tenant_id, records, now)
     if only is not None:
         contexts = {e: dataclasses.replace(c, available=only) for e, c in contexts.items()}
     rows = [(e, c, cell.p, cell.p_bound)
@@ -136,12 +116,12 @@ def _results(batch: PathwayBatch, planned: list[str], goals: dict[str, list[str]
 
 
 def _log(services: Services, who: Principal, request_id: str, state: ModelState,
-         results: list[dict]) -> None:
-    """One recommendation-log row per planned step (rank: the step number)."""
-    now = datetime.now(UTC)
+         results: list[dict], now: pd.Timestamp) -> None:
+    """One recommendation-log row per planned step (rank: the step number), shown at the
+    request's ``now``."""
     services.audit.record([
         {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": r["educator_id"],
          "kind": LOG_KIND, "rank": s["step"], "activity_id": s["activity_id"], "score": None,
          "model_name": state.name, "model_version": state.version, "key_id": who.key_id,
-         "shown_at": now, "propensity": None, "policy": None, "ranker_rank": None}
+         "shown_at": now.to_pydatetime(), "propensity": None, "policy": None, "ranker_rank": None}
         for r in results for s in r["steps"]])

@@ -353,7 +353,8 @@ def get_pathway(
                                                 now)[educator_id],
                               only)
     plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,
-                        context=context, request=RankingRequest(), gains=state.gains)
+                        context=context, request=RankingRequest(),
+                        gains=state.gains if state.index is None else None, index=state.index)
     request_id = new_request_id()
     _log(services, who, request_id, "pathway", state,
          [(educator_id, i + 1, s.activity_id, None, None, None)

@@ -34,7 +34,10 @@ class BatchPathwaysIn(BaseModel):
                     "(an educator without any is listed in `without_goals`). An id that names "
                     "no competency of the framework is a 404 naming it")
     formats: list[Format] | None = Field(
-        None, min_length=1, description="Allowed activity formats; omitted: all")
+        None, min_length=1,
+        description="Allowed activity formats, words of the catalog's vocabulary (`GET "
+                    "/v1/activities` lists it; another word is a 404 naming the allowed ones); "
+                    "omitted: all")
     available: list[AddressableId] | None = Field(
         None, max_length=MAX_AVAILABLE,
         description="The activities these educators can take now: no step outside it is "
