@@ -61,7 +61,7 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         mastery = api.get("/v1/educators/T1/mastery").json()
         assert mastery["model"]["name"] == "lightgbm"
         stored = api.services.store.get_mastery("acme", ["T1"])["T1"]
-        assert stored.model_key == f"lightgbm:{version}@m2"
+        assert stored.model_key == f"lightgbm:{version}@m3"
         after = api.get("/v1/educators/T1/recommendations", params={"explain": True}).json()
         assert after["model"]["version"] == version
         assert all(i["explanation"]["model_version"] == version for i in after["items"])

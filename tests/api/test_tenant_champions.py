@@ -74,8 +74,8 @@ def test_each_tenant_is_served_its_own_champion_or_the_default(two_versions, tmp
         assert models["other"] == {"name": "lightgbm", "version": "1", "fallback": False,
                                    "scope": "default"}
         store = api.services.store
-        assert store.get_mastery("acme", ["T1"])["T1"].model_key == "lightgbm:2@m2"
-        assert store.get_mastery("other", ["T1"])["T1"].model_key == "lightgbm:1@m2"
+        assert store.get_mastery("acme", ["T1"])["T1"].model_key == "lightgbm:2@m3"
+        assert store.get_mastery("other", ["T1"])["T1"].model_key == "lightgbm:1@m3"
         assert api.client.get("/readyz").json()["model"]["tenant_models"] == 1
 
         # promoting for 'other' changes nothing until a reload, then only 'other'
@@ -104,7 +104,7 @@ def test_each_tenant_is_served_its_own_champion_or_the_default(two_versions, tmp
         assert models["acme"] == {"name": "lightgbm", "version": "1", "fallback": False,
                                   "scope": "default"}
         assert models["other"]["scope"] == "tenant"
-        assert store.get_mastery("acme", ["T1"])["T1"].model_key == "lightgbm:1@m2"
+        assert store.get_mastery("acme", ["T1"])["T1"].model_key == "lightgbm:1@m3"
 
 
 def test_promote_checks_the_tenant_and_the_arguments(two_versions):
