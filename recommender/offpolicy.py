@@ -18,9 +18,10 @@ Each value comes with a 95% interval from the central limit theorem on its per-r
 (SNIPS by the delta method), and :func:`policy_value` reports the effective sample size
 ``(sum w)^2 / sum w^2`` so a reader sees when few records carry the estimate.
 
-Written here rather than taken from Open Bandit Pipeline (``obp``): obp pulls in PyTorch and
-has had no release since 2023; these three estimators are a few lines of numpy each and are
-tested against hand-computed values and a synthetic bandit whose truth is known.
+Written here rather than taken from Open Bandit Pipeline (``obp``): obp installs PyTorch, a
+heavy dependency for three estimators that are a few lines of numpy each, and its releases have
+been sparse; these are tested against hand-computed values and a synthetic bandit whose truth
+is known.
 """
 
 from __future__ import annotations
