@@ -223,6 +223,11 @@ def _context_masks(ix: PathwayIndex, contexts: list[EducatorContext], request: R
     return allowed, in_progress
 
 
+def _take_rows(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows[:, None], cols]`` through one flat take (about twice as fast)."""
+    return np.take(matrix.ravel(), rows[:, None] * matrix.shape[1] + cols)
+
+
 def _walk(ix: PathwayIndex, p: np.ndarray, wanted: np.ndarray, allowed: np.ndarray,
           in_progress: np.ndarray) -> tuple[dict[str, list], dict[str, list]]:
     """Plan every educator's closure, one competency per educator per pass.
@@ -240,21 +245,24 @@ def _walk(ix: PathwayIndex, p: np.ndarray, wanted: np.ndarray, allowed: np.ndarr
                                               "p_after", "readiness")}
     unreachable: dict[str, list] = {"row": [], "c": []}
     left = remaining.sum(axis=1)  # competencies still to plan, per educator
+    # unplanned prerequisites in the closure, per competency (column C: the sentinel)
+    indegree = np.zeros((n_e, n_c + 1), dtype=np.int32)
+    indegree[:, :n_c] = wanted.astype(np.float32) @ ix.adj.astype(np.float32)
     rows = np.flatnonzero(left)
     while len(rows):
-        rem = remaining[rows]
-        ready = rem & ((rem.astype(float) @ ix.adj) == 0)  # no unplanned prerequisite left
+        ready = remaining[rows] & (indegree[rows, :n_c] == 0)
         c = np.argmax(ready, axis=1)  # the smallest id: competencies are sorted
         remaining[rows, c] = False
+        indegree[rows[:, None], ix.sidx[c]] -= 1
         left[rows] -= 1
         cand = ix.cand[c]  # (n, M), best first, padded with A
-        ok = allowed[rows[:, None], cand]
+        ok = _take_rows(allowed, rows, cand)
         has = ok.any(axis=1)
         unreachable["row"].append(rows[~has])
         unreachable["c"].append(c[~has])
         r, c, cand, ok = rows[has], c[has], cand[has], ok[has]
-        ip = in_progress[r[:, None], cand]
-        fresh = ok & ~planned[r[:, None], cand]
+        ip = _take_rows(in_progress, r, cand)
+        fresh = ok & ~_take_rows(planned, r, cand)
         has_fresh = fresh.any(axis=1)
         first = np.where((fresh & ip).any(axis=1), np.argmax(fresh & ip, axis=1),
                          np.argmax(fresh, axis=1))
@@ -262,7 +270,7 @@ def _walk(ix: PathwayIndex, p: np.ndarray, wanted: np.ndarray, allowed: np.ndarr
         again = np.argmin(np.where(ok, np.where(ip, cand, cand + n_a + 1), 2 * n_a + 2), axis=1)
         pick = np.where(has_fresh, first, again)
         a = cand[np.arange(len(r)), pick]
-        readiness = sim[r[:, None], ix.pidx[c]].min(axis=1)
+        readiness = _take_rows(sim, r, ix.pidx[c]).min(axis=1)
         p_before = sim[r, c]
         fr, fa = r[has_fresh], a[has_fresh]
         planned[fr, fa] = True

@@ -67,6 +67,7 @@ class PathwayIndex:
     adj: np.ndarray  # (C, C) float: [q, c] = 1 for an edge q -> c
     anc: np.ndarray  # (C, C) float: [g, c] = 1 when c is a prerequisite (direct or not) of g
     pidx: np.ndarray  # (C, D) direct prerequisite columns, padded with C
+    sidx: np.ndarray  # (C, S) direct dependent columns, padded with C
     cand: np.ndarray  # (C, M) candidate activity rows, best first, padded with A
     tidx: np.ndarray  # (A + 1, K) target columns, padded with C
     tgain: np.ndarray  # (A + 1, K) g[a, target], 0 for padding
@@ -155,6 +156,7 @@ def prepare_pathway(graph: nx.DiGraph, catalog: Catalog,
     arrays = {
         "adj": adj, "anc": anc,
         "pidx": _padded([sorted(cpos[q] for q in graph.predecessors(c)) for c in comps], n_c),
+        "sidx": _padded([sorted(cpos[s] for s in graph.successors(c)) for c in comps], n_c),
         "cand": _padded([[apos[a] for a in candidates.get(c, ())] for c in comps], n_a),
         "tidx": tidx, "tgain": tgain,
         "hours_arr": np.r_[hours.reindex(aids).to_numpy(float), 0.0],
