@@ -3,6 +3,7 @@
 from api.routers import (
     admin,
     content,
+    crosswalks,
     educator_history,
     educators,
     evidence,
@@ -16,6 +17,6 @@ from api.routers import (
 # route right after the health checks; no two routers have overlapping paths.
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
-           admin.router]
+           crosswalks.router, admin.router]
 
 __all__ = ["ROUTERS"]

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from api.auth import EvidenceWriter, Principal
+from api.crosswalks import crosswalk_of
 from api.deps import Now, ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
 from api.ingest import OUTCOMES, IngestResult, ingest_records
 from api.routers._common import errors, json_response
 from api.schemas import EvidenceBatchOut, XapiBatchOut
 from api.services import Services
+from recommender.standards.crosswalk import expand_coded_records
 from recommender.store.completions import (
     XAPI_BY,
     completion_note,
@@ -128,7 +130,13 @@ def _items(body: Any, key: str, limit: int, what: str) -> list[dict]:
                 "stored under its `evidence_id` says something else: nothing is changed, and "
                 "`field`, `value` and `reason` name the differences) or `rejected` with the "
                 "field, the value and the reason; a bad record never takes the good ones down. "
-                "Idempotent on `evidence_id`. Educators are created on first evidence.",
+                "Idempotent on `evidence_id`. Educators are created on first evidence. A "
+                "record coded by an external framework (`framework_code`, or a "
+                "`competency_id`, such as `danielson:3b` or `intasc:7`) lands on every "
+                "competency the crosswalk maps that code to (`GET /v1/crosswalks`): one "
+                "record each, `evidence_id` `<evidence_id>#<competency_id>`, each with its own "
+                "outcome under the same `index` and its `framework_code`; a code that is "
+                "malformed, unknown or maps to nothing is rejected with a reason naming it.",
     responses=errors(401, 403, 413, 422, notes={422: _SHAPE}),
     openapi_extra=_body("EvidenceBatchIn", {"$ref": "#/components/schemas/EvidenceRecordIn"},
                         "Evidence records"),
@@ -141,17 +149,26 @@ def post_evidence(
     report: Report = _REPORT,
 ) -> Response:
     records = _items(body, "records", services.settings.max_batch, "evidence record")
-    result = ingest_records(services, who.tenant_id, records, now)
+    coded = expand_coded_records(records, crosswalk_of(services))
+    result = ingest_records(services, who.tenant_id, coded.records, now)
     outcomes = []
-    for i, (status, eid) in enumerate(zip(result.status, result.evidence_ids, strict=True)):
+    codes = coded.codes
+    for r, (status, eid) in enumerate(zip(result.status, result.evidence_ids, strict=True)):
+        code = {"framework_code": codes[r]} if codes[r] is not None else {}
         if status == "accepted":
             if report == "all":
-                outcomes.append({"index": i, "evidence_id": eid, "status": status})
+                outcomes.append({"index": coded.origin[r], "evidence_id": eid,
+                                 "status": status, **code})
             continue
-        field, value, reason = result.problems[i]
-        outcomes.append({"index": i, "evidence_id": eid, "status": status, "field": field,
-                         "value": value, "reason": reason})
-    counts = Counter(result.status)
+        field, value, reason = result.problems[r]
+        outcomes.append({"index": coded.origin[r], "evidence_id": eid, "status": status,
+                         **code, "field": field, "value": value, "reason": reason})
+    for row, eid, field, value, reason in coded.rejections.itertuples(index=False, name=None):
+        outcomes.append({"index": int(row), "evidence_id": eid, "status": "rejected",
+                         "field": field, "value": value, "reason": reason})
+    if len(coded.rejections):
+        outcomes.sort(key=lambda o: o["index"])
+    counts = Counter(result.status) + Counter(rejected=len(coded.rejections))
     return json_response({
         **{outcome: counts[outcome] for outcome in OUTCOMES},
         "educators_updated": result.educators_updated,

@@ -32,6 +32,9 @@ class EvidenceRecordIn(BaseModel):
     observed_at: Any = Field(None, description="ISO 8601 time; naive times are UTC (required)")
     rater_id: Any = None
     activity_id: Any = None
+    framework_code: Any = Field(None, description="Instead of competency_id: a Danielson "
+                                "component or InTASC standard (`danielson:3b`, `intasc:7`), "
+                                "expanded to the competencies the crosswalk maps it to")
 
 
 class EvidenceBatchIn(BaseModel):
@@ -57,6 +60,9 @@ class EvidenceOutcome(BaseModel):
     index: int = Field(description="Position of the record in the request")
     evidence_id: str | None
     status: Outcome = Field(description=_OUTCOME)
+    framework_code: str | None = Field(
+        None, description="The framework code (`danielson:3b`) this record was expanded from: "
+                          "a coded record gets one outcome per competency it maps to")
     field: str | None = None
     value: str | None = None
     reason: str | None = None
