@@ -79,12 +79,16 @@ def read_store_data(data: dict, data_dir: Path) -> StoreData:
         educators = educators_frame(store, tenant)
         ids = educators["educator_id"].tolist()
         evidence = store.evidence_frame(tenant, ids)
-        completions = completions_from_feedback(store.feedback_frame(tenant, ids))
+        completions = completions_from_feedback(store.feedback_frame(tenant, ids)).sort_values(
+            ["completed_at", "educator_id", "activity_id"], kind="stable", ignore_index=True)
     finally:
         store.dispose()
     if evidence.empty:
         raise ValueError(f"tenant {tenant!r} has no evidence in the store at {redacted_url(url)}: "
                          "ingest some (POST /v1/evidence) or check --tenant and --store-url")
+    # chronological, as validated evidence is: SQLite and PostgreSQL return rows in different
+    # orders, and the data fingerprint (hence the split id) must not depend on the backend
+    evidence = evidence.sort_values(["observed_at", "evidence_id"], kind="stable")
     known = evidence["competency_id"].isin(list(graph)).to_numpy()
     return StoreData(graph, default_catalog(graph), educators, evidence[known].reset_index(drop=True),
                      completions, rejected=int((~known).sum()), url=redacted_url(url))
