@@ -211,22 +211,36 @@ def _plain_levels(graph: nx.DiGraph, mastery: object, threshold: float
     """:func:`_levels` of a DataFrame :func:`read_mastery` surely accepts, else None."""
     if not isinstance(mastery, pd.DataFrame) or "competency_id" in mastery.columns:
         return None
-    cols = {c: mastery[c] for c in _NUMERIC if c in mastery.columns}
-    if "p_mastery" not in cols or not mastery.index.is_unique or not all(
-            pd.api.types.is_float_dtype(v) or pd.api.types.is_integer_dtype(v)
-            for v in cols.values()):
+    cols = _numeric_columns(mastery)
+    if cols is None or "p_mastery" not in cols or not mastery.index.is_unique:
         return None
-    ids = [str(i) for i in mastery.index]
-    p = cols["p_mastery"].to_numpy(float)
-    bound = cols["p_bound"].to_numpy(float) if "p_bound" in cols else None
-    unc = cols["uncertainty"].to_numpy(float) if "uncertainty" in cols else np.zeros(0)
-    n_ev = cols["n_evidence"].to_numpy(float) if "n_evidence" in cols else np.zeros(0)
+    ids = [str(i) for i in mastery.index.tolist()]
+    p, bound = cols["p_mastery"], cols.get("p_bound")
+    unc, n_ev = cols.get("uncertainty", np.zeros(0)), cols.get("n_evidence", np.zeros(0))
     valid = [((v >= 0) & (v <= 1)).all() for v in (p, p if bound is None else bound)]
     if (not all(valid) or (unc < 0).any() or np.isinf(n_ev).any()
             or any(i not in graph for i in ids) or len(set(ids)) != len(ids)):
         return None  # read_mastery says what is wrong
     values = p if bound is None else decision_mastery(p, bound, threshold)
     return dict(zip(ids, values.tolist(), strict=True))
+
+
+def _numeric_columns(mastery: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """The table's :data:`_NUMERIC` columns as float arrays, or None unless each is of a
+    numeric (integer or float) dtype and no column name repeats."""
+    names = mastery.columns.tolist()
+    if len(set(names)) != len(names):
+        return None
+    if set(names) <= set(_NUMERIC):  # only these columns (the API's tables): one conversion
+        values = mastery.to_numpy()
+        if values.dtype.kind not in "fiu":
+            return None
+        return {c: values[:, j].astype(float) for j, c in enumerate(names)}
+    cols = {c: mastery[c] for c in _NUMERIC if c in names}
+    if not all(pd.api.types.is_float_dtype(v) or pd.api.types.is_integer_dtype(v)
+               for v in cols.values()):
+        return None
+    return {c: v.to_numpy(float) for c, v in cols.items()}
 
 
 def _closure(ix: PathwayIndex, goals: list[str], sim: Mapping[str, float],

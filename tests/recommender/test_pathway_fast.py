@@ -208,6 +208,12 @@ def _raised(fn):
     pd.DataFrame({"level": [0.2]}, index=["A"]),
     pd.DataFrame({"competency_id": ["A", "B"], "p_mastery": [0.2, 0.9]}),
     pd.DataFrame({"p_mastery": [0.2, 0.9], "p_bound": [0.2, 0.8]}, index=["B", "A"]),
+    pd.DataFrame({"p_mastery": [0, 1], "n_evidence": [3, 0]}, index=["A", "B"]),
+    pd.DataFrame({"p_mastery": [True, False]}, index=["A", "B"]),
+    pd.DataFrame([[0.2, 0.9]], columns=["p_mastery", "p_mastery"], index=["A"]),
+    pd.DataFrame({"p_mastery": [0.9, 0.1], "evidence_ids": [["e1"], []]}, index=["A", "B"]),
+    pd.DataFrame({"p_mastery": [0.9, 0.1], "p_bound": [0.5, 0.1], "uncertainty": [0.1, None]},
+                 index=["A", "B"]),
 ])
 def test_mastery_tables_are_read_and_refused_as_the_reference_does(frame):
     from recommender.catalog import build_catalog
