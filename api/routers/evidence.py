@@ -1,4 +1,5 @@
-"""``POST /v1/evidence`` and ``POST /v1/evidence/xapi``: batches of evidence, one outcome each."""
+"""``POST /v1/evidence``, ``/v1/evidence/xapi`` and ``/v1/evidence/badges``: batches of evidence,
+one outcome each."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from api.auth import EvidenceWriter, Principal
+from api.badges import ingest_badges
 from api.crosswalks import crosswalk_of
 from api.deps import Now, ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
 from api.ingest import OUTCOMES, IngestResult, ingest_records
 from api.routers._common import errors, json_response
 from api.schemas import EvidenceBatchOut, XapiBatchOut
+from api.schemas.standards import BadgeBatchIn, BadgeBatchOut
 from api.services import Services
 from recommender.standards.crosswalk import expand_coded_records
 from recommender.store.completions import (
@@ -256,6 +259,45 @@ def post_xapi(
         "educators_updated": result.educators_updated,
         "outcomes": outcomes, "model": services.models.for_tenant(who.tenant_id).info(),
     })
+
+
+@router.post(
+    "/badges", response_model=BadgeBatchOut, summary="Ingest Open Badges as micro-credentials",
+    description="Open Badges 2.0 Assertions (BadgeClass embedded, or by URL with the "
+                "BadgeClass under `objects`) and 3.0 `OpenBadgeCredential`s; up to 5,000 "
+                "(`PDREC_MAX_BATCH`; more: 413). The recipient maps to an educator through "
+                "`recipients` (identity -> educator id; hashed identities are matched by "
+                "hashing each key with the badge's salt), else `educator_id`. The badge's "
+                "alignments map to competencies: a competency IRI "
+                "(`urn:pdrec:competency:<id>`, `.../competencies/<id>`, or the "
+                "`PDREC_XAPI_IRI_MAP` table), a CASE item identifier or URI of the framework, a "
+                "Danielson component or InTASC standard through the crosswalk (`targetCode` "
+                "`danielson:3b`, or `3b` with `targetFramework` naming Danielson), or a "
+                "competency id or code. Each badge becomes one `micro_credential` record per "
+                "competency (score: the scale's proficient level; `observed_at`: issuance; "
+                "`evidence_id` `badge:<badge id>#<competency>`). Revoked, expired (before the "
+                "request's time), unaligned or unmappable badges, badges whose BadgeClass is "
+                "only referenced, and objects that are not awards are `rejected` per badge with "
+                "the field, the value and the reason; a bad badge never takes the good ones "
+                "down. Signatures are not verified (no network fetches). A badge takes its "
+                "records' worst outcome.",
+    responses=errors(401, 403, 413, 422),
+)
+def post_badges(
+    who: EvidenceWriter,
+    services: ServicesDep,
+    now: Now,
+    body: BadgeBatchIn,
+    report: Report = _REPORT,
+) -> Response:
+    limit = services.settings.max_batch
+    if len(body.badges) > limit:
+        raise PayloadTooLarge(
+            f"{len(body.badges)} badges in one request; the limit is {limit} (PDREC_MAX_BATCH): "
+            "split the batch",
+            details=[{"field": "badges", "value": len(body.badges),
+                      "reason": f"at most {limit} items"}])
+    return json_response(ingest_badges(services, who.tenant_id, body, now, report))
 
 
 def _record_completions(services: Services, who: Principal, mapping: XapiMapping,
