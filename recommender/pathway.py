@@ -27,6 +27,14 @@ with ``total_hours`` reported. **Re-planning** is calling :func:`plan_pathway` a
 mastery table (and context) when evidence or feedback arrives: competencies that became mastered
 drop out, the simulation restarts from the new estimates, and completed activities are not
 planned again (repeatable ones until their cool-down has passed).
+
+**Speed.** What depends only on the graph, the catalog and the gains (candidates ranked once,
+ancestors, what each activity teaches) is a :class:`~recommender.pathway_index.PathwayIndex`:
+build it once with :func:`prepare_pathway` (or pass the ranker's index of the same objects) and
+pass it as ``index=``. :func:`~recommender.pathway_batch.plan_pathways` plans many educators at
+once, numpy over the educator axis, each educator's steps equal to :func:`plan_pathway`'s.
+``tests/recommender/pathway_reference.py`` keeps the pre-index implementation both are tested
+against; ``benchmarks/bench_pathway.py`` times them.
 """
 
 from __future__ import annotations

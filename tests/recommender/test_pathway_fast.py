@@ -18,12 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.catalog import FORMATS, MODALITIES, Catalog, default_catalog
+from recommender.catalog import FORMATS, MODALITIES, Catalog, build_catalog, default_catalog
+from recommender.errors import InvalidInputError, UnknownCompetencyError
 from recommender.graph import default_framework
-from recommender.pathway import plan_pathway
+from recommender.pathway import plan_pathway, plan_pathways, prepare_pathway
 from recommender.ranking import EducatorContext, RankingRequest, prepare
 from tests.recommender.pathway_reference import reference_plan_pathway
-from tests.recommender.test_ranking import P_VALUES, table, worlds
+from tests.recommender.test_ranking import P_VALUES, activity, framework, table, worlds
 
 FAST = settings(max_examples=60, deadline=None)
 _DEFAULT_GRAPH = default_framework("educator")
@@ -130,8 +131,6 @@ def test_plan_pathway_equals_the_frozen_reference(case):
 @FAST
 @given(pathway_cases())
 def test_plan_pathway_with_a_prepared_index_equals_the_reference(case):
-    from recommender.pathway import prepare_pathway
-
     index = prepare_pathway(case["graph"], case["catalog"], case["gains"])
     fast, reference = plan_both(case, index=index)
     assert fast == reference
@@ -167,8 +166,6 @@ _DEFAULT: dict = {}
 
 def _default_catalog(graph):
     """The default catalog and its pathway index, built once per graph object."""
-    from recommender.pathway import prepare_pathway
-
     if _DEFAULT.get("graph") is not graph:
         catalog = default_catalog(graph)
         _DEFAULT.update(graph=graph, catalog=catalog, index=prepare_pathway(graph, catalog))
@@ -176,8 +173,6 @@ def _default_catalog(graph):
 
 
 def test_an_index_from_other_objects_is_refused():
-    from recommender.pathway import prepare_pathway
-
     graph = _DEFAULT_GRAPH
     catalog = default_catalog(graph)
     index = prepare_pathway(graph, catalog)
@@ -216,9 +211,6 @@ def _raised(fn):
                  index=["A", "B"]),
 ])
 def test_mastery_tables_are_read_and_refused_as_the_reference_does(frame):
-    from recommender.catalog import build_catalog
-    from tests.recommender.test_ranking import activity, framework
-
     graph = framework([("A", "B")])
     catalog = build_catalog({"activities": [activity("X", {"A": 1.0, "B": 0.5})]}, graph)
 
@@ -292,8 +284,6 @@ def reference_rows(case, tables):
 @settings(max_examples=50, deadline=None)
 @given(batch_cases())
 def test_plan_pathways_equals_the_reference_per_educator(case):
-    from recommender.pathway import plan_pathways
-
     mastery, tables = batch_mastery(case)
     batch = plan_pathways(case["graph"], case["catalog"], mastery, case["goals"],
                           contexts=case["contexts"], request=case["request"],
@@ -305,8 +295,6 @@ def test_plan_pathways_equals_the_reference_per_educator(case):
 
 
 def test_plan_pathways_shares_goals_and_fills_educators_without_mastery():
-    from recommender.pathway import plan_pathways, prepare_pathway
-
     graph = _DEFAULT_GRAPH
     catalog = _default_catalog(graph)
     comps = sorted(graph)
@@ -329,9 +317,6 @@ def test_plan_pathways_shares_goals_and_fills_educators_without_mastery():
 
 
 def test_plan_pathways_names_bad_input():
-    from recommender.errors import InvalidInputError, UnknownCompetencyError
-    from recommender.pathway import plan_pathways
-
     graph = _DEFAULT_GRAPH
     catalog = _default_catalog(graph)
     comps = sorted(graph)
