@@ -63,7 +63,8 @@ def compare(
     data_dir: DataDir = Path("data"),
     split: Annotated[str | None, typer.Option(help="Split id (default: the latest run's).")] = None,
 ):
-    """Print the runs that share a split, best AUC first."""
+    """Print the runs that share a split, best AUC first, then each one's model card line and
+    its subgroup metrics (test AUC range, the lowest group; * marks small groups)."""
     from pipelines import tracking
 
     tracking.configure(data_dir)
@@ -71,13 +72,17 @@ def compare(
     if table.empty:
         console.print("no runs yet: train one with `pdrec train --config ...`")
         raise typer.Exit(1)
+    shown = table.drop(columns=["card", "subgroups"]).fillna({"aliases": ""})
     out = Table(title=f"Mastery models on split {table.attrs['split_id']}")
-    for col in table.columns:
-        out.add_column(col, justify="left" if col in ("run", "model", "card", "subgroups", "aliases")
-                       else "right")
-    for row in table.fillna({"card": "", "subgroups": "", "aliases": ""}).itertuples(index=False):
+    for col in shown.columns:
+        out.add_column(col, justify="left" if col in ("run", "model", "aliases") else "right")
+    for row in shown.itertuples(index=False):
         out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console.print(out)
+    for row in table.fillna({"card": "", "subgroups": "", "version": "-"}).itertuples(index=False):
+        console.print(f"  v{row.version} {row.run}: {row.card or '(no card)'}"
+                      + (f"\n      subgroups: {row.subgroups}" if row.subgroups else ""),
+                      markup=False, highlight=False)
     return table
 
 
@@ -187,7 +192,8 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
                      "[yellow]catalog prior gains[/yellow] ("
                      + "; ".join(n for n in champion.notes if tracking.GAINS_ARTIFACT in n)
                      + ")"))
-    # no rater severity: the champion's raters are the training cohort's, not the simulated ones
+    # rater severity: the engine policy fits its own on the intake (EnginePolicy.observer_severity);
+    # the champion's table rates the training cohort's raters, not the simulated ones
     estimator = MasteryEstimator(graph, catalog, predictor=champion.predictor, gains=gains)
     return engine_estimate(estimator), gains, f"champion version {champion.version}"
 
@@ -418,7 +424,8 @@ def serve(
 
 
 # Command modules register themselves on ``app`` when imported.
-from pipelines import cli_framework, cli_keys, cli_offline, cli_tenant  # noqa: E402, F401
+from pipelines import cli_framework, cli_keys, cli_offline, cli_roster, cli_tenant  # noqa: E402, F401
+from pipelines import cli_badges, cli_crosswalk  # noqa: E402, F401
 from pipelines.cli_train import train  # noqa: E402 (registers `pdrec train`; demo calls it)
 
 if __name__ == "__main__":
