@@ -192,8 +192,7 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
                      "[yellow]catalog prior gains[/yellow] ("
                      + "; ".join(n for n in champion.notes if tracking.GAINS_ARTIFACT in n)
                      + ")"))
-    # rater severity: the engine policy fits its own on the intake (EnginePolicy.observer_severity);
-    # the champion's table rates the training cohort's raters, not the simulated ones
+    # no rater severity: the champion's raters are the training cohort's, not the simulated ones
     estimator = MasteryEstimator(graph, catalog, predictor=champion.predictor, gains=gains)
     return engine_estimate(estimator), gains, f"champion version {champion.version}"
 
@@ -424,8 +423,7 @@ def serve(
 
 
 # Command modules register themselves on ``app`` when imported.
-from pipelines import cli_framework, cli_keys, cli_offline, cli_roster, cli_tenant  # noqa: E402, F401
-from pipelines import cli_badges, cli_crosswalk  # noqa: E402, F401
+from pipelines import cli_framework, cli_keys, cli_offline, cli_tenant  # noqa: E402, F401
 from pipelines.cli_train import train  # noqa: E402 (registers `pdrec train`; demo calls it)
 
 if __name__ == "__main__":
