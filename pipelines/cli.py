@@ -423,7 +423,7 @@ def serve(
 
 
 # Command modules register themselves on ``app`` when imported.
-from pipelines import cli_framework, cli_keys, cli_offline, cli_tenant  # noqa: E402, F401
+from pipelines import cli_framework, cli_keys, cli_offline, cli_roster, cli_tenant  # noqa: E402, F401
 from pipelines import cli_badges, cli_crosswalk  # noqa: E402, F401
 from pipelines.cli_train import train  # noqa: E402 (registers `pdrec train`; demo calls it)
 

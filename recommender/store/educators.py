@@ -31,8 +31,8 @@ from recommender.store.engine import (
     retrying,
 )
 
-__all__ = ["EducatorRecord", "EducatorStore", "bump_versions", "create_educators",
-           "educator_record"]
+__all__ = ["EducatorRecord", "EducatorStore", "ProfileWrite", "bump_versions",
+           "create_educators", "educator_record"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,17 @@ class EducatorRecord:
     data_version: int
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ProfileWrite:
+    """What :meth:`EducatorStore.merge_profiles` did, educator ids per outcome (sorted)."""
+
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    stale: list[str]
+    missing: list[str]
 
 
 def educator_record(row) -> EducatorRecord:  # noqa: ANN001
@@ -176,3 +187,73 @@ class EducatorStore(StoreBase):
         q = q.order_by(t.c.educator_id).limit(limit)
         with self.engine.connect() as conn:
             return [educator_record(r) for r in conn.execute(q)]
+
+    def merge_profiles(self, tenant_id: str, profiles: Mapping[str, Mapping[str, Any]], *,
+                       create: bool = True, stamp: str | None = None) -> ProfileWrite:
+        """Merge profile values into many educators at once (a roster import); goals are kept.
+
+        The bulk form of :meth:`put_educator` for a source that owns some profile keys only:
+        each educator's stored profile is updated with the given keys (a value of None removes
+        the key), the other keys and the goals stay. An educator not stored is created with
+        these values when ``create`` (else it is ``missing``). One whose merged profile equals
+        the stored one is ``unchanged`` and keeps its ``data_version``; the others are
+        ``updated`` and bumped, like :meth:`put_educator`. With ``stamp`` (a profile key holding
+        ISO 8601 UTC text of one format, so text order is time order), values older than the
+        stored stamp are ``stale`` and not applied (a row older than what was imported changes
+        nothing); a replayed row has the same stamp and values, so it is ``unchanged``.
+
+        One transaction: creations first (``ON CONFLICT DO NOTHING``: one created meanwhile by
+        another writer is merged into instead), then updates, each in id order (the write
+        paths' lock order, see :mod:`recommender.store.engine`).
+        """
+        t = schema.educators
+        ids = sorted(profiles)
+
+        def clean(values: Mapping[str, Any]) -> dict:
+            return {k: v for k, v in values.items() if v is not None}
+
+        def stored(conn: Connection, which: list[str]) -> dict[str, dict]:
+            out = {}
+            for part in chunks(which):
+                for row in conn.execute(sa.select(t.c.educator_id, t.c.profile).where(
+                        (t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part))):
+                    out[row.educator_id] = orjson.loads(row.profile)
+            return out
+
+        def write(conn: Connection) -> ProfileWrite:
+            res = ProfileWrite([], [], [], [], [])
+            old = stored(conn, ids)
+            fresh = [e for e in ids if e not in old]
+            if create and fresh:
+                at = now()
+                stmt = (insert_on_conflict(conn.dialect.name, t).on_conflict_do_nothing()
+                        .returning(t.c.educator_id))
+                res.created.extend(sorted(inserted(conn, stmt, [
+                    {"tenant_id": tenant_id, "educator_id": e, "goals": "[]", "data_version": 0,
+                     "profile": orjson.dumps(clean(profiles[e])).decode(),
+                     "created_at": at, "updated_at": at} for e in fresh])))
+                old.update(stored(conn, sorted(set(fresh) - set(res.created))))
+            changes, created = [], set(res.created)
+            for e in ids:
+                new, before = profiles[e], old.get(e)
+                if e in created:
+                    continue
+                if before is None:
+                    res.missing.append(e)
+                elif stamp is not None and new.get(stamp) and str(new[stamp]) < str(
+                        before.get(stamp) or ""):
+                    res.stale.append(e)
+                elif (merged := clean({**before, **new})) == before:
+                    res.unchanged.append(e)
+                else:
+                    res.updated.append(e)
+                    changes.append({"e": e, "p": orjson.dumps(merged).decode()})
+            if changes:
+                conn.execute(t.update().where((t.c.tenant_id == tenant_id)
+                                              & (t.c.educator_id == sa.bindparam("e")))
+                             .values(profile=sa.bindparam("p"),
+                                     data_version=t.c.data_version + 1, updated_at=now()),
+                             changes)
+            return res
+
+        return retrying(self.engine, write) if ids else ProfileWrite([], [], [], [], [])
