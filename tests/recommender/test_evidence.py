@@ -21,7 +21,9 @@ from recommender.evidence import (
     EvidenceValidation,
     proficient_threshold,
     read_evidence_csv,
+    read_evidence_file,
     read_evidence_jsonl,
+    read_evidence_parquet,
     to_json_records,
     validate_evidence,
 )
@@ -644,3 +646,50 @@ def test_json_records_of_a_validated_frame_validate_to_the_same_frame():
     assert records[2]["observed_at"] == "2024-03-02T08:00:00.123456Z"
     assert records[0]["rater_id"] is None
     pd.testing.assert_frame_equal(run(records).valid, first)
+
+
+def test_read_parquet_keeps_typed_columns_and_rejects_bad_rows(tmp_path):
+    path = tmp_path / "ev.parquet"
+    pd.DataFrame({
+        "evidence_id": ["p1", "p2", "p3"], "educator_id": ["t1", "t1", "t2"],
+        "competency_id": ["INS.FA", "INS.NOPE", "COG.AL"], "source": "observation",
+        "score": [3.0, 3.0, 80.0], "scale_min": [1.0, 1.0, 0.0], "scale_max": [4.0, 4.0, 100.0],
+        "observed_at": pd.to_datetime(["2024-03-01T10:00", "2024-03-01T11:00", "2024-03-02T00:00"]),
+    }).to_parquet(path)  # naive timestamps are UTC
+    result = read_evidence_parquet(path, competencies=COMPS, now=NOW)
+    assert result.valid["evidence_id"].tolist() == ["p1", "p3"]
+    assert result.valid.loc[0, "observed_at"] == pd.Timestamp("2024-03-01T10:00:00Z")
+    assert result.valid["score_norm"].tolist() == pytest.approx([2 / 3, 0.8])
+    assert result.rejections[["row", "field"]].values.tolist() == [[1, "competency_id"]]
+
+
+def test_read_parquet_rejects_numeric_ids_row_by_row_and_names_a_broken_file(tmp_path):
+    path = tmp_path / "ev.parquet"
+    pd.DataFrame({"evidence_id": ["a", "b"], "educator_id": [17, 18],
+                  "competency_id": "INS.FA", "source": "observation", "score": 3,
+                  "observed_at": "2024-03-01T10:00:00Z"}).to_parquet(path)
+    result = read_evidence_parquet(path, competencies=COMPS, now=NOW)
+    assert result.valid.empty and set(result.rejections["reason"]) == {
+        "educator_id must be a string; got a number"}
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InvalidEvidenceError, match="cannot read evidence Parquet .*broken.parquet"):
+        read_evidence_parquet(tmp_path / "broken.parquet", competencies=COMPS)
+    pd.DataFrame({"evidence_id": ["a"]}).to_parquet(tmp_path / "short.parquet")
+    with pytest.raises(InvalidEvidenceError, match=r"short.parquet: evidence is missing required"):
+        read_evidence_parquet(tmp_path / "short.parquet", competencies=COMPS)
+
+
+def test_read_evidence_file_picks_the_reader_by_suffix(tmp_path):
+    rows = pd.DataFrame({"evidence_id": ["x1"], "educator_id": ["t1"], "competency_id": ["INS.FA"],
+                         "source": ["observation"], "score": ["3"],
+                         "observed_at": ["2024-03-01T10:00:00Z"]})
+    rows.to_csv(tmp_path / "ev.CSV", index=False)
+    rows.to_json(tmp_path / "ev.ndjson", orient="records", lines=True)
+    rows.to_parquet(tmp_path / "ev.pq")
+    for name in ("ev.CSV", "ev.ndjson", "ev.pq"):
+        got = read_evidence_file(tmp_path / name, competencies=COMPS, now=NOW)
+        assert got.valid["evidence_id"].tolist() == ["x1"] and got.rejections.empty, name
+    with pytest.raises(InvalidEvidenceError, match=r"has suffix '.xlsx'; expected one of"):
+        read_evidence_file(tmp_path / "ev.xlsx", competencies=COMPS)
+    with pytest.raises(FileNotFoundError, match="no such evidence file"):
+        read_evidence_file(tmp_path / "missing.csv", competencies=COMPS)
