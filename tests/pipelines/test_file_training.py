@@ -119,11 +119,15 @@ def test_training_on_a_framework_of_ones_own_logs_its_card_and_subgroups(files, 
     assert {g["value"] for g in sub["by"]["role"]} <= set(data.educators["role"])
 
 
-def test_without_catalog_or_profiles_training_still_runs(files, tmp_path):
+def test_without_catalog_or_profiles_training_still_runs_on_a_time_split(files, tmp_path):
     paths, _ = files
     data = {"kind": "files", "evidence": paths["csv"], "framework": paths["framework"]}
-    result = train(load_config(_config(data)), tmp_path)
+    result = train(load_config({**_config(data), "split": {"by": "time", "test_size": 0.3}}),
+                   tmp_path)
     assert result.gain_posteriors is None and result.card["catalog"]["activities"] == 0
+    split = result.card["split"]
+    assert split["by"] == "time" and pd.Timestamp(split["train"]["to"]) < pd.Timestamp(
+        split["before"]) <= pd.Timestamp(split["test"]["from"])
     roles = result.card["subgroups"]["by"]["role"]
     assert [g["value"] for g in roles] == ["(missing)"] and roles[0]["n"] == len(
         result.test_predictions)
@@ -219,6 +223,26 @@ def test_completion_and_profile_checks_reject_row_by_row():
                                       "educator_id must be a string; got a number",
                                       "educator_id 'E3' repeats an earlier row's; one profile "
                                       "per educator"]
+
+
+_CELLS = st.one_of(st.none(), st.sampled_from(["", " ", "E1", "E2", "X0", "X9", "a/b", "now",
+                                               "2025-01-01", "2025-02-30", "1900-01-01",
+                                               "2025-03-01T10:00:00+02:00"]),
+                   st.integers(-3, 3), st.booleans(), st.floats(allow_nan=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(_CELLS, _CELLS, _CELLS, _CELLS), max_size=25))
+def test_companion_checks_keep_or_reject_every_row_exactly_once(rows):
+    frame = pd.DataFrame(rows, columns=["educator_id", "activity_id", "completed_at", "extra"],
+                         dtype=object)
+    valid, rej = check_completions(frame, activities=["X0"], now="2026-01-01")
+    assert len(valid) + len(rej) == len(rows) and rej["row"].is_unique
+    assert valid["completed_at"].notna().all() and set(valid["activity_id"]) <= {"X0"}
+    profiles = frame.rename(columns={"activity_id": "years_experience", "completed_at": "role"})
+    valid, rej = check_profiles(profiles)
+    assert len(valid) + len(rej) == len(rows) and rej["row"].is_unique
+    assert valid["educator_id"].is_unique and (valid["years_experience"].dropna() >= 0).all()
 
 
 @settings(max_examples=40, deadline=None)
