@@ -15,6 +15,8 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from pipelines.subgroups import subgroup_digest
+
 __all__ = ["CARD_ARTIFACT", "framework_hash", "time_range", "frame_hash", "card_summary",
            "served_card"]
 
@@ -72,9 +74,11 @@ def card_summary(card: dict) -> str:
 def served_card(card: dict, trained_at: str | None = None) -> dict:
     """The short summary of a card the API serves in ``model.card`` (``api.schemas.ModelCard``):
     the framework (name, version, hash), the data (kind, tenant, fingerprint, evidence rows),
-    the evidence's time range, the split and when the run trained. Keys a card of an older run
-    lacks are None."""
-    framework, data, split = (card.get(k) or {} for k in ("framework", "data", "split"))
+    the evidence's time range, the split, the test metrics (n, AUC, log loss, Brier) with the
+    digest of the subgroup metrics (:func:`pipelines.subgroups.subgroup_digest`) and when the run
+    trained. Keys a card of an older run lacks are None."""
+    framework, data, split, metrics = (card.get(k) or {}
+                                       for k in ("framework", "data", "split", "metrics"))
     span = data.get("time_range") or {}
     return {
         "framework": {"name": framework.get("name"),
@@ -87,5 +91,8 @@ def served_card(card: dict, trained_at: str | None = None) -> dict:
         "time_range": {"from": span.get("from"), "to": span.get("to")},
         "split": {"by": split.get("by"), "before": split.get("before"),
                   "test_size": split.get("test_size"), "split_id": split.get("split_id")},
+        "metrics": {k: None if metrics.get(k) is None else float(metrics[k])
+                    for k in ("n", "auc", "log_loss", "brier")},
+        "subgroups": subgroup_digest(card.get("subgroups")),
         "trained_at": trained_at,
     }

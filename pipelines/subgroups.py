@@ -17,7 +17,8 @@ import pandas as pd
 
 from recommender.models import mastery_metrics
 
-__all__ = ["EXPERIENCE_BANDS", "MIN_N", "subgroup_frame", "subgroup_metrics", "subgroup_summary"]
+__all__ = ["EXPERIENCE_BANDS", "MIN_N", "subgroup_frame", "subgroup_metrics", "subgroup_digest",
+           "subgroup_summary"]
 
 MIN_N = 50
 """Below this many test records a group's metrics are marked ``small`` (too noisy to rank)."""
@@ -99,6 +100,21 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, min_n: int = MIN_N) -> dict:
     return {"min_n": int(min_n), "overall": overall, "by": by}
 
 
+def subgroup_digest(subgroups: dict | None, metric: str = "auc") -> dict | None:
+    """The short form the API serves: ``{min_n, groups, small, lowest: {attribute, value, n,
+    METRIC} or None, highest}`` over the groups that are not small; None without subgroups."""
+    if not subgroups or not subgroups.get("by"):
+        return None
+    rows = [{"attribute": a, **g} for a, groups in subgroups["by"].items() for g in groups]
+    scored = [r for r in rows if not r["small"] and r.get(metric) is not None]
+    low = min(scored, key=lambda r: r[metric]) if scored else None
+    return {"min_n": int(subgroups["min_n"]), "groups": len(rows),
+            "small": sum(bool(r["small"]) for r in rows),
+            "lowest": None if low is None else {k: low[k] for k in ("attribute", "value", "n")}
+            | {metric: low[metric]},
+            "highest": max((r[metric] for r in scored), default=None)}
+
+
 def subgroup_summary(subgroups: dict | None, metric: str = "auc") -> str:
     """One compact line for ``pdrec compare``: the lowest and highest ``metric`` over the groups
     that are not small, the weakest group, and how many groups are small (``*``).
@@ -109,15 +125,12 @@ def subgroup_summary(subgroups: dict | None, metric: str = "auc") -> str:
     ...     {"value": "(missing)", "n": 10, "auc": None, "small": True}]}})
     'auc 0.700..0.800, lowest role=teacher (n=90); 1/3 small*'
     """
-    if not subgroups or not subgroups.get("by"):
+    digest = subgroup_digest(subgroups, metric)
+    if digest is None:
         return ""
-    rows = [{"attribute": a, **g} for a, groups in subgroups["by"].items() for g in groups]
-    small = sum(bool(r["small"]) for r in rows)
-    scored = [r for r in rows if not r["small"] and r.get(metric) is not None]
-    tail = f"{small}/{len(rows)} small*"
-    if not scored:
+    tail = f"{digest['small']}/{digest['groups']} small*"
+    low = digest["lowest"]
+    if low is None:
         return f"{metric}: every group small; {tail}"
-    low = min(scored, key=lambda r: r[metric])
-    high = max(r[metric] for r in scored)
-    return (f"{metric} {low[metric]:.3f}..{high:.3f}, lowest {low['attribute']}={low['value']} "
-            f"(n={low['n']}); {tail}")
+    return (f"{metric} {low[metric]:.3f}..{digest['highest']:.3f}, lowest "
+            f"{low['attribute']}={low['value']} (n={low['n']}); {tail}")

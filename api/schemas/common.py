@@ -68,7 +68,7 @@ class CardFramework(BaseModel):
 
 class CardData(BaseModel):
     kind: str | None = Field(description="Where the training data came from: `store` (a "
-                                         "tenant's own data) or `synthetic`")
+                                         "tenant's own data), `files` or `synthetic`")
     tenant: str | None = Field(None, description="The tenant whose data it was (store data)")
     fingerprint: str | None = Field(description="Content hash of the training evidence")
     evidence: int | None = Field(None, description="Evidence records read (both split sides)")
@@ -90,6 +90,32 @@ class CardSplit(BaseModel):
                                                    "split, same id)")
 
 
+class CardMetrics(BaseModel):
+    n: float | None = Field(None, description="Test records the metrics were computed on")
+    auc: float | None = Field(None, description="Test AUC of P(proficient)")
+    log_loss: float | None = Field(None, description="Test log loss")
+    brier: float | None = Field(None, description="Test Brier score")
+
+
+class CardGroup(BaseModel):
+    attribute: str = Field(description="Grouping attribute: role, grade_band, experience, "
+                                       "source or domain")
+    value: str = Field(description="The group (`(missing)` for records without the attribute)")
+    n: int = Field(description="Test records in the group")
+    auc: float | None = Field(None, description="Test AUC within the group")
+
+
+class CardSubgroups(BaseModel):
+    min_n: int = Field(description="Groups with fewer test records (or one outcome only) are "
+                                   "marked small")
+    groups: int = Field(description="Groups over every attribute")
+    small: int = Field(description="How many of them are small (kept in the logged card, "
+                                   "marked)")
+    lowest: CardGroup | None = Field(None, description="The group with the lowest test AUC "
+                                                       "among those that are not small")
+    highest: float | None = Field(None, description="The highest test AUC among them")
+
+
 class ModelCard(BaseModel):
     """What the served model was trained on: the short form of the model card its training run
     logged (``model_card.json``; ``pdrec compare`` shows its one-line summary)."""
@@ -101,12 +127,20 @@ class ModelCard(BaseModel):
         "time_range": {"from": "2024-08-01T00:00:00+00:00", "to": "2025-06-30T00:00:00+00:00"},
         "split": {"by": "time", "before": "2025-04-01T00:00:00+00:00", "test_size": None,
                   "split_id": "5d41402abc4b"},
+        "metrics": {"n": 9120, "auc": 0.81, "log_loss": 0.52, "brier": 0.17},
+        "subgroups": {"min_n": 50, "groups": 23, "small": 2, "highest": 0.86,
+                      "lowest": {"attribute": "grade_band", "value": "high", "n": 1710,
+                                 "auc": 0.72}},
         "trained_at": "2025-07-02T09:14:03.221000+00:00"}]})
 
     framework: CardFramework
     data: CardData
     time_range: CardTimeRange = Field(description="The span of the training evidence")
     split: CardSplit = Field(description="How the model was tested")
+    metrics: CardMetrics | None = Field(None, description="Test metrics overall")
+    subgroups: CardSubgroups | None = Field(
+        None, description="Test metrics per subgroup, in short (the logged model_card.json has "
+                          "every group); null for a run logged before subgroup metrics")
     trained_at: str | None = Field(None, description="When the training run started "
                                                      "(ISO 8601, UTC)")
 

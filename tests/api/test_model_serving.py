@@ -111,7 +111,8 @@ def _check_card(card: dict, root, version: str) -> None:
     tracking.configure(root)
     run_id = mlflow.MlflowClient().get_model_version("mastery", version).run_id
     logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/model_card.json")
-    assert set(card) == {"framework", "data", "time_range", "split", "trained_at"}
+    assert set(card) == {"framework", "data", "time_range", "split", "metrics", "subgroups",
+                         "trained_at"}
     assert card["framework"] == {"name": logged["framework"]["name"],
                                  "version": logged["framework"]["version"],
                                  "hash": logged["framework"]["hash"]}
@@ -122,6 +123,12 @@ def _check_card(card: dict, root, version: str) -> None:
     assert card["split"] == {"by": "educator", "before": None, "test_size": 0.3,
                              "split_id": logged["split"]["split_id"]}
     assert card["trained_at"].endswith("+00:00")
+    assert card["metrics"] == {k: pytest.approx(logged["metrics"][k])
+                               for k in ("n", "auc", "log_loss", "brier")}
+    groups = [g for rows in logged["subgroups"]["by"].values() for g in rows]
+    sub = card["subgroups"]
+    assert sub["groups"] == len(groups) and sub["small"] == sum(g["small"] for g in groups)
+    assert sub["lowest"]["auc"] == min(g["auc"] for g in groups if not g["small"])
 
 
 def test_failed_reload_keeps_serving_the_previous_model(api, monkeypatch):
@@ -152,7 +159,9 @@ def test_a_champion_logged_without_a_card_is_served_with_card_null(registry, tmp
                                "time_range": {"from": None, "to": None},
                                "split": {"by": None, "before": None, "test_size": None,
                                          "split_id": None},
-                               "trained_at": None}
+                               "metrics": {"n": None, "auc": None, "log_loss": None,
+                                           "brier": None},
+                               "subgroups": None, "trained_at": None}
     monkeypatch.setattr(tracking, "CARD_ARTIFACT", "no_such_card.json")  # a run before cards
     with running_api(tmp_path / "api", model_loader=champion_loader(root)) as api:
         model = api.post("/v1/evidence", json={"records": [record(1)]}).json()["model"]
