@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from recommender.fields import ADDRESSABLE_ID, parse_times, problems, time_window
 from recommender.standards.oneroster_files import LINE, RosterFiles
@@ -126,6 +128,16 @@ class RosterImport:
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _isin(values, known) -> np.ndarray:
+    """Whether each value is one of ``known``, as a bool array: Arrow's hash lookup (pandas'
+    ``isin`` on Arrow text builds a Python scalar per ``known`` value, seconds for 250,000)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    found = pc.is_in(pa.array(np.asarray(values, dtype=object), type=pa.string()),
+                     value_set=pa.array(np.asarray(known, dtype=object), type=pa.string()))
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
 class _Rows:
     """One file's rows and the first reason each is refused for (vectorized)."""
 
@@ -170,9 +182,9 @@ class _Rows:
     def good(self) -> pd.DataFrame:
         return self.frame[self.ok]
 
-    def known(self) -> set[str]:
+    def known(self) -> np.ndarray:
         """The ``sourcedId`` of every row not refused (skipped rows too: they exist)."""
-        return set(self.col("sourcedId")[pd.isna(self.reason)])
+        return self.col("sourcedId")[pd.isna(self.reason)].unique()
 
     def rejections(self) -> pd.DataFrame:
         bad = ~pd.isna(self.reason)
@@ -227,7 +239,7 @@ def _references(rows: _Rows, column: str, target: _Rows | None, what: str) -> No
         return
     values = rows.col(column)
     known = target.known()
-    rows.fail((values != "") & ~values.isin(known), column,
+    rows.fail((values != "").to_numpy() & ~_isin(values, known), column,
               f"unknown {what}: not in {target.file}")
 
 
@@ -306,7 +318,7 @@ def _users(users: _Rows, roles: _Rows | None, orgs: _Rows | None, id_field: str,
     listed = listed[(listed != "") & listed.notna()]
     org_frame = orgs.good() if orgs is not None else pd.DataFrame()
     if orgs is not None and orgs.mode == "bulk":
-        unknown = listed[~listed.isin(orgs.known())]
+        unknown = listed[~_isin(listed, orgs.known())]
         first = unknown.groupby(level=0).first().reindex(users.frame.index)
         users.fail(first.notna(), "orgSourcedIds", "unknown org: not in orgs.csv",
                    first.fillna(""))
@@ -342,7 +354,8 @@ def _grade_band(educators: pd.DataFrame, enrollments: _Rows | None, classes: _Ro
         bands = _bands(grades.fillna("").astype("str"))
         bands["class"] = cls["sourcedId"].reindex(bands["row"]).to_numpy()
         enr = enrollments.good()
-        enr = enr[(enr["_status"] == "active") & enr["userSourcedId"].isin(educators["sourced_id"])]
+        enr = enr[(enr["_status"] == "active").to_numpy()
+                  & _isin(enr["userSourcedId"], educators["sourced_id"])]
         pairs = enr[["userSourcedId", "classSourcedId"]].drop_duplicates()
         votes = pairs.merge(bands, left_on="classSourcedId", right_on="class")
         by_class = _vote(votes["userSourcedId"], votes["band"])
