@@ -277,7 +277,10 @@ def _allowed(ix: PathwayIndex, context: EducatorContext, request: RankingRequest
     declined), among ``context.available`` when it names them, of an allowed format and
     modality."""
     closed = context.completed_now(ix.catalog.cooldowns) | context.declined
-    available, formats, modalities = context.available, request.formats, request.modalities
+    vocabularies = ix.catalog.vocabularies  # words outside the catalog's raise, as in ranking
+    available = context.available
+    formats = vocabularies.check("formats", request.formats)
+    modalities = vocabularies.check("modalities", request.modalities)
 
     def allowed(a: str) -> bool:
         return (a not in closed and (available is None or a in available)

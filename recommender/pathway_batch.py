@@ -203,10 +203,12 @@ def _context_masks(ix: PathwayIndex, contexts: list[EducatorContext], request: R
     n_e, n_a = len(contexts), len(ix.activity_ids)
     base = np.ones(n_a + 1, dtype=bool)
     base[n_a] = False
+    vocabularies = ix.catalog.vocabularies  # words outside the catalog's raise, as in ranking
     if request.formats is not None:
-        base[:n_a] &= np.isin(ix.format_arr, request.formats)
+        base[:n_a] &= np.isin(ix.format_arr, vocabularies.check("formats", request.formats))
     if request.modalities is not None:
-        base[:n_a] &= np.isin(ix.modality_arr, request.modalities)
+        base[:n_a] &= np.isin(ix.modality_arr,
+                              vocabularies.check("modalities", request.modalities))
     allowed = np.repeat(base[None, :], n_e, axis=0)
     in_progress = np.zeros((n_e, n_a + 1), dtype=bool)
     apos, cooldowns = ix.activity_pos, ix.catalog.cooldowns

@@ -68,12 +68,19 @@ class RankingIndex:
     ancestor_sets: Mapping[str, frozenset[str]]  # competency id -> all its prerequisites
 
     def allowed(self, request: RankingRequest) -> np.ndarray:
-        """(A,) bool: of an allowed format and modality, and with at least one target."""
+        """(A,) bool: of an allowed format and modality, and with at least one target.
+
+        The request's formats and modalities are checked against the catalog's vocabularies
+        (:attr:`recommender.catalog.Catalog.vocabularies`: a tenant's own words, or the
+        defaults): a word outside them raises :class:`~recommender.errors.InvalidInputError`
+        naming it and the allowed words.
+        """
         mask = self.has_targets.copy()
+        vocabularies = self.catalog.vocabularies
         if request.formats is not None:
-            mask &= np.isin(self.formats, request.formats)
+            mask &= np.isin(self.formats, vocabularies.check("formats", request.formats))
         if request.modalities is not None:
-            mask &= np.isin(self.modalities, request.modalities)
+            mask &= np.isin(self.modalities, vocabularies.check("modalities", request.modalities))
         return mask
 
     def check(self, graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None,

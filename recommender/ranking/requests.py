@@ -19,7 +19,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from recommender.catalog import FORMATS, MODALITIES
 from recommender.graph import DEFAULT_THRESHOLD, check_ids
 from recommender.ranking.checks import bad_field, is_number
 
@@ -31,18 +30,17 @@ __all__ = [
 ]
 
 
-def _str_tuple(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def _str_tuple(owner: str, name: str, value: Any) -> tuple[str, ...]:
+    """A filter of words as a tuple; which words a catalog allows is checked at ranking time,
+    against that catalog's vocabularies (:meth:`recommender.ranking.index.RankingIndex.allowed`)."""
     if isinstance(value, str):
         value = (value,)
     try:
         items = tuple(value)
     except TypeError:
-        raise bad_field(owner, name, value, f"None or a collection of {list(allowed)}") from None
-    unknown = [v for v in items if v not in allowed]
-    if unknown or not items:
-        hint = f" ({unknown} unknown)" if unknown else ""
-        raise bad_field(owner, name, value,
-                        f"None or a non-empty collection of {list(allowed)}{hint}")
+        raise bad_field(owner, name, value, "None or a collection of words") from None
+    if not items or not all(isinstance(v, str) and v for v in items):
+        raise bad_field(owner, name, value, "None or a non-empty collection of non-empty words")
     return items
 
 
@@ -57,8 +55,10 @@ class RankingRequest:
     max_hours : float or None, default=None
         Hour budget for the *whole* list (> 0); None for no budget.
     formats, modalities : tuple of str or None, default=None
-        Allowed formats (:data:`recommender.catalog.FORMATS`) and modalities
-        (:data:`recommender.catalog.MODALITIES`); None allows all. A single string or any
+        Allowed formats and modalities, words of the catalog's vocabularies
+        (:attr:`recommender.catalog.Catalog.vocabularies`; by default
+        :data:`recommender.catalog.FORMATS` and :data:`~recommender.catalog.MODALITIES`),
+        checked against the catalog when ranking; None allows all. A single string or any
         collection is accepted and stored as a tuple.
     hard_gate : bool, default=False
         Drop activities with an unmastered target whose direct prerequisite is below
@@ -101,10 +101,10 @@ class RankingRequest:
         if mh is not None and (not is_number(mh) or not math.isfinite(mh) or mh <= 0):
             raise bad_field(own, "max_hours", mh, "None or a finite number of hours > 0")
         if self.formats is not None:
-            object.__setattr__(self, "formats", _str_tuple(own, "formats", self.formats, FORMATS))
+            object.__setattr__(self, "formats", _str_tuple(own, "formats", self.formats))
         if self.modalities is not None:
             object.__setattr__(
-                self, "modalities", _str_tuple(own, "modalities", self.modalities, MODALITIES)
+                self, "modalities", _str_tuple(own, "modalities", self.modalities)
             )
         for name in ("hard_gate", "diversify"):
             if not isinstance(getattr(self, name), bool | np.bool_):

@@ -11,6 +11,7 @@ from recommender.catalog import FORMATS, MODALITIES, build_catalog, default_cata
 from recommender.errors import UnknownCompetencyError
 from recommender.graph import build_framework, default_framework
 from recommender.pathway import plan_pathway
+from recommender.pathway_batch import plan_pathways
 from recommender.ranking import (
     COLD_START_P,
     DEFAULT_RANKER_PARAMS,
@@ -662,18 +663,41 @@ def test_learned_gains_replace_the_catalog_prior():
         ({"k": 0}, r"RankingRequest\.k must be an integer >= 1; got 0"),
         ({"k": 2.5}, r"RankingRequest\.k .* got 2\.5"),
         ({"max_hours": -3}, r"RankingRequest\.max_hours must be .*> 0; got -3"),
-        ({"formats": ("podcast",)}, r"RankingRequest\.formats .*\['podcast'\] unknown"),
-        ({"modalities": ("telepathy",)}, r"RankingRequest\.modalities .*telepathy"),
+        ({"formats": ()}, r"RankingRequest\.formats .*non-empty collection"),
+        ({"modalities": ("",)}, r"RankingRequest\.modalities .*non-empty words"),
         ({"gate_threshold": 1.5}, r"RankingRequest\.gate_threshold must be .*\[0, 1\]; got 1\.5"),
         ({"mastery_threshold": 0}, r"RankingRequest\.mastery_threshold .*got 0"),
         ({"hard_gate": "yes"}, r"RankingRequest\.hard_gate must be True or False; got 'yes'"),
     ],
-    ids=["k-zero", "k-float", "negative-hours", "unknown-format", "unknown-modality",
+    ids=["k-zero", "k-float", "negative-hours", "empty-formats", "empty-modality-word",
          "gate-above-1", "mastery-zero", "gate-not-bool"],
 )
 def test_bad_request_names_field_and_value(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         RankingRequest(**kwargs)
+
+
+def test_filter_words_are_checked_against_the_catalogs_vocabulary_when_ranking():
+    own = build_catalog({"vocabularies": {"formats": ["podcast", "workshop"]},
+                         "activities": [activity("A1", {"FA": 1.0}, fmt="podcast"),
+                                        activity("A2", {"FA": 1.0}, fmt="workshop")]}, G)
+    mastery = table({"AL": 0.8, "FA": 0.2})
+    picked = rank_activities(G, own, mastery, request=RankingRequest(formats="podcast"))
+    assert ids_of(picked) == ["A1"]  # a tenant's own word filters
+    expected = r"formats\[0\] must be one of \['podcast', 'workshop'\]; got 'course'"
+    with pytest.raises(ValueError, match=expected):
+        rank_activities(G, own, mastery, request=RankingRequest(formats="course"))
+    with pytest.raises(ValueError, match=r"modalities\[0\].*'telepathy'"):
+        rank_activities(G, own, mastery, request=RankingRequest(modalities=("telepathy",)))
+    # the pathway planners read the same vocabulary (single and batch)
+    steps = plan_pathway(G, own, {"AL": 0.8, "FA": 0.2}, "FA",
+                         request=RankingRequest(formats="workshop")).steps
+    assert [s.activity_id for s in steps] == ["A2"]
+    with pytest.raises(ValueError, match=r"formats\[0\] must be one of"):
+        plan_pathway(G, own, {"AL": 0.8, "FA": 0.2}, "FA", request=RankingRequest(formats="course"))
+    wide = pd.DataFrame({"AL": [0.8], "FA": [0.2]}, index=["E1"])
+    with pytest.raises(ValueError, match=r"formats\[0\] must be one of"):
+        plan_pathways(G, own, wide, "FA", request=RankingRequest(formats="course"))
 
 
 def test_mastery_inputs_are_checked_and_every_documented_shape_is_accepted():
