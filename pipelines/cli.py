@@ -423,8 +423,15 @@ def serve(
 
 
 # Command modules register themselves on ``app`` when imported.
-from pipelines import cli_framework, cli_keys, cli_offline, cli_roster, cli_tenant  # noqa: E402, F401
-from pipelines import cli_badges, cli_crosswalk  # noqa: E402, F401
+from pipelines import (  # noqa: E402, F401
+    cli_badges,
+    cli_crosswalk,
+    cli_framework,
+    cli_keys,
+    cli_offline,
+    cli_roster,
+    cli_tenant,
+)
 from pipelines.cli_train import train  # noqa: E402 (registers `pdrec train`; demo calls it)
 
 if __name__ == "__main__":
