@@ -38,7 +38,13 @@ The mapping (xAPI 1.0.3 field -> evidence column):
                         ``urn:pdrec:competency:<competency_id>``; (3) an IRI ending in
                         ``/activities/<activity_id>`` or ``urn:pdrec:activity:<activity_id>`` of a
                         catalog activity: one record per competency the activity develops, with
-                        ``activity_id`` set. Sub-statements and statement references are rejected.
+                        ``activity_id`` set; (4) a catalog activity id itself, or an IRI whose
+                        last path segment (or fragment) is one (``https://lms.example.org/
+                        course/ACT-030``: how an LMS names the activity it imported from our
+                        catalog). Forms (1)-(3) are tried first, so an IRI ending in
+                        ``/competencies/<id>`` is always a competency; an id in no form, or an
+                        activity not in the catalog, is rejected with that reason.
+                        Sub-statements and statement references are rejected.
 ``result.score``        ``raw`` with ``min`` and ``max`` -> ``score, scale_min, scale_max``; else
                         ``scaled`` -> ``score`` on the scale [0, 1] (a negative ``scaled`` is then
                         out of scale). Each must be a JSON number: ``true`` or ``"0.5"`` is refused.
@@ -49,7 +55,7 @@ The mapping (xAPI 1.0.3 field -> evidence column):
 ======================  ==========================================================================
 
 **Completions.** A statement on a catalog activity that reports its completion (verb
-``completed``; or ``result.completion: true``; or verb ``progressed`` with the cmi5 progress
+``completed`` or ``passed``; or ``result.completion: true``; or verb ``progressed`` with the cmi5 progress
 extension at 100 or the video profile's progress extension at 1) is recorded as a completion of
 that activity (:attr:`XapiMapping.completions`: the engine's feedback ``completed`` event, so the
 activity counts as done and is not proposed again). Without a score that is all it records; with
@@ -107,8 +113,9 @@ VERB_SOURCES = {
 }
 """Accepted verbs (last segment of ``verb.id``) and the evidence source each maps to."""
 
-COMPLETION_VERBS = ("completed", "progressed")
-"""Verbs that can report a completion (``progressed`` only at full progress)."""
+COMPLETION_VERBS = ("completed", "passed", "progressed")
+"""Verbs that can report a completion (``progressed`` only at full progress; ``passed``: a
+passed activity was done, as cmi5's "satisfied" reads it)."""
 
 PROGRESS_EXTENSIONS = {
     "https://w3id.org/xapi/cmi5/result/extensions/progress": 100,
@@ -187,6 +194,18 @@ def _tail(iri: str, kind: str) -> str | None:
     plural = {"competency": "competencies", "activity": "activities"}[kind]
     if len(parts) >= 2 and parts[-2] == plural:
         return unquote(parts[-1]) or None
+    return None
+
+
+def _catalog_suffix(iri: str, targets: Mapping[str, list[str]]) -> str | None:
+    """The catalog activity ``iri`` names by itself, by its last path segment or by its
+    fragment (form (4) of the module docstring), else None."""
+    if iri in targets:
+        return iri
+    parsed = urlparse(iri)
+    for tail in (parsed.fragment, parsed.path.rstrip("/").rsplit("/", 1)[-1]):
+        if tail and unquote(tail) in targets:
+            return unquote(tail)
     return None
 
 
@@ -273,7 +292,7 @@ def _statement_id(st: Mapping) -> str:
 
 def _completes(name: str, result: Mapping) -> bool:
     """Whether the statement reports the completion of its object."""
-    if result.get("completion") is True or name == "completed":
+    if result.get("completion") is True or name in ("completed", "passed"):
         return True
     if name != "progressed":
         return False
@@ -410,10 +429,13 @@ def _map_one(st: Mapping, known: set[str], targets: Mapping[str, list[str]],
         if a not in targets:
             raise _Rejected("object.id", oid, f"activity {shown(a, 80)!r} is not in the catalog")
         activity_id, comps = a, targets[a]
+    elif (a := _catalog_suffix(oid, targets)) is not None:
+        activity_id, comps = a, targets[a]
     else:
         raise _Rejected("object.id", oid, "object.id does not map to a competency or an "
                         "activity; expected an IRI ending in /competencies/<id> or "
                         "/activities/<id>, urn:pdrec:competency:<id>, urn:pdrec:activity:<id>, "
+                        "a catalog activity id or an IRI whose last path segment is one, "
                         "or an IRI of the mapping table")
     unknown = [c for c in comps if c not in known]
     if unknown:
