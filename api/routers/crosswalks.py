@@ -48,7 +48,7 @@ def get_crosswalk(who: Reader, services: ServicesDep) -> Response:
             description="`scheme` is `danielson` or `intasc` (or an alias such as `fft`). Each "
                         "code lists the competencies evidence coded with it lands on; a code "
                         "with none is rejected on evidence. 404 naming the schemes otherwise.",
-            responses=errors(401, 403, 404))
+            responses=errors(401, 403, 404, 422))
 def get_crosswalk_scheme(
     who: Reader, services: ServicesDep,
     scheme: Annotated[str, Path(max_length=64, description="danielson or intasc")],
