@@ -385,6 +385,35 @@ def statements_to_evidence(
                        completions=completions, completion_origin=completion_origin)
 
 
+def _resolve(oid: str, known: set[str], targets: Mapping[str, list[str]],
+             iri_map: Mapping[str, str]) -> tuple[str | None, list[str]]:
+    """``(activity_id or None, competency ids)`` an object id names, in the order of the
+    module docstring's ``object.id`` row; raises :class:`_Rejected` when it names nothing
+    known."""
+    activity_id = None
+    if oid in iri_map:
+        comps = [iri_map[oid]]
+    elif (c := _tail(oid, "competency")) is not None:
+        comps = [c]
+    elif (a := _tail(oid, "activity")) is not None:
+        if a not in targets:
+            raise _Rejected("object.id", oid, f"activity {shown(a, 80)!r} is not in the catalog")
+        activity_id, comps = a, targets[a]
+    elif (a := _catalog_suffix(oid, targets)) is not None:
+        activity_id, comps = a, targets[a]
+    else:
+        raise _Rejected("object.id", oid, "object.id does not map to a competency or an "
+                        "activity; expected an IRI ending in /competencies/<id> or "
+                        "/activities/<id>, urn:pdrec:competency:<id>, urn:pdrec:activity:<id>, "
+                        "a catalog activity id or an IRI whose last path segment is one, "
+                        "or an IRI of the mapping table")
+    unknown = [c for c in comps if c not in known]
+    if unknown:
+        raise _Rejected("object.id", oid, f"competency {shown(unknown[0], 80)!r} is not in the "
+                        "framework")
+    return activity_id, comps
+
+
 def _map_one(st: Mapping, known: set[str], targets: Mapping[str, list[str]],
              iri_map: Mapping[str, str]) -> tuple[list[dict], dict | None]:
     """One statement's evidence records (without ``observed_at``) and completion, or raise
@@ -420,27 +449,7 @@ def _map_one(st: Mapping, known: set[str], targets: Mapping[str, list[str]],
     if not isinstance(oid, str) or not oid:
         raise _Rejected("object.id", oid, "object.id is missing; an Activity is identified by "
                         "an IRI")
-    activity_id = None
-    if oid in iri_map:
-        comps = [iri_map[oid]]
-    elif (c := _tail(oid, "competency")) is not None:
-        comps = [c]
-    elif (a := _tail(oid, "activity")) is not None:
-        if a not in targets:
-            raise _Rejected("object.id", oid, f"activity {shown(a, 80)!r} is not in the catalog")
-        activity_id, comps = a, targets[a]
-    elif (a := _catalog_suffix(oid, targets)) is not None:
-        activity_id, comps = a, targets[a]
-    else:
-        raise _Rejected("object.id", oid, "object.id does not map to a competency or an "
-                        "activity; expected an IRI ending in /competencies/<id> or "
-                        "/activities/<id>, urn:pdrec:competency:<id>, urn:pdrec:activity:<id>, "
-                        "a catalog activity id or an IRI whose last path segment is one, "
-                        "or an IRI of the mapping table")
-    unknown = [c for c in comps if c not in known]
-    if unknown:
-        raise _Rejected("object.id", oid, f"competency {shown(unknown[0], 80)!r} is not in the "
-                        "framework")
+    activity_id, comps = _resolve(oid, known, targets, iri_map)
     result = _mapping(st, "result")
     completes = activity_id is not None and _completes(name, result)
     score = result.get("score")
