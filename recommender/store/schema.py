@@ -23,6 +23,8 @@ __all__ = [
     "mastery",
     "recommendation_log",
     "coach_sessions",
+    "tenant_content",
+    "CONTENT_KINDS",
     "ROLES",
     "FEEDBACK_EVENTS",
 ]
@@ -34,6 +36,9 @@ FEEDBACK_EVENTS = ("accepted", "declined", "started", "completed", "rated",
                    "pinned", "unpinned", "replaced", "noted")
 """Feedback events; ``pinned``, ``unpinned`` and ``replaced`` are coach overrides; ``noted`` is a
 coach's note about an activity (no effect on the ranking)."""
+
+CONTENT_KINDS = ("framework", "catalog")
+"""What a tenant may upload a version of (:mod:`recommender.store.content`)."""
 
 metadata = sa.MetaData()
 
@@ -161,4 +166,20 @@ coach_sessions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_coach_sessions_key", "key_id"),
+)
+
+tenant_content = sa.Table(
+    # a tenant's uploaded framework and catalog versions (migration 0005): the document as
+    # JSON, its content hash, who uploaded it and when; at most one active row per (tenant,
+    # kind); none: the deployment's default content. Versions are never deleted.
+    "tenant_content", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # CONTENT_KINDS
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, ...
+    sa.Column("document", sa.Text, nullable=False),  # JSON object
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_tenant_content_active", "tenant_id", "active"),
 )

@@ -5,12 +5,14 @@
 (:mod:`~recommender.store.keys`), educators (:mod:`~recommender.store.educators`), evidence
 (:mod:`~recommender.store.evidence`), feedback (:mod:`~recommender.store.feedback`), stored
 mastery (:mod:`~recommender.store.mastery`), the recommendation log
-(:mod:`~recommender.store.audit`) and tenant settings (:mod:`~recommender.store.tenant_settings`).
+(:mod:`~recommender.store.audit`), tenant settings (:mod:`~recommender.store.tenant_settings`)
+and the tenants' framework and catalog versions (:mod:`~recommender.store.content`).
 """
 
 from __future__ import annotations
 
 from recommender.store.audit import AuditStore
+from recommender.store.content import ContentStore
 from recommender.store.educators import EducatorStore
 from recommender.store.engine import make_engine, migrate
 from recommender.store.evidence import EvidenceStore
@@ -23,7 +25,7 @@ __all__ = ["Store", "open_store"]
 
 
 class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore,
-            TenantSettingsStore):
+            TenantSettingsStore, ContentStore):
     """Tenant-scoped persistence over one SQLAlchemy engine (share one per process).
 
     Every method that reads or writes a tenant's rows takes the tenant first and every query
