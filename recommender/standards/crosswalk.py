@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,17 @@ class Crosswalk:
                 return key
         return None
 
+    @cached_property
+    def _links(self) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = {}
+        for key, code, comp in zip(self.table["scheme"].tolist(), self.table["code"].tolist(),
+                                   self.table["competency_id"].tolist(), strict=True):
+            out.setdefault((key, code), []).append(comp)
+        return out
+
     def competencies_for(self, scheme: str, code: str) -> list[str]:
         """The competencies a (normalized) code of a scheme maps to, in framework order."""
-        t = self.table
-        return t.loc[(t["scheme"] == scheme) & (t["code"] == code), "competency_id"].tolist()
+        return list(self._links.get((scheme, code), ()))
 
     def mappings(self) -> dict[str, dict[str, list[str]]]:
         """``{competency: {scheme: [codes]}}``, the YAML's ``mappings`` after validation."""
@@ -311,9 +319,11 @@ def expand_coded_records(records: list, crosswalk: Crosswalk | None) -> CodedRec
                      dtype="object")
     has_code = given.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip()))
     in_comp = pd.Series(False, index=comp.index)
-    if crosswalk is not None:
-        comp_parts = parse_codes(comp)
-        in_comp = comp_parts["scheme"].map(crosswalk.scheme_key).notna() & ~has_code
+    colon = comp.map(lambda v: isinstance(v, str) and ":" in v).astype(bool)
+    if crosswalk is not None and colon.any():
+        comp_parts = parse_codes(comp[colon])
+        in_comp[colon] = comp_parts["scheme"].map(crosswalk.scheme_key).notna().to_numpy()
+        in_comp &= ~has_code
     coded_rows = has_code | in_comp
     value = given.where(has_code, comp)
     coded = pd.DataFrame({"value": value[coded_rows]})
@@ -355,7 +365,7 @@ def expand_coded_records(records: list, crosswalk: Crosswalk | None) -> CodedRec
             continue
         eid = _eid(records[i])
         for code, cid in by_row[i]:
-            record = {k: v for k, v in records[i].items() if k != CODE_FIELD}
+            record = dict(records[i])
             record.update(competency_id=cid, framework_code=code)
             if eid is not None:
                 record["evidence_id"] = f"{eid}#{cid}"

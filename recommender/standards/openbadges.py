@@ -140,13 +140,6 @@ def _resolve(ref: Any, objects: Mapping[str, Mapping], where: str, what: str) ->
                     "request's objects; no network fetches: send it under objects")
 
 
-def _hash_matches(stored: str, salt: str, key: str) -> bool:
-    algo, _, digest = stored.partition("$")
-    if algo.lower() not in ("sha256", "md5") or not digest:
-        return False
-    return hashlib.new(algo.lower(), (key + salt).encode("utf-8")).hexdigest() == digest.lower()
-
-
 def _plain(identity: str) -> str:
     low = identity.strip()
     return low[len("mailto:"):] if low.lower().startswith("mailto:") else low
@@ -159,12 +152,24 @@ class _Recipients:
         self.keys = {_plain(str(k)): str(v) for k, v in (recipients or {}).items()}
         self.lower = {k.lower(): v for k, v in self.keys.items()}
         self.default = default
+        self.hashes: dict[tuple[str, str], dict[str, str]] = {}
+
+    def _hashed(self, algo: str, salt: str) -> dict[str, str]:
+        """``{hexdigest of key + salt: educator}`` for every key (and its lower-case form),
+        computed once per algorithm and salt (issuers often salt a whole batch alike)."""
+        table = self.hashes.get((algo, salt))
+        if table is None:
+            table = self.hashes[(algo, salt)] = {
+                hashlib.new(algo, (key + salt).encode("utf-8")).hexdigest(): v
+                for k, v in reversed(self.keys.items()) for key in {k.lower(), k}}
+        return table
 
     def match(self, identity: str, hashed: bool, salt: str) -> str | None:
         if hashed:
-            return next((v for k, v in self.keys.items()
-                         if _hash_matches(identity, salt, k)
-                         or _hash_matches(identity, salt, k.lower())), None)
+            algo, _, digest = identity.partition("$")
+            if algo.lower() not in ("sha256", "md5") or not digest:
+                return None
+            return self._hashed(algo.lower(), salt).get(digest.strip().lower())
         plain = _plain(identity)
         if plain.lower().startswith("urn:pdrec:educator:"):
             return plain[len("urn:pdrec:educator:"):] or None
