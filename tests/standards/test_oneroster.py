@@ -205,3 +205,34 @@ def test_untidy_rosters_never_crash_and_drop_nothing(tmp_path, users, drop, enro
     assert result.educators["educator_id"].is_unique
     n_enr = (rej["file"] == "enrollments.csv").sum()
     assert n_enr <= len(enrollments)
+
+
+def test_line_numbers_count_breaks_inside_quoted_fields_and_a_bom_is_accepted(tmp_path):
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "users.csv").write_bytes(
+        "\ufeffsourcedId,role,givenName\r\n"
+        't1,teacher,"two\r\nlines"\r\n'
+        "t2,wizard,x\r\n"
+        "t3,teacher,y\r\n".encode())
+    result = roster_educators(read_roster(folder))
+    assert result.rejections[["line", "sourced_id"]].values.tolist() == [[4, "t2"]]
+    assert result.educators[["educator_id", "line"]].values.tolist() == [["t1", 2], ["t3", 5]]
+
+
+def test_a_set_that_is_neither_folder_nor_zip_is_a_clear_error(tmp_path):
+    bad = tmp_path / "roster.csv"
+    bad.write_text("sourcedId\n")
+    with pytest.raises(ValueError, match="must be a folder or a zip"):
+        read_roster(bad)
+    with pytest.raises(ValueError, match="not a readable zip"):
+        read_roster(b"PK\x03\x04 broken")
+
+
+def test_unreadable_files_are_notes_not_exceptions(tmp_path):
+    (tmp_path / "users.csv").write_bytes(b"")
+    (tmp_path / "orgs.csv").write_bytes(b"\xff\xfe\x00bad")
+    result = roster_educators(read_roster(tmp_path))
+    notes = dict(result.notes)
+    assert "not readable" in notes["users.csv"] and "not readable" in notes["orgs.csv"]
+    assert result.educators.empty and result.rejections.empty
