@@ -10,9 +10,11 @@ takes the worst outcome of its records, like an xAPI statement.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from typing import Any
 
+import networkx as nx
 import pandas as pd
 
 from api.crosswalks import crosswalk_of
@@ -25,23 +27,32 @@ from recommender.standards.openbadges import badges_to_evidence
 __all__ = ["alignment_index", "ingest_badges"]
 
 
-def alignment_index(services: Services) -> AlignmentIndex:
-    """The served framework's alignment index, built once per service."""
-    index = getattr(services, "_alignment_index", None)
+_INDEXES: weakref.WeakKeyDictionary[nx.DiGraph, AlignmentIndex] = weakref.WeakKeyDictionary()
+
+
+def alignment_index(services: Services, graph: nx.DiGraph | None = None) -> AlignmentIndex:
+    """The alignment index of ``graph`` (default: the served framework), built once per graph
+    (with the service's ``PDREC_XAPI_IRI_MAP`` table)."""
+    graph = services.graph if graph is None else graph
+    index = _INDEXES.get(graph)
     if index is None:
-        index = services._alignment_index = AlignmentIndex(
-            services.graph, crosswalk_of(services), services.iri_map)
+        index = _INDEXES[graph] = AlignmentIndex(graph, crosswalk_of(services, graph),
+                                                 services.iri_map)
     return index
 
 
 def ingest_badges(services: Services, tenant_id: str, body: BadgeBatchIn, now: pd.Timestamp,
-                  report: str = "all") -> dict[str, Any]:
-    """Map, validate and store a batch of badges; the answer's payload (``BadgeBatchOut``)."""
-    mapping = badges_to_evidence(body.badges, index=alignment_index(services),
+                  report: str = "all", graph: nx.DiGraph | None = None) -> dict[str, Any]:
+    """Map, validate and store a batch of badges against ``graph`` (default: the served
+    framework); the answer's payload (``BadgeBatchOut``)."""
+    graph = services.graph if graph is None else graph
+    mapping = badges_to_evidence(body.badges, index=alignment_index(services, graph),
                                  recipients=body.recipients, educator_id=body.educator_id,
-                                 objects=body.objects, scale=services.graph.graph["scale"],
-                                 now=now)
-    result = ingest_records(services, tenant_id, mapping.records, now)
+                                 objects=body.objects, scale=graph.graph["scale"], now=now)
+    records = mapping.records
+    # a tenant's own graph is validated against too (ingest_records' graph, per-tenant content)
+    result = (ingest_records(services, tenant_id, records, now) if graph is services.graph
+              else ingest_records(services, tenant_id, records, now, graph=graph))
     per: dict[int, list[int]] = {}
     for r, pos in enumerate(mapping.origin):
         per.setdefault(pos, []).append(r)

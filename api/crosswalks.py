@@ -1,4 +1,5 @@
-"""The crosswalk of the served framework, loaded once per service and validated against it.
+"""The crosswalk of a framework (the served one by default, or a tenant's graph), loaded once per
+graph and validated against it.
 
 The framework the service ranks with (``PDREC_FRAMEWORK``) has a crosswalk when one is shipped
 for its name (``recommender/data/crosswalk_<name>.yaml``: the default ``educator`` framework
@@ -11,6 +12,9 @@ reason rather than mapped by a table that does not match.
 from __future__ import annotations
 
 import logging
+import weakref
+
+import networkx as nx
 
 from api.services import Services
 from recommender.errors import InvalidInputError
@@ -21,26 +25,33 @@ __all__ = ["crosswalk_of", "crosswalk_problem"]
 _log = logging.getLogger(__name__)
 
 
-def _load(services: Services) -> tuple[Crosswalk | None, str | None]:
-    cached = getattr(services, "_crosswalk", None)
+_CACHE: weakref.WeakKeyDictionary[nx.DiGraph, tuple[Crosswalk | None, str | None]] = \
+    weakref.WeakKeyDictionary()
+"""Per framework graph (the served one, or a tenant's): its crosswalk or why it has none."""
+
+
+def _load(services: Services, graph: nx.DiGraph | None) -> tuple[Crosswalk | None, str | None]:
+    graph = services.graph if graph is None else graph
+    cached = _CACHE.get(graph)
     if cached is None:
-        name = services.graph.graph.get("name")
+        name = graph.graph.get("name")
         try:
-            cw = default_crosswalk(services.graph)
+            cw = default_crosswalk(graph)
             problem = None if cw is not None else f"framework {name!r} has no crosswalk"
         except InvalidInputError as exc:
             cw, problem = None, (f"the crosswalk shipped for framework {name!r} does not fit "
-                                 f"the served framework: {exc}")
+                                 f"the framework: {exc}")
             _log.warning("crosswalk not used: %s", problem)
-        cached = services._crosswalk = (cw, problem)
+        cached = _CACHE[graph] = (cw, problem)
     return cached
 
 
-def crosswalk_of(services: Services) -> Crosswalk | None:
-    """The served framework's crosswalk, or ``None`` when it has none."""
-    return _load(services)[0]
+def crosswalk_of(services: Services, graph: nx.DiGraph | None = None) -> Crosswalk | None:
+    """The crosswalk of ``graph`` (default: the served framework), or ``None`` when it has
+    none."""
+    return _load(services, graph)[0]
 
 
-def crosswalk_problem(services: Services) -> str | None:
-    """Why the served framework has no crosswalk (``None`` when it has one)."""
-    return _load(services)[1]
+def crosswalk_problem(services: Services, graph: nx.DiGraph | None = None) -> str | None:
+    """Why ``graph`` (default: the served framework) has no crosswalk (``None`` if it has)."""
+    return _load(services, graph)[1]

@@ -59,3 +59,13 @@ def test_unknown_and_unmapped_codes_are_rejected_naming_the_code(api):
     assert out[2]["field"] == "competency_id" and "'intasc:42'" in out[2]["reason"]
     assert out[3]["status"] == "accepted"
     assert api.services.store.count_evidence("acme") == 1
+
+
+def test_each_framework_graph_gets_its_own_crosswalk(api):
+    from api.crosswalks import crosswalk_of, crosswalk_problem
+    from recommender.graph import default_framework
+
+    assert crosswalk_of(api.services).framework == "educator"
+    leader = default_framework("leader")
+    assert crosswalk_of(api.services, leader) is None
+    assert crosswalk_problem(api.services, leader) == "framework 'leader' has no crosswalk"
