@@ -1,5 +1,5 @@
-"""FastAPI dependencies: the services, the store, the request's time, and JSON bodies parsed
-fast (orjson).
+"""FastAPI dependencies: the services, the caller's content, the store, the request's time, and
+JSON bodies parsed fast (orjson).
 
 Routers never reach into ``app.state`` themselves; they declare what they need here, which also
 lets tests override any of it with ``app.dependency_overrides``.
@@ -13,11 +13,14 @@ import orjson
 import pandas as pd
 from fastapi import Depends, Request
 
+from api.auth import Principal, principal
 from api.errors import invalid_json
 from api.services import Services
 from recommender.store import Store
+from recommender.tenant_content import TenantContent
 
-__all__ = ["Now", "ServicesDep", "get_services", "get_store", "json_body", "request_now"]
+__all__ = ["ContentDep", "Now", "ServicesDep", "get_services", "get_store", "json_body",
+           "request_now", "tenant_content"]
 
 
 async def get_services(request: Request) -> Services:
@@ -46,6 +49,17 @@ async def request_now(request: Request) -> pd.Timestamp:
 
 Now = Annotated[pd.Timestamp, Depends(request_now)]
 """The request's time as an endpoint parameter: ``now: Now``."""
+
+
+def tenant_content(request: Request, who: Principal = Depends(principal)) -> TenantContent:
+    """The caller's tenant's framework and catalog (:class:`api.content.ContentService`: the
+    default, or its active uploaded versions). Sync: a store read of the active versions may
+    happen, so FastAPI runs it in a worker thread."""
+    return request.app.state.services.content.for_tenant(who.tenant_id)
+
+
+ContentDep = Annotated[TenantContent, Depends(tenant_content)]
+"""The caller's content as an endpoint parameter: ``content: ContentDep``."""
 
 
 async def get_store(request: Request) -> Store:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
 import pandas as pd
 
 from api.services import Services
@@ -83,10 +84,12 @@ def _conflict_problem(evidence_id: str, diffs: list[Difference]
 
 
 def ingest_records(services: Services, tenant_id: str, records: list,
-                   now: pd.Timestamp | None = None) -> IngestResult:
-    """Validate (the time window at ``now``, the request's time), store and (by default)
-    refresh mastery; never raises for a bad record."""
-    graph = services.graph
+                   now: pd.Timestamp | None = None, graph: nx.DiGraph | None = None
+                   ) -> IngestResult:
+    """Validate against ``graph`` (the tenant's framework, :data:`api.content.ContentDep`;
+    None: the default) and the time window at ``now`` (the request's time), store and (by
+    default) refresh mastery; never raises for a bad record."""
+    graph = services.graph if graph is None else graph
     now = pd.Timestamp.now(tz="UTC") if now is None else now
 
     def validate(batch: list):

@@ -4,7 +4,8 @@ One :class:`Services` object is built by the app's lifespan and reached through 
 dependencies in :mod:`api.deps`. It holds:
 
 - the :class:`~recommender.store.Store` (one engine and connection pool per process);
-- the framework graph and the activity catalog (read-only);
+- a :class:`~api.content.ContentService`: each tenant's framework and catalog (the default, or
+  its uploaded versions), and the served model adapted to them (:meth:`Services.serve`);
 - a :class:`ModelService`: the champion predictor (or none), its version, learned gains and the
   ranking index built from them (:func:`recommender.ranking.prepare`), as one immutable
   :class:`ModelState` that a reload replaces in a single reference swap, so a request that
@@ -39,16 +40,15 @@ import pandas as pd
 from cachetools import TTLCache
 
 from api.audit import AuditLog
+from api.content import ContentService
 from api.key_cache import KeyCache
 from api.limits import FailureThrottle
 from api.metrics import Metrics
 from api.refresh import MasteryRefresher
 from api.settings import Settings
-from recommender.catalog import Catalog, default_catalog, load_catalog
 from recommender.clock import DEFAULT_CLOCK, EvidenceClock, with_clock
 from recommender.estimate import MasteryEstimator
 from recommender.exploration import ExplorationPolicy
-from recommender.graph import default_framework, load_framework
 from recommender.graph.framework import read_mapping
 from recommender.ranking import EducatorContext, RankingIndex, prepare
 from recommender.serving import (
@@ -60,6 +60,7 @@ from recommender.serving import (
     profiles_frame,
 )
 from recommender.store import EducatorRecord, MasteryCell, Store, StoredMastery
+from recommender.tenant_content import TenantContent, default_content
 
 __all__ = ["Loader", "TenantLoader", "ModelState", "ModelService", "MasteryService", "AnswerCache",
            "Services"]
@@ -100,6 +101,10 @@ class ModelState:
     card: dict | None = field(default=None, repr=False, compare=False)
     index: RankingIndex | None = field(default=None, repr=False, compare=False)
     estimator: MasteryEstimator | None = field(default=None, repr=False, compare=False)
+    # the tenant content this state is adapted to (api.content.ContentService.serve); None:
+    # not adapted yet (the default content's index and estimator)
+    content: TenantContent | None = field(default=None, repr=False, compare=False)
+    note: str | None = None  # why the graph rule answers though a model is served
 
     @property
     def fallback(self) -> bool:
@@ -110,15 +115,19 @@ class ModelState:
         """Identifies the estimator in stored mastery rows: the model, and the format of the
         estimate (:data:`MASTERY_FORMAT`), so rows computed with another meaning are stale."""
         model = EVIDENCE_FILTER if self.predictor is None else f"{self.name}:{self.version}"
-        return f"{model}@{MASTERY_FORMAT}"
+        own = self.content is not None and not self.content.default
+        return f"{model}@{MASTERY_FORMAT}" + (f"/{self.content.tag}" if own else "")
 
     def info(self) -> dict:
         """The ``model`` field of every response; ``scope`` says whose champion it is: the
         tenant's own, the ``default`` one, or ``none`` (the evidence filter); ``card`` what it
-        was trained on (None for the evidence filter or a model logged without a card)."""
+        was trained on (None for the evidence filter or a model logged without a card);
+        ``content`` the framework and catalog versions the answer used; ``note`` why the graph
+        rule answers when a model is served (a tenant framework it was not trained on)."""
         return {"name": self.name, "version": self.version, "fallback": self.fallback,
                 "scope": "none" if self.fallback else self.scope,
-                "card": None if self.fallback else self.card}
+                "card": None if self.fallback else self.card, "note": self.note,
+                "content": None if self.content is None else self.content.info()}
 
 
 Loader = Callable[[], ModelState]
@@ -261,12 +270,12 @@ def _table_frame(table: dict[str, MasteryCell]) -> pd.DataFrame:
 class MasteryService:
     """Stored mastery: computed on write, recomputed on read when stale."""
 
-    def __init__(self, store: Store, graph: nx.DiGraph, models: ModelService,
-                 metrics: Metrics | None = None):
+    def __init__(self, store: Store, models: ModelService, metrics: Metrics | None = None):
         self.store = store
-        self.graph = graph
         self.models = models
         self.metrics = metrics
+        # the tenant's state on its content when a caller passes none (Services sets it)
+        self.resolve: Callable[[str], ModelState] = models.for_tenant
         self._clocked: dict[tuple[MasteryEstimator, EvidenceClock], MasteryEstimator] = {}
         self._clocked_lock = threading.Lock()
 
@@ -303,7 +312,7 @@ class MasteryService:
         never newer than the data it was computed from.
         """
         now = pd.Timestamp.now(tz="UTC") if now is None else now
-        state = state or self.models.for_tenant(tenant_id)
+        state = state or self.resolve(tenant_id)
         ids = list(dict.fromkeys(educator_ids))
         if records is None:
             records = self.store.get_educators(tenant_id, ids)
@@ -353,7 +362,7 @@ class MasteryService:
         of ``now`` (None: the clock now): :func:`recommender.serving.evidence_influence` on the
         inputs :meth:`refresh` reads (``inputs``, when the caller has already read them with
         :meth:`inputs`)."""
-        state = state or self.models.for_tenant(tenant_id)
+        state = state or self.resolve(tenant_id)
         e = record.educator_id
         evidence, completions, educators = inputs or self.inputs(tenant_id, {e: record}, [e],
                                                                  state)
@@ -364,8 +373,12 @@ class MasteryService:
     def inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],
                 state: ModelState) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         """The estimator's inputs for these educators: stored evidence, completions, and the
-        profiles when the model reads them."""
+        profiles when the model reads them. Under a tenant's own framework, evidence on a
+        replaced competency counts for its successor and evidence on a retired one is left out
+        (:meth:`recommender.tenant_content.TenantContent.usable`; the store keeps it)."""
         evidence = self.store.evidence_frame(tenant_id, ids)
+        if state.content is not None and not state.content.default:
+            evidence = state.content.usable(evidence)
         completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
         educators = (profiles_frame({e: records[e].profile for e in ids})
                      if state.predictor is not None else None)
@@ -376,7 +389,7 @@ class MasteryService:
             ) -> dict[str, StoredMastery]:
         """Current mastery of these (existing) educators: stored when fresh, else recomputed
         as of ``now`` (:meth:`refresh`)."""
-        state = state or self.models.for_tenant(tenant_id)
+        state = state or self.resolve(tenant_id)
         stored = self.store.get_mastery(tenant_id, records)
         stale = [e for e, rec in records.items()
                  if (m := stored.get(e)) is None or m.data_version != rec.data_version
@@ -434,12 +447,18 @@ class AnswerCache:
 
 
 @functools.lru_cache(maxsize=8)
-def _content(framework: str, catalog: Path | None) -> tuple[nx.DiGraph, Catalog]:
-    """The framework and catalog, parsed once per process (both are read-only afterwards)."""
-    graph = (default_framework(framework) if framework in ("educator", "leader")
-             else load_framework(Path(framework)))
-    cat = load_catalog(catalog, graph) if catalog is not None else default_catalog(graph)
-    return graph, cat
+def _default_content(framework: str, catalog: Path | None) -> TenantContent:
+    """The deployment's framework and catalog, parsed once per process (read-only after)."""
+    return default_content(framework, catalog)
+
+
+def _estimator(content: TenantContent, state: ModelState) -> MasteryEstimator:
+    """The mastery estimator of a model state on a content: its predictor, gains and rater
+    severity over the content's graph and catalog."""
+    severity = (None if state.severity is None
+                else state.severity.set_index("rater_id")["severity"])
+    return MasteryEstimator(content.graph, content.catalog, predictor=state.predictor,
+                            gains=state.gains, severity=severity)
 
 
 class Services:
@@ -452,20 +471,25 @@ class Services:
         self.metrics = metrics or Metrics()
         self.key_cache = KeyCache(settings.key_cache_ttl)
         self.auth_throttle = FailureThrottle(settings.auth_failures_per_minute)
-        self.graph, self.catalog = _content(settings.framework, settings.catalog)
-        self.activity_targets = {
-            a: grp["competency_id"].tolist()
-            for a, grp in self.catalog.targets.groupby("activity_id", sort=False)}
+        default = _default_content(settings.framework, settings.catalog)
+        # the default content, for code that has no tenant (health, the badges route)
+        self.graph, self.catalog = default.graph, default.catalog
+        self.activity_targets = default.activity_targets
         self.iri_map: dict[str, str] = {}
         if settings.xapi_iri_map is not None:
             self.iri_map = {str(k): str(v) for k, v in read_mapping(settings.xapi_iri_map).items()}
         self.models = ModelService(model_loader, self.metrics,
-                                   index_builder=functools.partial(prepare, self.graph,
-                                                                   self.catalog),
-                                   estimator_builder=self._estimator,
+                                   index_builder=functools.partial(prepare, default.graph,
+                                                                   default.catalog),
+                                   estimator_builder=functools.partial(_estimator, default),
                                    tenant_loader=tenant_loader,
                                    max_tenants=settings.tenant_models)
-        self.mastery = MasteryService(store, self.graph, self.models, self.metrics)
+        self.content = ContentService(
+            store, default, fallback=ModelState, max_contents=settings.tenant_contents,
+            index_builder=lambda c, gains: prepare(c.graph, c.catalog, gains),
+            estimator_builder=_estimator)
+        self.mastery = MasteryService(store, self.models, self.metrics)
+        self.mastery.resolve = lambda tenant: self.serve(tenant, self.content.for_tenant(tenant))
         self.refresher = (MasteryRefresher(self.mastery)
                           if settings.mastery_refresh == "background" else None)
         self.answers = AnswerCache(settings.answer_cache_size, settings.answer_cache_ttl,
@@ -477,12 +501,16 @@ class Services:
                                              temperature=settings.explore_temperature,
                                              epsilon=settings.explore_epsilon)
 
-    def _estimator(self, state: ModelState) -> MasteryEstimator:
-        """The mastery estimator of a model state: its predictor, gains and rater severity."""
-        severity = (None if state.severity is None
-                    else state.severity.set_index("rater_id")["severity"])
-        return MasteryEstimator(self.graph, self.catalog, predictor=state.predictor,
-                                gains=state.gains, severity=severity)
+    def serve(self, tenant_id: str, content: TenantContent) -> ModelState:
+        """The state serving this tenant on ``content`` (its champion or the default one,
+        :meth:`ModelService.for_tenant`, adapted by :meth:`api.content.ContentService.serve`);
+        may load the tenant's champion: call it from a worker thread."""
+        return self.content.serve(content, self.models.for_tenant(tenant_id))
+
+    def known(self, tenant_id: str, content: TenantContent) -> ModelState | None:
+        """As :meth:`serve` when no load is needed (None: call :meth:`serve`)."""
+        state = self.models.known(tenant_id)
+        return None if state is None else self.content.serve(content, state)
 
     def close(self) -> None:
         """Finish queued mastery refreshes and write the pending recommendation log (called
@@ -508,14 +536,16 @@ class Services:
                 log.exception("mastery refresh after a write failed; it will run on read")
 
     def contexts(self, tenant_id: str, records: dict[str, EducatorRecord],
-                 now: pd.Timestamp | None = None) -> dict[str, EducatorContext]:
+                 now: pd.Timestamp | None = None, graph: nx.DiGraph | None = None
+                 ) -> dict[str, EducatorContext]:
         """Each educator's ranking context from their goals and feedback (one query), as of
-        ``now`` (the request's time: cool-downs and decline windows; None: the clock now)."""
+        ``now`` (the request's time: cool-downs and decline windows; None: the clock now);
+        goals outside ``graph`` (the tenant's framework; None: the default) are dropped."""
         now = pd.Timestamp.now(tz="UTC") if now is None else now
         groups: dict[str, list[dict]] = {}
         for row in self.store.feedback_rows(tenant_id, records):
             groups.setdefault(row["educator_id"], []).append(row)
-        goals_ok = self.graph
+        goals_ok = self.graph if graph is None else graph
         return {
             e: feedback_context(groups.get(e, ()),
                                 goals=[g for g in rec.goals if g in goals_ok],

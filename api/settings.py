@@ -72,6 +72,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "PDREC_DATABASE_URL"))
     load_model: bool = True
     tenant_models: int = Field(default=8, ge=0)
+    tenant_contents: int = Field(default=32, ge=1)  # tenant contents kept built (api.content)
     max_batch: int = Field(default=5000, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)

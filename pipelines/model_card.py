@@ -9,29 +9,17 @@ compare`` shows its one-line :func:`card_summary`, the API's ``model.card`` its 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
-import networkx as nx
 import pandas as pd
 
 from pipelines.subgroups import subgroup_digest
+from recommender.tenant_content import framework_hash  # one hash: the API compares them
 
 __all__ = ["CARD_ARTIFACT", "framework_hash", "time_range", "frame_hash", "card_summary",
            "served_card"]
 
 CARD_ARTIFACT = "model_card.json"
-
-
-def framework_hash(graph: nx.DiGraph) -> str:
-    """A short hash of the framework's content: its attributes, competencies and edges."""
-    content = {
-        "graph": graph.graph,
-        "nodes": sorted((str(n), a) for n, a in graph.nodes(data=True)),
-        "edges": sorted((str(u), str(v), a) for u, v, a in graph.edges(data=True)),
-    }
-    text = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def frame_hash(frame: pd.DataFrame) -> str:

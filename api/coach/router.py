@@ -81,10 +81,13 @@ def _signin(request: Request, *, message: str | None = None, status: int = 200,
 
 def _app(request: Request, key, token: str, educator_id: str | None) -> Response:
     services = request.app.state.services
+    content = services.content.for_tenant(key.tenant_id)  # the tenant's framework and catalog
+    g = content.graph.graph
     ctx = {"csrf": csrf_token(token), "key_label": key.label or key.key_id, "role": key.role,
            "tenant": key.tenant_id, "educator_id": educator_id or "",
-           "framework": services.graph.graph.get("title") or services.graph.graph.get("name"),
-           "model": services.models.for_tenant(key.tenant_id).info()}
+           "framework": g.get("title") or g.get("name"),
+           "framework_version": content.framework_version,
+           "model": services.serve(key.tenant_id, content).info()}
     return _page(request, "app.html", ctx)
 
 

@@ -15,6 +15,7 @@ from api.services import Services
 from recommender.errors import InvalidInputError
 from recommender.fields import ADDRESSABLE_ID
 from recommender.store import EducatorRecord
+from recommender.tenant_content import TenantContent
 
 __all__ = ["EducatorId", "errors", "json_response", "new_request_id", "educator_or_404",
            "offered", "unknown_activities", "unknown_competencies", "unknown_word"]
@@ -54,11 +55,12 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def unknown_competencies(services: Services, named: list[tuple[str, str]]) -> NotFound:
-    """The 404 for ``(field, value)`` pairs naming no competency of the framework: tenant
-    content the OpenAPI schema cannot know, so a well-formed id that names nothing is "not
-    found" (never a 422, which says the request itself is malformed)."""
-    framework = services.graph.graph.get("name")
+def unknown_competencies(content: TenantContent, named: list[tuple[str, str]]) -> NotFound:
+    """The 404 for ``(field, value)`` pairs naming no competency of the caller's framework
+    (``content``, :data:`api.content.ContentDep`): tenant content the OpenAPI schema cannot
+    know, so a well-formed id that names nothing is "not found" (never a 422, which says the
+    request itself is malformed)."""
+    framework = content.graph.graph.get("name")
     return NotFound(
         f"unknown competency id(s) {[v for _, v in named]}: not in framework {framework!r} "
         "(GET /v1/framework lists its competencies)",
@@ -66,10 +68,10 @@ def unknown_competencies(services: Services, named: list[tuple[str, str]]) -> No
                   "has this id; GET /v1/framework lists them"} for f, v in named])
 
 
-def unknown_activities(services: Services, field: str, ids: list[str] | None) -> None:
+def unknown_activities(content: TenantContent, field: str, ids: list[str] | None) -> None:
     """Raise the 404 naming each of ``ids`` (sent as ``field``) that names no activity of the
     catalog: tenant content, like :func:`unknown_competencies`, so "not found", never a 422."""
-    known = services.catalog.activities.index
+    known = content.catalog.activities.index
     bad = list(dict.fromkeys(a for a in ids or () if a not in known))
     if bad:
         raise NotFound(
@@ -91,7 +93,7 @@ def unknown_word(exc: InvalidInputError, field: str) -> NotFound:
                   "reason": f"not in the catalog's vocabulary; expected {exc.expected}"}])
 
 
-def offered(services: Services, available: list[str] | None, formats: list[str] | None
+def offered(content: TenantContent, available: list[str] | None, formats: list[str] | None
             ) -> frozenset[str] | None:
     """The activities an answer may hold: those of ``formats`` (words of the catalog's
     vocabulary, :meth:`recommender.catalog.Catalog.matching`: a word outside it is a 404
@@ -102,7 +104,7 @@ def offered(services: Services, available: list[str] | None, formats: list[str] 
     if not formats:
         return only
     try:
-        matching = services.catalog.matching(formats=formats)
+        matching = content.catalog.matching(formats=formats)
     except InvalidInputError as exc:
         raise unknown_word(exc, "formats") from None
     return matching if only is None else matching & only

@@ -1,16 +1,18 @@
-"""The framework and the activity catalog the service ranks with (read-only), with the
-catalog's vocabularies (the words its ``format``, ``modality`` and ``level`` come from, which
-request filters accept: :mod:`recommender.vocabulary`)."""
+"""The framework and the activity catalog the caller's tenant is served (its active versions,
+else the default: :mod:`api.content`), with the catalog's vocabularies (the words its
+``format``, ``modality`` and ``level`` come from, which request filters accept:
+:mod:`recommender.vocabulary`); both answers carry ``content``, the versions they show."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.auth import Reader
-from api.deps import ServicesDep
+from api.deps import ContentDep, ServicesDep
 from api.routers._common import errors, json_response, unknown_competencies, unknown_word
 from api.schemas import Format
 from recommender.errors import InvalidInputError
@@ -24,12 +26,20 @@ router = APIRouter(prefix="/v1", tags=["content"])
 def get_framework(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
 ) -> Response:
-    cached = getattr(services, "_framework_json", None)
+    """The caller's tenant's framework (its active version, else the default), with ``content``
+    naming the version."""
+    cache = services.__dict__.setdefault("_framework_json", {})
+    key = (content.tag, content.framework_hash)
+    cached = cache.get(key)
     if cached is None:
-        data = framework_to_dict(services.graph)
-        data["edges"] = [{"from": u, "to": v} for u, v in sorted(services.graph.edges)]
-        cached = services._framework_json = data
+        data = framework_to_dict(content.graph)
+        data["edges"] = [{"from": u, "to": v} for u, v in sorted(content.graph.edges)]
+        data["content"] = content.info()
+        if len(cache) >= 64:
+            cache.clear()
+        cached = cache[key] = orjson.Fragment(orjson.dumps(data, default=str))
     return json_response(cached)
 
 
@@ -50,7 +60,7 @@ def get_framework(
                 "vocabulary (listed under `vocabularies`)")}))
 def get_activities(
     who: Reader,
-    services: ServicesDep,
+    content: ContentDep,
     format: Annotated[list[Format] | None, Query(description="Only these formats")] = None,
     modality: Annotated[list[Format] | None, Query(description="Only these modalities")] = None,
     level: Annotated[list[Format] | None, Query(description="Only these levels")] = None,
@@ -58,10 +68,10 @@ def get_activities(
                                             description="Only activities developing it")] = None,
     max_hours: Annotated[float | None, Query(gt=0, le=10000)] = None,
 ) -> Response:
-    cat = services.catalog
+    cat = content.catalog
     acts = cat.activities
-    if competency is not None and competency not in services.graph:
-        raise unknown_competencies(services, [("competency", competency)])
+    if competency is not None and competency not in content.graph:
+        raise unknown_competencies(content, [("competency", competency)])
     try:
         matching = cat.matching(formats=format, modalities=modality, levels=level)
     except InvalidInputError as exc:  # named as the query names them: format, modality, level
@@ -87,4 +97,5 @@ def get_activities(
                       "repeatable": bool(row.get("repeatable", False)),
                       "cooldown_days": float(row.get("cooldown_days", 0.0))})
     return json_response({"count": len(items), "activities": items,
-                          "vocabularies": cat.vocabularies.to_dict()})
+                          "vocabularies": cat.vocabularies.to_dict(),
+                          "content": content.info()})

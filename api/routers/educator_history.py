@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.auth import Reader
-from api.deps import Now, ServicesDep
+from api.deps import ContentDep, Now, ServicesDep
 from api.routers._common import (
     EducatorId,
     educator_or_404,
@@ -60,6 +60,7 @@ def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
 def list_educators(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     search: Annotated[str | None, Query(max_length=200, pattern=_SEARCH.pattern,
                                         description="Text to look for")] = None,
@@ -69,9 +70,10 @@ def list_educators(
     records, total = search_educators(services.store, who.tenant_id, search, limit=limit,
                                       offset=offset)
     by_id = {r.educator_id: r for r in records}
-    entries = services.mastery.get(who.tenant_id, by_id, now=now) if by_id else {}
+    state = services.serve(who.tenant_id, content)
+    entries = services.mastery.get(who.tenant_id, by_id, state, now=now) if by_id else {}
     summary = evidence_summary(services.store, who.tenant_id, by_id)
-    g = services.graph
+    g = content.graph
     items = []
     for rec in records:
         table = entries[rec.educator_id].table if rec.educator_id in entries else {}
@@ -105,14 +107,15 @@ def list_educators(
 def get_evidence(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     educator_id: str = EducatorId,
     competency_id: Annotated[str | None, Query(max_length=128,
                                                pattern=ADDRESSABLE_ID.pattern)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:
     educator_or_404(services, who.tenant_id, educator_id)
-    if competency_id is not None and competency_id not in services.graph:
-        raise unknown_competencies(services, [("competency_id", competency_id)])
+    if competency_id is not None and competency_id not in content.graph:
+        raise unknown_competencies(content, [("competency_id", competency_id)])
     items = evidence_records(services.store, who.tenant_id, educator_id, competency_id,
                              limit=limit)
     for it in items:
@@ -129,14 +132,15 @@ def get_evidence(
 def get_feedback(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     educator_id: str = EducatorId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
     events = feedback_history(services.store, who.tenant_id, educator_id, limit=limit)
-    ctx = services.contexts(who.tenant_id, {educator_id: rec}, now)[educator_id]
-    acts = services.catalog.activities
+    ctx = services.contexts(who.tenant_id, {educator_id: rec}, now, content.graph)[educator_id]
+    acts = content.catalog.activities
     ids = {e["activity_id"] for e in events} | {e["replaces"] for e in events if e["replaces"]}
     ids |= set(ctx.pinned) | ctx.in_progress | ctx.declined | ctx.completed
     titles = {a: str(acts.at[a, "title"]) for a in sorted(ids) if a in acts.index}

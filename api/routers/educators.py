@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import EducatorWriter, Reader
-from api.deps import Now, ServicesDep
+from api.deps import ContentDep, Now, ServicesDep
 from api.routers._common import (
     EducatorId,
     educator_or_404,
@@ -41,13 +41,14 @@ def _out(rec, n_evidence: int | None = None) -> dict:
 def put_educator(
     who: EducatorWriter,
     services: ServicesDep,
+    content: ContentDep,
     body: EducatorIn,
     educator_id: str = EducatorId,
 ) -> Response:
     goals = list(dict.fromkeys(body.goals))
-    bad = [(f"goals[{i}]", g) for i, g in enumerate(body.goals) if g not in services.graph]
+    bad = [(f"goals[{i}]", g) for i, g in enumerate(body.goals) if g not in content.graph]
     if bad:
-        raise unknown_competencies(services, bad)
+        raise unknown_competencies(content, bad)
     profile = body.profile.model_dump(exclude_none=True)
     rec, created = services.store.put_educator(who.tenant_id, educator_id, profile=profile,
                                                goals=goals)
@@ -71,13 +72,14 @@ def get_educator(
 def get_mastery(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     educator_id: str = EducatorId,
 ) -> Response:
     rec = educator_or_404(services, who.tenant_id, educator_id)
-    state = services.models.for_tenant(who.tenant_id)
+    state = services.serve(who.tenant_id, content)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now)[educator_id]
-    g = services.graph
+    g = content.graph
     comps = sorted(g)
     cells = [entry.table.get(c, NO_MASTERY) for c in comps]
     se, low, high = mastery_uncertainty([x.p for x in cells], [x.n_evidence for x in cells])

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from api.auth import EvidenceWriter, Principal
 from api.badges import ingest_badges
 from api.crosswalks import crosswalk_of
-from api.deps import Now, ServicesDep, json_body
+from api.deps import ContentDep, Now, ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
 from api.ingest import OUTCOMES, IngestResult, ingest_records
 from api.routers._common import errors, json_response
@@ -27,6 +27,7 @@ from recommender.store.completions import (
     ensure_educators,
     recorded_completions,
 )
+from recommender.tenant_content import TenantContent
 from recommender.xapi import XapiMapping, statements_to_evidence
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
@@ -147,13 +148,14 @@ def _items(body: Any, key: str, limit: int, what: str) -> list[dict]:
 def post_evidence(
     who: EvidenceWriter,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
     records = _items(body, "records", services.settings.max_batch, "evidence record")
     coded = expand_coded_records(records, crosswalk_of(services))
-    result = ingest_records(services, who.tenant_id, coded.records, now)
+    result = ingest_records(services, who.tenant_id, coded.records, now, content.graph)
     outcomes = []
     codes = coded.codes
     for r, (status, eid) in enumerate(zip(result.status, result.evidence_ids, strict=True)):
@@ -175,7 +177,7 @@ def post_evidence(
     return json_response({
         **{outcome: counts[outcome] for outcome in OUTCOMES},
         "educators_updated": result.educators_updated,
-        "outcomes": outcomes, "model": services.models.for_tenant(who.tenant_id).info(),
+        "outcomes": outcomes, "model": services.serve(who.tenant_id, content).info(),
     })
 
 
@@ -208,20 +210,21 @@ def post_evidence(
 def post_xapi(
     who: EvidenceWriter,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     body: Any = Depends(json_body),
     report: Report = _REPORT,
 ) -> Response:
     statements = _items(body, "statements", services.settings.max_batch,
                         "xAPI statement")
-    mapping = statements_to_evidence(statements, competencies=list(services.graph),
-                                     activity_targets=services.activity_targets,
+    mapping = statements_to_evidence(statements, competencies=list(content.graph),
+                                     activity_targets=content.activity_targets,
                                      iri_map=services.iri_map, now=now)
-    result = ingest_records(services, who.tenant_id, mapping.records, now)
+    result = ingest_records(services, who.tenant_id, mapping.records, now, content.graph)
     per: dict[int, list[int]] = {}
     for r, pos in enumerate(mapping.origin):
         per.setdefault(pos, []).append(r)
-    completed = _record_completions(services, who, mapping, result, per, now)
+    completed = _record_completions(services, who, mapping, result, per, now, content)
     rejected = {row: (sid, f, v, why) for row, sid, f, v, why in
                 mapping.rejections.itertuples(index=False, name=None)}
     outcomes = []
@@ -258,7 +261,7 @@ def post_xapi(
     return json_response({
         **{outcome: counts[outcome] for outcome in OUTCOMES},
         "educators_updated": result.educators_updated,
-        "outcomes": outcomes, "model": services.models.for_tenant(who.tenant_id).info(),
+        "outcomes": outcomes, "model": services.serve(who.tenant_id, content).info(),
     })
 
 
@@ -303,7 +306,7 @@ def post_badges(
 
 def _record_completions(services: Services, who: Principal, mapping: XapiMapping,
                         result: IngestResult, records_of: dict[int, list[int]],
-                        now: pd.Timestamp
+                        now: pd.Timestamp, content: TenantContent
                         ) -> dict[int, tuple[str, str, tuple[str, str, str] | None]]:
     """Store the completions the statements report, as feedback ``completed`` events.
 
@@ -340,7 +343,7 @@ def _record_completions(services: Services, who: Principal, mapping: XapiMapping
              "event": "completed", "at": t, "by": XAPI_BY,
              "note": completion_note(c["statement_id"]), "key_id": who.key_id}
             for c, t in zip(new, at.dt.to_pydatetime(), strict=True)])
-        if services.models.for_tenant(tenant).predictor is not None:  # completions: features
+        if services.serve(tenant, content).predictor is not None:  # completions: features
             services.mastery_changed(tenant, sorted({c["educator_id"] for c in new}), now)
         services.metrics.feedback.labels("completed").inc(len(new))
     return out

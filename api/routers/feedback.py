@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import FeedbackWriter
-from api.deps import Now, ServicesDep
+from api.deps import ContentDep, Now, ServicesDep
 from api.errors import BadRequest, Forbidden, NotFound
 from api.routers._common import errors, json_response
 from api.schemas import FeedbackIn, FeedbackOut
@@ -42,12 +42,13 @@ _NO_ACTIVITY = "no activity of the catalog has this id; GET /v1/activities lists
 def post_feedback(
     who: FeedbackWriter,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     body: FeedbackIn,
 ) -> Response:
     problems = []  # invalid values: a 422
     unknown = []  # well-formed ids naming nothing: a 404, once the values are valid
-    acts = services.catalog.activities.index
+    acts = content.catalog.activities.index
     window = time_window(now)  # the request's time: also the time of events sent without one
     sent = [ev.at for ev in body.events]
     times = parse_times(pd.Series(sent, dtype="str"), window)
@@ -100,7 +101,7 @@ def post_feedback(
                      "by": ev.by, "note": ev.note, "key_id": who.key_id})
     stored = services.store.add_feedback(who.tenant_id, rows)
     completed = sorted({r["educator_id"] for r in rows if r["event"] == "completed"})
-    if services.models.for_tenant(who.tenant_id).predictor is not None:  # completions: features
+    if services.serve(who.tenant_id, content).predictor is not None:  # completions: features
         services.mastery_changed(who.tenant_id, completed, now)
     for event, n in Counter(r["event"] for r in rows).items():
         services.metrics.feedback.labels(event).inc(n)

@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.auth import Principal, Reader
-from api.deps import Now, ServicesDep
+from api.deps import ContentDep, Now, ServicesDep
 from api.errors import PayloadTooLarge
 from api.routers._common import (
     errors,
@@ -53,7 +53,7 @@ LOG_KIND = "pathway-batch"
                  "lists them), an `available` id names no activity of the catalog, or a "
                  "`formats` word is outside the catalog's vocabulary (`GET /v1/activities` "
                  "lists both)")}))
-def post_pathways_batch(who: Reader, services: ServicesDep, now: Now,
+def post_pathways_batch(who: Reader, services: ServicesDep, content: ContentDep, now: Now,
                         body: BatchPathwaysIn) -> Response:
     limit = services.settings.max_batch_educators
     if len(body.educator_ids) > limit:
@@ -63,15 +63,17 @@ def post_pathways_batch(who: Reader, services: ServicesDep, now: Now,
                       "reason": f"at most {limit} ids"}])
     shared = None if body.goals is None else list(dict.fromkeys(body.goals))
     if shared is not None:
-        bad = [(f"goals[{i}]", g) for i, g in enumerate(body.goals) if g not in services.graph]
+        bad = [(f"goals[{i}]", g) for i, g in enumerate(body.goals) if g not in content.graph]
         if bad:
-            raise unknown_competencies(services, bad)
-    only = offered(services, body.available, body.formats)
-    unknown_activities(services, "available", body.available)
+            raise unknown_competencies(content, bad)
+    only = offered(content, body.available, body.formats)
+    unknown_activities(content, "available", body.available)
     ids = list(dict.fromkeys(body.educator_ids))
     records = services.store.get_educators(who.tenant_id, ids)
-    state = services.models.for_tenant(who.tenant_id)
-    goals = {e: shared if shared is not None else list(dict.fromkeys(records[e].goals))
+    state = services.serve(who.tenant_id, content)
+    # an educator's own goals on competencies the tenant's framework retired are left out
+    goals = {e: shared if shared is not None else
+             [g for g in dict.fromkeys(records[e].goals) if g in content.graph]
              for e in ids if e in records}
     planned = [e for e in ids if goals.get(e)]
     results: list[dict] = []
@@ -91,13 +93,15 @@ def _plan(services: Services, tenant_id: str, records: dict, goals: dict[str, li
     """Every educator's plan from their stored mastery (level and bound) and feedback, as of
     the request's ``now``."""
     entries = services.mastery.get(tenant_id, records, state, now=now)
-    contexts: dict[str, EducatorContext] = services.contexts(tenant_id, records, now)
+    content = state.content
+    contexts: dict[str, EducatorContext] = services.contexts(tenant_id, records, now,
+                                                             content.graph)
     if only is not None:
         contexts = {e: dataclasses.replace(c, available=only) for e, c in contexts.items()}
     rows = [(e, c, cell.p, cell.p_bound)
             for e in records for c, cell in entries[e].table.items()]
     long = pd.DataFrame(rows, columns=["educator_id", "competency_id", "p_mastery", "p_bound"])
-    return plan_pathways(services.graph, services.catalog, long, goals, contexts=contexts,
+    return plan_pathways(content.graph, content.catalog, long, goals, contexts=contexts,
                          request=RankingRequest(), gains=state.gains if state.index is None
                          else None, index=state.index)
 

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth import Principal, Reader
-from api.deps import Now, ServicesDep
+from api.deps import ContentDep, Now, ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
 from api.exploring import draw_shown, reorder_items
 from api.routers._common import (
@@ -101,7 +101,8 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
     influence and the completions)."""
     educator_id = record.educator_id
     mastery = {c: x.p for c, x in entry.table.items()}
-    ranked = rank_activities(services.graph, services.catalog, MasteryService.frame(entry),
+    content = state.content
+    ranked = rank_activities(content.graph, content.catalog, MasteryService.frame(entry),
                              context=context,
                              request=request, index=state.index, model_version=state.version)
     if not explain or not ranked:
@@ -117,9 +118,9 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
     moved = services.mastery.influence(tenant_id, record, state, inputs=inputs, now=context.now)
     influence = pd.Series(moved.reindex(evidence["evidence_id"]).to_numpy(float),
                           index=evidence.index)
-    return cite_recommendations(ranked, evidence, educator_id, graph=services.graph,
+    return cite_recommendations(ranked, evidence, educator_id, graph=content.graph,
                                 mastery=mastery, completions=completions,
-                                catalog=services.catalog, influence=influence)
+                                catalog=content.catalog, influence=influence)
 
 
 def _item(rank: int, rec, explain: bool) -> dict:
@@ -146,6 +147,7 @@ def _only_available(context: EducatorContext, available: frozenset[str] | None
 async def get_recommendations(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     educator_id: str = EducatorId,
     k: Annotated[int, Query(ge=1, le=50, description="How many activities")] = 5,
@@ -161,11 +163,11 @@ async def get_recommendations(
 ) -> Response:
     request = RankingRequest(k=k, max_hours=max_hours)
     # formats in the catalog's vocabulary: kept to through the context's available set
-    only = offered(services, available, formats)
-    unknown_activities(services, "available", available)
+    only = offered(content, available, formats)
+    unknown_activities(content, "available", available)
     # a tenant whose champion is not loaded yet is loaded in a worker thread, once
-    state = (services.models.known(who.tenant_id)
-             or await run_in_threadpool(services.models.for_tenant, who.tenant_id))
+    state = (services.known(who.tenant_id, content)
+             or await run_in_threadpool(services.serve, who.tenant_id, content))
     query = (state.key, state.loaded_at, request.k, request.max_hours, explain,
              None if only is None else tuple(sorted(only)))
     # Async, so a cached answer costs no thread hop: the point read of the educator's version
@@ -205,7 +207,8 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
     request shows its own order), and ``(rank, activity_id, score, pinned)`` rows."""
     e = rec.educator_id
     entry = services.mastery.get(tenant_id, {e: rec}, state, now=now)[e]
-    context = _only_available(services.contexts(tenant_id, {e: rec}, now)[e], available)
+    context = _only_available(services.contexts(tenant_id, {e: rec}, now,
+                                                state.content.graph)[e], available)
     ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
                                     explain)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
@@ -232,6 +235,7 @@ def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
 def post_batch(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     body: BatchRecommendationsIn,
     explain: Annotated[bool, Query(description="Include reasons and the structured "
@@ -244,11 +248,11 @@ def post_batch(
             details=[{"field": "educator_ids", "value": len(body.educator_ids),
                       "reason": f"at most {limit} ids"}])
     request = RankingRequest(k=body.k, max_hours=body.max_hours)
-    only = offered(services, body.available, body.formats)
-    unknown_activities(services, "available", body.available)
+    only = offered(content, body.available, body.formats)
+    unknown_activities(content, "available", body.available)
     ids = list(dict.fromkeys(body.educator_ids))
     records = services.store.get_educators(who.tenant_id, ids)
-    state = services.models.for_tenant(who.tenant_id)
+    state = services.serve(who.tenant_id, content)
     found = [e for e in ids if e in records]
     results = []
     log_rows = []
@@ -256,7 +260,8 @@ def post_batch(
     if found:
         entries = services.mastery.get(who.tenant_id, records, state, now=now)
         contexts = {e: _only_available(c, only)
-                    for e, c in services.contexts(who.tenant_id, records, now).items()}
+                    for e, c in services.contexts(who.tenant_id, records, now,
+                                                  content.graph).items()}
         if explain:  # ranked one by one (rank_batch gives the same order and scores)
             for e in found:
                 ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],
@@ -286,9 +291,10 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
         f = MasteryService.frame(entries[e]).reset_index()
         f.insert(0, "educator_id", e)
         frames.append(f)
-    ranked = rank_batch(services.graph, services.catalog, pd.concat(frames, ignore_index=True),
+    content = state.content
+    ranked = rank_batch(content.graph, content.catalog, pd.concat(frames, ignore_index=True),
                         contexts=contexts, request=request, index=state.index)
-    acts = services.catalog.activities
+    acts = content.catalog.activities
     by_educator = {e: g for e, g in ranked.groupby("educator_id", sort=False)}
     results, log_rows = [], []
     for e in found:
@@ -324,6 +330,7 @@ def _batch_unexplained(services: Services, found: list[str], entries, contexts,
 def get_pathway(
     who: Reader,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     educator_id: str = EducatorId,
     goal: Annotated[list[str] | None, Query(description="Goal competency id(s)",
@@ -335,24 +342,24 @@ def get_pathway(
         description="The activities the educator can take now (repeatable); omitted: all",
         max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
-    only = offered(services, available, formats)
+    only = offered(content, available, formats)
     rec = educator_or_404(services, who.tenant_id, educator_id)
-    unknown_activities(services, "available", available)
+    unknown_activities(content, "available", available)
     goals = list(dict.fromkeys(goal or rec.goals))
     if not goals:
         raise BadRequest("no goal: pass ?goal=<competency_id> or set the educator's goals "
                          "(PUT /v1/educators/{id})",
                          details=[{"field": "goal", "value": None,
                                    "reason": "at least one competency id"}])
-    bad = [g for g in goals if g not in services.graph]
+    bad = [g for g in goals if g not in content.graph]
     if bad:
-        raise unknown_competencies(services, [("goal" if goal else "goals", g) for g in bad])
-    state = services.models.for_tenant(who.tenant_id)
+        raise unknown_competencies(content, [("goal" if goal else "goals", g) for g in bad])
+    state = services.serve(who.tenant_id, content)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now)[educator_id]
     context = _only_available(services.contexts(who.tenant_id, {educator_id: rec},
-                                                now)[educator_id],
+                                                now, content.graph)[educator_id],
                               only)
-    plan = plan_pathway(services.graph, services.catalog, MasteryService.frame(entry), goals,
+    plan = plan_pathway(content.graph, content.catalog, MasteryService.frame(entry), goals,
                         context=context, request=RankingRequest(),
                         gains=state.gains if state.index is None else None, index=state.index)
     request_id = new_request_id()

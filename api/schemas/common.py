@@ -145,6 +145,37 @@ class ModelCard(BaseModel):
                                                      "(ISO 8601, UTC)")
 
 
+class ContentFramework(BaseModel):
+    """The framework an answer used."""
+
+    name: str | None = Field(description="The framework's name")
+    version: int | None = Field(description="The tenant's framework version (`GET /v1/admin/"
+                                            "framework`); null: the deployment's default")
+    hash: str = Field(description="Hash of the framework's content, as model cards record it")
+    source: Literal["tenant", "default"]
+
+
+class ContentCatalog(BaseModel):
+    """The catalog an answer used."""
+
+    version: int | None = Field(description="The tenant's catalog version; null: the default")
+    hash: str | None = Field(description="Hash of the uploaded document; null: the default")
+    source: Literal["tenant", "default"]
+    activities: int
+
+
+class ContentInfo(BaseModel):
+    """Which framework and catalog versions an answer was computed with."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "framework": {"name": "district", "version": 2, "hash": "3f9c0a1b2c3d4e5f",
+                      "source": "tenant"},
+        "catalog": {"version": None, "hash": None, "source": "default", "activities": 148}}]})
+
+    framework: ContentFramework
+    catalog: ContentCatalog
+
+
 class ModelInfo(BaseModel):
     """The estimator behind an answer: the champion model, or the graph rule (``fallback``)."""
 
@@ -157,6 +188,12 @@ class ModelInfo(BaseModel):
     card: ModelCard | None = Field(
         None, description="What the model was trained on (its model card, short); null for the "
                           "graph rule or a model logged without a card")
+    note: str | None = Field(
+        None, description="Why the graph rule answers though a model is served: the tenant's "
+                          "framework is not the one the model was trained on")
+    content: ContentInfo | None = Field(
+        None, description="The framework and catalog versions this answer used (the tenant's "
+                          "uploaded ones or the default, docs/tenants.md)")
 
 
 class ErrorDetail(BaseModel):

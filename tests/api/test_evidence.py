@@ -31,6 +31,8 @@ def test_each_record_gets_an_outcome_and_bad_ones_do_not_sink_good_ones(api_any)
     assert out[4]["field"] == "source" and "expected one of" in out[4]["reason"]
     assert out[5]["field"] == "observed_at" and out[5]["value"] == "yesterday"
     assert out[6]["field"] == "evidence_id" and "missing" in out[6]["reason"]
+    assert body["model"].pop("content")["framework"]["version"] is None
+    assert body["model"].pop("note") is None
     assert body["model"] == {"name": "evidence-filter", "version": None, "fallback": True,
                                "scope": "none", "card": None}
     assert api_any.services.store.count_evidence("acme") == 1

@@ -33,6 +33,8 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         api.post("/v1/evidence", json={"records": [record(1, score=4), record(2, score=1,
                                                                         competency="INS.ELL")]})
         before = api.get("/v1/educators/T1/recommendations").json()
+        assert before["model"].pop("content")["framework"]["source"] == "default"
+        assert before["model"].pop("note") is None
         assert before["model"] == {"name": "evidence-filter", "version": None, "fallback": True,
                                    "scope": "none", "card": None}
         raters = api.get("/v1/admin/raters", who="admin").json()
@@ -46,6 +48,7 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         assert r.json()["previous"]["card"] is None
         model = r.json()["model"]
         assert model.pop("card")["data"]["kind"] == "synthetic"
+        assert model.pop("content") is None and model.pop("note") is None  # no tenant content
         assert model == {"name": "lightgbm", "version": version, "fallback": False,
                          "scope": "default"}
         raters = api.get("/v1/admin/raters", who="admin").json()["raters"]
@@ -92,6 +95,8 @@ def test_champion_loaded_at_start_and_new_evidence_changes_its_estimate(registry
         assert high["model"]["name"] == "lightgbm"
         body = api.post("/v1/evidence", json={"records": [record(99)]}).json()
         card = body["model"].pop("card")
+        assert body["model"].pop("content")["catalog"]["source"] == "default"
+        assert body["model"].pop("note") is None
         assert body["model"] == {"name": "lightgbm", "version": version, "fallback": False,
                                  "scope": "default"}
         _check_card(card, root, version)
