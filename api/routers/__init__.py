@@ -11,12 +11,13 @@ from api.routers import (
     health,
     pathways,
     recommendations,
+    tenant_content,
 )
 
 # Matched in this order (FastAPI tries each included router in turn): the read path's hot
 # route right after the health checks; no two routers have overlapping paths.
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
-           crosswalks.router, admin.router]
+           crosswalks.router, admin.router, tenant_content.router]
 
 __all__ = ["ROUTERS"]

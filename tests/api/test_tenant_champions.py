@@ -52,6 +52,8 @@ def _models(api) -> dict[str, dict]:
         assert all(m == seen[0] for m in seen), seen
         card = seen[0].pop("card")  # the served version's card (test_model_serving checks it)
         assert card is not None and card["data"]["kind"] == "synthetic", card
+        content = seen[0].pop("content")  # both tenants are on the default content
+        assert seen[0].pop("note") is None and content["framework"]["source"] == "default"
         out[tenant] = seen[0]
     return out
 
