@@ -1,5 +1,7 @@
-"""``pdrec tenant``: a tenant's settings in the store; today its evidence clock
-(:mod:`recommender.clock`), the same setting as ``PUT /v1/admin/evidence-clock``."""
+"""``pdrec tenant``: a tenant's settings in the store: its evidence clock
+(:mod:`recommender.clock`, as ``PUT /v1/admin/evidence-clock``) and its own framework and
+catalog versions (:mod:`recommender.tenant_content`, as ``PUT /v1/admin/framework`` and
+``/v1/admin/catalog``; docs/tenants.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pipelines.cli_app import DataDir, app, console
 from recommender.clock import DEFAULT_CLOCK, UNITS, EvidenceClock
 from recommender.errors import InvalidInputError
 
-tenant_app = typer.Typer(help="Tenant settings: the evidence clock.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Tenant settings: the evidence clock, the framework and catalog.",
+                         no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 
 
@@ -53,3 +56,108 @@ def tenant_clock(
     now = DEFAULT_CLOCK if stored is None else EvidenceClock(*stored)
     typer.echo(f"{tenant}: half-life {now.half_life:g} {now.unit}"
                + (" (default)" if stored is None else ""))
+
+
+DefaultFramework = Annotated[str, typer.Option(
+    "--default-framework", envvar="PDREC_FRAMEWORK",
+    help="The deployment's default framework ('educator', 'leader' or a file), as the API's.")]
+DefaultCatalog = Annotated[Path | None, typer.Option(
+    "--default-catalog", envvar="PDREC_CATALOG",
+    help="The deployment's default catalog file (none: the shipped one), as the API's.")]
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            console.print(f"[red]--map {pair!r}: expected OLD=NEW (competency ids)[/red]")
+            raise typer.Exit(2)
+        out[old.strip()] = new.strip()
+    return out
+
+
+def _upload(tenant: str, data_dir: Path, framework_name: str, catalog_file: Path | None,
+            **documents) -> None:
+    """Check and store the documents as new versions; print the report (exit 2 on a problem)."""
+    import yaml
+
+    from pipelines.serve import project_store
+    from recommender.graph.framework import read_mapping
+    from recommender.tenant_content import ContentError, default_content, resolve_content, upload
+
+    try:
+        read = {k: None if v is None else read_mapping(v) for k, v in documents.items()
+                if k != "mapping"}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    with project_store(data_dir) as store:
+        current = resolve_content(store, tenant, default_content(framework_name, catalog_file))
+        try:
+            report = upload(store, tenant, current, mapping=documents.get("mapping"),
+                            by="cli", **read)
+        except ContentError as exc:
+            console.print(f"[red]{exc.field}: nothing stored[/red]")
+            for p in exc.problems:
+                console.print(f"  {p}")
+            console.print(f"expected {exc.expected}")
+            raise typer.Exit(2) from None
+    versions = ", ".join(f"{k} version {v}" for k, v in sorted(report.versions.items()))
+    typer.echo(f"{tenant}: stored {versions} (framework hash {report.framework_hash}); "
+               f"{report.stale_educators} educator(s) marked stale")
+    for r in report.retired:
+        fate = (f"counts for {r['mapped_to']}" if r["mapped_to"] else
+                "kept, left out of estimates")
+        typer.echo(f"  retired {r['competency_id']}: {r['records']} record(s) of "
+                   f"{r['educators']} educator(s), {fate}")
+
+
+@tenant_app.command("framework")
+def tenant_framework(
+    tenant: Annotated[str, typer.Argument(help="The tenant.")],
+    file: Annotated[Path, typer.Argument(help="The framework (YAML/JSON; e.g. from pdrec "
+                                              "framework import-case).")],
+    catalog: Annotated[Path | None, typer.Option(
+        help="A catalog file to store with it (needed when the tenant's catalog targets "
+             "competencies the new framework drops).")] = None,
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="OLD=NEW: evidence on retired id OLD counts for NEW (repeatable).")] = None,
+    default_framework: DefaultFramework = "educator",
+    default_catalog: DefaultCatalog = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Store a new version of the tenant's framework (and catalog), checked as the API checks
+    it; print the evidence on competencies it retires (kept, mapped or left out)."""
+    _upload(tenant, data_dir, default_framework, default_catalog, framework=file,
+            catalog=catalog, mapping=_mapping(map_ or []))
+
+
+@tenant_app.command("catalog")
+def tenant_catalog(
+    tenant: Annotated[str, typer.Argument(help="The tenant.")],
+    file: Annotated[Path, typer.Argument(help="The catalog (YAML/JSON).")],
+    default_framework: DefaultFramework = "educator",
+    default_catalog: DefaultCatalog = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Store a new version of the tenant's catalog, checked against the tenant's framework."""
+    _upload(tenant, data_dir, default_framework, default_catalog, catalog=file)
+
+
+@tenant_app.command("content")
+def tenant_content(
+    tenant: Annotated[str, typer.Argument(help="The tenant.")],
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """List the tenant's framework and catalog versions (* active; none: the default)."""
+    from pipelines.serve import project_store
+
+    with project_store(data_dir) as store:
+        for kind in ("framework", "catalog"):
+            versions = store.content_versions(tenant, kind)
+            if not any(v.active for v in versions):
+                typer.echo(f"{kind}: default")
+            for v in versions:
+                typer.echo(f"{kind} {'*' if v.active else ' '}{v.version} {v.content_hash} "
+                           f"{v.uploaded_at:%Y-%m-%d %H:%M} {v.uploaded_by}")

@@ -30,3 +30,43 @@ def test_tenant_clock_show_set_clear(tmp_path, monkeypatch):
     assert cleared.exit_code == 0 and "(default)" in cleared.output
     assert store.evidence_clock("acme") is None
     store.dispose()
+
+
+def test_tenant_framework_and_catalog_uploads_are_checked_and_versioned(tmp_path, monkeypatch):
+    import json
+
+    import yaml
+
+    from tests.api.test_tenant_content import CATALOG, FRAMEWORK
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PDREC_FRAMEWORK", raising=False)
+    monkeypatch.delenv("PDREC_CATALOG", raising=False)
+    (tmp_path / "fw.yaml").write_text(yaml.safe_dump(FRAMEWORK), encoding="utf-8")
+    (tmp_path / "cat.json").write_text(json.dumps(CATALOG), encoding="utf-8")
+    store = open_store(sqlite_url(tmp_path))
+    store.ensure_tenant("acme")
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, ["tenant", *args, "--data-dir", str(tmp_path)])
+
+    alone = run("framework", "acme", str(tmp_path / "fw.yaml"))
+    assert alone.exit_code == 2 and "catalog: nothing stored" in alone.output, alone.output
+    bad = run("catalog", "acme", str(tmp_path / "cat.json"))  # against the default framework
+    assert bad.exit_code == 2 and "D.PLAN" in bad.output
+    assert run("framework", "acme", str(tmp_path / "fw.yaml"), "--map", "nope").exit_code == 2
+    ok = run("framework", "acme", str(tmp_path / "fw.yaml"), "--catalog",
+             str(tmp_path / "cat.json"), "--map", "COG.DATA_LIT=D.ASSESS")
+    assert ok.exit_code == 0, ok.output
+    assert "stored catalog version 1, framework version 1" in ok.output
+    again = run("catalog", "acme", str(tmp_path / "cat.json"))
+    assert again.exit_code == 0 and "catalog version 2" in again.output
+    assert store.active_content("acme")["catalog"][0] == 2
+    stored = store.content_version("acme", "framework").document
+    assert {c["id"]: c.get("replaces") for c in stored["competencies"]}["D.ASSESS"] == [
+        "COG.DATA_LIT"]
+    listed = run("content", "acme")
+    assert listed.exit_code == 0 and "catalog *2" in listed.output and "framework *1" in listed.output
+    assert run("content", "other").output.count("default") == 2
+    store.dispose()
