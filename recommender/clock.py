@@ -30,8 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from recommender.errors import InvalidInputError
 from recommender.estimate import MasteryEstimator
 
@@ -39,6 +37,8 @@ __all__ = ["DEFAULT_CLOCK", "UNITS", "EvidenceClock", "with_clock"]
 
 UNITS = ("days", "hours", "minutes")
 """The time units a clock may count in."""
+
+_DAYS_PER_UNIT = {"days": 1.0, "hours": 1.0 / 24, "minutes": 1.0 / 1440}
 
 _MAX_HALF_LIFE = 1e6
 
@@ -80,14 +80,10 @@ class EvidenceClock:
         object.__setattr__(self, "half_life", float(h))
 
     @property
-    def half_life_delta(self) -> pd.Timedelta:
-        """The half-life as a duration."""
-        return pd.Timedelta(**{self.unit: self.half_life})
-
-    @property
     def half_life_days(self) -> float:
-        """The half-life in days."""
-        return self.half_life_delta / pd.Timedelta(days=1)
+        """The half-life in days (plain arithmetic: a half-life of up to 1e6 days is beyond what
+        a ``pandas.Timedelta`` holds)."""
+        return self.half_life * _DAYS_PER_UNIT[self.unit]
 
     @property
     def scale(self) -> float:

@@ -211,8 +211,9 @@ class EducatorContext:
         if not cooldowns or not self.completed_at:
             return self.completed
         now = pd.Timestamp.now(tz="UTC") if self.now is None else self.now
+        day = pd.Timedelta(days=1)  # compared in days: a cool-down may exceed a Timedelta's range
         reopened = {a for a, at in self.completed_at.items()
-                    if a in cooldowns and now - at >= pd.Timedelta(days=cooldowns[a])}
+                    if a in cooldowns and (now - at) / day >= cooldowns[a]}
         return self.completed - reopened
 
     def closed(self, cooldowns: Mapping[str, float]) -> frozenset[str]:

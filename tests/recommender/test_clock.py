@@ -42,7 +42,9 @@ def test_a_bad_clock_is_refused_naming_the_field(kw, field):
 def test_clock_values_and_mapping():
     assert DEFAULT_CLOCK == EvidenceClock("days", 60) and DEFAULT_CLOCK.scale == 1.0
     c = EvidenceClock("minutes", 30)
-    assert c.half_life_delta == pd.Timedelta(minutes=30) and c.scale == pytest.approx(2880.0)
+    assert c.half_life_days == pytest.approx(30 / 1440) and c.scale == pytest.approx(2880.0)
+    longest = EvidenceClock("days", 999_999.9)  # beyond a pandas Timedelta: plain arithmetic
+    assert longest.half_life_days == 999_999.9 and longest.scale == pytest.approx(60 / 999_999.9)
     assert EvidenceClock.from_dict(c.to_dict()) == c and EvidenceClock.from_dict(None) is DEFAULT_CLOCK
     with pytest.raises(InvalidInputError, match="half_lives"):
         EvidenceClock.from_dict({"unit": "days", "half_lives": 3})

@@ -59,6 +59,8 @@ def test_cooldown_reopens_a_repeatable_activity_and_never_a_one_shot_one():
     assert _done(10_000).completed_now(cd) == {"ONCE"}
     # a repeatable activity completed at an unknown time stays closed
     assert EducatorContext(completed={"CYCLE"}, now=T0).completed_now(cd) == {"CYCLE"}
+    # a cool-down longer than a pandas Timedelta holds (the catalog allows up to 1e6 days)
+    assert _done(30).completed_now({"CYCLE": 999_999.0}) == {"CYCLE", "AGAIN", "ONCE"}
 
 
 @pytest.mark.parametrize("days,expected", [(1, {"AGAIN", "NEXT"}),
