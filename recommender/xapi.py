@@ -414,6 +414,30 @@ def _resolve(oid: str, known: set[str], targets: Mapping[str, list[str]],
     return activity_id, comps
 
 
+def _source(name: str, verb_id: Any, ext: Mapping) -> str:
+    """The evidence source of a statement: its verb's, or the pdrec source extension's."""
+    if name not in VERB_SOURCES:
+        raise _Rejected("verb.id", verb_id, f"verb {name!r} does not report an assessment or a "
+                        f"completion; expected one of: {', '.join(sorted(VERB_SOURCES))}")
+    if SOURCE_EXTENSION not in ext:
+        return VERB_SOURCES[name]
+    if ext[SOURCE_EXTENSION] not in SOURCES:
+        raise _Rejected(f"context.extensions.{SOURCE_EXTENSION}", ext[SOURCE_EXTENSION],
+                        f"source {ext[SOURCE_EXTENSION]!r} is not one of: {', '.join(SOURCES)}")
+    return ext[SOURCE_EXTENSION]
+
+
+def _score(score: Mapping) -> tuple[float, float, float]:
+    """``(value, scale_min, scale_max)`` of ``result.score``: raw with min and max, else scaled
+    on [0, 1]."""
+    if all(k in score for k in ("raw", "min", "max")):
+        return _number(score, "raw"), _number(score, "min"), _number(score, "max")
+    if "scaled" in score:
+        return _number(score, "scaled"), 0.0, 1.0
+    raise _Rejected("result.score", score, "result.score has neither scaled nor raw with "
+                    "min and max; cannot place it on a scale")
+
+
 def _map_one(st: Mapping, known: set[str], targets: Mapping[str, list[str]],
              iri_map: Mapping[str, str]) -> tuple[list[dict], dict | None]:
     """One statement's evidence records (without ``observed_at``) and completion, or raise
@@ -429,18 +453,8 @@ def _map_one(st: Mapping, known: set[str], targets: Mapping[str, list[str]],
         raise _Rejected("verb.id", verb_id, f"voiding statement {obj['id']!r} not applied: "
                         "evidence is append-only here, so the voided statement stays in the "
                         "estimates; send a corrected statement with a new id")
-    if name not in VERB_SOURCES:
-        raise _Rejected("verb.id", verb_id, f"verb {name!r} does not report an assessment or a "
-                        f"completion; expected one of: {', '.join(sorted(VERB_SOURCES))}")
-    source = VERB_SOURCES[name]
     context = _mapping(st, "context")
-    ext = _mapping(context, "extensions")
-    if SOURCE_EXTENSION in ext:
-        if ext[SOURCE_EXTENSION] not in SOURCES:
-            raise _Rejected(f"context.extensions.{SOURCE_EXTENSION}", ext[SOURCE_EXTENSION],
-                            f"source {ext[SOURCE_EXTENSION]!r} is not one of: "
-                            f"{', '.join(SOURCES)}")
-        source = ext[SOURCE_EXTENSION]
+    source = _source(name, verb_id, _mapping(context, "extensions"))
     kind = obj.get("objectType", "Activity")
     if kind != "Activity":
         raise _Rejected("object.objectType", kind, f"object is a {kind}; only Activity objects "
@@ -461,13 +475,7 @@ def _map_one(st: Mapping, known: set[str], targets: Mapping[str, list[str]],
                 if _completes(name, result) else "nor does it report a completed activity")
         raise _Rejected("result.score", score, "result.score is missing; evidence needs a score "
                         f"(scaled, or raw with min and max), {what}")
-    if all(k in score for k in ("raw", "min", "max")):
-        value, lo, hi = _number(score, "raw"), _number(score, "min"), _number(score, "max")
-    elif "scaled" in score:
-        value, lo, hi = _number(score, "scaled"), 0.0, 1.0
-    else:
-        raise _Rejected("result.score", score, "result.score has neither scaled nor raw with "
-                        "min and max; cannot place it on a scale")
+    value, lo, hi = _score(score)
     sid = _statement_id(st)
     completion = ({"statement_id": sid, "educator_id": educator, "activity_id": activity_id}
                   if completes else None)
