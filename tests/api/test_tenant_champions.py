@@ -140,7 +140,8 @@ def test_tenant_models_load_once_are_bounded_and_reload_together():
     models.reload()
     assert models.for_tenant("a").info()["scope"] == "tenant"
     assert models.for_tenant("z").info() == {"name": "m", "version": "0", "fallback": False,
-                                             "scope": "default", "card": None}
+                                             "scope": "default", "card": None,
+                                             "note": None, "content": None}
     for t in ("a", "z", "a", "z"):
         models.for_tenant(t)
     assert calls == ["a", "z"]  # each tenant asked once, with or without a champion
