@@ -41,7 +41,14 @@ def test_cool_downs_are_measured_to_the_request_time(make_api, tmp_path):
         assert sorted(shown()) == sorted([cycle, once])  # 15 days: open again
 
 
-def test_the_log_the_mastery_and_the_evidence_window_use_the_request_time(api):
+def test_the_log_the_mastery_and_the_evidence_window_use_the_request_time(make_api):
+    # on_write: the evidence post refreshes mastery in the request, as of its time (the default
+    # background refresher runs on its own clock, and would race the read below)
+    with make_api(mastery_refresh="on_write") as api:
+        _log_mastery_and_window(api)
+
+
+def _log_mastery_and_window(api):
     _fix(api)
     records = [{"evidence_id": "ok", "educator_id": "T1", "competency_id": "INS.FORMATIVE",
                 "source": "observation", "score": 3, "observed_at": "2025-05-30T10:00:00Z"},
