@@ -192,7 +192,8 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
                      "[yellow]catalog prior gains[/yellow] ("
                      + "; ".join(n for n in champion.notes if tracking.GAINS_ARTIFACT in n)
                      + ")"))
-    # no rater severity: the champion's raters are the training cohort's, not the simulated ones
+    # rater severity: the engine policy fits its own on the intake (EnginePolicy.observer_severity);
+    # the champion's table rates the training cohort's raters, not the simulated ones
     estimator = MasteryEstimator(graph, catalog, predictor=champion.predictor, gains=gains)
     return engine_estimate(estimator), gains, f"champion version {champion.version}"
 
