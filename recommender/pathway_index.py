@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog import Catalog
+from recommender.ranking.checks import check_built_from
 from recommender.ranking.index import RankingIndex, target_gains
 
 __all__ = ["PathwayIndex", "prepare_pathway", "resolve_pathway_index"]
@@ -80,15 +81,7 @@ class PathwayIndex:
     def check(self, graph: nx.DiGraph, catalog: Catalog, gains: pd.DataFrame | None) -> None:
         """Raise ValueError unless this index was built from these very objects (``gains``
         None is accepted: the index carries its own)."""
-        wrong = [name for name, mine, given in (("graph", self.graph, graph),
-                                                 ("catalog", self.catalog, catalog))
-                 if mine is not given]
-        if gains is not None and gains is not self.gains:
-            wrong.append("gains")
-        if wrong:
-            raise ValueError(
-                f"index was built from another {' and '.join(wrong)} than the one passed; build "
-                "it with prepare_pathway(graph, catalog, gains) from the objects you plan with")
+        check_built_from(self, graph, catalog, gains, "prepare_pathway(graph, catalog, gains)")
 
 
 def _padded(rows: list[list[int]], fill: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from recommender.errors import InvalidInputError
 
-__all__ = ["bad_field", "check_finite_fields", "is_number"]
+__all__ = ["bad_field", "check_built_from", "check_finite_fields", "is_number"]
 
 
 def bad_field(owner: str, name: str, value: Any, expected: str) -> InvalidInputError:
@@ -36,3 +36,17 @@ def check_finite_fields(owner: str, obj: object,
 def is_number(x: Any) -> bool:
     """True for a Python or numpy int or float, False for a bool (an int subclass) or else."""
     return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
+def check_built_from(index: Any, graph: Any, catalog: Any, gains: Any, builder: str) -> None:
+    """Raise ValueError unless ``index`` (a ranking or pathway index) was built from these very
+    ``graph`` and ``catalog`` objects and, when given, ``gains``; the message names what differs
+    and the ``builder`` call that makes a matching index."""
+    wrong = [name for name, mine, given in (("graph", index.graph, graph),
+                                             ("catalog", index.catalog, catalog))
+             if mine is not given]
+    if gains is not None and gains is not index.gains:
+        wrong.append("gains")
+    if wrong:
+        raise ValueError(f"index was built from another {' and '.join(wrong)} than the one "
+                         f"passed; build it with {builder} from the objects you use")

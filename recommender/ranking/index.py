@@ -21,6 +21,7 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.errors import UnknownCompetencyError
+from recommender.ranking.checks import check_built_from
 from recommender.ranking.params import RankerParams, check_params
 from recommender.ranking.requests import RankingRequest
 
@@ -90,15 +91,7 @@ class RankingIndex:
 
         ``gains=None`` and ``params=None`` are accepted: the index carries its own.
         """
-        wrong = [name for name, mine, given in (("graph", self.graph, graph),
-                                                 ("catalog", self.catalog, catalog))
-                 if mine is not given]
-        if gains is not None and gains is not self.gains:
-            wrong.append("gains")
-        if wrong:
-            raise ValueError(
-                f"index was built from another {' and '.join(wrong)} than the one passed; build "
-                "it with prepare(graph, catalog, gains) from the objects you rank with")
+        check_built_from(self, graph, catalog, gains, "prepare(graph, catalog, gains)")
         if params is not None and check_params(params) != self.params:
             mine, given = self.params.to_dict(), params.to_dict()
             differ = {k: (mine[k], given[k]) for k in mine if mine[k] != given[k]}
