@@ -91,6 +91,9 @@ def replacements(graph: nx.DiGraph) -> dict[str, str]:
     out: dict[str, str] = {}
     problems = []
     for new, old in graph.nodes(data="replaces"):
+        if old is not None and not isinstance(old, str | list):
+            problems.append(f"{new}: replaces {old!r} is not an id or a list of ids")
+            continue
         for o in [old] if isinstance(old, str) else (old or []):
             o = str(o)
             if o in graph:
@@ -169,10 +172,19 @@ def default_content(framework: str, catalog: Path | None) -> TenantContent:
     return TenantContent(graph, cat, framework_hash=framework_hash(graph))
 
 
+_MALFORMED = (FrameworkError, CatalogError, TypeError, ValueError, KeyError, AttributeError)
+"""What the loaders raise on a document of the wrong shape (a number where a list belongs):
+reported as the document's problem, never a crash."""
+
+
 def _framework(document: Mapping) -> nx.DiGraph:
     try:
-        return build_framework(document)
-    except FrameworkError as exc:
+        graph = build_framework(document)
+        replacements(graph)
+        return graph
+    except ContentError:
+        raise
+    except _MALFORMED as exc:
         raise ContentError("framework", [str(exc)], "a framework that loads "
                            "(docs/frameworks.md)") from None
 
@@ -180,7 +192,7 @@ def _framework(document: Mapping) -> nx.DiGraph:
 def _catalog(document: Mapping, graph: nx.DiGraph) -> Catalog:
     try:
         return build_catalog(document, graph)
-    except CatalogError as exc:
+    except _MALFORMED as exc:
         lines = [s.strip() for s in str(exc).splitlines()[1:]] or [str(exc)]
         raise ContentError("catalog", lines, f"a catalog whose activities load against "
                            f"framework {graph.graph.get('name')!r} (docs/frameworks.md)") from None
@@ -265,7 +277,6 @@ def upload(store: Any, tenant_id: str, current: TenantContent, *,
         graph = _framework(doc)
         doc = _with_mapping(doc, mapping, graph)
         graph = _framework(doc)
-        replacements(graph)
         documents["framework"] = (doc, framework_hash(graph))
     if catalog is not None:
         doc = parse_document(catalog, "catalog")

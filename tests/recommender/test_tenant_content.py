@@ -3,6 +3,8 @@ reads (mapped, kept aside), and upload checks against a store double."""
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -24,7 +26,15 @@ FW = {"name": "t", "competencies": [
     {"id": "B", "name": "B", "domain": "d", "replaces": "OLD3", "prerequisites": ["A"]}]}
 
 
-def _content(doc=FW):
+@functools.lru_cache(maxsize=1)
+def _default() -> TenantContent:
+    base = default_framework("educator")
+    return TenantContent(base, default_catalog(base), framework_hash=framework_hash(base))
+
+
+@functools.lru_cache(maxsize=1)
+def _content(doc=None):
+    doc = doc or FW
     g = build_framework(doc)
     base = default_framework("educator")
     return TenantContent(g, default_catalog(base), framework_version=1,
@@ -78,8 +88,7 @@ class _Store:
 
 
 def test_upload_reports_retired_evidence_and_writes_the_mapping_into_the_document():
-    base = default_framework("educator")
-    current = TenantContent(base, default_catalog(base), framework_hash=framework_hash(base))
+    current = _default()
     store = _Store({"INS.FORMATIVE": (4, 2), "OLD1": (1, 1), "A": (2, 1)})
     with pytest.raises(ContentError) as info:  # the default catalog does not fit FW
         upload(store, "t", current, framework=FW)
@@ -97,3 +106,32 @@ def test_upload_reports_retired_evidence_and_writes_the_mapping_into_the_documen
     assert digest == report.framework_hash == framework_hash(build_framework(doc))
     with pytest.raises(ContentError, match="mapping"):
         upload(store, "t", current, framework=FW, catalog=catalog, mapping={"Z": "NOPE"})
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-2, 5)
+                     | st.sampled_from(["A", "B", "d", "x", "course", "online", "developing"]),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(["id", "name", "domain", "prerequisites",
+                                                        "replaces", "min", "max"]), inner,
+                                       max_size=4), max_leaves=12)
+_COMPETENCY = st.fixed_dictionaries({"id": st.sampled_from(["A", "B", "C"]),
+                                     "name": st.just("n"), "domain": st.just("d")},
+                                    optional={"prerequisites": _JSON, "replaces": _JSON,
+                                              "levels": _JSON})
+
+
+@given(st.one_of(_JSON, st.fixed_dictionaries(
+    {"name": st.just("t"), "competencies": st.lists(_COMPETENCY | _JSON, max_size=4)},
+    optional={"scale": _JSON, "edges": _JSON})))
+def test_any_framework_document_is_stored_or_refused_with_a_content_error(document):
+    current = _default()
+    catalog = {"activities": [{"id": "X", "title": "X", "format": "course", "hours": 1,
+                               "modality": "online", "level": "developing",
+                               "expected_gain": 0.1, "competencies": {"A": 1}}]}
+    store = _Store({})
+    try:
+        upload(store, "t", current, framework=document, catalog=catalog)
+    except ContentError as exc:
+        assert exc.field in ("framework", "catalog") and exc.problems and store.put is None
+    else:
+        assert set(store.put) == {"framework", "catalog"}
