@@ -181,3 +181,18 @@ def test_a_model_of_another_framework_is_not_served_to_the_tenant(make_api):
         served = services.serve("acme", services.content.for_tenant("acme"))
         assert served.predictor is not None and not served.fallback
         assert served.key.endswith("/f1c1")
+
+
+def test_the_coach_page_shows_the_tenants_framework(two_tenants):
+    api, _ = two_tenants
+    r = api.client.post("/coach/session", data={"key": api.keys["coach"]},
+                        follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = api.client.get("/coach")
+    assert page.status_code == 200 and "district v1" in page.text
+    api.client.cookies.clear()
+    assert api.put("/v1/educators/T1", json={"goals": ["D.ASSESS"]}).status_code == 200
+    listed = api.get("/v1/educators", who="coach").json()["items"]
+    assert [(g["competency_id"], g["name"]) for g in listed[0]["goals"]] == [
+        ("D.ASSESS", "Assessment")]
+    assert listed[0]["progress"] == {"scope": "goals", "mastered": 0, "total": 2}
