@@ -164,6 +164,23 @@ def demo(
         serve(data_dir=data_dir, host="127.0.0.1", port=port, workers=1)
 
 
+def _simulation_content(framework: str, catalog: Path | None):
+    """The framework and catalog to simulate; exits 2 naming the problem (no catalog, a file
+    that does not load)."""
+    from recommender.errors import RecommenderError
+
+    try:
+        graph, cat = load_content(framework, catalog)
+    except (OSError, ValueError, RecommenderError) as exc:
+        console.print(f"[red]--framework/--catalog: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if cat is None:
+        console.print(f"[red]--catalog: framework {graph.graph['name']!r} has no default "
+                      "catalog; pass its activity catalog file[/red]")
+        raise typer.Exit(2)
+    return graph, cat
+
+
 def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog):
     """The engine policy's estimator and gains: the champion's (``model``), else the defaults.
 
@@ -176,6 +193,7 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
                       "(--no-model)")
         return None, None, "evidence filter (--no-model)"
     from pipelines import tracking
+    from pipelines.model_card import framework_hash
     from recommender.estimate import MasteryEstimator
     from recommender.sim_estimators import engine_estimate
 
@@ -185,6 +203,12 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
         console.print("[red]no champion model in the registry[/red]: run `make demo` or "
                       "`pdrec train` + `pdrec promote` first, or pass --no-model")
         raise typer.Exit(1)
+    trained_on = (champion.card or {}).get("framework", {}).get("hash")
+    if trained_on is not None and trained_on != framework_hash(graph):
+        console.print(f"[red]the champion (version {champion.version}) was trained on another "
+                      f"framework than {graph.graph['name']!r}[/red]: pass --no-model, or train "
+                      "and promote a model on this framework")
+        raise typer.Exit(2)
     gains = champion.gains
     console.print(f"engine policy: champion mastery model version {champion.version} as the "
                   "estimator's prior, "
@@ -273,6 +297,11 @@ def simulate(
     log_run: Annotated[bool, typer.Option(
         "--mlflow/--no-mlflow", help="Log one MLflow run per scenario (experiment "
                                      "policy-simulation) in the data directory's store.")] = True,
+    framework: Annotated[str, typer.Option(
+        help="'educator' or a framework file (a tenant's own, e.g. imported from CASE).")
+    ] = "educator",
+    catalog: Annotated[Path | None, typer.Option(
+        help="The framework's activity catalog file (needed for a framework file).")] = None,
 ) -> None:
     """Compare recommendation policies in the simulator: hours and share to reach goals."""
     from pipelines.simulation import log_scenario, write_scenario
@@ -283,7 +312,7 @@ def simulate(
     except ValueError as exc:
         console.print(f"[red]--scenario: {exc}[/red]")
         raise typer.Exit(2) from None
-    graph, cat = load_content("educator", None)
+    graph, cat = _simulation_content(framework, catalog)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if "graph-rule" in names:  # the policy's name before 2026-11-24
         console.print("[yellow]graph-rule is now called pathway-rule[/yellow] (graph-rule is "

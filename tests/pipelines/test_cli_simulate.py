@@ -74,3 +74,49 @@ def test_an_unknown_scenario_lists_the_valid_ones(tmp_path):
     result = runner.invoke(app, ["simulate", "--scenario", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "nope" in result.output and "steep-gate" in result.output
+
+
+def test_simulate_runs_on_a_framework_and_catalog_of_ones_own(tmp_path):
+    import json
+
+    import yaml
+
+    from tests.pipelines.test_file_training import CATALOG, FRAMEWORK
+
+    framework, catalog = tmp_path / "framework.yaml", tmp_path / "catalog.json"
+    framework.write_text(yaml.safe_dump(FRAMEWORK))
+    catalog.write_text(json.dumps(CATALOG))
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--policies", "pathway-rule,engine-no-model,engine",
+                                 "--no-model", "--framework", str(framework), "--catalog",
+                                 str(catalog), "--educators", "30", "--steps", "3", "--out",
+                                 str(out), "--no-mlflow"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "default.csv").set_index("policy")
+    assert list(table.index) == ["pathway-rule", "engine-no-model", "engine"]
+    assert table["hours_to_goal"].notna().all()
+    # a framework file needs its catalog
+    missing = runner.invoke(app, ["simulate", "--framework", str(framework), "--no-mlflow",
+                                  "--out", str(out)])
+    assert missing.exit_code == 2 and "--catalog" in missing.output
+
+
+def test_simulate_refuses_a_champion_trained_on_another_framework(tmp_path, monkeypatch):
+    import json
+
+    import yaml
+
+    from pipelines import tracking
+    from tests.pipelines.test_file_training import CATALOG, FRAMEWORK
+
+    framework, catalog = tmp_path / "framework.yaml", tmp_path / "catalog.json"
+    framework.write_text(yaml.safe_dump(FRAMEWORK))
+    catalog.write_text(json.dumps(CATALOG))
+    champion = tracking.Champion(version="7", run_id="r", predictor=None,
+                                 card={"framework": {"hash": "another"}})
+    monkeypatch.setattr(tracking, "configure", lambda data_dir: None)
+    monkeypatch.setattr(tracking, "load_champion_bundle", lambda tenant=None: champion)
+    result = runner.invoke(app, ["simulate", "--policies", "engine", "--framework",
+                                 str(framework), "--catalog", str(catalog), "--educators", "10",
+                                 "--steps", "1", "--out", str(tmp_path / "sim"), "--no-mlflow"])
+    assert result.exit_code == 2 and "trained on another framework" in result.output
