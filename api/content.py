@@ -98,13 +98,23 @@ class ContentService:
         with self._lock:
             self._active.pop(tenant_id, None)
 
+    @staticmethod
+    def _key(content: TenantContent, state: Any) -> tuple:
+        return (id(content), content.tag, content.framework_hash, state.key, state.loaded_at,
+                state.scope)
+
+    def served(self, content: TenantContent, state: Any) -> Any | None:
+        """``state`` adapted to ``content`` when already built (None: call :meth:`serve`,
+        which may build an index: from a worker thread)."""
+        found = self._served.get(self._key(content, state))
+        return found if found is not None and found.content is content else None
+
     def serve(self, content: TenantContent, state: Any) -> Any:
         """``state`` adapted to ``content`` (see the module docstring), built once and kept."""
-        key = (id(content), content.tag, content.framework_hash, state.key, state.loaded_at,
-               state.scope)
-        found = self._served.get(key)
-        if found is not None and found.content is content:
+        found = self.served(content, state)
+        if found is not None:
             return found
+        key = self._key(content, state)
         if content.default:
             served = replace(state, content=content)
         elif state.predictor is not None and (content.framework_version is None

@@ -508,9 +508,10 @@ class Services:
         return self.content.serve(content, self.models.for_tenant(tenant_id))
 
     def known(self, tenant_id: str, content: TenantContent) -> ModelState | None:
-        """As :meth:`serve` when no load is needed (None: call :meth:`serve`)."""
+        """As :meth:`serve` when nothing needs loading or building (None: call :meth:`serve`
+        from a worker thread)."""
         state = self.models.known(tenant_id)
-        return None if state is None else self.content.serve(content, state)
+        return None if state is None else self.content.served(content, state)
 
     def close(self) -> None:
         """Finish queued mastery refreshes and write the pending recommendation log (called
