@@ -45,7 +45,13 @@ __all__ = [
     "champion_version",
     "load_champion_gains",
     "load_champion_severity",
+    "load_version_bundle",
+    "read_gains",
+    "download_model",
+    "load_model_dir",
+    "read_severity",
     "GAINS_ARTIFACT",
+    "SEVERITY_ARTIFACT",
     "log_benchmark_run",
 ]
 
@@ -351,7 +357,7 @@ def load_champion_gains() -> pd.DataFrame | None:
         There is no champion: train and ``pdrec promote`` a version first.
     """
     client = MlflowClient()
-    gains, absent = _optional(client, _require_champion(client), GAINS_ARTIFACT, _read_gains,
+    gains, absent = _optional(client, _require_champion(client), GAINS_ARTIFACT, read_gains,
                               "the catalog's prior gains")
     if absent:
         warnings.warn(absent, UserWarning, stacklevel=2)
@@ -367,7 +373,7 @@ def load_champion_severity() -> pd.DataFrame | None:
     """
     client = MlflowClient()
     severity, absent = _optional(client, _require_champion(client), SEVERITY_ARTIFACT,
-                                 _read_severity, "no rater correction")
+                                 read_severity, "no rater correction")
     if absent:
         warnings.warn(absent, UserWarning, stacklevel=2)
     return severity
@@ -400,13 +406,33 @@ def _predictor(version: ModelVersion) -> MasteryPredictor:
     return predictor
 
 
+def download_model(version: str | int, dst: Path) -> Path:
+    """Copy registered version ``version``'s MLflow model directory, as MLflow wrote it
+    (``MLmodel``, the pickled pyfunc, environment files), into folder ``dst``; return it.
+
+    Used by :func:`pipelines.model_bundle.export_bundle`; configure tracking first.
+    """
+    return Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{MODEL_NAME}/{version}", dst_path=str(dst)))
+
+
+def load_model_dir(path: Path, version: str) -> MasteryPredictor:
+    """The predictor of an MLflow model directory on disk, labelled ``version``: read with
+    ``mlflow.pyfunc.load_model`` from the local path, so no tracking server or registry is
+    needed (:func:`pipelines.model_bundle.load_bundle`)."""
+    model = mlflow.pyfunc.load_model(str(path))
+    predictor = model.unwrap_python_model().predictor
+    predictor.version = str(version)
+    return predictor
+
+
 def _bundle(client: MlflowClient, version: ModelVersion) -> Champion:
     """Everything of one version: its model, and its run's artifacts and parameters."""
     predictor = _predictor(version)
     notes: list[str] = []
     tables = {}
-    for name, read, instead in ((GAINS_ARTIFACT, _read_gains, "the catalog's prior gains"),
-                                (SEVERITY_ARTIFACT, _read_severity, "no rater correction")):
+    for name, read, instead in ((GAINS_ARTIFACT, read_gains, "the catalog's prior gains"),
+                                (SEVERITY_ARTIFACT, read_severity, "no rater correction")):
         try:
             tables[name], note = _optional(client, version, name, read, instead)
         except Exception as exc:  # noqa: BLE001 - optional: served without it, and said so
@@ -456,7 +482,9 @@ def _optional(client: MlflowClient, version: ModelVersion, name: str,
     return table, None
 
 
-def _read_gains(text: str, run_id: str) -> pd.DataFrame:
+def read_gains(text: str, run_id: str) -> pd.DataFrame:
+    """A :data:`GAINS_ARTIFACT` text as the served table, indexed by ``(activity_id,
+    competency_id)``; a ValueError naming ``run_id`` and the missing columns."""
     gains = pd.read_csv(io.StringIO(text), dtype={"activity_id": str, "competency_id": str})
     missing = {"activity_id", "competency_id", "gain_mean"} - set(gains.columns)
     if missing:
@@ -465,5 +493,6 @@ def _read_gains(text: str, run_id: str) -> pd.DataFrame:
     return gains.set_index(["activity_id", "competency_id"])
 
 
-def _read_severity(text: str, run_id: str) -> pd.DataFrame:  # noqa: ARG001 - as _read_gains
+def read_severity(text: str, run_id: str) -> pd.DataFrame:  # noqa: ARG001 - as read_gains
+    """A :data:`SEVERITY_ARTIFACT` text as the served table (``rater_id`` kept a string)."""
     return pd.read_csv(io.StringIO(text), dtype={"rater_id": str})
