@@ -458,6 +458,7 @@ from pipelines import (  # noqa: E402, F401
     cli_crosswalk,
     cli_framework,
     cli_keys,
+    cli_model,
     cli_offline,
     cli_roster,
     cli_tenant,

@@ -41,7 +41,8 @@ from pipelines.model_card import CARD_ARTIFACT
 from pipelines.tracking import GAINS_ARTIFACT, SEVERITY_ARTIFACT, Champion
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "MODEL_DIR", "PARAMS", "BundleError",
-           "Manifest", "export_bundle", "load_bundle", "read_manifest", "verify_bundle"]
+           "Manifest", "export_bundle", "load_bundle", "read_card", "read_manifest",
+           "verify_bundle"]
 
 FORMAT = "pdrec-model-bundle"
 FORMAT_VERSION = 1
@@ -244,14 +245,22 @@ def load_bundle(bundle_dir: Path) -> Champion:
             raise BundleError(f"{where}: file {name!r} cannot be read ({exc})") from exc
         table.attrs.update(version=manifest.version, run_id=manifest.run_id)
         tables[name] = table
-    card = _json_file(bundle_dir, CARD_ARTIFACT, manifest) if CARD_ARTIFACT in manifest.files \
-        else None
+    card = read_card(bundle_dir)
     params = _json_file(bundle_dir, PARAMS, manifest) if PARAMS in manifest.files else {}
     predictor = tracking.load_model_dir(bundle_dir / MODEL_DIR, manifest.version)
     return Champion(version=manifest.version, run_id=manifest.run_id, predictor=predictor,
                     gains=tables[GAINS_ARTIFACT], severity=tables[SEVERITY_ARTIFACT],
                     params=MappingProxyType({str(k): str(v) for k, v in params.items()}),
                     notes=tuple(notes), card=card, trained_at=manifest.trained_at)
+
+
+def read_card(bundle_dir: Path) -> dict | None:
+    """The bundle's model card, None when it has none (verify the bundle first:
+    :func:`verify_bundle`); BundleError naming the file when it is not a JSON object."""
+    manifest = read_manifest(bundle_dir)
+    if CARD_ARTIFACT not in manifest.files:
+        return None
+    return _json_file(Path(bundle_dir), CARD_ARTIFACT, manifest)
 
 
 def _json_file(bundle_dir: Path, name: str, manifest: Manifest) -> dict:
