@@ -105,6 +105,9 @@ class ModelState:
     # not adapted yet (the default content's index and estimator)
     content: TenantContent | None = field(default=None, repr=False, compare=False)
     note: str | None = None  # why the graph rule answers though a model is served
+    # where the loader read the model: "registry" (MLflow) or "bundle" (a directory,
+    # PDREC_MODEL_DIR: pipelines.model_bundle); None when the loader does not say
+    source: str | None = None
 
     @property
     def fallback(self) -> bool:
@@ -123,9 +126,11 @@ class ModelState:
         tenant's own, the ``default`` one, or ``none`` (the evidence filter); ``card`` what it
         was trained on (None for the evidence filter or a model logged without a card);
         ``content`` the framework and catalog versions the answer used; ``note`` why the graph
-        rule answers when a model is served (a tenant framework it was not trained on)."""
+        rule answers when a model is served (a tenant framework it was not trained on);
+        ``source`` where the model was read from (the registry or a bundle directory)."""
         return {"name": self.name, "version": self.version, "fallback": self.fallback,
                 "scope": "none" if self.fallback else self.scope,
+                "source": None if self.fallback else self.source,
                 "card": None if self.fallback else self.card, "note": self.note,
                 "content": None if self.content is None else self.content.info()}
 

@@ -8,6 +8,9 @@ variable                              meaning (default)
 ``MLFLOW_TRACKING_URI``               read by :mod:`pipelines.tracking` (``DATA_DIR/mlflow``)
 ``PDREC_LOAD_MODEL``                  ``pdrec serve`` loads ``models:/mastery@champion`` at start
                                       (``true``; :mod:`pipelines.app`)
+``PDREC_MODEL_DIR``                   a model bundle directory (``pdrec model export``) served as the
+                                      default model instead of the registry's champion; verified at
+                                      start, a bad bundle stops the start (none; :mod:`pipelines.app`)
 ``PDREC_TENANT_MODELS``               tenants' own champions (``pdrec promote --tenant``) kept loaded
                                       per process, least recently used out; each is loaded on its
                                       tenant's first request and again at every reload (``8``; 0:
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "PDREC_DATABASE_URL"))
     load_model: bool = True
+    model_dir: Path | None = None  # a bundle served as the default model (pipelines.model_bundle)
     tenant_models: int = Field(default=8, ge=0)
     tenant_contents: int = Field(default=32, ge=1)  # tenant contents kept built (api.content)
     max_batch: int = Field(default=5000, ge=1)

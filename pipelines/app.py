@@ -8,6 +8,7 @@ mode (``pipelines.app:create_app``), once per worker.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,10 +16,11 @@ from fastapi import FastAPI
 from api.app import create_app as create_api
 from api.services import Loader, ModelState, TenantLoader
 from api.settings import Settings
-from pipelines import tracking
+from pipelines import model_bundle, tracking
 from pipelines.model_card import served_card
 
-__all__ = ["champion_loader", "tenant_champion_loader", "create_app", "model_state"]
+__all__ = ["bundle_loader", "champion_loader", "tenant_champion_loader", "create_app",
+           "model_state"]
 
 log = logging.getLogger("pdrec.api")
 
@@ -39,9 +41,34 @@ def champion_loader(data_dir: Path) -> Loader:
             return ModelState(reason="no champion in the model registry (models:/mastery@champion)")
         for note in champion.notes:  # a gains or severity table absent or unreadable
             log.warning("%s", note)
-        return model_state(champion)
+        return model_state(champion, source="registry")
 
     return load
+
+
+def bundle_loader(model_dir: Path, first: tracking.Champion | None = None) -> Loader:
+    """A loader of the model bundle in ``model_dir`` (:func:`pipelines.model_bundle.load_bundle`,
+    ``PDREC_MODEL_DIR``): no tracking server or registry is read. Each load verifies the bundle
+    again, so a reload picks up a bundle replaced in place, and a broken one keeps the model
+    being served. ``first``: a bundle already loaded, returned by the first load instead.
+    """
+    pending = [] if first is None else [first]
+
+    def load() -> ModelState:
+        champion = pending.pop() if pending else model_bundle.load_bundle(model_dir)
+        for note in champion.notes:  # a gains or severity table absent from the bundle
+            log.warning("%s", note)
+        return model_state(champion, source="bundle")
+
+    return load
+
+
+def registry_exists(data_dir: Path) -> bool:
+    """Whether there is a model registry to read: ``MLFLOW_TRACKING_URI`` is set or the embedded
+    store exists (``DATA_DIR/mlflow/mlflow.db``); asking :mod:`pipelines.tracking` would create
+    the embedded one."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (
+        Path(data_dir).resolve() / "mlflow" / "mlflow.db").is_file()
 
 
 def tenant_champion_loader(data_dir: Path) -> TenantLoader:
@@ -61,14 +88,15 @@ def tenant_champion_loader(data_dir: Path) -> TenantLoader:
             return None
         for note in champion.notes:
             log.warning("tenant %s: %s", tenant, note)
-        return model_state(champion)
+        return model_state(champion, source="registry")
 
     return load
 
 
-def model_state(champion: tracking.Champion) -> ModelState:
-    """What the app serves of a champion: every field from its one version."""
-    return ModelState(predictor=champion.predictor,
+def model_state(champion: tracking.Champion, source: str = "registry") -> ModelState:
+    """What the app serves of a champion: every field from its one version; ``source`` says
+    where it was read (``registry`` or ``bundle``)."""
+    return ModelState(predictor=champion.predictor, source=source,
                       name=str(getattr(champion.predictor, "name", "mastery")),
                       version=champion.version, run_id=champion.run_id, gains=champion.gains,
                       severity=champion.severity, params=champion.params,
@@ -77,9 +105,29 @@ def model_state(champion: tracking.Champion) -> ModelState:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API app serving the MLflow champion (when ``PDREC_LOAD_MODEL``, the default)."""
+    """The API app serving the MLflow champion (when ``PDREC_LOAD_MODEL``, the default), or the
+    bundle in ``PDREC_MODEL_DIR`` when it is set.
+
+    A bundle is loaded here, before the app exists: one that fails verification or loading
+    raises :class:`~pipelines.model_bundle.BundleError` (or MLflow's error) and the process does
+    not start, rather than serving the graph rule (what a registry champion that fails to load
+    does: the registry may be down for a while, a named directory is a deployment mistake).
+    Tenants' own champions still come from the registry when one exists
+    (:func:`registry_exists`); without one, every tenant is served the bundle.
+    """
     settings = settings or Settings()
     if not settings.load_model:
         return create_api(settings)
-    return create_api(settings, model_loader=champion_loader(settings.data_dir),
-                      tenant_loader=tenant_champion_loader(settings.data_dir))
+    data_dir = settings.data_dir
+    tenants = tenant_champion_loader(data_dir)
+    if settings.model_dir is None:
+        return create_api(settings, model_loader=champion_loader(data_dir), tenant_loader=tenants)
+    champion = model_bundle.load_bundle(settings.model_dir)  # raises: the start fails, loudly
+    log.info("serving model bundle %s (mastery version %s, run %s)", settings.model_dir,
+             champion.version, champion.run_id)
+
+    def tenant_load(tenant: str) -> ModelState | None:
+        return tenants(tenant) if registry_exists(data_dir) else None
+
+    return create_api(settings, model_loader=bundle_loader(settings.model_dir, champion),
+                      tenant_loader=tenant_load)

@@ -185,6 +185,10 @@ class ModelInfo(BaseModel):
     scope: Literal["tenant", "default", "none"] = Field(
         "default", description="Whose champion answered: the tenant's own (`pdrec promote "
                                "--tenant`), the default one, or none (the graph rule)")
+    source: Literal["registry", "bundle"] | None = Field(
+        None, description="Where the model was read from: the MLflow `registry`, or a `bundle` "
+                          "directory (`PDREC_MODEL_DIR`, `pdrec model export`); null for the "
+                          "graph rule")
     card: ModelCard | None = Field(
         None, description="What the model was trained on (its model card, short); null for the "
                           "graph rule or a model logged without a card")

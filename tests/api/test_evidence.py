@@ -34,7 +34,7 @@ def test_each_record_gets_an_outcome_and_bad_ones_do_not_sink_good_ones(api_any)
     assert body["model"].pop("content")["framework"]["version"] is None
     assert body["model"].pop("note") is None
     assert body["model"] == {"name": "evidence-filter", "version": None, "fallback": True,
-                               "scope": "none", "card": None}
+                               "scope": "none", "source": None, "card": None}
     assert api_any.services.store.count_evidence("acme") == 1
 
 

@@ -36,7 +36,7 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         assert before["model"].pop("content")["framework"]["source"] == "default"
         assert before["model"].pop("note") is None
         assert before["model"] == {"name": "evidence-filter", "version": None, "fallback": True,
-                                   "scope": "none", "card": None}
+                                   "scope": "none", "source": None, "card": None}
         raters = api.get("/v1/admin/raters", who="admin").json()
         assert raters["raters"] == [] and "without a model" in raters["note"]
 
@@ -50,7 +50,7 @@ def test_no_champion_serves_the_evidence_filter_then_reload_swaps_in_the_champio
         assert model.pop("card")["data"]["kind"] == "synthetic"
         assert model.pop("content") is None and model.pop("note") is None  # no tenant content
         assert model == {"name": "lightgbm", "version": version, "fallback": False,
-                         "scope": "default"}
+                         "scope": "default", "source": "registry"}
         raters = api.get("/v1/admin/raters", who="admin").json()["raters"]
         assert raters and {"rater_id", "n_ratings", "severity", "severity_low",
                            "severity_high"} == set(raters[0])
@@ -98,7 +98,7 @@ def test_champion_loaded_at_start_and_new_evidence_changes_its_estimate(registry
         assert body["model"].pop("content")["catalog"]["source"] == "default"
         assert body["model"].pop("note") is None
         assert body["model"] == {"name": "lightgbm", "version": version, "fallback": False,
-                                 "scope": "default"}
+                                 "scope": "default", "source": "registry"}
         _check_card(card, root, version)
         for path in ("/v1/educators/T1/recommendations", "/v1/educators/T1/mastery"):
             assert api.get(path).json()["model"]["card"] == card

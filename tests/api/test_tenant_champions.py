@@ -52,6 +52,7 @@ def _models(api) -> dict[str, dict]:
         assert all(m == seen[0] for m in seen), seen
         card = seen[0].pop("card")  # the served version's card (test_model_serving checks it)
         assert card is not None and card["data"]["kind"] == "synthetic", card
+        assert seen[0].pop("source") == "registry"  # read from the MLflow registry
         content = seen[0].pop("content")  # both tenants are on the default content
         assert seen[0].pop("note") is None and content["framework"]["source"] == "default"
         out[tenant] = seen[0]
@@ -140,7 +141,7 @@ def test_tenant_models_load_once_are_bounded_and_reload_together():
     models.reload()
     assert models.for_tenant("a").info()["scope"] == "tenant"
     assert models.for_tenant("z").info() == {"name": "m", "version": "0", "fallback": False,
-                                             "scope": "default", "card": None,
+                                             "scope": "default", "source": None, "card": None,
                                              "note": None, "content": None}
     for t in ("a", "z", "a", "z"):
         models.for_tenant(t)
