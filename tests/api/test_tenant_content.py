@@ -196,3 +196,16 @@ def test_the_coach_page_shows_the_tenants_framework(two_tenants):
     assert [(g["competency_id"], g["name"]) for g in listed[0]["goals"]] == [
         ("D.ASSESS", "Assessment")]
     assert listed[0]["progress"] == {"scope": "goals", "mastered": 0, "total": 2}
+
+
+def test_uploads_and_isolation_hold_on_either_store(api_any):
+    api = api_any
+    assert _status(api.post("/v1/evidence", json={"records": [_ev(1, RETIRED)]})) == ["accepted"]
+    r = api.put("/v1/admin/framework", who="admin",
+                json={"document": FRAMEWORK, "catalog": CATALOG})
+    assert r.status_code == 200 and r.json()["retired"][0]["competency_id"] == RETIRED, r.text
+    assert api.get("/v1/activities").json()["count"] == 3
+    assert api.get("/v1/activities", who="other").json()["count"] > 100
+    recs = api.get("/v1/educators/T1/recommendations").json()
+    assert {i["activity_id"] for i in recs["items"]} <= {"D-1", "D-2", "D-3"}
+    assert api.services.store.count_evidence("acme", "T1") == 1
