@@ -160,6 +160,10 @@ def demo(
         f"  export KEY={tenant.keys['platform']}\n"
         f"  curl -H \"Authorization: Bearer $KEY\" '{base}/v1/educators/{first}/recommendations?k=3'\n"
         f"  the coach page: {base}/coach (sign in with the coach key)")
+    from pipelines.demo_district import district_lines, seed_district_tenant
+
+    for line in district_lines(seed_district_tenant(data_dir, seed=seed), base):
+        console.print(line)
     if serve_api:
         serve(data_dir=data_dir, host="127.0.0.1", port=port, workers=1)
 
