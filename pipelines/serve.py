@@ -61,6 +61,12 @@ class _TcpConfig(uvicorn.Config):
         return sock
 
 
+MAX_REQUEST_HEAD_BYTES = 1 << 20
+"""The longest request line and headers uvicorn accepts (its own default is 16 KiB): a query the
+API documents as valid, such as ``available`` with 1,000 activity ids of up to 128 characters,
+percent-encoded, must reach the app and get its answer, not a 400 from the HTTP parser."""
+
+
 def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           log_level: str = "info") -> None:
     """Migrate the store once, then run the API with uvicorn (:func:`pipelines.app.create_app`:
@@ -83,10 +89,11 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers:
         folder.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     if workers == 1:
-        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port,
-                    log_level=log_level, access_log=False)
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level=log_level,
+                    access_log=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
         return
-    config = _TcpConfig(APP_FACTORY, factory=True, host=host, port=port,
-                        workers=workers, log_level=log_level, access_log=False)
+    config = _TcpConfig(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
+                        log_level=log_level, access_log=False,
+                        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
     with contextlib.suppress(KeyboardInterrupt):  # what uvicorn.run does, socket fixed
         Multiprocess(config, sockets=[config.bind_socket()]).run()
