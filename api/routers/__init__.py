@@ -11,6 +11,7 @@ from api.routers import (
     health,
     pathways,
     recommendations,
+    roster,
     tenant_content,
 )
 
@@ -18,6 +19,6 @@ from api.routers import (
 # route right after the health checks; no two routers have overlapping paths.
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
-           crosswalks.router, admin.router, tenant_content.router]
+           crosswalks.router, admin.router, tenant_content.router, roster.router]
 
 __all__ = ["ROUTERS"]

@@ -18,6 +18,7 @@ from api.auth import Admin
 from api.deps import ServicesDep
 from api.errors import BadRequest, NotFound
 from api.routers._common import errors, json_response
+from api.schemas.imports import CaseUploadIn, CaseUploadOut
 from api.schemas.tenant_content import (
     ActivateIn,
     CatalogUploadIn,
@@ -27,6 +28,7 @@ from api.schemas.tenant_content import (
 )
 from api.services import Services
 from recommender.graph import framework_to_dict
+from recommender.standards.case import import_case
 from recommender.tenant_content import ContentError, upload
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -49,7 +51,7 @@ def _problems(exc: ContentError) -> BadRequest:
     return BadRequest(f"{exc}; nothing was stored", details=details)
 
 
-def _upload(services: Services, tenant_id: str, by: str, **documents) -> Response:
+def _upload(services: Services, tenant_id: str, by: str, **documents) -> dict:
     services.content.forget(tenant_id)  # check against what the store says is active now
     current = services.content.for_tenant(tenant_id)
     try:
@@ -58,10 +60,9 @@ def _upload(services: Services, tenant_id: str, by: str, **documents) -> Respons
         raise _problems(exc) from None
     services.content.forget(tenant_id)
     now = services.content.for_tenant(tenant_id)
-    return json_response({"versions": report.versions,
-                          "educators_marked_stale": report.stale_educators,
-                          "framework_hash": report.framework_hash, "retired": report.retired,
-                          "content": now.info()})
+    return {"versions": report.versions, "educators_marked_stale": report.stale_educators,
+            "framework_hash": report.framework_hash, "retired": report.retired,
+            "content": now.info()}
 
 
 _UPLOAD = ("Checked with the loaders every framework and catalog file goes through (errors: "
@@ -77,8 +78,37 @@ _UPLOAD = ("Checked with the loaders every framework and catalog file goes throu
             description=_UPLOAD + " The tenant's catalog must load against the new framework, "
                         "or come with it (`catalog`).", responses=errors(401, 403, 422))
 def put_framework(body: FrameworkUploadIn, who: Admin, services: ServicesDep) -> Response:
-    return _upload(services, who.tenant_id, who.key_id, framework=body.document,
-                   catalog=body.catalog, mapping=body.mapping)
+    return json_response(_upload(services, who.tenant_id, who.key_id, framework=body.document,
+                                 catalog=body.catalog, mapping=body.mapping))
+
+
+@router.put("/framework/case", response_model=CaseUploadOut,
+            summary="Import a CASE package as a new version of the tenant's framework",
+            description="A 1EdTech CASE 1.0 CFPackage: CFItems become competencies (codes kept), "
+                        "`isChildOf` domains, `precedes` prerequisites, `hasSkillLevel` or notes "
+                        "level descriptors (docs/standards.md). What can be imported is stored "
+                        "as with `PUT /v1/admin/framework`, and the answer carries the import "
+                        "report (every element left out, with its identifier and reason). A "
+                        "package from which no competency can be imported is a 422 with the "
+                        "report's reasons; nothing is stored. " + _UPLOAD,
+            responses=errors(401, 403, 422))
+def put_framework_case(body: CaseUploadIn, who: Admin, services: ServicesDep) -> Response:
+    try:
+        imported = import_case(body.package, association_map=body.associations)
+    except ValueError as exc:  # an association type CASE does not define
+        raise BadRequest(str(exc), details=[{"field": "associations",
+                                             "value": str(body.associations),
+                                             "reason": str(exc)}]) from None
+    report = imported.report.to_dict()
+    if imported.framework is None:
+        raise BadRequest("no competency could be imported from the CASE package; nothing was "
+                         "stored", details=[{"field": f"package.{s['element']}",
+                                             "value": s["identifier"],
+                                             "reason": f"{s['reason']}: {s['detail']}"}
+                                            for s in report["skipped"][:100]])
+    answer = _upload(services, who.tenant_id, who.key_id, framework=imported.framework,
+                     catalog=body.catalog, mapping=body.mapping)
+    return json_response({**answer, "report": report})
 
 
 @router.put("/catalog", response_model=ContentUploadOut,
@@ -86,7 +116,7 @@ def put_framework(body: FrameworkUploadIn, who: Admin, services: ServicesDep) ->
             description=_UPLOAD + " The catalog is checked against the tenant's framework.",
             responses=errors(401, 403, 422))
 def put_catalog(body: CatalogUploadIn, who: Admin, services: ServicesDep) -> Response:
-    return _upload(services, who.tenant_id, who.key_id, catalog=body.document)
+    return json_response(_upload(services, who.tenant_id, who.key_id, catalog=body.document))
 
 
 def _read(services: Services, tenant_id: str, kind: Kind, version: int | None) -> Response:

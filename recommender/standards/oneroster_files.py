@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -68,8 +69,13 @@ class RosterFiles:
         return self.modes.get(name, "absent")
 
 
-def _members(source: Path | bytes) -> dict[str, bytes]:
-    """The raw bytes of each ``*.csv`` of a folder or a zip (path or bytes), by name."""
+def _members(source: Path | bytes | Mapping[str, str | bytes]) -> dict[str, bytes]:
+    """The raw bytes of each ``*.csv`` of a folder, a zip (path or bytes) or a mapping of file
+    names to their text (as an API body carries them), by name."""
+    if isinstance(source, Mapping):
+        return {PurePosixPath(str(name)).name: (text.encode() if isinstance(text, str) else text)
+                for name, text in sorted(source.items())
+                if str(name).lower().endswith(".csv")}
     if isinstance(source, bytes | bytearray):
         return _zip_members(zipfile.ZipFile(io.BytesIO(source)))
     path = Path(source)
@@ -121,8 +127,9 @@ def _manifest(raw: bytes, out: RosterFiles) -> dict[str, str]:
             if k.startswith("file.")}
 
 
-def read_roster(source: Path | str | bytes) -> RosterFiles:
-    """Read a OneRoster CSV set from a folder, a zip file or the bytes of a zip.
+def read_roster(source: Path | str | bytes | Mapping[str, str | bytes]) -> RosterFiles:
+    """Read a OneRoster CSV set from a folder, a zip file, the bytes of a zip, or a mapping of
+    file names (``users.csv``, ...) to their contents.
 
     Raises ``ValueError`` only when ``source`` is neither a folder nor a zip (or a broken zip);
     a file that cannot be parsed as CSV is a note and is left out, never an exception.

@@ -19,6 +19,7 @@ file does not mark educators it lacks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def _not_applied(educators: pd.DataFrame, ids: list[str], reason: str) -> pd.Dat
                          "reason": reason}, columns=list(REJECTION_COLUMNS))
 
 
-def import_roster(store, tenant_id: str, source: Path | str | bytes, *,  # noqa: ANN001
+def import_roster(store, tenant_id: str, source: Path | str | bytes | Mapping, *,  # noqa: ANN001
                   id_field: str = "sourcedId", dry_run: bool = False,
                   now: pd.Timestamp | str | None = None) -> RosterResult:
     """Read, map and (unless ``dry_run``) store a roster for one tenant; see the module

@@ -40,11 +40,13 @@ OUT_OF_WINDOW = "is outside the accepted window"
 """The reason of a time outside the field contract's window (from 1970-01-01 to now + 1 day)."""
 
 
-CONTENT_PATHS = ("/v1/admin/framework", "/v1/admin/catalog", "/v1/admin/{kind}/active")
-CONTENT_FIELDS = ("framework", "catalog", "mapping", "version")
+CONTENT_PATHS = ("/v1/admin/framework", "/v1/admin/catalog", "/v1/admin/{kind}/active",
+                 "/v1/admin/framework/case")
+CONTENT_FIELDS = ("framework", "catalog", "mapping", "version", "package", "associations")
 """A tenant's framework or catalog upload (docs/tenants.md) is a document checked by the
 loaders: prerequisites naming competencies, no cycles, a catalog's targets in the framework it
-is served with. No JSON Schema states these; such a 422 names the document (or the version)."""
+is served with; a CASE package must hold an importable item, its association types must be
+CASE's. No JSON Schema states these; such a 422 names the document (or the version)."""
 
 
 def accepted_unless_out_of_window(ctx, response, case):
