@@ -154,7 +154,7 @@ def post_evidence(
     report: Report = _REPORT,
 ) -> Response:
     records = _items(body, "records", services.settings.max_batch, "evidence record")
-    coded = expand_coded_records(records, crosswalk_of(services))
+    coded = expand_coded_records(records, crosswalk_of(services, content.graph))
     result = ingest_records(services, who.tenant_id, coded.records, now, content.graph)
     outcomes = []
     codes = coded.codes
@@ -290,6 +290,7 @@ def post_xapi(
 def post_badges(
     who: EvidenceWriter,
     services: ServicesDep,
+    content: ContentDep,
     now: Now,
     body: BadgeBatchIn,
     report: Report = _REPORT,
@@ -301,7 +302,8 @@ def post_badges(
             "split the batch",
             details=[{"field": "badges", "value": len(body.badges),
                       "reason": f"at most {limit} items"}])
-    return json_response(ingest_badges(services, who.tenant_id, body, now, report))
+    return json_response(ingest_badges(services, who.tenant_id, body, now, report,
+                                       graph=content.graph))
 
 
 def _record_completions(services: Services, who: Principal, mapping: XapiMapping,

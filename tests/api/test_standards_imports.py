@@ -69,3 +69,31 @@ def test_a_roster_row_that_cannot_be_used_is_reported_with_file_and_line(api):
     assert rejected["line"] == 2 and rejected["sourced_id"] == "rb-t001"
     assert "wizard" in (rejected["value"] or "") + rejected["reason"]
     assert body["counts"]["created"] == 39
+
+
+def test_coded_evidence_badges_and_the_crosswalk_follow_the_tenants_framework(api):
+    assert api.put("/v1/admin/framework/case", who="admin", json=_case_body()).status_code == 200
+    competency = next(c for c in api.get("/v1/framework").json()["competencies"]
+                      if c.get("code") == "RB.PL.1")["id"]
+    # the district framework has no Danielson crosswalk: the endpoint says so, coded evidence
+    # is rejected naming the code; the default tenant keeps its crosswalk
+    assert api.get("/v1/crosswalks").status_code == 404
+    assert api.get("/v1/crosswalks", who="other").status_code == 200
+    coded = api.post("/v1/evidence", json={"records": [
+        {"evidence_id": "c1", "educator_id": "T1", "competency_id": "danielson:3b",
+         "source": "observation", "score": 3, "observed_at": "2026-11-20T14:00:00Z"}]}).json()
+    assert coded["accepted"] == 0 and coded["rejected"] == 1
+    # a badge aligned to the district's own competency lands on it
+    badge = {"@context": "https://w3id.org/openbadges/v2", "type": "Assertion", "id": "urn:b:1",
+             "recipient": {"type": "email", "hashed": False, "identity": "t1@example.org"},
+             "issuedOn": "2026-10-01T00:00:00Z",
+             "badge": {"type": "BadgeClass", "id": "urn:bc:1", "name": "Planning",
+                       "criteria": {"narrative": "done"}, "issuer": "urn:issuer:1",
+                       "alignment": [{"targetName": "Planning", "targetCode": competency,
+                                      "targetUrl": f"urn:pdrec:competency:{competency}"}]}}
+    r = api.post("/v1/evidence/badges", json={"badges": [badge], "educator_id": "T1"})
+    assert r.status_code in (200, 201, 207), r.text
+    assert r.json()["accepted"] == 1, r.text
+    other = api.post("/v1/evidence/badges", who="other",
+                     json={"badges": [badge], "educator_id": "T1"}).json()
+    assert other["accepted"] == 0  # not a competency of the default framework
