@@ -168,11 +168,23 @@ def demo(
         serve(data_dir=data_dir, host="127.0.0.1", port=port, workers=1)
 
 
-def _simulation_content(framework: str, catalog: Path | None):
-    """The framework and catalog to simulate; exits 2 naming the problem (no catalog, a file
-    that does not load)."""
+def _simulation_content(framework: str, catalog: Path | None, tenant: str | None,
+                        data_dir: Path):
+    """The framework and catalog to simulate (files, or a tenant's active versions in the
+    store); exits 2 naming the problem (no catalog, a file that does not load)."""
     from recommender.errors import RecommenderError
 
+    if tenant is not None:
+        from pipelines.serve import project_store
+        from recommender.tenant_content import TenantContent, resolve_content
+
+        graph, cat = load_content(framework, catalog)
+        with project_store(data_dir) as store:
+            content = resolve_content(store, tenant, TenantContent(graph, cat))
+        console.print(f"tenant {tenant}: framework {content.graph.graph.get('name')!r} "
+                      f"(version {content.framework_version or 'default'}), catalog version "
+                      f"{content.catalog_version or 'default'}")
+        return content.graph, content.catalog
     try:
         graph, cat = load_content(framework, catalog)
     except (OSError, ValueError, RecommenderError) as exc:
@@ -306,6 +318,9 @@ def simulate(
     ] = "educator",
     catalog: Annotated[Path | None, typer.Option(
         help="The framework's activity catalog file (needed for a framework file).")] = None,
+    tenant: Annotated[str | None, typer.Option(
+        help="Simulate this tenant's active framework and catalog from the store (its uploads; "
+             "the default content when it has none).")] = None,
 ) -> None:
     """Compare recommendation policies in the simulator: hours and share to reach goals."""
     from pipelines.simulation import log_scenario, write_scenario
@@ -316,7 +331,7 @@ def simulate(
     except ValueError as exc:
         console.print(f"[red]--scenario: {exc}[/red]")
         raise typer.Exit(2) from None
-    graph, cat = _simulation_content(framework, catalog)
+    graph, cat = _simulation_content(framework, catalog, tenant, data_dir)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if "graph-rule" in names:  # the policy's name before 2026-11-24
         console.print("[yellow]graph-rule is now called pathway-rule[/yellow] (graph-rule is "

@@ -120,3 +120,29 @@ def test_simulate_refuses_a_champion_trained_on_another_framework(tmp_path, monk
                                  str(framework), "--catalog", str(catalog), "--educators", "10",
                                  "--steps", "1", "--out", str(tmp_path / "sim"), "--no-mlflow"])
     assert result.exit_code == 2 and "trained on another framework" in result.output
+
+
+def test_simulate_runs_on_a_tenants_uploaded_content(tmp_path):
+    import json
+    from pathlib import Path
+
+    import recommender
+    from pipelines.serve import project_store
+    from recommender.standards.case import import_case
+    from recommender.tenant_content import default_content, upload
+
+    district = Path(recommender.__file__).parent / "data" / "demo_district"
+    framework = import_case(json.loads((district / "case_framework.json").read_text())).framework
+    data_dir = tmp_path / "data"
+    with project_store(data_dir) as store:
+        upload(store, "district", default_content("educator", None), by="test",
+               framework=framework, catalog=(district / "catalog.yaml").read_text())
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--tenant", "district", "--data-dir", str(data_dir),
+                                 "--policies", "pathway-rule,engine-no-model", "--no-model",
+                                 "--educators", "20", "--steps", "2", "--out", str(out),
+                                 "--no-mlflow"])
+    assert result.exit_code == 0, result.output
+    assert "tenant district" in result.output and "(version 1)" in result.output
+    table = pd.read_csv(out / "default.csv").set_index("policy")
+    assert table["hours_to_goal"].notna().all()
