@@ -13,6 +13,8 @@ A catalog file (YAML or JSON) holds ``activities``, each::
     description: ...
     repeatable: true          # optional, default false: may be taken again after completion
     cooldown_days: 30         # optional, only with repeatable: true; default 0
+    credit_hours: 6           # optional, default ``hours``: licensure-renewal credit it earns
+    categories: [english_learners]   # optional renewal categories; default: see below
 
 **Vocabularies.** A catalog may declare its own words for ``format``, ``modality`` and ``level``
 in a top-level ``vocabularies`` block (:mod:`recommender.vocabulary`); without it, or for a key
@@ -27,6 +29,15 @@ since its *last* completion (:meth:`recommender.ranking.EducatorContext.complete
 from the context's completion times and ``now``); :attr:`Catalog.cooldowns` maps each repeatable
 activity to its cool-down. ``cooldown_days`` on an activity that is not repeatable is an error
 (it would do nothing).
+
+**Renewal credit** (:mod:`recommender.renewal`). ``credit_hours`` is the clock-hour credit an
+activity earns toward licensure renewal (a positive number; default: its ``hours``, the seat-plus-
+practice time). ``categories`` is a list of renewal categories (non-empty strings) it counts
+toward; kept in :attr:`Catalog.categories` (long form) for the activities that declare it. An
+activity that declares none counts toward the **domains** of the competencies it targets (the
+framework's ``domain`` of each, e.g. ``instructional``): the default catalog declares none, so a
+tenant's rule on the ``instructional`` category counts the activities targeting instructional
+competencies (:func:`recommender.renewal.activity_credit` derives this).
 
 :func:`load_catalog` checks every field and every competency reference against the framework,
 and names each activity and value that does not resolve. The result is a :class:`Catalog`: one
@@ -66,6 +77,7 @@ class Catalog:
     activities: pd.DataFrame
     targets: pd.DataFrame  # columns: activity_id, competency_id, weight
     vocabularies: Vocabularies = DEFAULT_VOCABULARIES
+    categories: pd.DataFrame | None = None  # columns: activity_id, category (declared ones)
 
     def __len__(self) -> int:
         return len(self.activities)
@@ -113,7 +125,7 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
     vocab = Vocabularies.from_mapping(data.get("vocabularies"))
     problems: list[str] = []
     seen: set[str] = set()
-    rows, targets = [], []
+    rows, targets, categories = [], [], []
     for pos, a in enumerate(items):
         aid = str(a.get("id", f"#{pos}")) if isinstance(a, Mapping) else f"#{pos}"
         if not isinstance(a, Mapping):
@@ -133,7 +145,9 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
             problems.append(f"{aid}: hours {hours!r} must be a positive number")
         if not isinstance(gain, int | float) or isinstance(gain, bool) or not 0 < gain <= 1:
             problems.append(f"{aid}: expected_gain {gain!r} must be in (0, 1]")
-        problems += _repeat_problems(aid, a)
+        problems += _repeat_problems(aid, a) + _credit_problems(aid, a)
+        if isinstance(a.get("categories"), list):
+            categories += [(aid, str(c)) for c in a["categories"]]
         comps = a.get("competencies")
         if not isinstance(comps, Mapping) or not 1 <= len(comps) <= 3:
             problems.append(f"{aid}: competencies must map 1 to 3 competency ids to weights")
@@ -146,15 +160,31 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
             targets.append((aid, str(cid), float(w) if isinstance(w, int | float) else 0.0))
         rows.append({"activity_id": aid, **{c: a.get(c) for c in _ACTIVITY_COLUMNS},
                      "repeatable": a.get("repeatable") is True,
-                     "cooldown_days": a.get("cooldown_days") or 0.0})
+                     "cooldown_days": a.get("cooldown_days") or 0.0,
+                     "credit_hours": a.get("credit_hours") or hours})
     if problems:
         raise CatalogError(f"catalog has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     activities = pd.DataFrame(rows).set_index("activity_id")
     activities["description"] = activities["description"].fillna("")
     activities = activities.astype({"hours": float, "expected_gain": float, "repeatable": bool,
-                                    "cooldown_days": float})
+                                    "cooldown_days": float, "credit_hours": float})
     targets_df = pd.DataFrame(targets, columns=["activity_id", "competency_id", "weight"])
-    return Catalog(activities=activities, targets=targets_df, vocabularies=vocab)
+    cats = pd.DataFrame(categories, columns=["activity_id", "category"]).drop_duplicates()
+    return Catalog(activities=activities, targets=targets_df, vocabularies=vocab,
+                   categories=cats.reset_index(drop=True))
+
+
+def _credit_problems(aid: str, a: Mapping) -> list[str]:
+    """What is wrong with an activity's optional ``credit_hours`` and ``categories``."""
+    out = []
+    credit, cats = a.get("credit_hours"), a.get("categories")
+    if credit is not None and (not isinstance(credit, int | float) or isinstance(credit, bool)
+                               or not 0 < credit < 1e6):
+        out.append(f"{aid}: credit_hours {credit!r} must be a positive number (below 1e6)")
+    if cats is not None and (not isinstance(cats, list) or not all(
+            isinstance(c, str) and c.strip() for c in cats)):
+        out.append(f"{aid}: categories {cats!r} must be a list of non-empty strings")
+    return out
 
 
 def _repeat_problems(aid: str, a: Mapping) -> list[str]:
