@@ -179,7 +179,7 @@ def plan_renewal(rules: RenewalRules, catalog: Catalog, graph: nx.DiGraph,
     goals = tuple(dict.fromkeys(goals))
     t = catalog.targets
     cover = np.array([np.isin(credit.ids, t.loc[t["competency_id"] == g, "activity_id"])
-                      & (upper > 0) for g in goals], dtype=bool).reshape(len(goals), -1)
+                      & (upper > 0) for g in goals], dtype=bool).reshape(len(goals), len(credit.ids))
     shortfalls += [Shortfall("goal", g, 0.0, "no allowed activity targets this goal")
                    for g, row in zip(goals, cover, strict=True) if not row.any()]
     x = solve_renewal(rules, credit, earned, upper, cover[cover.any(axis=1)])
