@@ -24,6 +24,7 @@ __all__ = [
     "recommendation_log",
     "coach_sessions",
     "tenant_content",
+    "teams",
     "CONTENT_KINDS",
     "ROLES",
     "FEEDBACK_EVENTS",
@@ -182,4 +183,16 @@ tenant_content = sa.Table(
     sa.Column("uploaded_by", sa.String(200), nullable=False, server_default=""),
     sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_tenant_content_active", "tenant_id", "active"),
+)
+
+teams = sa.Table(
+    # a tenant's named groups of educators (a PLC, a grade-level team; migration 0006): the
+    # members as a JSON list of educator ids, in the order given
+    "teams", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("team_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("members", sa.Text, nullable=False, server_default="[]"),  # JSON list of ids
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -5,8 +5,9 @@
 (:mod:`~recommender.store.keys`), educators (:mod:`~recommender.store.educators`), evidence
 (:mod:`~recommender.store.evidence`), feedback (:mod:`~recommender.store.feedback`), stored
 mastery (:mod:`~recommender.store.mastery`), the recommendation log
-(:mod:`~recommender.store.audit`), tenant settings (:mod:`~recommender.store.tenant_settings`)
-and the tenants' framework and catalog versions (:mod:`~recommender.store.content`).
+(:mod:`~recommender.store.audit`), tenant settings (:mod:`~recommender.store.tenant_settings`),
+the tenants' framework and catalog versions (:mod:`~recommender.store.content`) and their
+teams (:mod:`~recommender.store.teams`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from recommender.store.evidence import EvidenceStore
 from recommender.store.feedback import FeedbackStore
 from recommender.store.keys import KeyStore
 from recommender.store.mastery import MasteryStore
+from recommender.store.teams import TeamStore
 from recommender.store.tenant_settings import TenantSettingsStore
 
 __all__ = ["Store", "open_store"]
 
 
 class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore,
-            TenantSettingsStore, ContentStore):
+            TenantSettingsStore, ContentStore, TeamStore):
     """Tenant-scoped persistence over one SQLAlchemy engine (share one per process).
 
     Every method that reads or writes a tenant's rows takes the tenant first and every query

@@ -1,0 +1,58 @@
+"""Teams in the store (migration 0006), on SQLite and PostgreSQL: put, replace, read, per tenant,
+and the migration from a store at 0005."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from recommender.store import open_store
+from recommender.store.engine import make_engine
+from tests.pg import fresh_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pdrec.db'}"
+    url, reason = fresh_database()
+    if url is None:
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    return url
+
+
+def test_teams_are_put_replaced_and_read_per_tenant(url):
+    store = open_store(url)
+    try:
+        rec, created = store.put_team("acme", "plc-7", name="Grade 7 math", members=["T2", "T1"])
+        assert created and rec.members == ["T2", "T1"] and rec.name == "Grade 7 math"
+        again, created = store.put_team("acme", "plc-7", name="G7", members=["T3"])
+        assert not created and again.members == ["T3"] and again.created_at == rec.created_at
+        assert store.get_team("acme", "plc-7").members == ["T3"]
+        assert store.get_team("other", "plc-7") is None
+        assert store.get_team("acme", "nope") is None
+    finally:
+        store.dispose()
+
+
+def test_migration_0006_adds_teams_to_a_store_at_0005(url):
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location",
+                        str(resources.files("recommender.store").joinpath("migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+    assert "teams" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
+    store = open_store(url)  # migrates to head
+    try:
+        assert "teams" in sa.inspect(store.engine).get_table_names()
+        store.put_team("acme", "t", name="", members=["a"])
+        assert store.get_team("acme", "t").members == ["a"]
+    finally:
+        store.dispose()
