@@ -12,6 +12,7 @@ from api.routers import (
     pathways,
     recommendations,
     roster,
+    teams,
     tenant_content,
 )
 
@@ -19,6 +20,7 @@ from api.routers import (
 # route right after the health checks; no two routers have overlapping paths.
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
-           crosswalks.router, admin.router, tenant_content.router, roster.router]
+           crosswalks.router, admin.router, tenant_content.router, roster.router,
+           teams.router]
 
 __all__ = ["ROUTERS"]

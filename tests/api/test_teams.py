@@ -1,0 +1,89 @@
+"""Teams through the real app: PUT/GET /v1/teams/{id}, POST /v1/teams/{id}/recommendations,
+tenant isolation, errors naming the field, and the OpenAPI schema."""
+
+from __future__ import annotations
+
+from tests.api.conftest import record
+
+
+def _seed(api, educators=("T1", "T2", "T3")):
+    for i, e in enumerate(educators):
+        assert api.put(f"/v1/educators/{e}", json={"goals": ["INS.FORMATIVE"]}).status_code in (
+            200, 201)
+        r = api.post("/v1/evidence", json={"records": [
+            record(f"{e}-{j}", educator=e, competency=c, score=s, day=j + 1)
+            for j, (c, s) in enumerate([("INS.FORMATIVE", 1 + i), ("ASM.LITERACY", 2)])]})
+        assert r.status_code in (200, 201, 207), r.text
+
+
+def test_put_get_and_rank_a_team(api):
+    _seed(api)
+    r = api.put("/v1/teams/plc-7", json={"name": "Grade 7", "members": ["T1", "T2", "T3", "T1",
+                                                                       "ghost"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["members"] == ["T1", "T2", "T3", "ghost"]
+    assert api.put("/v1/teams/plc-7", json={"name": "G7", "members": ["T1", "T2", "T3",
+                                                                       "ghost"]}).status_code == 200
+    got = api.get("/v1/teams/plc-7").json()
+    assert got["name"] == "G7" and got["members"] == ["T1", "T2", "T3", "ghost"]
+
+    r = api.post("/v1/teams/plc-7/recommendations", json={"k": 2, "max_hours": 40})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["not_found"] == ["ghost"] and body["team_id"] == "plc-7"
+    assert 1 <= len(body["steps"]) <= 2
+    assert sum(s["hours"] for s in body["steps"]) <= 40
+    for s in body["steps"]:
+        assert s["format"] in ("plc_cycle", "lesson_study", "peer_observation", "coaching_cycle")
+        assert [m["educator_id"] for m in s["members"]] == ["T1", "T2", "T3"]
+        assert s["reason"] and s["title"] in s["reason"]
+        assert set(s["not_ready"]) == {m["educator_id"] for m in s["members"]
+                                       if m["status"] == "not_ready"}
+    log = api.services.store.recommendation_log("acme", "T1")
+    # written behind the request: the log holds at most the team rows once flushed
+    assert set(log["kind"]) <= {"team"}
+
+
+def test_formats_activities_and_errors_name_the_field(api):
+    _seed(api, ("T1",))
+    api.put("/v1/teams/t", json={"members": ["T1"]})
+    r = api.post("/v1/teams/t/recommendations", json={"formats": ["course"], "k": 3})
+    assert r.status_code == 200 and all(s["format"] == "course" for s in r.json()["steps"])
+    r = api.post("/v1/teams/t/recommendations", json={"formats": ["potluck"]})
+    assert r.status_code == 404 and "formats[0]" in r.text and "potluck" in r.text
+    r = api.post("/v1/teams/t/recommendations", json={"activities": ["NOPE-1"]})
+    assert r.status_code == 404 and "NOPE-1" in r.text
+    r = api.post("/v1/teams/t/recommendations", json={"k": 0})
+    assert r.status_code == 422 and "k" in r.text
+    assert api.put("/v1/teams/t", json={"members": []}).status_code == 422
+    assert api.post("/v1/teams/none/recommendations", json={}).status_code == 404
+    assert api.get("/v1/teams/none").status_code == 404
+
+
+def test_a_team_with_no_known_member_has_no_steps(api):
+    api.put("/v1/teams/empty", json={"members": ["nobody"]})
+    r = api.post("/v1/teams/empty/recommendations", json={})
+    assert r.status_code == 200 and r.json()["steps"] == [] and r.json()["not_found"] == [
+        "nobody"]
+
+
+def test_teams_are_per_tenant(api):
+    _seed(api, ("T1",))
+    api.put("/v1/teams/plc", json={"members": ["T1"]})
+    assert api.get("/v1/teams/plc", who="other").status_code == 404
+    assert api.post("/v1/teams/plc/recommendations", who="other", json={}).status_code == 404
+    # another tenant's team of the same id names the first tenant's educator: not found there
+    assert api.put("/v1/teams/plc", who="other", json={"members": ["T1"]}).status_code == 201
+    r = api.post("/v1/teams/plc/recommendations", who="other", json={})
+    assert r.status_code == 200 and r.json()["not_found"] == ["T1"] and not r.json()["steps"]
+    assert api.get("/v1/teams/plc").json()["members"] == ["T1"]
+
+
+def test_roles_and_openapi(api):
+    assert api.put("/v1/teams/x", who="coach", json={"members": ["T1"]}).status_code in (
+        200, 201, 403)
+    assert api.client.get("/v1/teams/x").status_code == 401
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert {"put", "get"} <= set(paths["/v1/teams/{team_id}"])
+    post = paths["/v1/teams/{team_id}/recommendations"]["post"]
+    assert "TeamRecommendationsOut" in str(post["responses"]["200"])
