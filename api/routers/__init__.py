@@ -11,6 +11,7 @@ from api.routers import (
     health,
     pathways,
     recommendations,
+    renewal,
     roster,
     teams,
     tenant_content,
@@ -21,6 +22,6 @@ from api.routers import (
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
            crosswalks.router, admin.router, tenant_content.router, roster.router,
-           teams.router]
+           renewal.router, teams.router]
 
 __all__ = ["ROUTERS"]
