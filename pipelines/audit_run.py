@@ -31,7 +31,7 @@ from recommender.sim_estimators import engine_estimate
 from recommender.simulate import catalog_arrays, generate, initial_population
 
 __all__ = ["AUDIT_EXPERIMENT", "AuditInputs", "audit_json", "plot_audit", "recommendation_audit",
-           "simulation_audit", "synthetic_inputs", "write_audit"]
+           "simulation_audit", "synthetic_inputs", "tenant_inputs", "write_audit"]
 
 AUDIT_EXPERIMENT = "equity-audit"
 """MLflow experiment of ``pdrec audit`` runs."""
@@ -85,6 +85,43 @@ def synthetic_inputs(graph: nx.DiGraph, catalog: Catalog, *, n_educators: int, m
                        data.completions, available)
 
 
+def tenant_inputs(store, tenant: str, default, *, extra: Sequence[str] = ()) -> AuditInputs:
+    """A tenant's educators (profile, ``school``, goals and the ``extra`` profile attributes),
+    validated evidence and completions from the store, on its active framework and catalog
+    (``default``: the deployment's :class:`~recommender.tenant_content.TenantContent`). Every
+    educator may take the whole catalog (the store keeps no per-educator availability)."""
+    from recommender.serving import completions_from_feedback
+    from recommender.tenant_content import resolve_content
+
+    content = resolve_content(store, tenant, default)
+    columns = ["years_experience", "role", "subject", "grade_band", "school", *extra]
+    rows, after = [], None
+    while True:  # pages of the store's educators
+        page = store.list_educators(tenant, limit=1000, after=after)
+        rows += [{"educator_id": r.educator_id, **{k: r.profile.get(k) for k in columns},
+                  "goals": "|".join(map(str, r.goals))} for r in page]
+        if len(page) < 1000:
+            break
+        after = page[-1].educator_id
+    if not rows:
+        raise ValueError(f"tenant {tenant!r} has no educators in the store")
+    educators = pd.DataFrame(rows, columns=["educator_id", *dict.fromkeys(columns), "goals"])
+    educators["years_experience"] = pd.to_numeric(educators["years_experience"], errors="coerce")
+    for col in ("school", *extra):  # absent for everyone: no such attribute to audit
+        if col in educators and educators[col].isna().all():
+            if col in extra:
+                raise ValueError(f"extra attribute {col!r}: no educator of tenant {tenant!r} "
+                                 "has it in their profile")
+            educators = educators.drop(columns=col)
+    ids = educators["educator_id"].tolist()
+    evidence = store.evidence_frame(tenant, ids)
+    evidence = evidence[evidence["competency_id"].isin(list(content.graph))]
+    completions = completions_from_feedback(store.feedback_frame(tenant, ids))
+    return AuditInputs(content.graph, content.catalog, educators,
+                       evidence.sort_values(["observed_at", "evidence_id"], kind="stable"),
+                       completions, dict.fromkeys(ids))
+
+
 def _contexts(inputs: AuditInputs) -> dict[str, EducatorContext]:
     """Goals, completed activities and availability per educator (one pass over short lists)."""
     done = inputs.completions.groupby("educator_id")["activity_id"].agg(frozenset)
@@ -109,7 +146,7 @@ def recommendation_audit(inputs: AuditInputs, *, k: int = 3, predictor=None, gai
     evidence = inputs.evidence
     as_of = (evidence["observed_at"].max() if len(evidence) else pd.Timestamp.now(tz="UTC")
              ) + pd.Timedelta(seconds=1)
-    estimator = MasteryEstimator(inputs.graph, inputs.catalog, predictor=predictor)
+    estimator = MasteryEstimator(inputs.graph, inputs.catalog, predictor=predictor, gains=gains)
     mastery = estimator.estimate(evidence, ids, as_of=as_of, completions=inputs.completions,
                                  educators=inputs.educators)
     recs = rank_batch(inputs.graph, inputs.catalog, mastery, contexts=_contexts(inputs),
@@ -192,13 +229,22 @@ def plot_audit(table: pd.DataFrame, path: Path, *, metric: str = "gain_per_hour"
     return path
 
 
-def audit_json(table: pd.DataFrame, *, source: dict, threshold: float) -> dict:
-    """The audit as the API serves it: ``source`` (tenant or synthetic, model), the threshold,
-    the rows (NaN as null) and the flagged groups."""
-    rows = json.loads(table.to_json(orient="records"))
-    flagged = [{"attribute": r["attribute"], "value": r["value"], "flags": r["flags"]}
-               for r in rows if r["flagged"]]
-    return {"source": source, "threshold": threshold, "rows": rows, "flagged": flagged}
+def audit_json(table: pd.DataFrame, *, metrics: Sequence[str], source: dict,
+               threshold: float) -> dict:
+    """The audit as the API serves it (:class:`api.schemas.equity_audit.EquityAuditOut`'s
+    document): ``source`` (tenant or synthetic, model), the threshold, one entry per group with
+    its ``means`` and per metric ``ratios`` (NaN as null), and the flagged groups."""
+    flat = json.loads(table.to_json(orient="records"))  # NaN -> null, numpy -> Python
+    parts = ("ratio", "lo", "hi", "adjusted", "adj_hi", "reference")
+    rows = [{
+        "attribute": r["attribute"], "value": str(r["value"]), "n": r["n"], "small": r["small"],
+        "mastery_gap": r["mastery_gap"], "means": {m: r[m] for m in metrics},
+        "ratios": {m: {p: r.get(f"{m}_{p}") for p in parts} for m in metrics},
+        "flags": [f for f in (r["flags"] or "").split(";") if f], "flagged": r["flagged"],
+    } for r in flat]  # a few dozen groups
+    return {"source": source, "threshold": float(threshold), "metrics": list(metrics),
+            "groups": rows, "flagged": [f"{r['attribute']}={r['value']}: {', '.join(r['flags'])}"
+                                        for r in rows if r["flagged"]]}
 
 
 def write_audit(table: pd.DataFrame, out_dir: Path, name: str, *,

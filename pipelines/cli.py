@@ -473,6 +473,7 @@ def serve(
 
 # Command modules register themselves on ``app`` when imported.
 from pipelines import (  # noqa: E402, F401
+    cli_audit,
     cli_badges,
     cli_crosswalk,
     cli_framework,

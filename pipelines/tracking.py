@@ -34,6 +34,7 @@ __all__ = [
     "CHAMPION",
     "EXPERIMENT",
     "configure",
+    "log_files",
     "log_training",
     "compare_runs",
     "promote",
@@ -124,6 +125,13 @@ def log_benchmark_run(
         for name, text in artifacts.items():
             mlflow.log_text(text, name)
     return run.info.run_id
+
+
+def log_files(run_id: str, paths: list[Path]) -> None:
+    """Attach files (e.g. a plot) to an existing run as artifacts under their own names."""
+    client = MlflowClient()
+    for path in paths:
+        client.log_artifact(run_id, str(path))
 
 
 def log_training(result: TrainResult, *, register: bool = True) -> dict:
