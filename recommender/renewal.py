@@ -110,8 +110,8 @@ def _timestamp(name: str, value: object) -> pd.Timestamp:
         ts = pd.Timestamp(value if not isinstance(value, date | datetime) else str(value))
     except (ValueError, TypeError):
         ts = None
-    if ts is None or pd.isna(ts):
-        raise RenewalRulesError([(name, value, "a date such as 2027-06-30")])
+    if ts is None or pd.isna(ts) or not 1970 <= ts.year < 2200:
+        raise RenewalRulesError([(name, value, "a date from 1970 to 2199, such as 2027-06-30")])
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

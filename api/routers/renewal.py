@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from datetime import date
 from typing import Annotated
 
 import orjson
@@ -41,14 +42,14 @@ from recommender.tenant_content import TenantContent
 
 router = APIRouter(tags=["renewal"])
 
-Deadline = Annotated[str | None, Query(
-    max_length=40, description="The renewal deadline (a date); omitted: the rules' own")]
+Deadline = Annotated[date | None, Query(
+    description="The renewal deadline (a date, 1970 to 2199); omitted: the rules' own")]
 
 
-def _invalid(exc: RenewalRulesError, suffix: str = "") -> BadRequest:
-    """The 422 naming each problem's field, value and what was expected."""
+def _invalid(exc: RenewalRulesError, suffix: str = "", prefix: str = "") -> BadRequest:
+    """The 422 naming each problem's field (under ``prefix``), value and what was expected."""
     return BadRequest(f"{exc}{suffix}",
-                      details=[{"field": f, "value": str(v), "reason": f"expected {e}"}
+                      details=[{"field": prefix + f, "value": str(v), "reason": f"expected {e}"}
                                for f, v, e in exc.problems])
 
 
@@ -66,7 +67,7 @@ def put_rules(body: RenewalRulesIn, who: Admin, services: ServicesDep,
     try:
         rules = build_rules(body.document, _formats(content))
     except RenewalRulesError as exc:
-        raise _invalid(exc, "; nothing was stored") from None
+        raise _invalid(exc, "; nothing was stored", "document.") from None
     del rules  # validated; the document is stored as given
     digest = hashlib.sha256(orjson.dumps(body.document, option=orjson.OPT_SORT_KEYS)).hexdigest()
     put_renewal_rules(services.store, who.tenant_id, body.document, digest, by=who.key_id)

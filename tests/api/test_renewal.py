@@ -22,7 +22,7 @@ def test_rules_put_get_and_errors(api):
     r = api.put("/v1/admin/renewal-rules", who="admin", json={"document": bad})
     assert r.status_code == 422, r.text
     fields = {d["field"] for d in r.json()["error"]["details"]}
-    assert {"caps.podcast", "rules[0].hours"} <= fields
+    assert {"document.caps.podcast", "document.rules[0].hours"} <= fields
     assert "nothing was stored" in r.json()["error"]["message"]
     r = api.put("/v1/admin/renewal-rules", who="admin",
                 json={"document": {**RULES, "name": "v2"}})
@@ -71,6 +71,8 @@ def test_plan_names_infeasible_rule_and_bad_input(api):
     assert short["id"] == "total" and short["hours"] == 50000 - acts.loc[
         ["ACT-001", "ACT-002"], "hours"].sum()
     r = api.get("/v1/educators/T1/renewal", params={"deadline": "soon"})
+    assert r.status_code == 422  # not a date
+    r = api.get("/v1/educators/T1/renewal", params={"deadline": "1900-01-01"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "deadline"
     r = api.get("/v1/educators/T1/renewal/plan", params={"goal": "NOPE"})
     assert r.status_code == 404

@@ -41,12 +41,14 @@ OUT_OF_WINDOW = "is outside the accepted window"
 
 
 CONTENT_PATHS = ("/v1/admin/framework", "/v1/admin/catalog", "/v1/admin/{kind}/active",
-                 "/v1/admin/framework/case")
-CONTENT_FIELDS = ("framework", "catalog", "mapping", "version", "package", "associations")
+                 "/v1/admin/framework/case", "/v1/admin/renewal-rules")
+CONTENT_FIELDS = ("framework", "catalog", "mapping", "version", "package", "associations",
+                  "document.")
 """A tenant's framework or catalog upload (docs/tenants.md) is a document checked by the
 loaders: prerequisites naming competencies, no cycles, a catalog's targets in the framework it
 is served with; a CASE package must hold an importable item, its association types must be
-CASE's. No JSON Schema states these; such a 422 names the document (or the version)."""
+CASE's; renewal rules (docs/renewal.md) name formats of the tenant's catalog, and a category
+rule its category. No JSON Schema states these; such a 422 names the document (or the version)."""
 
 
 def accepted_unless_out_of_window(ctx, response, case):
