@@ -194,39 +194,45 @@ def simulation_audit(graph: nx.DiGraph, catalog: Catalog, policies: Sequence[str
     return table[["policy", *[c for c in table.columns if c != "policy"]]]
 
 
-def plot_audit(table: pd.DataFrame, path: Path, *, metric: str = "gain_per_hour",
+def plot_audit(table: pd.DataFrame, path: Path, *,
+               metrics: Sequence[str] = ("gain_per_hour", "intensive_share"),
                threshold: float = audit.THRESHOLD, title: str = "Equity audit") -> Path:
-    """Each group's ``<metric>_ratio`` with its 95% interval, one panel per attribute, the
-    threshold as a dashed line and flagged groups in red; returns ``path``."""
+    """Each group's ratio to the best group with its 95% interval: one row of panels per
+    metric, one panel per attribute, the threshold as a dashed line and flagged groups in red;
+    returns ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     attrs = list(dict.fromkeys(table["attribute"]))
-    fig, axes = plt.subplots(1, len(attrs), figsize=(3.2 * len(attrs), 3.6), squeeze=False,
-                             sharex=True)
-    for ax, attr in zip(axes[0], attrs, strict=True):
-        rows = table[table["attribute"] == attr]
-        y = np.arange(len(rows))
-        r = rows[f"{metric}_ratio"].to_numpy(float)
-        err = np.vstack([r - rows[f"{metric}_lo"].to_numpy(float),
-                         rows[f"{metric}_hi"].to_numpy(float) - r])
-        flagged = rows["flags"].str.contains(metric, regex=False).to_numpy()
-        for mask, color in ((~flagged, "tab:blue"), (flagged, "tab:red")):
-            ax.errorbar(r[mask], y[mask], xerr=np.clip(err[:, mask], 0, None), fmt="o",
-                        color=color, capsize=3)
-        ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
-        ax.set_yticks(y, rows["value"].astype(str))
-        ax.set_title(attr)
-        ax.set_xlabel(f"{metric} ratio")
+    fig, axes = plt.subplots(len(metrics), len(attrs), squeeze=False,
+                             figsize=(3.2 * len(attrs), 0.4 + 3.0 * len(metrics)))
+    for i, metric in enumerate(metrics):
+        for ax, attr in zip(axes[i], attrs, strict=True):
+            _ratio_panel(ax, table[table["attribute"] == attr], metric, threshold)
+            ax.set_title(attr if i == 0 else "")
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _ratio_panel(ax, rows: pd.DataFrame, metric: str, threshold: float) -> None:
+    y = np.arange(len(rows))
+    r = rows[f"{metric}_ratio"].to_numpy(float)
+    err = np.vstack([r - rows[f"{metric}_lo"].to_numpy(float),
+                     rows[f"{metric}_hi"].to_numpy(float) - r])
+    flagged = rows["flags"].str.split(";").map(lambda f: metric in f).to_numpy(bool)
+    for mask, color in ((~flagged, "tab:blue"), (flagged, "tab:red")):
+        ax.errorbar(r[mask], y[mask], xerr=np.clip(np.nan_to_num(err[:, mask]), 0, None),
+                    fmt="o", color=color, capsize=3)
+    ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(y, rows["value"].astype(str))
+    ax.set_xlabel(f"{metric} ratio")
 
 
 def audit_json(table: pd.DataFrame, *, metrics: Sequence[str], source: dict,
@@ -248,12 +254,13 @@ def audit_json(table: pd.DataFrame, *, metrics: Sequence[str], source: dict,
 
 
 def write_audit(table: pd.DataFrame, out_dir: Path, name: str, *,
-                threshold: float = audit.THRESHOLD, metric: str = "gain_per_hour"
+                threshold: float = audit.THRESHOLD,
+                metrics: Sequence[str] = ("gain_per_hour", "intensive_share")
                 ) -> tuple[Path, Path]:
     """``out_dir/<name>.csv`` and its plot ``<name>.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / f"{name}.csv"
     table.to_csv(csv, index=False)
-    return csv, plot_audit(table, out_dir / f"{name}.png", metric=metric, threshold=threshold,
-                           title=f"Equity audit ({name}): {metric} ratio to the best group")
+    return csv, plot_audit(table, out_dir / f"{name}.png", metrics=metrics, threshold=threshold,
+                           title=f"Equity audit ({name}): ratio to the best-served group")

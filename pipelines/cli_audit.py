@@ -168,12 +168,13 @@ def audit(
         except ValueError as exc:
             console.print(f"[red]--policies: {exc}[/red]")
             raise typer.Exit(2) from None
-        for pol, part in sim.groupby("policy", sort=False):
+        for pol, part in sim.groupby("policy", sort=False):  # a few policies
             console.print(_audit_table(part, f"Simulated outcomes, policy {pol}: "
                                              f"{educators:,} educators, {steps} steps",
                                        list(core.OUTCOME_METRICS)))
-        paths += audit_run.write_audit(sim, out, f"{name}-simulated", threshold=threshold,
-                                       metric="gained")
+            paths += audit_run.write_audit(part, out, f"{name}-simulated-{pol}",
+                                           threshold=threshold,
+                                           metrics=("gained", "hours_to_goal"))
     flagged = document["flagged"]
     console.print(f"flagged: {'; '.join(flagged) if flagged else 'none'}")
     console.print("written: " + ", ".join(str(p) for p in paths))
