@@ -6,6 +6,7 @@ from api.routers import (
     crosswalks,
     educator_history,
     educators,
+    equity_audit,
     evidence,
     feedback,
     health,
@@ -22,6 +23,6 @@ from api.routers import (
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
            crosswalks.router, admin.router, tenant_content.router, roster.router,
-           renewal.router, teams.router]
+           renewal.router, teams.router, equity_audit.router]
 
 __all__ = ["ROUTERS"]
