@@ -22,13 +22,21 @@ For member ``e`` with mastery ``p`` and activity ``a`` with targets ``c``:
   the member is ready for it.
 - ``gain[e, a] = toward * stick`` (0 for a member who has closed the activity: completed,
   declined or in progress), ``team_gain[a] = sum_e gain[e, a]`` and
-  ``per_hour[a] = team_gain[a] / (hours[a] + STEP_OVERHEAD_HOURS)`` (the overhead, as in the
-  ranker's goal model, makes a step cost a month's slot as well as its hours).
+  ``gain_per_hour[a] = team_gain[a] / (hours[a] + STEP_OVERHEAD_HOURS)`` (the overhead, as in
+  the ranker's goal model, makes a step cost a month's slot as well as its hours).
+
+The **score** a step is ranked by is ``TeamRequest.objective``: ``"goal"`` (default) the sum over
+members of the ranker's own ``goal`` part (:mod:`recommender.ranking.scoring`: expected goal
+hours saved per hour invested, relative to that member's best step in the catalog, in [0, 1];
+0 for a member who closed the step), so every member's goals count on the same scale; ``"gain"``
+the team's ``gain_per_hour`` above. ``"goal"`` was chosen on the simulator
+(``experiments/team_sim.py``, development seed 0; ``experiments/reports/teams.md``): ranked by
+raw gain per hour, teams reached their goals later.
 
 Candidates are the activities of the team formats (:data:`TEAM_FORMATS` by default) or flagged
 for teams (a truthy ``team`` column in the catalog, or ``TeamRequest.activities``), available to
 every member (a member's ``available`` excludes it otherwise) and with ``team_gain > 0``. The
-top ``k`` by ``per_hour`` whose hours fit the remaining ``max_hours`` are returned (ties: the
+top ``k`` by score whose hours fit the remaining ``max_hours`` are returned (ties: the
 smaller id).
 
 Each member of a returned step gets a **status**: ``mastered`` (every target at or above the
@@ -60,6 +68,11 @@ __all__ = ["TEAM_FORMATS", "MemberFit", "TeamRequest", "TeamStep", "rank_team"]
 TEAM_FORMATS = ("plc_cycle", "lesson_study", "peer_observation", "coaching_cycle")
 """Formats a team can take together by default (the seeds' collaborative formats)."""
 
+OBJECTIVES = ("gain", "goal")
+"""What a step is ranked by: ``gain``, the team's expected gain toward goals per hour; ``goal``,
+the sum over members of the ranker's own ``goal`` part (goal hours saved per hour, relative to
+each member's best step)."""
+
 _EMPTY = EducatorContext()
 
 
@@ -82,6 +95,8 @@ class TeamRequest:
         A member is ``not_ready`` for a step when an unmastered target has a direct prerequisite
         below it.
     mastery_threshold : float, default=DEFAULT_THRESHOLD
+    objective : {"goal", "gain"}, default="goal"
+        What steps are ranked by (module docstring).
     """
 
     k: int = 3
@@ -90,6 +105,7 @@ class TeamRequest:
     activities: tuple[str, ...] = ()
     gate_threshold: float = 0.5
     mastery_threshold: float = DEFAULT_THRESHOLD
+    objective: str = "goal"
 
     def __post_init__(self) -> None:
         own = "TeamRequest"
@@ -111,6 +127,8 @@ class TeamRequest:
         m = self.mastery_threshold
         if not is_number(m) or not 0 < m <= 1:
             raise bad_field(own, "mastery_threshold", m, "a number in (0, 1]")
+        if self.objective not in OBJECTIVES:
+            raise bad_field(own, "objective", self.objective, f"one of {OBJECTIVES}")
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,7 @@ class TeamStep:
     hours: float
     team_gain: float
     gain_per_hour: float
+    score: float  # what the steps are ranked by (TeamRequest.objective)
     members: tuple[MemberFit, ...]
     reason: str
 
@@ -153,7 +172,8 @@ class TeamScores:
     readiness: np.ndarray  # (E, A)
     closed: np.ndarray  # (E, A)
     candidate: np.ndarray  # (A,)
-    per_hour: np.ndarray  # (A,) team gain per hour, -inf for non-candidates
+    per_hour: np.ndarray  # (A,) team gain per hour
+    score: np.ndarray  # (A,) the objective, -inf for non-candidates
 
 
 def team_scores(arr: RankingIndex, mastery_long: pd.DataFrame, members: Sequence[str],
@@ -184,10 +204,12 @@ def team_scores(arr: RankingIndex, mastery_long: pd.DataFrame, members: Sequence
     candidate = _team_mask(arr, request) & arr.allowed(rr) & ~unavailable.any(axis=0)
     team_gain = gain.sum(axis=0)
     candidate &= team_gain > 0
-    per_hour = np.where(candidate, team_gain / (arr.hours + arr.params.step_overhead_hours),
-                        -np.inf)
+    per_hour = team_gain / (arr.hours + arr.params.step_overhead_hours)
+    value = (np.where(closed, 0.0, s.parts["goal"]).sum(axis=0) if request.objective == "goal"
+             else per_hour)
+    score = np.where(candidate, value, -np.inf)
     return TeamScores(pd.Index(ids, dtype=object), p, gain, readiness, closed, candidate,
-                      per_hour)
+                      per_hour, score)
 
 
 def rank_team(
@@ -221,7 +243,7 @@ def rank_team(
     Returns
     -------
     list of TeamStep
-        At most ``request.k``, by non-increasing ``gain_per_hour``, their hours within
+        At most ``request.k``, by non-increasing ``score``, their hours within
         ``max_hours``.
 
     Raises
@@ -239,13 +261,13 @@ def rank_team(
         check_context(graph, ctx)
     arr = resolve_index(graph, catalog, gains, index, params)
     ts = team_scores(arr, mastery_long, members, contexts, request)
-    picks = _pick(arr, ts.per_hour, request)
+    picks = _pick(arr, ts.score, request)
     return [_step(arr, ts, a, request) for a in picks]
 
 
-def _pick(arr: RankingIndex, per_hour: np.ndarray, request: TeamRequest) -> list[int]:
+def _pick(arr: RankingIndex, score: np.ndarray, request: TeamRequest) -> list[int]:
     """Greedy top-k under the hour budget (the loop runs over k)."""
-    key = per_hour.copy()
+    key = score.copy()
     used, out = 0.0, []
     for _ in range(request.k):
         if request.max_hours is not None:
@@ -287,7 +309,8 @@ def _step(arr: RankingIndex, ts: TeamScores, a: int, request: TeamRequest) -> Te
             float(weak_p[i]) if nr else None))
     aid = str(arr.activity_ids[a])
     step = TeamStep(aid, arr.titles[aid], str(arr.formats[a]), float(arr.hours[a]),
-                    float(gain.sum()), float(ts.per_hour[a]), tuple(fits), "")
+                    float(gain.sum()), float(ts.per_hour[a]), float(ts.score[a]), tuple(fits),
+                    "")
     return TeamStep(**{**step.__dict__, "reason": _reason(arr, step, cols)})
 
 

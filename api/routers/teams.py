@@ -74,8 +74,8 @@ def get_team(who: Reader, services: ServicesDep, team_id: str = TeamId) -> Respo
 @router.post("/{team_id}/recommendations", response_model=TeamRecommendationsOut,
              summary="Shared next steps for a team, with each member's fit",
              description="Shared activities (the team formats, or `formats`, plus "
-                         "`activities`) ranked by the team's expected mastery gain toward its "
-                         "members' goals per hour, within `max_hours`; each step has every "
+                         "`activities`) ranked by the members' expected progress toward their "
+                         "goals per hour (`objective`), within `max_hours`; each step has every "
                          "member's expected gain, readiness and status, and names the members "
                          "who are not ready (a prerequisite far below) or have mastered it. A "
                          "format outside the catalog's vocabulary or an unknown activity id is "
@@ -90,7 +90,7 @@ def post_team_recommendations(who: Reader, services: ServicesDep, content: Conte
     try:
         request = TeamRequest(k=body.k, max_hours=body.max_hours, formats=body.formats,
                               activities=tuple(body.activities),
-                              gate_threshold=body.gate_threshold)
+                              gate_threshold=body.gate_threshold, objective=body.objective)
         if body.formats:
             content.catalog.vocabularies.check("formats", body.formats)
     except InvalidInputError as exc:
@@ -121,7 +121,7 @@ def post_team_recommendations(who: Reader, services: ServicesDep, content: Conte
         "not_found": [e for e in team.members if e not in records],
         "steps": [{"rank": i + 1, "activity_id": s.activity_id, "title": s.title,
                    "format": s.format, "hours": s.hours, "team_gain": s.team_gain,
-                   "gain_per_hour": s.gain_per_hour, "reason": s.reason,
+                   "gain_per_hour": s.gain_per_hour, "score": s.score, "reason": s.reason,
                    "not_ready": list(s.named("not_ready")),
                    "mastered": list(s.named("mastered")),
                    "members": [m.__dict__ for m in s.members]}

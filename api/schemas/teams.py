@@ -52,6 +52,11 @@ class TeamRecommendationsIn(BaseModel):
         "A member is not ready for a step when an unmastered target has a direct prerequisite "
         "below this"))
 
+    objective: Literal["goal", "gain"] = Field("goal", description=(
+        "What steps are ranked by: goal, the sum over members of the ranker's goal part (goal "
+        "hours saved per hour, relative to each member's best step); gain, the team's "
+        "expected gain toward goals per hour"))
+
     _whole_k = field_validator("k", mode="before")(whole_number)
 
 
@@ -73,6 +78,7 @@ class TeamStepOut(BaseModel):
     hours: float
     team_gain: float = Field(description="Sum of the members' expected gains")
     gain_per_hour: float = Field(description="team_gain / (hours + the ranker's step overhead)")
+    score: float = Field(description="What the steps are ranked by (the request's objective)")
     reason: str
     not_ready: list[str] = Field(description="Members whose prerequisites are far below it")
     mastered: list[str] = Field(description="Members who already master every target")

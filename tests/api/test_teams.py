@@ -27,7 +27,8 @@ def test_put_get_and_rank_a_team(api):
     got = api.get("/v1/teams/plc-7").json()
     assert got["name"] == "G7" and got["members"] == ["T1", "T2", "T3", "ghost"]
 
-    r = api.post("/v1/teams/plc-7/recommendations", json={"k": 2, "max_hours": 40})
+    r = api.post("/v1/teams/plc-7/recommendations", json={"k": 2, "max_hours": 40,
+                                                          "objective": "gain"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["not_found"] == ["ghost"] and body["team_id"] == "plc-7"
@@ -36,7 +37,7 @@ def test_put_get_and_rank_a_team(api):
     for s in body["steps"]:
         assert s["format"] in ("plc_cycle", "lesson_study", "peer_observation", "coaching_cycle")
         assert [m["educator_id"] for m in s["members"]] == ["T1", "T2", "T3"]
-        assert s["reason"] and s["title"] in s["reason"]
+        assert s["reason"] and s["title"] in s["reason"] and s["score"] == s["gain_per_hour"]
         assert set(s["not_ready"]) == {m["educator_id"] for m in s["members"]
                                        if m["status"] == "not_ready"}
     log = api.services.store.recommendation_log("acme", "T1")
@@ -53,6 +54,8 @@ def test_formats_activities_and_errors_name_the_field(api):
     assert r.status_code == 404 and "formats[0]" in r.text and "potluck" in r.text
     r = api.post("/v1/teams/t/recommendations", json={"activities": ["NOPE-1"]})
     assert r.status_code == 404 and "NOPE-1" in r.text
+    r = api.post("/v1/teams/t/recommendations", json={"objective": "fun"})
+    assert r.status_code == 422 and "objective" in r.text
     r = api.post("/v1/teams/t/recommendations", json={"k": 0})
     assert r.status_code == 422 and "k" in r.text
     assert api.put("/v1/teams/t", json={"members": []}).status_code == 422

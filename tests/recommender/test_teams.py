@@ -41,8 +41,11 @@ def test_steps_are_team_formats_ordered_and_within_budget():
     assert steps
     assert all(s.format in TEAM_FORMATS for s in steps)
     assert sum(s.hours for s in steps) <= 30
-    rates = [s.gain_per_hour for s in steps]
-    assert rates == sorted(rates, reverse=True)
+    scores = [s.score for s in steps]
+    assert scores == sorted(scores, reverse=True)
+    by_gain = _rank(ids, long, ctx, k=4, objective="gain")
+    rates = [s.gain_per_hour for s in by_gain]
+    assert rates == sorted(rates, reverse=True) and by_gain[0].score == by_gain[0].gain_per_hour
     for s in steps:
         assert [m.educator_id for m in s.members] == sorted(ids)
         assert s.team_gain == pytest.approx(sum(m.expected_gain for m in s.members))
@@ -110,7 +113,8 @@ def test_cold_member_and_formats_and_flagged_activities():
 
 
 @pytest.mark.parametrize("kw, field", [({"k": 0}, "k"), ({"max_hours": -1}, "max_hours"),
-                                       ({"gate_threshold": 2}, "gate_threshold")])
+                                       ({"gate_threshold": 2}, "gate_threshold"),
+                                       ({"objective": "fun"}, "objective")])
 def test_bad_request_names_the_field(kw, field):
     with pytest.raises(ValueError, match=field):
         TeamRequest(**kw)
