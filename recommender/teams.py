@@ -41,7 +41,8 @@ smaller id).
 
 Each member of a returned step gets a **status**: ``mastered`` (every target at or above the
 threshold), ``not_ready`` (an unmastered target has a direct prerequisite below
-``gate_threshold``, the ranker's hard-gate rule; the prerequisite is named), ``closed`` (they
+``gate_threshold``, the ranker's hard-gate rule, the step's own targets aside: a step that
+develops the prerequisite too is not wrong for it; the weakest one is named), ``closed`` (they
 completed, declined or are taking it), ``no_goal_gain`` (nothing on their goal path) or ``fits``.
 """
 
@@ -291,7 +292,10 @@ def _step(arr: RankingIndex, ts: TeamScores, a: int, request: TeamRequest) -> Te
     pre = arr.pidx[cols]  # (T, D) direct prerequisites of each target, C = none
     n_c = ts.p.shape[1]
     pe = np.concatenate([ts.p, np.ones((len(ts.p), 1))], axis=1)
-    pq = np.where(open_t[:, :, None], pe[:, pre], np.inf)  # (E, T, D)
+    # a prerequisite the step develops itself (another of its targets) does not make a member
+    # not ready for it
+    outside = (pre < n_c) & ~np.isin(pre, cols)
+    pq = np.where(open_t[:, :, None] & outside[None], pe[:, pre], np.inf)  # (E, T, D)
     flat = pq.reshape(len(pq), -1)
     weakest = np.argmin(flat, axis=1) if flat.shape[1] else np.zeros(len(pq), dtype=int)
     weak_p = flat[np.arange(len(pq)), weakest] if flat.shape[1] else np.full(len(pq), np.inf)
@@ -317,11 +321,12 @@ def _step(arr: RankingIndex, ts: TeamScores, a: int, request: TeamRequest) -> Te
 def _reason(arr: RankingIndex, step: TeamStep, cols: np.ndarray) -> str:
     """A sentence or three a team lead can read."""
     n = len(step.members)
-    fits = step.named("fits")
+    gaining = sum(m.expected_gain > 0 for m in step.members)
     develops = ", ".join(arr.names[str(arr.competencies[c])] for c in cols)
     parts = [f"{step.title} ({step.format}, {step.hours:g} h) develops {develops}; "
-             f"{len(fits)} of {n} members gain toward their goals (expected team gain "
-             f"{step.team_gain:.2f}, {step.gain_per_hour:.3f} per hour)."]
+             f"{gaining} of {n} members gain toward their goals, {len(step.named('fits'))} "
+             f"ready for it (expected team gain {step.team_gain:.2f}, "
+             f"{step.gain_per_hour:.3f} per hour)."]
     nr = [m for m in step.members if m.status == "not_ready"]
     if nr:
         parts.append("Not ready (a prerequisite far below): " + ", ".join(

@@ -12,7 +12,7 @@ def _seed(api, educators=("T1", "T2", "T3")):
             200, 201)
         r = api.post("/v1/evidence", json={"records": [
             record(f"{e}-{j}", educator=e, competency=c, score=s, day=j + 1)
-            for j, (c, s) in enumerate([("INS.FORMATIVE", 1 + i), ("ASM.LITERACY", 2)])]})
+            for j, (c, s) in enumerate([("INS.FORMATIVE", 1 + i), ("COG.ASSESS_LIT", 2)])]})
         assert r.status_code in (200, 201, 207), r.text
 
 
