@@ -98,6 +98,31 @@ def _log(data_dir, table, paths, *, params, name) -> str:
     return run_id
 
 
+def _simulated(inputs, policies: str, out: Path, name: str, *, educators, steps, seed, k,
+               threshold, n_boot) -> list[Path]:
+    """The simulator's realized outcomes per subgroup of each policy: printed, one CSV and
+    plot per policy; returns the files written."""
+    from pipelines import audit_run
+    from recommender import audit as core
+
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    try:
+        sim = audit_run.simulation_audit(inputs.graph, inputs.catalog, names,
+                                         n_educators=educators, steps=steps, seed=seed, k=k,
+                                         threshold=threshold, n_boot=n_boot)
+    except ValueError as exc:
+        console.print(f"[red]--policies: {exc}[/red]")
+        raise typer.Exit(2) from None
+    paths: list[Path] = []
+    for pol, part in sim.groupby("policy", sort=False):  # a few policies
+        console.print(_audit_table(part, f"Simulated outcomes, policy {pol}: "
+                                         f"{educators:,} educators, {steps} steps",
+                                   list(core.OUTCOME_METRICS)))
+        paths += audit_run.write_audit(part, out, f"{name}-simulated-{pol}", threshold=threshold,
+                                       metrics=("gained", "hours_to_goal"))
+    return paths
+
+
 @app.command("audit")
 def audit(
     tenant: Annotated[str | None, typer.Option(
@@ -160,21 +185,8 @@ def audit(
                                       f"educators, top {k}, {label}", metrics))
     paths = [csv, png, jpath]
     if policies:
-        names = [p.strip() for p in policies.split(",") if p.strip()]
-        try:
-            sim = audit_run.simulation_audit(inputs.graph, inputs.catalog, names,
-                                             n_educators=educators, steps=steps, seed=seed,
-                                             k=k, threshold=threshold, n_boot=n_boot)
-        except ValueError as exc:
-            console.print(f"[red]--policies: {exc}[/red]")
-            raise typer.Exit(2) from None
-        for pol, part in sim.groupby("policy", sort=False):  # a few policies
-            console.print(_audit_table(part, f"Simulated outcomes, policy {pol}: "
-                                             f"{educators:,} educators, {steps} steps",
-                                       list(core.OUTCOME_METRICS)))
-            paths += audit_run.write_audit(part, out, f"{name}-simulated-{pol}",
-                                           threshold=threshold,
-                                           metrics=("gained", "hours_to_goal"))
+        paths += _simulated(inputs, policies, out, name, educators=educators, steps=steps,
+                            seed=seed, k=k, threshold=threshold, n_boot=n_boot)
     flagged = document["flagged"]
     console.print(f"flagged: {'; '.join(flagged) if flagged else 'none'}")
     console.print("written: " + ", ".join(str(p) for p in paths))
