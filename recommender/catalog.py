@@ -33,11 +33,12 @@ activity to its cool-down. ``cooldown_days`` on an activity that is not repeatab
 **Renewal credit** (:mod:`recommender.renewal`). ``credit_hours`` is the clock-hour credit an
 activity earns toward licensure renewal (a positive number; default: its ``hours``, the seat-plus-
 practice time). ``categories`` is a list of renewal categories (non-empty strings) it counts
-toward; kept in :attr:`Catalog.categories` (long form) for the activities that declare it. An
-activity that declares none counts toward the **domains** of the competencies it targets (the
-framework's ``domain`` of each, e.g. ``instructional``): the default catalog declares none, so a
-tenant's rule on the ``instructional`` category counts the activities targeting instructional
-competencies (:func:`recommender.renewal.activity_credit` derives this).
+toward. An activity that declares none counts toward the **domains** of the competencies it
+targets (the framework's ``domain`` of each, e.g. ``instructional``): the default catalog
+declares none, so a tenant's rule on the ``instructional`` category counts the activities
+targeting instructional competencies. :attr:`Catalog.categories` holds both, long form, derived
+once at load (:func:`derive_categories`); a :class:`Catalog` built by hand without it gets the
+derived ones in :func:`recommender.renewal.activity_categories`.
 
 :func:`load_catalog` checks every field and every competency reference against the framework,
 and names each activity and value that does not resolve. The result is a :class:`Catalog`: one
@@ -62,7 +63,7 @@ from recommender.graph.framework import read_mapping
 from recommender.vocabulary import DEFAULT_VOCABULARIES, FORMATS, MODALITIES, Vocabularies
 
 __all__ = ["FORMATS", "MODALITIES", "Catalog", "Vocabularies", "build_catalog", "load_catalog",
-           "default_catalog"]
+           "default_catalog", "derive_categories"]
 
 _ACTIVITY_COLUMNS = [
     "title", "format", "hours", "modality", "level", "expected_gain", "description",
@@ -77,7 +78,7 @@ class Catalog:
     activities: pd.DataFrame
     targets: pd.DataFrame  # columns: activity_id, competency_id, weight
     vocabularies: Vocabularies = DEFAULT_VOCABULARIES
-    categories: pd.DataFrame | None = None  # columns: activity_id, category (declared ones)
+    categories: pd.DataFrame | None = None  # columns: activity_id, category (renewal credit)
 
     def __len__(self) -> int:
         return len(self.activities)
@@ -169,9 +170,21 @@ def build_catalog(data: Mapping, graph: nx.DiGraph) -> Catalog:
     activities = activities.astype({"hours": float, "expected_gain": float, "repeatable": bool,
                                     "cooldown_days": float, "credit_hours": float})
     targets_df = pd.DataFrame(targets, columns=["activity_id", "competency_id", "weight"])
-    cats = pd.DataFrame(categories, columns=["activity_id", "category"]).drop_duplicates()
+    declared = pd.DataFrame(categories, columns=["activity_id", "category"])
     return Catalog(activities=activities, targets=targets_df, vocabularies=vocab,
-                   categories=cats.reset_index(drop=True))
+                   categories=derive_categories(declared, targets_df, graph))
+
+
+def derive_categories(declared: pd.DataFrame, targets: pd.DataFrame, graph: nx.DiGraph
+                      ) -> pd.DataFrame:
+    """``(activity_id, category)`` pairs: the ``declared`` ones, and for each activity that
+    declares none the framework domains of the competencies it targets (module docstring)."""
+    domains = pd.Series(dict(graph.nodes(data="domain")), dtype=object)
+    t = targets[~targets["activity_id"].isin(declared["activity_id"])]
+    derived = pd.DataFrame({"activity_id": t["activity_id"].to_numpy(),
+                            "category": domains.reindex(t["competency_id"]).to_numpy()})
+    return (pd.concat([declared, derived.dropna()], ignore_index=True)
+            .drop_duplicates(ignore_index=True))
 
 
 def _credit_problems(aid: str, a: Mapping) -> list[str]:

@@ -37,7 +37,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from recommender.catalog import Catalog
+from recommender.catalog import Catalog, derive_categories
 from recommender.errors import RecommenderError
 from recommender.graph.framework import read_mapping
 
@@ -228,16 +228,12 @@ class ActivityCredit:
 
 
 def activity_categories(catalog: Catalog, graph: nx.DiGraph) -> pd.DataFrame:
-    """``(activity_id, category)`` pairs: the declared categories of the activities that
-    declare any, the domains of their target competencies for the others."""
-    declared = catalog.categories if catalog.categories is not None else pd.DataFrame(
-        columns=["activity_id", "category"])
-    domains = pd.Series({c: d.get("domain") for c, d in graph.nodes(data=True)}, dtype=object)
-    t = catalog.targets[~catalog.targets["activity_id"].isin(declared["activity_id"])]
-    derived = pd.DataFrame({"activity_id": t["activity_id"].to_numpy(),
-                            "category": domains.reindex(t["competency_id"]).to_numpy()})
-    derived = derived.dropna()
-    return pd.concat([declared, derived], ignore_index=True).drop_duplicates()
+    """``(activity_id, category)`` pairs: :attr:`Catalog.categories` (derived at load), or for
+    a catalog built without them the target domains (:func:`recommender.catalog.derive_categories`)."""
+    if catalog.categories is not None:
+        return catalog.categories
+    return derive_categories(pd.DataFrame(columns=["activity_id", "category"]), catalog.targets,
+                             graph)
 
 
 def activity_credit(rules: RenewalRules, catalog: Catalog, graph: nx.DiGraph) -> ActivityCredit:
@@ -245,14 +241,17 @@ def activity_credit(rules: RenewalRules, catalog: Catalog, graph: nx.DiGraph) ->
     acts = catalog.activities
     hours = acts["hours"].to_numpy(float)
     base = acts["credit_hours"].to_numpy(float) if "credit_hours" in acts else hours
-    fmt = acts["format"].astype(str).to_numpy()
-    mult = pd.Series(fmt).map(rules.multipliers).fillna(1.0).to_numpy(float)
+    fmt = acts["format"].to_numpy().astype(str)
+    names, inv = np.unique(fmt, return_inverse=True)
+    mult = np.array([rules.multipliers.get(f, 1.0) for f in names])[inv]
     pairs = activity_categories(catalog, graph)
-    ids = acts.index.astype(str).to_numpy()
+    pair_ids = pairs["activity_id"].to_numpy().astype(str)
+    pair_cats = pairs["category"].to_numpy().astype(str)
+    ids = acts.index.to_numpy().astype(str)
     scope = np.ones((len(rules.rules), len(ids)), dtype=bool)
     for i, r in enumerate(rules.rules):
         if r.kind == "category":
-            scope[i] = np.isin(ids, pairs.loc[pairs["category"] == r.category, "activity_id"])
+            scope[i] = np.isin(ids, pair_ids[pair_cats == r.category])
     return ActivityCredit(ids, hours, base * mult, fmt, scope)
 
 

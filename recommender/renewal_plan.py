@@ -122,14 +122,21 @@ def solve_renewal(rules: RenewalRules, credit: ActivityCredit, earned: np.ndarra
             rows.append(np.concatenate([g.astype(float), np.zeros(n_y)]))
             lo.append(1.0)
             hi.append(np.inf)
+    keep = np.flatnonzero(upper > 0)  # activities that cannot be planned leave the model
+    if len(keep) == 0:
+        return np.zeros(n, dtype=int)
+    a = np.array(rows)
+    cols = np.concatenate([keep, np.arange(n, n + n_y)])
     cap_ub = np.tile([rules.caps[f] for f in fmts], n_rules)
-    cost = np.concatenate([credit.hours, np.zeros(n_y)])
-    res = milp(cost, integrality=np.concatenate([np.ones(n), np.zeros(n_y)]),
-               bounds=Bounds(np.zeros(n + n_y), np.concatenate([upper, cap_ub])),
-               constraints=[LinearConstraint(np.array(rows), lo, hi)] if rows else None)
+    res = milp(np.concatenate([credit.hours, np.zeros(n_y)])[cols],
+               integrality=np.concatenate([np.ones(len(keep)), np.zeros(n_y)]),
+               bounds=Bounds(np.zeros(len(cols)), np.concatenate([upper[keep], cap_ub])),
+               constraints=[LinearConstraint(a[:, cols], lo, hi)])
     if res.x is None:  # cannot happen: requirements were lowered to what is reachable
         raise RuntimeError(f"renewal MILP failed: {res.message}")
-    return np.round(res.x[:n]).astype(int)
+    x = np.zeros(n, dtype=int)
+    x[keep] = np.round(res.x[:len(keep)]).astype(int)
+    return x
 
 
 def max_credit(rules: RenewalRules, credit: ActivityCredit, earned: np.ndarray,

@@ -68,7 +68,8 @@ def test_rules_round_trip():
 def test_catalog_credit_defaults_and_declared():
     cat = _catalog([_activity(0, hours=3), _activity(1, credit_hours=7, categories=["ell"])])
     assert cat.activities["credit_hours"].tolist() == [3.0, 7.0]
-    assert cat.categories.values.tolist() == [["A1", "ell"]]
+    assert cat.categories.values.tolist() == [["A1", "ell"],
+                                              ["A0", GRAPH.nodes[COMPS[0]]["domain"]]]
     with pytest.raises(CatalogError, match="credit_hours -1 must be a positive number"):
         _catalog([_activity(0, credit_hours=-1)])
     with pytest.raises(CatalogError, match="categories"):
