@@ -40,7 +40,8 @@ RULES = {"name": "State licence renewal", "window_years": 5, "deadline": "2027-0
                     "hours": 30}],
          "caps": {"video_reflection": 10}, "multipliers": {"coaching_cycle": 1.5}}
 COMPLETIONS = pd.DataFrame({"activity_id": ["ACT-001", "ACT-002", "ACT-003"],
-                            "at": ["2023-09-01", "2024-03-01", "2025-01-15"]})
+                            "at": pd.to_datetime(["2023-09-01", "2024-03-01", "2025-01-15"],
+                                                 utc=True)})  # as the API reads them
 GOALS = ["INS.ELL", "REL.PLC"]
 
 

@@ -270,12 +270,12 @@ def window_counts(rules: RenewalRules, credit: ActivityCredit, completions: pd.D
                   deadline: pd.Timestamp) -> tuple[np.ndarray, int]:
     """How many times each activity was completed in the window (``completions``: columns
     ``activity_id`` and ``at``), and how many in-window completions name no catalog activity."""
-    at = pd.to_datetime(completions["at"], utc=True) if len(completions) else pd.Series(
-        [], dtype="datetime64[ns, UTC]")
-    inside = completions[((at > rules.window_start(deadline)) & (at <= deadline)).to_numpy()]
-    found = inside["activity_id"].astype(str).value_counts()
-    counts = found.reindex(credit.ids, fill_value=0).to_numpy(float)
-    return counts, int(len(inside) - counts.sum())
+    at = pd.DatetimeIndex(pd.to_datetime(completions["at"], utc=True))
+    inside = np.asarray((at > rules.window_start(deadline)) & (at <= deadline), dtype=bool)
+    names = completions["activity_id"].to_numpy().astype(str)[inside]
+    pos = pd.Index(credit.ids).get_indexer(names)
+    counts = np.bincount(pos[pos >= 0], minlength=len(credit.ids)).astype(float)
+    return counts, int((pos < 0).sum())
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ def plan_renewal(rules: RenewalRules, catalog: Catalog, graph: nx.DiGraph,
     ok = ~np.isin(credit.ids, list(set(exclude)))
     if available is not None:
         ok &= np.isin(credit.ids, list(set(available)))
-    ever = set(completions["activity_id"].astype(str)) if len(completions) else set()
+    ever = set(completions["activity_id"].to_numpy().astype(str))
     upper = _upper(catalog, credit, ever, ok, (end - now).total_seconds() / 86400, max_repeats)
     shortfalls = [Shortfall("rule", r.id, round(r.hours - m, 6),
                             f"every allowed activity together reaches {m:g} of {r.hours:g} "
@@ -184,9 +184,10 @@ def plan_renewal(rules: RenewalRules, catalog: Catalog, graph: nx.DiGraph,
                   for r, m in zip(rules.rules, max_credit(rules, credit, earned, upper),
                                   strict=True) if m < r.hours - 1e-9]
     goals = tuple(dict.fromkeys(goals))
-    t = catalog.targets
-    cover = np.array([np.isin(credit.ids, t.loc[t["competency_id"] == g, "activity_id"])
-                      & (upper > 0) for g in goals], dtype=bool).reshape(len(goals), len(credit.ids))
+    t_act = catalog.targets["activity_id"].to_numpy().astype(str)
+    t_comp = catalog.targets["competency_id"].to_numpy().astype(str)
+    cover = np.array([np.isin(credit.ids, t_act[t_comp == g]) & (upper > 0) for g in goals],
+                     dtype=bool).reshape(len(goals), len(credit.ids))
     shortfalls += [Shortfall("goal", g, 0.0, "no allowed activity targets this goal")
                    for g, row in zip(goals, cover, strict=True) if not row.any()]
     x = solve_renewal(rules, credit, earned, upper, cover[cover.any(axis=1)])
