@@ -178,7 +178,7 @@ def plan_renewal(rules: RenewalRules, catalog: Catalog, graph: nx.DiGraph,
         ok &= np.isin(credit.ids, list(set(available)))
     ever = set(completions["activity_id"].to_numpy().astype(str))
     upper = _upper(catalog, credit, ever, ok, (end - now).total_seconds() / 86400, max_repeats)
-    shortfalls = [Shortfall("rule", r.id, round(r.hours - m, 6),
+    shortfalls = [Shortfall("rule", r.id, round(float(r.hours - m), 6),
                             f"every allowed activity together reaches {m:g} of {r.hours:g} "
                             "hours by the deadline")
                   for r, m in zip(rules.rules, max_credit(rules, credit, earned, upper),
