@@ -159,18 +159,20 @@ def recommendation_audit(inputs: AuditInputs, *, k: int = 3, predictor=None, gai
 
 def simulation_audit(graph: nx.DiGraph, catalog: Catalog, policies: Sequence[str], *,
                      n_educators: int, steps: int, seed: int = 0, p_accept: float = 0.7,
-                     k: int = 3, threshold: float = audit.THRESHOLD, n_boot: int = 500
-                     ) -> pd.DataFrame:
+                     k: int = 3, threshold: float = audit.THRESHOLD, n_boot: int = 500,
+                     params=None, estimate=None, gains=None) -> pd.DataFrame:
     """Realized outcomes per subgroup for each policy (one table, a ``policy`` column), on the
-    simulated population of :func:`recommender.evaluation.simulate_policies` (same seed, same
-    educators and world draws), schools assigned as in :func:`synthetic_inputs`."""
+    simulated population of :func:`recommender.evaluation.simulate_policies` (same seed,
+    ``params``, ``estimate`` and ``gains``: the same educators, world draws and outcomes),
+    schools assigned as in :func:`synthetic_inputs`."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown policies {unknown}; expected names of {list(POLICIES)}")
-    pop = initial_population(graph, int(n_educators), random_state=seed)
+    pop = initial_population(graph, int(n_educators), params=params, random_state=seed)
     setup = PolicySetup(graph=graph, catalog=catalog, population=pop,
                         activities=catalog_arrays(catalog, pop.competencies), k=int(k),
-                        estimate=engine_estimate(MasteryEstimator(graph, catalog)), gains=None,
+                        estimate=(engine_estimate(MasteryEstimator(graph, catalog))
+                                  if estimate is None else estimate), gains=gains,
                         seed=seed + 1)
     educators = pop.educators.assign(
         school=np.asarray(SCHOOLS, dtype=object)[np.arange(pop.n_educators) % len(SCHOOLS)])

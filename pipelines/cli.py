@@ -318,6 +318,7 @@ def simulate(
     ] = "educator",
     catalog: Annotated[Path | None, typer.Option(
         help="The framework's activity catalog file (needed for a framework file).")] = None,
+    audit: Annotated[bool, typer.Option(help="Also audit outcomes by subgroup (docs/audit.md).")] = False,
     tenant: Annotated[str | None, typer.Option(
         help="Simulate this tenant's active framework and catalog from the store (its uploads; "
              "the default content when it has none).")] = None,
@@ -356,6 +357,9 @@ def simulate(
                    "(95% CI)", steps))
         console.print(f"table: {csv}; plot: {png}; simulated in "
                       f"{time.perf_counter() - start:.1f} s")
+        if audit:
+            cli_audit.simulate_audit(graph, cat, names, name, out, educators=educators,
+                                     steps=steps, seed=seed, estimate=estimate, gains=gains)
         if log_run:
             run_id = log_scenario(table, scenario=name, params={
                 "educators": educators, "steps": steps, "seed": seed,

@@ -123,6 +123,29 @@ def _simulated(inputs, policies: str, out: Path, name: str, *, educators, steps,
     return paths
 
 
+def simulate_audit(graph, catalog, policies: list[str], scenario: str, out: Path, *,
+                   educators: int, steps: int, seed: int, estimate=None, gains=None) -> None:
+    """``pdrec simulate --audit``: the realized outcomes of each policy by subgroup in
+    ``scenario``'s world (the same educators and draws as the simulation), the flagged groups
+    printed per policy, the table and one plot per policy written next to the scenario's."""
+    from pipelines import audit_run
+    from recommender.simulate import scenario_params
+
+    sim = audit_run.simulation_audit(graph, catalog, policies, n_educators=educators,
+                                     steps=steps, seed=seed, params=scenario_params(scenario),
+                                     estimate=estimate, gains=gains)
+    sim.to_csv(Path(out) / f"{scenario}-audit.csv", index=False)
+    for pol, part in sim.groupby("policy", sort=False):  # a few policies
+        audit_run.plot_audit(part, Path(out) / f"{scenario}-audit-{pol}.png",
+                             metrics=("gained", "hours_to_goal"),
+                             title=f"Equity audit, {scenario}, {pol}: realized outcomes")
+        flags = [f"{a}={v}: {f}" for a, v, f in part.loc[part["flagged"],
+                                                          ["attribute", "value", "flags"]]
+                 .itertuples(index=False)]
+        console.print(f"audit, {pol}: flagged {'; '.join(flags) if flags else 'none'}")
+    console.print(f"audit: {Path(out) / f'{scenario}-audit.csv'} (docs/audit.md)")
+
+
 @app.command("audit")
 def audit(
     tenant: Annotated[str | None, typer.Option(

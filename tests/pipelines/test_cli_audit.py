@@ -107,3 +107,23 @@ def test_tenant_audit_is_stored_and_admins_read_it_through_the_app(tmp_path):
         assert np.isclose(max(g.ratios["gain_per_hour"].ratio for g in schools), 1.0)
         assert api.get("/v1/admin/audit", "platform").status_code == 403
         assert api.get("/v1/admin/audit", "other").status_code == 403
+
+
+def test_simulate_audit_reports_each_policy_on_the_simulated_outcomes(tmp_path):
+    """``pdrec simulate --audit``: the audit's groups partition the simulated educators, and
+    their outcomes are the simulation's (the n-weighted group means give its table's figures)."""
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--policies", "random,engine-no-model",
+                                 "--educators", "60", "--steps", "3", "--audit", "--no-mlflow",
+                                 "--out", str(out), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert "audit, random: flagged" in result.output
+    assert "audit, engine-no-model: flagged" in result.output
+    table = pd.read_csv(out / "default.csv").set_index("policy")
+    audit_table = pd.read_csv(out / "default-audit.csv")
+    for policy, part in audit_table[audit_table["attribute"] == "school"].groupby("policy"):
+        n = part["n"].to_numpy()
+        assert n.sum() == 60
+        for ours, theirs in (("hours_to_goal", "hours_to_goal"), ("reached", "share_mastered")):
+            assert np.average(part[ours], weights=n) == pytest.approx(table.loc[policy, theirs])
+    assert (out / "default-audit-engine-no-model.png").stat().st_size > 0
