@@ -359,21 +359,14 @@ def _context_masks(arr: RankingIndex, contexts: list[EducatorContext]
 
 
 def _ancestor_matrix(arr: RankingIndex) -> np.ndarray:
-    """(C, C) int: ``[j, q] = 1`` when ``q`` is a prerequisite (ancestor) of ``j``."""
-    cached = _ANCESTORS.get(id(arr))
-    if cached is not None and cached[0] is arr:
-        return cached[1]
+    """(C, C) int: ``[j, q] = 1`` when ``q`` is a prerequisite (ancestor) of ``j`` (from the
+    index's ancestor sets: at most C * C ids, not data rows)."""
     pos = arr.competency_pos
     rows = [pos[c] for c, anc in arr.ancestor_sets.items() for _ in anc]
     cols = [pos[q] for anc in arr.ancestor_sets.values() for q in anc]
     m = np.zeros((len(pos), len(pos)), dtype=np.int64)
     m[rows, cols] = 1
-    _ANCESTORS.clear()
-    _ANCESTORS[id(arr)] = (arr, m)
     return m
-
-
-_ANCESTORS: dict[int, tuple[RankingIndex, np.ndarray]] = {}
 
 
 def _team_mask(arr: RankingIndex, request: TeamRequest) -> np.ndarray:
