@@ -13,7 +13,8 @@ def _events(*ids, event="completed"):
     return {"events": [{"educator_id": "T1", "activity_id": a, "event": event} for a in ids]}
 
 
-def test_rules_put_get_and_errors(api):
+def test_rules_put_get_and_errors(api_any):
+    api = api_any
     assert api.get("/v1/admin/renewal-rules", who="admin").status_code == 404
     assert api.put("/v1/admin/renewal-rules", json={"document": RULES}).status_code == 403
     r = api.put("/v1/admin/renewal-rules", who="admin", json={"document": RULES})
