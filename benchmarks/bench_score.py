@@ -1,0 +1,145 @@
+"""Benchmark: ``pdrec score`` on a LocalCluster of 1 and 2 workers, and what N workers would take.
+
+Run with ``python benchmarks/bench_score.py [educators] [chunk]`` (default 20,000 educators in
+partitions of 5,000, 12 months). It writes the workforce with
+:func:`recommender.simulate.workforce.write_workforce` into a temporary folder (timed: the
+generator's cost per chunk), then scores every partition with mastery (the evidence filter,
+``--no-model``) and explained top-5:
+
+- in this process (:func:`pipelines.score.score_folder_local`): the reference;
+- on a ``LocalCluster`` of 1 worker and of 2 workers (one thread each, separate processes):
+  :func:`pipelines.score.score_folder_dask`.
+
+It prints a scaling table (wall time, educators per second, median seconds per partition, peak
+memory per worker from each worker's ``ru_maxrss``), the ratios 2 workers / 1 worker and
+1 worker / in-process, and on paper the wall time for 3.7 million educators (and 1 million) on N
+workers from the measured per-partition cost: ``ceil(partitions / N) * median partition
+seconds``, which assumes a worker per core and a shared file system that keeps up (on this
+2-core machine, shared, the 2-worker figure is the check on that assumption).
+
+The model prior is measured apart, on one partition of ``MODEL_EDUCATORS`` educators in this
+process with a small mastery model fitted on a separate 1,000-educator cohort (a benchmark has
+no registry; 100 trees): :class:`~recommender.estimate.MasteryEstimator` asks the model for
+each educator's prior as of that educator's first completion, one feature-building call per
+distinct time, so with a model the cost per educator is that call's, and the on-paper figures
+are printed for it too.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.score import make_scorer, score_folder_dask, score_folder_local, score_partition
+from recommender.catalog import default_catalog
+from recommender.graph import default_framework
+from recommender.simulate.workforce import write_workforce
+
+AS_OF = "2026-08-01"
+MONTHS = 12
+STATES = (("1 million", 1_000_000), ("US, 3.7 million", 3_700_000))
+WORKERS_ON_PAPER = (2, 8, 32, 128, 512)
+MODEL_EDUCATORS = 100
+
+
+def _predictor(graph, catalog):
+    """A 100-tree mastery model fitted on a separate cohort, as a champion would be."""
+    from recommender.evidence import validate_evidence
+    from recommender.features import FeatureBuilder
+    from recommender.models import LightGBMMastery
+    from recommender.models.predictor import MasteryPredictor
+    from recommender.simulate import generate
+
+    data = generate(graph, catalog, n_educators=1000, months=MONTHS, random_state=99)
+    ev = validate_evidence(data.evidence, competencies=list(graph),
+                           now=pd.Timestamp("2100-01-01", tz="UTC")).valid
+    builder = FeatureBuilder(graph, catalog=catalog).fit(ev)
+    X, y = builder.training_frame(ev)
+    model = LightGBMMastery(n_estimators=100, n_jobs=1).fit(X, y)
+    return MasteryPredictor(builder, model, "bench")
+
+
+def _model_cost(graph, catalog, educators_file: Path) -> float:
+    """Seconds per educator to score ``MODEL_EDUCATORS`` educators with the model prior."""
+    root = educators_file.parent.parent
+    name = educators_file.stem
+    frames = {sub: pd.read_parquet(root / sub / f"{name}.parquet")
+              for sub in ("evidence", "completions", "educators")}
+    some = frames["educators"].head(MODEL_EDUCATORS)
+    mine = {sub: f[f["educator_id"].isin(some["educator_id"])] for sub, f in frames.items()}
+    scorer = make_scorer(graph, catalog, as_of=AS_OF, predictor=_predictor(graph, catalog),
+                         k=5, explain=True, model_version="bench")
+    t0 = time.perf_counter()
+    score_partition(scorer, **mine)
+    return (time.perf_counter() - t0) / len(some)
+
+
+def _on_cluster(scorer, root: Path, out: Path, workers: int):
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        t0 = time.perf_counter()
+        results = score_folder_dask(scorer, root, out, client)
+        return time.perf_counter() - t0, results
+
+
+def _row(label: str, seconds: float, results) -> dict:
+    n = sum(r.educators for r in results)
+    return {"run": label, "wall_s": seconds, "educators_per_s": n / seconds,
+            "partition_s_median": statistics.median(r.seconds for r in results),
+            "peak_mb_per_worker": max(r.peak_rss_mb for r in results)}
+
+
+def main(educators: int = 20_000, chunk: int = 5000) -> None:
+    graph = default_framework("educator")
+    catalog = default_catalog(graph)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "workforce"
+        t0 = time.perf_counter()
+        summary = write_workforce(graph, catalog, root, educators=educators, months=MONTHS,
+                                  chunk_size=chunk, seed=0)
+        gen_s = time.perf_counter() - t0
+        print(f"generate-workforce: {educators:,} educators x {MONTHS} months in "
+              f"{len(summary.chunks)} chunks, {summary.evidence_rows:,} evidence rows: "
+              f"{gen_s:.1f} s ({gen_s / len(summary.chunks):.2f} s per {chunk:,}-educator chunk; "
+              f"1,000,000 educators on paper: {gen_s / educators * 1e6 / 60:.1f} min)")
+        scorer = make_scorer(graph, catalog, as_of=AS_OF, k=5, explain=True)
+        rows = []
+        t0 = time.perf_counter()
+        local = score_folder_local(scorer, root, Path(tmp) / "local")
+        rows.append(_row("in-process (reference)", time.perf_counter() - t0, local))
+        for workers in (1, 2):
+            seconds, results = _on_cluster(scorer, root, Path(tmp) / f"dask{workers}", workers)
+            rows.append(_row(f"LocalCluster, {workers} worker(s)", seconds, results))
+        model_s = _model_cost(graph, catalog, root / "educators" / f"{summary.chunks[0]}.parquet")
+    table = pd.DataFrame(rows).set_index("run")
+    print(f"\npdrec score: {educators:,} educators, partitions of {chunk:,}, evidence filter "
+          "(--no-model) + explained top-5 (peak memory: each worker process's ru_maxrss)")
+    print(table.round(2).to_string())
+    one, two = table["wall_s"].iloc[1], table["wall_s"].iloc[2]
+    print(f"ratio 2 workers / 1 worker (wall): {two / one:.2f} (ideal 0.50)")
+    print(f"ratio 1 worker / in-process (wall): {one / table['wall_s'].iloc[0]:.2f}")
+    per_part = table["partition_s_median"].iloc[1]
+    print(f"\non paper, from {per_part:.1f} s per {chunk:,}-educator partition on one worker:")
+    for name, n in STATES:
+        parts = math.ceil(n / chunk)
+        cells = ", ".join(f"{w} workers {math.ceil(parts / w) * per_part / 60:.1f} min"
+                          for w in WORKERS_ON_PAPER)
+        print(f"  {name} ({parts} partitions): {cells}")
+    print(f"\nwith the model prior: {model_s * 1000:.0f} ms per educator in-process "
+          f"({MODEL_EDUCATORS} educators, 100 trees); on paper for 3.7 million: "
+          + ", ".join(f"{w} workers {3.7e6 * model_s / w / 3600:.1f} h" for w in WORKERS_ON_PAPER))
+    print(f"this process's peak memory: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:3]))
