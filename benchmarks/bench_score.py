@@ -85,7 +85,7 @@ def _on_cluster(scorer, root: Path, out: Path, workers: int):
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         t0 = time.perf_counter()
         results = score_folder_dask(scorer, root, out, client)
         return time.perf_counter() - t0, results

@@ -137,6 +137,6 @@ def _on_dask(scorer, input, out, workers, scheduler, advance, run):
             console.print(f"dask scheduler {scheduler}")
             return run(scorer, input, out, client, progress=advance)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         console.print(f"dask LocalCluster: {workers} workers x 1 thread")
         return run(scorer, input, out, client, progress=advance)

@@ -34,7 +34,7 @@ def client():
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
         yield c
 
 
@@ -125,3 +125,13 @@ def test_cli_generates_and_scores_in_a_single_process(tmp_path):
     missing = runner.invoke(app, ["score", "--input", str(tmp_path / "nothing"), "--out",
                                   str(tmp_path / "out"), "--no-model"])
     assert missing.exit_code == 2 and "--input" in missing.output
+
+
+def test_cli_scores_on_a_scheduler_address(workforce, client, tmp_path):
+    root, _ = workforce
+    scored = CliRunner().invoke(app, [
+        "score", "--input", str(root), "--out", str(tmp_path / "out"), "--no-model",
+        "--no-explain", "--as-of", AS_OF, "--scheduler", client.scheduler.address])
+    assert scored.exit_code == 0, scored.output
+    assert "24 educators in 3 partitions" in scored.output
+    assert len(list((tmp_path / "out" / "recommendations").glob("*.parquet"))) == 3
