@@ -88,8 +88,8 @@ class TeamRequest:
     max_hours : float or None
         Hour budget for the sum of the returned steps; None: no budget.
     formats : tuple of str or None
-        Team formats; None: :data:`TEAM_FORMATS` (those the catalog's vocabulary has). Named
-        formats are checked against the catalog's vocabulary.
+        Team formats; None or empty: :data:`TEAM_FORMATS` (those the catalog's vocabulary
+        has). Named formats are checked against the catalog's vocabulary.
     activities : tuple of str
         Further activity ids a team can take together, whatever their format.
     gate_threshold : float, default=0.5
@@ -372,7 +372,7 @@ def _ancestor_matrix(arr: RankingIndex) -> np.ndarray:
 def _team_mask(arr: RankingIndex, request: TeamRequest) -> np.ndarray:
     """(A,) bool: of a team format, flagged ``team`` in the catalog, or named in the request."""
     vocab = arr.catalog.vocabularies
-    if request.formats is None:
+    if not request.formats:  # None or empty: the team formats the catalog has
         formats = [f for f in TEAM_FORMATS if f in vocab.formats]
     else:
         formats = list(vocab.check("formats", request.formats))

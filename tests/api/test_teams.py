@@ -91,3 +91,15 @@ def test_roles_and_openapi(api):
     assert {"put", "get"} <= set(paths["/v1/teams/{team_id}"])
     post = paths["/v1/teams/{team_id}/recommendations"]["post"]
     assert "TeamRecommendationsOut" in str(post["responses"]["200"])
+
+
+def test_an_empty_formats_list_means_the_team_formats(api):
+    """Found by the schema fuzzer: ``formats: []`` was a 500 (the vocabulary reads an empty
+    filter as none)."""
+    api.put("/v1/educators/T1", json={"goals": ["INS.FORMATIVE"]})
+    assert api.put("/v1/teams/t1", json={"members": ["T1"]}).status_code in (200, 201)
+    empty = api.post("/v1/teams/t1/recommendations", json={"formats": [], "k": 3})
+    default = api.post("/v1/teams/t1/recommendations", json={"k": 3})
+    assert empty.status_code == 200, empty.text
+    assert [s["activity_id"] for s in empty.json()["steps"]] == \
+        [s["activity_id"] for s in default.json()["steps"]]
