@@ -95,4 +95,5 @@ class ActivateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(ge=1, description="A stored version; null: the default")
+    version: int | None = Field(ge=1, le=2**31 - 1,
+                                description="A stored version; null: the default")
