@@ -77,6 +77,23 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _from_case(package: dict) -> dict:
+    """A CASE CFPackage read as a framework file: imported (``import_case``), its report's
+    counts printed; exit 2 when no competency could be imported."""
+    from recommender.standards.case import import_case
+
+    imported = import_case(package)
+    skipped = imported.report.counts_by_reason()
+    console.print(f"CASE package: {imported.report.summary()}"
+                  + (f"; skipped {skipped} (pdrec framework import-case --report lists them)"
+                     if skipped else "; nothing skipped"))
+    if imported.framework is None:
+        console.print("[red]no competency could be imported from the CASE package: nothing "
+                      "stored[/red]")
+        raise typer.Exit(2)
+    return imported.framework
+
+
 def _upload(tenant: str, data_dir: Path, framework_name: str, catalog_file: Path | None,
             **documents) -> None:
     """Check and store the documents as new versions; print the report (exit 2 on a problem)."""
@@ -92,6 +109,8 @@ def _upload(tenant: str, data_dir: Path, framework_name: str, catalog_file: Path
     except (OSError, ValueError, yaml.YAMLError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    if read.get("framework") is not None and "CFItems" in read["framework"]:
+        read["framework"] = _from_case(read["framework"])
     with project_store(data_dir) as store:
         current = resolve_content(store, tenant, default_content(framework_name, catalog_file))
         try:
@@ -116,8 +135,9 @@ def _upload(tenant: str, data_dir: Path, framework_name: str, catalog_file: Path
 @tenant_app.command("framework")
 def tenant_framework(
     tenant: Annotated[str, typer.Argument(help="The tenant.")],
-    file: Annotated[Path, typer.Argument(help="The framework (YAML/JSON; e.g. from pdrec "
-                                              "framework import-case).")],
+    file: Annotated[Path, typer.Argument(help="The framework (YAML/JSON, e.g. from pdrec "
+                                              "framework import-case), or a CASE 1.0 "
+                                              "CFPackage JSON, imported on the way.")],
     catalog: Annotated[Path | None, typer.Option(
         help="A catalog file to store with it (needed when the tenant's catalog targets "
              "competencies the new framework drops).")] = None,

@@ -70,3 +70,29 @@ def test_tenant_framework_and_catalog_uploads_are_checked_and_versioned(tmp_path
     assert listed.exit_code == 0 and "catalog *2" in listed.output and "framework *1" in listed.output
     assert run("content", "other").output.count("default") == 2
     store.dispose()
+
+
+def test_tenant_framework_takes_a_case_package_directly(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import recommender
+
+    district = Path(recommender.__file__).parent / "data" / "demo_district"
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PDREC_FRAMEWORK", raising=False)
+    monkeypatch.delenv("PDREC_CATALOG", raising=False)
+    store = open_store(sqlite_url(tmp_path))
+    store.ensure_tenant("district")
+    result = CliRunner().invoke(app, ["tenant", "framework", "district",
+                                      str(district / "case_framework.json"), "--catalog",
+                                      str(district / "catalog.yaml"), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "CASE package" in result.output and "nothing skipped" in result.output
+    assert "framework version 1" in result.output
+    stored = store.content_version("district", "framework")
+    assert len(stored.document["competencies"]) == 12
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"CFDocument": {"identifier": "d"}, "CFItems": []}')
+    nothing = CliRunner().invoke(app, ["tenant", "framework", "district", str(empty),
+                                       "--data-dir", str(tmp_path)])
+    assert nothing.exit_code == 2 and "nothing stored" in nothing.output
