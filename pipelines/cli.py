@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli_app import DataDir, app, console, load_content, print_mapping, progress_bar
+from pipelines.cli_app import (
+    DataDir,
+    app,
+    champion_for,
+    console,
+    load_content,
+    print_mapping,
+    progress_bar,
+)
 
 
 @app.command()
@@ -209,22 +217,10 @@ def _engine_inputs(names: list[str], model: bool, data_dir: Path, graph, catalog
                       "(--no-model)")
         return None, None, "evidence filter (--no-model)"
     from pipelines import tracking
-    from pipelines.model_card import framework_hash
     from recommender.estimate import MasteryEstimator
     from recommender.sim_estimators import engine_estimate
 
-    tracking.configure(data_dir)
-    champion = tracking.load_champion_bundle()  # model and gains of one version
-    if champion is None:
-        console.print("[red]no champion model in the registry[/red]: run `make demo` or "
-                      "`pdrec train` + `pdrec promote` first, or pass --no-model")
-        raise typer.Exit(1)
-    trained_on = (champion.card or {}).get("framework", {}).get("hash")
-    if trained_on is not None and trained_on != framework_hash(graph):
-        console.print(f"[red]the champion (version {champion.version}) was trained on another "
-                      f"framework than {graph.graph['name']!r}[/red]: pass --no-model, or train "
-                      "and promote a model on this framework")
-        raise typer.Exit(2)
+    champion = champion_for(graph, data_dir)  # model and gains of one version
     gains = champion.gains
     console.print(f"engine policy: champion mastery model version {champion.version} as the "
                   "estimator's prior, "

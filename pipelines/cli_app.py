@@ -63,3 +63,26 @@ def load_content(framework: str, catalog: Path | None):
     if graph.graph["name"] == "educator":
         return graph, default_catalog(graph)
     return graph, None
+
+
+def champion_for(graph, data_dir: Path, tenant: str | None = None):
+    """The champion a command scores ``graph`` with (the tenant's own, else the default one),
+    from the data directory's registry; exits 1 without one and 2 when its model card names
+    another framework than ``graph`` (the command's --no-model is the way out)."""
+    from pipelines import tracking
+    from pipelines.model_card import framework_hash
+
+    tracking.configure(data_dir)
+    champion = (tracking.load_champion_bundle(tenant) if tenant else None) \
+        or tracking.load_champion_bundle()
+    if champion is None:
+        console.print("[red]no champion model in the registry[/red]: run `make demo` or "
+                      "`pdrec train` + `pdrec promote` first, or pass --no-model")
+        raise typer.Exit(1)
+    trained_on = (champion.card or {}).get("framework", {}).get("hash")
+    if trained_on is not None and trained_on != framework_hash(graph):
+        console.print(f"[red]the champion (version {champion.version}) was trained on another "
+                      f"framework than {graph.graph['name']!r}[/red]: pass --no-model, or train "
+                      "and promote a model on this framework")
+        raise typer.Exit(2)
+    return champion

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli_app import DataDir, app, console
+from pipelines.cli_app import DataDir, app, champion_for, console
 
 __all__ = ["audit"]
 
@@ -46,21 +46,7 @@ def _audit_table(table, title: str, metrics: list[str]) -> Table:
 
 def _champion(data_dir: Path, tenant: str | None, graph):
     """The served champion's predictor and gains (the tenant's own, else the default)."""
-    from pipelines import tracking
-    from pipelines.model_card import framework_hash
-
-    tracking.configure(data_dir)
-    champion = (tracking.load_champion_bundle(tenant) if tenant else None) \
-        or tracking.load_champion_bundle()
-    if champion is None:
-        console.print("[red]no champion model in the registry[/red]: run `make demo` or "
-                      "`pdrec train` + `pdrec promote` first, or pass --no-model")
-        raise typer.Exit(1)
-    trained_on = (champion.card or {}).get("framework", {}).get("hash")
-    if trained_on is not None and trained_on != framework_hash(graph):
-        console.print(f"[red]the champion (version {champion.version}) was trained on another "
-                      f"framework than {graph.graph['name']!r}[/red]: pass --no-model")
-        raise typer.Exit(2)
+    champion = champion_for(graph, data_dir, tenant)
     console.print(f"mastery: champion model version {champion.version}")
     return champion.predictor, champion.gains, f"champion version {champion.version}"
 

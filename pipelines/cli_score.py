@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli_app import DataDir, app, console, load_content, progress_bar
+from pipelines.cli_app import DataDir, app, champion_for, console, load_content, progress_bar
 
 
 @app.command("generate-workforce")
@@ -53,20 +53,7 @@ def _model(use_model: bool, data_dir: Path, graph):
     if not use_model:
         console.print("mastery: the evidence filter without a model (--no-model)")
         return None, None, None, None
-    from pipelines import tracking
-    from pipelines.model_card import framework_hash
-
-    tracking.configure(data_dir)
-    champion = tracking.load_champion_bundle()
-    if champion is None:
-        console.print("[red]no champion model in the registry[/red]: run `make demo` or "
-                      "`pdrec train` + `pdrec promote` first, or pass --no-model")
-        raise typer.Exit(1)
-    trained_on = (champion.card or {}).get("framework", {}).get("hash")
-    if trained_on is not None and trained_on != framework_hash(graph):
-        console.print(f"[red]the champion (version {champion.version}) was trained on another "
-                      f"framework than {graph.graph['name']!r}[/red]: pass --no-model")
-        raise typer.Exit(2)
+    champion = champion_for(graph, data_dir)
     console.print(f"mastery: champion model version {champion.version} as the prior")
     severity = None
     if champion.severity is not None and {"rater_id", "severity"} <= set(champion.severity):
