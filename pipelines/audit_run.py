@@ -90,23 +90,15 @@ def tenant_inputs(store, tenant: str, default, *, extra: Sequence[str] = ()) -> 
     validated evidence and completions from the store, on its active framework and catalog
     (``default``: the deployment's :class:`~recommender.tenant_content.TenantContent`). Every
     educator may take the whole catalog (the store keeps no per-educator availability)."""
+    from pipelines.store_data import educators_frame
     from recommender.serving import completions_from_feedback
     from recommender.tenant_content import resolve_content
 
     content = resolve_content(store, tenant, default)
-    columns = ["years_experience", "role", "subject", "grade_band", "school", *extra]
-    rows, after = [], None
-    while True:  # pages of the store's educators
-        page = store.list_educators(tenant, limit=1000, after=after)
-        rows += [{"educator_id": r.educator_id, **{k: r.profile.get(k) for k in columns},
-                  "goals": "|".join(map(str, r.goals))} for r in page]
-        if len(page) < 1000:
-            break
-        after = page[-1].educator_id
-    if not rows:
+    educators = educators_frame(
+        store, tenant, ["years_experience", "role", "subject", "grade_band", "school", *extra])
+    if educators.empty:
         raise ValueError(f"tenant {tenant!r} has no educators in the store")
-    educators = pd.DataFrame(rows, columns=["educator_id", *dict.fromkeys(columns), "goals"])
-    educators["years_experience"] = pd.to_numeric(educators["years_experience"], errors="coerce")
     for col in ("school", *extra):  # absent for everyone: no such attribute to audit
         if col in educators and educators[col].isna().all():
             if col in extra:

@@ -14,6 +14,7 @@ No generator-only column (latent truth) is read by training.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,17 +54,20 @@ def redacted_url(url: str) -> str:
         return "<unparsable store URL>"
 
 
-def educators_frame(store: Store, tenant: str) -> pd.DataFrame:
-    """Every educator of ``tenant``: profile columns the feature builder reads, and goals."""
+def educators_frame(store: Store, tenant: str, columns: Sequence[str] = _PROFILE
+                    ) -> pd.DataFrame:
+    """Every educator of ``tenant``: the profile ``columns`` (by default those the feature
+    builder reads; None where a profile lacks one), and goals (``|``-joined)."""
+    columns = list(dict.fromkeys(columns))
     rows, after = [], None
     while True:
         page = store.list_educators(tenant, limit=1000, after=after)
-        rows += [{"educator_id": r.educator_id, **{k: r.profile.get(k) for k in _PROFILE},
+        rows += [{"educator_id": r.educator_id, **{k: r.profile.get(k) for k in columns},
                   "goals": "|".join(map(str, r.goals))} for r in page]
         if len(page) < 1000:
             break
         after = page[-1].educator_id
-    frame = pd.DataFrame(rows, columns=["educator_id", *_PROFILE, "goals"])
+    frame = pd.DataFrame(rows, columns=["educator_id", *columns, "goals"])
     frame["years_experience"] = pd.to_numeric(frame["years_experience"], errors="coerce")
     return frame
 
