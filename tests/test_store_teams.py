@@ -3,26 +3,10 @@ and the migration from a store at 0005."""
 
 from __future__ import annotations
 
-from importlib import resources
-
-import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from recommender.store import open_store
-from recommender.store.engine import make_engine
-from tests.pg import fresh_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pdrec.db'}"
-    url, reason = fresh_database()
-    if url is None:
-        pytest.skip(f"PostgreSQL unavailable: {reason}")
-    return url
+from tests.migrations import upgraded_to
 
 
 def test_teams_are_put_replaced_and_read_per_tenant(url):
@@ -40,13 +24,7 @@ def test_teams_are_put_replaced_and_read_per_tenant(url):
 
 
 def test_migration_0006_adds_teams_to_a_store_at_0005(url):
-    engine = make_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location",
-                        str(resources.files("recommender.store").joinpath("migrations")))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005")
+    engine = upgraded_to(url, "0005")
     assert "teams" not in sa.inspect(engine).get_table_names()
     engine.dispose()
     store = open_store(url)  # migrates to head

@@ -3,26 +3,10 @@ default, set and cleared per tenant, and setting it makes every educator's store
 
 from __future__ import annotations
 
-from importlib import resources
-
-import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from recommender.store import open_store
-from recommender.store.engine import make_engine
-from tests.pg import fresh_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pdrec.db'}"
-    url, reason = fresh_database()
-    if url is None:
-        pytest.skip(f"PostgreSQL unavailable: {reason}")
-    return url
+from tests.migrations import upgraded_to
 
 
 def test_the_clock_is_per_tenant_and_setting_it_bumps_the_educators(url):
@@ -47,13 +31,7 @@ def test_the_clock_is_per_tenant_and_setting_it_bumps_the_educators(url):
 
 
 def test_migration_0004_adds_the_clock_to_a_store_at_0003(url):
-    engine = make_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location",
-                        str(resources.files("recommender.store").joinpath("migrations")))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+    engine = upgraded_to(url, "0003")
     assert "clock_unit" not in {c["name"] for c in sa.inspect(engine).get_columns("tenants")}
     engine.dispose()
     store = open_store(url)  # migrates to head

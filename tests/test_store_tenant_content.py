@@ -4,28 +4,15 @@ write makes the tenant's stored mastery stale."""
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from recommender.store import open_store
-from recommender.store.engine import make_engine
-from tests.pg import fresh_database
+from tests.migrations import upgraded_to
 
 DOC = {"name": "tiny", "competencies": [{"id": "A", "name": "A", "domain": "d"}]}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pdrec.db'}"
-    url, reason = fresh_database()
-    if url is None:
-        pytest.skip(f"PostgreSQL unavailable: {reason}")
-    return url
 
 
 def test_versions_round_trip_per_tenant_and_bump_the_educators(url):
@@ -65,13 +52,7 @@ def test_versions_round_trip_per_tenant_and_bump_the_educators(url):
 
 
 def test_migration_0005_adds_the_table_to_a_store_at_0004(url):
-    engine = make_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location",
-                        str(resources.files("recommender.store").joinpath("migrations")))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
+    engine = upgraded_to(url, "0004")
     assert "tenant_content" not in sa.inspect(engine).get_table_names()
     engine.dispose()
     store = open_store(url)
