@@ -7,17 +7,10 @@ from __future__ import annotations
 import pytest
 
 from recommender.store import open_store
-from tests.pg import fresh_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'pdrec.db'}"
-    else:
-        url, reason = fresh_database()
-        if url is None:
-            pytest.skip(f"PostgreSQL unavailable: {reason}")
+@pytest.fixture
+def store(url):
     s = open_store(url)
     s.ensure_tenant("acme")
     s.ensure_tenant("other")
