@@ -18,11 +18,12 @@ import networkx as nx
 import pandas as pd
 
 from api.crosswalks import crosswalk_of
-from api.ingest import OUTCOMES, ingest_records
+from api.ingest import batch_answer, ingest_records
 from api.schemas.standards import BadgeBatchIn
 from api.services import Services
 from recommender.standards.alignments import AlignmentIndex
 from recommender.standards.openbadges import badges_to_evidence
+from recommender.tenant_content import TenantContent
 
 __all__ = ["alignment_index", "ingest_badges"]
 
@@ -41,18 +42,16 @@ def alignment_index(services: Services, graph: nx.DiGraph | None = None) -> Alig
     return index
 
 
-def ingest_badges(services: Services, tenant_id: str, body: BadgeBatchIn, now: pd.Timestamp,
-                  report: str = "all", graph: nx.DiGraph | None = None) -> dict[str, Any]:
-    """Map, validate and store a batch of badges against ``graph`` (default: the served
-    framework); the answer's payload (``BadgeBatchOut``)."""
-    graph = services.graph if graph is None else graph
+def ingest_badges(services: Services, tenant_id: str, content: TenantContent,
+                  body: BadgeBatchIn, now: pd.Timestamp, report: str = "all") -> dict[str, Any]:
+    """Map, validate and store a batch of badges against the tenant's ``content``; the
+    answer's payload (``BadgeBatchOut``)."""
+    graph = content.graph
     mapping = badges_to_evidence(body.badges, index=alignment_index(services, graph),
                                  recipients=body.recipients, educator_id=body.educator_id,
                                  objects=body.objects, scale=graph.graph["scale"], now=now)
     records = mapping.records
-    # a tenant's own graph is validated against too (ingest_records' graph, per-tenant content)
-    result = (ingest_records(services, tenant_id, records, now) if graph is services.graph
-              else ingest_records(services, tenant_id, records, now, graph=graph))
+    result = ingest_records(services, tenant_id, records, now, graph)
     per: dict[int, list[int]] = {}
     for r, pos in enumerate(mapping.origin):
         per.setdefault(pos, []).append(r)
@@ -86,6 +85,5 @@ def ingest_badges(services: Services, tenant_id: str, body: BadgeBatchIn, now: p
     counts = Counter(o["status"] for o in outcomes)
     if report == "problems":
         outcomes = [o for o in outcomes if o["status"] != "accepted"]
-    return {**{outcome: counts[outcome] for outcome in OUTCOMES},
-            "educators_updated": result.educators_updated, "outcomes": outcomes,
-            "model": services.models.for_tenant(tenant_id).info()}
+    return batch_answer(counts, result.educators_updated, outcomes,
+                        services.serve(tenant_id, content).info())

@@ -22,6 +22,7 @@ platforms push evidence first and profiles when they have them (``PUT /v1/educat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,14 @@ def _conflict_problem(evidence_id: str, diffs: list[Difference]
             f"evidence_id {evidence_id!r} is already stored with other content ({listed}); an "
             "evidence_id names one record for good: send changed evidence under a new "
             "evidence_id")
+
+
+def batch_answer(counts: Mapping[str, int], educators_updated: int, outcomes: list[dict],
+                 model: dict) -> dict[str, Any]:
+    """The body every batch ingestion answers with: a count per outcome
+    (:data:`OUTCOMES`), the educators whose data changed, the outcomes and the model field."""
+    return {**{outcome: counts.get(outcome, 0) for outcome in OUTCOMES},
+            "educators_updated": educators_updated, "outcomes": outcomes, "model": model}
 
 
 def ingest_records(services: Services, tenant_id: str, records: list,

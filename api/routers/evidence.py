@@ -15,7 +15,7 @@ from api.badges import ingest_badges
 from api.crosswalks import crosswalk_of
 from api.deps import ContentDep, Now, ServicesDep, json_body
 from api.errors import BadRequest, PayloadTooLarge
-from api.ingest import OUTCOMES, IngestResult, ingest_records
+from api.ingest import IngestResult, batch_answer, ingest_records
 from api.routers._common import errors, json_response
 from api.schemas import EvidenceBatchOut, XapiBatchOut
 from api.schemas.standards import BadgeBatchIn, BadgeBatchOut
@@ -174,11 +174,8 @@ def post_evidence(
     if len(coded.rejections):
         outcomes.sort(key=lambda o: o["index"])
     counts = Counter(result.status) + Counter(rejected=len(coded.rejections))
-    return json_response({
-        **{outcome: counts[outcome] for outcome in OUTCOMES},
-        "educators_updated": result.educators_updated,
-        "outcomes": outcomes, "model": services.serve(who.tenant_id, content).info(),
-    })
+    return json_response(batch_answer(counts, result.educators_updated, outcomes,
+                                      services.serve(who.tenant_id, content).info()))
 
 
 @router.post(
@@ -258,11 +255,8 @@ def post_xapi(
     counts = Counter(o["status"] for o in outcomes)
     if report == "problems":
         counts["accepted"] = len(statements) - sum(counts.values())
-    return json_response({
-        **{outcome: counts[outcome] for outcome in OUTCOMES},
-        "educators_updated": result.educators_updated,
-        "outcomes": outcomes, "model": services.serve(who.tenant_id, content).info(),
-    })
+    return json_response(batch_answer(counts, result.educators_updated, outcomes,
+                                      services.serve(who.tenant_id, content).info()))
 
 
 @router.post(
@@ -302,8 +296,7 @@ def post_badges(
             "split the batch",
             details=[{"field": "badges", "value": len(body.badges),
                       "reason": f"at most {limit} items"}])
-    return json_response(ingest_badges(services, who.tenant_id, body, now, report,
-                                       graph=content.graph))
+    return json_response(ingest_badges(services, who.tenant_id, content, body, now, report))
 
 
 def _record_completions(services: Services, who: Principal, mapping: XapiMapping,
