@@ -182,22 +182,21 @@ def _simulation_content(framework: str, catalog: Path | None, tenant: str | None
     store); exits 2 naming the problem (no catalog, a file that does not load)."""
     from recommender.errors import RecommenderError
 
-    if tenant is not None:
-        from pipelines.serve import project_store
-        from recommender.tenant_content import TenantContent, resolve_content
-
-        graph, cat = load_content(framework, catalog)
-        with project_store(data_dir) as store:
-            content = resolve_content(store, tenant, TenantContent(graph, cat))
-        console.print(f"tenant {tenant}: framework {content.graph.graph.get('name')!r} "
-                      f"(version {content.framework_version or 'default'}), catalog version "
-                      f"{content.catalog_version or 'default'}")
-        return content.graph, content.catalog
     try:
         graph, cat = load_content(framework, catalog)
     except (OSError, ValueError, RecommenderError) as exc:
         console.print(f"[red]--framework/--catalog: {exc}[/red]")
         raise typer.Exit(2) from None
+    if tenant is not None:
+        from pipelines.serve import project_store
+        from recommender.tenant_content import TenantContent, resolve_content
+
+        with project_store(data_dir) as store:
+            content = resolve_content(store, tenant, TenantContent(graph, cat))
+        console.print(f"tenant {tenant}: framework {content.graph.graph.get('name')!r} "
+                      f"(version {content.framework_version or 'default'}), catalog version "
+                      f"{content.catalog_version or 'default'}")
+        graph, cat = content.graph, content.catalog
     if cat is None:
         console.print(f"[red]--catalog: framework {graph.graph['name']!r} has no default "
                       "catalog; pass its activity catalog file[/red]")
