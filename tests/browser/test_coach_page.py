@@ -124,8 +124,10 @@ def browser():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y "
                     "chromium; .ci/run does it) or set PDREC_SKIP_BROWSER_TESTS=1 to opt out",
                     pytrace=False)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # the default 5 s is the whole budget of a save round-trip on a loaded 2-core CI machine
+    expect.set_options(timeout=15_000)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -255,7 +257,8 @@ def test_coach_reviews_and_adjusts_a_pathway(page, site, tmp_path):
         replaced = _step_titles(page)[1]
         page.get_by_role("button", name=f"Replace {replaced} with another activity").click()
         page.get_by_label("Search the catalog").fill("coaching")
-        choice = page.locator("ul.results li").first
+        # the search renders after a debounce: read the list once it shows this query's results
+        choice = page.locator('ul.results[data-query="coaching"] li').first
         chosen = choice.locator("strong").inner_text()
         choice.locator("button", has_text="Use instead").click()
         expect(page.locator("#status")).to_contain_text("Replaced")

@@ -622,6 +622,7 @@
           onclick: () => record(ctx, [{activity_id: a.activity_id, event: "replaced", replaces: item.activity_id}],
             `Replaced “${item.title}” with “${a.title}”.`)}))));
       if (!scored.length) list.replaceChildren(el("li", {cls: "muted", text: "No activity matches."}));
+      list.dataset.query = q;
     };
     let timer = 0;
     input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => render().catch(fail), 120); });
