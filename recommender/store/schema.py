@@ -25,6 +25,7 @@ __all__ = [
     "coach_sessions",
     "tenant_content",
     "teams",
+    "consent_events",
     "CONTENT_KINDS",
     "ROLES",
     "FEEDBACK_EVENTS",
@@ -62,6 +63,8 @@ api_keys = sa.Table(
     sa.Column("label", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    # the one educator an ``educator``-role key may read (migration 0007); NULL for other roles
+    sa.Column("educator_id", sa.String(128), nullable=True),
     sa.Index("ix_api_keys_tenant", "tenant_id"),
 )
 
@@ -154,6 +157,8 @@ recommendation_log = sa.Table(
     sa.Column("propensity", sa.Float, nullable=True),
     sa.Column("policy", sa.String(64), nullable=True),
     sa.Column("ranker_rank", sa.Integer, nullable=True),
+    # the evidence policy version and consent state the answer ran under (migration 0007)
+    sa.Column("evidence_policy", sa.String(64), nullable=True),
     sa.Index("ix_reclog_educator", "tenant_id", "educator_id", "shown_at"),
 )
 
@@ -195,4 +200,19 @@ teams = sa.Table(
     sa.Column("members", sa.Text, nullable=False, server_default="[]"),  # JSON list of ids
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+consent_events = sa.Table(
+    # an educator's consent withdrawals and restorations per evidence source (migration 0007):
+    # events, never updated or deleted; the latest per (educator, source) is the current setting
+    "consent_events", metadata,
+    sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+              primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("educator_id", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("by", sa.String(200), nullable=False, server_default=""),
+    sa.Index("ix_consent_events_educator", "tenant_id", "educator_id"),
 )
