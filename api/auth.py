@@ -54,7 +54,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "platform": frozenset({"read", "evidence:write", "educators:write", "feedback:write"}),
     "coach": frozenset({"read", "feedback:write", "overrides:write"}),
     "admin": frozenset({"read", "evidence:write", "educators:write", "feedback:write",
-                        "overrides:write", "admin"}),
+                        "overrides:write", "admin", "consent:write"}),
 }
 """What each role may do. ``read`` covers every GET under ``/v1`` and batch recommendations."""
 
