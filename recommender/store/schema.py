@@ -31,8 +31,8 @@ __all__ = [
     "FEEDBACK_EVENTS",
 ]
 
-ROLES = ("platform", "coach", "admin")
-"""API key roles."""
+ROLES = ("platform", "coach", "admin", "educator")
+"""API key roles; an ``educator`` key is bound to one educator (``api_keys.educator_id``)."""
 
 FEEDBACK_EVENTS = ("accepted", "declined", "started", "completed", "rated",
                    "pinned", "unpinned", "replaced", "noted")
