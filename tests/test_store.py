@@ -79,6 +79,25 @@ def test_create_key_rejects_unknown_role(store):
         store.create_key("acme", "root")
 
 
+def test_an_educator_key_is_bound_to_an_existing_educator_and_only_it(store):
+    store.ensure_tenant("acme")
+    store.put_educator("acme", "T1", profile={}, goals=[])
+    secret, record = store.create_key("acme", "educator", "T1's key", educator_id="T1")
+    assert record.educator_id == "T1"
+    assert store.key_by_hash(hash_key(secret)).educator_id == "T1"
+    assert [k.educator_id for k in store.list_keys("acme")] == ["T1"]
+    assert store.create_key("acme", "coach")[1].educator_id is None
+    with pytest.raises(ValueError, match="educator: an educator key needs"):
+        store.create_key("acme", "educator")
+    with pytest.raises(ValueError, match="no educator 'T2' in tenant 'acme'"):
+        store.create_key("acme", "educator", educator_id="T2")
+    with pytest.raises(ValueError, match="no educator 'T1' in tenant 'other'"):
+        store.create_key("other", "educator", educator_id="T1")
+    with pytest.raises(ValueError, match="educator must be empty for a coach key"):
+        store.create_key("acme", "coach", educator_id="T1")
+    assert len(store.list_keys()) == 2
+
+
 def test_ingest_is_idempotent_and_creates_educators_in_the_tenant(store):
     store.ensure_tenant("acme")
     valid = _valid([_row(1), _row(2, educator="T2")])

@@ -3,6 +3,8 @@
 A tenant is the scope of every row of the store. An API key belongs to one tenant and has one
 of :data:`~recommender.store.schema.ROLES`; only the SHA-256 of its secret is stored
 (:func:`hash_key`), so a key is shown once, when created, and found again by its hash.
+An ``educator`` key is bound to one existing educator of its tenant (``educator_id``), whom
+alone it may read; keys of the other roles carry no educator.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class ApiKey:
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    educator_id: str | None = None
+    """The one educator an ``educator`` key may read; None for every other role."""
 
     @property
     def active(self) -> bool:
@@ -45,7 +49,8 @@ class ApiKey:
 def api_key_record(row) -> ApiKey:  # noqa: ANN001
     """The :class:`ApiKey` of a row holding the ``api_keys`` columns (a join's row too)."""
     return ApiKey(key_id=row.key_id, tenant_id=row.tenant_id, role=row.role, label=row.label,
-                  created_at=aware(row.created_at), revoked_at=aware(row.revoked_at))
+                  created_at=aware(row.created_at), revoked_at=aware(row.revoked_at),
+                  educator_id=row.educator_id)
 
 
 class KeyStore(StoreBase):
@@ -65,27 +70,50 @@ class KeyStore(StoreBase):
             return [r[0] for r in conn.execute(sa.select(schema.tenants.c.tenant_id).order_by(
                 schema.tenants.c.tenant_id))]
 
-    def create_key(self, tenant_id: str, role: str, label: str = "") -> tuple[str, ApiKey]:
+    def create_key(self, tenant_id: str, role: str, label: str = "",
+                   educator_id: str | None = None) -> tuple[str, ApiKey]:
         """Create an API key (and the tenant if needed); return ``(secret, record)``.
 
         The secret is ``pdrec_<key_id>_<random>``; only its SHA-256 is stored, so it can be
-        shown once and never again.
+        shown once and never again. An ``educator`` key needs ``educator_id``, an educator
+        already stored in the tenant (a key for nobody, or for an id that a later roster may
+        give to someone else, is refused); any other role must not name one.
         """
         if role not in ROLES:
             raise ValueError(f"role must be one of {list(ROLES)}; got {role!r}")
         if not tenant_id or not str(tenant_id).strip():
             raise ValueError("tenant must be a non-empty name")
+        self._check_educator(tenant_id, role, educator_id)
         self.ensure_tenant(tenant_id)
         key_id = secrets.token_hex(6)
         secret = f"pdrec_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(key_id=key_id, tenant_id=tenant_id, role=role, label=label,
-                        created_at=now())
+                        created_at=now(), educator_id=educator_id)
         with write_transaction(self.engine) as conn:
             conn.execute(schema.api_keys.insert().values(
                 key_id=key_id, tenant_id=tenant_id, role=role, key_hash=hash_key(secret),
-                label=label, created_at=record.created_at,
+                label=label, created_at=record.created_at, educator_id=educator_id,
             ))
         return secret, record
+
+    def _check_educator(self, tenant_id: str, role: str, educator_id: str | None) -> None:
+        """An educator key names an educator of the tenant; other roles name none."""
+        if role != "educator":
+            if educator_id is not None:
+                raise ValueError(f"educator must be empty for a {role} key (only educator "
+                                 f"keys are bound to one educator); got {educator_id!r}")
+            return
+        if educator_id is None or not str(educator_id).strip():
+            raise ValueError("educator: an educator key needs the id of the educator it "
+                             "belongs to; got none")
+        t = schema.educators
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(t.c.educator_id).where(
+                (t.c.tenant_id == tenant_id) & (t.c.educator_id == educator_id))).first()
+        if found is None:
+            raise ValueError(f"educator: no educator {educator_id!r} in tenant {tenant_id!r}; "
+                             "expected an educator already stored there (load evidence or a "
+                             "roster first)")
 
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
         """The key record with this hash, revoked or not; None if there is none."""
