@@ -4,116 +4,18 @@
  * with the session cookie; every coach action is a POST /v1/feedback event carrying the page's
  * CSRF token. When a view is fully drawn, <body data-ready="true"> is set and
  * window.coachReadyMs holds performance.now() at that moment (the browser tests read both).
+ * The generic helpers (DOM building, formatting, the API wrapper) come from common.js.
  */
 "use strict";
 
 (() => {
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const {el, sv, pct, hours, human, fmtDate, ago, enc, say, api, markReady, fail, progressBar,
+    sizeBars, profileText} = window.pdrecUI;
   const main = document.getElementById("main");
-  const statusBox = document.getElementById("status");
   const tooltip = document.getElementById("tooltip");
-  const SVGNS = "http://www.w3.org/2000/svg";
   const K_STEPS = 10;
 
-  /* ------------------------------------------------------------------ helpers */
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    setAttrs(node, attrs);
-    append(node, children);
-    return node;
-  }
-
-  function sv(tag, attrs, ...children) {
-    const node = document.createElementNS(SVGNS, tag);
-    setAttrs(node, attrs);
-    append(node, children);
-    return node;
-  }
-
-  function setAttrs(node, attrs) {
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "text") node.textContent = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k === "cls" ? "class" : k, v === true ? "" : String(v));
-    }
-  }
-
-  function append(node, children) {
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-  }
-
-  const pct = (p) => `${Math.round(p * 100)}%`;
-  const hours = (h) => `${Number.isInteger(h) ? h : h.toFixed(1)} h`;
-  const human = (s) => String(s || "").replace(/_/g, " ");
-  const dateFmt = new Intl.DateTimeFormat("en-GB", {day: "numeric", month: "short", year: "numeric"});
-  const fmtDate = (iso) => (iso ? dateFmt.format(new Date(iso)) : "none");
-
-  function ago(iso) {
-    if (!iso) return "";
-    const days = Math.floor((Date.now() - new Date(iso).getTime()) / 86400000);
-    if (days < 1) return "today";
-    if (days < 2) return "yesterday";
-    if (days < 60) return `${days} days ago`;
-    return `${Math.round(days / 30)} months ago`;
-  }
-
-  function say(message, kind = "info") {
-    statusBox.textContent = message;
-    statusBox.className = `status show ${kind}`;
-  }
-
-  class ApiError extends Error {
-    constructor(message, status) { super(message); this.status = status; }
-  }
-
-  async function api(path, body) {
-    const opts = {credentials: "same-origin", headers: {Accept: "application/json"}};
-    if (body !== undefined) {
-      opts.method = "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRF-Token"] = CSRF;
-      opts.body = JSON.stringify(body);
-    }
-    const r = await fetch(path, opts);
-    if (r.status === 401) {
-      location.assign(`/coach?next=${encodeURIComponent(location.pathname)}`);
-      throw new ApiError("signed out", 401);
-    }
-    const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
-    if (!r.ok) throw new ApiError((data && data.error && data.error.message) || r.statusText, r.status);
-    return data;
-  }
-
-  const enc = encodeURIComponent;
-  const markReady = () => {
-    window.coachReadyMs = performance.now();
-    document.body.dataset.ready = "true";
-  };
-
   /* ------------------------------------------------------------------ educator list */
-
-  function profileText(p) {
-    const bits = [human(p.role), p.subject, p.grade_band && `${p.grade_band} grades`,
-      p.years_experience !== undefined && p.years_experience !== null && `${p.years_experience} yrs`];
-    return bits.filter(Boolean).join(" · ") || "no profile";
-  }
-
-  function progressBar(mastered, total, label) {
-    const share = total ? mastered / total : 0;
-    return el("div", {cls: "progress"},
-      el("span", {cls: "bar", "aria-hidden": "true"},
-        el("span", {cls: "fill", "data-w": share})),
-      el("span", {cls: "progress-text", text: label}));
-  }
-
-  function sizeBars(root) {  // widths through the CSSOM: the CSP forbids inline style attributes
-    for (const f of root.querySelectorAll("[data-w]")) f.style.width = `${Math.round(f.dataset.w * 100)}%`;
-  }
 
   async function listView() {
     document.title = "Educators · pdrec";
@@ -817,12 +719,6 @@
   }
 
   /* ------------------------------------------------------------------ start */
-
-  function fail(err) {
-    if (err && err.status === 401) return;
-    say(`Could not load: ${err && err.message ? err.message : err}`, "error");
-    if (main.querySelector(".loading")) main.replaceChildren(el("p", {cls: "alert", role: "alert", text: `Could not load this page: ${err.message}`}));
-  }
 
   document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") tooltip.hidden = true; });
   const educatorId = document.body.dataset.educator;
