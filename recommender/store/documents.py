@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from recommender.store import schema
 from recommender.store.engine import StoreBase, aware, insert_on_conflict, now, retrying
 
-__all__ = ["StoredDocument", "latest_document", "put_document"]
+__all__ = ["StoredDocument", "latest_document", "put_document", "write_document"]
 
 
 @dataclass(frozen=True)
@@ -53,19 +53,23 @@ def put_document(store: StoreBase, tenant_id: str, kind: str, document: Mapping,
                  by: str = "") -> int:
     """Store ``document`` as the tenant's newest of ``kind`` (creating the tenant if needed);
     return its version. The content hash column holds the SHA-256 of its key-sorted JSON."""
+    return retrying(store.engine,
+                    lambda conn: write_document(conn, tenant_id, kind, document, by=by))
+
+
+def write_document(conn: Connection, tenant_id: str, kind: str, document: Mapping, *,
+                   by: str = "") -> int:
+    """:func:`put_document` inside the caller's write transaction (a caller that must change
+    other rows with it, atomically); return the new version."""
     t = schema.tenant_content
     text = orjson.dumps(dict(document), option=orjson.OPT_SORT_KEYS).decode()
     digest = hashlib.sha256(text.encode()).hexdigest()
-
-    def write(conn: Connection) -> int:
-        conn.execute(insert_on_conflict(store.dialect, schema.tenants).values(
-            tenant_id=tenant_id, name="", created_at=now()).on_conflict_do_nothing())
-        mine = (t.c.tenant_id == tenant_id) & (t.c.kind == kind)
-        version = int(conn.execute(sa.select(sa.func.max(t.c.version)).where(mine)).scalar()
-                      or 0) + 1
-        conn.execute(t.insert().values(
-            tenant_id=tenant_id, kind=kind, version=version, document=text,
-            content_hash=digest, active=False, uploaded_by=str(by)[:200], uploaded_at=now()))
-        return version
-
-    return retrying(store.engine, write)
+    conn.execute(insert_on_conflict(conn.dialect.name, schema.tenants).values(
+        tenant_id=tenant_id, name="", created_at=now()).on_conflict_do_nothing())
+    mine = (t.c.tenant_id == tenant_id) & (t.c.kind == kind)
+    version = int(conn.execute(sa.select(sa.func.max(t.c.version)).where(mine)).scalar()
+                  or 0) + 1
+    conn.execute(t.insert().values(
+        tenant_id=tenant_id, kind=kind, version=version, document=text,
+        content_hash=digest, active=False, uploaded_by=str(by)[:200], uploaded_at=now()))
+    return version

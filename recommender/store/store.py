@@ -6,13 +6,15 @@
 (:mod:`~recommender.store.evidence`), feedback (:mod:`~recommender.store.feedback`), stored
 mastery (:mod:`~recommender.store.mastery`), the recommendation log
 (:mod:`~recommender.store.audit`), tenant settings (:mod:`~recommender.store.tenant_settings`),
-the tenants' framework and catalog versions (:mod:`~recommender.store.content`) and their
-teams (:mod:`~recommender.store.teams`).
+the tenants' framework and catalog versions (:mod:`~recommender.store.content`), their
+teams (:mod:`~recommender.store.teams`) and what the evidence firewall reads: the evidence policy
+and consent events (:mod:`~recommender.store.consents`).
 """
 
 from __future__ import annotations
 
 from recommender.store.audit import AuditStore
+from recommender.store.consents import ConsentStore
 from recommender.store.content import ContentStore
 from recommender.store.educators import EducatorStore
 from recommender.store.engine import make_engine, migrate
@@ -27,7 +29,7 @@ __all__ = ["Store", "open_store"]
 
 
 class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore,
-            TenantSettingsStore, ContentStore, TeamStore):
+            TenantSettingsStore, ContentStore, TeamStore, ConsentStore):
     """Tenant-scoped persistence over one SQLAlchemy engine (share one per process).
 
     Every method that reads or writes a tenant's rows takes the tenant first and every query
