@@ -16,7 +16,8 @@ dependencies in :mod:`api.deps`. It holds:
   educator, or by another model than the one served now; this is also how a model reload is
   handled: old rows are recomputed lazily, educator by educator, on their next read);
 - an :class:`AnswerCache`: ranked answers keyed by the educator's ``data_version`` and the
-  model, so a repeated read costs one educator lookup and no ranking;
+  model, so a repeated read costs one educator lookup and no ranking (a change of the evidence
+  policy or of an educator's consent bumps ``data_version``: :mod:`recommender.store.consents`);
 - the :class:`~api.audit.AuditLog` (the recommendation log, written behind the request).
 """
 
@@ -380,8 +381,11 @@ class MasteryService:
         """The estimator's inputs for these educators: stored evidence, completions, and the
         profiles when the model reads them. Under a tenant's own framework, evidence on a
         replaced competency counts for its successor and evidence on a retired one is left out
-        (:meth:`recommender.tenant_content.TenantContent.usable`; the store keeps it)."""
-        evidence = self.store.evidence_frame(tenant_id, ids)
+        (:meth:`recommender.tenant_content.TenantContent.usable`; the store keeps it), and so is
+        evidence the evidence firewall excludes (the tenant's policy, the educators' withdrawn
+        consent: :mod:`recommender.firewall`; stored, never used)."""
+        evidence = self.store.firewall(tenant_id, ids).used(
+            self.store.evidence_frame(tenant_id, ids))
         if state.content is not None and not state.content.default:
             evidence = state.content.usable(evidence)
         completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
