@@ -50,6 +50,10 @@ __all__ = [
     "calibration_figure",
     "importance_figure",
     "train",
+    "Prepared",
+    "prepare",
+    "fit_model",
+    "package",
     "rater_severity_check",
 ]
 
@@ -311,13 +315,30 @@ def _test_frame(builder: FeatureBuilder, data: Dataset, split: Split, kw: dict):
     return builder.training_frame(data.evidence[split.is_test], **kw)
 
 
-def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> TrainResult:
-    """Run one configured training: returns the packaged model and its held-out evaluation."""
+@dataclass(frozen=True)
+class Prepared:
+    """What a fit starts from: the data, its split and the feature frames of both sides.
+
+    :func:`train` fits one model on it; :mod:`pipelines.train_dask` fits the same frames on a
+    Dask cluster and compares, so both trainers share data, split and features.
+    """
+
+    data: Dataset
+    fingerprint: str
+    split: Split
+    builder: FeatureBuilder
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+
+
+def prepare(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> Prepared:
+    """Load the configured data, split it and build the training and test feature frames."""
     progress("loading data")
     data = load_dataset(config.data, data_dir, progress)
     fingerprint = data_fingerprint(data.evidence)
     split = split_records(data.evidence, data.educators["educator_id"], config.split, fingerprint)
-    split_id = split.split_id
     ev_train = data.evidence[split.is_train]
 
     progress(f"building features ({len(ev_train):,} training and {int(split.is_test.sum()):,} "
@@ -329,13 +350,31 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
     kw = {"completions": data.completions, "educators": data.educators}
     X_train, y_train = builder.training_frame(ev_train, **kw)
     X_test, y_test = _test_frame(builder, data, split, kw)
+    return Prepared(data, fingerprint, split, builder, X_train, y_train, X_test, y_test)
 
-    progress(f"fitting {config.model}")
-    params = dict(config.params)
-    model = make_model(config.model, **params)
+
+def fit_model(config: TrainConfig, X_train: pd.DataFrame, y_train: np.ndarray):
+    """The configured model, seeded with ``config.seed``, fitted on the training frame."""
+    model = make_model(config.model, **dict(config.params))
     if "random_state" in model.get_params():
         model.set_params(random_state=config.seed)
-    model.fit(X_train, y_train, groups=X_train["educator_id"].to_numpy())
+    return model.fit(X_train, y_train, groups=X_train["educator_id"].to_numpy())
+
+
+def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> TrainResult:
+    """Run one configured training: returns the packaged model and its held-out evaluation."""
+    prep = prepare(config, data_dir, progress)
+    progress(f"fitting {config.model}")
+    model = fit_model(config, prep.X_train, prep.y_train)
+    return package(config, prep, model, progress)
+
+
+def package(config: TrainConfig, prep: Prepared, model,
+            progress: Progress = lambda _: None) -> TrainResult:
+    """Evaluate a fitted model on the held-out frame and package it with its lineage."""
+    data, split, fingerprint, split_id = prep.data, prep.split, prep.fingerprint, prep.split.split_id
+    X_train, X_test, y_test = prep.X_train, prep.X_test, prep.y_test
+    ev_train = data.evidence[split.is_train]
 
     progress(f"evaluating on held-out {'later records' if split.by == 'time' else 'educators'}")
     p_test = model.predict_proba(X_test)[:, 1]
@@ -346,7 +385,7 @@ def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: No
     importance = getattr(model, "feature_importance_", None)
     if importance is not None:
         figures["feature_importance.png"] = importance_figure(importance, config.name)
-    predictor = MasteryPredictor(builder=builder, model=model, name=config.name,
+    predictor = MasteryPredictor(builder=prep.builder, model=model, name=config.name,
                                  metadata={"fingerprint": fingerprint, "split_id": split_id})
     test_predictions = pd.DataFrame(
         {"evidence_id": X_test["evidence_id"].to_numpy(), "y": y_test, "p": p_test}
