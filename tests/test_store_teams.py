@@ -34,3 +34,18 @@ def test_migration_0006_adds_teams_to_a_store_at_0005(url):
         assert store.get_team("acme", "t").members == ["a"]
     finally:
         store.dispose()
+
+
+def test_teams_are_listed_per_tenant_in_id_order_by_page(url):
+    store = open_store(url)
+    try:
+        for team in ("b", "a", "c"):
+            store.put_team("acme", team, name=team.upper(), members=["T1"])
+        store.put_team("other", "z", name="", members=["T9"])
+        page, total = store.list_teams("acme", limit=2)
+        assert total == 3 and [t.team_id for t in page] == ["a", "b"]
+        page, total = store.list_teams("acme", limit=2, offset=2)
+        assert [t.team_id for t in page] == ["c"] and page[0].name == "C"
+        assert store.list_teams("nobody") == ([], 0)
+    finally:
+        store.dispose()

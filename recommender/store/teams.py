@@ -70,3 +70,17 @@ class TeamStore(StoreBase):
             row = conn.execute(sa.select(t).where(
                 (t.c.tenant_id == tenant_id) & (t.c.team_id == team_id))).first()
         return None if row is None else _record(row)
+
+    def list_teams(self, tenant_id: str, *, limit: int = 100, offset: int = 0
+                   ) -> tuple[list[TeamRecord], int]:
+        """A page of the tenant's teams in team id order, and how many it has in all."""
+        if limit < 1 or offset < 0:
+            raise ValueError(f"limit must be at least 1 and offset at least 0; got limit={limit}"
+                             f", offset={offset}")
+        t = schema.teams
+        mine = t.c.tenant_id == tenant_id
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(t).where(mine)).scalar()
+            rows = conn.execute(sa.select(t).where(mine).order_by(t.c.team_id)
+                                .limit(limit).offset(offset)).all()
+        return [_record(r) for r in rows], int(total or 0)
