@@ -1,5 +1,6 @@
 """Teams: named groups of a tenant's educators, and their shared next steps.
 
+``GET /v1/teams`` lists the tenant's teams (a page, in id order),
 ``PUT /v1/teams/{team_id}`` stores the name and members, ``GET`` reads them back, and
 ``POST /v1/teams/{team_id}/recommendations`` ranks shared activities for the members who are
 educators of the tenant (:func:`recommender.teams.rank_team` on their served mastery, goals and
@@ -9,8 +10,10 @@ feedback, with the model's prebuilt ranking index); members without a record are
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pandas as pd
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from api.auth import EducatorWriter, Reader
@@ -23,11 +26,19 @@ from api.routers._common import (
     unknown_activities,
     unknown_word,
 )
-from api.schemas.teams import TeamIn, TeamOut, TeamRecommendationsIn, TeamRecommendationsOut
+from api.schemas.teams import (
+    TeamIn,
+    TeamListOut,
+    TeamOut,
+    TeamRecommendationsIn,
+    TeamRecommendationsOut,
+)
 from api.services import MasteryService, Services
 from recommender.errors import InvalidInputError
 from recommender.fields import ADDRESSABLE_ID
+from recommender.store.teams import TeamRecord
 from recommender.teams import TeamRequest, TeamStep, rank_team
+from recommender.tenant_content import TenantContent
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
@@ -42,12 +53,43 @@ def _out(rec) -> dict:
             "created_at": rec.created_at.isoformat(), "updated_at": rec.updated_at.isoformat()}
 
 
+def team_steps(services: Services, tenant_id: str, team: TeamRecord, content: TenantContent,
+               now: pd.Timestamp, request: TeamRequest
+               ) -> tuple[dict, list[str], list[TeamStep], object]:
+    """The team's shared steps on the members' served mastery, goals and feedback: ``(records
+    of the members found, their ids in team order, steps, served model state)``; nothing is
+    logged here. The CLI's
+    ``pdrec teams recommend`` calls it too, so both answer alike."""
+    records = services.store.get_educators(tenant_id, team.members)
+    found = [e for e in team.members if e in records]
+    state = services.serve(tenant_id, content)
+    steps: list[TeamStep] = []
+    if found:
+        entries = services.mastery.get(tenant_id, records, state, now=now)
+        contexts = services.contexts(tenant_id, records, now, content.graph)
+        frames = [MasteryService.frame(entries[e]).reset_index().assign(educator_id=e)
+                  for e in found]
+        steps = rank_team(content.graph, content.catalog, pd.concat(frames, ignore_index=True),
+                          found, contexts=contexts, request=request, index=state.index)
+    return records, found, steps, state
+
+
 def _team_or_404(services: Services, tenant_id: str, team_id: str):
     rec = services.store.get_team(tenant_id, team_id)
     if rec is None:
         raise NotFound(f"no team {team_id!r}", details=[{
             "field": "team_id", "value": team_id, "reason": "no such team in this tenant"}])
     return rec
+
+
+@router.get("", response_model=TeamListOut, summary="The tenant's teams, a page in id order",
+            responses=errors(401, 403, 422))
+def list_teams(who: Reader, services: ServicesDep,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    teams, total = services.store.list_teams(who.tenant_id, limit=limit, offset=offset)
+    return json_response({"total": total, "limit": limit, "offset": offset,
+                          "items": [_out(t) for t in teams]})
 
 
 @router.put("/{team_id}", response_model=TeamOut, status_code=200,
@@ -95,17 +137,7 @@ def post_team_recommendations(who: Reader, services: ServicesDep, content: Conte
             content.catalog.vocabularies.check("formats", body.formats)
     except InvalidInputError as exc:
         raise unknown_word(exc, "formats") from None
-    records = services.store.get_educators(who.tenant_id, team.members)
-    found = [e for e in team.members if e in records]
-    state = services.serve(who.tenant_id, content)
-    steps: list[TeamStep] = []
-    if found:
-        entries = services.mastery.get(who.tenant_id, records, state, now=now)
-        contexts = services.contexts(who.tenant_id, records, now, content.graph)
-        frames = [MasteryService.frame(entries[e]).reset_index().assign(educator_id=e)
-                  for e in found]
-        steps = rank_team(content.graph, content.catalog, pd.concat(frames, ignore_index=True),
-                          found, contexts=contexts, request=request, index=state.index)
+    records, found, steps, state = team_steps(services, who.tenant_id, team, content, now, request)
     request_id = new_request_id()
     if steps:  # no exploration here: logged like a pathway (no policy, no propensity)
         services.audit.record([

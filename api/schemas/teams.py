@@ -32,6 +32,13 @@ class TeamOut(BaseModel):
     updated_at: datetime
 
 
+class TeamListOut(BaseModel):
+    total: int = Field(description="The tenant's teams, all pages")
+    limit: int
+    offset: int
+    items: list[TeamOut] = Field(description="This page, in team id order")
+
+
 class TeamRecommendationsIn(BaseModel):
     """What the team's shared steps are asked."""
 

@@ -103,3 +103,20 @@ def test_an_empty_formats_list_means_the_team_formats(api):
     assert empty.status_code == 200, empty.text
     assert [s["activity_id"] for s in empty.json()["steps"]] == \
         [s["activity_id"] for s in default.json()["steps"]]
+
+
+def test_teams_are_listed_per_tenant_by_page(api):
+    for team in ("plc-b", "plc-a", "plc-c"):
+        assert api.put(f"/v1/teams/{team}", json={"name": team.upper(),
+                                                   "members": ["T1"]}).status_code == 201
+    r = api.get("/v1/teams?limit=2")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 3 and body["limit"] == 2 and body["offset"] == 0
+    assert [t["team_id"] for t in body["items"]] == ["plc-a", "plc-b"]
+    assert body["items"][0]["name"] == "PLC-A" and body["items"][0]["members"] == ["T1"]
+    assert [t["team_id"] for t in api.get("/v1/teams?offset=2").json()["items"]] == ["plc-c"]
+    assert api.get("/v1/teams", who="other").json() == {"total": 0, "limit": 100, "offset": 0,
+                                                       "items": []}
+    r = api.get("/v1/teams?limit=0")
+    assert r.status_code == 422 and "limit" in r.text
