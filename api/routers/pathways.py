@@ -5,7 +5,8 @@ stored mastery (recomputed only when stale) and their feedback (the contexts), t
 :func:`recommender.pathway.plan_pathways` call over all of them with the served model's index
 (its pathway index is derived from the ranking index once per model load). Each educator's plan
 equals the single endpoint's. Every planned step is written to the recommendation log
-(``kind`` ``pathway-batch``, one row per step, no score, no propensity), behind the request.
+(``kind`` ``pathway-batch``, one row per step, no score, no propensity, the evidence policy
+each plan ran under: docs/firewall.md), behind the request.
 """
 
 from __future__ import annotations
@@ -123,9 +124,12 @@ def _log(services: Services, who: Principal, request_id: str, state: ModelState,
          results: list[dict], now: pd.Timestamp) -> None:
     """One recommendation-log row per planned step (rank: the step number), shown at the
     request's ``now``."""
+    ids = [r["educator_id"] for r in results]
+    firewall = services.store.firewall(who.tenant_id, ids) if ids else None
     services.audit.record([
         {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": r["educator_id"],
          "kind": LOG_KIND, "rank": s["step"], "activity_id": s["activity_id"], "score": None,
          "model_name": state.name, "model_version": state.version, "key_id": who.key_id,
-         "shown_at": now.to_pydatetime(), "propensity": None, "policy": None, "ranker_rank": None}
+         "shown_at": now.to_pydatetime(), "propensity": None, "policy": None, "ranker_rank": None,
+         "evidence_policy": firewall.label(r["educator_id"])}
         for r in results for s in r["steps"]])

@@ -16,11 +16,18 @@ evidence (their newest 500 records, with each record's own scale), one of the es
 (a filter run for one educator; the model prior is cached; its completions serve the
 contributions too) per educator per request, only when the answer is not cached
 (the cached answer already holds the citations; the cache key holds ``data_version``).
+
+The evidence firewall (docs/firewall.md): evidence the tenant's policy or the educator's
+withdrawn consent excludes feeds nothing (:meth:`api.services.MasteryService.inputs`) and is
+never cited; an explanation cites only sources the caller's role may read (the cache key holds
+the role's reader when explaining). Every log row names the policy version and consent state
+the answer ran under (``evidence_policy``, :meth:`recommender.firewall.EvidenceFirewall.label`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Annotated
 
 import orjson
@@ -54,6 +61,7 @@ from api.schemas.common import AddressableId
 from api.schemas.recommendations import MAX_AVAILABLE
 from api.services import MasteryService, ModelState, Services
 from recommender.explain import Recommendation, cite_recommendations
+from recommender.firewall import EvidenceFirewall, reader_of
 from recommender.pathway import plan_pathway
 from recommender.ranking import EducatorContext, RankingRequest, rank_activities, rank_batch
 from recommender.store import EducatorRecord
@@ -63,17 +71,17 @@ router = APIRouter(tags=["recommendations"])
 
 def _log(services: Services, who: Principal, request_id: str, kind: str, state: ModelState,
          rows: list[tuple[str, int, str, float | None, float | None, int | None]],
-         now: pd.Timestamp) -> None:
+         now: pd.Timestamp, labels: Mapping[str, str]) -> None:
     """Log rows ``(educator, slot, activity, score, propensity, ranker_rank)``, shown at
     ``now`` (the request's time); ranked lists name the exploration policy that drew their order
-    (pathways: none)."""
+    (pathways: none); ``labels`` the evidence policy each educator's answer ran under."""
     policy = None if kind == "pathway" else services.exploration.name
     services.audit.record([
         {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": e, "kind": kind,
          "rank": r, "activity_id": a, "score": s, "model_name": state.name,
          "model_version": state.version, "key_id": who.key_id,
          "shown_at": now.to_pydatetime(),
-         "propensity": p, "policy": policy, "ranker_rank": rr}
+         "propensity": p, "policy": policy, "ranker_rank": rr, "evidence_policy": labels[e]}
         for e, r, a, s, p, rr in rows])
 
 
@@ -94,11 +102,13 @@ _CITED_EVIDENCE_LIMIT = 500
 
 def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorRecord, entry,
                            context: EducatorContext, state: ModelState,
-                           request: RankingRequest, explain: bool) -> list[Recommendation]:
+                           request: RankingRequest, explain: bool, firewall: EvidenceFirewall,
+                           role: str) -> list[Recommendation]:
     """One educator's ranked activities; with ``explain``, each target cites the educator's
     evidence, most influential on the served estimate first, and says what its estimate rests
     on (the newest records with their scales, and the estimator's inputs, read once, for the
-    influence and the completions)."""
+    influence and the completions). Records the ``firewall`` excludes are never cited, nor
+    records of sources the caller's ``role`` may not read."""
     educator_id = record.educator_id
     mastery = {c: x.p for c, x in entry.table.items()}
     content = state.content
@@ -112,6 +122,9 @@ def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorR
                                            "scale_min", "scale_max", "proficient",
                                            "observed_at", "rater_id"]).assign(
         educator_id=educator_id)
+    citable = firewall.mask(evidence) & evidence["source"].isin(
+        firewall.policy.readable(role)).to_numpy(bool)
+    evidence = evidence[citable].reset_index(drop=True)
     # the estimator's inputs once: its completions are the ones the contributions word
     inputs = services.mastery.inputs(tenant_id, {educator_id: record}, [educator_id], state)
     completions = inputs[1]
@@ -169,7 +182,8 @@ async def get_recommendations(
     state = (services.known(who.tenant_id, content)
              or await run_in_threadpool(services.serve, who.tenant_id, content))
     query = (state.key, state.loaded_at, request.k, request.max_hours, explain,
-             None if only is None else tuple(sorted(only)))
+             None if only is None else tuple(sorted(only)),
+             reader_of(who.role) if explain else None)
     # Async, so a cached answer costs no thread hop: the point read of the educator's version
     # takes tens of microseconds; a miss (store reads, ranking) runs in a worker thread.
     version = services.store.educator_version(who.tenant_id, educator_id)
@@ -178,22 +192,23 @@ async def get_recommendations(
               if version is not None else None)
     if answer is None:
         answer = await run_in_threadpool(_rank_fresh, services, who.tenant_id, educator_id,
-                                         version, query, state, request, explain, only, now)
-    items_json, ranked = answer
+                                         version, query, state, request, explain, only, now,
+                                         who.role)
+    items_json, ranked, label = answer
     request_id = new_request_id()
     items_json, rows = _shown(services, request_id, educator_id, items_json, list(ranked))
-    _log(services, who, request_id, "recommend", state, rows, now)
+    _log(services, who, request_id, "recommend", state, rows, now, {educator_id: label})
     return json_response({"educator_id": educator_id, "request_id": request_id,
                           "model": state.info(), "items": items_json})
 
 
 def _rank_fresh(services: Services, tenant_id: str, educator_id: str, version, query,
                 state: ModelState, request: RankingRequest, explain: bool,
-                available: frozenset[str] | None, now: pd.Timestamp):
+                available: frozenset[str] | None, now: pd.Timestamp, role: str):
     """Rank from the store as of ``now`` (404 if the educator is not the tenant's) and cache
     the answer."""
     rec = educator_or_404(services, tenant_id, educator_id)
-    answer = _rank_one(services, tenant_id, rec, state, request, explain, available, now)
+    answer = _rank_one(services, tenant_id, rec, state, request, explain, available, now, role)
     if version is not None and version[0] == rec.data_version:
         services.answers.put((tenant_id, educator_id, *version, *query), answer)
     return answer
@@ -201,23 +216,26 @@ def _rank_fresh(services: Services, tenant_id: str, educator_id: str, version, q
 
 def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
               request: RankingRequest, explain: bool, available: frozenset[str] | None,
-              now: pd.Timestamp) -> tuple[orjson.Fragment | tuple[dict, ...],
-                         tuple[tuple[int, str, float, bool], ...]]:
+              now: pd.Timestamp, role: str) -> tuple[orjson.Fragment | tuple[dict, ...],
+                                                     tuple[tuple[int, str, float, bool], ...],
+                                                     str]:
     """One educator's ranked items, serialized once (kept as dicts when exploring: each
-    request shows its own order), and ``(rank, activity_id, score, pinned)`` rows."""
+    request shows its own order), ``(rank, activity_id, score, pinned)`` rows, and the evidence
+    policy label the answer ran under (read after the mastery)."""
     e = rec.educator_id
     entry = services.mastery.get(tenant_id, {e: rec}, state, now=now)[e]
+    firewall = services.store.firewall(tenant_id, [e])
     context = _only_available(services.contexts(tenant_id, {e: rec}, now,
                                                 state.content.graph)[e], available)
     ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
-                                    explain)
+                                    explain, firewall, role)
     items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
     shown = tuple((i + 1, r.activity_id, float(r.score), bool(r.pinned))
                   for i, r in enumerate(ranked))
     if services.exploration.mode != "off":
-        return tuple(items), shown
+        return tuple(items), shown, firewall.label(e)
     return (orjson.Fragment(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=str)),
-            shown)
+            shown, firewall.label(e))
 
 
 @router.post("/v1/recommendations:batch", response_model=BatchRecommendationsOut,
@@ -257,15 +275,19 @@ def post_batch(
     results = []
     log_rows = []
     request_id = new_request_id()
+    labels: dict[str, str] = {}
     if found:
         entries = services.mastery.get(who.tenant_id, records, state, now=now)
+        firewall = services.store.firewall(who.tenant_id, found)
+        labels = {e: firewall.label(e) for e in found}
         contexts = {e: _only_available(c, only)
                     for e, c in services.contexts(who.tenant_id, records, now,
                                                   content.graph).items()}
         if explain:  # ranked one by one (rank_batch gives the same order and scores)
             for e in found:
                 ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],
-                                                contexts[e], state, request, explain=True)
+                                                contexts[e], state, request, True, firewall,
+                                                who.role)
                 items, rows = _shown(services, request_id, e,
                                      [_item(i + 1, r, True) for i, r in enumerate(ranked)],
                                      [(i + 1, r.activity_id, float(r.score), bool(r.pinned))
@@ -276,7 +298,7 @@ def post_batch(
             results, log_rows = _batch_unexplained(services, found, entries, contexts, state,
                                                    request, request_id)
     if results:
-        _log(services, who, request_id, "batch", state, log_rows, now)
+        _log(services, who, request_id, "batch", state, log_rows, now, labels)
     return json_response({"request_id": request_id, "model": state.info(), "results": results,
                           "not_found": [e for e in ids if e not in records]})
 
@@ -356,6 +378,7 @@ def get_pathway(
         raise unknown_competencies(content, [("goal" if goal else "goals", g) for g in bad])
     state = services.serve(who.tenant_id, content)
     entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now)[educator_id]
+    label = services.store.firewall(who.tenant_id, [educator_id]).label(educator_id)
     context = _only_available(services.contexts(who.tenant_id, {educator_id: rec},
                                                 now, content.graph)[educator_id],
                               only)
@@ -365,7 +388,7 @@ def get_pathway(
     request_id = new_request_id()
     _log(services, who, request_id, "pathway", state,
          [(educator_id, i + 1, s.activity_id, None, None, None)
-          for i, s in enumerate(plan.steps)], now)
+          for i, s in enumerate(plan.steps)], now, {educator_id: label})
     steps = [{"step": i + 1, **s.__dict__} for i, s in enumerate(plan.steps)]
     return json_response({"educator_id": educator_id, "request_id": request_id,
                           "model": state.info(), "goals": list(plan.goals), "steps": steps,

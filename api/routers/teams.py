@@ -140,13 +140,14 @@ def post_team_recommendations(who: Reader, services: ServicesDep, content: Conte
     records, found, steps, state = team_steps(services, who.tenant_id, team, content, now, request)
     request_id = new_request_id()
     if steps:  # no exploration here: logged like a pathway (no policy, no propensity)
+        firewall = services.store.firewall(who.tenant_id, found)
         services.audit.record([
             {"tenant_id": who.tenant_id, "request_id": request_id, "educator_id": m.educator_id,
              "kind": "team", "rank": i + 1, "activity_id": s.activity_id,
              "score": s.gain_per_hour, "model_name": state.name,
              "model_version": state.version, "key_id": who.key_id,
              "shown_at": now.to_pydatetime(), "propensity": None, "policy": None,
-             "ranker_rank": None}
+             "ranker_rank": None, "evidence_policy": firewall.label(m.educator_id)}
             for i, s in enumerate(steps) for m in s.members])
     return json_response({
         "team_id": team_id, "request_id": request_id, "model": state.info(),
