@@ -1,4 +1,5 @@
-"""The coach page's HTML routes: sign in and out, the educator list and an educator's view.
+"""The coach page's HTML routes: sign in and out, the educator list and an educator's view,
+the team list and a team's view.
 
 The pages are shells (a Jinja2 template, one stylesheet, one script, all served by the app:
 nothing is fetched from the internet); the script reads everything through the ``/v1`` API with
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
@@ -21,6 +22,7 @@ from api.auth import lookup_key
 from api.coach.session import COACH_ROLES, COOKIE, csrf_token, current_session
 from api.errors import ApiError, TooManyRequests
 from recommender.store.coach import create_session, end_session
+from recommender.store.renewal_rules import renewal_rules
 
 __all__ = ["router", "STATIC_DIR"]
 
@@ -79,6 +81,16 @@ def _signin(request: Request, *, message: str | None = None, status: int = 200,
     return response
 
 
+def _renewal(services, tenant_id: str) -> str:
+    """What the educator view's renewal panel can ask: ``deadline`` (the tenant's rules set
+    one), ``rules`` (rules without a deadline: the coach picks one), or "" (no rules: no panel,
+    rather than a 404 in the browser)."""
+    stored = renewal_rules(services.store, tenant_id)
+    if stored is None:
+        return ""
+    return "deadline" if stored.document.get("deadline") else "rules"
+
+
 def _app(request: Request, key, token: str, educator_id: str | None) -> Response:
     services = request.app.state.services
     content = services.content.for_tenant(key.tenant_id)  # the tenant's framework and catalog
@@ -88,6 +100,7 @@ def _app(request: Request, key, token: str, educator_id: str | None) -> Response
            "framework": g.get("title") or g.get("name"),
            "framework_version": content.framework_version,
            "model": services.serve(key.tenant_id, content).info()}
+    ctx["renewal"] = _renewal(services, key.tenant_id) if educator_id else ""
     return _page(request, "app.html", ctx)
 
 
@@ -110,6 +123,27 @@ def coach_educator(request: Request, educator_id: str) -> Response:
         return RedirectResponse(f"/coach?next=/coach/educators/{educator_id}", status_code=303)
     key, token = found
     return _app(request, key, token, educator_id)
+
+
+@router.get("/teams")
+def coach_teams(request: Request) -> Response:
+    """The tenant's teams (the script reads ``GET /v1/teams``)."""
+    return _team_page(request, None)
+
+
+@router.get("/teams/{team_id}")
+def coach_team(request: Request, team_id: str) -> Response:
+    """A team's shared next steps, member by member (``POST /v1/teams/{id}/recommendations``)."""
+    return _team_page(request, team_id)
+
+
+def _team_page(request: Request, team_id: str | None) -> Response:
+    found = _session_or_none(request)
+    if found is None or isinstance(found, ApiError):
+        here = "/coach/teams" + (f"/{quote(team_id, safe='')}" if team_id else "")
+        return RedirectResponse(f"/coach?next={quote(here, safe='/')}", status_code=303)
+    key, token = found
+    return _app(request, key, token, None)
 
 
 @router.post("/session")
