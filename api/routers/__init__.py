@@ -9,6 +9,7 @@ from api.routers import (
     equity_audit,
     evidence,
     feedback,
+    firewall,
     health,
     pathways,
     recommendations,
@@ -23,6 +24,6 @@ from api.routers import (
 ROUTERS = [health.router, recommendations.router, pathways.router, evidence.router,
            educator_history.router, educators.router, feedback.router, content.router,
            crosswalks.router, admin.router, tenant_content.router, roster.router,
-           renewal.router, teams.router, equity_audit.router]
+           renewal.router, teams.router, equity_audit.router, firewall.router]
 
 __all__ = ["ROUTERS"]
