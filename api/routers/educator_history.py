@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Annotated
 
 import networkx as nx
+import pandas as pd
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
@@ -23,11 +24,13 @@ from api.routers._common import (
     unknown_competencies,
 )
 from api.schemas import EducatorEvidenceOut, EducatorFeedbackOut, EducatorListOut
+from recommender.evidence.contract import SOURCES
 from recommender.fields import ADDRESSABLE_ID, Rule
 from recommender.graph import DEFAULT_THRESHOLD
 from recommender.graph.queries import all_prerequisites
 from recommender.store import NO_MASTERY
 from recommender.store.coach import (
+    count_evidence_records,
     evidence_records,
     evidence_summary,
     feedback_history,
@@ -100,7 +103,11 @@ def list_educators(
             summary="An educator's evidence, newest first (optionally of one competency)",
             description="`competency_id` keeps the evidence of that competency only; one that "
                         "names no competency of the framework is a 404 naming it "
-                        "(`GET /v1/framework` lists them).",
+                        "(`GET /v1/framework` lists them). Each record says whether it feeds "
+                        "decisions (`used`) and, if not, why (`excluded_by`: the tenant's "
+                        "evidence policy or the educator's withdrawn consent); records of "
+                        "sources the caller's role may not read are left out and counted in "
+                        "`hidden` (docs/firewall.md).",
             responses=errors(401, 403, 404, 422, notes={404: (
                 "No such educator in the caller's tenant, or `competency_id` names no "
                 "competency of the framework (`GET /v1/framework` lists them)")}))
@@ -116,11 +123,21 @@ def get_evidence(
     educator_or_404(services, who.tenant_id, educator_id)
     if competency_id is not None and competency_id not in content.graph:
         raise unknown_competencies(content, [("competency_id", competency_id)])
+    firewall = services.store.firewall(who.tenant_id, [educator_id])
+    readable = firewall.policy.readable(who.role)
+    unreadable = [s for s in SOURCES if s not in readable]
     items = evidence_records(services.store, who.tenant_id, educator_id, competency_id,
-                             limit=limit)
-    for it in items:
+                             limit=limit, sources=readable if unreadable else None)
+    hidden = (count_evidence_records(services.store, who.tenant_id, educator_id, competency_id,
+                                     sources=unreadable) if unreadable else 0)
+    why = firewall.exclusions(pd.DataFrame({"educator_id": educator_id,
+                                            "source": [it["source"] for it in items]},
+                                           dtype=object)).tolist()
+    for it, excluded in zip(items, why, strict=True):
         it["observed_at"] = it["observed_at"].isoformat()
-    return json_response({"educator_id": educator_id, "count": len(items), "items": items})
+        it["used"], it["excluded_by"] = excluded is None, excluded
+    return json_response({"educator_id": educator_id, "count": len(items), "items": items,
+                          "hidden": hidden, "evidence_policy": firewall.label(educator_id)})
 
 
 @router.get("/{educator_id}/feedback", response_model=EducatorFeedbackOut,

@@ -52,12 +52,20 @@ class EvidenceItemOut(BaseModel):
     observed_at: datetime
     rater_id: str | None = None
     activity_id: str | None = None
+    used: bool = Field(True, description="Whether the record feeds decisions (docs/firewall.md)")
+    excluded_by: Literal["policy", "consent"] | None = Field(
+        None, description="Why it does not: the tenant's evidence policy, or the educator's "
+                          "withdrawn consent (null: used)")
 
 
 class EducatorEvidenceOut(BaseModel):
     educator_id: str
     count: int
     items: list[EvidenceItemOut]
+    hidden: int = Field(0, description="Records of sources the caller's role may not read "
+                                       "(left out of `items`)")
+    evidence_policy: str = Field("p0", description="The evidence policy version and the "
+                                                   "educator's consent state (docs/firewall.md)")
 
 
 class FeedbackEventOut(BaseModel):

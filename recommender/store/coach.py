@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -34,6 +34,7 @@ __all__ = [
     "search_educators",
     "evidence_summary",
     "evidence_records",
+    "count_evidence_records",
     "feedback_history",
     "create_session",
     "session_key",
@@ -125,16 +126,42 @@ def evidence_summary(store: Store, tenant_id: str, educator_ids: Iterable[str], 
     return out
 
 
-def evidence_records(store: Store, tenant_id: str, educator_id: str,
-                     competency_id: str | None = None, *, limit: int = 500,
-                     now: pd.Timestamp | None = None) -> list[dict]:
-    """An educator's evidence, newest first: ``evidence_id, competency_id, source, score,
-    scale_min, scale_max, score_norm, proficient, observed_at, rater_id, activity_id``. Rows
-    outside the time window at ``now`` are left out (a warning says how many)."""
+def _records_of(tenant_id: str, educator_id: str, competency_id: str | None,
+                sources: Collection[str] | None) -> sa.ColumnElement[bool]:
+    """The condition "an evidence row of this educator (, competency and sources)"."""
     t = schema.evidence
     cond = (t.c.tenant_id == tenant_id) & (t.c.educator_id == educator_id)
     if competency_id is not None:
         cond &= t.c.competency_id == competency_id
+    if sources is not None:
+        cond &= t.c.source.in_(sorted(sources))
+    return cond
+
+
+def count_evidence_records(store: Store, tenant_id: str, educator_id: str,
+                           competency_id: str | None = None, *,
+                           sources: Collection[str] | None = None,
+                           now: pd.Timestamp | None = None) -> int:
+    """How many records :func:`evidence_records` would list without a limit (of ``sources``
+    only, when given)."""
+    t = schema.evidence
+    inside, _ = _inside(now)
+    cond = _records_of(tenant_id, educator_id, competency_id, sources) & inside
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(cond))
+                   .scalar_one())
+
+
+def evidence_records(store: Store, tenant_id: str, educator_id: str,
+                     competency_id: str | None = None, *, limit: int = 500,
+                     now: pd.Timestamp | None = None,
+                     sources: Collection[str] | None = None) -> list[dict]:
+    """An educator's evidence, newest first: ``evidence_id, competency_id, source, score,
+    scale_min, scale_max, score_norm, proficient, observed_at, rater_id, activity_id``; of
+    ``sources`` only, when given (what the caller's role may read). Rows outside the time
+    window at ``now`` are left out (a warning says how many)."""
+    t = schema.evidence
+    cond = _records_of(tenant_id, educator_id, competency_id, sources)
     inside, window = _inside(now)
     cols = [t.c.evidence_id, t.c.competency_id, t.c.source, t.c.score, t.c.scale_min,
             t.c.scale_max, t.c.score_norm, t.c.proficient, t.c.observed_us, t.c.rater_id,
