@@ -3,7 +3,10 @@
 A request authenticates with ``Authorization: Bearer <key>`` (or ``X-API-Key: <key>``). The key's
 SHA-256 is looked up in the store; the key's tenant scopes every query of the request, and its
 role decides what the request may do (:data:`ROLE_PERMISSIONS`). Missing or unknown key: 401;
-revoked key: 401; a role without the permission: 403. Without a key, the coach page's session
+revoked key: 401; a role without the permission: 403. An ``educator`` key is bound to one
+educator: it reads that educator and the tenant's content only, another educator is a 404 like
+a missing one, anything else a 403 (:mod:`api.educator_scope`, checked by the middleware).
+Without a key, the coach page's session
 cookie is accepted instead (:mod:`api.coach.session`; writes then need its CSRF header).
 :class:`AuthMiddleware` authenticates every ``/v1/`` request before the app reads its body; the
 routes' dependencies (:data:`Reader`, :data:`Admin`, ...) then check the role.
@@ -38,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.coach.session import signed_in_key
+from api.educator_scope import EducatorRoutes, educator_scope_error
 from api.errors import ApiError, Forbidden, TooManyRequests, Unauthorized, error_response
 from recommender.store import ApiKey, hash_key
 
@@ -55,16 +59,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "coach": frozenset({"read", "feedback:write", "overrides:write"}),
     "admin": frozenset({"read", "evidence:write", "educators:write", "feedback:write",
                         "overrides:write", "admin", "consent:write"}),
+    "educator": frozenset({"read", "consent:write"}),
 }
-"""What each role may do. ``read`` covers every GET under ``/v1`` and batch recommendations."""
+"""What each role may do. ``read`` covers every GET under ``/v1`` and batch recommendations;
+an ``educator`` key's ``read`` and ``consent:write`` reach its own educator only
+(:mod:`api.educator_scope`)."""
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id, tenant and role."""
+    """Who is calling: the key's id, tenant and role (and, for an educator key, its educator)."""
 
     key_id: str
     tenant_id: str
     role: str
+    educator_id: str | None = None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Principal:
+        """The caller a stored key makes."""
+        return cls(key_id=key.key_id, tenant_id=key.tenant_id, role=key.role,
+                   educator_id=key.educator_id)
 
     def can(self, permission: str) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
@@ -156,7 +170,7 @@ async def authenticate(scope: Scope) -> Principal:
     if found is None:
         key = await run_in_threadpool(signed_in_key, Request(scope))  # the coach page's cookie
         if key is not None:
-            return Principal(key_id=key.key_id, tenant_id=key.tenant_id, role=key.role)
+            return Principal.of(key)
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or "
                            "'X-API-Key: <key>'", headers=_CHALLENGE)
     field, key = found
@@ -165,7 +179,7 @@ async def authenticate(scope: Scope) -> Principal:
         raise Unauthorized("invalid API key", headers=_CHALLENGE)
     if not record.active:
         raise Unauthorized(f"API key {record.key_id} was revoked", headers=_CHALLENGE)
-    return Principal(key_id=record.key_id, tenant_id=record.tenant_id, role=record.role)
+    return Principal.of(record)
 
 
 class AuthMiddleware:
@@ -177,6 +191,8 @@ class AuthMiddleware:
     a coach session without its CSRF header, 429) is answered at once, and the rest of the body
     is never read. The :class:`Principal` is left in ``scope["state"]`` for :func:`principal`.
     An unknown ``/v1/`` path without a key is a 401 too: routes are not shown to strangers.
+    An educator key's reach (:func:`~api.educator_scope.educator_scope_error`) is checked here
+    too, in this one place for every route.
     """
 
     def __init__(self, app: ASGIApp):
@@ -188,6 +204,11 @@ class AuthMiddleware:
             return
         try:
             who = await authenticate(scope)
+            if who.role == "educator":
+                refusal = educator_scope_error(EducatorRoutes.of(scope["app"]), scope,
+                                               who.educator_id)
+                if refusal is not None:
+                    raise refusal
         except ApiError as exc:
             await error_response(exc, scope)(scope, receive, send)
             return

@@ -1,5 +1,6 @@
 """The coach page's HTML routes: sign in and out, the educator list and an educator's view,
-the team list and a team's view.
+the team list and a team's view,
+and an educator's own view (``/coach/me``) for a signed-in educator key.
 
 The pages are shells (a Jinja2 template, one stylesheet, one script, all served by the app:
 nothing is fetched from the internet); the script reads everything through the ``/v1`` API with
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.auth import lookup_key
-from api.coach.session import COACH_ROLES, COOKIE, csrf_token, current_session
+from api.coach.session import COOKIE, PAGE_ROLES, csrf_token, current_session
 from api.errors import ApiError, TooManyRequests
 from recommender.store.coach import create_session, end_session
 from recommender.store.renewal_rules import renewal_rules
@@ -91,7 +92,8 @@ def _renewal(services, tenant_id: str) -> str:
     return "deadline" if stored.document.get("deadline") else "rules"
 
 
-def _app(request: Request, key, token: str, educator_id: str | None) -> Response:
+def _app(request: Request, key, token: str, educator_id: str | None,
+         template: str = "app.html") -> Response:
     services = request.app.state.services
     content = services.content.for_tenant(key.tenant_id)  # the tenant's framework and catalog
     g = content.graph.graph
@@ -101,7 +103,11 @@ def _app(request: Request, key, token: str, educator_id: str | None) -> Response
            "framework_version": content.framework_version,
            "model": services.serve(key.tenant_id, content).info()}
     ctx["renewal"] = _renewal(services, key.tenant_id) if educator_id else ""
-    return _page(request, "app.html", ctx)
+    return _page(request, template, ctx)
+
+
+_ME = "/coach/me"
+"""An educator key's own view; the coach pages send a signed-in educator there."""
 
 
 @router.get("")
@@ -112,7 +118,21 @@ def coach_home(request: Request, next: str | None = None) -> Response:
         return _signin(request, message=None if found is None else found.message,
                        status=200 if found is None else 401, next_path=_safe_next(next))
     key, token = found
+    if key.role == "educator":
+        return RedirectResponse(_ME, status_code=303)
     return _app(request, key, token, None)
+
+
+@router.get("/me")
+def educator_home(request: Request) -> Response:
+    """A signed-in educator's own view: map, evidence, next steps, renewal, consent."""
+    found = _session_or_none(request)
+    if found is None or isinstance(found, ApiError):
+        return RedirectResponse(f"/coach?next={_ME}", status_code=303)
+    key, token = found
+    if key.role != "educator":  # coaches and admins have no own view: their list
+        return RedirectResponse("/coach", status_code=303)
+    return _app(request, key, token, key.educator_id, "educator.html")
 
 
 @router.get("/educators/{educator_id}")
@@ -122,6 +142,8 @@ def coach_educator(request: Request, educator_id: str) -> Response:
     if found is None or isinstance(found, ApiError):
         return RedirectResponse(f"/coach?next=/coach/educators/{educator_id}", status_code=303)
     key, token = found
+    if key.role == "educator":  # an educator key sees its own educator, whatever the address
+        return RedirectResponse(_ME, status_code=303)
     return _app(request, key, token, educator_id)
 
 
@@ -148,7 +170,7 @@ def _team_page(request: Request, team_id: str | None) -> Response:
 
 @router.post("/session")
 async def sign_in(request: Request) -> Response:
-    """Exchange a coach (or admin) key from the form for a session cookie."""
+    """Exchange a coach, admin or educator key from the form for a session cookie."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     key = (form.get("key") or [""])[0].strip()
     next_path = _safe_next((form.get("next") or [None])[0])
@@ -173,10 +195,13 @@ async def sign_in(request: Request) -> Response:
     if not record.active:
         return _signin(request, message=f"Key {record.key_id} was revoked. Ask an admin for a "
                                         "new coach key.", status=401, next_path=next_path)
-    if record.role not in COACH_ROLES:
+    if record.role not in PAGE_ROLES:
         return _signin(request, message=f"A {record.role} key is for programs calling the API "
-                                        "and cannot sign in here. Use a coach key.",
+                                        "and cannot sign in here. Use a coach key, or your "
+                                        "own educator key.",
                        status=403, next_path=next_path)
+    if record.role == "educator":
+        next_path = _ME
     hours = services.settings.coach_session_hours
     token = await run_in_threadpool(create_session, services.store, record,
                                     timedelta(hours=hours))

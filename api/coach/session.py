@@ -23,13 +23,16 @@ from api.errors import Forbidden, Unauthorized
 from recommender.store import ApiKey
 from recommender.store.coach import session_key
 
-__all__ = ["COOKIE", "CSRF_HEADER", "COACH_ROLES", "csrf_token", "current_session",
-           "signed_in_key"]
+__all__ = ["COOKIE", "CSRF_HEADER", "COACH_ROLES", "PAGE_ROLES", "csrf_token",
+           "current_session", "signed_in_key"]
 
 COOKIE = "pdrec_coach"
 CSRF_HEADER = "X-CSRF-Token"
 COACH_ROLES = frozenset({"coach", "admin"})
 """Roles whose keys may sign in to the coach page (platform keys are for programs)."""
+PAGE_ROLES = COACH_ROLES | {"educator"}
+"""Roles whose keys may sign in at ``/coach``: coaches and admins to the coach page, an educator
+to their own view (``/coach/me``; the API answers such a session as the educator key)."""
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -58,9 +61,9 @@ def current_session(request: Request) -> tuple[ApiKey, str]:
         raise Unauthorized("coach session expired: sign in again at /coach")
     if not key.active:
         raise Unauthorized(f"API key {key.key_id} was revoked, which ended this session")
-    if key.role not in COACH_ROLES:
+    if key.role not in PAGE_ROLES:
         raise Forbidden(f"role {key.role!r} may not use the coach page; roles allowed: "
-                        f"{sorted(COACH_ROLES)}")
+                        f"{sorted(PAGE_ROLES)}")
     return key, token
 
 

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from api.auth import Admin
 from api.deps import ServicesDep
-from api.errors import NotFound, Unavailable
-from api.routers._common import errors, json_response
+from api.errors import BadRequest, NotFound, Unavailable
+from api.routers._common import educator_or_404, errors, json_response
 from api.schemas import KeyIn, KeyOut, RatersOut, ReloadOut
 from api.schemas.admin import EvidenceClockIn, EvidenceClockOut
 from recommender.clock import DEFAULT_CLOCK, EvidenceClock
@@ -67,7 +67,8 @@ def list_raters(who: Admin, services: ServicesDep,
 def _key(k, secret: str | None = None) -> dict:
     return {"key_id": k.key_id, "tenant_id": k.tenant_id, "role": k.role, "label": k.label,
             "created_at": k.created_at.isoformat(),
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None, "key": secret}
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            "educator_id": k.educator_id, "key": secret}
 
 
 @router.get("/keys", response_model=list[KeyOut], summary="The tenant's API keys (no secrets)",
@@ -78,9 +79,20 @@ def list_keys(who: Admin, services: ServicesDep) -> Response:
 
 @router.post("/keys", response_model=KeyOut, status_code=201,
              summary="Create a key in the caller's tenant; the secret is shown once",
-             responses=errors(401, 403, 422))
+             description="An `educator` key is bound to `educator_id`, an educator of the "
+                         "tenant (404 when there is none): it reads that educator and the "
+                         "tenant's content only. Other roles take no `educator_id` (422).",
+             responses=errors(401, 403, 404, 422))
 def create_key(body: KeyIn, who: Admin, services: ServicesDep) -> Response:
-    secret, record = services.store.create_key(who.tenant_id, body.role, body.label)
+    if body.role == "educator" and body.educator_id is not None:
+        educator_or_404(services, who.tenant_id, body.educator_id)
+    try:
+        secret, record = services.store.create_key(who.tenant_id, body.role, body.label,
+                                                   educator_id=body.educator_id)
+    except ValueError as exc:  # an educator key without its educator, or another role with one
+        raise BadRequest(str(exc), details=[{
+            "field": "educator_id", "value": body.educator_id,
+            "reason": "required for an educator key, refused for the other roles"}]) from None
     return json_response(_key(record, secret), 201)
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import Label, ModelInfo
+from api.schemas.common import AddressableId, Label, ModelInfo
 
 
 class HealthOut(BaseModel):
@@ -56,8 +56,11 @@ class RatersOut(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["platform", "coach", "admin"]
+    role: Literal["platform", "coach", "admin", "educator"]
     label: Label = ""
+    educator_id: AddressableId | None = Field(
+        None, description="The educator an `educator` key is bound to (an educator of the "
+                          "tenant; required for that role, refused for the others)")
 
 
 class KeyOut(BaseModel):
@@ -67,6 +70,8 @@ class KeyOut(BaseModel):
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    educator_id: str | None = Field(None, description="The one educator an `educator` key may "
+                                                      "read; null for the other roles")
     key: str | None = Field(None, description="The secret: shown once, at creation")
 
 
