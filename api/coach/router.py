@@ -165,6 +165,8 @@ def _team_page(request: Request, team_id: str | None) -> Response:
         here = "/coach/teams" + (f"/{quote(team_id, safe='')}" if team_id else "")
         return RedirectResponse(f"/coach?next={quote(here, safe='/')}", status_code=303)
     key, token = found
+    if key.role == "educator":  # teams are not an educator key's to see
+        return RedirectResponse(_ME, status_code=303)
     return _app(request, key, token, None)
 
 

@@ -118,7 +118,8 @@ def test_an_educator_session_on_the_page_is_held_to_the_same_reach(ed):
     assert r.status_code == 303 and r.headers["location"] == "/coach/me"
     me = ed.client.get("/coach/me")
     assert me.status_code == 200 and f'data-educator="{OWN}"' in me.text
-    for page in ("/coach", f"/coach/educators/{OTHER}", f"/coach/educators/{OWN}"):
+    for page in ("/coach", f"/coach/educators/{OTHER}", f"/coach/educators/{OWN}", "/coach/teams",
+                 "/coach/teams/team-1"):
         r = ed.client.get(page, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/coach/me", page
     assert ed.client.get(f"/v1/educators/{OWN}").status_code == 200  # the cookie authenticates
