@@ -43,12 +43,30 @@ def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:
         console.print(f"  ... {len(rejections) - shown:,} more in the run's rejections.csv")
 
 
+def _dask_trainer(scheduler: str | None, workers: int):
+    """A ``train(cfg, data_dir, step, **kw)`` running :func:`pipelines.train_dask.train_on_dask`
+    on a client of ``scheduler``, or of a LocalCluster of ``workers`` workers."""
+    from pipelines.train_dask import cluster_client, train_on_dask
+
+    def run(cfg, data_dir: Path, step, **kw):
+        with cluster_client(scheduler, workers) as client:
+            return train_on_dask(cfg, data_dir, client, step, **kw)
+
+    return run
+
+
 @app.command()
 def train(
     config: Annotated[Path, typer.Option(help="Training config (experiments/configs/NAME.yaml).")
                       ] = Path("experiments/configs/lightgbm.yaml"),
     data_dir: DataDir = Path("data"),
     register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
+    dask: Annotated[bool, typer.Option(
+        "--dask", help="Boost the trees on a Dask cluster (lightgbm.dask) and compare with "
+                       "the single-machine fit (docs/scale.md).")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        help="--dask on the scheduler at this address (tcp://host:8786).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="--dask LocalCluster workers.")] = 2,
     tenant: Annotated[str | None, typer.Option(
         help="Train on this tenant's data in the store instead of the config's data.")] = None,
     store_url: Annotated[str | None, typer.Option(
@@ -76,6 +94,9 @@ def train(
     from pipelines.model_card import card_summary
     from pipelines.subgroups import subgroup_summary
     from pipelines.training import train as run_training
+
+    if dask or scheduler:
+        run_training = _dask_trainer(scheduler, workers)
 
     files = {"evidence": evidence, "framework": framework, "catalog": catalog,
              "completions": completions, "educators": educators}
