@@ -92,6 +92,30 @@ def test_educator_page_without_session_redirects_to_sign_in(api):
     assert r.status_code == 303 and r.headers["location"].startswith("/coach?next=")
 
 
+def test_team_pages_redirect_when_signed_out_and_load_the_team_script(api):
+    r = api.client.get("/coach/teams/plc 7", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/coach?next=/coach/teams/plc%25207"
+    _sign_in(api)
+    page = api.client.get("/coach/teams/plc-7")
+    assert page.status_code == 200 and 'data-team="plc-7"' in page.text
+    assert "coach_team.js" in page.text and "/coach.js" not in page.text
+    listing = api.client.get("/coach/teams")
+    assert 'data-team=""' in listing.text and "coach_team.js" in listing.text
+
+
+def test_educator_page_says_whether_the_tenant_has_renewal_rules(api):
+    _sign_in(api)
+    assert 'data-renewal=""' in api.client.get("/coach/educators/T1").text
+    for document, mode in (({"window_years": 5, "rules": [
+            {"id": "total", "kind": "total", "hours": 100}]}, "rules"),
+            ({"window_years": 5, "deadline": "2030-06-30", "rules": [
+                {"id": "total", "kind": "total", "hours": 100}]}, "deadline")):
+        r = api.put("/v1/admin/renewal-rules", who="admin", json={"document": document})
+        assert r.status_code == 200, r.text
+        page = api.client.get("/coach/educators/T1").text
+        assert f'data-renewal="{mode}"' in page and "coach_renewal.js" in page
+
+
 def test_cookie_writes_need_the_csrf_header(api):
     api.post("/v1/evidence", json={"records": [record(1)]})
     csrf = _sign_in(api)
@@ -249,7 +273,7 @@ def test_feedback_history_is_tenant_scoped(api, synthetic):
 
 
 def test_page_assets_are_served_by_the_app_and_load_nothing_from_the_internet(api):
-    for name in ("coach.js", "coach.css"):
+    for name in ("common.js", "coach.js", "coach_team.js", "coach_renewal.js", "coach.css"):
         r = api.client.get(f"/coach/static/{name}")
         assert r.status_code == 200 and len(r.text) > 1000
     for path in list((COACH_DIR / "static").iterdir()) + list((COACH_DIR / "templates").iterdir()):

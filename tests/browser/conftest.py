@@ -81,6 +81,7 @@ class Site:
     coach_key: str
     platform_key: str
     educators: list[str]
+    admin_key: str
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +92,7 @@ def site(tmp_path_factory):
     store = open_store(settings.store_url())
     coach_key, _ = store.create_key("district-7", "coach", "Coach Rivera")
     platform_key, _ = store.create_key("district-7", "platform", "lms")
+    admin_key, _ = store.create_key("district-7", "admin", "ops")
     store.dispose()
 
     port = free_port()
@@ -119,7 +121,7 @@ def site(tmp_path_factory):
                 "goals": row.goals.split("|")[:2]})
             assert r.status_code == 200, r.text
     try:
-        yield Site(url, coach_key, platform_key, sorted(data.educators["educator_id"]))
+        yield Site(url, coach_key, platform_key, sorted(data.educators["educator_id"]), admin_key)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -709,7 +709,10 @@
             el("h2", {id: "pathway-h", text: "Pathway"}),
             el("label", {for: "goal", text: "Goal"}), goalSelect, ctx.pathwayBox),
           el("section", {cls: "card", "aria-labelledby": "decisions-h"},
-            el("h2", {id: "decisions-h", text: "Coach decisions"}), ctx.decisions))));
+            el("h2", {id: "decisions-h", text: "Coach decisions"}), ctx.decisions),
+          // renewal progress and plan (coach_renewal.js), when the tenant has renewal rules
+          document.body.dataset.renewal ? window.pdrecRenewal.panel(educatorId,
+            document.body.dataset.renewal, (id) => (ctx.compById.get(id) || {name: id}).name) : null)));
     sizeBars(main);
     renderSteps(ctx);
     drawMap(ctx);
