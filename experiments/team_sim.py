@@ -13,7 +13,9 @@ share, :func:`recommender.sim_estimators.smoothed_mastery`, catalog prior gains:
 ``engine-no-model`` inputs), among the team formats (:data:`recommender.teams.TEAM_FORMATS`) for
 every shared policy:
 
-``team``          :func:`recommender.teams.rank_team`, its first step.
+``team``          :func:`recommender.teams.rank_team`, its first step (default objective,
+                  ``finish``); ``team-goal`` and ``team-gain`` the same with objective
+                  ``goal`` and ``gain``.
 ``most-common``   each member's individual top step (:func:`recommender.ranking.rank_batch`,
                   team formats), the most frequent one in the team (ties: smaller id).
 ``median-member`` the individual top step of a synthetic median member: each competency at the
@@ -46,7 +48,9 @@ from recommender.sim_estimators import engine_estimate, smoothed_mastery
 from recommender.simulate import catalog_arrays, initial_population
 from recommender.teams import TEAM_FORMATS, TeamRequest, rank_team
 
-SHARED = ("team", "team-gain", "most-common", "median-member")
+SHARED = ("team", "team-goal", "team-gain", "most-common", "median-member")
+_OBJECTIVE = {"team": "finish", "team-goal": "goal", "team-gain": "gain"}
+"""The team ranker's policies: its default objective and the two others."""
 
 
 class TeamPolicy:
@@ -93,8 +97,8 @@ class TeamPolicy:
 
     def _team_step(self, long: pd.DataFrame, members: np.ndarray, contexts: dict,
                    tops: pd.Series | None) -> str | None:
-        if self.name in ("team", "team-gain"):
-            request = TeamRequest(k=1, objective="gain" if self.name == "team-gain" else "goal")
+        if self.name in _OBJECTIVE:
+            request = TeamRequest(k=1, objective=_OBJECTIVE[self.name])
             steps = rank_team(self.graph, self.catalog, long, list(members), contexts=contexts,
                               request=request, index=self.index)
             return steps[0].activity_id if steps else None

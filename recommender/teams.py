@@ -62,17 +62,19 @@ from recommender.ranking.checks import bad_field, is_number
 from recommender.ranking.index import resolve_index
 from recommender.ranking.mastery import check_mastery_long, read_mastery_long
 from recommender.ranking.requests import check_context
-from recommender.ranking.scoring import score_activities
+from recommender.ranking.scoring import goal_hours, score_activities
 
 __all__ = ["TEAM_FORMATS", "MemberFit", "TeamRequest", "TeamStep", "rank_team"]
 
 TEAM_FORMATS = ("plc_cycle", "lesson_study", "peer_observation", "coaching_cycle")
 """Formats a team can take together by default (the seeds' collaborative formats)."""
 
-OBJECTIVES = ("gain", "goal")
-"""What a step is ranked by: ``gain``, the team's expected gain toward goals per hour; ``goal``,
-the sum over members of the ranker's own ``goal`` part (goal hours saved per hour, relative to
-each member's best step)."""
+OBJECTIVES = ("finish", "goal", "gain")
+"""What a step is ranked by: ``finish`` (default), the share of each member's remaining way to
+their goals the step covers, summed over members, per hour (members brought to their goals per
+hour); ``goal``, the sum over members of the ranker's own ``goal`` part (goal hours saved per
+hour, relative to each member's best step); ``gain``, the team's expected gain toward goals per
+hour."""
 
 _EMPTY = EducatorContext()
 
@@ -96,7 +98,7 @@ class TeamRequest:
         A member is ``not_ready`` for a step when an unmastered target has a direct prerequisite
         below it.
     mastery_threshold : float, default=DEFAULT_THRESHOLD
-    objective : {"goal", "gain"}, default="goal"
+    objective : {"finish", "goal", "gain"}, default="finish"
         What steps are ranked by (module docstring).
     """
 
@@ -106,7 +108,7 @@ class TeamRequest:
     activities: tuple[str, ...] = ()
     gate_threshold: float = 0.5
     mastery_threshold: float = DEFAULT_THRESHOLD
-    objective: str = "goal"
+    objective: str = "finish"
 
     def __post_init__(self) -> None:
         own = "TeamRequest"
@@ -205,9 +207,17 @@ def team_scores(arr: RankingIndex, mastery_long: pd.DataFrame, members: Sequence
     candidate = _team_mask(arr, request) & arr.allowed(rr) & ~unavailable.any(axis=0)
     team_gain = gain.sum(axis=0)
     candidate &= team_gain > 0
-    per_hour = team_gain / (arr.hours + arr.params.step_overhead_hours)
-    value = (np.where(closed, 0.0, s.parts["goal"]).sum(axis=0) if request.objective == "goal"
-             else per_hour)
+    slot = arr.hours + arr.params.step_overhead_hours
+    per_hour = team_gain / slot
+    if request.objective == "finish":
+        saved, left = goal_hours(arr, p, goal_mask, request.mastery_threshold)
+        share = np.divide(saved, left[:, None], out=np.zeros_like(saved),
+                          where=left[:, None] > 0)
+        value = np.where(closed, 0.0, np.clip(share, 0.0, 1.0)).sum(axis=0) / slot
+    elif request.objective == "goal":
+        value = np.where(closed, 0.0, s.parts["goal"]).sum(axis=0)
+    else:
+        value = per_hour
     score = np.where(candidate, value, -np.inf)
     return TeamScores(pd.Index(ids, dtype=object), p, gain, readiness, closed, candidate,
                       per_hour, score)
@@ -262,23 +272,24 @@ def rank_team(
         check_context(graph, ctx)
     arr = resolve_index(graph, catalog, gains, index, params)
     ts = team_scores(arr, mastery_long, members, contexts, request)
-    picks = _pick(arr, ts.score, request)
+    picks = _pick(arr, ts, request)
     return [_step(arr, ts, a, request) for a in picks]
 
 
-def _pick(arr: RankingIndex, score: np.ndarray, request: TeamRequest) -> list[int]:
-    """Greedy top-k under the hour budget (the loop runs over k)."""
-    key = score.copy()
+def _pick(arr: RankingIndex, ts: TeamScores, request: TeamRequest) -> list[int]:
+    """Top k by score under the hour budget; equal scores by gain per hour, then the smaller id
+    (so a team whose members name no goal, all scoring 0 on ``finish`` and ``goal``, gets the
+    steps with the most expected gain per hour)."""
+    order = np.lexsort((np.arange(len(ts.score)), -ts.per_hour, -ts.score))
+    order = order[np.isfinite(ts.score[order])]
     used, out = 0.0, []
-    for _ in range(request.k):
-        if request.max_hours is not None:
-            key = np.where(used + arr.hours > request.max_hours, -np.inf, key)
-        a = int(np.argmax(key))  # first maximum: ties go to the smaller id
-        if not np.isfinite(key[a]):
+    for a in order:  # stops after k picks; skips steps over the remaining budget
+        if len(out) == request.k:
             break
-        out.append(a)
+        if request.max_hours is not None and used + arr.hours[a] > request.max_hours:
+            continue
+        out.append(int(a))
         used += float(arr.hours[a])
-        key[a] = -np.inf
     return out
 
 

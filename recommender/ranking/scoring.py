@@ -63,7 +63,7 @@ from scipy.special import expit
 from recommender.ranking.index import RankingIndex
 from recommender.ranking.requests import RankingRequest
 
-__all__ = ["Scores", "score_activities"]
+__all__ = ["Scores", "goal_hours", "score_activities"]
 
 _THETA_MASTERED = 20.0
 """Logit standing for "mastered" (P = 1 - 2e-9): the sentinel prerequisite's, and the goal
@@ -134,7 +134,7 @@ def score_activities(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
 def _relative_goal(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, threshold: float,
                    eligible: np.ndarray) -> np.ndarray:
     """(E, A) goal hours saved per hour invested, relative to each educator's best candidate."""
-    goal = np.maximum(_goal_progress(arr, p, goal_mask, threshold), 0.0)
+    goal = np.maximum(goal_hours(arr, p, goal_mask, threshold)[0], 0.0)
     goal /= arr.hours + arr.params.step_overhead_hours
     best = np.where(eligible, goal, 0.0).max(axis=1, initial=0.0, keepdims=True)
     np.divide(goal, best, out=goal, where=best > 0)
@@ -142,12 +142,15 @@ def _relative_goal(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray, thre
     return goal
 
 
-def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
-                   threshold: float) -> np.ndarray:
-    """(E, A) expected hours to the goals saved by doing each activity next (module docstring).
+def goal_hours(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
+               threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The goal model's ``(saved, left)``: (E, A) expected hours to the goals saved by doing
+    each activity next, and (E,) the hours still needed, ``sum_j R_j`` over each educator's
+    unmastered goals (module docstring; 0 when every goal is mastered).
 
-    One loop over the competencies that are somebody's goal (and, inside, over that goal's
-    direct prerequisites), vectorized over the educators who hold it and over activities.
+    ``left`` is what the team ranker (:mod:`recommender.teams`) weighs ``saved`` against. One
+    loop over the competencies that are somebody's goal (and, inside, over that goal's direct
+    prerequisites), vectorized over the educators who hold it and over activities.
     """
     n_e, n_c = p.shape
     floor, slope, clip = (arr.params.readiness_floor, arr.params.readiness_slope,
@@ -159,6 +162,7 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
     gate = _gate(arr, theta)
     target = math.log(threshold / (1.0 - threshold)) if threshold < 1 else _THETA_MASTERED
     saved = np.zeros((n_e, len(arr.activity_ids)))
+    left = np.zeros(n_e)
     for j in np.flatnonzero(goal_mask.any(axis=0) & (arr.goal_rate[:n_c] > 0)):
         rows = np.flatnonzero(goal_mask[:, j] & (theta[:, j] < target))
         if not len(rows):
@@ -179,7 +183,8 @@ def _goal_progress(arr: RankingIndex, p: np.ndarray, goal_mask: np.ndarray,
             gate_j = 1.0
         after = np.maximum(target - th_j, 0.0) / (rate * gate_j)
         saved[rows] += before[:, None] - after
-    return saved
+        left[rows] += before
+    return saved, left
 
 
 def _gate(arr: RankingIndex, theta: np.ndarray) -> np.ndarray:
