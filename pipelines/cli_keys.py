@@ -17,8 +17,11 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant the key belongs to (created if new).")],
-    role: Annotated[str, typer.Option(help="platform, coach or admin.")],
+    role: Annotated[str, typer.Option(help="platform, coach, admin or educator.")],
     label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
+    educator: Annotated[str | None, typer.Option(
+        help="For --role educator: the educator (already in the tenant) the key belongs to; "
+             "it reads that educator only.")] = None,
     data_dir: DataDir = Path("data"),
 ) -> str:
     """Create an API key and print it once; only its SHA-256 hash is stored."""
@@ -26,11 +29,12 @@ def keys_create(
 
     try:
         with project_store(data_dir) as store:
-            secret, record = store.create_key(tenant, role, label)
+            secret, record = store.create_key(tenant, role, label, educator_id=educator)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"key {record.key_id} (tenant {record.tenant_id}, role {record.role}); "
+    bound = f", educator {record.educator_id}" if record.educator_id else ""
+    console.print(f"key {record.key_id} (tenant {record.tenant_id}, role {record.role}{bound}); "
                   "store it now, it is not shown again:")
     typer.echo(secret)
     return secret
@@ -47,10 +51,11 @@ def keys_list(
     with project_store(data_dir) as store:
         keys = store.list_keys(tenant)
     table = Table(title="API keys")
-    for col in ("key_id", "tenant", "role", "label", "created", "revoked"):
+    for col in ("key_id", "tenant", "role", "educator", "label", "created", "revoked"):
         table.add_column(col)
     for k in keys:
-        table.add_row(k.key_id, k.tenant_id, k.role, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
+        table.add_row(k.key_id, k.tenant_id, k.role, k.educator_id or "", k.label,
+                      f"{k.created_at:%Y-%m-%d %H:%M}",
                       f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
     console.print(table)
 
