@@ -59,10 +59,11 @@ class TeamRecommendationsIn(BaseModel):
         "A member is not ready for a step when an unmastered target has a direct prerequisite "
         "below this"))
 
-    objective: Literal["goal", "gain"] = Field("goal", description=(
-        "What steps are ranked by: goal, the sum over members of the ranker's goal part (goal "
-        "hours saved per hour, relative to each member's best step); gain, the team's "
-        "expected gain toward goals per hour"))
+    objective: Literal["finish", "goal", "gain"] = Field("finish", description=(
+        "What steps are ranked by: finish, the share of each member's remaining way to their "
+        "goals the step covers, summed over members, per hour; goal, the sum over members of "
+        "the ranker's goal part (goal hours saved per hour, relative to each member's best "
+        "step); gain, the team's expected gain toward goals per hour"))
 
     _whole_k = field_validator("k", mode="before")(whole_number)
 
