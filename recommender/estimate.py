@@ -438,22 +438,35 @@ class MasteryEstimator:
             else:
                 p[i] = hit
         todo = np.asarray(todo, dtype=np.int64)
-        for t0 in np.unique(first[todo]):  # one model call per distinct as-of time
-            rows = todo[first[todo] == t0]
-            out = self.predictor.mastery(
-                ev, educator_ids=ids[rows], as_of=pd.Timestamp(int(t0), tz="UTC"),
-                completions=comp, educators=educators)
-            col = self._comp_index.get_indexer(out["competency_id"].astype(str))
-            row = pd.Index(ids[rows]).get_indexer(out["educator_id"])
-            block = np.full((len(rows), len(self.competencies)), 0.5)
-            block[row, col] = out["p_mastery"].to_numpy(float)
-            p[rows] = block
-            if t0 < now:
-                self._remember({keys[i]: b for i, b in zip(rows.tolist(), block, strict=True)})
+        if len(todo):
+            block = self._model_block(ev, comp, educators, ids[todo], first[todo])
+            p[todo] = block
+            past = first[todo] < now
+            self._remember({keys[i]: b for i, b in zip(todo[past].tolist(), block[past],
+                                                       strict=True)})
         prm = self.params
         p = np.clip(p, 1e-4, 1 - 1e-4)
         sd_obs, bias_obs = prm.source_sd["observation"], prm.source_bias["observation"]
         return ndtri(p) * np.sqrt(prm.model_prior_sd ** 2 + sd_obs ** 2) - bias_obs
+
+    def _model_block(self, ev, comp, educators, ids: np.ndarray, times: np.ndarray
+                     ) -> np.ndarray:
+        """(len(ids), C) the model's P of every competency, each educator as of its time.
+
+        One model call for the whole batch: the features of a row read only its educator's
+        records before its time, so per-educator times give each educator the numbers a call
+        at its time alone would (one time is passed as one time).
+        """
+        distinct = np.unique(times)
+        as_of = (pd.Timestamp(int(distinct[0]), tz="UTC") if len(distinct) == 1
+                 else pd.DatetimeIndex(times.astype("datetime64[ns]"), tz="UTC"))
+        out = self.predictor.mastery(ev, educator_ids=ids, as_of=as_of, completions=comp,
+                                     educators=educators)
+        col = self._comp_index.get_indexer(out["competency_id"].astype(str))
+        row = pd.Index(ids).get_indexer(out["educator_id"])
+        block = np.full((len(ids), len(self.competencies)), 0.5)
+        block[row, col] = out["p_mastery"].to_numpy(float)
+        return block
 
     def _remember(self, entries: Mapping[tuple[str, int, int], np.ndarray]) -> None:
         """Cache priors, dropping the oldest beyond :data:`PRIOR_CACHE_SIZE` entries."""

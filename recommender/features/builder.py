@@ -26,7 +26,7 @@ never model inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -37,8 +37,9 @@ from recommender.errors import InvalidEvidenceError, NotFittedError
 from recommender.evidence import SOURCES
 from recommender.features import difficulty, domain, dose, educator, own, profile, sequence
 from recommender.features import graph as graph_family
-from recommender.features.asof import NS_PER_DAY
+from recommender.features.asof import NS_PER_DAY, to_ns
 from recommender.features.context import Queries, prepare
+from recommender.features.parts import FeatureParts
 from recommender.graph.queries import depths
 
 __all__ = ["IDENTITY_COLUMNS", "FeatureBuilder"]
@@ -178,7 +179,7 @@ class FeatureBuilder:
         self,
         evidence: pd.DataFrame,
         *,
-        as_of: pd.Timestamp | str,
+        as_of,
         educator_ids: Iterable[str],
         competencies: Iterable[str] | None = None,
         completions: pd.DataFrame | None = None,
@@ -186,21 +187,43 @@ class FeatureBuilder:
     ) -> pd.DataFrame:
         """One row per (educator, competency) as of ``as_of``, for every competency by default.
 
+        ``as_of`` is one time for every educator, or one time per educator id (an array-like as
+        long as ``educator_ids``, which must then be distinct): each educator's rows are then
+        exactly the rows a call with that educator and that time alone would give (features
+        read only the educator's own records before the row's time), so a batch whose
+        educators are asked about different moments is one build, not one per moment.
+
         Educators with no evidence get rows too (their history features are missing): the model
         then leans on graph, domain, profile and difficulty features. The evidence's row order
         does not matter.
         """
-        ev = _in_record_order(self._check_evidence(evidence))
-        ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
-        comps = self.competencies if competencies is None else list(competencies)
-        unknown = [c for c in comps if c not in self._code]
-        if unknown:
-            raise InvalidEvidenceError(f"competencies not in the framework: {unknown}")
-        codes = np.array([self._code[c] for c in comps], dtype=np.int64)
-        at = pd.Timestamp(as_of)
-        at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-        queries = Queries.for_grid(ids, codes, at, self.serving_source)
-        return self._build(queries, ev, completions, educators)
+        queries = self._serving_queries(as_of, educator_ids, competencies)
+        return self._build(queries, _in_record_order(self._check_evidence(evidence)),
+                           completions, educators)
+
+    def serving_matrix(
+        self,
+        evidence: pd.DataFrame,
+        *,
+        as_of,
+        educator_ids: Iterable[str],
+        columns: Sequence[str],
+        categories: Mapping[str, Sequence] | None = None,
+        completions: pd.DataFrame | None = None,
+        educators: pd.DataFrame | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The serving rows of :meth:`serving_frame` as a float matrix of ``columns``, and ``own_n``.
+
+        The matrix path to a model: no DataFrame is assembled. Numeric columns hold the frame's
+        values; a categorical column holds its codes as floats (NaN when missing), against
+        ``categories[column]`` when given (a model's fitted levels; levels it never saw are
+        NaN, as :func:`recommender.models.base.encode_categories` reads them) or else against
+        the builder's own categories. Rows are educator-major, competencies in framework order.
+        """
+        queries = self._serving_queries(as_of, educator_ids, None)
+        parts = self._parts(queries, _in_record_order(self._check_evidence(evidence)),
+                            completions, educators)
+        return parts.matrix(columns, categories or {}), parts.numeric["own_n"]
 
     def categorical_dtypes(self) -> dict[str, pd.CategoricalDtype]:
         """The category dtype of every categorical column the builder produces (after fit)."""
@@ -231,9 +254,31 @@ class FeatureBuilder:
             )
         return evidence
 
-    def _build(self, q: Queries, ev: pd.DataFrame, completions, educators) -> pd.DataFrame:
-        """The feature frame of queries ``q``: identity and categorical columns, then one float
-        block with the families' columns in the frame's historical column order."""
+    def _serving_queries(self, as_of, educator_ids: Iterable[str],
+                         competencies: Iterable[str] | None) -> Queries:
+        """The serving queries: every (or each given) competency of each educator, as of one
+        time or of one time per educator (checked here, at the door)."""
+        listed = list(educator_ids)
+        ids = np.asarray(list(dict.fromkeys(listed)), dtype=object)
+        comps = self.competencies if competencies is None else list(competencies)
+        unknown = [c for c in comps if c not in self._code]
+        if unknown:
+            raise InvalidEvidenceError(f"competencies not in the framework: {unknown}")
+        codes = np.array([self._code[c] for c in comps], dtype=np.int64)
+        if np.ndim(as_of) == 0:
+            at = pd.Timestamp(as_of)
+            at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+            times = np.full(len(ids), at.value, dtype=np.int64)
+        else:
+            if len(as_of) != len(listed) or len(ids) != len(listed):
+                raise ValueError(
+                    f"as_of holds {len(as_of)} times for {len(listed)} educator ids "
+                    f"({len(ids)} distinct); per-educator times need one per distinct id")
+            times = to_ns(pd.Series(as_of))
+        return Queries.for_grid(ids, codes, times, self.serving_source)
+
+    def _parts(self, q: Queries, ev: pd.DataFrame, completions, educators) -> FeatureParts:
+        """Every column of queries ``q``, as arrays (:class:`~.parts.FeatureParts`)."""
         if not hasattr(self, "difficulty_"):
             raise NotFittedError(
                 "This FeatureBuilder is not fitted yet: call fit(training_evidence) first, so "
@@ -254,31 +299,24 @@ class FeatureBuilder:
             **educator.ability(h, self.difficulty_["diff_mean_score"].to_numpy()),
             **graph_family.last_scores(latest),
         }
-        context = {}
+        codes = {"competency_id": (q.c, self._competency_dtype),
+                 "source": (q.source, _SOURCE_DTYPE),
+                 "domain": (self._domain_of[q.c], self._domain_dtype)}
         if self.sequence_context:
-            sequence_cols, codes = sequence.columns(h, latest)
+            sequence_cols, context = sequence.columns(h, latest)
             cols.update(sequence_cols)
-            context = {name: pd.Categorical.from_codes(c, dtype=self._competency_dtype)
-                       for name, c in codes.items()}
+            codes.update({name: (c, self._competency_dtype) for name, c in context.items()})
         cols.update(dose.columns(h, completions, self._targets, len(self.competencies)))
         cols.update(difficulty.columns(self.difficulty_, q.c))
-        head = pd.DataFrame(
-            {
-                "educator_id": q.educator_ids,
-                "as_of": pd.DatetimeIndex(q.t.astype("datetime64[ns]"), tz="UTC"),
-                "competency_id": pd.Categorical.from_codes(q.c, dtype=self._competency_dtype),
-                "source": pd.Categorical.from_codes(q.source, dtype=_SOURCE_DTYPE),
-                "domain": pd.Categorical.from_codes(self._domain_of[q.c], dtype=self._domain_dtype),
-                **context,
-                "hist_bits": bits.astype(np.int64),
-                "hist_len": length.astype(np.int64),
-            }
-        )
-        # One float block for the numeric features: building 50 columns one by one costs more
-        # than the features themselves for a single educator.
-        numeric = pd.DataFrame(np.column_stack(list(cols.values())), columns=list(cols))
-        profile_cols = profile.columns(educators, self._profile_dtypes, q.educator_ids)
-        return pd.concat([head, numeric, pd.DataFrame(profile_cols)], axis=1)
+        years, prof_codes = profile.codes(educators, self._profile_dtypes, q.educator_ids)
+        return FeatureParts(
+            q=q, bits=bits, length=length, numeric=cols, prof_years=years,
+            codes=codes, prof_codes={f"prof_{col}": (c, self._profile_dtypes[col])
+                                     for col, c in prof_codes.items()})
+
+    def _build(self, q: Queries, ev: pd.DataFrame, completions, educators) -> pd.DataFrame:
+        """The feature frame of queries ``q``."""
+        return self._parts(q, ev, completions, educators).frame()
 
 
 def _in_record_order(evidence: pd.DataFrame) -> pd.DataFrame:

@@ -43,14 +43,15 @@ class Queries:
         )
 
     @classmethod
-    def for_grid(cls, educator_ids: np.ndarray, codes: np.ndarray, at: pd.Timestamp,
+    def for_grid(cls, educator_ids: np.ndarray, codes: np.ndarray, times: np.ndarray,
                  source: str) -> Queries:
-        """Every competency code of ``codes`` for each educator, all as of ``at``, about ``source``."""
+        """Every competency code of ``codes`` for each educator, each as of its time in
+        ``times`` (ns, one per educator), about ``source``."""
         n = len(educator_ids) * len(codes)
         return cls(
             educator_ids=np.repeat(educator_ids, len(codes)),
             c=np.tile(codes, len(educator_ids)),
-            t=np.full(n, at.value, dtype=np.int64),
+            t=np.repeat(np.asarray(times, dtype=np.int64), len(codes)),
             source=np.full(n, SOURCES.index(source), dtype=np.int64),
         )
 

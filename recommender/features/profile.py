@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["CATEGORICALS", "columns", "dtypes", "levels"]
+__all__ = ["CATEGORICALS", "codes", "dtypes", "levels"]
 
 CATEGORICALS = ("role", "subject", "grade_band")
 
@@ -31,25 +31,31 @@ def dtypes(profile_levels: dict[str, list[str]]) -> dict[str, pd.CategoricalDtyp
             for col, values in profile_levels.items()}
 
 
-def columns(educators: pd.DataFrame | None, profile_dtypes: dict[str, pd.CategoricalDtype],
-            ids: np.ndarray) -> dict[str, object]:
-    """Profile columns for each query's educator id in ``ids``."""
-    if educators is None:
+def codes(educators: pd.DataFrame | None, profile_dtypes: dict[str, pd.CategoricalDtype],
+          ids: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``prof_years_experience`` and the category codes (-1: missing) of each categorical
+    profile column, for each query's educator id in ``ids`` (the first profile row of an id
+    counts; unknown ids are missing)."""
+    n = len(ids)
+    if educators is None or not len(educators):
+        rows = np.full(n, -1, dtype=np.int64)
         educators = pd.DataFrame(columns=["educator_id"])
-    prof = educators.drop_duplicates("educator_id").set_index("educator_id")
-    prof = prof.reindex(pd.Index(ids, dtype=object))
-    out: dict[str, object] = {
-        "prof_years_experience": (
-            pd.to_numeric(prof["years_experience"], errors="coerce").to_numpy(float)
-            if "years_experience" in prof else np.full(len(ids), np.nan)
-        )
-    }
+    else:
+        who = pd.Index(educators["educator_id"].to_numpy(object))
+        first = np.flatnonzero(~who.duplicated(keep="first"))
+        at = pd.Index(who[first]).get_indexer(pd.Index(ids, dtype=object))
+        rows = np.where(at >= 0, first[at], -1)
+    hit = rows >= 0
+    years = np.full(n, np.nan)
+    if "years_experience" in educators:
+        values = pd.to_numeric(educators["years_experience"], errors="coerce").to_numpy(float)
+        years[hit] = values[rows[hit]]
+    out = {}
     for col in CATEGORICALS:
-        dtype = profile_dtypes[col]
-        values = prof[col].to_numpy(dtype=object) if col in prof else np.full(len(ids), None)
-        out[f"prof_{col}"] = pd.Categorical.from_codes(
-            dtype.categories.get_indexer(values) if len(dtype.categories)
-            else np.full(len(ids), -1),
-            dtype=dtype,
-        )
-    return out
+        categories = profile_dtypes[col].categories
+        c = np.full(n, -1, dtype=np.int64)
+        if col in educators and len(categories):
+            own = categories.get_indexer(educators[col].to_numpy(dtype=object))
+            c[hit] = own[rows[hit]]
+        out[col] = c
+    return years, out

@@ -260,6 +260,11 @@ class MasteryModel(ClassifierMixin, BaseEstimator):
     frame already checked to hold ``feature_names_in_``).
     """
 
+    reads_matrix: bool = False
+    """Whether the model has ``predict_matrix(M)``: P(proficient) from a float matrix of
+    ``feature_names_in_`` (categoricals as codes of ``categories_``), the serving path that
+    skips the feature frame (:class:`~recommender.models.predictor.MasteryPredictor`)."""
+
     def _check_X_predict(self, X) -> pd.DataFrame:
         check_is_fitted(self)
         return check_feature_frame(X, self.feature_names_in_, owner=type(self).__name__)

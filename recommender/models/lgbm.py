@@ -21,6 +21,7 @@ from recommender.models.base import (
     _check_option,
     categorical_feature_columns,
     check_feature_frame,
+    check_is_fitted,
     check_target,
     encode_categories,
     feature_columns,
@@ -139,6 +140,7 @@ class LightGBMMastery(MasteryModel):
     """
 
     _always_exclude_prefixes: tuple[str, ...] = ()
+    reads_matrix = True
 
     def __init__(
         self,
@@ -423,10 +425,29 @@ class LightGBMMastery(MasteryModel):
         )
 
     def _predict_positive(self, X: pd.DataFrame) -> np.ndarray:
-        margin = self._margin(self._matrix(X))
+        return self._positive(self._margin(self._matrix(X)))
+
+    def _positive(self, margin: np.ndarray) -> np.ndarray:
+        """P(proficient) from raw margins: the calibrator's, or the sigmoid without one."""
         if self.calibrator_ is None:
             return expit(margin)
         return self.calibrator_.predict(margin)
+
+    def predict_matrix(self, M) -> np.ndarray:
+        """P(proficient) per row of a matrix of ``feature_names_in_``, in that order.
+
+        The matrix path (:meth:`recommender.features.FeatureBuilder.serving_matrix` builds
+        one): numeric columns as floats, categorical ones as codes of ``categories_`` (NaN for
+        missing or unseen levels), exactly the matrix :meth:`predict_proba` makes of a feature
+        frame, so the two give the same numbers; no frame is checked or converted here.
+        """
+        check_is_fitted(self)
+        M = np.asarray(M, dtype=np.float64)
+        if M.ndim != 2 or M.shape[1] != self.n_features_in_:
+            raise FeatureFrameError(
+                f"{type(self).__name__}: predict_matrix takes a (rows, {self.n_features_in_}) "
+                f"matrix of feature_names_in_; got shape {M.shape}")
+        return np.clip(np.asarray(self._positive(self._margin(M)), dtype=np.float64), 0.0, 1.0)
 
     def decision_function(self, X) -> np.ndarray:
         """Raw (uncalibrated) log-odds of proficiency per row."""

@@ -45,11 +45,12 @@ class MasteryPredictor:
         evidence: pd.DataFrame,
         *,
         educator_ids: Iterable[str],
-        as_of: pd.Timestamp | str,
+        as_of,
         completions: pd.DataFrame | None = None,
         educators: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Serving feature frame: every competency for each educator, as of ``as_of``."""
+        """Serving feature frame: every competency for each educator, as of ``as_of`` (one time,
+        or one per educator)."""
         return self.builder.serving_frame(
             evidence,
             as_of=as_of,
@@ -62,20 +63,44 @@ class MasteryPredictor:
         """P(mastery) for each row of a feature frame."""
         return self.model.predict_proba(X)[:, 1]
 
-    def mastery(self, evidence: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    def mastery(
+        self,
+        evidence: pd.DataFrame,
+        *,
+        educator_ids: Iterable[str],
+        as_of,
+        completions: pd.DataFrame | None = None,
+        educators: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         """Long frame ``educator_id, competency_id, p_mastery, n_evidence`` as of ``as_of``.
 
-        Takes the keyword arguments of :meth:`features`.
+        ``as_of`` is one time, or one time per (distinct) educator id (see
+        :meth:`FeatureBuilder.serving_frame`). A model that reads a matrix
+        (``model.reads_matrix``, LightGBM) is served on the builder's matrix of its input
+        columns (:meth:`FeatureBuilder.serving_matrix`), without a feature frame; the others on
+        the feature frame. Both give the numbers :meth:`predict_features` gives on
+        :meth:`features`.
         """
-        X = self.features(evidence, **kwargs)
-        return pd.DataFrame(
-            {
+        kw = {"educator_ids": educator_ids, "as_of": as_of, "completions": completions,
+              "educators": educators}
+        if not self.model.reads_matrix:
+            X = self.features(evidence, **kw)
+            return pd.DataFrame({
                 "educator_id": X["educator_id"].to_numpy(),
                 "competency_id": X["competency_id"].astype(str).to_numpy(),
                 "p_mastery": self.predict_features(X),
                 "n_evidence": X["own_n"].to_numpy(),
-            }
-        )
+            })
+        M, own_n = self.builder.serving_matrix(evidence, columns=self.input_columns,
+                                               categories=self.model.categories_, **kw)
+        ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
+        comps = np.asarray(self.builder.competencies, dtype=object)
+        return pd.DataFrame({
+            "educator_id": np.repeat(ids, len(comps)),
+            "competency_id": np.tile(comps, len(ids)),
+            "p_mastery": self.model.predict_matrix(M),
+            "n_evidence": own_n,
+        })
 
     def to_strings(self, X: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns with categoricals as plain strings (for MLflow schemas)."""

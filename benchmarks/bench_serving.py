@@ -1,0 +1,150 @@
+"""The serving path against the hardware's limit: features + prediction vs a bare booster predict.
+
+Issue #16 item 3. A mastery model is fitted with the champion's parameters
+(``experiments/configs/lightgbm.yaml``: up to 2,000 trees, learning rate 0.05, 31 leaves, early
+stopping on a held-out 15% of educators) on a generated cohort; a second generated cohort is
+served. Every ratio is against the bare ``booster.predict`` of the very rows the path predicts,
+measured in the same run:
+
+(a) one educator (every competency of the framework): ``MasteryPredictor.mastery`` (evidence ->
+    features -> P(mastery); goal <= 4x the bare predict), and the whole estimator with its
+    model prior as of the first completion, cache cold (``MasteryEstimator.estimate``: prior +
+    filter), per educator, medians over ``--one`` educators;
+(b) ``--many`` educators at once (default 10,000): the same two paths; goal <= 1.3x the bare
+    predict of the same rows for ``mastery``. The estimator's prior is one feature build with
+    per-educator as-of times and one predict, so it is compared with the bare predict too.
+
+Run: ``python benchmarks/bench_serving.py [--many 10000] [--one 200] [--train 2000]``
+(``make bench`` runs it with the defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+from timing import median_time  # benchmarks/timing.py (scripts run from this folder)
+
+from recommender.catalog import default_catalog
+from recommender.estimate import MasteryEstimator
+from recommender.evidence import validate_evidence
+from recommender.features import FeatureBuilder
+from recommender.graph import default_framework
+from recommender.models import LightGBMMastery
+from recommender.models.predictor import MasteryPredictor
+from recommender.simulate import generate
+
+CHAMPION = {"n_estimators": 2000, "learning_rate": 0.05, "num_leaves": 31,
+            "min_child_samples": 50}
+"""``params`` of ``experiments/configs/lightgbm.yaml`` (the rest are the model's defaults)."""
+
+
+def _cohort(graph, catalog, n: int, seed: int):
+    data = generate(graph, catalog, n_educators=n, months=12, random_state=seed)
+    ev = validate_evidence(data.evidence, competencies=list(graph),
+                           now=pd.Timestamp("2100-01-01", tz="UTC")).valid
+    return ev, data.completions, data.educators
+
+
+def _predictor(graph, catalog, n: int) -> MasteryPredictor:
+    ev, done, edu = _cohort(graph, catalog, n, seed=99)
+    builder = FeatureBuilder(graph, catalog=catalog).fit(ev, educators=edu)
+    X, y = builder.training_frame(ev, completions=done, educators=edu)
+    model = LightGBMMastery(**CHAMPION, n_jobs=1).fit(X, y)
+    return MasteryPredictor(builder, model, "bench")
+
+
+def _bare(predictor: MasteryPredictor, matrix: np.ndarray) -> np.ndarray:
+    """The bare booster predict the model's own predict makes (raw margins, its trees)."""
+    model = predictor.model
+    return model.booster_.predict(matrix, num_iteration=model.best_iteration_, raw_score=True,
+                                  num_threads=model.n_jobs)
+
+
+def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
+    """Median ms per educator of the bare predict, ``mastery`` and the cold estimator."""
+    ev, done, edu = frames
+    by_e = {k: dict(tuple(f.groupby("educator_id", sort=False))) for k, f in
+            (("ev", ev), ("done", done), ("edu", edu))}
+    empty = {"ev": ev.head(0), "done": done.head(0), "edu": edu.head(0)}
+    times: dict[str, list[float]] = {"bare": [], "mastery": [], "estimate": []}
+    for e in ids:
+        own = {k: by_e[k].get(e, empty[k]) for k in by_e}
+        kw = {"completions": own["done"], "educators": own["edu"]}
+        matrix = predictor.model._matrix(predictor.features(own["ev"], educator_ids=[e],
+                                                            as_of=as_of, **kw))
+        start = time.perf_counter()
+        _bare(predictor, matrix)
+        times["bare"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        predictor.mastery(own["ev"], educator_ids=[e], as_of=as_of, **kw)
+        times["mastery"].append(time.perf_counter() - start)
+        estimator._prior_cache.clear()  # cold: the prior is computed, not recalled
+        start = time.perf_counter()
+        estimator.estimate(own["ev"], [e], as_of=as_of, **kw)
+        times["estimate"].append(time.perf_counter() - start)
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+
+
+def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, float]:
+    """Median seconds of the bare predict, ``mastery`` and the cold estimator for ``ids``."""
+    ev, done, edu = frames
+    kw = {"completions": done, "educators": edu}
+    matrix = predictor.model._matrix(predictor.features(ev, educator_ids=ids, as_of=as_of, **kw))
+    t_bare, _ = median_time(lambda: _bare(predictor, matrix), runs=runs)
+    t_mastery, _ = median_time(
+        lambda: predictor.mastery(ev, educator_ids=ids, as_of=as_of, **kw), runs=runs)
+
+    def cold():
+        estimator._prior_cache.clear()
+        return estimator.estimate(ev, ids, as_of=as_of, **kw)
+
+    t_est, _ = median_time(cold, runs=runs)
+    return {"bare": t_bare, "mastery": t_mastery, "estimate": t_est, "rows": len(matrix)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--many", type=int, default=10_000, help="educators served at once")
+    parser.add_argument("--one", type=int, default=200, help="educators timed one by one")
+    parser.add_argument("--train", type=int, default=2000, help="educators the model is fit on")
+    parser.add_argument("--runs", type=int, default=3, help="repeats of the batch timings")
+    args = parser.parse_args()
+
+    graph = default_framework("educator")
+    catalog = default_catalog(graph)
+    t0 = time.perf_counter()
+    predictor = _predictor(graph, catalog, args.train)
+    model = predictor.model
+    print(f"model: {args.train:,} training educators, {model.best_iteration_} trees (early "
+          f"stopping of the champion's parameters), fitted in {time.perf_counter() - t0:.0f} s")
+    ev, done, edu = _cohort(graph, catalog, args.many, seed=7)
+    as_of = ev["observed_at"].max() + pd.Timedelta(seconds=1)
+    estimator = MasteryEstimator(graph, catalog, predictor=predictor)
+    ids = edu["educator_id"].to_numpy(object)
+    n_c = graph.number_of_nodes()
+
+    one = _one(predictor, estimator, (ev, done, edu), ids[: args.one], as_of)
+    print(f"\n(a) one educator x {n_c} competencies, medians over {args.one} educators:")
+    print(f"  bare booster.predict of the {n_c} rows   {one['bare']:7.2f} ms  (reference)")
+    print(f"  features + prediction (mastery)        {one['mastery']:7.2f} ms  "
+          f"ratio {one['mastery'] / one['bare']:.2f}  (goal <= 4)")
+    print(f"  estimator, model prior cold + filter   {one['estimate']:7.2f} ms  "
+          f"ratio {one['estimate'] / one['bare']:.2f}")
+
+    many = _many(predictor, estimator, (ev, done, edu), ids, as_of, args.runs)
+    print(f"\n(b) {len(ids):,} educators at once ({many['rows']:,} rows, {len(ev):,} evidence "
+          f"rows, {len(done):,} completions), medians of {args.runs}:")
+    print(f"  bare booster.predict                   {many['bare']:7.2f} s   (reference, "
+          f"{many['rows'] / many['bare'] / 1e6:.2f}M rows/s)")
+    print(f"  features + prediction (mastery)        {many['mastery']:7.2f} s   "
+          f"ratio {many['mastery'] / many['bare']:.2f}  (goal <= 1.3)")
+    print(f"  estimator, model prior cold + filter   {many['estimate']:7.2f} s   "
+          f"ratio {many['estimate'] / many['bare']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

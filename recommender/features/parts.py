@@ -1,0 +1,100 @@
+"""The columns of one feature build, held as arrays: as the feature frame, or as a model's matrix.
+
+:meth:`FeatureBuilder._parts <recommender.features.builder.FeatureBuilder>` computes every
+column once; :meth:`FeatureParts.frame` assembles the feature frame (identity, categorical and
+history columns, one float block of the families' columns, the profile), and
+:meth:`FeatureParts.matrix` writes the columns a model reads straight into a float matrix in the
+model's order, categoricals as codes, without assembling a DataFrame. The two hold the same
+numbers: the frame path and the matrix path of a model read identical inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recommender.features.context import Queries
+
+__all__ = ["FeatureParts", "category_lookup"]
+
+Coded = tuple[np.ndarray, pd.CategoricalDtype]
+"""A categorical column as codes (-1: missing) and the dtype whose categories they index."""
+
+
+def category_lookup(dtype: pd.CategoricalDtype, levels: Sequence) -> np.ndarray | None:
+    """Maps codes of ``dtype`` to positions in ``levels`` (-1 where a category is not a level),
+    or None when the categories are the levels themselves (codes are already positions)."""
+    if list(dtype.categories) == list(levels):
+        return None
+    return pd.Index(list(levels)).get_indexer(dtype.categories)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureParts:
+    """Every column of one build: the queries, the packed outcome history, the families' float
+    columns (in frame order), the profile's years, and the categorical columns as codes."""
+
+    q: Queries
+    bits: np.ndarray
+    length: np.ndarray
+    numeric: dict[str, np.ndarray]
+    prof_years: np.ndarray
+    codes: dict[str, Coded]  # competency_id, source, domain (and the sequence context)
+    prof_codes: dict[str, Coded]  # prof_role, prof_subject, prof_grade_band
+
+    def frame(self) -> pd.DataFrame:
+        """The feature frame: identity, categorical and history columns, then one float block
+        of the numeric features, then the profile."""
+        q = self.q
+        head = pd.DataFrame(
+            {
+                "educator_id": q.educator_ids,
+                "as_of": pd.DatetimeIndex(q.t.astype("datetime64[ns]"), tz="UTC"),
+                **{name: pd.Categorical.from_codes(c, dtype=dtype)
+                   for name, (c, dtype) in self.codes.items()},
+                "hist_bits": self.bits.astype(np.int64),
+                "hist_len": self.length.astype(np.int64),
+            }
+        )
+        # One float block for the numeric features: building 50 columns one by one costs more
+        # than the features themselves for a single educator.
+        numeric = pd.DataFrame(np.column_stack(list(self.numeric.values())),
+                               columns=list(self.numeric))
+        profile = pd.DataFrame({
+            "prof_years_experience": self.prof_years,
+            **{name: pd.Categorical.from_codes(c, dtype=dtype)
+               for name, (c, dtype) in self.prof_codes.items()},
+        })
+        return pd.concat([head, numeric, profile], axis=1)
+
+    def matrix(self, columns: Sequence[str], levels: Mapping[str, Sequence]) -> np.ndarray:
+        """``columns`` as a C-ordered float64 matrix; categorical columns as codes against
+        ``levels[column]`` when given (else the builder's categories), NaN where missing or
+        not a level. An unknown column raises KeyError naming it."""
+        out = np.empty((len(self.q.c), len(columns)), dtype=np.float64)
+        coded = {**self.codes, **self.prof_codes}
+        for j, name in enumerate(columns):
+            if name in self.numeric:
+                out[:, j] = self.numeric[name]
+            elif name == "prof_years_experience":
+                out[:, j] = self.prof_years
+            elif name in coded:
+                out[:, j] = _as_float_codes(*coded[name], levels.get(name))
+            else:
+                raise KeyError(f"the feature builder makes no column {name!r}; it makes "
+                               f"{[*coded, *self.numeric, 'prof_years_experience']}")
+        return out
+
+
+def _as_float_codes(codes: np.ndarray, dtype: pd.CategoricalDtype,
+                    levels: Sequence | None) -> np.ndarray:
+    """Codes as floats against ``levels`` (NaN: missing or not a level)."""
+    lookup = None if levels is None else category_lookup(dtype, levels)
+    if lookup is not None:
+        codes = np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
+    out = codes.astype(np.float64)
+    out[codes < 0] = np.nan
+    return out
