@@ -167,7 +167,9 @@ def demo(
         "try:\n"
         f"  export KEY={tenant.keys['platform']}\n"
         f"  curl -H \"Authorization: Bearer $KEY\" '{base}/v1/educators/{first}/recommendations?k=3'\n"
-        f"  the coach page: {base}/coach (sign in with the coach key)")
+        f"  the coach page: {base}/coach (sign in with the coach key)\n"
+        f"  an educator's own page: {base}/coach (sign in with the educator key: "
+        f"{tenant.educator}'s map, evidence, consent and renewal progress)")
     from pipelines.demo_district import district_lines, seed_district_tenant
 
     for line in district_lines(seed_district_tenant(data_dir, seed=seed), base):

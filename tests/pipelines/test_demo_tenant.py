@@ -25,7 +25,7 @@ def test_demo_tenant_loads_educators_evidence_and_completions_and_its_keys_work(
                             progress=lambda stage, done, total: stages.add(stage))
 
     assert stages == {"profiles", "evidence", "completions"}
-    assert set(demo.keys) == {"platform", "coach", "admin"}
+    assert set(demo.keys) == {"platform", "coach", "admin", "educator"}
     assert len(demo.educators) == 5
     wanted = data.evidence["educator_id"].isin(demo.educators)
     assert demo.evidence == int(wanted.sum()) > 0
@@ -41,6 +41,19 @@ def test_demo_tenant_loads_educators_evidence_and_completions_and_its_keys_work(
         assert recs["items"] and not {i["activity_id"] for i in recs["items"]} & done
         assert client.get(f"/v1/educators/{first}",
                           headers={"Authorization": "Bearer nope"}).status_code == 401
+
+        # the educator key reads its own educator (the one with the most completions) only,
+        # and the tenant's renewal rules give it hours earned
+        counts = data.completions[data.completions["educator_id"].isin(demo.educators)]
+        assert demo.educator in counts["educator_id"].value_counts().nlargest(1).index
+        mine = {"Authorization": f"Bearer {demo.keys['educator']}"}
+        renewal = client.get(f"/v1/educators/{demo.educator}/renewal", headers=mine)
+        assert renewal.status_code == 200, renewal.text
+        assert renewal.json()["days_left"] > 0 and renewal.json()["completions_counted"] > 0
+        assert {r["rule_id"] for r in renewal.json()["rules"]} == {"total", "instructional"}
+        assert renewal.json()["rules"][0]["earned"] > 0
+        other = next(e for e in demo.educators if e != demo.educator)
+        assert client.get(f"/v1/educators/{other}", headers=mine).status_code == 404
 
     again = seed_demo_tenant(tmp_path, tmp_path / "synthetic", educators=5)  # re-run: idempotent
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
