@@ -71,8 +71,9 @@ def compare(
     data_dir: DataDir = Path("data"),
     split: Annotated[str | None, typer.Option(help="Split id (default: the latest run's).")] = None,
 ):
-    """Print the runs that share a split, best AUC first, then each one's model card line and
-    its subgroup metrics (test AUC range, the lowest group; * marks small groups)."""
+    """Print the runs that share a split, best AUC first, with each model's equity-audit flags
+    ("not audited" for a run without an audit), then each one's model card line, its subgroup
+    metrics (test AUC range, the lowest group; * marks small groups) and its flagged groups."""
     from pipelines import tracking
 
     tracking.configure(data_dir)
@@ -80,16 +81,20 @@ def compare(
     if table.empty:
         console.print("no runs yet: train one with `pdrec train --config ...`")
         raise typer.Exit(1)
-    shown = table.drop(columns=["card", "subgroups"]).fillna({"aliases": ""})
+    shown = table.drop(columns=["card", "subgroups", "audit"]).fillna({"aliases": ""})
+    shown["audit_flags"] = shown["audit_flags"].map(
+        lambda n: "not audited" if n != n else str(int(n)))  # a few runs; NaN: no audit
     out = Table(title=f"Mastery models on split {table.attrs['split_id']}")
     for col in shown.columns:
         out.add_column(col, justify="left" if col in ("run", "model", "aliases") else "right")
     for row in shown.itertuples(index=False):
         out.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console.print(out)
-    for row in table.fillna({"card": "", "subgroups": "", "version": "-"}).itertuples(index=False):
+    for row in table.fillna({"card": "", "subgroups": "", "version": "-", "audit": ""}
+                            ).itertuples(index=False):
         console.print(f"  v{row.version} {row.run}: {row.card or '(no card)'}"
-                      + (f"\n      subgroups: {row.subgroups}" if row.subgroups else ""),
+                      + (f"\n      subgroups: {row.subgroups}" if row.subgroups else "")
+                      + f"\n      audit: {row.audit or 'not audited'}",
                       markup=False, highlight=False)
     return table
 
@@ -119,6 +124,12 @@ def promote(
     tracking.promote(version, tenant=tenant)
     console.print(f"mastery version {version} is now the champion"
                   + (f" of tenant {tenant}" if tenant else ""))
+    flags, summary = tracking.version_audit(version)
+    if flags is None or flags > 0:  # a warning, not a refusal: the flags may be understood
+        from rich.markup import escape
+
+        console.print(f"[yellow]warning: version {version}'s equity audit: {escape(summary)}; "
+                      "see docs/audit.md, or run `pdrec audit`[/yellow]", highlight=False)
 
 
 @app.command()

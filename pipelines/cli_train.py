@@ -87,12 +87,13 @@ def train(
         help="'educator' (held-out educators) or 'time' (test on the latest records).")] = None,
     before: Annotated[str | None, typer.Option(
         help="Time split: train on records before this date, test on the rest.")] = None,
+    audit: Annotated[bool, typer.Option(
+        help="Log the equity audit of the model's recommendations to the held-out educators "
+             "(docs/audit.md).")] = True,
 ) -> dict:
     """Build features, fit, evaluate on held-out data, log one MLflow run with its model card."""
     from pipelines import tracking
     from pipelines.config import load_config, with_overrides
-    from pipelines.model_card import card_summary
-    from pipelines.subgroups import subgroup_summary
     from pipelines.training import train as run_training
 
     if dask or scheduler:
@@ -122,7 +123,7 @@ def train(
             bar.console.log(message)
 
         try:
-            result = run_training(cfg, data_dir, step)
+            result = run_training(cfg, data_dir, step, audit=audit)
         except (ValueError, FileNotFoundError) as exc:  # bad files: name them, no traceback
             bar.stop()
             console.print(str(exc), style="red", markup=False, highlight=False)
@@ -130,11 +131,22 @@ def train(
         step("logging to MLflow")
         logged = tracking.log_training(result, register=register)
         bar.update(task, completed=len(steps))
+    _print_result(cfg, result)
+    console.print(f"run {logged['run_id']} in {uri}; registered version {logged['version']}")
+    return logged
+
+
+def _print_result(cfg, result) -> None:
+    """The rejected rows, held-out metrics, model card, subgroups and equity audit of a run."""
+    from pipelines.model_card import card_summary
+    from pipelines.subgroups import subgroup_summary
+    from pipelines.train_audit import audit_summary
+
     print_rejections(result.rejections)
     metrics = {k: round(v, 4) for k, v in result.metrics.items()}
     held = "later records" if cfg.split["by"] == "time" else "held-out educators"
     print_mapping(f"{cfg.name}: {held} (split {result.split_id})", metrics)
     console.print(f"model card: {card_summary(result.card)}")
     console.print(f"subgroups: {subgroup_summary(result.card.get('subgroups'))}")
-    console.print(f"run {logged['run_id']} in {uri}; registered version {logged['version']}")
-    return logged
+    console.print(f"equity audit: {audit_summary(result.audit, result.audit_note)}",
+                  markup=False, highlight=False)

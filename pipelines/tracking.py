@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.model_card import CARD_ARTIFACT, card_summary
 from pipelines.subgroups import subgroup_summary
+from pipelines.train_audit import audit_summary, write_figure
 from pipelines.training import TrainResult
 from recommender.models.predictor import MasteryPredictor
 
@@ -54,6 +56,7 @@ __all__ = [
     "GAINS_ARTIFACT",
     "SEVERITY_ARTIFACT",
     "log_benchmark_run",
+    "version_audit",
 ]
 
 MODEL_NAME = "mastery"
@@ -173,6 +176,7 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
             mlflow.log_text(result.rater_severity.to_csv(index=False), SEVERITY_ARTIFACT)
         mlflow.log_text(json.dumps({"fingerprint": result.fingerprint,
                                     "split_id": result.split_id}, indent=2), "data_fingerprint.json")
+        _log_audit(result)
         sample = result.predictor.to_strings(result.sample_input)
         signature = infer_signature(sample, result.predictor.predict_features(result.sample_input))
         info = mlflow.pyfunc.log_model(
@@ -188,6 +192,35 @@ def log_training(result: TrainResult, *, register: bool = True) -> dict:
     return {"run_id": run.info.run_id, "version": None if version is None else str(version)}
 
 
+def _log_audit(result: TrainResult) -> None:
+    """The equity audit of the run's model (:mod:`pipelines.train_audit`): ``audit.csv``,
+    ``audit.md``, ``audit.json``, ``audit.png``, metrics ``audit_flags`` and
+    ``audit_min_<metric>_ratio``, and the tag ``audit`` (the flags in a line). A run without an
+    audit logs no ``audit_flags`` (``pdrec compare`` shows it "not audited", never 0 flags) and
+    says why in the tag."""
+    found = result.audit
+    mlflow.set_tag("audit", audit_summary(found, result.audit_note)[:500])
+    if found is None:
+        return
+    mlflow.log_metrics({k: v for k, v in found.metrics().items() if pd.notna(v)})
+    mlflow.log_text(found.table.to_csv(index=False), "audit.csv")
+    mlflow.log_text(found.markdown(), "audit.md")
+    mlflow.log_dict(found.document(), "audit.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_artifact(str(write_figure(found, Path(tmp) / "audit.png")))
+
+
+def version_audit(version: str | int) -> tuple[int | None, str]:
+    """The audit a registered version's training run logged: ``(flagged groups, summary
+    line)``, ``(None, why)`` for a run without one (trained before audits, or ``--no-audit``).
+    """
+    client = MlflowClient()
+    run = client.get_run(client.get_model_version(MODEL_NAME, str(version)).run_id)
+    flags = run.data.metrics.get("audit_flags")
+    summary = run.data.tags.get("audit") or "not audited (trained before audits were logged)"
+    return (None if flags is None else int(flags)), summary
+
+
 def compare_runs(split_id: str | None = None) -> pd.DataFrame:
     """Runs that share one split (the latest by default), best AUC first.
 
@@ -195,6 +228,8 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
     kind and tenant, the evidence's span, the split); ``subgroups`` the range of the test AUC
     over subgroups, the weakest one and how many are small
     (:func:`pipelines.subgroups.subgroup_summary`); both empty for runs logged before them.
+    ``audit_flags`` is the number of groups the run's equity audit flagged, NaN for a run
+    without an audit (not zero), and ``audit`` its one-line summary (which groups, on what).
     """
     runs = mlflow.search_runs(experiment_names=[EXPERIMENT], order_by=["start_time DESC"])
     if runs.empty:
@@ -203,8 +238,9 @@ def compare_runs(split_id: str | None = None) -> pd.DataFrame:
     runs = runs[runs["tags.split_id"] == split_id]
     cols = {"tags.mlflow.runName": "run", "tags.model": "model",
             "tags.registered_version": "version",
-            **{f"metrics.{m}": m for m in _COMPARE_METRICS}, "tags.card": "card",
-            "tags.subgroups": "subgroups"}
+            **{f"metrics.{m}": m for m in _COMPARE_METRICS},
+            "metrics.audit_flags": "audit_flags", "tags.card": "card",
+            "tags.subgroups": "subgroups", "tags.audit": "audit"}
     table = runs.reindex(columns=list(cols)).rename(columns=cols)
     table = table.sort_values("auc", ascending=False, ignore_index=True)
     held = _aliases_by_version(MlflowClient())

@@ -24,6 +24,7 @@ from pipelines.file_data import read_file_data  # noqa: E402
 from pipelines.model_card import frame_hash, framework_hash, time_range  # noqa: E402
 from pipelines.store_data import read_store_data  # noqa: E402
 from pipelines.subgroups import subgroup_frame, subgroup_metrics  # noqa: E402
+from pipelines.train_audit import ModelAudit, audit_trained_model  # noqa: E402
 from recommender.catalog import Catalog, default_catalog  # noqa: E402
 from recommender.estimate import DEFAULT_ESTIMATOR_PARAMS, EstimatorParams, MasteryEstimator  # noqa: E402
 from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
@@ -103,6 +104,10 @@ class TrainResult:
     """The model card (:func:`model_card`), logged as ``model_card.json``."""
     rejections: pd.DataFrame | None = None
     """Rows rejected from the input files (``files`` data), logged as ``rejections.csv``."""
+    audit: ModelAudit | None = None
+    """The equity audit of this model's recommendations to the held-out cohort
+    (:mod:`pipelines.train_audit`); None with the reason in :attr:`audit_note`."""
+    audit_note: str | None = None
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
@@ -361,17 +366,20 @@ def fit_model(config: TrainConfig, X_train: pd.DataFrame, y_train: np.ndarray):
     return model.fit(X_train, y_train, groups=X_train["educator_id"].to_numpy())
 
 
-def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> TrainResult:
-    """Run one configured training: returns the packaged model and its held-out evaluation."""
+def train(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None, *,
+          audit: bool = True) -> TrainResult:
+    """Run one configured training: returns the packaged model and its held-out evaluation,
+    and (``audit``) the equity audit of its recommendations to the held-out cohort."""
     prep = prepare(config, data_dir, progress)
     progress(f"fitting {config.model}")
     model = fit_model(config, prep.X_train, prep.y_train)
-    return package(config, prep, model, progress)
+    return package(config, prep, model, progress, audit=audit)
 
 
 def package(config: TrainConfig, prep: Prepared, model,
-            progress: Progress = lambda _: None) -> TrainResult:
-    """Evaluate a fitted model on the held-out frame and package it with its lineage."""
+            progress: Progress = lambda _: None, *, audit: bool = True) -> TrainResult:
+    """Evaluate a fitted model on the held-out frame and package it with its lineage, and
+    (``audit``) the equity audit of its recommendations (:mod:`pipelines.train_audit`)."""
     data, split, fingerprint, split_id = prep.data, prep.split, prep.fingerprint, prep.split.split_id
     X_train, X_test, y_test = prep.X_train, prep.X_test, prep.y_test
     ev_train = data.evidence[split.is_train]
@@ -406,10 +414,17 @@ def package(config: TrainConfig, prep: Prepared, model,
         metrics.update(rater_severity_check(data, severity, split.test_ids, after=split.before))
     features = getattr(model, "feature_names_in_", X_train.columns)
     card = model_card(config, data, split, fingerprint, metrics, features, subgroups)
+    checked, note = None, "--no-audit"
+    if audit:
+        progress("evaluating: equity audit of the recommendations to the held-out cohort")
+        checked, note = audit_trained_model(
+            data.graph, data.catalog, data.educators, data.evidence, data.completions,
+            predictor=predictor, gains=posteriors, educator_ids=split.test_ids,
+            before=split.before, seed=config.seed)
     return TrainResult(config, predictor, metrics, figures, fingerprint, split_id,
                        sample_input=X_test.head(50), test_predictions=test_predictions,
                        gain_posteriors=posteriors, rater_severity=severity, card=card,
-                       rejections=data.rejections)
+                       rejections=data.rejections, audit=checked, audit_note=note)
 
 
 def rater_severity_check(data: Dataset, severity: pd.DataFrame, test_ids,
