@@ -169,12 +169,16 @@ class Outcomes:
         Hours spent in all.
     gained : float
         Rise in true P(mastery), summed over competencies.
+    goal_gained : float or None
+        The same rise on the educator's goal competencies only (None when not recorded):
+        what the hours bought toward the goals, e.g. for the team experiment's gain per hour.
     """
 
     reached: np.ndarray
     hours_at_goal: np.ndarray
     hours: np.ndarray
     gained: np.ndarray
+    goal_gained: np.ndarray | None = None
 
 
 def _goals_met(pop: EducatorPopulation) -> np.ndarray:
@@ -238,8 +242,11 @@ def run_policy(policy: Policy, setup: PolicySetup, *, steps: int, p_accept: floa
         if progress:
             progress(policy.name, step, steps)
 
-    gained = (true_mastery(pop) - true_mastery(pop0)).sum(axis=1)
-    return Outcomes(reached=reached, hours_at_goal=hours_at_goal, hours=hours, gained=gained)
+    rise = true_mastery(pop) - true_mastery(pop0)
+    on_goal = np.zeros_like(rise, dtype=bool)
+    on_goal[np.nonzero(pop0.goals >= 0)[0], pop0.goals[pop0.goals >= 0]] = True
+    return Outcomes(reached=reached, hours_at_goal=hours_at_goal, hours=hours,
+                    gained=rise.sum(axis=1), goal_gained=np.where(on_goal, rise, 0.0).sum(axis=1))
 
 
 def restricted_mean_hours(reached: np.ndarray, hours_at_goal: np.ndarray,

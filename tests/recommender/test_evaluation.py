@@ -167,7 +167,7 @@ def test_an_educator_recommended_the_same_activities_has_the_same_trajectory(set
     a, b = _Scripted(base, np.zeros(n, bool)), _Scripted(other, kind == 3)
     ra, rb = _run(a, setup), _run(b, setup)
     same = kind % 2 == 0
-    for field in ("reached", "hours_at_goal", "hours", "gained"):
+    for field in ("reached", "hours_at_goal", "hours", "gained", "goal_gained"):
         np.testing.assert_array_equal(getattr(ra, field)[same], getattr(rb, field)[same])
     for theta_a, theta_b in zip(a.theta, b.theta, strict=True):
         np.testing.assert_array_equal(theta_a[same], theta_b[same])
