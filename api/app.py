@@ -38,7 +38,9 @@ DESCRIPTION = """Adaptive professional-learning recommendations for K-12 educato
 **Auth**: every `/v1` call needs an API key, `Authorization: Bearer <key>` (or `X-API-Key`).
 The key's tenant scopes everything; roles: `platform` (write evidence, profiles and feedback,
 read recommendations), `coach` (read, feedback and coach overrides), `admin` (everything, keys,
-model reload). Missing or wrong key: 401; wrong role: 403; an educator of another tenant: 404.
+model reload), `educator` (bound to one educator: reads it and its consent, and the tenant's
+content; any other educator is a 404, anything else a 403). Missing or wrong key: 401; wrong
+role: 403; an educator of another tenant: 404.
 
 **Errors**: `{"error": {"status", "code", "message", "details": [{"field", "value", "reason"}]}}`,
 whoever answers (a route, an unknown path, a body that is not JSON, a body over its limit: 413).
