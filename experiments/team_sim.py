@@ -29,6 +29,11 @@ numbers: the same world for every policy) and metrics are :func:`recommender.eva
 run_policy` and :func:`~recommender.evaluation.compare_outcomes`; the bootstrap resamples whole
 teams (a cluster bootstrap: members of one team share its steps), the same resamples for every
 policy, so ``d_hours_to_goal`` against ``team`` is a paired interval.
+
+Gain per hour kept: each policy's gain per hour over the ``individual`` steps', ``gph_kept``
+(rise in true mastery over all competencies per hour spent) and ``goal_gph_kept`` (the rise on
+each member's goal competencies only: what the hours bought toward the goals), with 95%
+intervals over the same team resamples.
 """
 
 from __future__ import annotations
@@ -140,10 +145,26 @@ def run_seed(seed: int, n_teams: int, size: int, steps: int, n_boot: int) -> pd.
     boot_idx = (teams[:, :, None] * size + np.arange(size)).reshape(n_boot, -1)
     table = compare_outcomes(outcomes, hours_budget=HOURS_PER_STEP * steps, boot_idx=boot_idx,
                              steps=steps, reference="team")
-    ind = table.set_index("policy").loc["individual", "gain_per_hour"]
-    table["gph_kept_vs_individual"] = table["gain_per_hour"] / ind
+    for field, col in (("gained", "gph_kept"), ("goal_gained", "goal_gph_kept")):
+        kept = {name: _kept(o, outcomes["individual"], field, boot_idx)
+                for name, o in outcomes.items()}
+        for i, part in enumerate(("", "_ci_low", "_ci_high")):
+            table[col + part] = table["policy"].map({k: v[i] for k, v in kept.items()})
     table.insert(0, "seed", seed)
     return table
+
+
+def _kept(policy, individual, field: str, boot_idx: np.ndarray) -> tuple[float, float, float]:
+    """Gain per hour (``field``: ``gained`` over all competencies, ``goal_gained`` on the goals)
+    of ``policy`` over that of ``individual``, with a 95% interval over the same resamples."""
+    def ratio(idx):
+        mine = getattr(policy, field)[idx].sum(axis=-1) / policy.hours[idx].sum(axis=-1)
+        ref = getattr(individual, field)[idx].sum(axis=-1) / individual.hours[idx].sum(axis=-1)
+        return mine / ref
+
+    boot = ratio(boot_idx)
+    return (float(ratio(np.arange(len(policy.hours)))), float(np.quantile(boot, 0.025)),
+            float(np.quantile(boot, 0.975)))
 
 
 def main() -> None:
@@ -155,8 +176,8 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     args = ap.parse_args()
     cols = ["seed", "policy", "hours_to_goal", "d_hours_to_goal", "d_hours_to_goal_ci_low",
-            "d_hours_to_goal_ci_high", "share_mastered", "gain_per_hour",
-            "gph_kept_vs_individual"]
+            "d_hours_to_goal_ci_high", "share_mastered", "gph_kept", "goal_gph_kept",
+            "goal_gph_kept_ci_low", "goal_gph_kept_ci_high"]
     tables = [run_seed(s, args.teams, args.size, args.steps, args.boot) for s in args.seeds]
     pd.set_option("display.width", 200)
     for t in tables:
