@@ -494,6 +494,7 @@ from pipelines import (  # noqa: E402, F401
     cli_offline,
     cli_roster,
     cli_score,
+    cli_teams,
     cli_tenant,
 )
 from pipelines.cli_train import train  # noqa: E402 (registers `pdrec train`; demo calls it)
