@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from recommender.catalog import default_catalog
@@ -140,3 +140,59 @@ def test_member_order_does_not_matter_and_more_members_never_lower_team_gain(see
     fewer = {s.activity_id: s.team_gain for s in _rank(ids[:-1], long, ctx, k=200)}
     for s in _rank(ids, long, ctx, k=200):
         assert s.team_gain >= fewer.get(s.activity_id, 0.0) - 1e-12
+
+
+def _scores(ids, long, ctx, **kw) -> dict[str, float]:
+    return {s.activity_id: s.score for s in _rank(ids, long, ctx, k=200, **kw)}
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5))
+def test_finish_counts_each_member_once_and_only_toward_open_goals(seed, n):
+    """``finish`` sums each member's share of their remaining way to their goals (in [0, 1])
+    per hour: a member with every goal mastered, or with no goal, adds nothing; a second copy
+    of every member doubles every score; no score exceeds members / (hours + overhead)."""
+    ids, long, ctx = _long(n, seed)
+    base = _scores(ids, long, ctx)
+    assume(base)  # a lone member may have nothing left to gain
+    slot = {a: CATALOG.activities.loc[a, "hours"] + INDEX.params.step_overhead_hours
+            for a in base}
+    assert all(0 <= v <= n / slot[a] + 1e-12 for a, v in base.items())
+    done = pd.DataFrame({"educator_id": "done", "competency_id": COMPS, "p_mastery": 0.95})
+    extra = {"done": EducatorContext(goals=(COMPS[0],)), "free": EducatorContext()}
+    more = _scores([*ids, "done", "free"], pd.concat([long, done]), {**ctx, **extra})
+    for a, v in base.items():
+        assert more[a] == pytest.approx(v)
+    twins = long.assign(educator_id=long["educator_id"] + "b")
+    ctx2 = {**ctx, **{e + "b": c for e, c in ctx.items()}}
+    doubled = _scores([*ids, *(e + "b" for e in ids)], pd.concat([long, twins]), ctx2)
+    for a, v in base.items():
+        assert doubled[a] == pytest.approx(2 * v)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.floats(0.02, 0.45), st.floats(0.02, 0.45), st.floats(0.05, 0.95))
+def test_finish_favours_the_member_nearer_their_goal(p_near, p_far, p_pre):
+    """A step covers at least as large a share of the way for a member nearer their goal than
+    for one identical but further away (what lowers the team's mean hours to goal most: bring
+    those nearly there over the line)."""
+    goal, pre = _goal_with_prereq()
+    p_near, p_far = max(p_near, p_far), min(p_near, p_far)
+
+    def one(p_goal: float) -> dict[str, float]:
+        long = pd.DataFrame({"educator_id": "m", "competency_id": COMPS, "p_mastery": 0.6})
+        long.loc[long["competency_id"] == goal, "p_mastery"] = p_goal
+        long.loc[long["competency_id"] == pre, "p_mastery"] = p_pre
+        return _scores(["m"], long, {"m": EducatorContext(goals=(goal,))})
+
+    near, far = one(p_near), one(p_far)
+    for a, v in far.items():
+        assert near.get(a, 0.0) >= v - 1e-12
+
+
+def test_a_team_without_goals_gets_the_steps_with_most_gain_per_hour():
+    ids, long, _ = _long(4, seed=5)
+    steps = _rank(ids, long, {}, k=3)
+    assert all(s.score == 0 for s in steps)
+    rates = [s.gain_per_hour for s in steps]
+    assert rates == sorted(rates, reverse=True)
