@@ -1,8 +1,9 @@
-"""Team next steps: shared activities ranked by a team's expected gain toward its members' goals.
+"""Team next steps: shared activities ranked by how fast they bring members to their goals.
 
 A team (a PLC, a grade-level team, a school's staff) takes one **shared** activity together. For
-each candidate the team ranker adds up what every member is expected to gain toward their own
-goals, divides by the step's cost in hours, and names the members for whom the step is wrong.
+each candidate the team ranker adds up the share of each member's remaining way to their own
+goals the step covers, divides by the step's cost in hours, and names the members for whom the
+step is wrong.
 
 Model (all ``members x activities`` arrays; no loop over members)
 -----------------------------------------------------------------
@@ -25,19 +26,35 @@ For member ``e`` with mastery ``p`` and activity ``a`` with targets ``c``:
   ``gain_per_hour[a] = team_gain[a] / (hours[a] + STEP_OVERHEAD_HOURS)`` (the overhead, as in
   the ranker's goal model, makes a step cost a month's slot as well as its hours).
 
-The **score** a step is ranked by is ``TeamRequest.objective``: ``"goal"`` (default) the sum over
-members of the ranker's own ``goal`` part (:mod:`recommender.ranking.scoring`: expected goal
-hours saved per hour invested, relative to that member's best step in the catalog, in [0, 1];
-0 for a member who closed the step), so every member's goals count on the same scale; ``"gain"``
-the team's ``gain_per_hour`` above. ``"goal"`` was chosen on the simulator
-(``experiments/team_sim.py``, development seed 0; ``experiments/reports/teams.md``): ranked by
-raw gain per hour, teams reached their goals later.
+The **score** a step is ranked by is ``TeamRequest.objective``:
+
+- ``"finish"`` (default): ``sum_e min(saved[e, a] / left[e], 1) / (hours[a] +
+  STEP_OVERHEAD_HOURS)``, with ``saved`` and ``left`` the ranker's goal model
+  (:func:`recommender.ranking.scoring.goal_hours`: the hours to the member's goals a step saves,
+  through the goal itself or by raising the gate of its direct prerequisites, and the hours
+  still needed). Each member counts by the share of their remaining way the step covers (0 for
+  one who closed it, has no open goal or names none), so the score is the number of members
+  the team brings to their goals per hour. Why: a shared step costs its hours to every member
+  still short of their goals, so the team's total hours to goal fall fastest when members
+  leave that queue soonest; like the shortest-job-first rule for the sum of completion times,
+  that weighs each member's progress by one over their remaining work, and the step that
+  brings those nearly there over the line wins over one that moves everybody a little.
+- ``"goal"``: the sum over members of the ranker's own ``goal`` part
+  (:mod:`recommender.ranking.scoring`: goal hours saved per hour, relative to that member's
+  best step in the catalog, in [0, 1]; 0 for a member who closed the step).
+- ``"gain"``: the team's ``gain_per_hour`` above.
+
+``"finish"`` was chosen on the simulator (``experiments/team_sim.py``, development seeds 100
+and 99; ``experiments/reports/teams.md``): teams reached their goals sooner than with ``goal``
+(the previous default) and than with the most common individual top step; ranked by raw gain
+per hour they reached them latest.
 
 Candidates are the activities of the team formats (:data:`TEAM_FORMATS` by default) or flagged
 for teams (a truthy ``team`` column in the catalog, or ``TeamRequest.activities``), available to
 every member (a member's ``available`` excludes it otherwise) and with ``team_gain > 0``. The
-top ``k`` by score whose hours fit the remaining ``max_hours`` are returned (ties: the
-smaller id).
+top ``k`` by score whose hours fit the remaining ``max_hours`` are returned (equal scores: the
+larger ``gain_per_hour``, then the smaller id; so a team whose members name no goals gets the
+steps with the most expected gain per hour).
 
 Each member of a returned step gets a **status**: ``mastered`` (every target at or above the
 threshold), ``not_ready`` (an unmastered target has a direct prerequisite below
