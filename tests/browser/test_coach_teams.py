@@ -102,6 +102,10 @@ def test_team_view_shows_shared_steps_member_fits_and_flags(page, site, team, tm
     within = _api_steps(site, {"k": 3, "max_hours": budget})
     expect(steps).to_have_count(len(within))
     expect(page.locator("#team-summary")).to_contain_text(f"budget {budget:g} h")
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, select')]
+        .filter(e => e.type !== 'hidden' && !e.getAttribute('aria-label') && !e.labels?.length
+                     && !e.textContent.trim()).length""")
+    assert unnamed == 0
     _screenshot(page, tmp_path / "team_view.png")
 
 
