@@ -89,7 +89,9 @@ def tenant_inputs(store, tenant: str, default, *, extra: Sequence[str] = ()) -> 
     """A tenant's educators (profile, ``school``, goals and the ``extra`` profile attributes),
     validated evidence and completions from the store, on its active framework and catalog
     (``default``: the deployment's :class:`~recommender.tenant_content.TenantContent`). Every
-    educator may take the whole catalog (the store keeps no per-educator availability)."""
+    educator may take the whole catalog (the store keeps no per-educator availability).
+    Evidence the tenant's evidence firewall excludes is left out, as the served answers leave
+    it out (docs/firewall.md)."""
     from pipelines.store_data import educators_frame
     from recommender.serving import completions_from_feedback
     from recommender.tenant_content import resolve_content
@@ -106,7 +108,7 @@ def tenant_inputs(store, tenant: str, default, *, extra: Sequence[str] = ()) -> 
                                  "has it in their profile")
             educators = educators.drop(columns=col)
     ids = educators["educator_id"].tolist()
-    evidence = store.evidence_frame(tenant, ids)
+    evidence = store.firewall(tenant, ids).used(store.evidence_frame(tenant, ids))
     evidence = evidence[evidence["competency_id"].isin(list(content.graph))]
     completions = completions_from_feedback(store.feedback_frame(tenant, ids))
     return AuditInputs(content.graph, content.catalog, educators,

@@ -10,6 +10,10 @@ Labels need nothing beyond the evidence: as for synthetic data, each record's ta
 ``proficient`` flag (the score at or above the framework's proficient level, fixed at ingest),
 predicted from strictly earlier evidence by :meth:`recommender.features.FeatureBuilder.training_frame`.
 No generator-only column (latent truth) is read by training.
+
+Evidence the tenant's evidence firewall excludes (its policy, an educator's withdrawn consent:
+docs/firewall.md) is not read, as the served answers do not read it: a model is never trained on
+records that may not feed decisions, nor on sources it will never see when serving.
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ def read_store_data(data: dict, data_dir: Path) -> StoreData:
     try:
         educators = educators_frame(store, tenant)
         ids = educators["educator_id"].tolist()
-        evidence = store.evidence_frame(tenant, ids)
+        evidence = store.firewall(tenant, ids).used(store.evidence_frame(tenant, ids))
         completions = completions_from_feedback(store.feedback_frame(tenant, ids)).sort_values(
             ["completed_at", "educator_id", "activity_id"], kind="stable", ignore_index=True)
     finally:
