@@ -139,9 +139,9 @@ def teams_recommend(
     budget: Annotated[float | None, typer.Option(
         help="Hour budget for the whole list (none: no limit).")] = None,
     k: Annotated[int, typer.Option(min=1, max=20, help="How many shared steps.")] = 3,
-    objective: Annotated[str, typer.Option(
-        help="What steps are ranked by, as the API's objective: goal (members' goal hours "
-             "saved per hour) or gain (team gain per hour).")] = "goal",
+    objective: Annotated[str | None, typer.Option(
+        help="What steps are ranked by, as the API's objective (recommender.teams.OBJECTIVES; "
+             "default: the ranker's own, as the API's).")] = None,
     members: Annotated[bool, typer.Option(
         help="Also print each member's gain, readiness and status per step.")] = True,
     data_dir: DataDir = Path("data"),
@@ -154,7 +154,8 @@ def teams_recommend(
         console.print(f"[red]--budget {budget:g}: expected hours above 0 and at most 10000[/red]")
         raise typer.Exit(2)
     try:
-        request = TeamRequest(k=k, max_hours=budget, objective=objective)
+        request = TeamRequest(k=k, max_hours=budget,
+                              **({} if objective is None else {"objective": objective}))
     except InvalidInputError as exc:  # k and budget are checked above: the objective
         console.print(f"[red]--objective {objective!r}: expected {exc.expected}[/red]")
         raise typer.Exit(2) from None

@@ -78,6 +78,11 @@ def test_put_list_and_recommend_answer_as_the_api(data_dir):
         for s in api["steps"]:
             assert s["reason"].split(" (")[0] in out.output.replace("\n", " ")
         assert "Members on" in out.output and "readiness" in out.output
+        default = _run(data_dir, "recommend", "plc-7", "--tenant", "acme", "--no-members")
+        api = client.post("/v1/teams/plc-7/recommendations", json={}).json()  # its defaults
+        assert [a for _, a in re.findall(r"│ (\d) │ (ACT-\d+)", default.output)] == [
+            s["activity_id"] for s in api["steps"]]
+        assert "Members on" not in default.output
     finally:
         client.__exit__(None, None, None)
 
