@@ -26,6 +26,7 @@ never model inputs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
@@ -38,7 +39,7 @@ from recommender.evidence import SOURCES
 from recommender.features import difficulty, domain, dose, educator, own, profile, sequence
 from recommender.features import graph as graph_family
 from recommender.features.asof import NS_PER_DAY, to_ns
-from recommender.features.context import Queries, prepare
+from recommender.features.context import Queries, Records, prepare
 from recommender.features.parts import FeatureParts
 from recommender.graph.queries import depths
 
@@ -169,11 +170,10 @@ class FeatureBuilder:
 
         Rows come in the evidence's (observed_at, evidence_id) order.
         """
-        ev = _in_record_order(self._check_evidence(evidence))
-        queries = Queries.for_records(ev, self._competency_index)
-        X = self._build(queries, ev, completions, educators)
-        X.insert(0, "evidence_id", ev["evidence_id"].to_numpy())
-        return X, ev["proficient"].to_numpy(dtype=np.int64)
+        ev = self._records(evidence)
+        X = self._build(Queries.for_records(ev), ev, completions, educators)
+        X.insert(0, "evidence_id", ev.evidence_id)
+        return X, ev.proficient.astype(np.int64)
 
     def serving_frame(
         self,
@@ -198,8 +198,7 @@ class FeatureBuilder:
         does not matter.
         """
         queries = self._serving_queries(as_of, educator_ids, competencies)
-        return self._build(queries, _in_record_order(self._check_evidence(evidence)),
-                           completions, educators)
+        return self._build(queries, self._records(evidence), completions, educators)
 
     def serving_matrix(
         self,
@@ -221,8 +220,7 @@ class FeatureBuilder:
         the builder's own categories. Rows are educator-major, competencies in framework order.
         """
         queries = self._serving_queries(as_of, educator_ids, None)
-        parts = self._parts(queries, _in_record_order(self._check_evidence(evidence)),
-                            completions, educators)
+        parts = self._parts(queries, self._records(evidence), completions, educators)
         return parts.matrix(columns, categories or {}), parts.numeric["own_n"]
 
     def categorical_dtypes(self) -> dict[str, pd.CategoricalDtype]:
@@ -239,6 +237,12 @@ class FeatureBuilder:
         }
 
     # -- the one code path ---------------------------------------------------------------
+    @functools.cached_property
+    def _target_index(self) -> dose.TargetIndex:
+        """The catalog's targets by activity (built on first use: a builder pickled before
+        this attribute existed gets it too)."""
+        return dose.target_index(self._targets)
+
     def _check_evidence(self, evidence: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in _EVIDENCE_REQUIRED if c not in evidence.columns]
         if missing:
@@ -248,11 +252,24 @@ class FeatureBuilder:
             )
         unknown = sorted(set(evidence["competency_id"].unique()) - set(self._code))
         if unknown:
-            raise InvalidEvidenceError(
-                f"evidence names competencies not in framework "
-                f"{self.graph.graph.get('name')!r}: {unknown[:10]}"
-            )
+            raise self._unknown_competencies(unknown)
         return evidence
+
+    def _records(self, evidence: pd.DataFrame) -> Records:
+        """The evidence's arrays in record order, checked like :meth:`_check_evidence`."""
+        missing = [c for c in _EVIDENCE_REQUIRED if c not in evidence.columns]
+        if missing:
+            self._check_evidence(evidence)  # raises, naming them
+        records = Records.from_frame(evidence, self._competency_index)
+        if (records.c < 0).any():
+            self._check_evidence(evidence)  # raises, naming the unknown competencies
+        return records
+
+    def _unknown_competencies(self, unknown: list) -> InvalidEvidenceError:
+        return InvalidEvidenceError(
+            f"evidence names competencies not in framework "
+            f"{self.graph.graph.get('name')!r}: {unknown[:10]}"
+        )
 
     def _serving_queries(self, as_of, educator_ids: Iterable[str],
                          competencies: Iterable[str] | None) -> Queries:
@@ -277,14 +294,14 @@ class FeatureBuilder:
             times = to_ns(pd.Series(as_of))
         return Queries.for_grid(ids, codes, times, self.serving_source)
 
-    def _parts(self, q: Queries, ev: pd.DataFrame, completions, educators) -> FeatureParts:
+    def _parts(self, q: Queries, ev: Records, completions, educators) -> FeatureParts:
         """Every column of queries ``q``, as arrays (:class:`~.parts.FeatureParts`)."""
         if not hasattr(self, "difficulty_"):
             raise NotFittedError(
                 "This FeatureBuilder is not fitted yet: call fit(training_evidence) first, so "
                 "competency difficulty is learned from training data only."
             )
-        h = prepare(q, ev, self._competency_index, self.decay_days * NS_PER_DAY)
+        h = prepare(q, ev, len(self.competencies), self.decay_days * NS_PER_DAY)
         bits, length = own.packed_outcomes(h, self.history_length)
         neighbourhoods = {"prereq": self._prereq, "dep": self._dependent,
                           "anc": self._ancestor, "desc": self._descendant}
@@ -306,7 +323,7 @@ class FeatureBuilder:
             sequence_cols, context = sequence.columns(h, latest)
             cols.update(sequence_cols)
             codes.update({name: (c, self._competency_dtype) for name, c in context.items()})
-        cols.update(dose.columns(h, completions, self._targets, len(self.competencies)))
+        cols.update(dose.columns(h, completions, self._target_index, len(self.competencies)))
         cols.update(difficulty.columns(self.difficulty_, q.c))
         years, prof_codes = profile.codes(educators, self._profile_dtypes, q.educator_ids)
         return FeatureParts(
@@ -314,12 +331,6 @@ class FeatureBuilder:
             codes=codes, prof_codes={f"prof_{col}": (c, self._profile_dtypes[col])
                                      for col, c in prof_codes.items()})
 
-    def _build(self, q: Queries, ev: pd.DataFrame, completions, educators) -> pd.DataFrame:
+    def _build(self, q: Queries, ev: Records, completions, educators) -> pd.DataFrame:
         """The feature frame of queries ``q``."""
         return self._parts(q, ev, completions, educators).frame()
-
-
-def _in_record_order(evidence: pd.DataFrame) -> pd.DataFrame:
-    """The evidence in record order, (observed_at, evidence_id): the scans break ties between
-    simultaneous records by row, so every frame must see the rows in this one order."""
-    return evidence.sort_values(["observed_at", "evidence_id"], kind="stable", ignore_index=True)

@@ -18,9 +18,16 @@ import pandas as pd
 from recommender.evidence import SOURCES
 from recommender.features.asof import AsOf, take, to_ns
 
-__all__ = ["SOURCE_INDEX", "History", "Queries", "prepare"]
+__all__ = ["SOURCE_INDEX", "History", "Queries", "Records", "object_index", "prepare"]
 
 SOURCE_INDEX = pd.Index(SOURCES, dtype=object)
+
+
+def object_index(values) -> pd.Index:
+    """``values`` as an object-dtype Index, the fast argument of ``Index.get_indexer``: a plain
+    array of strings would first be inferred as a string array, which costs more than the
+    lookup itself on a single educator's rows."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object)
 
 
 @dataclass(frozen=True)
@@ -33,14 +40,10 @@ class Queries:
     source: np.ndarray
 
     @classmethod
-    def for_records(cls, evidence: pd.DataFrame, competency_index: pd.Index) -> Queries:
+    def for_records(cls, records: Records) -> Queries:
         """One query per evidence record: its educator, competency, time and source."""
-        return cls(
-            educator_ids=evidence["educator_id"].to_numpy(),
-            c=competency_index.get_indexer(evidence["competency_id"].to_numpy(dtype=object)),
-            t=to_ns(evidence["observed_at"]),
-            source=SOURCE_INDEX.get_indexer(evidence["source"].to_numpy(dtype=object)),
-        )
+        return cls(educator_ids=records.educator_id, c=records.c, t=records.t,
+                   source=records.source)
 
     @classmethod
     def for_grid(cls, educator_ids: np.ndarray, codes: np.ndarray, times: np.ndarray,
@@ -54,6 +57,57 @@ class Queries:
             t=np.repeat(np.asarray(times, dtype=np.int64), len(codes)),
             source=np.full(n, SOURCES.index(source), dtype=np.int64),
         )
+
+
+@dataclass(frozen=True)
+class Records:
+    """Validated evidence as arrays, in record order ``(observed_at, evidence_id)``: the scans
+    break ties between simultaneous records by position, so every build reads this one order.
+
+    Read from the frame once (a column lookup on a DataFrame costs more than most features of a
+    single educator), with competencies and sources as codes (-1: unknown).
+    """
+
+    evidence_id: np.ndarray
+    educator_id: np.ndarray  # object
+    c: np.ndarray
+    t: np.ndarray  # ns
+    source: np.ndarray
+    score: np.ndarray  # normalized score
+    proficient: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.c)
+
+    @classmethod
+    def from_frame(cls, evidence: pd.DataFrame, competency_index: pd.Index) -> Records:
+        """The arrays of ``evidence`` (validated evidence), sorted into record order."""
+        ids = evidence["evidence_id"].to_numpy()
+        t = to_ns(evidence["observed_at"])
+        arrays = {
+            "evidence_id": ids,
+            "educator_id": evidence["educator_id"].to_numpy(dtype=object),
+            "c": competency_index.get_indexer(object_index(evidence["competency_id"])),
+            "t": t,
+            "source": SOURCE_INDEX.get_indexer(object_index(evidence["source"])),
+            "score": evidence["score_norm"].to_numpy(float),
+            "proficient": evidence["proficient"].to_numpy(bool),
+        }
+        if not _in_record_order(t, ids):
+            rank, _ = pd.factorize(ids, sort=True)
+            order = np.lexsort((rank, t))
+            arrays = {k: v[order] for k, v in arrays.items()}
+        return cls(**arrays)
+
+
+def _in_record_order(t: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether records with times ``t`` and ids ``ids`` are already in (time, id) order (ids
+    are compared only where times tie)."""
+    step = np.diff(t)
+    if (step < 0).any():
+        return False
+    tie = np.flatnonzero(step == 0)
+    return bool((ids[tie] <= ids[tie + 1]).all()) if len(tie) else True
 
 
 @dataclass(frozen=True)
@@ -101,20 +155,16 @@ class History:
         return len(self.q.c)
 
 
-def prepare(q: Queries, ev: pd.DataFrame, competency_index: pd.Index, tau: float) -> History:
+def prepare(q: Queries, ev: Records, n_comp: int, tau: float) -> History:
     """Code evidence and queries, sort and scan the evidence once; ``tau`` in ns."""
-    n_comp = len(competency_index)
-    all_ids = np.concatenate([ev["educator_id"].to_numpy(dtype=object),
-                              np.asarray(q.educator_ids, dtype=object)])
-    codes, uniques = pd.factorize(all_ids)
+    codes, uniques = pd.factorize(np.concatenate([ev.educator_id,
+                                                  np.asarray(q.educator_ids, dtype=object)]))
     ev_e, q_e = codes[: len(ev)].astype(np.int64), codes[len(ev):].astype(np.int64)
-    ev_t = to_ns(ev["observed_at"])
-    ev_c = competency_index.get_indexer(ev["competency_id"].to_numpy(dtype=object))
-    ev_src = SOURCE_INDEX.get_indexer(ev["source"].to_numpy(dtype=object))
+    ev_t, ev_c, ev_src = ev.t, ev.c, ev.source
     times, inverse = np.unique(np.r_[ev_t, q.t], return_inverse=True)
     ev_r, q_r = inverse[: len(ev)].astype(np.int64), inverse[len(ev):].astype(np.int64)
-    score = ev["score_norm"].to_numpy(float)
-    prof = ev["proficient"].to_numpy(bool).astype(float)
+    score = ev.score
+    prof = ev.proficient.astype(float)
 
     own = AsOf(ev_e * n_comp + ev_c, ev_r, len(times))
     s_sorted, p_sorted, t_sorted = score[own.order], prof[own.order], ev_t[own.order]

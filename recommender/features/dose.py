@@ -14,15 +14,17 @@ Without a catalog or completions, every dose column is 0.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
 from recommender.features.asof import AsOf, gather, take, to_ns
-from recommender.features.context import History
+from recommender.features.context import History, object_index
 
-__all__ = ["COMPLETION_COLUMNS", "activity_targets", "columns"]
+__all__ = ["COMPLETION_COLUMNS", "TargetIndex", "activity_targets", "columns", "target_index"]
 
 COMPLETION_COLUMNS = ("educator_id", "activity_id", "completed_at")
 _TARGET_COLUMNS = ["activity_id", "c", "weight", "gain", "hours"]
@@ -51,23 +53,56 @@ def activity_targets(catalog: Catalog | None, code: dict[str, int]) -> pd.DataFr
     )
 
 
-def columns(h: History, completions: pd.DataFrame | None, targets: pd.DataFrame,
+class TargetIndex(NamedTuple):
+    """:func:`activity_targets` in CSR form by activity: the target rows of activity ``k`` of
+    ``activities`` are ``indptr[k]:indptr[k + 1]`` of ``c``, ``hours`` and ``gain``, in the
+    targets frame's order."""
+
+    activities: pd.Index
+    indptr: np.ndarray
+    c: np.ndarray
+    hours: np.ndarray
+    gain: np.ndarray
+
+
+def target_index(targets: pd.DataFrame) -> TargetIndex:
+    """The :class:`TargetIndex` of an :func:`activity_targets` frame."""
+    codes, activities = pd.factorize(targets["activity_id"].to_numpy(dtype=object))
+    order = np.argsort(codes, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(activities)))].astype(np.int64)
+    return TargetIndex(pd.Index(activities, dtype=object), indptr,
+                       targets["c"].to_numpy(np.int64)[order],
+                       targets["hours"].to_numpy(float)[order],
+                       targets["gain"].to_numpy(float)[order])
+
+
+def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
             n_competencies: int) -> dict[str, np.ndarray]:
     """``dose_`` columns from ``completions`` (:data:`COMPLETION_COLUMNS`) and the
-    :func:`activity_targets`."""
-    if completions is None or not len(completions) or not len(targets):
+    :func:`target_index` of the :func:`activity_targets`.
+
+    Each completion of an educator asked about becomes one dose per target of its activity, in
+    completion order (then target order): the rows an inner join of completions with targets
+    gives, without building it.
+    """
+    if completions is None or not len(completions) or not len(targets.c):
         return {name: np.zeros(h.n_queries) for name in _COLUMNS}
-    doses = completions[list(COMPLETION_COLUMNS)].merge(targets, on="activity_id", how="inner")
-    e = h.educators.get_indexer(doses["educator_id"])
-    doses, e = doses[e >= 0], e[e >= 0].astype(np.int64)  # only the educators asked about
+    a = targets.activities.get_indexer(object_index(completions["activity_id"]))
+    e = h.educators.get_indexer(object_index(completions["educator_id"]))
+    done = np.flatnonzero((a >= 0) & (e >= 0))  # only the educators asked about
+    counts = np.diff(targets.indptr)[a[done]]
+    which = np.repeat(done, counts)  # the completion of each dose
+    first = np.repeat(targets.indptr[a[done]], counts)
+    j = first + np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+    e = e[which].astype(np.int64)
     q = h.q
     last_t = gather(h.own_time, h.pos, 0)
-    d_t = to_ns(doses["completed_at"])
+    d_t = to_ns(completions["completed_at"])[which]
     times, inverse = np.unique(np.r_[d_t, q.t, last_t], return_inverse=True)
     d_r, q_r, last_r = np.split(inverse.astype(np.int64), [len(d_t), len(d_t) + len(q.t)])
-    scan = AsOf(e * n_competencies + doses["c"].to_numpy(np.int64), d_r, len(times))
+    scan = AsOf(e * n_competencies + targets.c[j], d_r, len(times))
     cum = scan.accumulate(
-        np.column_stack([np.ones(len(doses)), doses["hours"], doses["gain"]])[scan.order]
+        np.column_stack([np.ones(len(j)), targets.hours[j], targets.gain[j]])[scan.order]
     )
     group = h.q_e * n_competencies + q.c
     total = take(cum, scan.index(group, q_r))

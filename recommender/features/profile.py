@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recommender.features.context import object_index
+
 __all__ = ["CATEGORICALS", "codes", "dtypes", "levels"]
 
 CATEGORICALS = ("role", "subject", "grade_band")
@@ -41,9 +43,9 @@ def codes(educators: pd.DataFrame | None, profile_dtypes: dict[str, pd.Categoric
         rows = np.full(n, -1, dtype=np.int64)
         educators = pd.DataFrame(columns=["educator_id"])
     else:
-        who = pd.Index(educators["educator_id"].to_numpy(object))
-        first = np.flatnonzero(~who.duplicated(keep="first"))
-        at = pd.Index(who[first]).get_indexer(pd.Index(ids, dtype=object))
+        who = object_index(educators["educator_id"])
+        first = np.arange(len(who)) if who.is_unique else np.flatnonzero(~who.duplicated())
+        at = (who if who.is_unique else who[first]).get_indexer(object_index(ids))
         rows = np.where(at >= 0, first[at], -1)
     hit = rows >= 0
     years = np.full(n, np.nan)
@@ -55,7 +57,7 @@ def codes(educators: pd.DataFrame | None, profile_dtypes: dict[str, pd.Categoric
         categories = profile_dtypes[col].categories
         c = np.full(n, -1, dtype=np.int64)
         if col in educators and len(categories):
-            own = categories.get_indexer(educators[col].to_numpy(dtype=object))
+            own = categories.get_indexer(object_index(educators[col]))
             c[hit] = own[rows[hit]]
         out[col] = c
     return years, out
