@@ -188,13 +188,27 @@ def build_policy(document: object, version: int = 0) -> EvidencePolicy:
 
 
 def _withdrawn_mask(evidence: pd.DataFrame, withdrawn: Mapping[str, Iterable[str]]) -> np.ndarray:
-    """Per row, whether its educator withdrew consent for its source."""
-    pairs = [(e, s) for e, sources in withdrawn.items() for s in sources]
-    if not pairs or evidence.empty:
-        return np.zeros(len(evidence), dtype=bool)
-    rows = pd.MultiIndex.from_arrays([evidence["educator_id"].astype(str),
-                                      evidence["source"].astype(str)])
-    return np.asarray(rows.isin(pd.MultiIndex.from_tuples(pairs)), dtype=bool)
+    """Per row, whether its educator withdrew consent for its source.
+
+    One hash look-up per row (is the educator among those who withdrew anything?), then, on
+    those rows only, one per withdrawn source (is the educator among its withdrawers?): about
+    three times faster than matching (educator, source) pairs as a MultiIndex, and 1.7 times
+    one ``isin`` over the educators (``benchmarks/bench_firewall.py``)."""
+    out = np.zeros(len(evidence), dtype=bool)
+    by_source: dict[str, list[str]] = {}
+    for e, sources in withdrawn.items():
+        for s in set(sources):
+            by_source.setdefault(s, []).append(e)
+    if not by_source or evidence.empty:
+        return out
+    # Series.isin on object arrays: an Index would first infer a string dtype (twice the time)
+    educators = evidence["educator_id"].to_numpy(object)
+    rows = np.flatnonzero(evidence["educator_id"].isin(list(withdrawn)).to_numpy(bool))
+    sources = evidence["source"].to_numpy(object)[rows]
+    for s, who in by_source.items():
+        picked = rows[sources == s]
+        out[picked] = pd.Series(educators[picked], dtype=object).isin(who).to_numpy(bool)
+    return out
 
 
 def exclusions(evidence: pd.DataFrame, policy: EvidencePolicy,
