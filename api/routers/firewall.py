@@ -62,7 +62,7 @@ def get_policy(who: Admin, services: ServicesDep) -> Response:
             responses=errors(401, 403, 422))
 def put_policy(body: EvidencePolicyIn, who: Admin, services: ServicesDep) -> Response:
     try:
-        policy = build_policy(body.model_dump())
+        policy = build_policy(body.model_dump(mode="json"))
     except EvidencePolicyError as exc:
         raise _invalid(exc) from None
     services.store.put_evidence_policy(who.tenant_id, policy.document(), by=who.key_id)
@@ -105,7 +105,7 @@ def get_consent(who: Reader, services: ServicesDep,
 def put_consent(body: ConsentIn, who: ConsentWriter, services: ServicesDep,
                 educator_id: str = EducatorId) -> Response:
     try:
-        withdrawn = check_sources(body.withdrawn, "withdrawn")
+        withdrawn = check_sources(list(body.withdrawn), "withdrawn")
     except EvidencePolicyError as exc:
         raise _invalid(exc) from None
     educator_or_404(services, who.tenant_id, educator_id)

@@ -4,12 +4,33 @@ consent (docs/firewall.md)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from recommender.evidence.contract import SOURCES
+from recommender.firewall import READERS
+
 __all__ = ["ConsentIn", "ConsentOut", "ConsentSourceOut", "EvidencePolicyIn",
-           "EvidencePolicyOut", "SourceRuleOut"]
+           "EvidencePolicyOut", "SourceRuleIn", "SourceRuleOut"]
+
+Source = Literal[SOURCES]
+"""An evidence source (:data:`recommender.evidence.contract.SOURCES`)."""
+
+PolicyReader = Literal[READERS]
+"""A role a policy grants reading to (:data:`recommender.firewall.READERS`)."""
+
+
+class SourceRuleIn(BaseModel):
+    """What the policy says of one source (a field left out: the default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feeds_decisions: bool = Field(True, strict=True,
+                                  description="Whether its records may feed mastery and "
+                                              "everything computed from it")
+    readers: list[PolicyReader] = Field(default_factory=lambda: list(READERS), max_length=16,
+                                        description="The roles that may read its records")
 
 
 class EvidencePolicyIn(BaseModel):
@@ -20,8 +41,8 @@ class EvidencePolicyIn(BaseModel):
         {"sources": {"self_assessment": {"feeds_decisions": False,
                                          "readers": ["admin", "coach", "educator"]}}}]})
 
-    sources: dict[str, Any] = Field(
-        description="Per evidence source: `feeds_decisions` (bool, default true) and `readers` "
+    sources: dict[Source, SourceRuleIn] = Field(
+        description="Per evidence source: `feeds_decisions` (default true) and `readers` "
                     "(subset of admin, coach, educator; default all)")
 
 
@@ -46,7 +67,7 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"withdrawn": ["self_assessment"]}]})
 
-    withdrawn: list[Any] = Field(max_length=64, description="Evidence sources")
+    withdrawn: list[Source] = Field(max_length=64, description="Evidence sources")
 
 
 class ConsentSourceOut(BaseModel):

@@ -123,10 +123,11 @@ def test_bad_input_is_a_422_naming_field_value_and_expectation_and_roles_are_che
         "gossip": {}, "observation": {"feeds_decisions": "no", "readers": ["boss"]}}})
     assert r.status_code == 422
     details = {d["field"]: d for d in r.json()["error"]["details"]}
-    assert set(details) == {"sources.gossip", "sources.observation.feeds_decisions",
+    assert set(details) == {"sources.gossip.[key]", "sources.observation.feeds_decisions",
                             "sources.observation.readers[0]"}
+    assert details["sources.gossip.[key]"]["value"] == "gossip"
     assert details["sources.observation.readers[0]"]["value"] == "boss"
-    assert "admin, coach, educator" in details["sources.observation.readers[0]"]["reason"]
+    assert "'admin', 'coach' or 'educator'" in details["sources.observation.readers[0]"]["reason"]
     assert api.get("/v1/admin/evidence-policy", "admin").json()["version"] == 0  # nothing stored
     r = api.put("/v1/educators/T1/consent", "admin", json={"withdrawn": ["self_assessment",
                                                                         "rumour"]})
