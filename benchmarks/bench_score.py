@@ -20,9 +20,9 @@ seconds``, which assumes a worker per core and a shared file system that keeps u
 The model prior is measured apart, on one partition of ``MODEL_EDUCATORS`` educators in this
 process with a small mastery model fitted on a separate 1,000-educator cohort (a benchmark has
 no registry; 100 trees): :class:`~recommender.estimate.MasteryEstimator` asks the model for
-each educator's prior as of that educator's first completion, one feature-building call per
-distinct time, so with a model the cost per educator is that call's, and the on-paper figures
-are printed for it too.
+each educator's prior as of that educator's first completion, all educators in one feature
+build with per-educator as-of times and one predict (until issue #16 item 3: one build per
+distinct time, about one per educator), and the on-paper figures are printed for it too.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ AS_OF = "2026-08-01"
 MONTHS = 12
 STATES = (("1 million", 1_000_000), ("US, 3.7 million", 3_700_000))
 WORKERS_ON_PAPER = (2, 8, 32, 128, 512)
-MODEL_EDUCATORS = 100
+MODEL_EDUCATORS = 1000
 
 
 def _predictor(graph, catalog):

@@ -86,7 +86,8 @@ def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
         start = time.perf_counter()
         estimator.estimate(own["ev"], [e], as_of=as_of, **kw)
         times["estimate"].append(time.perf_counter() - start)
-    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    return {**{k: statistics.median(v) * 1e3 for k, v in times.items()},
+            **{f"{k}_min": min(v) * 1e3 for k, v in times.items()}}
 
 
 def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, float]:
@@ -134,6 +135,9 @@ def main() -> None:
           f"ratio {one['mastery'] / one['bare']:.2f}  (goal <= 4)")
     print(f"  estimator, model prior cold + filter   {one['estimate']:7.2f} ms  "
           f"ratio {one['estimate'] / one['bare']:.2f}")
+    print(f"  fastest of each (a loaded machine inflates long calls most): bare "
+          f"{one['bare_min']:.2f} ms, mastery {one['mastery_min']:.2f} ms (ratio "
+          f"{one['mastery_min'] / one['bare_min']:.2f}), estimator {one['estimate_min']:.2f} ms")
 
     many = _many(predictor, estimator, (ev, done, edu), ids, as_of, args.runs)
     print(f"\n(b) {len(ids):,} educators at once ({many['rows']:,} rows, {len(ev):,} evidence "
