@@ -58,7 +58,9 @@ def _scope(graph: nx.DiGraph, goals: tuple[str, ...]) -> tuple[str, ...]:
                         "(case-insensitive substring; profile key names are not searched). "
                         "`progress` counts the mastered competencies "
                         "(P >= the mastery threshold) among the goals and their prerequisites "
-                        "(all competencies when the educator has no goal).",
+                        "(all competencies when the educator has no goal). `n_evidence` and "
+                        "`last_evidence_at` count the records the caller's role may read "
+                        "(docs/firewall.md).",
             responses=errors(401, 403, 422))
 def list_educators(
     who: Reader,
@@ -75,7 +77,9 @@ def list_educators(
     by_id = {r.educator_id: r for r in records}
     state = services.serve(who.tenant_id, content)
     entries = services.mastery.get(who.tenant_id, by_id, state, now=now) if by_id else {}
-    summary = evidence_summary(services.store, who.tenant_id, by_id)
+    readable = services.store.evidence_policy(who.tenant_id).readable(who.role)
+    summary = evidence_summary(services.store, who.tenant_id, by_id,
+                               sources=None if readable == set(SOURCES) else readable)
     g = content.graph
     items = []
     for rec in records:

@@ -99,11 +99,12 @@ def _warn_skipped(skipped: dict[str, int], window: str) -> None:
 
 
 def evidence_summary(store: Store, tenant_id: str, educator_ids: Iterable[str], *,
-                     now: pd.Timestamp | None = None
+                     now: pd.Timestamp | None = None, sources: Collection[str] | None = None
                      ) -> dict[str, tuple[int, datetime | None]]:
     """``{educator_id: (n_evidence, last observed_at)}`` for these educators (one grouped query
-    per chunk of ids); educators without evidence are absent. Rows outside the time window at
-    ``now`` are not counted (a warning says how many)."""
+    per chunk of ids), of ``sources`` only when given (what the caller's role may read);
+    educators without evidence are absent. Rows outside the time window at ``now`` are not
+    counted (a warning says how many)."""
     t = schema.evidence
     ids = list(dict.fromkeys(educator_ids))
     inside, window = _inside(now)
@@ -114,7 +115,9 @@ def evidence_summary(store: Store, tenant_id: str, educator_ids: Iterable[str], 
             q = (sa.select(t.c.educator_id, sa.func.count(),
                            sa.func.sum(sa.case((inside, 1), else_=0)),
                            sa.func.max(sa.case((inside, t.c.observed_us))))
-                 .where((t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part))
+                 .where((t.c.tenant_id == tenant_id) & t.c.educator_id.in_(part)
+                        & (t.c.source.in_(sorted(sources)) if sources is not None
+                           else sa.true()))
                  .group_by(t.c.educator_id))
             for e, total, n, last_us in conn.execute(q):
                 if int(total) > int(n):

@@ -105,6 +105,9 @@ def test_readers_hide_sources_from_roles_in_lists_and_explanations(api):
     assert {x["source"] for x in coach["items"]} == {"observation"}
     admin = api.get("/v1/educators/T1/evidence", "admin").json()
     assert admin["count"] == 4 and admin["hidden"] == 0
+    glance = {who: {x["educator_id"]: x["n_evidence"] for x in api.get(
+        "/v1/educators", who).json()["items"]}["T1"] for who in ("coach", "admin")}
+    assert glance == {"coach": 2, "admin": 4}
     assert all(x["used"] for x in admin["items"])  # readers do not change what is used
     params = {"explain": True}
     seen = {c for it in api.get("/v1/educators/T1/recommendations", "coach",
