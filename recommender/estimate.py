@@ -78,6 +78,7 @@ from scipy.special import expit, log_ndtr, ndtri
 
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
+from recommender.features.context import object_index
 from recommender.ranking import target_gains
 from recommender.ranking.checks import bad_field, check_finite_fields, is_number
 
@@ -324,6 +325,13 @@ class MasteryEstimator:
         if (self._targets["c"] < 0).any():
             raise InvalidEvidenceError("catalog targets competencies not in the framework: "
                                        f"{sorted(set(targets['competency_id'][self._targets['c'] < 0]))}")
+        # the targets by activity in CSR form: completions become learning jumps without a merge
+        codes, activities = pd.factorize(self._targets["activity_id"].to_numpy(object))
+        by_activity = np.argsort(codes, kind="stable")
+        self._activities = pd.Index(activities, dtype=object)
+        self._target_ptr = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(activities)))]
+        self._target_c = self._targets["c"].to_numpy(np.int64)[by_activity]
+        self._target_gain = self._targets["gain"].to_numpy(float)[by_activity]
         self.severity = (pd.Series(dtype=float) if severity is None
                          else pd.Series(severity, dtype=float))
         self._prior_cache: dict[tuple[str, int, int], np.ndarray] = {}
@@ -479,8 +487,8 @@ class MasteryEstimator:
         n_c = len(self.competencies)
         e_index = pd.Index(ids)
         counts = np.zeros((len(ids), n_c))
-        re = e_index.get_indexer(ev["educator_id"].to_numpy(object)) if len(ev) else np.zeros(0, int)
-        rc = self._comp_index.get_indexer(ev["competency_id"].to_numpy(object)) if len(ev) \
+        re = e_index.get_indexer(object_index(ev["educator_id"])) if len(ev) else np.zeros(0, int)
+        rc = self._comp_index.get_indexer(object_index(ev["competency_id"])) if len(ev) \
             else np.zeros(0, int)
         known = (re >= 0) & (rc >= 0) & (t_ev <= now)
         np.add.at(counts, (re[known], rc[known]), 1.0)
@@ -493,13 +501,17 @@ class MasteryEstimator:
                 .to_numpy(float)
         use &= np.isfinite(bias) & np.isfinite(sd)
         rows = np.flatnonzero(use)
-        # learning jumps: each completed activity on each of its targets
-        j = comp.assign(t=t_comp, e=e_index.get_indexer(comp["educator_id"].to_numpy(object)))
-        j = j[(j["e"] >= 0) & (j["t"] <= now)].merge(self._targets[["activity_id", "c", "gain"]],
-                                                     on="activity_id")
-        je, jc, jt = j["e"].to_numpy(np.int64), j["c"].to_numpy(np.int64), j["t"].to_numpy(np.int64)
+        # learning jumps: each completed activity on each of its targets (completion order)
+        ce = e_index.get_indexer(object_index(comp["educator_id"]))
+        ca = self._activities.get_indexer(object_index(comp["activity_id"]))
+        done = np.flatnonzero((ce >= 0) & (t_comp <= now) & (ca >= 0))
+        n_targets = np.diff(self._target_ptr)[ca[done]]
+        which = np.repeat(done, n_targets)
+        k = (np.repeat(self._target_ptr[ca[done]], n_targets) + np.arange(len(which))
+             - np.repeat(np.cumsum(n_targets) - n_targets, n_targets))
+        je, jc, jt = ce[which].astype(np.int64), self._target_c[k], t_comp[which]
         keep = jt >= start[je] if len(je) else np.zeros(0, bool)
-        je, jc, jt, jg = je[keep], jc[keep], jt[keep], j["gain"].to_numpy(float)[keep]
+        je, jc, jt, jg = je[keep], jc[keep], jt[keep], self._target_gain[k][keep]
         prm = self.params
         gate = np.where(self._has_prereq, prm.gate_floor + (1 - prm.gate_floor)
                         * (expit(prm.gate_slope * prior_mean) @ self._prereq_mean), 1.0)
