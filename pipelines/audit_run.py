@@ -132,20 +132,17 @@ def _contexts(inputs: AuditInputs) -> dict[str, EducatorContext]:
 def recommendation_audit(inputs: AuditInputs, *, k: int = 3, predictor=None, gains=None,
                          extra: Sequence[str] = (), threshold: float = audit.THRESHOLD,
                          n_boot: int = 500, seed: int = 0,
-                         intensive_formats: Sequence[str] = audit.INTENSIVE_FORMATS,
-                         mastery: pd.DataFrame | None = None) -> pd.DataFrame:
+                         intensive_formats: Sequence[str] = audit.INTENSIVE_FORMATS
+                         ) -> pd.DataFrame:
     """The audit table of the engine's top-``k`` recommendations for every educator (mastery
-    from the estimator with ``predictor`` as prior, or without a model when None; ``gains``:
-    learned gain posteriors). ``mastery``: an ``educator_id, competency_id, p_mastery`` frame
-    to rank from instead of the estimator's (``predictor`` is then not used)."""
-    if mastery is None:
-        evidence = inputs.evidence
-        as_of = (evidence["observed_at"].max() if len(evidence) else pd.Timestamp.now(tz="UTC")
-                 ) + pd.Timedelta(seconds=1)
-        estimator = MasteryEstimator(inputs.graph, inputs.catalog, predictor=predictor,
-                                     gains=gains)
-        mastery = estimator.estimate(evidence, inputs.educators["educator_id"], as_of=as_of,
-                                     completions=inputs.completions, educators=inputs.educators)
+    from ``predictor``, or without a model when None; ``gains``: learned gain posteriors)."""
+    ids = inputs.educators["educator_id"]
+    evidence = inputs.evidence
+    as_of = (evidence["observed_at"].max() if len(evidence) else pd.Timestamp.now(tz="UTC")
+             ) + pd.Timedelta(seconds=1)
+    estimator = MasteryEstimator(inputs.graph, inputs.catalog, predictor=predictor, gains=gains)
+    mastery = estimator.estimate(evidence, ids, as_of=as_of, completions=inputs.completions,
+                                 educators=inputs.educators)
     recs = rank_batch(inputs.graph, inputs.catalog, mastery, contexts=_contexts(inputs),
                       request=RankingRequest(k=int(k)), gains=gains)
     values = audit.recommendation_metrics(recs, inputs.catalog, inputs.educators, mastery,

@@ -12,16 +12,12 @@ never saw them, as it will not have seen a new tenant's educators); with a split
 educators with test records, recommended for at the cut with the evidence and completions
 before it (the moment the model would have been deployed).
 
-What is audited is *this model's* recommendations: its own P(mastery) of every competency as of
-the audit moment (one model call for the whole cohort), ranked with this run's gain posteriors
-by :func:`recommender.ranking.rank_batch` (top ``k``, each educator's goals, completed
-activities excluded), then :func:`recommender.audit.subgroup_report`. The served path differs
-in one way: :class:`recommender.estimate.MasteryEstimator` takes the model's answer as of each
-educator's first completion as a prior and updates it with the later evidence; it makes one
-model call per distinct first-completion time (about one per educator: 22 s for 90 held-out
-educators of the test data), too slow for every training run, and its evidence filter is the
-same for every model, so the model-only view is also the one that tells two models apart.
-``pdrec audit`` audits the served champion through the estimator.
+What is audited is what this model would serve if promoted: the API's batch path, as
+``pdrec audit`` runs it (:func:`pipelines.audit_run.recommendation_audit`): the mastery estimator
+with this model as its prior (one model call for the cohort) and the later evidence, then
+:func:`recommender.ranking.rank_batch` with this run's gain posteriors (top ``k``, each
+educator's goals, completed activities excluded), then
+:func:`recommender.audit.subgroup_report`.
 """
 
 from __future__ import annotations
@@ -147,14 +143,9 @@ def audit_trained_model(graph: nx.DiGraph, catalog: Catalog | None, educators: p
         ev = ev[ev["observed_at"] < before]
         done = done[pd.to_datetime(done["completed_at"], utc=True) < before]
     cohort = cohort.reset_index(drop=True)
-    as_of = before if before is not None else (
-        ev["observed_at"].max() if len(ev) else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(seconds=1)
-    # the model's own mastery as of the audit moment, for the whole cohort in one call
-    mastery = predictor.mastery(ev, educator_ids=cohort["educator_id"].to_numpy(object),
-                                as_of=as_of, completions=done, educators=cohort)
     inputs = AuditInputs(graph, catalog, cohort, ev, done, dict.fromkeys(cohort["educator_id"]))
-    table = recommendation_audit(inputs, k=k, gains=gains, n_boot=n_boot, seed=seed,
-                                 mastery=mastery)
+    table = recommendation_audit(inputs, k=k, predictor=predictor, gains=gains, n_boot=n_boot,
+                                 seed=seed)
     name = ("held-out educators" if before is None
             else f"educators with test records, as of {before.isoformat()}")
     info = {"cohort": name, "educators": int(len(cohort)), "k": int(k), "n_boot": int(n_boot),
