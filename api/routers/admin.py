@@ -84,15 +84,16 @@ def list_keys(who: Admin, services: ServicesDep) -> Response:
                          "tenant's content only. Other roles take no `educator_id` (422).",
              responses=errors(401, 403, 404, 422))
 def create_key(body: KeyIn, who: Admin, services: ServicesDep) -> Response:
-    if body.role == "educator" and body.educator_id is not None:
+    if (body.role == "educator") != (body.educator_id is not None):
+        raise BadRequest(
+            f"educator_id goes with the educator role, and with no other; got role "
+            f"{body.role!r} and educator_id {body.educator_id!r}",
+            details=[{"field": "educator_id", "value": body.educator_id,
+                      "reason": "required for an educator key, refused for the other roles"}])
+    if body.educator_id is not None:
         educator_or_404(services, who.tenant_id, body.educator_id)
-    try:
-        secret, record = services.store.create_key(who.tenant_id, body.role, body.label,
-                                                   educator_id=body.educator_id)
-    except ValueError as exc:  # an educator key without its educator, or another role with one
-        raise BadRequest(str(exc), details=[{
-            "field": "educator_id", "value": body.educator_id,
-            "reason": "required for an educator key, refused for the other roles"}]) from None
+    secret, record = services.store.create_key(who.tenant_id, body.role, body.label,
+                                               educator_id=body.educator_id)
     return json_response(_key(record, secret), 201)
 
 

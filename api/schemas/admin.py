@@ -53,14 +53,26 @@ class RatersOut(BaseModel):
         "note": None}]}}
 
 
+_EDUCATOR_KEY_RULE = {
+    "if": {"properties": {"role": {"const": "educator"}}, "required": ["role"]},
+    "then": {"required": ["educator_id"], "properties": {"educator_id": {"type": "string"}}},
+    "else": {"properties": {"educator_id": {"type": "null"}}},
+}
+"""``educator_id`` goes with the ``educator`` role (a string, required) and with no other (absent
+or null), in JSON Schema terms, so
+that a client (and the schema fuzzer) knows the condition the route checks."""
+
+
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A key to create; an ``educator`` key names its educator (docs/educators.md)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_EDUCATOR_KEY_RULE)
 
     role: Literal["platform", "coach", "admin", "educator"]
     label: Label = ""
     educator_id: AddressableId | None = Field(
-        None, description="The educator an `educator` key is bound to (an educator of the "
-                          "tenant; required for that role, refused for the others)")
+        None, description="With the `educator` role only, and then required: the educator of "
+                          "the tenant the key is bound to (none there: 404)")
 
 
 class KeyOut(BaseModel):
