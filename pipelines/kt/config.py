@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.kt.frames import DEFAULT_MAX_PAIRS
 from pipelines.kt_data import SYNTHETIC_STEP
 
 MODELS = ("lightgbm", "lightgbm_graph", "lightgbm_counts", "logistic", "bkt", "pybkt")
@@ -62,6 +63,9 @@ class BenchmarkConfig:
     pybkt_per_fold: bool = False
     pybkt_python: Path | None = None
     skipped: dict[str, str] = field(default_factory=dict)
+    feature_pairs: int | None = DEFAULT_MAX_PAIRS
+    """(record, graph neighbour) pairs per feature-building call (:mod:`pipelines.kt.frames`);
+    ``None`` builds each frame in one call (the peak then grows with records x chain length)."""
 
     def check(self) -> None:
         unknown = [m for m in self.models if m not in MODELS]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.kt.config import COUNT_FEATURES, METRICS, MODELS, BenchmarkConfig, SetupError
+from pipelines.kt.frames import training_frame
 from pipelines.kt.graph_learning import learn_skill_graph, skill_framework
 from pipelines.kt.pybkt_job import PYBKT_REQUIREMENTS, PyBKTJob
 from pipelines.kt_data import KTSplit, load_kt_split, to_evidence
@@ -142,16 +143,19 @@ def _feature_frames(fit: _Fit, config: BenchmarkConfig, settings: dict, skills: 
         evidence["valid"] = to_evidence(fit.valid, competencies=skills)
     frames = {}
     if any(m not in ("pybkt", "lightgbm_graph") for m in config.models):
-        builder = FeatureBuilder(skill_framework(skills), **settings).fit(evidence["train"])
-        frames["plain"] = {part: builder.training_frame(e) for part, e in evidence.items()}
+        graph = skill_framework(skills)
+        builder = FeatureBuilder(graph, **settings).fit(evidence["train"])
+        frames["plain"] = {part: training_frame(builder, e, graph, max_pairs=config.feature_pairs)
+                           for part, e in evidence.items()}
     if "lightgbm_graph" in config.models:
         edges, domains = learn_skill_graph(evidence["train"], max_parents=config.graph_max_parents,
                                            min_count=config.graph_min_count, seed=config.seed)
         graphs.append({"fit": fit.label, "edges": len(edges),
                        "domains": len(set(domains.values()))})
-        builder = FeatureBuilder(skill_framework(skills, edges=edges, domains=domains),
-                                 **settings).fit(evidence["train"])
-        frames["graph"] = {part: builder.training_frame(e) for part, e in evidence.items()}
+        graph = skill_framework(skills, edges=edges, domains=domains)
+        builder = FeatureBuilder(graph, **settings).fit(evidence["train"])
+        frames["graph"] = {part: training_frame(builder, e, graph, max_pairs=config.feature_pairs)
+                           for part, e in evidence.items()}
     return frames
 
 
