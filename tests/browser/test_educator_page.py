@@ -87,6 +87,7 @@ def test_withdrawing_consent_marks_the_records_not_used(page, site, me):
     educator, key = me
     with _client(site, key) as c:
         items = c.get(f"/v1/educators/{educator}/evidence?limit=2000").json()["items"]
+        before = c.get(f"/v1/educators/{educator}/mastery").json()["competencies"]
     sources = [e["source"] for e in items]
     source = max(set(sources), key=sources.count)
     sign_in(page, key)
@@ -104,9 +105,17 @@ def test_withdrawing_consent_marks_the_records_not_used(page, site, me):
         expect(page.locator(f"#consent-{source}")).not_to_be_checked()
         with _client(site, key) as c:
             api = c.get(f"/v1/educators/{educator}/evidence?limit=2000").json()["items"]
+            after = c.get(f"/v1/educators/{educator}/mastery").json()["competencies"]
         assert {e["evidence_id"] for e in api if not e["used"]} == {
             page.locator("#evidence-table tr.unused").nth(i).get_attribute("data-evidence")
             for i in range(sources.count(source))}
+        # the answer changed, and the map shows the new one
+        moved = [(a, b) for a, b in zip(before, after, strict=True)
+                 if round(a["p_mastery"] * 100) != round(b["p_mastery"] * 100)]
+        assert moved, "withdrawing the most frequent source changed no mastery estimate"
+        _, now = moved[0]
+        expect(page.locator(f'li.comp[data-competency="{now["competency_id"]}"]')).to_contain_text(
+            f"{round(now['p_mastery'] * 100)}%")
     finally:  # later tests see every source used
         with _client(site, key) as c:
             assert c.put(f"/v1/educators/{educator}/consent",
