@@ -10,11 +10,13 @@ the default threshold; declined activities and ones outside ``available`` are no
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from api.auth import Admin, Reader
@@ -40,8 +42,17 @@ from recommender.tenant_content import TenantContent
 
 router = APIRouter(tags=["renewal"])
 
-Deadline = Annotated[date | None, Query(
-    description="The renewal deadline (a date, 1970 to 2199); omitted: the rules' own")]
+def _iso_date(value: object) -> object:
+    """Only an ISO date string (``2027-06-30``) is a deadline: pydantic's lax ``date`` also takes
+    a number as seconds since 1970, so ``deadline=0.0`` would plan toward 1 January 1970."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+Deadline = Annotated[date | None, BeforeValidator(_iso_date), Query(
+    description="The renewal deadline (a date as YYYY-MM-DD, 1970 to 2199); omitted: the rules' own")]
 
 
 def _invalid(exc: RenewalRulesError, suffix: str = "", prefix: str = "") -> BadRequest:

@@ -86,7 +86,7 @@ def _team_or_404(services: Services, tenant_id: str, team_id: str):
             responses=errors(401, 403, 422))
 def list_teams(who: Reader, services: ServicesDep,
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+               offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> Response:
     teams, total = services.store.list_teams(who.tenant_id, limit=limit, offset=offset)
     return json_response({"total": total, "limit": limit, "offset": offset,
                           "items": [_out(t) for t in teams]})

@@ -71,8 +71,10 @@ def test_plan_names_infeasible_rule_and_bad_input(api):
     acts = api.services.content.default.catalog.activities
     assert short["id"] == "total" and short["hours"] == 50000 - acts.loc[
         ["ACT-001", "ACT-002"], "hours"].sum()
-    r = api.get("/v1/educators/T1/renewal", params={"deadline": "soon"})
-    assert r.status_code == 422  # not a date
+    for not_a_date in ("soon", "0.0", "1893456000"):  # numbers are not seconds since 1970
+        r = api.get("/v1/educators/T1/renewal", params={"deadline": not_a_date})
+        assert r.status_code == 422, not_a_date
+        assert r.json()["error"]["details"][0]["field"] == "deadline"
     r = api.get("/v1/educators/T1/renewal", params={"deadline": "1900-01-01"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "deadline"
     r = api.get("/v1/educators/T1/renewal/plan", params={"goal": "NOPE"})

@@ -120,3 +120,5 @@ def test_teams_are_listed_per_tenant_by_page(api):
                                                        "items": []}
     r = api.get("/v1/teams?limit=0")
     assert r.status_code == 422 and "limit" in r.text
+    r = api.get("/v1/teams?offset=22345904783497217828291946217472")  # beyond the store's integers
+    assert r.status_code == 422 and "offset" in r.text
