@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "RecommenderError",
+    "DocumentProblems",
     "FrameworkError",
     "CycleError",
     "UnknownCompetencyError",
@@ -23,6 +24,19 @@ __all__ = [
 
 class RecommenderError(Exception):
     """Base class of every error the engine raises on purpose."""
+
+
+class DocumentProblems(RecommenderError, ValueError):
+    """A settings document that does not validate; ``problems`` holds every
+    ``(field, value, expected)`` found, so the API can name each one. Subclasses set ``what``,
+    the document's name in the message ("renewal rules have 2 problem(s): ...")."""
+
+    what = "the document has"
+
+    def __init__(self, problems: list[tuple[str, object, str]]):
+        self.problems = problems
+        lines = [f"{f}: got {v!r}, expected {e}" for f, v, e in problems]
+        super().__init__(f"{self.what} {len(problems)} problem(s):\n  " + "\n  ".join(lines))
 
 
 class FrameworkError(RecommenderError, ValueError):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.errors import RecommenderError
+from recommender.errors import DocumentProblems
 from recommender.evidence.contract import SOURCES
 
 __all__ = [
@@ -58,15 +58,11 @@ _READER_OF_ROLE = MappingProxyType({"platform": "admin"})
 what an admin reads."""
 
 
-class EvidencePolicyError(RecommenderError, ValueError):
+class EvidencePolicyError(DocumentProblems):
     """A policy document (or a consent list) that does not validate; ``problems`` holds every
     ``(field, value, expected)`` found."""
 
-    def __init__(self, problems: list[tuple[str, object, str]]):
-        self.problems = problems
-        lines = [f"{f}: got {v!r}, expected {e}" for f, v, e in problems]
-        super().__init__(f"evidence policy has {len(problems)} problem(s):\n  "
-                         + "\n  ".join(lines))
+    what = "evidence policy has"
 
 
 @dataclass(frozen=True)

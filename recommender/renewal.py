@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog import Catalog, derive_categories
-from recommender.errors import RecommenderError
+from recommender.errors import DocumentProblems
 from recommender.graph.framework import read_mapping
 
 __all__ = ["RULE_KINDS", "ActivityCredit", "RenewalProgress", "RenewalRules", "RenewalRulesError",
@@ -50,15 +50,11 @@ MAX_HOURS = 1e5
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
-class RenewalRulesError(RecommenderError, ValueError):
+class RenewalRulesError(DocumentProblems):
     """A rules document that does not validate; ``problems`` holds every
     ``(field, value, expected)`` found."""
 
-    def __init__(self, problems: list[tuple[str, object, str]]):
-        self.problems = problems
-        lines = [f"{f}: got {v!r}, expected {e}" for f, v, e in problems]
-        super().__init__(f"renewal rules have {len(problems)} problem(s):\n  "
-                         + "\n  ".join(lines))
+    what = "renewal rules have"
 
 
 @dataclass(frozen=True)
