@@ -71,11 +71,12 @@ window.pdrecUI = (() => {
     constructor(message, status) { super(message); this.status = status; }
   }
 
-  /** GET path (or POST body as JSON with the CSRF token); a 401 goes back to sign-in. */
-  async function api(path, body) {
+  /** GET path; with a body, send it as JSON with the CSRF token (POST unless method says
+   * otherwise); a 401 goes back to sign-in. */
+  async function api(path, body, method = "POST") {
     const opts = {credentials: "same-origin", headers: {Accept: "application/json"}};
     if (body !== undefined) {
-      opts.method = "POST";
+      opts.method = method;
       opts.headers["Content-Type"] = "application/json";
       opts.headers["X-CSRF-Token"] = CSRF;
       opts.body = JSON.stringify(body);

@@ -12,7 +12,7 @@
 "use strict";
 
 (() => {
-  const {el, pct, hours, human, fmtDate, ago, enc, say, api, ApiError, markReady, fail,
+  const {el, pct, hours, human, fmtDate, ago, enc, say, api, markReady, fail,
     progressBar, sizeBars, profileText} = window.pdrecUI;
   const main = document.getElementById("main");
   const educatorId = document.body.dataset.educator;
@@ -22,16 +22,6 @@
     policy: "Not used: your district's evidence policy keeps this source out of recommendations",
     consent: "Not used: you withdrew consent for this source",
   };
-
-  /** PUT a JSON body with the page's CSRF token (common.js's api() reads and POSTs). */
-  async function put(path, body) {
-    const r = await fetch(path, {method: "PUT", credentials: "same-origin", body: JSON.stringify(body),
-      headers: {Accept: "application/json", "Content-Type": "application/json",
-        "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content}});
-    const data = await r.json();
-    if (!r.ok) throw new ApiError((data.error && data.error.message) || r.statusText, r.status);
-    return data;
-  }
 
   /* ------------------------------------------------------------------ sections */
 
@@ -111,7 +101,7 @@
       ev.preventDefault();
       const withdrawn = c.sources.map((s) => s.source).filter((src) => !form.elements[src].checked);
       try {
-        const saved = await put(`${base}/consent`, {withdrawn});
+        const saved = await api(`${base}/consent`, {withdrawn}, "PUT");
         say(saved.changed.length ? `Saved: ${saved.changed.map(human).join(", ")} changed. Your recommendations now follow it.`
           : "Nothing changed.", "ok");
         await reload();
