@@ -38,7 +38,8 @@ Modules
 -------
 :mod:`~pipelines.kt.config` (the models, :class:`BenchmarkConfig`),
 :mod:`~pipelines.kt.graph_learning` (:func:`skill_framework`, :func:`learn_skill_graph`),
-:mod:`~pipelines.kt.pybkt_job` (pyBKT in its own Python), :mod:`~pipelines.kt.runner`
+:mod:`~pipelines.kt.pybkt_job` (pyBKT in its own Python), :mod:`~pipelines.kt.frames` (feature
+frames over chunks of learners, in bounded memory), :mod:`~pipelines.kt.runner`
 (:func:`run_benchmark`, :class:`BenchmarkResult`), :mod:`~pipelines.kt.card` (dataset cards),
 :mod:`~pipelines.kt.report` (:func:`write_report`) and :mod:`~pipelines.kt.command` (the
 ``pdrec benchmark-kt`` command: setup checks, MLflow, the printed table; not re-exported here, so
