@@ -12,9 +12,11 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.config import load_config
-from pipelines.train_audit import AUDIT_ARTIFACTS, audit_summary, audit_trained_model
+from pipelines.train_audit import AUDIT_ARTIFACTS, ModelAudit, audit_summary, audit_trained_model
 from pipelines.training import fit_model, package, prepare
 from tests.pipelines.conftest import small_config
 
@@ -160,3 +162,27 @@ def test_train_logs_the_audit_and_compare_and_promote_show_it(small_data_dir, tm
     clean = runner.invoke(app, ["promote", "2", "--data-dir", str(tmp_path)])
     assert clean.exit_code == 0 and ("warning" in clean.output) == (flags > 0)
 
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 60), st.floats(0.0, 2.0), st.booleans()),
+                min_size=1, max_size=12))
+def test_audit_metrics_count_flags_and_read_only_groups_that_are_not_small(groups):
+    from recommender import audit
+
+    table = pd.DataFrame({"attribute": "role", "value": [f"g{i}" for i in range(len(groups))],
+                          "n": [n for n, _, _ in groups],
+                          "mastery_gap": 0.5, "flags": ""})
+    table["small"] = table["n"] < audit.MIN_N
+    table["flagged"] = [f and not s for (_, _, f), s in zip(groups, table["small"], strict=True)]
+    table.loc[table["flagged"], "flags"] = "gain_per_hour"
+    for m in audit.RECOMMENDATION_METRICS:
+        table[f"{m}_ratio"] = [r for _, r, _ in groups]
+        table[f"{m}_lo"], table[f"{m}_hi"] = table[f"{m}_ratio"] * 0.9, table[f"{m}_ratio"] * 1.1
+    found = ModelAudit(table, {"cohort": "c", "educators": int(table["n"].sum()), "k": 3}, 0.1)
+    metrics = found.metrics()
+    assert metrics["audit_flags"] == table["flagged"].sum() == len(found.flags)
+    big = table.loc[~table["small"], "gain_per_hour_ratio"]
+    got = metrics["audit_min_gain_per_hour_ratio"]
+    assert (math.isnan(got) and big.empty) or got == big.min()
+    assert found.markdown().count("\n| ") == len(table) + 2
