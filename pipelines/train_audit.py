@@ -42,7 +42,8 @@ AUDIT_ARTIFACTS = ("audit.csv", "audit.md", "audit.json", "audit.png")
 
 N_BOOT = 200
 """Bootstrap resamples of a training run's audit (``pdrec audit`` uses 500): the flags read a
-standard deviation, which 200 resamples estimate to within about 5%, at 40% of the time."""
+bootstrap standard deviation, which 200 resamples estimate to within about 5% (relative
+standard error ``1 / sqrt(2 (B - 1))``) for 40% of the resampling work."""
 
 
 @dataclass(frozen=True)
