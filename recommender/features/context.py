@@ -38,6 +38,10 @@ class Queries:
     c: np.ndarray
     t: np.ndarray
     source: np.ndarray
+    block: int = 0
+    """``k > 0`` when the queries come in blocks of ``k``, one per educator, all of a block at one
+    time, with competency codes ``0 .. k-1`` in order (a serving grid of every competency);
+    0 otherwise. In such a block a neighbour's history is its own query's."""
 
     @classmethod
     def for_records(cls, records: Records) -> Queries:
@@ -51,11 +55,13 @@ class Queries:
         """Every competency code of ``codes`` for each educator, each as of its time in
         ``times`` (ns, one per educator), about ``source``."""
         n = len(educator_ids) * len(codes)
+        in_order = np.array_equal(codes, np.arange(len(codes)))
         return cls(
             educator_ids=np.repeat(educator_ids, len(codes)),
             c=np.tile(codes, len(educator_ids)),
             t=np.repeat(np.asarray(times, dtype=np.int64), len(codes)),
             source=np.full(n, SOURCES.index(source), dtype=np.int64),
+            block=len(codes) if in_order else 0,
         )
 
 

@@ -67,7 +67,10 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
         qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each (query, neighbour)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         neighbour = indices[np.repeat(indptr[h.q.c], counts) + offsets]
-        npos = h.own.index(h.q_e[qi] * n_comp + neighbour, h.q_r[qi])
+        if h.q.block == n_comp:  # a grid of every competency: the neighbour's own query
+            npos = h.pos[qi - h.q.c[qi] + neighbour]
+        else:
+            npos = h.own.index(h.q_e[qi] * n_comp + neighbour, h.q_r[qi])
         cols.update(_aggregates(name, qi, counts, npos >= 0, gather(decay_mean, npos),
                                 proficient_at))
         if name in ("prereq", "dep"):

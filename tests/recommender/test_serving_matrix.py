@@ -92,6 +92,14 @@ def test_per_educator_serving_frames_equal_single_time_frames(ev, days):
     alone = pd.concat([b.serving_frame(ev, as_of=t, educator_ids=[e], completions=completions())
                        for e, t in zip(ids, times, strict=True)], ignore_index=True)
     pd.testing.assert_frame_equal(batch, alone, check_exact=True)
+    # a full grid reads a neighbour's history from its own query; any other order searches
+    backwards = b.serving_frame(ev, as_of=times[0], educator_ids=ids,
+                                competencies=b.competencies[::-1], completions=completions())
+    grid = b.serving_frame(ev, as_of=times[0], educator_ids=ids, completions=completions())
+    n = len(b.competencies)
+    flip = (np.arange(len(grid)) // n) * n + (n - 1 - np.arange(len(grid)) % n)
+    pd.testing.assert_frame_equal(grid, backwards.iloc[flip].reset_index(drop=True),
+                                  check_exact=True)
 
 
 class _PerTime:
