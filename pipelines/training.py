@@ -11,13 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import networkx as nx
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from pipelines.config import TrainConfig  # noqa: E402
 from pipelines.file_data import read_file_data  # noqa: E402
@@ -91,7 +88,7 @@ class TrainResult:
     config: TrainConfig
     predictor: MasteryPredictor
     metrics: dict[str, float]
-    figures: dict[str, plt.Figure]
+    figures: dict[str, Figure]
     fingerprint: str
     split_id: str
     sample_input: pd.DataFrame
@@ -190,10 +187,14 @@ def evaluate(y: np.ndarray, p: np.ndarray, X: pd.DataFrame) -> dict[str, float]:
     return metrics
 
 
-def calibration_figure(y: np.ndarray, p: np.ndarray, title: str) -> plt.Figure:
-    """Reliability diagram: observed proficiency rate against mean predicted probability."""
+def calibration_figure(y: np.ndarray, p: np.ndarray, title: str) -> Figure:
+    """Reliability diagram: observed proficiency rate against mean predicted probability.
+
+    A bare :class:`~matplotlib.figure.Figure`, not pyplot's: pyplot keeps every figure it makes
+    until closed, so a process that trains many models (tests, sweeps) would hold them all."""
     table = reliability_table(y, p)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
     ax.plot(table["mean_p"], table["rate"], marker="o", label=title)
     ax.set_xlabel("predicted P(proficient)")
@@ -204,10 +205,11 @@ def calibration_figure(y: np.ndarray, p: np.ndarray, title: str) -> plt.Figure:
     return fig
 
 
-def importance_figure(importance: pd.Series, title: str, top: int = 25) -> plt.Figure:
-    """Horizontal bar chart of the ``top`` features by importance."""
+def importance_figure(importance: pd.Series, title: str, top: int = 25) -> Figure:
+    """Horizontal bar chart of the ``top`` features by importance (a bare Figure, as above)."""
     imp = importance.sort_values(ascending=True).tail(top)
-    fig, ax = plt.subplots(figsize=(6, max(3, 0.25 * len(imp))))
+    fig = Figure(figsize=(6, max(3, 0.25 * len(imp))))
+    ax = fig.subplots()
     ax.barh(imp.index.astype(str), imp.to_numpy())
     ax.set_xlabel("importance (total gain)")
     ax.set_title(f"Feature importance: {title}")
