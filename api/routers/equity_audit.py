@@ -34,5 +34,5 @@ def get_audit(who: Admin, services: ServicesDep) -> Response:
                        f"{who.tenant_id}`",
                        details=[{"field": "audit", "value": who.tenant_id,
                                  "reason": "no audit stored for the tenant"}])
-    return json_response({"version": stored.version, "created_by": stored.created_by,
-                          "created_at": stored.created_at, **stored.document})
+    return json_response({"version": stored.version, "created_by": stored.uploaded_by,
+                          "created_at": stored.uploaded_at, **stored.document})

@@ -8,34 +8,20 @@ changes no mastery, and audits are never deleted (the history of what the engine
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from recommender.store.documents import latest_document, put_document
+from recommender.store.documents import StoredDocument, latest_document, put_document
 from recommender.store.engine import StoreBase
 
-__all__ = ["KIND", "StoredAudit", "latest_audit", "put_audit"]
+__all__ = ["KIND", "latest_audit", "put_audit"]
 
 KIND = "equity_audit"
 """The ``tenant_content.kind`` of equity-audit rows."""
 
 
-@dataclass(frozen=True)
-class StoredAudit:
-    """One stored audit: its version, document and who ran it when."""
-
-    version: int
-    document: dict[str, Any]
-    created_by: str
-    created_at: datetime | None
-
-
-def latest_audit(store: StoreBase, tenant_id: str) -> StoredAudit | None:
-    """The tenant's newest audit (None: never audited)."""
-    found = latest_document(store, tenant_id, KIND)
-    return None if found is None else StoredAudit(found.version, found.document,
-                                                  found.uploaded_by, found.uploaded_at)
+def latest_audit(store: StoreBase, tenant_id: str) -> StoredDocument | None:
+    """The tenant's newest audit (None: never audited): its version, document, who stored it
+    (``uploaded_by``) and when (``uploaded_at``)."""
+    return latest_document(store, tenant_id, KIND)
 
 
 def put_audit(store: StoreBase, tenant_id: str, document: Mapping, *, by: str = "") -> int:
