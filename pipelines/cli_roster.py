@@ -18,6 +18,20 @@ roster_app = typer.Typer(help="Rosters: OneRoster 1.1/1.2 CSV import.", no_args_
 app.add_typer(roster_app, name="roster")
 
 
+def check_roster_args(id_field: str, path: Path, name: str) -> None:
+    """Exit 2 naming the argument when ``--id-field`` is not a OneRoster id column or the roster
+    ``path`` (the argument ``name``) does not exist (``pdrec roster import`` and
+    ``pdrec teams from-roster``)."""
+    from recommender.standards.oneroster import ID_FIELDS
+
+    if id_field not in ID_FIELDS:
+        console.print(f"[red]--id-field {id_field!r}: expected one of {', '.join(ID_FIELDS)}[/red]")
+        raise typer.Exit(2)
+    if not path.exists():
+        console.print(f"[red]{name} {str(path)!r} does not exist[/red]")
+        raise typer.Exit(2)
+
+
 def print_roster_report(result, show: int) -> None:
     """Counts, file notes, rejections per file and reason, and the first ``show`` rejections."""
     counts = Table(title="OneRoster import")
@@ -66,15 +80,9 @@ def roster_import(
     """Import staff users as educators (role, school, grade band) and report every row not
     used with its file, line and reason. Delta files update without duplicating."""
     from pipelines.serve import project_store
-    from recommender.standards.oneroster import ID_FIELDS
     from recommender.standards.roster_import import import_roster
 
-    if id_field not in ID_FIELDS:
-        console.print(f"[red]--id-field {id_field!r}: expected one of {', '.join(ID_FIELDS)}[/red]")
-        raise typer.Exit(2)
-    if not path.exists():
-        console.print(f"[red]PATH {str(path)!r} does not exist[/red]")
-        raise typer.Exit(2)
+    check_roster_args(id_field, path, "PATH")
     try:
         with project_store(data_dir) as store:
             result = import_roster(store, tenant, path, id_field=id_field, dry_run=dry_run)

@@ -193,20 +193,16 @@ def teams_from_roster(
     """Seed teams (ids class-<sourcedId> or school-<sourcedId>) from a OneRoster set, read with
     the OneRoster importer; a team of the same id is replaced. Members are educator ids: import
     the educators with `pdrec roster import` (same --id-field) for them to be ranked."""
+    from pipelines.cli_roster import check_roster_args
     from pipelines.serve import project_store
-    from recommender.standards.oneroster import ID_FIELDS, roster_educators
+    from recommender.standards.oneroster import roster_educators
     from recommender.standards.oneroster_files import read_roster
     from recommender.standards.roster_teams import KINDS, roster_teams
 
     if by not in KINDS:
         console.print(f"[red]--by {by!r}: expected one of {', '.join(KINDS)}[/red]")
         raise typer.Exit(2)
-    if id_field not in ID_FIELDS:
-        console.print(f"[red]--id-field {id_field!r}: expected one of {', '.join(ID_FIELDS)}[/red]")
-        raise typer.Exit(2)
-    if not roster.exists():
-        console.print(f"[red]ROSTER {str(roster)!r} does not exist[/red]")
-        raise typer.Exit(2)
+    check_roster_args(id_field, roster, "ROSTER")
     try:
         files = read_roster(roster)
     except ValueError as exc:
