@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,9 @@ from recommender.ranking import (
 )
 from recommender.serving import estimate_mastery
 
-__all__ = ["PartitionResult", "Scorer", "make_scorer", "partition_names", "score_file",
-           "score_folder_dask", "score_folder_local", "score_partition"]
+__all__ = ["PartitionResult", "Progress", "Scorer", "explained_frame", "make_scorer",
+           "partition_names", "peak_rss_mb", "run_on_dask", "score_file", "score_folder_dask",
+           "score_folder_local", "score_partition"]
 
 MASTERY_OUT = ("educator_id", "competency_id", "p_mastery", "p_bound", "n_evidence")
 """Columns of the mastery files (the estimator's answer the ranker reads)."""
@@ -100,14 +102,16 @@ def _contexts(educators: pd.DataFrame, completions: pd.DataFrame) -> dict[str, E
             for e, g in zip(ids, goals.to_numpy(object), strict=True)}
 
 
-def _explained(scorer: Scorer, mastery: pd.DataFrame, contexts: dict[str, EducatorContext]
-               ) -> pd.DataFrame:
-    """Every educator's explained top-k (one :func:`rank_activities` call each)."""
+def explained_frame(graph: nx.DiGraph, catalog: Catalog,
+                    tables: Iterable[tuple[str, pd.DataFrame]],
+                    contexts: Mapping[str, EducatorContext], *, request: RankingRequest,
+                    index: RankingIndex, model_version: str | None) -> pd.DataFrame:
+    """Every educator's explained top-k, one :func:`rank_activities` call each (the API's
+    explained path) on ``(educator_id, mastery table)`` pairs; the explanation as JSON."""
     rows = []
-    for e, table in mastery.groupby("educator_id", sort=False):
-        ranked = rank_activities(scorer.graph, scorer.catalog, table.drop(columns="educator_id"),
-                                 context=contexts[e], request=scorer.request, index=scorer.index,
-                                 model_version=scorer.model_version)
+    for e, table in tables:
+        ranked = rank_activities(graph, catalog, table, context=contexts[e], request=request,
+                                 index=index, model_version=model_version)
         rows.extend((e, i + 1, r.activity_id, r.score, r.reason,
                      orjson.dumps(r.explanation).decode()) for i, r in enumerate(ranked))
     return pd.DataFrame(rows, columns=["educator_id", "rank", "activity_id", "score", "reason",
@@ -140,7 +144,11 @@ def score_partition(scorer: Scorer, evidence: pd.DataFrame, completions: pd.Data
     mastery = mastery.loc[:, list(MASTERY_OUT)]
     contexts = _contexts(educators, mine)
     if scorer.explain:
-        recs = _explained(scorer, mastery, contexts)
+        tables = ((e, t.drop(columns="educator_id"))
+                  for e, t in mastery.groupby("educator_id", sort=False))
+        recs = explained_frame(scorer.graph, scorer.catalog, tables, contexts,
+                               request=scorer.request, index=scorer.index,
+                               model_version=scorer.model_version)
     else:
         recs = rank_batch(scorer.graph, scorer.catalog, mastery, contexts=contexts,
                           request=scorer.request, index=scorer.index)
@@ -175,9 +183,13 @@ def score_file(scorer: Scorer, root, name: str, out) -> PartitionResult:
     for sub, frame in (("mastery", mastery), ("recommendations", recs)):
         (out / sub).mkdir(parents=True, exist_ok=True)
         frame.to_parquet(out / sub / f"{name}.parquet", index=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return PartitionResult(name, len(frames["educators"]), len(recs), rejected,
-                           time.perf_counter() - t0, peak)
+                           time.perf_counter() - t0, peak_rss_mb())
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 Progress = Callable[[PartitionResult, int, int], None]
@@ -204,17 +216,29 @@ def score_folder_dask(scorer: Scorer, root, out, client, *, progress: Progress |
     and ``out`` must be paths every worker can read and write (a shared file system on a real
     cluster).
     """
-    from dask.distributed import as_completed
-
     names = partition_names(root)
     shared = client.scatter(scorer, broadcast=True)
     root, out = str(Path(root).resolve()), str(Path(out).resolve())
-    futures = [client.submit(score_file, shared, root, n, out, key=f"score-{n}", pure=False)
-               for n in names]
+    return run_on_dask(client, score_file, shared, [(n, (root, n, out)) for n in names],
+                       progress=progress)
+
+
+def run_on_dask(client, func: Callable[..., PartitionResult], shared,
+                tasks: Sequence[tuple[str, tuple]], *, progress: Progress | None = None
+                ) -> list[PartitionResult]:
+    """``func(shared, *args)`` for every ``(name, args)`` of ``tasks``, one task each.
+
+    ``shared`` is what every task is scored with, already scattered; results come back as they
+    complete (the progress callback sees them in that order) and are returned in task order.
+    """
+    from dask.distributed import as_completed
+
+    futures = [client.submit(func, shared, *args, key=f"score-{name}-{uuid.uuid4().hex[:8]}",
+                             pure=False) for name, args in tasks]
     done: dict[str, PartitionResult] = {}
     for i, fut in enumerate(as_completed(futures), start=1):
         result = fut.result()
         done[result.name] = result
         if progress:
-            progress(result, i, len(names))
-    return [done[n] for n in names]
+            progress(result, i, len(tasks))
+    return [done[name] for name, _ in tasks]
