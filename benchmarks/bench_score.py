@@ -23,6 +23,14 @@ no registry; 100 trees): :class:`~recommender.estimate.MasteryEstimator` asks th
 each educator's prior as of that educator's first completion, all educators in one feature
 build with per-educator as-of times and one predict (until issue #16 item 3: one build per
 distinct time, about one per educator), and the on-paper figures are printed for it too.
+
+The store path (``pdrec score --from-store``, :mod:`pipelines.score_store`) is measured on the
+first ``STORE_EDUCATORS`` educators of the first partition, loaded into a SQLite store as the API
+stores them (profiles, goals, validated evidence, completions as feedback): educators per second
+in this process (median of 3 runs, partitions of 500, evidence filter, explained top-5) reading
+the store and writing parquet, and also writing the stored mastery (``--to-store``), against the
+parquet path on the same educators in the same run. ``python benchmarks/bench_score.py store
+[educators]`` runs that part alone.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from timing import median_time  # benchmarks/timing.py (scripts run from this folder)
 
 from pipelines.score import make_scorer, score_folder_dask, score_folder_local, score_partition
 from recommender.catalog import default_catalog
@@ -47,6 +56,8 @@ MONTHS = 12
 STATES = (("1 million", 1_000_000), ("US, 3.7 million", 3_700_000))
 WORKERS_ON_PAPER = (2, 8, 32, 128, 512)
 MODEL_EDUCATORS = 1000
+STORE_EDUCATORS = 1000
+STORE_PARTITION = 500
 
 
 def _predictor(graph, catalog):
@@ -120,6 +131,7 @@ def main(educators: int = 20_000, chunk: int = 5000) -> None:
             seconds, results = _on_cluster(scorer, root, Path(tmp) / f"dask{workers}", workers)
             rows.append(_row(f"LocalCluster, {workers} worker(s)", seconds, results))
         model_s = _model_cost(graph, catalog, root / "educators" / f"{summary.chunks[0]}.parquet")
+        store_path(min(STORE_EDUCATORS, educators), root)
     table = pd.DataFrame(rows).set_index("run")
     print(f"\npdrec score: {educators:,} educators, partitions of {chunk:,}, evidence filter "
           "(--no-model) + explained top-5 (peak memory: each worker process's ru_maxrss)")
@@ -141,5 +153,85 @@ def main(educators: int = 20_000, chunk: int = 5000) -> None:
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
+def _fill_store(url: str, frames: dict[str, pd.DataFrame], graph) -> None:
+    """Tenant ``bench`` stored as the API stores it: educators, validated evidence, feedback."""
+    from recommender.evidence import proficient_threshold, validate_evidence
+    from recommender.store import open_store
+
+    store = open_store(url)
+    try:
+        store.ensure_tenant("bench")
+        edu = frames["educators"]
+        profile_cols = [c for c in edu.columns if c not in ("educator_id", "goals")]
+        for row in edu.to_dict("records"):  # setup: one write per educator, as the API does
+            store.put_educator("bench", row["educator_id"],
+                               goals=[g for g in str(row.get("goals") or "").split("|") if g],
+                               profile={c: row[c] for c in profile_cols})
+        valid = validate_evidence(frames["evidence"], competencies=list(graph),
+                                  proficient_at=proficient_threshold(graph.graph["scale"])).valid
+        store.ingest_evidence("bench", valid)
+        done = frames["completions"]
+        store.add_feedback("bench", [
+            {"educator_id": e, "activity_id": a, "event": "completed", "at": t.to_pydatetime()}
+            for e, a, t in zip(done["educator_id"], done["activity_id"], done["completed_at"],
+                               strict=True)])
+    finally:
+        store.dispose()
+
+
+def store_path(educators: int = STORE_EDUCATORS, root: Path | None = None) -> None:
+    """Educators per second of the store path against the parquet path, same educators."""
+    from pipelines.score_store import make_job, score_store_local, store_partitions
+    from recommender.store import open_store
+
+    graph = default_framework("educator")
+    catalog = default_catalog(graph)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if root is None:
+            root = tmp / "workforce"
+            write_workforce(graph, catalog, root, educators=educators, months=MONTHS,
+                            chunk_size=educators, seed=0)
+        name = sorted(p.stem for p in (root / "educators").glob("*.parquet"))[0]
+        frames = {sub: pd.read_parquet(root / sub / f"{name}.parquet")
+                  for sub in ("educators", "evidence", "completions")}
+        ids = frames["educators"]["educator_id"].head(educators)
+        frames = {sub: f[f["educator_id"].isin(ids)] for sub, f in frames.items()}
+        mini = tmp / "mini"
+        for sub, frame in frames.items():
+            (mini / sub).mkdir(parents=True)
+            frame.to_parquet(mini / sub / "part.parquet", index=False)
+        url = f"sqlite:///{tmp / 'pdrec.db'}"
+        t0 = time.perf_counter()
+        _fill_store(url, frames, graph)
+        load_s = time.perf_counter() - t0
+        store = open_store(url, run_migrations=False)
+        parts = store_partitions(store, "bench", STORE_PARTITION)
+        store.dispose()
+        scorer = make_scorer(graph, catalog, as_of=AS_OF, k=5, explain=True)
+        n = len(ids)
+        runs = {
+            "parquet -> parquet (reference)":
+                lambda: score_folder_local(scorer, mini, tmp / "p"),
+            "store -> parquet": lambda: score_store_local(
+                make_job(url, "bench", as_of=AS_OF, out=tmp / "s"), parts),
+            "store -> parquet + store (--to-store)": lambda: score_store_local(
+                make_job(url, "bench", as_of=AS_OF, out=tmp / "t", to_store=True), parts),
+        }
+        rows = [{"run": label, "median_s": (sec := median_time(fn, runs=3)[0]),
+                 "educators_per_s": n / sec} for label, fn in runs.items()]
+    table = pd.DataFrame(rows).set_index("run")
+    print(f"\npdrec score --from-store: {n:,} educators ({len(parts)} partitions of "
+          f"{STORE_PARTITION}), evidence filter + explained top-5, in this process, median of 3 "
+          f"(loading them into SQLite took {load_s:.1f} s)")
+    print(table.round(2).to_string())
+    ref = table["median_s"].iloc[0]
+    for label in table.index[1:]:
+        print(f"ratio {label} / parquet path (time): {table.at[label, 'median_s'] / ref:.2f}")
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    if sys.argv[1:2] == ["store"]:
+        store_path(*(int(a) for a in sys.argv[2:3]))
+    else:
+        main(*(int(a) for a in sys.argv[1:3]))
