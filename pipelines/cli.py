@@ -476,11 +476,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    reuse_port: Annotated[bool, typer.Option(
+        "--reuse-port/--shared-socket",
+        help="With several workers: one SO_REUSEPORT listening socket per worker, so the kernel "
+             "spreads new connections over them (default), or one socket they all share.")] = True,
 ) -> None:
     """Run the HTTP API (uvicorn): store migrated on start, champion model loaded if any."""
     from pipelines.serve import serve as run
 
-    run(data_dir, host=host, port=port, workers=workers)
+    run(data_dir, host=host, port=port, workers=workers, reuse_port=reuse_port)
 
 
 # Command modules register themselves on ``app`` when imported.
