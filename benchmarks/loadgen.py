@@ -95,6 +95,28 @@ def wrk_load(base_url: str, paths: Sequence[str], *, seconds: int = 10, connecti
     }
 
 
+_STARTED = "Application startup complete."
+"""What uvicorn logs once per worker when that worker's app has started."""
+
+
+def connections_by_pid(port: int) -> dict[int, int]:
+    """Accepted TCP connections on ``port`` per process, among this process's descendants.
+
+    Says how a server started from here (:func:`served_api`) spread its clients over its
+    workers; a descendant with none is left out. Needs psutil.
+    """
+    import psutil
+
+    counts: dict[int, int] = {}
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            n = sum(1 for c in proc.net_connections("tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+            if n:
+                counts[proc.pid] = n
+    return counts
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -104,16 +126,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_api(data_dir: Path, *, workers: int = 2, env: Mapping[str, str] | None = None,
-               start_timeout: float = 120.0) -> Iterator[str]:
+               start_timeout: float = 120.0, args: Sequence[str] = ()) -> Iterator[str]:
     """Serve the API with ``pdrec serve`` in a subprocess; yield its base URL; stop it after.
 
-    The server's output goes to ``data_dir/serve.log``, which the error names when it fails
-    to become healthy.
+    Yields once every worker has started (its "Application startup complete." in the log), not
+    when the first one answers: connections opened before a worker listens all go to the others
+    and stay there, which would skew a benchmark. ``args`` are more ``pdrec serve`` options
+    (``["--shared-socket"]``). The server's output goes to ``data_dir/serve.log``, which the
+    error names when it fails to become healthy.
     """
     port = free_port()
     log_path = Path(data_dir) / "serve.log"
     cmd = [sys.executable, "-m", "pipelines.cli", "serve", "--data-dir", str(data_dir),
-           "--port", str(port), "--workers", str(workers)]
+           "--port", str(port), "--workers", str(workers), *args]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, **(env or {})})
@@ -124,7 +149,8 @@ def served_api(data_dir: Path, *, workers: int = 2, env: Mapping[str, str] | Non
             if proc.poll() is not None:
                 raise RuntimeError(f"`pdrec serve` exited with {proc.returncode}; see {log_path}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if (httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+                        and log_path.read_text().count(_STARTED) >= workers):
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"API not ready after {start_timeout:.0f} s; see {log_path}")
