@@ -102,7 +102,7 @@ def score(
     when = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz="UTC")
     run = dict(workers=workers, scheduler=scheduler, single_process=single_process)
     if from_store:
-        _check_store_args(input, tenant, out, to_store)
+        _check_store_args(input, tenant, out, to_store, as_of)
         results, where = _score_store(tenant, out, to_store, partition_size, k, when, explain,
                                       model, framework, catalog, data_dir, run)
     else:
@@ -119,12 +119,15 @@ def score(
 
 
 def _check_store_args(input: Path | None, tenant: str | None, out: Path | None,
-                      to_store: bool) -> None:
-    """Exit 2 naming the option when --from-store is combined wrongly."""
+                      to_store: bool, as_of: str | None) -> None:
+    """Exit 2 naming the option when --from-store is combined wrongly. ``--to-store`` scores
+    as of now: the API serves the stored rows from now on, as if computed at this moment."""
     problem = ("--input: give either --input or --from-store, not both" if input is not None
                else "--tenant: required with --from-store" if not tenant
                else "--out or --to-store: say where the results go" if out is None
-               and not to_store else None)
+               and not to_store
+               else f"--as-of {as_of!r}: --to-store writes what the API serves now; omit "
+                    "--as-of (or drop --to-store)" if to_store and as_of else None)
     if problem:
         console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2)

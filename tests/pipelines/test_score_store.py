@@ -206,7 +206,7 @@ def test_cli_scores_a_tenant_of_the_store_and_names_a_bad_tenant(store_dir, tmp_
     monkeypatch.delenv("DATABASE_URL", raising=False)
     runner = CliRunner()
     base = ["score", "--from-store", "--data-dir", str(store_dir), "--no-model", "--no-explain",
-            "--as-of", AS_OF.isoformat(), "--single-process", "--partition-size", "5"]
+            "--single-process", "--partition-size", "5"]
     scored = runner.invoke(app, [*base, "--tenant", TENANT, "--out", str(tmp_path / "out"),
                                  "--to-store"])
     assert scored.exit_code == 0, scored.output
@@ -223,7 +223,9 @@ def test_cli_scores_a_tenant_of_the_store_and_names_a_bad_tenant(store_dir, tmp_
     assert bad.exit_code == 2 and "--tenant" in bad.output and "'nobody'" in bad.output
     for args, option in ((["--out", str(tmp_path / "x")], "--tenant"),
                          (["--tenant", TENANT], "--out or --to-store"),
-                         (["--tenant", TENANT, "--input", str(tmp_path)], "--input")):
+                         (["--tenant", TENANT, "--input", str(tmp_path)], "--input"),
+                         (["--tenant", TENANT, "--to-store", "--as-of", "2025-01-01"],
+                          "--as-of '2025-01-01'")):
         wrong = runner.invoke(app, [*base, *args])
         assert wrong.exit_code == 2 and option in wrong.output, wrong.output
     alone = runner.invoke(app, ["score", "--to-store", "--input", str(tmp_path), "--out",
