@@ -58,7 +58,7 @@ class Metrics:
                                          "Educators whose stored mastery was recomputed",
                                          ["trigger"], registry=r)
         self.answer_cache = Counter("pdrec_answer_cache_total",
-                                    "Recommendation answers looked up in the per-process cache",
+                                    "Recommendation answers looked up (kept: hit; computed: miss)",
                                     ["result"], registry=r)
 
     def set_model(self, name: str, version: str | None, fallback: bool) -> None:

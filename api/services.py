@@ -15,9 +15,10 @@ dependencies in :mod:`api.deps`. It holds:
   arrives and recomputed on read when it is stale (written at an older ``data_version`` of the
   educator, or by another model than the one served now; this is also how a model reload is
   handled: old rows are recomputed lazily, educator by educator, on their next read);
-- an :class:`AnswerCache`: ranked answers keyed by the educator's ``data_version`` and the
-  model, so a repeated read costs one educator lookup and no ranking (a change of the evidence
-  policy or of an educator's consent bumps ``data_version``: :mod:`recommender.store.consents`);
+- an :class:`~api.answers.AnswerService`: ranked answers kept in the store for every worker,
+  valid for the educator's ``data_version`` and the model, computed after each mastery refresh,
+  so a read costs one point read and no ranking (a change of the evidence policy or of an
+  educator's consent bumps ``data_version``: :mod:`recommender.store.consents`);
 - the :class:`~api.audit.AuditLog` (the recommendation log, written behind the request).
 """
 
@@ -26,125 +27,45 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
-from cachetools import TTLCache
 
+from api.answers import AnswerService, RefreshAndAnswer
 from api.audit import AuditLog
 from api.content import ContentService
 from api.key_cache import KeyCache
 from api.limits import FailureThrottle
 from api.metrics import Metrics
+from api.model_state import MASTERY_FORMAT, Loader, ModelState, TenantLoader
 from api.refresh import MasteryRefresher
 from api.settings import Settings
 from recommender.clock import DEFAULT_CLOCK, EvidenceClock, with_clock
 from recommender.estimate import MasteryEstimator
 from recommender.exploration import ExplorationPolicy
+from recommender.firewall import EvidenceFirewall
 from recommender.graph.framework import read_mapping
 from recommender.ranking import EducatorContext, RankingIndex, prepare
 from recommender.serving import (
-    EVIDENCE_FILTER,
     completions_from_feedback,
     estimate_mastery,
     evidence_influence,
     feedback_context,
+    mastery_frame,
     profiles_frame,
 )
 from recommender.store import EducatorRecord, MasteryCell, Store, StoredMastery
 from recommender.tenant_content import TenantContent, default_content
 
-__all__ = ["Loader", "TenantLoader", "ModelState", "ModelService", "MasteryService", "AnswerCache",
-           "Services"]
+__all__ = ["MASTERY_FORMAT", "Loader", "TenantLoader", "ModelState", "ModelService",
+           "MasteryService", "Services"]
 
 log = logging.getLogger("pdrec.api")
-
-
-MASTERY_FORMAT = "m3"
-"""What a stored mastery cell means: ``m3`` is the level with a lower bound that decides
-"mastered", read through the raters' severity (the prior and every rated record; 2026-12-01).
-Rows of an older format (``m2``: the same without rater ids reaching the estimator; none: the
-level read one sd below the mean) are recomputed on their next read."""
-
-
-@dataclass(frozen=True)
-class ModelState:
-    """What is served: a predictor (None: the evidence filter alone), its version, learned
-    gains, rater severity and the parameters its training run logged, all of one model version
-    (the loader reads them together; :func:`pipelines.app.champion_loader`).
-
-    ``index`` is the ranking index of these gains (:func:`recommender.ranking.prepare`) and
-    ``estimator`` the mastery estimator of this predictor, gains and severity
-    (:class:`recommender.estimate.MasteryEstimator`); the :class:`ModelService` builds both when
-    it installs a state without them.
-    """
-
-    predictor: object | None = None
-    name: str = EVIDENCE_FILTER
-    version: str | None = None
-    gains: pd.DataFrame | None = None
-    severity: pd.DataFrame | None = None  # recommender.raters.SEVERITY_COLUMNS
-    run_id: str | None = None  # the training run of this version
-    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    reason: str | None = None  # why the evidence filter alone is served, when it is
-    scope: str = "default"  # "tenant": the tenant's own champion (``none`` when no model)
-    # the short model card (api.schemas.ModelCard), read by the loader; None: none logged
-    card: dict | None = field(default=None, repr=False, compare=False)
-    index: RankingIndex | None = field(default=None, repr=False, compare=False)
-    estimator: MasteryEstimator | None = field(default=None, repr=False, compare=False)
-    # the tenant content this state is adapted to (api.content.ContentService.serve); None:
-    # not adapted yet (the default content's index and estimator)
-    content: TenantContent | None = field(default=None, repr=False, compare=False)
-    note: str | None = None  # why the graph rule answers though a model is served
-    # where the loader read the model: "registry" (MLflow) or "bundle" (a directory,
-    # PDREC_MODEL_DIR: pipelines.model_bundle); None when the loader does not say
-    source: str | None = None
-
-    @property
-    def fallback(self) -> bool:
-        return self.predictor is None
-
-    @property
-    def key(self) -> str:
-        """Identifies the estimator in stored mastery rows: the model, and the format of the
-        estimate (:data:`MASTERY_FORMAT`), so rows computed with another meaning are stale."""
-        model = EVIDENCE_FILTER if self.predictor is None else f"{self.name}:{self.version}"
-        own = self.content is not None and not self.content.default
-        return f"{model}@{MASTERY_FORMAT}" + (f"/{self.content.tag}" if own else "")
-
-    def info(self) -> dict:
-        """The ``model`` field of every response; ``scope`` says whose champion it is: the
-        tenant's own, the ``default`` one, or ``none`` (the evidence filter); ``card`` what it
-        was trained on (None for the evidence filter or a model logged without a card);
-        ``content`` the framework and catalog versions the answer used; ``note`` why the graph
-        rule answers when a model is served (a tenant framework it was not trained on);
-        ``source`` where the model was read from (the registry or a bundle directory)."""
-        return {"name": self.name, "version": self.version, "fallback": self.fallback,
-                "scope": "none" if self.fallback else self.scope,
-                "source": None if self.fallback else self.source,
-                "card": None if self.fallback else self.card, "note": self.note,
-                "content": None if self.content is None else self.content.info()}
-
-
-Loader = Callable[[], ModelState]
-"""Returns the state to serve; called at start and by every reload. The app is handed one
-(:func:`api.app.create_app`): ``pdrec serve`` passes the MLflow champion's
-(:func:`pipelines.app.champion_loader`), so this package never imports MLflow or the
-pipelines."""
-
-TenantLoader = Callable[[str], "ModelState | None"]
-"""Returns a tenant's own champion, or None when the tenant is served the default one
-(:func:`pipelines.app.tenant_champion_loader`: the ``champion-<tenant>`` alias)."""
 
 
 class ModelService:
@@ -266,13 +187,6 @@ class ModelService:
             self.metrics.set_model(s.name, s.version, s.fallback)
 
 
-def _table_frame(table: dict[str, MasteryCell]) -> pd.DataFrame:
-    ids = list(table)
-    values = np.array(list(table.values()), dtype=float).reshape(len(ids), 3)
-    return pd.DataFrame({"p_mastery": values[:, 0], "n_evidence": values[:, 1].astype(np.int64),
-                         "p_bound": values[:, 2]}, index=pd.Index(ids, name="competency_id"))
-
-
 class MasteryService:
     """Stored mastery: computed on write, recomputed on read when stale."""
 
@@ -310,7 +224,8 @@ class MasteryService:
     def refresh(self, tenant_id: str, educator_ids: Iterable[str], *,
                 records: dict[str, EducatorRecord] | None = None,
                 state: ModelState | None = None, trigger: str = "write",
-                now: pd.Timestamp | None = None) -> dict[str, StoredMastery]:
+                now: pd.Timestamp | None = None,
+                firewall: EvidenceFirewall | None = None) -> dict[str, StoredMastery]:
         """Recompute and store the mastery of these educators (one batch) as of ``now`` (the
         request's time; None, for a write or background refresh: the clock now), return it.
 
@@ -325,7 +240,8 @@ class MasteryService:
         ids = [e for e in ids if e in records]
         if not ids:
             return {}
-        evidence, completions, educators = self.inputs(tenant_id, records, ids, state)
+        evidence, completions, educators = self.inputs(tenant_id, records, ids, state,
+                                                       firewall=firewall)
         # the clock is read after the educators' data_version: a clock set meanwhile bumped it
         long = estimate_mastery(self.estimator(tenant_id, state), evidence, ids, as_of=now,
                                 completions=completions, educators=educators)
@@ -377,15 +293,18 @@ class MasteryService:
                                   completions=completions, educators=educators)
 
     def inputs(self, tenant_id: str, records: Mapping[str, EducatorRecord], ids: list[str],
-                state: ModelState) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+               state: ModelState, firewall: EvidenceFirewall | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         """The estimator's inputs for these educators: stored evidence, completions, and the
         profiles when the model reads them. Under a tenant's own framework, evidence on a
         replaced competency counts for its successor and evidence on a retired one is left out
         (:meth:`recommender.tenant_content.TenantContent.usable`; the store keeps it), and so is
         evidence the evidence firewall excludes (the tenant's policy, the educators' withdrawn
-        consent: :mod:`recommender.firewall`; stored, never used)."""
-        evidence = self.store.firewall(tenant_id, ids).used(
-            self.store.evidence_frame(tenant_id, ids))
+        consent: :mod:`recommender.firewall`; stored, never used). ``firewall``: the one the
+        caller read for (at least) these educators after their ``data_version``; None: read it
+        here."""
+        firewall = firewall or self.store.firewall(tenant_id, ids)
+        evidence = firewall.used(self.store.evidence_frame(tenant_id, ids))
         if state.content is not None and not state.content.default:
             evidence = state.content.usable(evidence)
         completions = completions_from_feedback(self.store.feedback_frame(tenant_id, ids))
@@ -394,10 +313,10 @@ class MasteryService:
         return evidence, completions, educators
 
     def get(self, tenant_id: str, records: dict[str, EducatorRecord],
-            state: ModelState | None = None, now: pd.Timestamp | None = None
-            ) -> dict[str, StoredMastery]:
+            state: ModelState | None = None, now: pd.Timestamp | None = None,
+            firewall: EvidenceFirewall | None = None) -> dict[str, StoredMastery]:
         """Current mastery of these (existing) educators: stored when fresh, else recomputed
-        as of ``now`` (:meth:`refresh`)."""
+        as of ``now`` (:meth:`refresh`; ``firewall``: as :meth:`inputs` takes it)."""
         state = state or self.resolve(tenant_id)
         stored = self.store.get_mastery(tenant_id, records)
         stale = [e for e, rec in records.items()
@@ -406,53 +325,14 @@ class MasteryService:
         if stale:
             stored.update(self.refresh(tenant_id, stale,
                                        records={e: records[e] for e in stale}, state=state,
-                                       trigger="read", now=now))
+                                       trigger="read", now=now, firewall=firewall))
         return stored
 
     @staticmethod
     def frame(entry: StoredMastery) -> pd.DataFrame:
         """A mastery table for the ranker: indexed by competency, ``p_mastery, n_evidence,
         p_bound``."""
-        return _table_frame(entry.table)
-
-
-class AnswerCache:
-    """Ranked answers of this process: a bounded TTL + LRU map (``cachetools``) behind a lock.
-
-    The caller's key must hold everything the answer depends on that can change: the tenant and
-    educator, the educator's ``data_version`` (bumped by every write of their evidence,
-    feedback, profile or goals, in whichever process it happens) and creation time, the served
-    model (its key and load time) and the normalized query. A write therefore changes the key
-    of the next read, so a cached answer is never served after a write; the TTL only bounds
-    changes that come from the passing of time (a decline older than ``PDREC_DECLINE_DAYS``, a
-    repeatable activity's cool-down ending).
-    ``maxsize=0`` turns the cache off.
-    """
-
-    def __init__(self, maxsize: int, ttl: float, metrics: Metrics | None = None):
-        self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=time.monotonic)
-                                        if maxsize > 0 else None)
-        self._lock = threading.Lock()
-        self.metrics = metrics
-
-    def get(self, key: Hashable) -> Any | None:
-        if self._items is None:
-            return None
-        with self._lock:
-            value = self._items.get(key)
-        if self.metrics is not None:
-            self.metrics.answer_cache.labels("miss" if value is None else "hit").inc()
-        return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        if self._items is not None:
-            with self._lock:
-                self._items[key] = value
-
-    def clear(self) -> None:
-        if self._items is not None:
-            with self._lock:
-                self._items.clear()
+        return mastery_frame(entry.table)
 
 
 @functools.lru_cache(maxsize=8)
@@ -499,10 +379,12 @@ class Services:
             estimator_builder=_estimator)
         self.mastery = MasteryService(store, self.models, self.metrics)
         self.mastery.resolve = lambda tenant: self.serve(tenant, self.content.for_tenant(tenant))
-        self.refresher = (MasteryRefresher(self.mastery)
+        self.refresher = (MasteryRefresher(RefreshAndAnswer(self))
                           if settings.mastery_refresh == "background" else None)
-        self.answers = AnswerCache(settings.answer_cache_size, settings.answer_cache_ttl,
-                                   self.metrics)
+        # ranked answers: stored for every worker, computed after each refresh (api.answers)
+        self.answers = AnswerService(self, stored=settings.stored_answers,
+                                     cache_size=settings.answer_cache_size,
+                                     ttl=settings.answer_cache_ttl, metrics=self.metrics)
         self.audit = AuditLog(store, flush_seconds=settings.audit_flush_seconds,
                               max_pending=settings.audit_max_pending)
         # the draw of the shown order and its propensities (api.exploring)
@@ -541,7 +423,7 @@ class Services:
             self.refresher.enqueue(tenant_id, educator_ids)
         elif self.settings.mastery_refresh == "on_write":
             try:
-                self.mastery.refresh(tenant_id, educator_ids, trigger="write", now=now)
+                RefreshAndAnswer(self).refresh(tenant_id, educator_ids, trigger="write", now=now)
             except Exception:  # noqa: BLE001 - the data is stored; the next read recomputes
                 log.exception("mastery refresh after a write failed; it will run on read")
 

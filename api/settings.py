@@ -30,10 +30,14 @@ variable                              meaning (default)
                                       the request) or ``on_read`` (only mark it stale); a read always
                                       recomputes stale mastery itself (``background``)
 ``PDREC_DECLINE_DAYS``                a declined activity is not proposed again for this long (``90``)
-``PDREC_ANSWER_CACHE_SIZE``           ranked answers kept per process, keyed by the educator's
-                                      ``data_version`` and the model (``4096``; 0: off)
-``PDREC_ANSWER_CACHE_TTL``            seconds a cached answer lives at most (``300``): bounds how late a
-                                      time-based change (a decline ageing out) shows
+``PDREC_STORED_ANSWERS``              ranked answers to queries without ``available`` kept in the store,
+                                      read by every worker, and the default query's computed after
+                                      each mastery refresh (``true``; see :mod:`api.answers`)
+``PDREC_ANSWER_CACHE_SIZE``           ranked answers to queries with ``available`` kept per process,
+                                      keyed by the educator's ``data_version`` and the model
+                                      (``4096``; 0: off)
+``PDREC_ANSWER_CACHE_TTL``            seconds a stored or cached answer lives at most (``300``): bounds
+                                      how late a time-based change (a decline ageing out) shows
 ``PDREC_AUDIT_FLUSH_SECONDS``         the recommendation log is written behind the request, in one
                                       transaction per this many seconds (``0.5``; 0: in the request)
 ``PDREC_AUDIT_MAX_PENDING``           log rows held unwritten at most; beyond, requests write (``50000``)
@@ -85,6 +89,7 @@ class Settings(BaseSettings):
     key_cache_ttl: float = Field(default=5.0, ge=0)
     mastery_refresh: Literal["background", "on_write", "on_read"] = "background"
     decline_days: float = Field(default=90.0, ge=0)
+    stored_answers: bool = True
     answer_cache_size: int = Field(default=4096, ge=0)
     answer_cache_ttl: float = Field(default=300.0, gt=0)
     audit_flush_seconds: float = Field(default=0.5, ge=0, le=60)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from recommender.estimate import MasteryEstimator
@@ -37,6 +38,7 @@ __all__ = [
     "feedback_context",
     "completions_from_feedback",
     "evidence_influence",
+    "mastery_frame",
     "profiles_frame",
     "readable_rows",
 ]
@@ -261,3 +263,17 @@ def profiles_frame(profiles: Mapping[str, Mapping]) -> pd.DataFrame:
             for e, p in profiles.items()]
     cols = ["educator_id", "years_experience", "role", "subject", "grade_band"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def mastery_frame(table: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """A stored mastery table (``{competency_id: (p_mastery, n_evidence, p_bound)}``,
+    :class:`recommender.store.MasteryCell` values) as the ranker reads it: indexed by
+    competency, columns ``p_mastery, n_evidence, p_bound``.
+
+    >>> mastery_frame({"C1": (0.8, 3, 0.6)}).loc["C1", "n_evidence"]
+    np.int64(3)
+    """
+    ids = list(table)
+    values = np.array(list(table.values()), dtype=float).reshape(len(ids), 3)
+    return pd.DataFrame({"p_mastery": values[:, 0], "n_evidence": values[:, 1].astype(np.int64),
+                         "p_bound": values[:, 2]}, index=pd.Index(ids, name="competency_id"))

@@ -1,11 +1,13 @@
 """Next activities for an educator (one or many), and pathways to goals.
 
-Read path: the key (cached), the educator row, then the ranked answer from the per-process
-:class:`~api.services.AnswerCache` when this educator was ranked at the same ``data_version``,
-by the same model, for the same query; else their stored mastery (recomputed only when stale),
-their feedback (the context) and the ranker (with the model's prebuilt ranking index). Every
-answer, cached or not, gets its own ``request_id`` and its rows in the recommendation log (the
-audit trail: to whom, which activities, which model), written behind the request in batches by
+Read path (:mod:`api.answers`): the key (cached), then one point read of the educator's
+``data_version`` joined with their answer to this query computed at that version, by this model
+(kept in the store, where every worker reads it; the default query's answer is computed when
+the educator's data changes, so it is usually there); only on a miss their stored mastery
+(recomputed only when stale), their feedback (the context) and the ranker (with the model's
+prebuilt ranking index), the answer then kept for the next reads. Every answer, kept or not,
+gets its own ``request_id`` and its rows in the recommendation log (the audit trail: to whom,
+which activities, which model), written behind the request in batches by
 :class:`~api.audit.AuditLog`.
 
 With ``explain=true`` every item's explanation cites, per target competency, the educator's own
@@ -14,19 +16,18 @@ estimator's belief: :func:`recommender.serving.evidence_influence`), and what th
 on in words (:func:`recommender.explain.cite_recommendations`): one read of the educator's
 evidence (their newest 500 records, with each record's own scale), one of the estimator's inputs
 (a filter run for one educator; the model prior is cached; its completions serve the
-contributions too) per educator per request, only when the answer is not cached
-(the cached answer already holds the citations; the cache key holds ``data_version``).
+contributions too) per educator, only when the answer is computed.
 
 The evidence firewall (docs/firewall.md): evidence the tenant's policy or the educator's
-withdrawn consent excludes feeds nothing (:meth:`api.services.MasteryService.inputs`) and is
-never cited; an explanation cites only sources the caller's role may read (the cache key holds
-the role's reader when explaining). Every log row names the policy version and consent state
-the answer ran under (``evidence_policy``, :meth:`recommender.firewall.EvidenceFirewall.label`).
+withdrawn consent excludes feeds nothing (:meth:`api.services.MasteryService.inputs`, read once
+per answer and passed along) and is never cited; an explanation cites only sources the caller's
+role may read (the answer's key holds the role's reader when explaining). Every log row names
+the policy version and consent state the answer ran under (``evidence_policy``,
+:meth:`recommender.firewall.EvidenceFirewall.label`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -36,6 +37,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.answers import AnswerQuery, item, only_available, ranked_with_citations
 from api.auth import Principal, Reader
 from api.deps import ContentDep, Now, ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
@@ -60,12 +62,10 @@ from api.schemas import (
 from api.schemas.common import AddressableId
 from api.schemas.recommendations import MAX_AVAILABLE
 from api.services import MasteryService, ModelState, Services
-from recommender.explain import Recommendation, cite_recommendations
-from recommender.firewall import EvidenceFirewall, reader_of
+from recommender.firewall import reader_of
 from recommender.pathway import plan_pathway
-from recommender.ranking import EducatorContext, RankingRequest, rank_activities, rank_batch
-from recommender.store import EducatorRecord
-from recommender.store.coach import evidence_records
+from recommender.ranking import RankingRequest, rank_batch
+from recommender.store.answers import StoredAnswer
 
 router = APIRouter(tags=["recommendations"])
 
@@ -85,68 +85,17 @@ def _log(services: Services, who: Principal, request_id: str, kind: str, state: 
         for e, r, a, s, p, rr in rows])
 
 
-def _shown(services: Services, request_id: str, educator_id: str, items,
+def _shown(services: Services, request_id: str, educator_id: str, items: bytes | list[dict],
            ranked: list[tuple[int, str, float, bool]]):
     """The items in the order drawn for this request (:mod:`api.exploring`) and their log rows;
-    ``items`` is the cached serialized list when not exploring (shown as it is)."""
+    ``items`` serialized (a kept answer) are shown as they are when not exploring."""
     shown = draw_shown(services.exploration, services.settings.explore_seed, request_id,
                        educator_id, ranked)
     if services.exploration.mode != "off":
-        items = reorder_items(items, shown)
+        items = reorder_items(orjson.loads(items) if isinstance(items, bytes) else items, shown)
+    elif isinstance(items, bytes):
+        items = orjson.Fragment(items)
     return items, [(educator_id, *row) for row in shown]
-
-
-_CITED_EVIDENCE_LIMIT = 500
-"""How many of an educator's newest records an explanation may cite from."""
-
-
-def _ranked_with_citations(services: Services, tenant_id: str, record: EducatorRecord, entry,
-                           context: EducatorContext, state: ModelState,
-                           request: RankingRequest, explain: bool, firewall: EvidenceFirewall,
-                           role: str) -> list[Recommendation]:
-    """One educator's ranked activities; with ``explain``, each target cites the educator's
-    evidence, most influential on the served estimate first, and says what its estimate rests
-    on (the newest records with their scales, and the estimator's inputs, read once, for the
-    influence and the completions). Records the ``firewall`` excludes are never cited, nor
-    records of sources the caller's ``role`` may not read."""
-    educator_id = record.educator_id
-    mastery = {c: x.p for c, x in entry.table.items()}
-    content = state.content
-    ranked = rank_activities(content.graph, content.catalog, MasteryService.frame(entry),
-                             context=context,
-                             request=request, index=state.index, model_version=state.version)
-    if not explain or not ranked:
-        return ranked
-    rows = evidence_records(services.store, tenant_id, educator_id, limit=_CITED_EVIDENCE_LIMIT)
-    evidence = pd.DataFrame(rows, columns=["evidence_id", "competency_id", "source", "score",
-                                           "scale_min", "scale_max", "proficient",
-                                           "observed_at", "rater_id"]).assign(
-        educator_id=educator_id)
-    citable = firewall.mask(evidence) & evidence["source"].isin(
-        firewall.policy.readable(role)).to_numpy(bool)
-    evidence = evidence[citable].reset_index(drop=True)
-    # the estimator's inputs once: its completions are the ones the contributions word
-    inputs = services.mastery.inputs(tenant_id, {educator_id: record}, [educator_id], state)
-    completions = inputs[1]
-    moved = services.mastery.influence(tenant_id, record, state, inputs=inputs, now=context.now)
-    influence = pd.Series(moved.reindex(evidence["evidence_id"]).to_numpy(float),
-                          index=evidence.index)
-    return cite_recommendations(ranked, evidence, educator_id, graph=content.graph,
-                                mastery=mastery, completions=completions,
-                                catalog=content.catalog, influence=influence)
-
-
-def _item(rank: int, rec, explain: bool) -> dict:
-    return {"rank": rank, "activity_id": rec.activity_id, "title": rec.title,
-            "format": rec.format, "hours": float(rec.hours), "score": float(rec.score),
-            "reason": rec.reason, "pinned": bool(rec.pinned),
-            "explanation": rec.explanation if explain else None}
-
-
-def _only_available(context: EducatorContext, available: frozenset[str] | None
-                    ) -> EducatorContext:
-    """``context`` limited to the activities the caller says are available (None: all)."""
-    return context if available is None else dataclasses.replace(context, available=available)
 
 
 @router.get("/v1/educators/{educator_id}/recommendations", response_model=RecommendationsOut,
@@ -174,68 +123,34 @@ async def get_recommendations(
         description="The activities the educator can take now (repeatable); omitted: all",
         max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
-    request = RankingRequest(k=k, max_hours=max_hours)
     # formats in the catalog's vocabulary: kept to through the context's available set
     only = offered(content, available, formats)
     unknown_activities(content, "available", available)
     # a tenant whose champion is not loaded yet is loaded in a worker thread, once
     state = (services.known(who.tenant_id, content)
              or await run_in_threadpool(services.serve, who.tenant_id, content))
-    query = (state.key, state.loaded_at, request.k, request.max_hours, explain,
-             None if only is None else tuple(sorted(only)),
-             reader_of(who.role) if explain else None)
-    # Async, so a cached answer costs no thread hop: the point read of the educator's version
-    # takes tens of microseconds; a miss (store reads, ranking) runs in a worker thread.
-    version = services.store.educator_version(who.tenant_id, educator_id)
-    # the key holds everything the answer depends on that can change (see AnswerCache)
-    answer = (services.answers.get((who.tenant_id, educator_id, *version, *query))
-              if version is not None else None)
+    query = AnswerQuery.of(k, max_hours, explain, only, who.role)
+    # Async, so a kept answer costs no thread hop: one point read of the educator's version
+    # and the answer computed at it; a miss (store reads, ranking) runs in a worker thread.
+    version, answer = services.answers.lookup(who.tenant_id, educator_id, query, state)
     if answer is None:
-        answer = await run_in_threadpool(_rank_fresh, services, who.tenant_id, educator_id,
-                                         version, query, state, request, explain, only, now,
-                                         who.role)
-    items_json, ranked, label = answer
+        answer = await run_in_threadpool(_fresh, services, who.tenant_id, educator_id, query,
+                                         state, now, version)
     request_id = new_request_id()
-    items_json, rows = _shown(services, request_id, educator_id, items_json, list(ranked))
-    _log(services, who, request_id, "recommend", state, rows, now, {educator_id: label})
+    items, rows = _shown(services, request_id, educator_id, answer.items_json,
+                         list(answer.shown))
+    _log(services, who, request_id, "recommend", state, rows, now,
+         {educator_id: answer.label})
     return json_response({"educator_id": educator_id, "request_id": request_id,
-                          "model": state.info(), "items": items_json})
+                          "model": state.info(), "items": items})
 
 
-def _rank_fresh(services: Services, tenant_id: str, educator_id: str, version, query,
-                state: ModelState, request: RankingRequest, explain: bool,
-                available: frozenset[str] | None, now: pd.Timestamp, role: str):
-    """Rank from the store as of ``now`` (404 if the educator is not the tenant's) and cache
-    the answer."""
+def _fresh(services: Services, tenant_id: str, educator_id: str, query: AnswerQuery,
+           state: ModelState, now: pd.Timestamp, version) -> StoredAnswer:
+    """The answer computed from the store as of ``now`` (404 if the educator is not the
+    tenant's), kept for the next reads."""
     rec = educator_or_404(services, tenant_id, educator_id)
-    answer = _rank_one(services, tenant_id, rec, state, request, explain, available, now, role)
-    if version is not None and version[0] == rec.data_version:
-        services.answers.put((tenant_id, educator_id, *version, *query), answer)
-    return answer
-
-
-def _rank_one(services: Services, tenant_id: str, rec, state: ModelState,
-              request: RankingRequest, explain: bool, available: frozenset[str] | None,
-              now: pd.Timestamp, role: str) -> tuple[orjson.Fragment | tuple[dict, ...],
-                                                     tuple[tuple[int, str, float, bool], ...],
-                                                     str]:
-    """One educator's ranked items, serialized once (kept as dicts when exploring: each
-    request shows its own order), ``(rank, activity_id, score, pinned)`` rows, and the evidence
-    policy label the answer ran under (read after the mastery)."""
-    e = rec.educator_id
-    entry = services.mastery.get(tenant_id, {e: rec}, state, now=now)[e]
-    firewall = services.store.firewall(tenant_id, [e])
-    context = _only_available(services.contexts(tenant_id, {e: rec}, now,
-                                                state.content.graph)[e], available)
-    ranked = _ranked_with_citations(services, tenant_id, rec, entry, context, state, request,
-                                    explain, firewall, role)
-    items = [_item(i + 1, r, explain) for i, r in enumerate(ranked)]
-    shown = tuple((i + 1, r.activity_id, float(r.score), bool(r.pinned))
-                  for i, r in enumerate(ranked))
-    if services.exploration.mode != "off":
-        return tuple(items), shown, firewall.label(e)
-    return (orjson.Fragment(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=str)),
-            shown, firewall.label(e))
+    return services.answers.compute(tenant_id, rec, query, state, now, version)
 
 
 @router.post("/v1/recommendations:batch", response_model=BatchRecommendationsOut,
@@ -277,19 +192,20 @@ def post_batch(
     request_id = new_request_id()
     labels: dict[str, str] = {}
     if found:
-        entries = services.mastery.get(who.tenant_id, records, state, now=now)
         firewall = services.store.firewall(who.tenant_id, found)
+        entries = services.mastery.get(who.tenant_id, records, state, now=now,
+                                       firewall=firewall)
         labels = {e: firewall.label(e) for e in found}
-        contexts = {e: _only_available(c, only)
+        contexts = {e: only_available(c, only)
                     for e, c in services.contexts(who.tenant_id, records, now,
                                                   content.graph).items()}
         if explain:  # ranked one by one (rank_batch gives the same order and scores)
             for e in found:
-                ranked = _ranked_with_citations(services, who.tenant_id, records[e], entries[e],
-                                                contexts[e], state, request, True, firewall,
-                                                who.role)
+                ranked = ranked_with_citations(services, who.tenant_id, records[e], entries[e],
+                                               contexts[e], state, request, True, firewall,
+                                               reader_of(who.role))
                 items, rows = _shown(services, request_id, e,
-                                     [_item(i + 1, r, True) for i, r in enumerate(ranked)],
+                                     [item(i + 1, r, True) for i, r in enumerate(ranked)],
                                      [(i + 1, r.activity_id, float(r.score), bool(r.pinned))
                                       for i, r in enumerate(ranked)])
                 results.append({"educator_id": e, "items": items})
@@ -377,9 +293,11 @@ def get_pathway(
     if bad:
         raise unknown_competencies(content, [("goal" if goal else "goals", g) for g in bad])
     state = services.serve(who.tenant_id, content)
-    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now)[educator_id]
-    label = services.store.firewall(who.tenant_id, [educator_id]).label(educator_id)
-    context = _only_available(services.contexts(who.tenant_id, {educator_id: rec},
+    firewall = services.store.firewall(who.tenant_id, [educator_id])
+    entry = services.mastery.get(who.tenant_id, {educator_id: rec}, state, now=now,
+                                 firewall=firewall)[educator_id]
+    label = firewall.label(educator_id)
+    context = only_available(services.contexts(who.tenant_id, {educator_id: rec},
                                                 now, content.graph)[educator_id],
                               only)
     plan = plan_pathway(content.graph, content.catalog, MasteryService.frame(entry), goals,

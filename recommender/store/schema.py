@@ -26,6 +26,7 @@ __all__ = [
     "tenant_content",
     "teams",
     "consent_events",
+    "served_answers",
     "CONTENT_KINDS",
     "ROLES",
     "FEEDBACK_EVENTS",
@@ -215,4 +216,20 @@ consent_events = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("by", sa.String(200), nullable=False, server_default=""),
     sa.Index("ix_consent_events_educator", "tenant_id", "educator_id"),
+)
+
+served_answers = sa.Table(
+    # ranked answers as served, computed when an educator's data changes (migration 0008): one
+    # row per (educator, query key); valid while the educator's data_version and created stamp
+    # are the ones it was computed at (api.answers)
+    "served_answers", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("educator_id", sa.String(128), primary_key=True),
+    sa.Column("query_key", sa.String(40), primary_key=True),  # the model and the query, hashed
+    sa.Column("data_version", sa.BigInteger, nullable=False),
+    sa.Column("educator_created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("computed_us", sa.BigInteger, nullable=False),  # microseconds since the epoch
+    sa.Column("label", sa.String(64), nullable=False),  # the evidence policy it ran under
+    sa.Column("items_json", sa.LargeBinary, nullable=False),  # the response's items, serialized
+    sa.Column("shown_json", sa.LargeBinary, nullable=False),  # [[rank, activity, score, pinned]]
 )

@@ -13,6 +13,7 @@ and consent events (:mod:`~recommender.store.consents`).
 
 from __future__ import annotations
 
+from recommender.store.answers import AnswerStore
 from recommender.store.audit import AuditStore
 from recommender.store.consents import ConsentStore
 from recommender.store.content import ContentStore
@@ -29,7 +30,7 @@ __all__ = ["Store", "open_store"]
 
 
 class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore, AuditStore,
-            TenantSettingsStore, ContentStore, TeamStore, ConsentStore):
+            TenantSettingsStore, ContentStore, TeamStore, ConsentStore, AnswerStore):
     """Tenant-scoped persistence over one SQLAlchemy engine (share one per process).
 
     Every method that reads or writes a tenant's rows takes the tenant first and every query

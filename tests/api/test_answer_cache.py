@@ -1,13 +1,19 @@
-"""The per-process answer cache: a repeated read is served from it, and any write (through the API
-or straight into the store, as another worker or the CLI would) changes the next answer."""
+"""Kept answers (api.answers): a repeated read is served from the store (or, for queries naming
+``available``, the per-process cache), every worker reads what another computed, the default
+query's answer is computed when the educator's data changes, and any write (through the API or
+straight into the store, as another worker or the CLI would) changes the next answer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import orjson
+import pandas as pd
 import pytest
 
-from tests.api.conftest import record
+from api.answers import DEFAULT_QUERY, AnswerQuery
+from tests.api.conftest import record, running_api
 
 PATH = "/v1/educators/T1/recommendations"
 
@@ -25,10 +31,16 @@ def _ids(body) -> list[str]:
     return [i["activity_id"] for i in body["items"]]
 
 
-def _uncached(api, **params) -> dict:
-    """The answer computed afresh (cache emptied first)."""
-    api.services.answers.clear()
-    return api.get(PATH, params=params).json()
+def _uncached(api, k=5, explain=False) -> dict:
+    """The answer computed afresh from the store, kept nowhere."""
+    services = api.services
+    content = services.content.for_tenant("acme")
+    state = services.serve("acme", content)
+    rec = services.store.get_educator("acme", "T1")
+    answer = services.answers.compute("acme", rec, AnswerQuery.of(k, None, explain, None,
+                                                                  "platform"),
+                                      state, pd.Timestamp.now(tz="UTC"))
+    return {"items": orjson.loads(answer.items_json)}
 
 
 @pytest.fixture
@@ -97,25 +109,14 @@ def test_a_write_changes_the_next_answer(seeded, write):
         rows = [record(20 + d, score=4, day=d) for d in range(2, 9)]
         valid = validate_evidence(rows, competencies=list(graph)).valid
         api.services.store.ingest_evidence("acme", valid)
-    before = _cache(api)
-    after = api.get(PATH).json()
-    assert _cache(api)["miss"] == before["miss"] + 1  # never the cached answer
+    after = api.get(PATH).json()  # computed after the write (ahead of the read, or by it)
     assert after["items"] == _uncached(api)["items"]
     if write in ("feedback", "store_feedback"):
         assert top not in _ids(after)
 
 
-def test_a_model_reload_changes_the_key(seeded):
-    api = seeded
-    api.get(PATH)
-    before = _cache(api)
-    api.services.models.serve_fallback("test: reloaded")  # a new state, loaded now
-    api.get(PATH)
-    assert _cache(api)["miss"] == before["miss"] + 1
-
-
 def test_the_cache_can_be_switched_off(make_api):
-    with make_api(answer_cache_size=0) as api:
+    with make_api(answer_cache_size=0, stored_answers=False) as api:
         api.put("/v1/educators/T1", json={})
         first, second = (api.get(PATH).json() for _ in range(2))
         assert first["items"] == second["items"]
@@ -126,3 +127,86 @@ def test_unknown_educator_is_still_404(api):
     r = api.get("/v1/educators/NOPE/recommendations")
     assert r.status_code == 404 and r.json()["error"]["details"][0]["field"] == "educator_id"
     assert api.get("/v1/educators/T1/recommendations", who="other").status_code == 404
+
+
+def _state(api):
+    services = api.services
+    return services.serve("acme", services.content.for_tenant("acme"))
+
+
+def test_the_key_names_the_model_by_what_it_is_not_by_when_a_worker_loaded_it(seeded):
+    api = seeded
+    state = _state(api)
+    key = DEFAULT_QUERY.key(state)
+    assert DEFAULT_QUERY.key(replace(state, loaded_at=datetime(2020, 1, 1, tzinfo=UTC))) == key
+    assert DEFAULT_QUERY.key(replace(state, name="lightgbm", version="7")) != key
+    assert AnswerQuery(k=3).key(state) != key
+    assert AnswerQuery.of(5, None, True, None, "coach").key(state) != AnswerQuery.of(
+        5, None, True, None, "admin").key(state)  # explanations cite what the role may read
+
+
+def test_another_worker_reads_the_answer_one_computed(seeded, tmp_path):
+    api = seeded
+    first = api.get(PATH, params={"k": 3}).json()
+    url = api.services.settings.store_url()
+    with running_api(tmp_path / "worker2", url) as other:  # a second process on the same store
+        before = _cache(other)
+        again = other.get(PATH, params={"k": 3}).json()
+        assert _cache(other)["hit"] == before["hit"] + 1
+        assert again["items"] == first["items"] and again["request_id"] != first["request_id"]
+
+
+def test_the_default_answer_is_computed_when_the_data_changes(make_api):
+    with make_api(mastery_refresh="on_write") as api:
+        api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+        r = api.post("/v1/evidence", json={"records": [record(1, score=2)]})
+        assert r.json()["accepted"] == 1
+        store, state = api.services.store, _state(api)
+        version, kept = store.read_answer("acme", "T1", DEFAULT_QUERY.key(state))
+        assert kept is not None and version[0] == store.get_educator("acme", "T1").data_version
+        before = _cache(api)
+        body = api.get(PATH).json()  # no parameters: the default query
+        assert _cache(api)["hit"] == before["hit"] + 1
+        assert body["items"] == orjson.loads(kept.items_json) == _uncached(api)["items"]
+        api.services.audit.flush()
+        log = store.recommendation_log("acme", "T1")
+        assert log[log["request_id"] == body["request_id"]]["activity_id"].tolist() == _ids(body)
+
+
+def test_an_educators_older_answers_are_deleted_when_a_new_one_is_kept(seeded):
+    import sqlalchemy as sa
+
+    api = seeded
+    api.get(PATH, params={"k": 3})
+    api.get(PATH, params={"k": 4})
+    api.post("/v1/evidence", json={"records": [record(30, score=4, day=3)]})
+    api.get(PATH, params={"k": 3})
+    api.services.refresher.wait_idle(30)
+    version = api.services.store.get_educator("acme", "T1").data_version
+    with api.services.store.engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT data_version FROM served_answers "
+                                    "WHERE educator_id = 'T1'")).scalars().all()
+    assert kept and set(kept) == {version}
+
+
+def test_an_answer_older_than_the_ttl_is_computed_again(make_api):
+    with make_api(answer_cache_ttl=0.05) as api:
+        api.put("/v1/educators/T1", json={})
+        api.get(PATH, params={"k": 2})
+        import time
+
+        time.sleep(0.1)
+        before = _cache(api)
+        api.get(PATH, params={"k": 2})
+        assert _cache(api)["miss"] == before["miss"] + 1
+
+
+def test_queries_naming_available_stay_in_the_process(seeded):
+    api = seeded
+    acts = [i["activity_id"] for i in api.get(PATH, params={"k": 6}).json()["items"]][:3]
+    first = api.get(PATH, params={"available": acts}).json()
+    before = _cache(api)
+    second = api.get(PATH, params={"available": list(reversed(acts))}).json()
+    assert _cache(api)["hit"] == before["hit"] + 1 and second["items"] == first["items"]
+    key = AnswerQuery.of(5, None, False, frozenset(acts), "platform").key(_state(api))
+    assert api.services.store.read_answer("acme", "T1", key)[1] is None

@@ -19,10 +19,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.answers import AnswerQuery
 from api.auth import Principal
-from api.routers.recommendations import _rank_one, get_pathway
+from api.routers.recommendations import get_pathway
 from recommender.evidence.contract import SOURCES
-from recommender.ranking import RankingRequest
 
 NOW = pd.Timestamp("2025-04-01T00:00:00Z")
 GOAL = "COG.DATA_LIT"
@@ -46,13 +46,13 @@ def _answers(services, tenant: str, ids: list[str]) -> dict:
     out = {}
     for e in ids:
         rec = services.store.get_educator(tenant, e)
-        items, shown, _label = _rank_one(services, tenant, rec, state, RankingRequest(k=6),
-                                         True, None, NOW, "admin")
+        answer = services.answers.compute(tenant, rec, AnswerQuery.of(6, None, True, None, "admin"),
+                                          state, NOW)
         pathway = orjson.loads(get_pathway(who, services, content, NOW, educator_id=e, goal=None,
                                            formats=None, available=None).body)
         del pathway["request_id"]
-        out[e] = {"mastery": mastery[e].table, "items": orjson.loads(orjson.dumps(items)),
-                  "shown": shown, "pathway": pathway}
+        out[e] = {"mastery": mastery[e].table, "items": orjson.loads(answer.items_json),
+                  "shown": answer.shown, "pathway": pathway}
     return out
 
 
