@@ -15,7 +15,9 @@ construction, not by a second copy of its logic:
   as :mod:`pipelines.score` does for parquet input (same output columns).
 
 With ``to_store`` the stored mastery is written through :meth:`~recommender.store.Store.put_mastery`
-(inside ``refresh``), so the API's next read of these educators is a hit; without it the store
+(inside ``refresh``) with each educator's answer to the API's default recommendations query
+(:meth:`api.answers.AnswerService.precompute`), so the API's next read of these educators is a
+hit; without it the store
 is only read (a view of it drops the mastery write). With ``out`` the mastery and recommendations
 of each partition are written as ``mastery/<name>.parquet`` and ``recommendations/<name>.parquet``.
 
@@ -231,6 +233,8 @@ def score_store_partition(job: StoreJob, name: str, ids: Sequence[str]) -> Parti
     state = services.mastery.resolve(tenant)
     entries = services.mastery.refresh(tenant, found, records=records, state=state,
                                        trigger="batch", now=job.as_of)
+    if job.to_store:  # the API's default answer too, so each educator's next read is a hit
+        services.answers.precompute(tenant, entries, state)
     mastery = _long(entries, found)
     contexts = services.contexts(tenant, records, job.as_of, state.content.graph)
     request = RankingRequest(k=job.k)

@@ -177,6 +177,12 @@ def test_to_store_makes_the_apis_next_read_a_hit(store_dir, model):
         assert answer.status_code == 200, answer.text
         assert pd.Timestamp(answer.json()["computed_at"]) == AS_OF
         assert services.mastery.get(TENANT, records) == stored
+        # the default recommendations answer was stored too: the read computes nothing
+        hits = services.metrics.answer_cache.labels("hit")
+        before = hits._value.get()
+        body = api.get("/v1/educators/E000002/recommendations")
+        assert body.status_code == 200 and len(body.json()["items"]) > 0
+        assert hits._value.get() == before + 1
         assert refreshed == []
 
 
