@@ -39,7 +39,14 @@ from recommender.evidence import SOURCES
 from recommender.features import difficulty, domain, dose, educator, own, profile, sequence
 from recommender.features import graph as graph_family
 from recommender.features.asof import NS_PER_DAY, to_ns
+from recommender.features.chunks import (
+    DEFAULT_MAX_PAIRS,
+    check_max_pairs,
+    learner_chunks,
+    pairs_per_competency,
+)
 from recommender.features.context import Queries, Records, prepare
+from recommender.features.lookup import Lookup
 from recommender.features.parts import FeatureParts
 from recommender.graph.queries import depths
 
@@ -156,6 +163,7 @@ class FeatureBuilder:
         ev = self._check_evidence(evidence)
         self.profile_levels_ = profile.levels(educators)
         self._profile_dtypes = profile.dtypes(self.profile_levels_)
+        self.__dict__.pop("_profile_lookups", None)  # the lookups of the previous fit's levels
         self.difficulty_ = difficulty.learn(ev, self.competencies, self.difficulty_smoothing)
         return self
 
@@ -165,13 +173,28 @@ class FeatureBuilder:
         *,
         completions: pd.DataFrame | None = None,
         educators: pd.DataFrame | None = None,
+        max_pairs: int | None = DEFAULT_MAX_PAIRS,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """One row per evidence record, from strictly earlier evidence; returns ``(X, y)``.
 
-        Rows come in the evidence's (observed_at, evidence_id) order.
+        Rows come in the evidence's (observed_at, evidence_id) order. The frame is built over
+        chunks of whole learners of about ``max_pairs`` (record, ancestor-or-descendant) pairs
+        each (:mod:`.chunks`: memory bounded by the budget, not by records x chain length; the
+        same frame, value for value); ``None`` builds it in one go.
         """
+        max_pairs = check_max_pairs(max_pairs)
         ev = self._records(evidence)
-        X = self._build(Queries.for_records(ev), ev, completions, educators)
+        chunk = (np.zeros(len(ev), dtype=np.int64) if max_pairs is None or not len(ev) else
+                 learner_chunks(ev.educator_id, self._pairs[ev.c], max_pairs))
+        if not len(ev) or chunk.max() == 0:
+            X = self._build(Queries.for_records(ev), ev, completions, educators)
+        else:
+            rows = [np.flatnonzero(chunk == k) for k in np.unique(chunk)]
+            parts = [self._build(Queries.for_records(ev.take(r)), ev.take(r), completions,
+                                 educators) for r in rows]
+            at = np.empty(len(ev), dtype=np.int64)
+            at[np.concatenate(rows)] = np.arange(len(ev))
+            X = pd.concat(parts, ignore_index=True).take(at).reset_index(drop=True)
         X.insert(0, "evidence_id", ev.evidence_id)
         return X, ev.proficient.astype(np.int64)
 
@@ -238,6 +261,26 @@ class FeatureBuilder:
 
     # -- the one code path ---------------------------------------------------------------
     @functools.cached_property
+    def _pairs(self) -> np.ndarray:
+        """Per competency code, the (record, neighbour) pairs of a record on it (:mod:`.chunks`)."""
+        return pairs_per_competency(self._ancestor, self._descendant)
+
+    @functools.cached_property
+    def _competency_lookup(self) -> Lookup:
+        """Competency id -> code (built on first use, so builders pickled earlier get it)."""
+        return Lookup(self.competencies)
+
+    @functools.cached_property
+    def _activity_lookup(self) -> Lookup:
+        """Activity id -> its position in the catalog's target index."""
+        return Lookup(self._target_index.activities)
+
+    @functools.cached_property
+    def _profile_lookups(self) -> dict[str, Lookup]:
+        """Profile value -> category code, per categorical profile column (after fit)."""
+        return {col: Lookup(dtype.categories) for col, dtype in self._profile_dtypes.items()}
+
+    @functools.cached_property
     def _target_index(self) -> dose.TargetIndex:
         """The catalog's targets by activity (built on first use: a builder pickled before
         this attribute existed gets it too)."""
@@ -260,7 +303,7 @@ class FeatureBuilder:
         missing = [c for c in _EVIDENCE_REQUIRED if c not in evidence.columns]
         if missing:
             self._check_evidence(evidence)  # raises, naming them
-        records = Records.from_frame(evidence, self._competency_index)
+        records = Records.from_frame(evidence, self._competency_lookup)
         if (records.c < 0).any():
             self._check_evidence(evidence)  # raises, naming the unknown competencies
         return records
@@ -323,9 +366,11 @@ class FeatureBuilder:
             sequence_cols, context = sequence.columns(h, latest)
             cols.update(sequence_cols)
             codes.update({name: (c, self._competency_dtype) for name, c in context.items()})
-        cols.update(dose.columns(h, completions, self._target_index, len(self.competencies)))
+        cols.update(dose.columns(h, completions, self._target_index, self._activity_lookup,
+                                 len(self.competencies)))
         cols.update(difficulty.columns(self.difficulty_, q.c))
-        years, prof_codes = profile.codes(educators, self._profile_dtypes, q.educator_ids)
+        years, prof_codes = profile.codes(educators, self._profile_lookups, h.educators.to_numpy(),
+                                          h.q_e)
         return FeatureParts(
             q=q, bits=bits, length=length, numeric=cols, prof_years=years,
             codes=codes, prof_codes={f"prof_{col}": (c, self._profile_dtypes[col])

@@ -10,17 +10,20 @@ columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
 from recommender.evidence import SOURCES
 from recommender.features.asof import AsOf, take, to_ns
+from recommender.features.lookup import Lookup
 
-__all__ = ["SOURCE_INDEX", "History", "Queries", "Records", "object_index", "prepare"]
+__all__ = ["SOURCE_INDEX", "SOURCE_LOOKUP", "History", "Queries", "Records", "object_index",
+           "prepare"]
 
 SOURCE_INDEX = pd.Index(SOURCES, dtype=object)
+SOURCE_LOOKUP = Lookup(SOURCES)
 
 
 def object_index(values) -> pd.Index:
@@ -85,17 +88,22 @@ class Records:
     def __len__(self) -> int:
         return len(self.c)
 
+    def take(self, rows: np.ndarray) -> Records:
+        """The records at positions ``rows`` (ascending positions keep record order)."""
+        return Records(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
     @classmethod
-    def from_frame(cls, evidence: pd.DataFrame, competency_index: pd.Index) -> Records:
-        """The arrays of ``evidence`` (validated evidence), sorted into record order."""
+    def from_frame(cls, evidence: pd.DataFrame, competencies: Lookup) -> Records:
+        """The arrays of ``evidence`` (validated evidence), sorted into record order;
+        ``competencies`` gives each competency id its code."""
         ids = evidence["evidence_id"].to_numpy()
         t = to_ns(evidence["observed_at"])
         arrays = {
             "evidence_id": ids,
             "educator_id": evidence["educator_id"].to_numpy(dtype=object),
-            "c": competency_index.get_indexer(object_index(evidence["competency_id"])),
+            "c": competencies.positions(evidence["competency_id"]),
             "t": t,
-            "source": SOURCE_INDEX.get_indexer(object_index(evidence["source"])),
+            "source": SOURCE_LOOKUP.positions(evidence["source"]),
             "score": evidence["score_norm"].to_numpy(float),
             "proficient": evidence["proficient"].to_numpy(bool),
         }

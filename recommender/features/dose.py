@@ -22,7 +22,8 @@ import pandas as pd
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
 from recommender.features.asof import AsOf, gather, take, to_ns
-from recommender.features.context import History, object_index
+from recommender.features.context import History
+from recommender.features.lookup import Lookup
 
 __all__ = ["COMPLETION_COLUMNS", "TargetIndex", "activity_targets", "columns", "target_index"]
 
@@ -77,9 +78,10 @@ def target_index(targets: pd.DataFrame) -> TargetIndex:
 
 
 def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
-            n_competencies: int) -> dict[str, np.ndarray]:
-    """``dose_`` columns from ``completions`` (:data:`COMPLETION_COLUMNS`) and the
-    :func:`target_index` of the :func:`activity_targets`.
+            activities: Lookup, n_competencies: int) -> dict[str, np.ndarray]:
+    """``dose_`` columns from ``completions`` (:data:`COMPLETION_COLUMNS`), the
+    :func:`target_index` of the :func:`activity_targets` and a :class:`~.lookup.Lookup` of its
+    ``activities``.
 
     Each completion of an educator asked about becomes one dose per target of its activity, in
     completion order (then target order): the rows an inner join of completions with targets
@@ -87,8 +89,8 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
     """
     if completions is None or not len(completions) or not len(targets.c):
         return {name: np.zeros(h.n_queries) for name in _COLUMNS}
-    a = targets.activities.get_indexer(object_index(completions["activity_id"]))
-    e = h.educators.get_indexer(object_index(completions["educator_id"]))
+    a = activities.positions(completions["activity_id"])
+    e = Lookup(h.educators).positions(completions["educator_id"])
     done = np.flatnonzero((a >= 0) & (e >= 0))  # only the educators asked about
     counts = np.diff(targets.indptr)[a[done]]
     which = np.repeat(done, counts)  # the completion of each dose

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recommender.features.context import object_index
+from recommender.features.lookup import Lookup
 
 __all__ = ["CATEGORICALS", "codes", "dtypes", "levels"]
 
@@ -33,31 +33,34 @@ def dtypes(profile_levels: dict[str, list[str]]) -> dict[str, pd.CategoricalDtyp
             for col, values in profile_levels.items()}
 
 
-def codes(educators: pd.DataFrame | None, profile_dtypes: dict[str, pd.CategoricalDtype],
-          ids: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.ndarray,
+          of_query: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``prof_years_experience`` and the category codes (-1: missing) of each categorical
-    profile column, for each query's educator id in ``ids`` (the first profile row of an id
-    counts; unknown ids are missing)."""
-    n = len(ids)
+    profile column, per query whose educator is ``ids[of_query]``; ``lookups[col]`` gives a
+    value's category code (the first profile row of an id counts; unknown ids are missing).
+    Each distinct id is looked up once."""
+    n = len(of_query)
     if educators is None or not len(educators):
         rows = np.full(n, -1, dtype=np.int64)
         educators = pd.DataFrame(columns=["educator_id"])
     else:
-        who = object_index(educators["educator_id"])
-        first = np.arange(len(who)) if who.is_unique else np.flatnonzero(~who.duplicated())
-        at = (who if who.is_unique else who[first]).get_indexer(object_index(ids))
-        rows = np.where(at >= 0, first[at], -1)
+        rows = Lookup(educators["educator_id"]).positions(ids)[of_query]
     hit = rows >= 0
     years = np.full(n, np.nan)
     if "years_experience" in educators:
-        values = pd.to_numeric(educators["years_experience"], errors="coerce").to_numpy(float)
-        years[hit] = values[rows[hit]]
+        years[hit] = _numbers(educators["years_experience"])[rows[hit]]
     out = {}
     for col in CATEGORICALS:
-        categories = profile_dtypes[col].categories
         c = np.full(n, -1, dtype=np.int64)
-        if col in educators and len(categories):
-            own = categories.get_indexer(object_index(educators[col]))
-            c[hit] = own[rows[hit]]
+        if col in educators and len(lookups[col].keys):
+            c[hit] = lookups[col].positions(educators[col])[rows[hit]]
         out[col] = c
     return years, out
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A profile column as floats, NaN where missing or not a number."""
+    dtype = column.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(float)
