@@ -57,24 +57,47 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
             proficient_at: float) -> tuple[dict[str, np.ndarray], dict[str, Latest]]:
     """The neighbourhood aggregates and static structure columns, and the :class:`Latest` record
     on the direct prerequisites and dependents (read again by the ``_last_score`` and sequence
-    columns)."""
+    columns).
+
+    Every (query, neighbour) pair is one element, pairs in query order and, within a query, in
+    neighbour code order. In a grid of every competency (``h.q.block``) the pairs of all
+    educators share one layout, an (educator, pair) array whose neighbour's history is its own
+    query's: no per-pair search, and minima, counts and the latest record are reductions over
+    each competency's slice of pairs (:func:`_grid_reduce`); sums stay a ``bincount`` in pair
+    order, so both layouts add the same numbers in the same order.
+    """
     n_comp = len(depth)
     decay_mean = ratio(h.own_cum[:, 4], h.own_cum[:, 3])  # per own record, as its neighbours see it
     cols: dict[str, np.ndarray] = {}
     latest: dict[str, Latest] = {}
+    grid = h.q.block == n_comp
     for name, (indptr, indices) in neighbourhoods.items():
         counts = np.diff(indptr)[h.q.c]
-        qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each (query, neighbour)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        neighbour = indices[np.repeat(indptr[h.q.c], counts) + offsets]
-        if h.q.block == n_comp:  # a grid of every competency: the neighbour's own query
-            npos = h.pos[qi - h.q.c[qi] + neighbour]
+        if grid:  # (educator, pair): the pairs of one block, for each educator
+            n_e = h.n_queries // n_comp
+            block = np.arange(n_e)[:, None] * n_comp
+            qi = (block + np.repeat(np.arange(n_comp), np.diff(indptr))[None, :]).ravel()
+            npos = h.pos[(block + indices[None, :]).ravel()]
         else:
+            qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each pair
+            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            neighbour = indices[np.repeat(indptr[h.q.c], counts) + offsets]
             npos = h.own.index(h.q_e[qi] * n_comp + neighbour, h.q_r[qi])
-        cols.update(_aggregates(name, qi, counts, npos >= 0, gather(decay_mean, npos),
-                                proficient_at))
-        if name in ("prereq", "dep"):
-            latest[name] = _latest(h, qi, npos)
+        mastery = gather(decay_mean, npos)
+        if grid:
+            reduced = _grid_reduce(h, indptr, npos, mastery, proficient_at, name in ("prereq", "dep"))
+        else:
+            reduced = _pair_reduce(h, qi, npos, mastery, proficient_at, name in ("prereq", "dep"))
+        n_has, lowest, n_prof, last = reduced
+        total = np.bincount(qi, weights=np.where(npos >= 0, mastery, 0.0), minlength=h.n_queries)
+        cols.update({
+            f"graph_{name}_mastery": ratio(total, n_has),
+            f"graph_{name}_min": np.where(n_has > 0, lowest, np.nan),
+            f"graph_{name}_n_evidenced": n_has,
+            f"graph_{name}_share_proficient": ratio(n_prof, counts.astype(float)),
+        })
+        if last is not None:
+            latest[name] = last
     cols["graph_depth"] = depth[h.q.c]
     cols["graph_n_prereqs"] = np.diff(neighbourhoods["prereq"][0])[h.q.c].astype(float)
     cols["graph_n_dependents"] = np.diff(neighbourhoods["dep"][0])[h.q.c].astype(float)
@@ -86,24 +109,61 @@ def last_scores(latest: dict[str, Latest]) -> dict[str, np.ndarray]:
     return {f"graph_{name}_last_score": latest[name].score for name in ("prereq", "dep")}
 
 
-def _aggregates(name: str, qi: np.ndarray, counts: np.ndarray, has: np.ndarray,
-                mastery: np.ndarray, proficient_at: float) -> dict[str, np.ndarray]:
-    """Mean, min, count and share proficient of the ``mastery`` of the neighbours that ``has``
-    evidence, where ``qi`` names the query of each (query, neighbour) pair and ``counts`` the
-    neighbours per query."""
-    n_q = len(counts)
-    n_has = np.bincount(qi, weights=has, minlength=n_q).astype(float)
-    total = np.bincount(qi, weights=np.where(has, mastery, 0.0), minlength=n_q).astype(float)
+Reduced = tuple[np.ndarray, np.ndarray, np.ndarray, "Latest | None"]
+"""Per query: neighbours with evidence, their lowest mastery (inf: none), how many are
+proficient, and the latest record on one (when asked)."""
+
+
+def _proficient(has: np.ndarray, mastery: np.ndarray, proficient_at: float) -> np.ndarray:
+    return has & (np.nan_to_num(mastery) >= proficient_at - ROUNDING)
+
+
+def _pair_reduce(h: History, qi: np.ndarray, npos: np.ndarray, mastery: np.ndarray,
+                 proficient_at: float, with_latest: bool) -> Reduced:
+    """:data:`Reduced` of pairs whose query is ``qi``, in any query order."""
+    n_q = h.n_queries
+    has = npos >= 0
     lowest = np.full(n_q, np.inf)
     np.minimum.at(lowest, qi[has], mastery[has])
-    n_prof = np.bincount(qi, weights=has & (np.nan_to_num(mastery) >= proficient_at - ROUNDING),
-                         minlength=n_q).astype(float)
-    return {
-        f"graph_{name}_mastery": ratio(total, n_has),
-        f"graph_{name}_min": np.where(n_has > 0, lowest, np.nan),
-        f"graph_{name}_n_evidenced": n_has,
-        f"graph_{name}_share_proficient": ratio(n_prof, counts.astype(float)),
-    }
+    return (np.bincount(qi, weights=has, minlength=n_q).astype(float), lowest,
+            np.bincount(qi, weights=_proficient(has, mastery, proficient_at),
+                        minlength=n_q).astype(float),
+            _latest(h, qi, npos) if with_latest else None)
+
+
+def _grid_reduce(h: History, indptr: np.ndarray, npos: np.ndarray, mastery: np.ndarray,
+                 proficient_at: float, with_latest: bool) -> Reduced:
+    """:data:`Reduced` of a grid's pairs, ``npos`` and ``mastery`` flattened from (educator,
+    pair) arrays whose pairs are the competencies' slices ``indptr`` (none of them summed in
+    floating point: counts, minima and maxima do not depend on the order)."""
+    n_comp = len(indptr) - 1
+    n_e = h.n_queries // n_comp
+    npos, mastery = npos.reshape(n_e, -1), mastery.reshape(n_e, -1)
+    seg = np.flatnonzero(np.diff(indptr))  # competencies with neighbours
+    has = npos >= 0
+
+    def per_query(ufunc, values, empty):
+        out = np.full((n_e, n_comp), empty, dtype=values.dtype)
+        if len(seg):
+            out[:, seg] = ufunc.reduceat(values, indptr[seg], axis=1)
+        return out
+
+    n_has = per_query(np.add, has.astype(float), 0.0)
+    lowest = per_query(np.minimum, np.where(has, mastery, np.inf), np.inf)
+    n_prof = per_query(np.add, _proficient(has, mastery, proficient_at).astype(float), 0.0)
+    last = None
+    if with_latest:
+        # the latest neighbour record: the highest time rank, ties to the later pair
+        rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
+        top = per_query(np.maximum, rank, -1)
+        pair_comp = np.repeat(np.arange(n_comp), np.diff(indptr))
+        at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
+        pair = per_query(np.maximum, at_top, -1)
+        e, c = np.nonzero(top >= 0)
+        score = np.full((n_e, n_comp), np.nan)
+        score[e, c] = h.own_score[npos[e, pair[e, c]]]
+        last = Latest(score.ravel(), top.ravel())
+    return n_has.ravel(), lowest.ravel(), n_prof.ravel(), last
 
 
 def _latest(h: History, qi: np.ndarray, npos: np.ndarray) -> Latest:

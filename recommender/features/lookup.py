@@ -4,10 +4,10 @@ Every serving build turns strings into codes (competency and source of each reco
 of each completion, profile levels, educator ids). ``pandas.Index.get_indexer`` hashes, which
 scales, but each call first needs an object Index of the values, and building one costs more
 than the rest of the lookup for one educator's few rows (tens of microseconds each, about a
-dozen lookups per build). :class:`Lookup` sorts its keys once; a call with few values that are
-all strings is then one ``searchsorted`` and one comparison (no Index built), and any other
-call (many values, missing or non-string values) takes the hashing path. Both give the same
-positions.
+dozen lookups per build). :class:`Lookup` sorts its keys once; few values that are all strings
+are then one ``searchsorted`` and one comparison (no Index built); few values of other kinds
+(missing, not strings) are hashed; many values are factorized first and only the distinct ones
+looked up. All give the same positions.
 """
 
 from __future__ import annotations
@@ -72,15 +72,29 @@ class Lookup:
         return index[first], first
 
     def positions(self, values) -> np.ndarray:
-        """Per value, the position of its first equal key, or -1 (int64)."""
-        values = as_objects(values)
-        n = len(self.keys)
-        if n == 0:
+        """Per value, the position of its first equal key, or -1 (int64).
+
+        Many values are factorized first (in C, and on the Arrow array itself for a string
+        column) and only their distinct values looked up: a column of a few dozen competency
+        ids repeated over a million records costs one factorization, not a million hashes of
+        Python strings.
+        """
+        if len(self.keys) == 0:
             return np.full(len(values), -1, dtype=np.int64)
+        if len(values) > SMALL:
+            codes, distinct = pd.factorize(values if isinstance(values, (pd.Series, pd.Index))
+                                           else as_objects(values))
+            found = np.r_[self._positions(as_objects(distinct)), -1]  # code -1 (missing): -1
+            return found[codes]
+        return self._positions(as_objects(values))
+
+    def _positions(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`positions` of an object array: a search of the sorted keys when the values are
+        few strings, hashing otherwise."""
         if len(values) <= SMALL and _strings(values) and self._sorted is not None:
             keys, order = self._sorted
-            at = np.minimum(np.searchsorted(keys, values), n - 1)
+            at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
             return np.where(keys[at] == values, order[at], -1).astype(np.int64)
         index, first = self._hashed
         at = index.get_indexer(pd.Index(values, dtype=object))
-        return np.where(at >= 0, first[np.maximum(at, 0)], -1).astype(np.int64)
+        return np.r_[first, -1][at].astype(np.int64)  # at -1 (not found): -1

@@ -8,9 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recommender.catalog import default_catalog
 from recommender.errors import InvalidEvidenceError
+from recommender.evidence import validate_evidence
 from recommender.features import FeatureBuilder, lookup
 from recommender.features.lookup import Lookup
+from recommender.graph import default_framework
+from recommender.simulate import generate
 
 from .test_features import CATALOG, GRAPH, T0, completions, evidence_sets, make_evidence
 
@@ -91,15 +95,16 @@ def test_unknown_competencies_and_columns_raise_the_same_errors_on_both_paths():
 @given(st.lists(st.sampled_from(["a", "b", "ab", "", "é", "B"]), max_size=8),
        st.lists(st.one_of(st.sampled_from(["a", "b", "ab", "", "é", "zz"]), st.none(),
                           st.just(np.nan), st.integers(0, 2)), max_size=12),
-       st.booleans())
-def test_a_lookup_finds_each_values_first_key_as_hashing_does(keys, values, hashing):
-    """The search path (few string values) and the hashing path give pandas' answer: the
-    first position of an equal key, -1 for anything else (missing, other types)."""
+       st.sampled_from([lookup.SMALL, 2, -1]))
+def test_a_lookup_finds_each_values_first_key_as_hashing_does(keys, values, small):
+    """Every path (a search for few string values, hashing, factorizing many values first)
+    gives pandas' answer: the first position of an equal key, -1 for anything else (missing,
+    other types)."""
     table = pd.Index(keys, dtype=object)
     first = {k: i for i, k in reversed(list(enumerate(keys)))}
     expected = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
     old = lookup.SMALL
-    lookup.SMALL = -1 if hashing else old
+    lookup.SMALL = small
     try:
         got = Lookup(keys).positions(pd.Series(values, dtype=object))
         as_str = Lookup(table).positions(pd.Series([v for v in values if isinstance(v, str)],
@@ -128,3 +133,23 @@ def test_max_pairs_must_be_a_positive_int_or_none(bad):
     ev = make_evidence([("e1", "a", 0, 1.0)])
     with pytest.raises(ValueError, match="max_pairs must be a positive number of pairs"):
         FeatureBuilder(GRAPH).fit(ev).training_frame(ev, max_pairs=bad)
+
+
+def test_a_grid_of_the_educator_framework_equals_the_same_rows_built_in_another_order():
+    """The grid layout of graph features (every competency of each educator) against the
+    per-pair path, on a framework whose competencies have many ancestors and descendants."""
+    graph = default_framework("educator")
+    catalog = default_catalog(graph)
+    data = generate(graph, catalog, n_educators=15, months=3, random_state=5)
+    ev = validate_evidence(data.evidence, competencies=list(graph),
+                           now=pd.Timestamp("2100-01-01", tz="UTC")).valid
+    b = FeatureBuilder(graph, catalog=catalog).fit(ev, educators=data.educators)
+    ids = [*data.educators["educator_id"], "nobody"]
+    kw = {"as_of": ev["observed_at"].quantile(0.6), "educator_ids": ids,
+          "completions": data.completions, "educators": data.educators}
+    grid = b.serving_frame(ev, **kw)
+    backwards = b.serving_frame(ev, competencies=b.competencies[::-1], **kw)
+    n = len(b.competencies)
+    flip = (np.arange(len(grid)) // n) * n + (n - 1 - np.arange(len(grid)) % n)
+    pd.testing.assert_frame_equal(grid, backwards.iloc[flip].reset_index(drop=True),
+                                  check_exact=True)
