@@ -60,7 +60,6 @@ def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.nd
 
 def _numbers(column: pd.Series) -> np.ndarray:
     """A profile column as floats, NaN where missing or not a number."""
-    dtype = column.dtype
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return column.to_numpy(dtype=float, na_value=np.nan)
-    return pd.to_numeric(column, errors="coerce").to_numpy(float)
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":  # NumPy numbers
+        return column.to_numpy(dtype=float)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
