@@ -11,9 +11,10 @@ out, a cool-down ending). So:
   is one point read, the educator's version joined with the answer computed at that version
   (:meth:`AnswerService.lookup`), plus the response; a miss computes and stores the answer.
 - **Computed when data changes**: after the mastery refresh behind a write
-  (:class:`RefreshAndAnswer`, run by :class:`api.refresh.MasteryRefresher` or in the request with
-  ``PDREC_MASTERY_REFRESH=on_write``), the default query's answer (:data:`DEFAULT_QUERY`) of the
-  refreshed educators is computed and stored in one batch, so the next read is already a hit.
+  (:class:`RefreshAndAnswer`, run by :class:`api.refresh.MasteryRefresher` once no refresh is
+  queued, or in the request with ``PDREC_MASTERY_REFRESH=on_write``), the default query's answer
+  (:data:`DEFAULT_QUERY`) of the refreshed educators is computed and stored in batches, so the
+  next read is already a hit.
 - Queries naming ``available`` (arbitrary sets, rarely repeated) are kept per process in an
   :class:`AnswerCache`, keyed the same way.
 
@@ -199,14 +200,15 @@ class AnswerService:
                    state: ModelState, query: AnswerQuery = DEFAULT_QUERY) -> int:
         """Compute and store ``query``'s answer of the educators whose mastery was just stored
         (``entries``), in one batch: one read of the educators, their feedback and the firewall,
-        one write. Educators whose data changed since are left to their next read. Returns
-        how many answers were stored."""
+        one write. Educators whose data changed since, or whose mastery another model
+        computed, are left to their next read. Returns how many answers were stored."""
         if not (self.stored and query.stored and entries):
             return 0
         services = self.services
         records = services.store.get_educators(tenant_id, entries)
         records = {e: r for e, r in records.items()
-                   if r.data_version == entries[e].data_version}
+                   if r.data_version == entries[e].data_version
+                   and entries[e].model_key == state.key}
         if not records:
             return 0
         now = pd.Timestamp.now(tz="UTC")
@@ -227,19 +229,52 @@ class AnswerService:
 class RefreshAndAnswer:
     """The work behind a write: refresh the educators' stored mastery
     (:meth:`api.services.MasteryService.refresh`), then compute their default answer
-    (:meth:`AnswerService.precompute`); what :class:`api.refresh.MasteryRefresher` runs."""
+    (:meth:`AnswerService.precompute`).
 
-    def __init__(self, services: Services):
+    With ``defer`` (what :class:`api.refresh.MasteryRefresher` runs) the answers wait in a
+    backlog until no refresh is queued and are computed ``step`` educators at a time
+    (:meth:`settle`): a bulk load that touches an educator in every batch computes their answer
+    once, after the last. Without it (``PDREC_MASTERY_REFRESH=on_write``, in the request) they
+    are computed at once.
+    """
+
+    def __init__(self, services: Services, *, defer: bool, step: int = 500):
         self.services = services
+        self.defer = defer
+        self.step = step
+        self._backlog: dict[str, dict[str, StoredMastery]] = {}
+        self._lock = threading.Lock()
 
     def refresh(self, tenant_id: str, educator_ids: Iterable[str], *, trigger: str,
                 now: pd.Timestamp | None = None) -> None:
-        services = self.services
-        state = services.mastery.resolve(tenant_id)
-        entries = services.mastery.refresh(tenant_id, educator_ids, state=state,
-                                           trigger=trigger, now=now)
+        state = self.services.mastery.resolve(tenant_id)
+        entries = self.services.mastery.refresh(tenant_id, educator_ids, state=state,
+                                                trigger=trigger, now=now)
+        if not self.defer:
+            self._answer(tenant_id, entries, state)
+            return
+        with self._lock:
+            self._backlog.setdefault(tenant_id, {}).update(entries)
+
+    def settle(self) -> bool:
+        """Compute the answers of up to ``step`` refreshed educators of one tenant; True while
+        the backlog holds more."""
+        with self._lock:
+            if not self._backlog:
+                return False
+            tenant = next(iter(self._backlog))
+            queued = self._backlog[tenant]
+            batch = {e: queued.pop(e) for e in list(queued)[: self.step]}
+            if not queued:
+                del self._backlog[tenant]
+        self._answer(tenant, batch, self.services.mastery.resolve(tenant))
+        with self._lock:
+            return bool(self._backlog)
+
+    def _answer(self, tenant_id: str, entries: dict[str, StoredMastery],
+                state: ModelState) -> None:
         try:
-            services.answers.precompute(tenant_id, entries, state)
+            self.services.answers.precompute(tenant_id, entries, state)
         except Exception:  # noqa: BLE001 - mastery is stored; the next read computes the answer
             log.exception("computing the answers of %d refreshed educators failed; their next "
                           "read computes them", len(entries))

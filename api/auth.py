@@ -241,17 +241,22 @@ def document_security(schema: dict) -> dict:
     return schema
 
 
+def permitted(who: Principal, permission: str) -> Principal:
+    """``who`` when they hold ``permission``; else a 403 naming the roles that do."""
+    if not who.can(permission):
+        allowed = sorted(r for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
+        raise Forbidden(
+            f"role {who.role!r} may not do this ({permission}); roles allowed: {allowed}",
+            details=[{"field": "role", "value": who.role,
+                      "reason": f"expected one of {allowed}"}])
+    return who
+
+
 def require(permission: str) -> Callable[..., Principal]:
     """A dependency: the caller, who must hold ``permission`` (else 403)."""
 
     async def dependency(who: Principal = Depends(principal)) -> Principal:
-        if not who.can(permission):
-            allowed = sorted(r for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
-            raise Forbidden(
-                f"role {who.role!r} may not do this ({permission}); roles allowed: {allowed}",
-                details=[{"field": "role", "value": who.role,
-                          "reason": f"expected one of {allowed}"}])
-        return who
+        return permitted(who, permission)
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
     return dependency

@@ -72,6 +72,17 @@ class ContentService:
         self._active[tenant_id] = (now, active)
         return active
 
+    def known(self, tenant_id: str) -> TenantContent | None:
+        """The tenant's content when neither a store read nor a build is due (None: call
+        :meth:`for_tenant` from a worker thread); costs a few dictionary lookups."""
+        seen = self._active.get(tenant_id)
+        if seen is None or time.monotonic() - seen[0] >= CHECK_SECONDS:
+            return None
+        if not seen[1]:
+            return self.default
+        with self._lock:
+            return self._contents.get((tenant_id, seen[1]))
+
     def for_tenant(self, tenant_id: str) -> TenantContent:
         """The tenant's content at its active versions (the default when it uploaded none)."""
         active = self._versions(tenant_id)

@@ -5,6 +5,11 @@ queues its educators; this thread recomputes their stored mastery in batches. An
 written to ten times while a batch runs is recomputed once afterwards, so a bulk load costs one
 model pass per *distinct* educator per drain instead of one per request that touched them.
 
+Work that can wait (the refreshed educators' answers, :mod:`api.answers`) is deferred until no
+refresh is queued (:meth:`Refreshes.settle`, one bounded step at a time, so a new write's refresh
+never waits long behind it): during a bulk load each educator's answer is computed once, at the
+end, not once per batch that touched them.
+
 Nothing is ever served stale: stored mastery carries the ``data_version`` it was computed from,
 and a read that finds it older than the educator's current version recomputes it in the request
 (:meth:`api.services.MasteryService.get`) -- the queue only makes that rare. A refresh that fails
@@ -18,18 +23,25 @@ import threading
 from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["MasteryRefresher", "Refreshes"]
+__all__ = ["MasteryRefresher", "Refreshes", "SETTLE"]
 
 log = logging.getLogger("pdrec.api")
+
+SETTLE = "settle"
+"""What :meth:`MasteryRefresher._take` hands out when only deferred work is left."""
 
 
 class Refreshes(Protocol):
     """What the refresher needs: recompute and store a batch of educators' mastery
-    (:meth:`api.services.MasteryService.refresh`; a protocol, as :mod:`api.services` imports
-    this module)."""
+    (:meth:`api.services.MasteryService.refresh`), and work deferred until no refresh is queued
+    (:class:`api.answers.RefreshAndAnswer`: their answers; a protocol, as :mod:`api.services`
+    imports this module)."""
 
     def refresh(self, tenant_id: str, educator_ids: Iterable[str], *, trigger: str) -> object:
         """Recompute and store these educators' mastery; ``trigger`` labels the metric."""
+
+    def settle(self) -> bool:
+        """One bounded step of the deferred work; True while some is left."""
 
 
 class MasteryRefresher:
@@ -49,6 +61,7 @@ class MasteryRefresher:
         self._pending: dict[str, dict[str, None]] = {}  # tenant -> ordered set of educators
         self._cond = threading.Condition()
         self._busy = False
+        self._unsettled = False  # deferred work left (run when no refresh is queued)
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="pdrec-mastery-refresh",
                                         daemon=True)
@@ -67,9 +80,11 @@ class MasteryRefresher:
             return sum(len(ids) for ids in self._pending.values())
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until the queue is empty and no batch runs; False if ``timeout`` ran out."""
+        """Block until the queue is empty, no batch runs and no deferred work is left; False
+        if ``timeout`` ran out."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+            return self._cond.wait_for(
+                lambda: not self._pending and not self._busy and not self._unsettled, timeout)
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish what is queued (up to ``timeout``), then stop the thread."""
@@ -79,10 +94,15 @@ class MasteryRefresher:
             self._cond.notify_all()
         self._thread.join(timeout)
 
-    def _take(self) -> tuple[str, list[str]] | None:
+    def _take(self) -> tuple[str, list[str]] | str | None:
+        """The next batch to refresh; :data:`SETTLE` when none is queued but deferred work is
+        left; None when stopping."""
         with self._cond:
-            self._cond.wait_for(lambda: self._pending or self._stop)
+            self._cond.wait_for(lambda: self._pending or self._unsettled or self._stop)
             if not self._pending:
+                if self._unsettled and not self._stop:
+                    self._busy = True
+                    return SETTLE
                 return None
             tenant = next(iter(self._pending))
             queued = self._pending[tenant]
@@ -96,13 +116,20 @@ class MasteryRefresher:
 
     def _run(self) -> None:
         while (work := self._take()) is not None:
-            tenant, batch = work
+            unsettled = True
             try:
-                self.mastery.refresh(tenant, batch, trigger="background")
+                if work is SETTLE:
+                    unsettled = self.mastery.settle()
+                else:
+                    tenant, batch = work
+                    self.mastery.refresh(tenant, batch, trigger="background")
             except Exception:  # noqa: BLE001 - evidence is stored; the next read recomputes
-                log.exception("background mastery refresh of %d educators failed; they will be "
-                              "recomputed on their next read", len(batch))
+                log.exception("background refresh failed (%s); what it left undone is "
+                              "recomputed on the next read", "deferred work" if work is SETTLE
+                              else f"{len(work[1])} educators")
+                unsettled = work is not SETTLE
             finally:
                 with self._cond:
                     self._busy = False
+                    self._unsettled = unsettled
                     self._cond.notify_all()

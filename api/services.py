@@ -379,7 +379,7 @@ class Services:
             estimator_builder=_estimator)
         self.mastery = MasteryService(store, self.models, self.metrics)
         self.mastery.resolve = lambda tenant: self.serve(tenant, self.content.for_tenant(tenant))
-        self.refresher = (MasteryRefresher(RefreshAndAnswer(self))
+        self.refresher = (MasteryRefresher(RefreshAndAnswer(self, defer=True))
                           if settings.mastery_refresh == "background" else None)
         # ranked answers: stored for every worker, computed after each refresh (api.answers)
         self.answers = AnswerService(self, stored=settings.stored_answers,
@@ -423,7 +423,8 @@ class Services:
             self.refresher.enqueue(tenant_id, educator_ids)
         elif self.settings.mastery_refresh == "on_write":
             try:
-                RefreshAndAnswer(self).refresh(tenant_id, educator_ids, trigger="write", now=now)
+                RefreshAndAnswer(self, defer=False).refresh(tenant_id, educator_ids,
+                                                            trigger="write", now=now)
             except Exception:  # noqa: BLE001 - the data is stored; the next read recomputes
                 log.exception("mastery refresh after a write failed; it will run on read")
 

@@ -10,13 +10,14 @@ What it does, in one process tree, on 127.0.0.1:
 4. loads ``GET /healthz`` (the trivial endpoint) and ``GET /v1/educators/{id}/recommendations``
    (cycling over educators) with wrk, 32 connections for 10 s each, alternating, three rounds,
    and prints medians and the ratios the goals are stated in (recommendations throughput >= 50%
-   of the trivial endpoint's, p99 <= 1.5x);
+   of the trivial endpoint's, p99 <= 2x);
 5. when a goal is missed, profiles the missed path in-process and prints where the time goes
    (recommendations: yappi over the real app; ingest: cProfile of a few batches against a fresh
    store with the same champion).
 
-The first recommendations round also fills each worker's answer cache (one miss per educator
-and worker); the medians are over all rounds.
+The answers of the default query are computed behind the writes and kept in the store for every
+worker (:mod:`api.answers`); the benchmark waits until those of the loaded educators are stored,
+so the rounds measure the read path; the medians are over all rounds.
 
 Run: ``python benchmarks/bench_api.py`` (``make bench`` runs it with the others). Needs wrk.
 """
@@ -39,6 +40,8 @@ from loadgen import require_wrk, served_api, wrk_load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "bench"
+P99_GOAL = 2.0
+"""Issue #16: recommendations p99 at most 2x the trivial endpoint's, in every run."""
 
 
 def train_champion(data_dir: Path, educators: int) -> str:
@@ -108,6 +111,32 @@ def wait_mastery_current(data_dir: Path, educators: list[str], timeout: float = 
             time.sleep(0.2)
 
 
+def wait_answers_stored(data_dir: Path, educators: list[str], timeout: float = 600.0) -> float:
+    """Seconds until each of ``educators`` has an answer stored at their current
+    ``data_version`` (the default query's, computed behind the write: :mod:`api.answers`)."""
+    import sqlalchemy as sa
+
+    from pipelines.serve import project_store
+    from recommender.store import schema
+
+    e, a = schema.educators, schema.served_answers
+    current = sa.select(sa.func.count(sa.distinct(a.c.educator_id))).select_from(
+        a.join(e, (a.c.tenant_id == e.c.tenant_id) & (a.c.educator_id == e.c.educator_id)
+               & (a.c.data_version == e.c.data_version))).where(
+        (a.c.tenant_id == TENANT) & a.c.educator_id.in_(educators))
+    start = time.perf_counter()
+    with project_store(data_dir) as store:
+        while True:
+            with store.engine.connect() as conn:
+                done = conn.execute(current).scalar_one()
+            if done >= len(educators):
+                return time.perf_counter() - start
+            if time.perf_counter() - start > timeout:
+                raise RuntimeError(f"{len(educators) - done} answers still missing after "
+                                   f"{timeout:.0f} s")
+            time.sleep(0.2)
+
+
 def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, seconds: int,
                 connections: int) -> dict[str, list[dict]]:
     paths = {
@@ -126,6 +155,19 @@ def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, secon
             print(f"  round {r + 1} {name:>15}: {fig['rps']:8.0f} req/s  p50 {fig['p50_ms']:6.1f} ms"
                   f"  p99 {fig['p99_ms']:6.1f} ms", flush=True)
     return out
+
+
+def answer_counts(base: str) -> dict[str, float]:
+    """Recommendations answers kept (hit) and computed (miss) so far, from ``/metrics`` (every
+    worker's, aggregated)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts = {"hit": 0.0, "miss": 0.0}
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text):
+        for sample in family.samples:
+            if sample.name == "pdrec_answer_cache_total":
+                counts[sample.labels["result"]] += sample.value
+    return counts
 
 
 def median(figs: list[dict], key: str) -> float:
@@ -307,8 +349,13 @@ def main() -> int:
                   "the last answer; reads recompute stale mastery themselves meanwhile)",
                   flush=True)
             educators = sorted({r["educator_id"] for r in records})[:500]
+            behind = wait_answers_stored(data_dir, educators)
+            print(f"default answers of the {len(educators)} loaded educators stored "
+                  f"{behind:.1f} s later (computed behind the writes)", flush=True)
             figs = load_rounds(base, key, educators, rounds=args.rounds, seconds=args.seconds,
                                connections=args.connections)
+            print("answers during the rounds: " + ", ".join(
+                f"{n:,.0f} {kind}" for kind, n in answer_counts(base).items()), flush=True)
 
         triv, recs = figs["trivial"], figs["recommendations"]
         rps_ratio = median(recs, "rps") / median(triv, "rps")
@@ -320,9 +367,9 @@ def main() -> int:
                   f"  p99 {median(fs, 'p99_ms'):6.1f} ms")
         print(f"  throughput ratio recommendations/trivial: {rps_ratio:.2f} (goal >= 0.50: "
               f"{'met' if rps_ratio >= 0.5 else 'MISSED'})")
-        print(f"  p99 ratio recommendations/trivial: {p99_ratio:.2f} (goal <= 1.50: "
-              f"{'met' if p99_ratio <= 1.5 else 'MISSED'})")
-        if rps_ratio < 0.5 or p99_ratio > 1.5:
+        print(f"  p99 ratio recommendations/trivial: {p99_ratio:.2f} (goal <= {P99_GOAL:.2f}: "
+              f"{'met' if p99_ratio <= P99_GOAL else 'MISSED'})")
+        if rps_ratio < 0.5 or p99_ratio > P99_GOAL:
             print("\nprofile of the recommendations path (in-process):")
             profile_recommendations(data_dir, key, educators)
         if ing["seconds"] > 30:

@@ -39,7 +39,7 @@ from starlette.responses import Response
 
 from api.answers import AnswerQuery, item, only_available, ranked_with_citations
 from api.auth import Principal, Reader
-from api.deps import ContentDep, Now, ServicesDep
+from api.deps import ContentDep, Now, ReadingDep, ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
 from api.exploring import draw_shown, reorder_items
 from api.routers._common import (
@@ -107,10 +107,7 @@ def _shown(services: Services, request_id: str, educator_id: str, items: bytes |
                 "No such educator in the caller's tenant, or an `available` id names no "
                 "activity of the catalog (`GET /v1/activities` lists them)")}))
 async def get_recommendations(
-    who: Reader,
-    services: ServicesDep,
-    content: ContentDep,
-    now: Now,
+    r: ReadingDep,
     educator_id: str = EducatorId,
     k: Annotated[int, Query(ge=1, le=50, description="How many activities")] = 5,
     max_hours: Annotated[float | None, Query(gt=0, le=10000,
@@ -123,6 +120,7 @@ async def get_recommendations(
         description="The activities the educator can take now (repeatable); omitted: all",
         max_length=MAX_AVAILABLE)] = None,
 ) -> Response:
+    who, services, content, now = r.who, r.services, r.content, r.now
     # formats in the catalog's vocabulary: kept to through the context's available set
     only = offered(content, available, formats)
     unknown_activities(content, "available", available)
