@@ -51,8 +51,10 @@ class AsOf:
         step = 1
         longest = int(self.offset.max(initial=0)) + 1
         while step < longest:
-            rows = np.nonzero(self.offset >= step)[0]
-            out[rows] += out[rows - step]  # fancy-index read happens before the write
+            rows = np.flatnonzero(self.offset >= step)
+            # the read (a copy) happens before the write; np.take gathers whole rows of a 2-D
+            # array about 1.5x faster than fancy indexing does
+            out[rows] += np.take(out, rows - step, axis=0)
             step *= 2
         return out
 
