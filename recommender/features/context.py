@@ -171,12 +171,15 @@ class History:
 
 def prepare(q: Queries, ev: Records, n_comp: int, tau: float) -> History:
     """Code evidence and queries, sort and scan the evidence once; ``tau`` in ns."""
+    # a grid's blocks share one educator and one time: code each block once, then repeat
+    per = q.block or 1
     codes, uniques = pd.factorize(np.concatenate([ev.educator_id,
-                                                  np.asarray(q.educator_ids, dtype=object)]))
+                                                  np.asarray(q.educator_ids[::per], dtype=object)]))
     ev_e, q_e = codes[: len(ev)].astype(np.int64), codes[len(ev):].astype(np.int64)
     ev_t, ev_c, ev_src = ev.t, ev.c, ev.source
-    times, inverse = np.unique(np.r_[ev_t, q.t], return_inverse=True)
+    times, inverse = np.unique(np.r_[ev_t, q.t[::per]], return_inverse=True)
     ev_r, q_r = inverse[: len(ev)].astype(np.int64), inverse[len(ev):].astype(np.int64)
+    q_e, q_r = np.repeat(q_e, per), np.repeat(q_r, per)
     score = ev.score
     prof = ev.proficient.astype(float)
 

@@ -10,7 +10,7 @@ numbers: the frame path and the matrix path of a model read identical inputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,28 +70,48 @@ class FeatureParts:
         })
         return pd.concat([head, numeric, profile], axis=1)
 
-    def matrix(self, columns: Sequence[str], levels: Mapping[str, Sequence]) -> np.ndarray:
-        """``columns`` as a column-major float64 matrix; categorical columns as codes against
-        ``levels[column]`` when given (else the builder's categories), NaN where missing or
-        not a level. An unknown column raises KeyError naming it."""
+    def matrix(self, columns: Sequence[str], levels: Mapping[str, Sequence],
+               rows: slice = slice(None), out: np.ndarray | None = None) -> np.ndarray:
+        """``columns`` of the queries ``rows`` as a column-major float64 matrix; categorical
+        columns as codes against ``levels[column]`` when given (else the builder's categories),
+        NaN where missing or not a level. An unknown column raises KeyError naming it.
+
+        ``out``, a C-ordered ``(len(columns), rows)`` buffer, is filled and returned
+        transposed instead of a new matrix (a caller predicting block by block reuses one
+        buffer: a fresh matrix of a large batch costs a page fault per 4 KB before a value is
+        written)."""
         # filled column by column as the rows of its transpose (contiguous writes) and returned
         # column-major: writing the columns of a row-major matrix is several times slower on a
         # large batch (every write lands on another cache line), a copy into row order costs as
         # much again, and LightGBM predicts from a column-major matrix as it is (same numbers,
         # about the same speed)
-        out = np.empty((len(columns), len(self.q.c)), dtype=np.float64)
+        n = len(range(*rows.indices(len(self.q.c))))
+        if out is None:
+            out = np.empty((len(columns), n), dtype=np.float64)
         coded = {**self.codes, **self.prof_codes}
         for j, name in enumerate(columns):
             if name in self.numeric:
-                out[j] = self.numeric[name]
+                out[j] = self.numeric[name][rows]
             elif name == "prof_years_experience":
-                out[j] = self.prof_years
+                out[j] = self.prof_years[rows]
             elif name in coded:
-                out[j] = _as_float_codes(*coded[name], levels.get(name))
+                codes, dtype = coded[name]
+                out[j] = _as_float_codes(codes[rows], dtype, levels.get(name))
             else:
                 raise KeyError(f"the feature builder makes no column {name!r}; it makes "
                                f"{[*coded, *self.numeric, 'prof_years_experience']}")
         return out.T
+
+    def blocks(self, columns: Sequence[str], levels: Mapping[str, Sequence],
+               block_rows: int) -> Iterator[np.ndarray]:
+        """:meth:`matrix` in blocks of ``block_rows`` rows, in order (one empty block when there
+        are no rows). Full blocks share one buffer: use each block before taking the next."""
+        n = len(self.q.c)
+        buffer = np.empty((len(columns), min(block_rows, n)), dtype=np.float64)
+        for start in range(0, max(n, 1), block_rows):
+            stop = min(start + block_rows, n)
+            yield self.matrix(columns, levels, slice(start, stop),
+                              buffer if stop - start == buffer.shape[1] else None)
 
 
 def _as_float_codes(codes: np.ndarray, dtype: pd.CategoricalDtype,

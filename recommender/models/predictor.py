@@ -79,7 +79,8 @@ class MasteryPredictor:
         (``model.reads_matrix``, LightGBM) is served on the builder's matrix of its input
         columns (:meth:`FeatureBuilder.serving_matrix`), without a feature frame; the others on
         the feature frame. Both give the numbers :meth:`predict_features` gives on
-        :meth:`features`.
+        :meth:`features`; the matrix is predicted in blocks of rows
+        (:meth:`FeatureBuilder.serving_blocks`), the same numbers as one predict.
         """
         kw = {"educator_ids": educator_ids, "as_of": as_of, "completions": completions,
               "educators": educators}
@@ -91,14 +92,15 @@ class MasteryPredictor:
                 "p_mastery": self.predict_features(X),
                 "n_evidence": X["own_n"].to_numpy(),
             })
-        M, own_n = self.builder.serving_matrix(evidence, columns=self.input_columns,
-                                               categories=self.model.categories_, **kw)
+        blocks, own_n = self.builder.serving_blocks(evidence, columns=self.input_columns,
+                                                    categories=self.model.categories_, **kw)
+        p = np.concatenate([self.model.predict_matrix(M) for M in blocks])
         ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
         comps = np.asarray(self.builder.competencies, dtype=object)
         return pd.DataFrame({
             "educator_id": np.repeat(ids, len(comps)),
             "competency_id": np.tile(comps, len(ids)),
-            "p_mastery": self.model.predict_matrix(M),
+            "p_mastery": p,
             "n_evidence": own_n,
         })
 

@@ -44,9 +44,10 @@ def _columns(frame: pd.DataFrame) -> list[str]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(evidence_sets(), st.integers(-3, 33), st.booleans(), st.booleans(), st.booleans())
+@given(evidence_sets(), st.integers(-3, 33), st.booleans(), st.booleans(), st.booleans(),
+       st.integers(1, 200))
 def test_the_serving_matrix_is_the_serving_frame_bit_for_bit(ev, day, with_done, with_profiles,
-                                                             sequence_context):
+                                                             sequence_context, block_rows):
     b = FeatureBuilder(GRAPH, catalog=CATALOG, sequence_context=sequence_context).fit(
         ev, educators=PROFILES)
     kw = {"as_of": T0 + pd.Timedelta(days=day, hours=6), "educator_ids": IDS,
@@ -57,6 +58,10 @@ def test_the_serving_matrix_is_the_serving_frame_bit_for_bit(ev, day, with_done,
     M, own_n = b.serving_matrix(ev, columns=columns, **kw)
     np.testing.assert_array_equal(M, _frame_as_matrix(b, frame, columns))  # NaN equals NaN
     np.testing.assert_array_equal(own_n, frame["own_n"].to_numpy())
+    # in blocks of rows (copied: full blocks share one buffer), the same matrix
+    blocks, own_n_blocks = b.serving_blocks(ev, columns=columns, block_rows=block_rows, **kw)
+    np.testing.assert_array_equal(np.vstack([m.copy() for m in blocks]), M)
+    np.testing.assert_array_equal(own_n_blocks, own_n)
     # the educator without evidence has cold-start rows: no history, all counts zero
     cold = frame["educator_id"].to_numpy() == "nobody"
     assert (frame.loc[cold, "own_n"] == 0).all() and frame.loc[cold, "edu_rate"].isna().all()
@@ -89,6 +94,8 @@ def test_unknown_competencies_and_columns_raise_the_same_errors_on_both_paths():
         b.serving_matrix(bad, columns=["own_n"], **kw)
     with pytest.raises(KeyError, match="makes no column 'own_nope'"):
         b.serving_matrix(good, columns=["own_nope"], **kw)
+    with pytest.raises(ValueError, match="block_rows must be a positive int; got 0"):
+        b.serving_blocks(good, columns=["own_n"], block_rows=0, **kw)
 
 
 @settings(max_examples=60, deadline=None)
