@@ -15,7 +15,10 @@ measured in the same run:
     per-educator as-of times and one predict, so it is compared with the bare predict too.
 
 Run: ``python benchmarks/bench_serving.py [--many 10000] [--one 200] [--train 2000]``
-(``make bench`` runs it with the defaults). The batch runs interleave the three paths.
+(``make bench`` runs it with the defaults). The batch runs interleave the three paths. Besides
+wall time it prints the process's CPU time of each path: on the shared two-core machine other
+processes' load stretches the wall time of a path of many short steps more than that of one
+long C call, so the CPU ratio shows what the code itself costs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -65,35 +69,45 @@ def _bare(predictor: MasteryPredictor, matrix: np.ndarray) -> np.ndarray:
                                   num_threads=model.n_jobs)
 
 
+def _timed(fn, wall: list[float], cpu: list[float]) -> None:
+    """Call ``fn`` once, appending its wall and process CPU seconds."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    fn()
+    wall.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+
+
 def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
-    """Median ms per educator of the bare predict, ``mastery`` and the cold estimator."""
+    """Median ms per educator (wall and CPU) of the bare predict, ``mastery`` and the cold
+    estimator."""
     ev, done, edu = frames
     by_e = {k: dict(tuple(f.groupby("educator_id", sort=False))) for k, f in
             (("ev", ev), ("done", done), ("edu", edu))}
     empty = {"ev": ev.head(0), "done": done.head(0), "edu": edu.head(0)}
     times: dict[str, list[float]] = {"bare": [], "mastery": [], "estimate": []}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
+
+    def cold(own, e, kw):
+        estimator._prior_cache.clear()  # cold: the prior is computed, not recalled
+        return estimator.estimate(own["ev"], [e], as_of=as_of, **kw)
+
     for e in ids:
         own = {k: by_e[k].get(e, empty[k]) for k in by_e}
         kw = {"completions": own["done"], "educators": own["edu"]}
         matrix = predictor.model._matrix(predictor.features(own["ev"], educator_ids=[e],
                                                             as_of=as_of, **kw))
-        start = time.perf_counter()
-        _bare(predictor, matrix)
-        times["bare"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        predictor.mastery(own["ev"], educator_ids=[e], as_of=as_of, **kw)
-        times["mastery"].append(time.perf_counter() - start)
-        estimator._prior_cache.clear()  # cold: the prior is computed, not recalled
-        start = time.perf_counter()
-        estimator.estimate(own["ev"], [e], as_of=as_of, **kw)
-        times["estimate"].append(time.perf_counter() - start)
+        _timed(partial(_bare, predictor, matrix), times["bare"], cpu["bare"])
+        _timed(partial(predictor.mastery, own["ev"], educator_ids=[e], as_of=as_of, **kw),
+               times["mastery"], cpu["mastery"])
+        _timed(partial(cold, own, e, kw), times["estimate"], cpu["estimate"])
     return {**{k: statistics.median(v) * 1e3 for k, v in times.items()},
-            **{f"{k}_min": min(v) * 1e3 for k, v in times.items()}}
+            **{f"{k}_min": min(v) * 1e3 for k, v in times.items()},
+            **{f"{k}_cpu": statistics.median(v) * 1e3 for k, v in cpu.items()}}
 
 
 def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, float]:
-    """Median seconds of the bare predict, ``mastery`` and the cold estimator for ``ids``, the
-    three interleaved run by run (so each run's three share the machine's load)."""
+    """Median seconds (wall and CPU) of the bare predict, ``mastery`` and the cold estimator for
+    ``ids``, the three interleaved run by run (so each run's three share the machine's load)."""
     ev, done, edu = frames
     kw = {"completions": done, "educators": edu}
     matrix = predictor.model._matrix(predictor.features(ev, educator_ids=ids, as_of=as_of, **kw))
@@ -106,10 +120,14 @@ def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, floa
              "mastery": lambda: predictor.mastery(ev, educator_ids=ids, as_of=as_of, **kw),
              "estimate": cold}
     times: dict[str, list[float]] = {k: [] for k in paths}
+    cpu: dict[str, list[float]] = {k: [] for k in paths}
     for _ in range(runs):
         for k, fn in paths.items():
+            start = time.process_time()
             times[k].append(median_time(fn, runs=1)[0])
-    return {**{k: statistics.median(v) for k, v in times.items()}, "rows": len(matrix)}
+            cpu[k].append(time.process_time() - start)
+    return {**{k: statistics.median(v) for k, v in times.items()},
+            **{f"{k}_cpu": statistics.median(v) for k, v in cpu.items()}, "rows": len(matrix)}
 
 
 def main() -> None:
@@ -143,6 +161,9 @@ def main() -> None:
     print(f"  fastest of each (a loaded machine inflates long calls most): bare "
           f"{one['bare_min']:.2f} ms, mastery {one['mastery_min']:.2f} ms (ratio "
           f"{one['mastery_min'] / one['bare_min']:.2f}), estimator {one['estimate_min']:.2f} ms")
+    print(f"  CPU time medians: bare {one['bare_cpu']:.2f} ms, mastery {one['mastery_cpu']:.2f} ms "
+          f"(ratio {one['mastery_cpu'] / one['bare_cpu']:.2f}), estimator "
+          f"{one['estimate_cpu']:.2f} ms")
 
     many = _many(predictor, estimator, (ev, done, edu), ids, as_of, args.runs)
     print(f"\n(b) {len(ids):,} educators at once ({many['rows']:,} rows, {len(ev):,} evidence "
@@ -153,6 +174,10 @@ def main() -> None:
           f"ratio {many['mastery'] / many['bare']:.2f}  (goal <= 1.3)")
     print(f"  estimator, model prior cold + filter   {many['estimate']:7.2f} s   "
           f"ratio {many['estimate'] / many['bare']:.2f}")
+    print(f"  CPU time of the process (what other engineers' load on the shared cores does not "
+          f"inflate as much): bare {many['bare_cpu']:.2f} s, mastery {many['mastery_cpu']:.2f} s "
+          f"(ratio {many['mastery_cpu'] / many['bare_cpu']:.2f}), estimator "
+          f"{many['estimate_cpu']:.2f} s (ratio {many['estimate_cpu'] / many['bare_cpu']:.2f})")
 
 
 if __name__ == "__main__":
