@@ -210,3 +210,21 @@ def test_queries_naming_available_stay_in_the_process(seeded):
     assert _cache(api)["hit"] == before["hit"] + 1 and second["items"] == first["items"]
     key = AnswerQuery.of(5, None, False, frozenset(acts), "platform").key(_state(api))
     assert api.services.store.read_answer("acme", "T1", key)[1] is None
+
+
+def test_kept_answers_on_both_stores(api_any):
+    api = api_any
+    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    api.post("/v1/evidence", json={"records": [record(1, score=2)]})
+    first = api.get(PATH, params={"k": 3}).json()
+    before = _cache(api)
+    again = api.get(PATH, params={"k": 3}).json()
+    assert _cache(api)["hit"] == before["hit"] + 1 and again["items"] == first["items"]
+    api.post("/v1/feedback", json={"events": [
+        {"educator_id": "T1", "activity_id": _ids(first)[0], "event": "declined"}]})
+    after = api.get(PATH, params={"k": 3}).json()
+    assert _ids(first)[0] not in _ids(after)
+    api.services.audit.flush()
+    log = api.services.store.recommendation_log("acme", "T1")
+    assert set(log["request_id"]) >= {first["request_id"], again["request_id"],
+                                      after["request_id"]}
