@@ -59,6 +59,7 @@ class ContentService:
         self.max_contents = max_contents
         self._contents: OrderedDict[tuple, TenantContent] = OrderedDict()
         self._active: dict[str, tuple[float, tuple]] = {}
+        self._checking: set[str] = set()  # tenants whose versions one request is reading now
         self._served: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._build = threading.Lock()
@@ -68,16 +69,31 @@ class ContentService:
         now = time.monotonic()
         if seen is not None and now - seen[0] < CHECK_SECONDS:
             return seen[1]
-        active = tuple(sorted(self.store.active_content(tenant_id).items()))
-        self._active[tenant_id] = (now, active)
+        try:
+            active = tuple(sorted(self.store.active_content(tenant_id).items()))
+            self._active[tenant_id] = (now, active)
+        finally:
+            with self._lock:
+                self._checking.discard(tenant_id)
         return active
 
     def known(self, tenant_id: str) -> TenantContent | None:
         """The tenant's content when neither a store read nor a build is due (None: call
-        :meth:`for_tenant` from a worker thread); costs a few dictionary lookups."""
+        :meth:`for_tenant` from a worker thread); costs a few dictionary lookups.
+
+        When the versions are due for their check, the first caller gets None (and reads them);
+        callers meanwhile keep the content known so far until that read lands, rather than all
+        reading the store at once (with 32 concurrent requests, every second's check sent
+        dozens of them to worker threads).
+        """
         seen = self._active.get(tenant_id)
-        if seen is None or time.monotonic() - seen[0] >= CHECK_SECONDS:
+        if seen is None:
             return None
+        if time.monotonic() - seen[0] >= CHECK_SECONDS:
+            with self._lock:
+                if tenant_id not in self._checking:
+                    self._checking.add(tenant_id)
+                    return None
         if not seen[1]:
             return self.default
         with self._lock:
@@ -108,6 +124,7 @@ class ContentService:
         """The tenant uploaded or activated a version here: read its versions again now."""
         with self._lock:
             self._active.pop(tenant_id, None)
+            self._checking.discard(tenant_id)
 
     @staticmethod
     def _key(content: TenantContent, state: Any) -> tuple:
