@@ -145,11 +145,14 @@ class AnswerService:
         if self.metrics is not None:
             self.metrics.answer_cache.labels("hit" if hit else "miss").inc()
 
-    def lookup(self, tenant_id: str, educator_id: str, query: AnswerQuery, state: ModelState
+    def lookup(self, tenant_id: str, educator_id: str, query: AnswerQuery, state: ModelState,
+               *, count_miss: bool = True
                ) -> tuple[tuple[int, Any] | None, StoredAnswer | None]:
         """``(version, answer)``: the educator's ``(data_version, stamp)`` (None: no such
         educator) and their answer to ``query`` when one is kept for that version and younger
-        than the TTL (else None)."""
+        than the TTL (else None). A hit is counted in the metrics, and a miss unless
+        ``count_miss`` is false (a caller that passes the request on to one that looks again:
+        :mod:`api.lane`)."""
         store = self.services.store
         if self.stored and query.stored:
             version, answer = store.read_answer(tenant_id, educator_id, query.key(state))
@@ -160,7 +163,7 @@ class AnswerService:
             if version is None or not self.cache.enabled:
                 return version, None  # nothing is kept: nothing to count
             answer = self.cache.get((tenant_id, educator_id, *version, query.key(state)))
-        if version is not None:
+        if version is not None and (answer is not None or count_miss):
             self._count(answer is not None)
         return version, answer
 

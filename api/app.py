@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import AuthMiddleware, document_security
 from api.coach import install as install_coach_page
 from api.errors import RequestIdMiddleware, document_errors, install_error_handlers
+from api.lane import KeptAnswerLane
 from api.limits import BodyLimit, BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.query import single_valued_query
@@ -109,7 +110,9 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
         app.include_router(router)
     install_coach_page(app)
     # Outermost last: the request id, then metrics (which count every answer, the door's
-    # included), the body limit, authentication; routing and the routes come after all four.
+    # included), the body limit, authentication, the kept-answer lane (api.lane: a kept
+    # recommendations answer without routing); routing and the routes come after all five.
+    app.add_middleware(KeptAnswerLane)
     app.add_middleware(AuthMiddleware)
     bulk = BodyLimit(settings.max_body_bytes, "PDREC_MAX_BODY_BYTES")
     app.add_middleware(BodyLimitMiddleware,

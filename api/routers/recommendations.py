@@ -134,6 +134,13 @@ async def get_recommendations(
     if answer is None:
         answer = await run_in_threadpool(_fresh, services, who.tenant_id, educator_id, query,
                                          state, now, version)
+    return answer_response(services, who, state, educator_id, answer, now)
+
+
+def answer_response(services: Services, who: Principal, state: ModelState, educator_id: str,
+                    answer: StoredAnswer, now: pd.Timestamp) -> Response:
+    """The response of one answer, with its own ``request_id`` and its rows queued for the
+    recommendation log (the route's, and the kept-answer lane's: :mod:`api.lane`)."""
     request_id = new_request_id()
     items, rows = _shown(services, request_id, educator_id, answer.items_json,
                          list(answer.shown))
