@@ -21,6 +21,7 @@ For each neighbourhood of the query's competency, ``prereq`` (direct prerequisit
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -63,33 +64,29 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
     neighbour code order. In a grid of every competency (``h.q.block``) the pairs of all
     educators share one layout, an (educator, pair) array whose neighbour's history is its own
     query's: no per-pair search, and minima, counts and the latest record are reductions over
-    each competency's slice of pairs (:func:`_grid_reduce`); sums stay a ``bincount`` in pair
+    each competency's slice of pairs (:class:`_Grid`); sums stay a ``bincount`` in pair
     order, so both layouts add the same numbers in the same order.
     """
     n_comp = len(depth)
     decay_mean = ratio(h.own_cum[:, 4], h.own_cum[:, 3])  # per own record, as its neighbours see it
     cols: dict[str, np.ndarray] = {}
     latest: dict[str, Latest] = {}
-    grid = h.q.block == n_comp
+    grid = _Grid.of(h, decay_mean, proficient_at) if h.q.block == n_comp else None
     for name, (indptr, indices) in neighbourhoods.items():
         counts = np.diff(indptr)[h.q.c]
-        if grid:  # (educator, pair): the pairs of one block, for each educator
-            n_e = h.n_queries // n_comp
-            block = np.arange(n_e)[:, None] * n_comp
-            qi = (block + np.repeat(np.arange(n_comp), np.diff(indptr))[None, :]).ravel()
-            npos = h.pos[(block + indices[None, :]).ravel()]
+        with_latest = name in ("prereq", "dep")
+        if grid is not None:
+            total, (n_has, lowest, n_prof, last) = grid.reduce(h, indptr, indices, with_latest)
         else:
             qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each pair
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             neighbour = indices[np.repeat(indptr[h.q.c], counts) + offsets]
             npos = h.own.index(h.q_e[qi] * n_comp + neighbour, h.q_r[qi])
-        mastery = gather(decay_mean, npos)
-        if grid:
-            reduced = _grid_reduce(h, indptr, npos, mastery, proficient_at, name in ("prereq", "dep"))
-        else:
-            reduced = _pair_reduce(h, qi, npos, mastery, proficient_at, name in ("prereq", "dep"))
-        n_has, lowest, n_prof, last = reduced
-        total = np.bincount(qi, weights=np.where(npos >= 0, mastery, 0.0), minlength=h.n_queries)
+            mastery = gather(decay_mean, npos)
+            total = np.bincount(qi, weights=np.where(npos >= 0, mastery, 0.0),
+                                minlength=h.n_queries)
+            n_has, lowest, n_prof, last = _pair_reduce(h, qi, npos, mastery, proficient_at,
+                                                       with_latest)
         cols.update({
             f"graph_{name}_mastery": ratio(total, n_has),
             f"graph_{name}_min": np.where(n_has > 0, lowest, np.nan),
@@ -115,7 +112,9 @@ proficient, and the latest record on one (when asked)."""
 
 
 def _proficient(has: np.ndarray, mastery: np.ndarray, proficient_at: float) -> np.ndarray:
-    return has & (np.nan_to_num(mastery) >= proficient_at - ROUNDING)
+    """Neighbours with evidence whose mastery reaches ``proficient_at`` (up to rounding); a
+    neighbour with evidence always has a mastery (its decay weights are positive)."""
+    return has & (np.where(has, mastery, 0.0) >= proficient_at - ROUNDING)
 
 
 def _pair_reduce(h: History, qi: np.ndarray, npos: np.ndarray, mastery: np.ndarray,
@@ -131,39 +130,65 @@ def _pair_reduce(h: History, qi: np.ndarray, npos: np.ndarray, mastery: np.ndarr
             _latest(h, qi, npos) if with_latest else None)
 
 
-def _grid_reduce(h: History, indptr: np.ndarray, npos: np.ndarray, mastery: np.ndarray,
-                 proficient_at: float, with_latest: bool) -> Reduced:
-    """:data:`Reduced` of a grid's pairs, ``npos`` and ``mastery`` flattened from (educator,
-    pair) arrays whose pairs are the competencies' slices ``indptr`` (none of them summed in
-    floating point: counts, minima and maxima do not depend on the order)."""
-    n_comp = len(indptr) - 1
-    n_e = h.n_queries // n_comp
-    npos, mastery = npos.reshape(n_e, -1), mastery.reshape(n_e, -1)
-    seg = np.flatnonzero(np.diff(indptr))  # competencies with neighbours
-    has = npos >= 0
+@dataclass(frozen=True)
+class _Grid:
+    """A serving grid's per-query values as (educator, competency) arrays: a neighbour's
+    history is its own query's, so the pairs of a neighbourhood are a column gather of these
+    (``values[:, indices]``), with no search and no per-pair index."""
 
-    def per_query(ufunc, values, empty):
-        out = np.full((n_e, n_comp), empty, dtype=values.dtype)
-        if len(seg):
-            out[:, seg] = ufunc.reduceat(values, indptr[seg], axis=1)
-        return out
+    pos: np.ndarray
+    has: np.ndarray
+    mastery: np.ndarray
+    weight: np.ndarray  # mastery where evidenced, else 0: the summands of the mean
+    proficient: np.ndarray
+    block: np.ndarray  # the first query of each educator, as a column
 
-    n_has = per_query(np.add, has.astype(float), 0.0)
-    lowest = per_query(np.minimum, np.where(has, mastery, np.inf), np.inf)
-    n_prof = per_query(np.add, _proficient(has, mastery, proficient_at).astype(float), 0.0)
-    last = None
-    if with_latest:
-        # the latest neighbour record: the highest time rank, ties to the later pair
-        rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
-        top = per_query(np.maximum, rank, -1)
+    @classmethod
+    def of(cls, h: History, decay_mean: np.ndarray, proficient_at: float) -> _Grid:
+        n_comp = h.q.block
+        n_e = h.n_queries // n_comp
+        pos = h.pos.reshape(n_e, n_comp)
+        has = pos >= 0
+        mastery = gather(decay_mean, h.pos).reshape(n_e, n_comp)
+        return cls(pos, has, mastery, np.where(has, mastery, 0.0),
+                   _proficient(has, mastery, proficient_at).astype(float),
+                   (np.arange(n_e) * n_comp)[:, None])
+
+    def reduce(self, h: History, indptr: np.ndarray, indices: np.ndarray,
+               with_latest: bool) -> tuple[np.ndarray, Reduced]:
+        """The sum of the evidenced neighbours' mastery per query (a ``bincount`` in pair
+        order, as the per-pair path adds them), and the :data:`Reduced` of the neighbourhood
+        ``(indptr, indices)``: reductions over each competency's slice of pairs (counts,
+        minima and maxima do not depend on the order)."""
+        n_e, n_comp = self.pos.shape
+        seg = np.flatnonzero(np.diff(indptr))  # competencies with neighbours
         pair_comp = np.repeat(np.arange(n_comp), np.diff(indptr))
-        at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
-        pair = per_query(np.maximum, at_top, -1)
-        e, c = np.nonzero(top >= 0)
-        score = np.full((n_e, n_comp), np.nan)
-        score[e, c] = h.own_score[npos[e, pair[e, c]]]
-        last = Latest(score.ravel(), top.ravel())
-    return n_has.ravel(), lowest.ravel(), n_prof.ravel(), last
+
+        def per_query(ufunc, values, empty):
+            out = np.full((n_e, n_comp), empty, dtype=values.dtype)
+            if len(seg):
+                out[:, seg] = ufunc.reduceat(values, indptr[seg], axis=1)
+            return out
+
+        total = np.bincount((self.block + pair_comp).ravel(),
+                            weights=self.weight[:, indices].ravel(), minlength=n_e * n_comp)
+        has = self.has[:, indices]
+        n_has = per_query(np.add, has.astype(float), 0.0)
+        lowest = per_query(np.minimum, np.where(has, self.mastery[:, indices], np.inf), np.inf)
+        n_prof = per_query(np.add, self.proficient[:, indices], 0.0)
+        last = None
+        if with_latest:
+            # the latest neighbour record: the highest time rank, ties to the later pair
+            npos = self.pos[:, indices]
+            rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
+            top = per_query(np.maximum, rank, -1)
+            at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
+            pair = per_query(np.maximum, at_top, -1)
+            e, c = np.nonzero(top >= 0)
+            score = np.full((n_e, n_comp), np.nan)
+            score[e, c] = h.own_score[npos[e, pair[e, c]]]
+            last = Latest(score.ravel(), top.ravel())
+        return total, (n_has.ravel(), lowest.ravel(), n_prof.ravel(), last)
 
 
 def _latest(h: History, qi: np.ndarray, npos: np.ndarray) -> Latest:
