@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 
 from recommender.store import ApiKey, Store
 
@@ -24,6 +24,13 @@ class KeyCache:
     A ``cachetools.TTLCache`` behind a lock (cachetools caches are not thread-safe); ``ttl=0``
     turns caching off. ``clock`` gives the time in seconds (``time.monotonic``; tests pass a
     fake one).
+
+    When an entry expires, the first request re-reads the key from the store and the requests
+    that arrive while it does keep the record known so far (for at most ``ttl`` more seconds),
+    instead of all reading the store at once: every ``ttl`` seconds, up to as many requests as
+    there were connections went to worker threads for the same key, a latency spike on every
+    API route. A key revoked in another process therefore stops working within ``ttl`` seconds
+    plus one store read.
     """
 
     def __init__(self, ttl: float, maxsize: int = 4096, *,
@@ -31,6 +38,9 @@ class KeyCache:
         self.ttl = ttl
         self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=clock)
                                         if ttl > 0 else None)
+        self._known: LRUCache = LRUCache(maxsize)  # the last active record of each key
+        self._rereading: dict[str, float] = {}  # key hash -> when its re-read began
+        self._clock = clock
         self._lock = threading.Lock()
 
     def cached(self, key_hash: str) -> ApiKey | None:
@@ -38,17 +48,37 @@ class KeyCache:
         if self._items is None:
             return None
         with self._lock:
-            return self._items.get(key_hash)
+            found = self._items.get(key_hash)
+            if found is not None:
+                return found
+            known = self._known.get(key_hash)
+            if known is None:
+                return None
+            began = self._rereading.get(key_hash)
+            now = self._clock()
+            if began is not None and now - began < self.ttl:
+                return known  # another request is re-reading it
+            self._rereading[key_hash] = now  # this caller re-reads it (lookup)
+            return None
 
     def lookup(self, store: Store, key_hash: str) -> ApiKey | None:
-        """The cached record, else the store's (cached when it is active)."""
-        hit = self.cached(key_hash)
-        if hit is not None:
-            return hit
-        record = store.key_by_hash(key_hash)
-        if record is not None and record.active and self._items is not None:
+        """The cached record while fresh, else the store's (cached when it is active)."""
+        if self._items is not None:
             with self._lock:
-                self._items[key_hash] = record
+                hit = self._items.get(key_hash)
+            if hit is not None:
+                return hit
+        try:
+            record = store.key_by_hash(key_hash)
+        finally:
+            with self._lock:
+                self._rereading.pop(key_hash, None)
+        if self._items is not None:
+            with self._lock:
+                if record is not None and record.active:
+                    self._items[key_hash] = self._known[key_hash] = record
+                else:
+                    self._known.pop(key_hash, None)
         return record
 
     def forget(self, key_id: str) -> None:
@@ -56,5 +86,6 @@ class KeyCache:
         if self._items is None:
             return
         with self._lock:
-            for h in [h for h, r in self._items.items() if r.key_id == key_id]:
-                del self._items[h]
+            for cache in (self._items, self._known):
+                for h in [h for h, r in cache.items() if r.key_id == key_id]:
+                    del cache[h]

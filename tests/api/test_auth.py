@@ -186,3 +186,31 @@ def test_key_cache_keeps_active_keys_for_the_ttl_only():
     off = KeyCache(ttl=0)
     off.lookup(store, "h1")
     assert off.cached("h1") is None
+
+
+def test_an_expired_key_is_reread_by_one_request_while_the_others_keep_it():
+    from datetime import UTC, datetime
+
+    from api.key_cache import KeyCache
+    from recommender.store import ApiKey
+
+    now = datetime.now(UTC)
+    active = ApiKey("k1", "acme", "platform", "", now)
+    store = _CountingStore({"h1": active})
+    now_s = [100.0]
+    cache = KeyCache(ttl=5, clock=lambda: now_s[0])
+    cache.lookup(store, "h1")
+    now_s[0] += 5.1
+    assert cache.cached("h1") is None  # the first request after expiry re-reads it...
+    assert cache.cached("h1") is active  # ...the others meanwhile keep the known record
+    assert cache.lookup(store, "h1") is active and store.lookups == 2  # the re-read
+    assert cache.cached("h1") is active  # fresh again
+    now_s[0] += 5.1
+    assert cache.cached("h1") is None
+    now_s[0] += 5.1  # a re-read that never finished holds nobody for longer than the ttl
+    assert cache.cached("h1") is None
+    revoked = ApiKey("k1", "acme", "platform", "", now, revoked_at=now)
+    store.records["h1"] = revoked  # revoked in another process
+    assert cache.lookup(store, "h1") is revoked
+    now_s[0] += 5.1
+    assert cache.cached("h1") is None and cache.cached("h1") is None  # nothing kept
