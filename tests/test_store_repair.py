@@ -112,6 +112,9 @@ def test_ids_and_text_the_door_refuses_are_found_and_an_unreachable_educator_goe
     _feedback(store, datetime(2024, 3, 1, tzinfo=UTC), educator_id="a/b")
     _raw(store, schema.mastery, tenant_id="acme", educator_id="a/b", model_key="m",
          data_version=0, computed_at=datetime(2025, 1, 1, tzinfo=UTC), table_json="{}")
+    _raw(store, schema.served_answers, tenant_id="acme", educator_id="a/b", query_key="q",
+         data_version=0, educator_created_at=datetime(2025, 1, 1, tzinfo=UTC), computed_us=0,
+         label="p", items_json=b"[]", shown_json=b"[]")
 
     plan = find_violations(store, now=NOW)
     by_field = {(f.table, f.field): f for f in plan.findings}
@@ -128,5 +131,8 @@ def test_ids_and_text_the_door_refuses_are_found_and_an_unreachable_educator_goe
                        "profiles": 1}
     kept = store.list_educators("acme")
     assert [(e.educator_id, e.profile) for e in kept] == [("T1", {})]
+    with store.engine.connect() as conn:  # the removed educator's kept answer went with them
+        assert conn.execute(sa.select(sa.func.count()).select_from(
+            schema.served_answers)).scalar_one() == 0
     assert find_violations(store, now=NOW).findings == []
     store.dispose()

@@ -268,6 +268,7 @@ def move_aside(store: Store, plan: RepairPlan) -> dict[str, int]:
     ``profiles`` the educators rewritten.
     """
     ev, fb, ed, ms = schema.evidence, schema.feedback, schema.educators, schema.mastery
+    kept = schema.served_answers
     deleted = {"educators": 0, "evidence": 0, "feedback": 0, "mastery": 0, "profiles": 0}
     tenants = sorted({f.tenant_id for f in plan.findings})
     for tenant in tenants:
@@ -295,6 +296,8 @@ def move_aside(store: Store, plan: RepairPlan) -> dict[str, int]:
                     n = conn.execute(table.delete().where(
                         (table.c.tenant_id == tenant) & table.c.educator_id.in_(part))).rowcount
                     deleted[{ev: "evidence", fb: "feedback", ms: "mastery"}[table]] += n
+                conn.execute(kept.delete().where(  # their kept answers (derived: not counted)
+                    (kept.c.tenant_id == tenant) & kept.c.educator_id.in_(part)))
                 deleted["educators"] += conn.execute(ed.delete().where(
                     (ed.c.tenant_id == tenant) & ed.c.educator_id.in_(part))).rowcount
             for part in chunks(touched):
