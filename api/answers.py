@@ -39,6 +39,7 @@ import pandas as pd
 from cachetools import TTLCache
 
 from api.model_state import ModelState
+from api.refresh import take_batch
 from recommender.explain import Recommendation, cite_recommendations
 from recommender.firewall import EvidenceFirewall, reader_of
 from recommender.ranking import EducatorContext, RankingRequest, rank_activities
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from recommender.store import Store
 
 __all__ = ["AnswerQuery", "AnswerCache", "AnswerService", "DEFAULT_QUERY", "RefreshAndAnswer",
-           "item", "only_available", "ranked_with_citations"]
+           "only_available", "ranked_rows", "ranked_with_citations"]
 
 log = logging.getLogger("pdrec.api")
 
@@ -193,9 +194,7 @@ class AnswerService:
         ranked = ranked_with_citations(self.services, tenant_id, record, entry,
                                        only_available(context, query.available), state,
                                        query.request, query.explain, firewall, query.reader)
-        items = [item(i + 1, r, query.explain) for i, r in enumerate(ranked)]
-        shown = tuple((i + 1, r.activity_id, float(r.score), bool(r.pinned))
-                      for i, r in enumerate(ranked))
+        items, shown = ranked_rows(ranked, query.explain)
         return StoredAnswer(orjson.dumps(items, option=orjson.OPT_SERIALIZE_NUMPY, default=str),
                             shown, firewall.label(record.educator_id), now.value // 1000)
 
@@ -265,11 +264,7 @@ class RefreshAndAnswer:
         with self._lock:
             if not self._backlog:
                 return False
-            tenant = next(iter(self._backlog))
-            queued = self._backlog[tenant]
-            batch = {e: queued.pop(e) for e in list(queued)[: self.step]}
-            if not queued:
-                del self._backlog[tenant]
+            tenant, batch = take_batch(self._backlog, self.step)
         self._answer(tenant, batch, self.services.mastery.resolve(tenant))
         with self._lock:
             return bool(self._backlog)
@@ -338,12 +333,17 @@ def ranked_with_citations(services: Services, tenant_id: str, record: EducatorRe
                                 catalog=content.catalog, influence=influence)
 
 
-def item(rank: int, rec: Recommendation, explain: bool) -> dict:
-    """One served item of a ranked answer."""
-    return {"rank": rank, "activity_id": rec.activity_id, "title": rec.title,
-            "format": rec.format, "hours": float(rec.hours), "score": float(rec.score),
-            "reason": rec.reason, "pinned": bool(rec.pinned),
-            "explanation": rec.explanation if explain else None}
+def ranked_rows(ranked: list[Recommendation], explain: bool
+                ) -> tuple[list[dict], tuple[tuple[int, str, float, bool], ...]]:
+    """A ranked list as served: its items, and ``(rank, activity_id, score, pinned)`` of each
+    (what the recommendation log records)."""
+    items = [{"rank": i + 1, "activity_id": r.activity_id, "title": r.title,
+              "format": r.format, "hours": float(r.hours), "score": float(r.score),
+              "reason": r.reason, "pinned": bool(r.pinned),
+              "explanation": r.explanation if explain else None} for i, r in enumerate(ranked)]
+    shown = tuple((i + 1, r.activity_id, float(r.score), bool(r.pinned))
+                  for i, r in enumerate(ranked))
+    return items, shown
 
 
 def only_available(context: EducatorContext, available: frozenset[str] | None

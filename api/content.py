@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from api.rereads import Rereads
 from recommender.ranking import RankingIndex
 from recommender.store import Store
 from recommender.tenant_content import TenantContent, resolve_content
@@ -59,7 +60,7 @@ class ContentService:
         self.max_contents = max_contents
         self._contents: OrderedDict[tuple, TenantContent] = OrderedDict()
         self._active: dict[str, tuple[float, tuple]] = {}
-        self._checking: set[str] = set()  # tenants whose versions one request is reading now
+        self._rereads = Rereads(CHECK_SECONDS)  # one request re-reads a tenant's versions
         self._served: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._build = threading.Lock()
@@ -73,8 +74,7 @@ class ContentService:
             active = tuple(sorted(self.store.active_content(tenant_id).items()))
             self._active[tenant_id] = (now, active)
         finally:
-            with self._lock:
-                self._checking.discard(tenant_id)
+            self._rereads.done(tenant_id)
         return active
 
     def known(self, tenant_id: str) -> TenantContent | None:
@@ -82,18 +82,14 @@ class ContentService:
         :meth:`for_tenant` from a worker thread); costs a few dictionary lookups.
 
         When the versions are due for their check, the first caller gets None (and reads them);
-        callers meanwhile keep the content known so far until that read lands, rather than all
-        reading the store at once (with 32 concurrent requests, every second's check sent
-        dozens of them to worker threads).
+        callers meanwhile keep the content known so far until that read lands
+        (:class:`api.rereads.Rereads`).
         """
         seen = self._active.get(tenant_id)
         if seen is None:
             return None
-        if time.monotonic() - seen[0] >= CHECK_SECONDS:
-            with self._lock:
-                if tenant_id not in self._checking:
-                    self._checking.add(tenant_id)
-                    return None
+        if time.monotonic() - seen[0] >= CHECK_SECONDS and self._rereads.claim(tenant_id):
+            return None
         if not seen[1]:
             return self.default
         with self._lock:
@@ -124,7 +120,7 @@ class ContentService:
         """The tenant uploaded or activated a version here: read its versions again now."""
         with self._lock:
             self._active.pop(tenant_id, None)
-            self._checking.discard(tenant_id)
+        self._rereads.done(tenant_id)
 
     @staticmethod
     def _key(content: TenantContent, state: Any) -> tuple:

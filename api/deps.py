@@ -83,10 +83,7 @@ class Reading:
 async def reading(request: Request, now: Now) -> Reading:
     """The :class:`Reading` of this request (403 when the caller may not read)."""
     who = permitted(request.state.principal, "read")
-    services = request.app.state.services
-    content = (services.content.known(who.tenant_id)
-               or await run_in_threadpool(services.content.for_tenant, who.tenant_id))
-    return Reading(who, services, content, now)
+    return Reading(who, request.app.state.services, await tenant_content(request, who), now)
 
 
 ReadingDep = Annotated[Reading, Depends(reading)]

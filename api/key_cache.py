@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from cachetools import LRUCache, TTLCache
 
+from api.rereads import Rereads
 from recommender.store import ApiKey, Store
 
 __all__ = ["KeyCache"]
@@ -30,7 +31,7 @@ class KeyCache:
     instead of all reading the store at once: every ``ttl`` seconds, up to as many requests as
     there were connections went to worker threads for the same key, a latency spike on every
     API route. A key revoked in another process therefore stops working within ``ttl`` seconds
-    plus one store read.
+    plus one store read (:class:`api.rereads.Rereads`).
     """
 
     def __init__(self, ttl: float, maxsize: int = 4096, *,
@@ -39,8 +40,7 @@ class KeyCache:
         self._items: TTLCache | None = (TTLCache(maxsize, ttl, timer=clock)
                                         if ttl > 0 else None)
         self._known: LRUCache = LRUCache(maxsize)  # the last active record of each key
-        self._rereading: dict[str, float] = {}  # key hash -> when its re-read began
-        self._clock = clock
+        self._rereads = Rereads(ttl, clock)
         self._lock = threading.Lock()
 
     def cached(self, key_hash: str) -> ApiKey | None:
@@ -52,14 +52,9 @@ class KeyCache:
             if found is not None:
                 return found
             known = self._known.get(key_hash)
-            if known is None:
-                return None
-            began = self._rereading.get(key_hash)
-            now = self._clock()
-            if began is not None and now - began < self.ttl:
-                return known  # another request is re-reading it
-            self._rereading[key_hash] = now  # this caller re-reads it (lookup)
-            return None
+        if known is None or self._rereads.claim(key_hash):
+            return None  # this caller re-reads it (lookup)
+        return known  # another request is re-reading it
 
     def lookup(self, store: Store, key_hash: str) -> ApiKey | None:
         """The cached record while fresh, else the store's (cached when it is active)."""
@@ -71,8 +66,7 @@ class KeyCache:
         try:
             record = store.key_by_hash(key_hash)
         finally:
-            with self._lock:
-                self._rereading.pop(key_hash, None)
+            self._rereads.done(key_hash)
         if self._items is not None:
             with self._lock:
                 if record is not None and record.active:

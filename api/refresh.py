@@ -18,17 +18,34 @@ is logged and left to the next read; the evidence itself was committed before it
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["MasteryRefresher", "Refreshes", "SETTLE"]
+__all__ = ["MasteryRefresher", "Refreshes", "SETTLE", "take_batch"]
 
 log = logging.getLogger("pdrec.api")
 
 SETTLE = "settle"
 """What :meth:`MasteryRefresher._take` hands out when only deferred work is left."""
+
+
+def take_batch(pending: dict[str, dict], size: int) -> tuple[str, dict]:
+    """The first queued tenant and up to ``size`` of its first entries, taken out of ``pending``
+    (``tenant -> {educator: value}``, insertion-ordered; a tenant left with none is dropped).
+
+    >>> pending = {"t": {"A": 1, "B": 2, "C": 3}}
+    >>> take_batch(pending, 2), pending
+    (('t', {'A': 1, 'B': 2}), {'t': {'C': 3}})
+    """
+    tenant = next(iter(pending))
+    queued = pending[tenant]
+    batch = {e: queued.pop(e) for e in list(itertools.islice(queued, size))}
+    if not queued:
+        del pending[tenant]
+    return tenant, batch
 
 
 class Refreshes(Protocol):
@@ -104,15 +121,9 @@ class MasteryRefresher:
                     self._busy = True
                     return SETTLE
                 return None
-            tenant = next(iter(self._pending))
-            queued = self._pending[tenant]
-            batch = list(queued)[: self.batch_size]
-            for e in batch:
-                del queued[e]
-            if not queued:
-                del self._pending[tenant]
+            tenant, batch = take_batch(self._pending, self.batch_size)
             self._busy = True
-            return tenant, batch
+            return tenant, list(batch)
 
     def _run(self) -> None:
         while (work := self._take()) is not None:

@@ -20,7 +20,7 @@ from pipelines import model_bundle, tracking
 from pipelines.model_card import served_card
 
 __all__ = ["bundle_loader", "champion_loader", "tenant_champion_loader", "create_app",
-           "model_state"]
+           "model_loaders", "model_state"]
 
 log = logging.getLogger("pdrec.api")
 
@@ -106,28 +106,35 @@ def model_state(champion: tracking.Champion, source: str = "registry") -> ModelS
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API app serving the MLflow champion (when ``PDREC_LOAD_MODEL``, the default), or the
-    bundle in ``PDREC_MODEL_DIR`` when it is set.
+    bundle in ``PDREC_MODEL_DIR`` when it is set (:func:`model_loaders`)."""
+    settings = settings or Settings()
+    model_loader, tenant_loader = model_loaders(settings)
+    return create_api(settings, model_loader=model_loader, tenant_loader=tenant_loader)
 
-    A bundle is loaded here, before the app exists: one that fails verification or loading
-    raises :class:`~pipelines.model_bundle.BundleError` (or MLflow's error) and the process does
-    not start, rather than serving the graph rule (what a registry champion that fails to load
+
+def model_loaders(settings: Settings) -> tuple[Loader | None, TenantLoader | None]:
+    """The default model's loader and the tenants' own champions' loader ``pdrec serve`` serves
+    with: none when ``PDREC_LOAD_MODEL`` is off; the bundle in ``PDREC_MODEL_DIR`` when set, else
+    the MLflow champion.
+
+    A bundle is loaded here, at once: one that fails verification or loading raises
+    :class:`~pipelines.model_bundle.BundleError` (or MLflow's error) and the process does not
+    start, rather than serving the graph rule (what a registry champion that fails to load
     does: the registry may be down for a while, a named directory is a deployment mistake).
     Tenants' own champions still come from the registry when one exists
     (:func:`registry_exists`); without one, every tenant is served the bundle.
     """
-    settings = settings or Settings()
     if not settings.load_model:
-        return create_api(settings)
+        return None, None
     data_dir = settings.data_dir
     tenants = tenant_champion_loader(data_dir)
     if settings.model_dir is None:
-        return create_api(settings, model_loader=champion_loader(data_dir), tenant_loader=tenants)
+        return champion_loader(data_dir), tenants
     champion = model_bundle.load_bundle(settings.model_dir)  # raises: the start fails, loudly
-    log.info("serving model bundle %s (mastery version %s, run %s)", settings.model_dir,
+    log.info("model bundle %s (mastery version %s, run %s)", settings.model_dir,
              champion.version, champion.run_id)
 
     def tenant_load(tenant: str) -> ModelState | None:
         return tenants(tenant) if registry_exists(data_dir) else None
 
-    return create_api(settings, model_loader=bundle_loader(settings.model_dir, champion),
-                      tenant_loader=tenant_load)
+    return bundle_loader(settings.model_dir, champion), tenant_load

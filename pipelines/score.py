@@ -46,8 +46,8 @@ from recommender.ranking import (
 from recommender.serving import estimate_mastery
 
 __all__ = ["PartitionResult", "Progress", "Scorer", "explained_frame", "make_scorer",
-           "partition_names", "peak_rss_mb", "run_on_dask", "score_file", "score_folder_dask",
-           "score_folder_local", "score_partition"]
+           "partition_names", "peak_rss_mb", "run_local", "run_on_dask", "score_file",
+           "score_folder_dask", "score_folder_local", "score_partition", "write_partition"]
 
 MASTERY_OUT = ("educator_id", "competency_id", "p_mastery", "p_bound", "n_evidence")
 """Columns of the mastery files (the estimator's answer the ranker reads)."""
@@ -180,11 +180,17 @@ def score_file(scorer: Scorer, root, name: str, out) -> PartitionResult:
     frames = {sub: pd.read_parquet(root / sub / f"{name}.parquet")
               for sub in ("evidence", "completions", "educators")}
     mastery, recs, rejected = score_partition(scorer, **frames)
-    for sub, frame in (("mastery", mastery), ("recommendations", recs)):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out / sub / f"{name}.parquet", index=False)
+    write_partition(out, name, mastery, recs)
     return PartitionResult(name, len(frames["educators"]), len(recs), rejected,
                            time.perf_counter() - t0, peak_rss_mb())
+
+
+def write_partition(out, name: str, mastery: pd.DataFrame, recs: pd.DataFrame) -> None:
+    """A partition's two files: ``out/mastery/<name>.parquet`` and
+    ``out/recommendations/<name>.parquet``."""
+    for sub, frame in (("mastery", mastery), ("recommendations", recs)):
+        (Path(out) / sub).mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(Path(out) / sub / f"{name}.parquet", index=False)
 
 
 def peak_rss_mb() -> float:
@@ -198,12 +204,20 @@ Progress = Callable[[PartitionResult, int, int], None]
 def score_folder_local(scorer: Scorer, root, out, *, progress: Progress | None = None
                        ) -> list[PartitionResult]:
     """Every partition of ``root`` scored in this process, one after the other."""
-    names = partition_names(root)
+    return run_local(score_file, scorer, [(n, (root, n, out)) for n in partition_names(root)],
+                     progress=progress)
+
+
+def run_local(func: Callable[..., PartitionResult], shared,
+              tasks: Sequence[tuple[str, tuple]], *, progress: Progress | None = None
+              ) -> list[PartitionResult]:
+    """``func(shared, *args)`` for every ``(name, args)`` of ``tasks``, one after the other in
+    this process (:func:`run_on_dask`'s counterpart)."""
     results = []
-    for i, name in enumerate(names):
-        results.append(score_file(scorer, root, name, out))
+    for i, (_, args) in enumerate(tasks, start=1):
+        results.append(func(shared, *args))
         if progress:
-            progress(results[-1], i + 1, len(names))
+            progress(results[-1], i, len(tasks))
     return results
 
 

@@ -49,7 +49,9 @@ from pipelines.score import (
     Progress,
     explained_frame,
     peak_rss_mb,
+    run_local,
     run_on_dask,
+    write_partition,
 )
 from recommender.ranking import RankingRequest, rank_batch
 from recommender.store import Store, StoredMastery, open_store
@@ -111,18 +113,14 @@ def make_job(url: str, tenant: str, *, as_of, settings: Settings | None = None,
 
 def served_models(settings: Settings, tenant: str) -> tuple[ModelState | None, ModelState | None]:
     """The default and the tenant's own champion, loaded as ``pdrec serve`` loads them
-    (:func:`pipelines.app.create_app`): the bundle of ``PDREC_MODEL_DIR`` when set, else the
-    registry's champion; the tenant's ``champion-<tenant>`` from the registry. ``(None, None)``
-    when ``settings.load_model`` is off (the evidence filter)."""
-    from pipelines.app import bundle_loader, champion_loader, registry_exists, tenant_champion_loader
+    (:func:`pipelines.app.model_loaders`). ``(None, None)`` when ``settings.load_model`` is off
+    (the evidence filter)."""
+    from pipelines.app import model_loaders
 
-    if not settings.load_model:
+    default, tenants = model_loaders(settings)
+    if default is None:
         return None, None
-    data_dir = settings.data_dir
-    if settings.model_dir is not None:
-        own = tenant_champion_loader(data_dir)(tenant) if registry_exists(data_dir) else None
-        return bundle_loader(settings.model_dir)(), own
-    return champion_loader(data_dir)(), tenant_champion_loader(data_dir)(tenant)
+    return default(), tenants(tenant)
 
 
 class _MasteryWritesDropped:
@@ -247,10 +245,7 @@ def score_store_partition(job: StoreJob, name: str, ids: Sequence[str]) -> Parti
         recs = rank_batch(content.graph, content.catalog, mastery, contexts=contexts,
                           request=request, index=state.index).reset_index(drop=True)
     if job.out is not None:
-        out = Path(job.out)
-        for sub, frame in (("mastery", mastery), ("recommendations", recs)):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(out / sub / f"{name}.parquet", index=False)
+        write_partition(job.out, name, mastery, recs)
     return PartitionResult(name, len(found), len(recs), 0, time.perf_counter() - t0,
                            peak_rss_mb())
 
@@ -258,15 +253,11 @@ def score_store_partition(job: StoreJob, name: str, ids: Sequence[str]) -> Parti
 def score_store_local(job: StoreJob, parts: Sequence[tuple[str, list[str]]], *,
                       progress: Progress | None = None) -> list[PartitionResult]:
     """Every partition scored in this process, one after the other; the services closed after."""
-    results = []
     try:
-        for i, (name, ids) in enumerate(parts):
-            results.append(score_store_partition(job, name, ids))
-            if progress:
-                progress(results[-1], i + 1, len(parts))
+        return run_local(score_store_partition, job, [(name, (name, ids)) for name, ids in parts],
+                         progress=progress)
     finally:
         release_run(job.token)
-    return results
 
 
 def score_store_dask(job: StoreJob, parts: Sequence[tuple[str, list[str]]], client, *,

@@ -37,7 +37,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.answers import AnswerQuery, item, only_available, ranked_with_citations
+from api.answers import AnswerQuery, only_available, ranked_rows, ranked_with_citations
 from api.auth import Principal, Reader
 from api.deps import ContentDep, Now, ReadingDep, ServicesDep
 from api.errors import BadRequest, PayloadTooLarge
@@ -209,10 +209,8 @@ def post_batch(
                 ranked = ranked_with_citations(services, who.tenant_id, records[e], entries[e],
                                                contexts[e], state, request, True, firewall,
                                                reader_of(who.role))
-                items, rows = _shown(services, request_id, e,
-                                     [item(i + 1, r, True) for i, r in enumerate(ranked)],
-                                     [(i + 1, r.activity_id, float(r.score), bool(r.pinned))
-                                      for i, r in enumerate(ranked)])
+                items, shown = ranked_rows(ranked, True)
+                items, rows = _shown(services, request_id, e, items, list(shown))
                 results.append({"educator_id": e, "items": items})
                 log_rows.extend(rows)
         else:

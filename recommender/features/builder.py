@@ -244,8 +244,7 @@ class FeatureBuilder:
         NaN, as :func:`recommender.models.base.encode_categories` reads them) or else against
         the builder's own categories. Rows are educator-major, competencies in framework order.
         """
-        queries = self._serving_queries(as_of, educator_ids, None)
-        parts = self._parts(queries, self._records(evidence), completions, educators)
+        parts = self._serving_parts(evidence, as_of, educator_ids, completions, educators)
         return parts.matrix(columns, categories or {}), parts.numeric["own_n"]
 
     def serving_blocks(
@@ -267,9 +266,16 @@ class FeatureBuilder:
         if isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer)) \
                 or block_rows < 1:
             raise ValueError(f"block_rows must be a positive int; got {block_rows!r}")
-        queries = self._serving_queries(as_of, educator_ids, None)
-        parts = self._parts(queries, self._records(evidence), completions, educators)
+        parts = self._serving_parts(evidence, as_of, educator_ids, completions, educators)
         return parts.blocks(columns, categories or {}, block_rows), parts.numeric["own_n"]
+
+    def _serving_parts(self, evidence: pd.DataFrame, as_of, educator_ids: Iterable[str],
+                       completions: pd.DataFrame | None, educators: pd.DataFrame | None
+                       ) -> FeatureParts:
+        """The feature parts of every competency of these educators as of ``as_of`` (what the
+        matrix and block paths read)."""
+        queries = self._serving_queries(as_of, educator_ids, None)
+        return self._parts(queries, self._records(evidence), completions, educators)
 
     def categorical_dtypes(self) -> dict[str, pd.CategoricalDtype]:
         """The category dtype of every categorical column the builder produces (after fit)."""
