@@ -1,25 +1,50 @@
-"""``pdrec train --dask``: the mastery model's trees boosted on a Dask cluster (``lightgbm.dask``).
+"""``pdrec train --dask``: the mastery model's training frame built, and its trees boosted, on a
+Dask cluster (``lightgbm.dask``).
 
-The run is :func:`pipelines.training.train` with one step changed: the same data, split and
-feature frames (:func:`~pipelines.training.prepare`), the same :class:`LightGBMMastery` fit
-(its validation split by educator, categorical levels, monotone constraints and calibration),
-but the boosting itself runs data-parallel on the cluster's workers, each holding one share of
-the training rows. The model that comes back is a plain :class:`LightGBMMastery` (a local copy
-of the booster), so it is packaged, logged and served exactly like a single-machine one.
+The run is :func:`pipelines.training.train` with the training side moved to the cluster
+(:func:`train_on_dask`, :func:`fit_frames_on_dask`):
+
+- the driver loads the data, splits it and fits the feature builder on the training side
+  (:func:`~pipelines.training.prepare_fold`: competency difficulty and profile levels, one
+  small table each), splits the training educators into the model's fitting and validation
+  folds exactly as :class:`LightGBMMastery` does (``validation_fraction`` of the educators,
+  ``GroupShuffleSplit`` with the model's seed), and cuts each fold into partitions of whole
+  educators;
+- each partition's training frame is built by a task on a worker from that partition's
+  evidence, completions and profiles (:mod:`pipelines.dask_frames`: the same rows as the whole
+  frame, value for value), and turned there into the model's input matrix (categoricals as
+  codes of levels fixed before boosting, from what every partition reports);
+- ``lightgbm.dask`` boosts on the fitting fold's matrices where they lie; the validation fold's
+  log loss per block of rounds and, at the chosen round, its margins are computed on the
+  workers too; only those margins and labels (one float each per validation row) come back,
+  for the model's own calibrator.
+
+The model that comes back is a plain :class:`LightGBMMastery` (a local copy of the booster),
+packaged, logged and served exactly like a single-machine one.
+
+What stays on the driver, and why: reading the data (``load_dataset`` reads evidence,
+completions and profiles here; each partition's rows are then sent to its worker, a few columns
+per record instead of the frame's one float per feature), the builder's fit (it needs every
+training record's competency and outcome, as two small per-competency tables come of it), the
+held-out test frame and its evaluation, model card and equity audit
+(:func:`~pipelines.training.package`, on the ``test_size`` share of the educators), and, with
+``compare`` (the default), the single-machine reference: the whole training frame built and
+fitted in this process, as before, to report both held-out qualities. ``compare=False``
+(``--no-compare``) leaves the whole training frame off this machine.
 
 Two things differ from the single-machine fit, on purpose:
 
 - ``lightgbm.dask`` has no early stopping (LightGBM issues #3712 and #4189; asking for it hangs
   the workers, #6351), so every ``n_estimators`` round is boosted and the number of trees kept is
-  chosen afterwards on this machine: the round with the lowest log loss on the whole validation
-  fold, evaluated every ``eval_every`` rounds (:func:`validation_curve`);
+  chosen afterwards: the round with the lowest log loss on the whole validation fold, evaluated
+  every ``eval_every`` rounds (:func:`validation_curve`);
 - data-parallel histograms are summed over workers, so trees can differ slightly from the
   single-machine ones: the run therefore also fits the single-machine model on the same frames
   and reports both held-out qualities (``single_auc``, ``single_log_loss``, and the Dask minus
   single differences) beside the Dask model's own metrics.
 
-What is distributed is the boosting (rows x rounds); the feature frames are still built in this
-process (docs/scale.md, "Limits").
+:func:`fit_on_dask` is the earlier path, kept for frames already in memory: the frame built
+here, its matrix scattered from here to the workers.
 """
 
 from __future__ import annotations
@@ -32,13 +57,18 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 from scipy.special import expit
+from sklearn.model_selection import GroupShuffleSplit
 
+from pipelines import dask_frames
 from pipelines.config import TrainConfig
-from pipelines.training import Progress, TrainResult, fit_model, package, prepare
+from pipelines.training import Fold, Prepared, Progress, TrainResult, fit_model, package, prepare_fold
 from recommender.models import LightGBMMastery, LightGBMNoGraph, make_model, mastery_metrics
+from recommender.models.base import categorical_feature_columns
 
-__all__ = ["cluster_client", "fit_on_dask", "train_on_dask", "validation_curve"]
+__all__ = ["cluster_client", "fit_frames_on_dask", "fit_on_dask", "train_on_dask",
+           "validation_curve"]
 
 _SKLEARN_NAMES = {
     "lambda_l2": "reg_lambda",
@@ -71,6 +101,20 @@ def validation_curve(booster: lgb.Booster, M: np.ndarray, y: np.ndarray,
     return rounds, losses
 
 
+def _boost(client, dX, dy, model: LightGBMMastery, monotone: list[int], columns: list[str],
+           categorical: list[str]) -> lgb.Booster:
+    """All ``model.n_estimators`` rounds boosted by ``lightgbm.dask`` on the chunks of ``dX``,
+    ``dy`` where they lie, with the model's own parameters; the local copy of the booster."""
+    params = {_SKLEARN_NAMES.get(k, k): v for k, v in model._lgb_params(monotone).items()
+              if k != "num_threads"}  # one thread per worker process: the worker's own
+    trees = lgb.DaskLGBMClassifier(client=client, n_estimators=model.n_estimators, **params)
+    with warnings.catch_warnings():  # the wrapper's own n_jobs default, replaced by design
+        warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")
+        trees.fit(dX, dy, feature_name=list(columns),
+                  categorical_feature=[columns.index(c) for c in categorical])
+    return trees.to_local().booster_
+
+
 class _DaskTrees:
     """Mixin over :class:`LightGBMMastery`: ``_train_booster`` on a Dask client's workers.
 
@@ -97,14 +141,7 @@ class _DaskTrees:
                              for f, s in zip(x_parts, shares, strict=True)])
         dy = da.concatenate([da.from_delayed(f, shape=(len(s),), dtype=labels.dtype)
                              for f, s in zip(y_parts, shares, strict=True)])
-        params = {_SKLEARN_NAMES.get(k, k): v for k, v in self._lgb_params(monotone).items()
-                  if k != "num_threads"}  # one thread per worker process: the worker's own
-        model = lgb.DaskLGBMClassifier(client=client, n_estimators=self.n_estimators, **params)
-        with warnings.catch_warnings():  # the wrapper's own n_jobs default, replaced by design
-            warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")
-            model.fit(dX, dy, feature_name=list(columns),
-                      categorical_feature=[columns.index(c) for c in categorical])
-        self.booster_ = model.to_local().booster_
+        self.booster_ = _boost(client, dX, dy, self, monotone, columns, categorical)
         self.best_iteration_ = self.booster_.current_iteration()
         if len(valid_idx) and self.early_stopping_rounds:
             rounds, loss = validation_curve(self.booster_, M[valid_idx], y[valid_idx],
@@ -147,41 +184,187 @@ def fit_on_dask(model: LightGBMMastery, X, y, client, *, eval_every: int = 10) -
     return plain
 
 
+class _GivenMargins(LightGBMMastery):
+    """The model's own ``_fit_calibrator`` fed margins computed on the workers: here
+    ``_margin`` of a vector of margins is that vector (the calibrator is never served from
+    this class: it is copied onto the plain model)."""
+
+    def _margin(self, M):
+        return np.asarray(M, dtype=np.float64)
+
+
+def _valid_curve(booster: lgb.Booster, M: np.ndarray, y: np.ndarray, every: int):
+    """A validation partition's :func:`validation_curve` and its row count (a worker task)."""
+    rounds, loss = validation_curve(booster, M, y, every)
+    return rounds, loss, len(y)
+
+
+def _valid_margin(booster: lgb.Booster, M: np.ndarray, trees: int) -> np.ndarray:
+    """A validation partition's raw margins with the first ``trees`` trees (a worker task)."""
+    return booster.predict(M, num_iteration=int(trees), raw_score=True)
+
+
+def _fold_ids(model: LightGBMMastery, train_evidence) -> tuple[np.ndarray, np.ndarray]:
+    """The training educators split into the fitting and validation folds exactly as
+    :meth:`LightGBMMastery.fit` splits the whole frame's rows (``GroupShuffleSplit`` depends on
+    the distinct educators only)."""
+    ids = np.sort(train_evidence["educator_id"].unique().astype(object))
+    if model.validation_fraction == 0:
+        return ids, ids[:0]
+    if len(ids) < 2:
+        raise ValueError(f"{type(model).__name__}: the validation split is by educator and "
+                         f"needs at least 2 training educators; got {len(ids)}")
+    split = GroupShuffleSplit(n_splits=1, test_size=model.validation_fraction,
+                              random_state=model.random_state)
+    fit_idx, valid_idx = next(split.split(ids, groups=ids))
+    return ids[fit_idx], ids[valid_idx]
+
+
+def _fit_schema(model: LightGBMMastery, client, folds) -> list[str]:
+    """Sets the model's input columns, categorical levels and monotone constraints from what
+    the partitions report (as ``fit`` would from the whole frame); returns the columns."""
+    head = client.submit(dask_frames.partition_head, folds[0].frames[0],
+                         workers=[folds[0].workers[0]], pure=False).result()
+    excluded, columns = model._input_columns(head)
+    categorical = categorical_feature_columns(head, columns)
+    levels = [lv for fold in folds if fold.frames
+              for lv in dask_frames.partition_schemas(fold, categorical)]
+    model.exclude_prefixes_ = excluded
+    model.categorical_features_ = categorical
+    model.categories_ = dask_frames.merge_levels(head, levels)
+    model._set_fitted_classes(columns)
+    model.monotone_constraints_ = model._resolve_monotone(columns, categorical)
+    return columns
+
+
+def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> None:
+    """``best_iteration_`` from the validation fold's log loss per block of rounds, summed over
+    its partitions on the workers, and ``calibrator_`` from its margins at that round."""
+    booster = model.booster_
+    model.best_iteration_ = booster.current_iteration()
+    if valid is None:
+        model.calibrator_ = model._fit_calibrator(np.empty((0, 0)), np.empty(0))
+        return
+    on = client.scatter(booster, broadcast=True)
+    placed = list(zip(valid[0], valid[1], strict=True))
+    if model.early_stopping_rounds:
+        curves = client.gather([client.submit(_valid_curve, on, M, y, every, pure=False)
+                                for M, y in placed])
+        rows = sum(n for _, _, n in curves)
+        loss = sum(part * n for _, part, n in curves) / rows
+        model.best_iteration_ = int(curves[0][0][np.argmin(loss)])
+    margin = np.concatenate(client.gather([
+        client.submit(_valid_margin, on, M, model.best_iteration_, pure=False)
+        for M, _ in placed]))
+    y = np.concatenate(client.gather(list(valid[1]))).astype(np.int64)
+    calibrating = _GivenMargins(calibration=model.calibration)
+    model.calibrator_ = calibrating._fit_calibrator(margin, y)
+
+
+def fit_frames_on_dask(model: LightGBMMastery, fold: Fold, client, *,
+                       partitions: int | None = None, eval_every: int = 10) -> LightGBMMastery:
+    """``model`` (unfitted, its parameters kept) fitted on ``fold``'s training records with
+    the training frame built, and the trees boosted, on ``client``'s workers.
+
+    ``partitions`` is the number of educator partitions of the training records (default:
+    :func:`pipelines.dask_frames.partition_count`), cut between the fitting and validation
+    folds in proportion to their educators. Returns a plain fitted ``type(model)``.
+    """
+    _check_dask_model(model)
+    if int(eval_every) < 1:
+        raise ValueError(f"eval_every must be a positive number of rounds; got {eval_every!r}")
+    plain = type(model)(**model.get_params())
+    plain._validate_params()
+    evidence = fold.train_evidence
+    n = dask_frames.partition_count(len(evidence), len(client.scheduler_info()["workers"]),
+                                    partitions)
+    fit_ids, valid_ids = _fold_ids(plain, evidence)
+    n_valid = min(len(valid_ids), max(1, round(n * len(valid_ids) / (len(fit_ids) + len(valid_ids)))))
+    builder = client.scatter(fold.builder, broadcast=True)
+    inputs = (evidence, fold.data.completions, fold.data.educators)
+    fit_parts = dask_frames.submit_frames(
+        client, builder, *inputs, dask_frames.educator_partitions(fit_ids, max(1, n - n_valid)),
+        key="train-frame")
+    valid_parts = None
+    if len(valid_ids):
+        valid_parts = dask_frames.submit_frames(
+            client, builder, *inputs, dask_frames.educator_partitions(valid_ids, n_valid),
+            offset=len(fit_parts.frames), key="valid-frame")
+    columns = _fit_schema(plain, client, [fit_parts] + ([valid_parts] if valid_parts else []))
+    on = client.scatter(plain, broadcast=True)
+    dX, dy, _, _ = dask_frames.partition_matrices(fit_parts, on, len(columns))
+    valid = None
+    if valid_parts is not None:
+        _, _, valid_X, valid_y = dask_frames.partition_matrices(valid_parts, on, len(columns))
+        valid = (valid_X, valid_y)
+        valid_parts.release()
+    fit_parts.release()
+    monotone = [plain.monotone_constraints_.get(c, 0) for c in columns]
+    plain.booster_ = _boost(client, dX, dy, plain, monotone, columns, plain.categorical_features_)
+    _choose_and_calibrate(plain, client, valid, int(eval_every))
+    plain.n_train_rows_ = int(sum(fit_parts.rows))
+    plain.n_valid_rows_ = int(sum(valid_parts.rows)) if valid_parts else 0
+    plain.feature_importance_ = pd.Series(
+        plain.booster_.feature_importance("gain", iteration=plain.best_iteration_),
+        index=pd.Index(columns, name="feature"), name="gain")
+    return plain
+
+
 def train_on_dask(config: TrainConfig, data_dir: Path, client,
-                  progress: Progress = lambda _: None, **package_options) -> TrainResult:
-    """One configured training with the trees boosted on ``client``, and the single-machine fit
-    of the same frames beside it for comparison (its metrics logged as ``single_*``).
+                  progress: Progress = lambda _: None, *, partitions: int | None = None,
+                  compare: bool = True, **package_options) -> TrainResult:
+    """One configured training with the training frame built and the trees boosted on
+    ``client`` (:func:`fit_frames_on_dask`); with ``compare``, the single-machine fit of the
+    same data beside it (the whole training frame built here; its metrics logged as
+    ``single_*``).
 
     ``package_options`` go to :func:`pipelines.training.package` as they do from ``train``.
     """
     model = make_model(config.model, **dict(config.params))
     _check_dask_model(model)  # before the data are read and featurized
     model.set_params(random_state=config.seed)
-    prep = prepare(config, data_dir, progress)
+    dask_frames.partition_count(0, 1, partitions)  # a bad count, before the data are read
+    fold = prepare_fold(config, data_dir, progress)
     n_workers = len(client.scheduler_info()["workers"])
-    progress(f"fitting {config.model} on Dask ({n_workers} workers)")
+    progress(f"fitting {config.model} on Dask ({n_workers} workers; training frame built "
+             "on the workers)")
     t0 = time.perf_counter()
-    dask_model = fit_on_dask(model, prep.X_train, prep.y_train, client)
+    dask_model = fit_frames_on_dask(model, fold, client, partitions=partitions)
     dask_seconds = time.perf_counter() - t0
-    progress(f"fitting {config.model} on this machine for comparison")
-    t0 = time.perf_counter()
-    single = fit_model(config, prep.X_train, prep.y_train)
-    single_seconds = time.perf_counter() - t0
+    X_test, y_test = fold.test_frame()
+    rows = dask_model.n_train_rows_ + dask_model.n_valid_rows_
+    prep = Prepared(fold.data, fold.fingerprint, fold.split, fold.builder, X_test.iloc[:0],
+                    np.empty(0, dtype=np.int64), X_test, y_test, train_rows=rows)
+    comparison = {"dask_workers": float(n_workers), "dask_fit_seconds": dask_seconds,
+                  "dask_trees": float(dask_model.best_iteration_)}
+    if compare:
+        progress(f"fitting {config.model} on this machine for comparison")
+        comparison.update(_single_fit(config, fold))
     result = package(config, prep, dask_model, progress, **package_options)
-    reference = mastery_metrics(prep.y_test, single.predict_proba(prep.X_test)[:, 1])
-    comparison = {
-        "single_auc": reference["auc"], "single_log_loss": reference["log_loss"],
-        "dask_minus_single_auc": result.metrics["auc"] - reference["auc"],
-        "dask_minus_single_log_loss": result.metrics["log_loss"] - reference["log_loss"],
-        "dask_workers": float(n_workers), "dask_fit_seconds": dask_seconds,
-        "single_fit_seconds": single_seconds,
-        "dask_trees": float(dask_model.best_iteration_),
-        "single_trees": float(single.best_iteration_),
-    }
+    if compare:
+        comparison["dask_minus_single_auc"] = result.metrics["auc"] - comparison["single_auc"]
+        comparison["dask_minus_single_log_loss"] = (result.metrics["log_loss"]
+                                                    - comparison["single_log_loss"])
     result.metrics.update(comparison)
     result.card["metrics"].update(comparison)
-    result.card["trainer"] = {"kind": "lightgbm.dask", "workers": n_workers}
+    result.card["trainer"] = {"kind": "lightgbm.dask", "workers": n_workers,
+                              "training_frame": "built on the workers by educator partition"}
     return result
+
+
+def _single_fit(config: TrainConfig, fold: Fold) -> dict[str, float]:
+    """The single-machine reference: the whole training frame built and fitted here, and its
+    held-out AUC and log loss."""
+    data = fold.data
+    X_train, y_train = fold.builder.training_frame(
+        fold.train_evidence, completions=data.completions, educators=data.educators)
+    t0 = time.perf_counter()
+    single = fit_model(config, X_train, y_train)
+    seconds = time.perf_counter() - t0
+    X_test, y_test = fold.test_frame()
+    reference = mastery_metrics(y_test, single.predict_proba(X_test)[:, 1])
+    return {"single_auc": reference["auc"], "single_log_loss": reference["log_loss"],
+            "single_fit_seconds": seconds, "single_trees": float(single.best_iteration_)}
 
 
 @contextmanager

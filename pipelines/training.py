@@ -48,7 +48,9 @@ __all__ = [
     "calibration_figure",
     "importance_figure",
     "train",
+    "Fold",
     "Prepared",
+    "prepare_fold",
     "prepare",
     "fit_model",
     "package",
@@ -323,11 +325,34 @@ def _test_frame(builder: FeatureBuilder, data: Dataset, split: Split, kw: dict):
 
 
 @dataclass(frozen=True)
+class Fold:
+    """The data, its split and the feature builder fitted on the training side: what both
+    feature frames are built from (:func:`prepare` builds them here; :mod:`pipelines.train_dask`
+    builds the training frame on a Dask cluster's workers instead)."""
+
+    data: Dataset
+    fingerprint: str
+    split: Split
+    builder: FeatureBuilder
+
+    @property
+    def train_evidence(self) -> pd.DataFrame:
+        return self.data.evidence[self.split.is_train]
+
+    def test_frame(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features and labels of the held-out records."""
+        kw = {"completions": self.data.completions, "educators": self.data.educators}
+        return _test_frame(self.builder, self.data, self.split, kw)
+
+
+@dataclass(frozen=True)
 class Prepared:
     """What a fit starts from: the data, its split and the feature frames of both sides.
 
     :func:`train` fits one model on it; :mod:`pipelines.train_dask` fits the same frames on a
     Dask cluster and compares, so both trainers share data, split and features.
+    ``train_rows`` is the training frame's row count when ``X_train`` holds none of its rows
+    (the frame was built on a cluster's workers); None reads ``len(X_train)``.
     """
 
     data: Dataset
@@ -338,10 +363,12 @@ class Prepared:
     y_train: np.ndarray
     X_test: pd.DataFrame
     y_test: np.ndarray
+    train_rows: int | None = None
 
 
-def prepare(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> Prepared:
-    """Load the configured data, split it and build the training and test feature frames."""
+def prepare_fold(config: TrainConfig, data_dir: Path,
+                 progress: Progress = lambda _: None) -> Fold:
+    """Load the configured data, split it and fit the feature builder on the training side."""
     progress("loading data")
     data = load_dataset(config.data, data_dir, progress)
     fingerprint = data_fingerprint(data.evidence)
@@ -354,10 +381,18 @@ def prepare(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: 
         "proficient_at": proficient_threshold(data.graph.graph["scale"]), **config.features})
     builder.fit(ev_train,
                 educators=data.educators[data.educators["educator_id"].isin(split.train_ids)])
+    return Fold(data, fingerprint, split, builder)
+
+
+def prepare(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> Prepared:
+    """Load the configured data, split it and build the training and test feature frames."""
+    fold = prepare_fold(config, data_dir, progress)
+    data = fold.data
     kw = {"completions": data.completions, "educators": data.educators}
-    X_train, y_train = builder.training_frame(ev_train, **kw)
-    X_test, y_test = _test_frame(builder, data, split, kw)
-    return Prepared(data, fingerprint, split, builder, X_train, y_train, X_test, y_test)
+    X_train, y_train = fold.builder.training_frame(fold.train_evidence, **kw)
+    X_test, y_test = fold.test_frame()
+    return Prepared(data, fold.fingerprint, fold.split, fold.builder, X_train, y_train,
+                    X_test, y_test)
 
 
 def fit_model(config: TrainConfig, X_train: pd.DataFrame, y_train: np.ndarray):
@@ -389,7 +424,8 @@ def package(config: TrainConfig, prep: Prepared, model,
     progress(f"evaluating on held-out {'later records' if split.by == 'time' else 'educators'}")
     p_test = model.predict_proba(X_test)[:, 1]
     metrics = evaluate(y_test, p_test, X_test)
-    metrics.update(n_train_rows=float(len(X_train)), n_test_educators=float(len(split.test_ids)),
+    train_rows = len(X_train) if prep.train_rows is None else prep.train_rows
+    metrics.update(n_train_rows=float(train_rows), n_test_educators=float(len(split.test_ids)),
                    rejected_rows=float(data.rejected))
     figures = {"calibration.png": calibration_figure(y_test, p_test, config.name)}
     importance = getattr(model, "feature_importance_", None)
