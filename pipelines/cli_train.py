@@ -43,14 +43,15 @@ def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:
         console.print(f"  ... {len(rejections) - shown:,} more in the run's rejections.csv")
 
 
-def _dask_trainer(scheduler: str | None, workers: int):
+def _dask_trainer(scheduler: str | None, workers: int, partitions: int | None, compare: bool):
     """A ``train(cfg, data_dir, step, **kw)`` running :func:`pipelines.train_dask.train_on_dask`
     on a client of ``scheduler``, or of a LocalCluster of ``workers`` workers."""
     from pipelines.train_dask import cluster_client, train_on_dask
 
     def run(cfg, data_dir: Path, step, **kw):
         with cluster_client(scheduler, workers) as client:
-            return train_on_dask(cfg, data_dir, client, step, **kw)
+            return train_on_dask(cfg, data_dir, client, step, partitions=partitions,
+                                 compare=compare, **kw)
 
     return run
 
@@ -62,11 +63,19 @@ def train(
     data_dir: DataDir = Path("data"),
     register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
     dask: Annotated[bool, typer.Option(
-        "--dask", help="Boost the trees on a Dask cluster (lightgbm.dask) and compare with "
-                       "the single-machine fit (docs/scale.md).")] = False,
+        "--dask", help="Build the training frame and boost the trees on a Dask cluster "
+                       "(lightgbm.dask) and compare with the single-machine fit "
+                       "(docs/scale.md).")] = False,
     scheduler: Annotated[str | None, typer.Option(
         help="--dask on the scheduler at this address (tcp://host:8786).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="--dask LocalCluster workers.")] = 2,
+    partitions: Annotated[int | None, typer.Option(
+        min=1, help="--dask: educator partitions of the training records (default: one per "
+                    "100,000 records, at least one per worker).")] = None,
+    compare: Annotated[bool, typer.Option(
+        help="--dask: also fit the single-machine model (the whole training frame built in "
+             "this process) and report both held-out qualities; --no-compare leaves the "
+             "training frame off this machine.")] = True,
     tenant: Annotated[str | None, typer.Option(
         help="Train on this tenant's data in the store instead of the config's data.")] = None,
     store_url: Annotated[str | None, typer.Option(
@@ -96,13 +105,17 @@ def train(
     from pipelines.config import load_config, with_overrides
     from pipelines.training import train as run_training
 
-    if dask or scheduler:
-        run_training = _dask_trainer(scheduler, workers)
+    on_dask = dask or scheduler is not None
+    if on_dask:
+        run_training = _dask_trainer(scheduler, workers, partitions, compare)
 
     files = {"evidence": evidence, "framework": framework, "catalog": catalog,
              "completions": completions, "educators": educators}
     given = {k: v for k, v in files.items() if v is not None}
     try:
+        if not on_dask and (partitions is not None or not compare):
+            raise ValueError("--partitions and --no-compare are options of a Dask training: "
+                             "add --dask (or --scheduler ADDRESS)")
         if given and (evidence is None or framework is None):
             raise ValueError("training from files needs --evidence FILE and --framework FILE "
                              f"(got {' '.join('--' + k for k in given)})")

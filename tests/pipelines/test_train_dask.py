@@ -21,6 +21,10 @@ AUC_TOLERANCE = 0.02
 """How far the Dask fit's held-out AUC may be from the single-machine fit's on the 300-educator
 set: data-parallel histograms and per-worker bagging make slightly different trees."""
 
+LOG_LOSS_TOLERANCE = 0.05
+"""The same for held-out log loss: the Dask fit keeps the round of lowest validation loss on a
+10-round grid, the single fit stops early round by round."""
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -98,3 +102,101 @@ def _last_run_id() -> str:
     runs = mlflow.search_runs(experiment_names=[tracking.EXPERIMENT], max_results=1,
                               order_by=["start_time DESC"])
     return runs["run_id"].iloc[0]
+
+
+@pytest.fixture(scope="module")
+def fold(small_data_dir):
+    from pipelines.training import prepare_fold
+
+    return prepare_fold(load_config(small_config("lightgbm")), small_data_dir)
+
+
+def test_split_rows_keeps_each_partitions_rows_in_frame_order():
+    import pandas as pd
+
+    from pipelines.dask_frames import educator_partitions, split_rows
+
+    frame = pd.DataFrame({"educator_id": ["E3", "E1", "E9", "E2", "E1", "E3"], "v": range(6)})
+    ids = educator_partitions(["E1", "E2", "E3", "E1"], 2)
+    assert [p.tolist() for p in ids] == [["E1", "E2"], ["E3"]]
+    parts = split_rows(frame, ids)
+    assert [p["v"].tolist() for p in parts] == [[1, 3, 4], [0, 5]]  # E9: in no partition
+    assert split_rows(frame.iloc[:0], ids)[1].empty
+
+
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_partition_frames_equal_the_whole_frame(fold, cluster, n):
+    """Each educator partition's frame built on a worker is exactly its rows of the frame
+    built over all training records in one process."""
+    import pandas as pd
+
+    from pipelines.dask_frames import educator_partitions, submit_frames
+
+    client = cluster[1]
+    data = fold.data
+    X, y = fold.builder.training_frame(fold.train_evidence, completions=data.completions,
+                                       educators=data.educators)
+    ids = educator_partitions(fold.train_evidence["educator_id"], n)
+    parts = submit_frames(client, client.scatter(fold.builder, broadcast=True),
+                          fold.train_evidence, data.completions, data.educators, ids)
+    got = client.gather(parts.frames)
+    assert len(got) == min(n, len(ids)) and sum(len(g[0]) for g in got) == len(X)
+    for part, (Xp, yp) in zip(ids, got, strict=True):
+        mine = X["educator_id"].isin(part).to_numpy()
+        pd.testing.assert_frame_equal(Xp, X[mine].reset_index(drop=True))
+        np.testing.assert_array_equal(yp, y[mine])
+
+
+def test_fit_frames_on_dask_matches_the_single_fit(fold, cluster):
+    """Same folds, columns and levels as the single-machine fit; held-out AUC within
+    AUC_TOLERANCE of it; a plain model, servable without Dask."""
+    from pipelines.train_dask import fit_frames_on_dask
+    from pipelines.training import fit_model
+    from recommender.models import mastery_metrics
+
+    cfg = load_config(small_config("lightgbm"))
+    model = fit_frames_on_dask(make_model("lightgbm", n_estimators=60, random_state=cfg.seed),
+                               fold, cluster[1], partitions=5, eval_every=5)
+    X, y = fold.builder.training_frame(fold.train_evidence, completions=fold.data.completions,
+                                       educators=fold.data.educators)
+    single = fit_model(cfg, X, y)
+    assert type(model) is LightGBMMastery and model.booster_.params["num_machines"] == 2
+    assert (model.n_train_rows_, model.n_valid_rows_) == (single.n_train_rows_,
+                                                         single.n_valid_rows_)
+    assert list(model.feature_names_in_) == list(single.feature_names_in_)
+    assert model.categories_ == single.categories_
+    assert model.monotone_constraints_ == single.monotone_constraints_
+    assert 5 <= model.best_iteration_ <= 60 and model.calibrator_ is not None
+    X_test, y_test = fold.test_frame()
+    again = pickle.loads(pickle.dumps(model))
+    p = again.predict_proba(X_test)[:, 1]
+    dask_q, single_q = (mastery_metrics(y_test, q) for q in
+                        (p, single.predict_proba(X_test)[:, 1]))
+    assert abs(dask_q["auc"] - single_q["auc"]) <= AUC_TOLERANCE
+    assert abs(dask_q["log_loss"] - single_q["log_loss"]) <= LOG_LOSS_TOLERANCE
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"partitions": 0}, "partitions must be a positive number"),
+    ({"partitions": 2.5}, "partitions must be a positive number"),
+    ({"eval_every": 0}, "eval_every must be a positive number"),
+])
+def test_fit_frames_on_dask_refuses_bad_options(fold, cluster, options, message):
+    from pipelines.train_dask import fit_frames_on_dask
+
+    with pytest.raises(ValueError, match=message):
+        fit_frames_on_dask(make_model("lightgbm", n_estimators=5), fold, cluster[1], **options)
+    with pytest.raises(ValueError, match="lightgbm or lightgbm_nograph"):
+        fit_frames_on_dask(make_model("logistic"), fold, cluster[1])
+
+
+@pytest.mark.parametrize("flag", [["--partitions", "3"], ["--no-compare"]])
+def test_cli_dask_options_need_dask(small_data_dir, tmp_path, flag):
+    from pipelines.cli import app
+
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump(small_config("lightgbm")))
+    result = CliRunner().invoke(app, ["train", "--config", str(config), "--data-dir",
+                                      str(small_data_dir), "--no-register", *flag])
+    assert result.exit_code == 2
+    assert "options of a Dask training: add --dask" in result.output
