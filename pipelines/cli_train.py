@@ -21,6 +21,11 @@ from pipelines.cli_app import DataDir, app, console, print_mapping, progress_bar
 __all__ = ["train", "print_rejections"]
 
 _FILE_HELP = "Training from files (instead of the config's data): "
+_PARTITIONS_HELP = ("--dask: educator partitions of the training records (default: one per "
+                    "100,000 records, at least one per worker).")
+_COMPARE_HELP = ("--dask: also fit the single-machine model (the whole training frame built in "
+                 "this process) and report both held-out qualities; --no-compare leaves the "
+                 "training frame off this machine.")
 
 
 def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:
@@ -56,6 +61,21 @@ def _dask_trainer(scheduler: str | None, workers: int, partitions: int | None, c
     return run
 
 
+def _trainer(dask: bool, scheduler: str | None, workers: int, partitions: int | None,
+             compare: bool):
+    """The run's ``train(cfg, data_dir, step, **kw)``: on Dask with ``--dask`` or
+    ``--scheduler``, else :func:`pipelines.training.train`; a ValueError for Dask options
+    given without Dask."""
+    from pipelines.training import train
+
+    if dask or scheduler is not None:
+        return _dask_trainer(scheduler, workers, partitions, compare)
+    if partitions is not None or not compare:
+        raise ValueError("--partitions and --no-compare are options of a Dask training: "
+                         "add --dask (or --scheduler ADDRESS)")
+    return train
+
+
 @app.command()
 def train(
     config: Annotated[Path, typer.Option(help="Training config (experiments/configs/NAME.yaml).")
@@ -69,13 +89,8 @@ def train(
     scheduler: Annotated[str | None, typer.Option(
         help="--dask on the scheduler at this address (tcp://host:8786).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="--dask LocalCluster workers.")] = 2,
-    partitions: Annotated[int | None, typer.Option(
-        min=1, help="--dask: educator partitions of the training records (default: one per "
-                    "100,000 records, at least one per worker).")] = None,
-    compare: Annotated[bool, typer.Option(
-        help="--dask: also fit the single-machine model (the whole training frame built in "
-             "this process) and report both held-out qualities; --no-compare leaves the "
-             "training frame off this machine.")] = True,
+    partitions: Annotated[int | None, typer.Option(min=1, help=_PARTITIONS_HELP)] = None,
+    compare: Annotated[bool, typer.Option(help=_COMPARE_HELP)] = True,
     tenant: Annotated[str | None, typer.Option(
         help="Train on this tenant's data in the store instead of the config's data.")] = None,
     store_url: Annotated[str | None, typer.Option(
@@ -103,19 +118,12 @@ def train(
     """Build features, fit, evaluate on held-out data, log one MLflow run with its model card."""
     from pipelines import tracking
     from pipelines.config import load_config, with_overrides
-    from pipelines.training import train as run_training
-
-    on_dask = dask or scheduler is not None
-    if on_dask:
-        run_training = _dask_trainer(scheduler, workers, partitions, compare)
 
     files = {"evidence": evidence, "framework": framework, "catalog": catalog,
              "completions": completions, "educators": educators}
     given = {k: v for k, v in files.items() if v is not None}
     try:
-        if not on_dask and (partitions is not None or not compare):
-            raise ValueError("--partitions and --no-compare are options of a Dask training: "
-                             "add --dask (or --scheduler ADDRESS)")
+        run_training = _trainer(dask, scheduler, workers, partitions, compare)
         if given and (evidence is None or framework is None):
             raise ValueError("training from files needs --evidence FILE and --framework FILE "
                              f"(got {' '.join('--' + k for k in given)})")
