@@ -468,12 +468,14 @@ class MasteryEstimator:
         distinct = np.unique(times)
         as_of = (pd.Timestamp(int(distinct[0]), tz="UTC") if len(distinct) == 1
                  else pd.DatetimeIndex(times.astype("datetime64[ns]"), tz="UTC"))
-        out = self.predictor.mastery(ev, educator_ids=ids, as_of=as_of, completions=comp,
-                                     educators=educators)
-        col = self._comp_index.get_indexer(out["competency_id"].astype(str))
-        row = pd.Index(ids).get_indexer(out["educator_id"])
+        grid = self.predictor.mastery_grid(ev, educator_ids=ids, as_of=as_of, completions=comp,
+                                           educators=educators)
+        if grid.competencies == self.competencies:  # the same framework order: no re-indexing
+            return grid.p_mastery
+        col = self._comp_index.get_indexer(pd.Index(grid.competencies, dtype=object))
         block = np.full((len(ids), len(self.competencies)), 0.5)
-        block[row, col] = out["p_mastery"].to_numpy(float)
+        known = col >= 0
+        block[:, col[known]] = grid.p_mastery[:, known]
         return block
 
     def _remember(self, entries: Mapping[tuple[str, int, int], np.ndarray]) -> None:

@@ -59,7 +59,8 @@ class AsOf:
         return out
 
     def decayed(self, sorted_times: np.ndarray, sorted_values: np.ndarray, tau: float) -> np.ndarray:
-        """Per record, ``sum_j exp(-(t_i - t_j) / tau) * v_j`` over its group's records up to it.
+        """Per record, ``sum_j exp(-(t_i - t_j) / tau) * v_j`` over its group's records up to it
+        (for each column of a 2-D ``sorted_values``, in one scan).
 
         The same segmented scan as :meth:`accumulate`, on the linear recurrence
         ``S_i = a_i S_{i-1} + v_i`` with ``a_i = exp(-(t_i - t_{i-1}) / tau) <= 1``: no weight
@@ -73,7 +74,8 @@ class AsOf:
         longest = int(self.offset.max(initial=0)) + 1
         while step < longest:
             rows = np.nonzero(self.offset >= step)[0]
-            b[rows] = b[rows] + a[rows] * b[rows - step]  # reads happen before the writes
+            weight = a[rows] if b.ndim == 1 else a[rows, None]
+            b[rows] = b[rows] + weight * b[rows - step]  # reads happen before the writes
             a[rows] = a[rows] * a[rows - step]
             step *= 2
         return b

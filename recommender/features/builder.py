@@ -375,7 +375,8 @@ class FeatureBuilder:
                 "This FeatureBuilder is not fitted yet: call fit(training_evidence) first, so "
                 "competency difficulty is learned from training data only."
             )
-        h = prepare(q, ev, len(self.competencies), self.decay_days * NS_PER_DAY)
+        h = prepare(q, ev, len(self.competencies), self.decay_days * NS_PER_DAY,
+                    self.difficulty_["diff_mean_score"].to_numpy())
         bits, length = own.packed_outcomes(h, self.history_length)
         neighbourhoods = {"prereq": self._prereq, "dep": self._dependent,
                           "anc": self._ancestor, "desc": self._descendant}
@@ -387,7 +388,7 @@ class FeatureBuilder:
             **domain.columns(h, self._domain_of, len(self.domains)),
             **educator.history(h, self.recent_window),
             **own.recency(h, self.recent_window, bits, length, self.history_length),
-            **educator.ability(h, self.difficulty_["diff_mean_score"].to_numpy()),
+            **educator.ability(h),
             **graph_family.last_scores(latest),
         }
         codes = {"competency_id": (q.c, self._competency_dtype),

@@ -133,7 +133,13 @@ class History:
     ``own_cum`` columns: 0 count, 1 proficient, 2 score, 3 decay weight ``w = exp((t - t_first) /
     tau)`` relative to the group's first record (exact per group; ratios of ``w`` sums are the
     decayed means), 4 ``w * score``, then a count per source and a score sum per source (in
-    :data:`~recommender.evidence.SOURCES` order). ``edu_cum`` columns: count, proficient, score.
+    :data:`~recommender.evidence.SOURCES` order). ``edu_cum`` columns: count, proficient, score,
+    first (1 for a record that is the first on its competency), first x score, residual (score
+    minus ``residual_of`` its competency). ``edu_decayed`` columns, decayed as
+    :meth:`~.asof.AsOf.decayed` over the educator's records: count (the decayed weight), score,
+    residual. Every family's scan of the educator's records is one of these two: a column more
+    costs little, a scan more costs its passes (the columns are independent, so each holds the
+    numbers a scan of it alone gives).
     """
 
     q: Queries
@@ -160,7 +166,7 @@ class History:
     edu_score: np.ndarray
     edu_time: np.ndarray  # ns
     edu_competency: np.ndarray
-    edu_weight: np.ndarray  # decayed count of the educator's records up to each one
+    edu_decayed: np.ndarray
     epos: np.ndarray  # per query: the educator's last record before as_of, -1 if none
     edu_rows: np.ndarray  # edu_cum at epos
 
@@ -169,8 +175,11 @@ class History:
         return len(self.q.c)
 
 
-def prepare(q: Queries, ev: Records, n_comp: int, tau: float) -> History:
-    """Code evidence and queries, sort and scan the evidence once; ``tau`` in ns."""
+def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
+            residual_of: np.ndarray) -> History:
+    """Code evidence and queries, sort and scan the evidence once; ``tau`` in ns;
+    ``residual_of`` the value each competency code's scores are measured against in the
+    residual columns (the difficulty's mean score)."""
     # a grid's blocks share one educator and one time: code each block once, then repeat
     per = q.block or 1
     codes, uniques = pd.factorize(np.concatenate([ev.educator_id,
@@ -194,8 +203,12 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float) -> History:
     pos = own.index(q_e * n_comp + q.c, q_r)
 
     edu = AsOf(ev_e, ev_r, len(times))
-    base = np.column_stack([np.ones(len(ev)), prof, score])
-    edu_cum = edu.accumulate(base[edu.order])
+    ones = np.ones(len(ev))
+    base = np.column_stack([ones, prof, score])
+    first = np.zeros(len(ev))
+    first[own.order] = own.offset == 0  # the first record on each competency
+    residual = score - residual_of[ev_c]
+    edu_cum = edu.accumulate(np.column_stack([base, first, first * score, residual])[edu.order])
     epos = edu.index(q_e, q_r)
     e_t = ev_t[edu.order]
     return History(
@@ -204,6 +217,7 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float) -> History:
         own=own, own_cum=own_cum, own_score=s_sorted, own_time=t_sorted,
         own_rank=ev_r[own.order], pos=pos, own_rows=take(own_cum, pos),
         edu=edu, edu_cum=edu_cum, edu_score=score[edu.order], edu_time=e_t,
-        edu_competency=ev_c[edu.order], edu_weight=edu.decayed(e_t, np.ones(len(ev)), tau),
+        edu_competency=ev_c[edu.order],
+        edu_decayed=edu.decayed(e_t, np.column_stack([ones, score, residual])[edu.order], tau),
         epos=epos, edu_rows=take(edu_cum, epos),
     )

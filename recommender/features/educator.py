@@ -31,8 +31,7 @@ __all__ = ["ability", "history"]
 def history(h: History, recent_window: int) -> dict[str, np.ndarray]:
     """Counts, rate, mean, activity span, the latest record, the recent rate, the decayed mean."""
     edu, epos, sums, at = h.edu, h.epos, h.edu_rows, h.q.t
-    window_sums, window_n = edu.window(h.edu_cum, epos, recent_window)
-    weighted = edu.decayed(h.edu_time, h.edu_score, h.tau)
+    window_sums, window_n = edu.window(h.edu_cum[:, :2], epos, recent_window)
     return {
         "edu_n": sums[:, 0],
         "edu_rate": ratio(sums[:, 1], sums[:, 0]),
@@ -41,26 +40,24 @@ def history(h: History, recent_window: int) -> dict[str, np.ndarray]:
         "edu_last_score": gather(h.edu_score, epos),
         "edu_days_since": days_since(at, h.edu_time, epos),
         "edu_recent_rate": ratio(window_sums[:, 1], window_n),
-        "edu_decay_mean": _decayed_mean(h, weighted),
+        "edu_decay_mean": _decayed_mean(h, 1),
     }
 
 
-def ability(h: History, diff_mean_score: np.ndarray) -> dict[str, np.ndarray]:
+def ability(h: History) -> dict[str, np.ndarray]:
     """Breadth (competencies evidenced, mean first score) and the residual ``score -
-    diff_mean_score[competency]``; ``diff_mean_score`` is indexed by competency code."""
-    edu, epos = h.edu, h.epos
-    first = np.zeros(len(h.score))
-    first[h.own.order] = h.own.offset == 0  # the first record on each competency
-    firsts = take(edu.accumulate(np.column_stack([first, first * h.score])[edu.order]), epos)
-    residual = (h.score - diff_mean_score[h.ev_c])[edu.order]
+    diff_mean_score[competency]`` (the scans of :func:`~.context.prepare`, which is given
+    ``diff_mean_score`` as ``residual_of``)."""
+    sums = h.edu_rows
     return {
-        "edu_n_competencies": firsts[:, 0],
-        "edu_first_mean_score": ratio(firsts[:, 1], firsts[:, 0]),
-        "edu_mean_residual": ratio(gather(edu.accumulate(residual), epos, 0.0), h.edu_rows[:, 0]),
-        "edu_decay_residual": _decayed_mean(h, edu.decayed(h.edu_time, residual, h.tau)),
+        "edu_n_competencies": sums[:, 3],
+        "edu_first_mean_score": ratio(sums[:, 4], sums[:, 3]),
+        "edu_mean_residual": ratio(sums[:, 5], sums[:, 0]),
+        "edu_decay_residual": _decayed_mean(h, 2),
     }
 
 
-def _decayed_mean(h: History, weighted: np.ndarray) -> np.ndarray:
-    """Per query, the decayed sum ``weighted`` (in ``edu.order``) over the decayed count."""
-    return ratio(gather(weighted, h.epos, 0.0), gather(h.edu_weight, h.epos, 0.0))
+def _decayed_mean(h: History, column: int) -> np.ndarray:
+    """Per query, the decayed sum of ``h.edu_decayed[:, column]`` over the decayed count."""
+    at = take(h.edu_decayed, h.epos)
+    return ratio(at[:, column], at[:, 0])

@@ -16,7 +16,28 @@ import pandas as pd
 from recommender.features import FeatureBuilder
 from recommender.models.base import MasteryModel
 
-__all__ = ["MasteryPredictor"]
+__all__ = ["MasteryGrid", "MasteryPredictor"]
+
+
+@dataclass(frozen=True, eq=False)
+class MasteryGrid:
+    """P(mastery) and evidence counts of every competency for each educator: ``(E, C)`` arrays
+    whose rows follow ``educator_ids`` and columns ``competencies``."""
+
+    educator_ids: np.ndarray
+    competencies: list[str]
+    p_mastery: np.ndarray
+    n_evidence: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The long frame ``educator_id, competency_id, p_mastery, n_evidence``, educator-major."""
+        n_e, n_c = self.p_mastery.shape
+        return pd.DataFrame({
+            "educator_id": np.repeat(self.educator_ids, n_c),
+            "competency_id": np.tile(np.asarray(self.competencies, dtype=object), n_e),
+            "p_mastery": self.p_mastery.ravel(),
+            "n_evidence": self.n_evidence.ravel(),
+        })
 
 
 @dataclass
@@ -63,6 +84,40 @@ class MasteryPredictor:
         """P(mastery) for each row of a feature frame."""
         return self.model.predict_proba(X)[:, 1]
 
+    def mastery_grid(
+        self,
+        evidence: pd.DataFrame,
+        *,
+        educator_ids: Iterable[str],
+        as_of,
+        completions: pd.DataFrame | None = None,
+        educators: pd.DataFrame | None = None,
+    ) -> MasteryGrid:
+        """P(mastery) of every competency for each educator as of ``as_of``, as arrays.
+
+        ``as_of`` is one time, or one time per (distinct) educator id (see
+        :meth:`FeatureBuilder.serving_frame`). A model that reads a matrix
+        (``model.reads_matrix``, LightGBM) is served on the builder's matrix of its input
+        columns, predicted in blocks of rows (:meth:`FeatureBuilder.serving_blocks`): no feature
+        frame, and no frame of the answer either (the estimator reads these arrays as they
+        are; :meth:`mastery` is the long frame of the same numbers). The others are served on the
+        feature frame. Both give the numbers :meth:`predict_features` gives on
+        :meth:`features`.
+        """
+        kw = {"educator_ids": educator_ids, "as_of": as_of, "completions": completions,
+              "educators": educators}
+        ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
+        shape = (len(ids), len(self.builder.competencies))
+        if self.model.reads_matrix:
+            blocks, own_n = self.builder.serving_blocks(
+                evidence, columns=self.input_columns, categories=self.model.categories_, **kw)
+            p = np.concatenate([self.model.predict_matrix(M) for M in blocks])
+        else:
+            X = self.features(evidence, **kw)  # rows educator-major, competencies in order
+            p, own_n = self.predict_features(X), X["own_n"].to_numpy(float)
+        return MasteryGrid(ids, self.builder.competencies, p.reshape(shape),
+                           np.asarray(own_n).reshape(shape))
+
     def mastery(
         self,
         evidence: pd.DataFrame,
@@ -72,37 +127,10 @@ class MasteryPredictor:
         completions: pd.DataFrame | None = None,
         educators: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Long frame ``educator_id, competency_id, p_mastery, n_evidence`` as of ``as_of``.
-
-        ``as_of`` is one time, or one time per (distinct) educator id (see
-        :meth:`FeatureBuilder.serving_frame`). A model that reads a matrix
-        (``model.reads_matrix``, LightGBM) is served on the builder's matrix of its input
-        columns (:meth:`FeatureBuilder.serving_matrix`), without a feature frame; the others on
-        the feature frame. Both give the numbers :meth:`predict_features` gives on
-        :meth:`features`; the matrix is predicted in blocks of rows
-        (:meth:`FeatureBuilder.serving_blocks`), the same numbers as one predict.
-        """
-        kw = {"educator_ids": educator_ids, "as_of": as_of, "completions": completions,
-              "educators": educators}
-        if not self.model.reads_matrix:
-            X = self.features(evidence, **kw)
-            return pd.DataFrame({
-                "educator_id": X["educator_id"].to_numpy(),
-                "competency_id": X["competency_id"].astype(str).to_numpy(),
-                "p_mastery": self.predict_features(X),
-                "n_evidence": X["own_n"].to_numpy(),
-            })
-        blocks, own_n = self.builder.serving_blocks(evidence, columns=self.input_columns,
-                                                    categories=self.model.categories_, **kw)
-        p = np.concatenate([self.model.predict_matrix(M) for M in blocks])
-        ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
-        comps = np.asarray(self.builder.competencies, dtype=object)
-        return pd.DataFrame({
-            "educator_id": np.repeat(ids, len(comps)),
-            "competency_id": np.tile(comps, len(ids)),
-            "p_mastery": p,
-            "n_evidence": own_n,
-        })
+        """Long frame ``educator_id, competency_id, p_mastery, n_evidence`` as of ``as_of``:
+        :meth:`mastery_grid` as one row per (educator, competency)."""
+        return self.mastery_grid(evidence, educator_ids=educator_ids, as_of=as_of,
+                                 completions=completions, educators=educators).frame()
 
     def to_strings(self, X: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns with categoricals as plain strings (for MLflow schemas)."""

@@ -92,10 +92,10 @@ def test_a_time_split_audits_as_of_the_cut_with_the_evidence_before_it(trained):
         def __getattr__(self, name):
             return getattr(result.predictor, name)
 
-        def mastery(self, ev, **kw):
+        def mastery_grid(self, ev, **kw):
             seen.append((ev["observed_at"].max(), pd.Series(kw["as_of"]).max(),
                          pd.to_datetime(kw["completions"]["completed_at"], utc=True).max()))
-            return result.predictor.mastery(ev, **kw)
+            return result.predictor.mastery_grid(ev, **kw)
 
     found, _ = audit_trained_model(d.graph, d.catalog, d.educators, d.evidence, d.completions,
                                    predictor=Spy(), gains=None, educator_ids=prep.split.test_ids,

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from recommender.catalog import default_catalog
 from recommender.estimate import ESTIMATE_COLUMNS, EstimatorParams, MasteryEstimator
 from recommender.graph import default_framework
+from recommender.models.predictor import MasteryGrid
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 AS_OF = pd.Timestamp("2025-12-01", tz="UTC")
@@ -104,14 +105,14 @@ class _StubPredictor:
         self.evidence = evidence
         self.calls = []
 
-    def mastery(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
+    def mastery_grid(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
         self.calls.append(pd.Timestamp(as_of))
-        graph = default_framework("educator")
+        comps = list(default_framework("educator"))
+        ids = list(educator_ids)
         seen = evidence[(evidence["observed_at"] < as_of) & evidence["proficient"]]
-        rows = [{"educator_id": e, "competency_id": c,
-                 "p_mastery": 0.9 if ((seen.educator_id == e) & (seen.competency_id == c)).any()
-                 else 0.2, "n_evidence": 0} for e in educator_ids for c in graph]
-        return pd.DataFrame(rows)
+        p = np.array([[0.9 if ((seen.educator_id == e) & (seen.competency_id == c)).any()
+                       else 0.2 for c in comps] for e in ids])
+        return MasteryGrid(np.asarray(ids, dtype=object), comps, p, np.zeros_like(p))
 
 
 def test_the_model_prior_is_taken_at_the_first_completion_and_newer_records_are_filtered(content):

@@ -1,11 +1,13 @@
 """Serving-time estimates and contexts: the one estimator over stored rows, feedback replay."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from recommender.catalog import default_catalog
 from recommender.estimate import MasteryEstimator
 from recommender.graph import default_framework
+from recommender.models.predictor import MasteryGrid
 from recommender.serving import estimate_mastery, feedback_context
 
 
@@ -66,12 +68,13 @@ def test_feedback_replay_order_matters_and_declines_expire():
 class _NanosecondPredictor:
     """Stands in for the model: its features work in nanoseconds, as the feature builder's do."""
 
-    def mastery(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
+    def mastery_grid(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
         evidence["observed_at"].astype("datetime64[ns, UTC]")  # raises for a year 1600
         if completions is not None:
             completions["completed_at"].astype("datetime64[ns, UTC]")
-        return pd.DataFrame({"educator_id": list(educator_ids), "competency_id": "INS.ELL",
-                             "p_mastery": 0.5, "n_evidence": len(evidence)})
+        ids = np.asarray(list(educator_ids), dtype=object)
+        return MasteryGrid(ids, ["INS.ELL"], np.full((len(ids), 1), 0.5),
+                           np.full((len(ids), 1), float(len(evidence))))
 
 
 def _stored(rows):

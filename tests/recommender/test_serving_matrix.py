@@ -13,7 +13,7 @@ from recommender.evidence import validate_evidence
 from recommender.features import FeatureBuilder
 from recommender.graph import default_framework
 from recommender.models import LightGBMMastery
-from recommender.models.predictor import MasteryPredictor
+from recommender.models.predictor import MasteryGrid, MasteryPredictor
 from recommender.simulate import generate
 
 from .test_features import CATALOG, GRAPH, T0, completions, evidence_sets
@@ -108,18 +108,18 @@ class _PerTime:
     def __init__(self, predictor):
         self.predictor, self.calls = predictor, 0
 
-    def mastery(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
+    def mastery_grid(self, evidence, *, educator_ids, as_of, completions=None, educators=None):
         ids = np.asarray(educator_ids, dtype=object)
         times = pd.DatetimeIndex([as_of] * len(ids) if np.ndim(as_of) == 0 else as_of)
-        parts = []
+        comps = self.predictor.builder.competencies
+        p = np.full((len(ids), len(comps)), np.nan)
         for t in times.unique():
             self.calls += 1
-            X, p = _frame_path(self.predictor, evidence, educator_ids=ids[times == t], as_of=t,
-                               completions=completions, educators=educators)
-            parts.append(pd.DataFrame({"educator_id": X["educator_id"].to_numpy(),
-                                       "competency_id": X["competency_id"].astype(str),
-                                       "p_mastery": p}))
-        return pd.concat(parts, ignore_index=True)
+            rows = np.flatnonzero(times == t)
+            _, p_t = _frame_path(self.predictor, evidence, educator_ids=ids[rows], as_of=t,
+                                 completions=completions, educators=educators)
+            p[rows] = p_t.reshape(len(rows), len(comps))  # educator-major, framework order
+        return MasteryGrid(ids, comps, p, np.zeros_like(p))
 
 
 def test_the_batched_model_prior_equals_one_model_call_per_first_completion(served):
