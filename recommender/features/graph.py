@@ -71,12 +71,13 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
     decay_mean = ratio(h.own_cum[:, 4], h.own_cum[:, 3])  # per own record, as its neighbours see it
     cols: dict[str, np.ndarray] = {}
     latest: dict[str, Latest] = {}
-    grid = _Grid.of(h, decay_mean, proficient_at) if h.q.block == n_comp else None
+    with_latest = ("prereq", "dep")
+    grid = (_Grid.of(h, decay_mean, proficient_at).reduce(h, neighbourhoods, with_latest)
+            if h.q.block == n_comp else None)
     for name, (indptr, indices) in neighbourhoods.items():
         counts = np.diff(indptr)[h.q.c]
-        with_latest = name in ("prereq", "dep")
         if grid is not None:
-            total, (n_has, lowest, n_prof, last) = grid.reduce(h, indptr, indices, with_latest)
+            total, (n_has, lowest, n_prof, last) = grid[name]
         else:
             qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each pair
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -86,7 +87,7 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
             total = np.bincount(qi, weights=np.where(npos >= 0, mastery, 0.0),
                                 minlength=h.n_queries)
             n_has, lowest, n_prof, last = _pair_reduce(h, qi, npos, mastery, proficient_at,
-                                                       with_latest)
+                                                       name in with_latest)
         cols.update({
             f"graph_{name}_mastery": ratio(total, n_has),
             f"graph_{name}_min": np.where(n_has > 0, lowest, np.nan),
@@ -154,41 +155,64 @@ class _Grid:
                    _proficient(has, mastery, proficient_at).astype(float),
                    (np.arange(n_e) * n_comp)[:, None])
 
-    def reduce(self, h: History, indptr: np.ndarray, indices: np.ndarray,
-               with_latest: bool) -> tuple[np.ndarray, Reduced]:
-        """The sum of the evidenced neighbours' mastery per query (a ``bincount`` in pair
-        order, as the per-pair path adds them), and the :data:`Reduced` of the neighbourhood
-        ``(indptr, indices)``: reductions over each competency's slice of pairs (counts,
-        minima and maxima do not depend on the order)."""
+    def reduce(self, h: History, neighbourhoods: dict[str, Neighbourhood],
+               with_latest: tuple[str, ...]) -> dict[str, tuple[np.ndarray, Reduced]]:
+        """Per neighbourhood: the sum of the evidenced neighbours' mastery per query (a
+        ``bincount`` in pair order, as the per-pair path adds them), and its :data:`Reduced`
+        (the latest record for the names in ``with_latest``).
+
+        All neighbourhoods are reduced at once, as the segments of one CSR (neighbourhood-major,
+        then competency): one gather and one ``reduceat`` per statistic instead of one per
+        neighbourhood. Counts, minima and maxima do not depend on the order; each sum adds its
+        segment's pairs in their order, as a reduction of that neighbourhood alone does.
+        """
         n_e, n_comp = self.pos.shape
-        seg = np.flatnonzero(np.diff(indptr))  # competencies with neighbours
-        pair_comp = np.repeat(np.arange(n_comp), np.diff(indptr))
-
-        def per_query(ufunc, values, empty):
-            out = np.full((n_e, n_comp), empty, dtype=values.dtype)
-            if len(seg):
-                out[:, seg] = ufunc.reduceat(values, indptr[seg], axis=1)
-            return out
-
-        total = np.bincount((self.block + pair_comp).ravel(),
-                            weights=self.weight[:, indices].ravel(), minlength=n_e * n_comp)
+        names = list(neighbourhoods)
+        sizes = np.concatenate([np.diff(indptr) for indptr, _ in neighbourhoods.values()])
+        indptr = np.r_[0, np.cumsum(sizes)]
+        indices = np.concatenate([found for _, found in neighbourhoods.values()])
+        pair_seg = np.repeat(np.arange(len(sizes)), sizes)
+        total = np.bincount(((np.arange(n_e) * len(sizes))[:, None] + pair_seg).ravel(),
+                            weights=self.weight[:, indices].ravel(),
+                            minlength=n_e * len(sizes)).reshape(n_e, len(sizes))
         has = self.has[:, indices]
-        n_has = per_query(np.add, has.astype(float), 0.0)
-        lowest = per_query(np.minimum, np.where(has, self.mastery[:, indices], np.inf), np.inf)
-        n_prof = per_query(np.add, self.proficient[:, indices], 0.0)
-        last = None
-        if with_latest:
-            # the latest neighbour record: the highest time rank, ties to the later pair
-            npos = self.pos[:, indices]
-            rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
-            top = per_query(np.maximum, rank, -1)
-            at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
-            pair = per_query(np.maximum, at_top, -1)
-            e, c = np.nonzero(top >= 0)
-            score = np.full((n_e, n_comp), np.nan)
-            score[e, c] = h.own_score[npos[e, pair[e, c]]]
-            last = Latest(score.ravel(), top.ravel())
-        return total, (n_has.ravel(), lowest.ravel(), n_prof.ravel(), last)
+        n_has = _per_segment(np.add, has.astype(float), indptr, 0.0)
+        lowest = _per_segment(np.minimum, np.where(has, self.mastery[:, indices], np.inf),
+                              indptr, np.inf)
+        n_prof = _per_segment(np.add, self.proficient[:, indices], indptr, 0.0)
+        out = {}
+        for j, name in enumerate(names):
+            part = slice(j * n_comp, (j + 1) * n_comp)
+            last = self._latest(h, *neighbourhoods[name]) if name in with_latest else None
+            out[name] = (total[:, part].ravel(), (n_has[:, part].ravel(),
+                                                  lowest[:, part].ravel(),
+                                                  n_prof[:, part].ravel(), last))
+        return out
+
+    def _latest(self, h: History, indptr: np.ndarray, indices: np.ndarray) -> Latest:
+        """The latest record on the neighbourhood ``(indptr, indices)``: the highest time rank,
+        ties to the later pair."""
+        n_e, n_comp = self.pos.shape
+        pair_comp = np.repeat(np.arange(n_comp), np.diff(indptr))
+        npos = self.pos[:, indices]
+        rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
+        top = _per_segment(np.maximum, rank, indptr, -1)
+        at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
+        pair = _per_segment(np.maximum, at_top, indptr, -1)
+        e, c = np.nonzero(top >= 0)
+        score = np.full((n_e, n_comp), np.nan)
+        score[e, c] = h.own_score[npos[e, pair[e, c]]]
+        return Latest(score.ravel(), top.ravel())
+
+
+def _per_segment(ufunc: np.ufunc, values: np.ndarray, indptr: np.ndarray, empty) -> np.ndarray:
+    """``ufunc`` reduced over each segment ``indptr[s]:indptr[s + 1]`` of the columns of
+    ``values`` (one row per educator); ``empty`` where a segment has no pairs."""
+    out = np.full((len(values), len(indptr) - 1), empty, dtype=values.dtype)
+    seg = np.flatnonzero(np.diff(indptr))
+    if len(seg):
+        out[:, seg] = ufunc.reduceat(values, indptr[seg], axis=1)
+    return out
 
 
 def _latest(h: History, qi: np.ndarray, npos: np.ndarray) -> Latest:
