@@ -141,10 +141,27 @@ class AnswerService:
         self.ttl_us = int(ttl * 1e6)
         self.cache = AnswerCache(cache_size, ttl)
         self.metrics = metrics
+        self._counters: dict[bool, Any] | None = None
+        self._keys: dict[tuple[AnswerQuery, int], tuple[ModelState, str]] = {}
 
     def _count(self, hit: bool) -> None:
         if self.metrics is not None:
-            self.metrics.answer_cache.labels("hit" if hit else "miss").inc()
+            if self._counters is None:  # the labelled children, once (labels() validates)
+                self._counters = {h: self.metrics.answer_cache.labels("hit" if h else "miss")
+                                  for h in (True, False)}
+            self._counters[hit].inc()
+
+    def key(self, query: AnswerQuery, state: ModelState) -> str:
+        """``query.key(state)``, hashed once per query and served state (a read asks it of
+        every request)."""
+        held = self._keys.get((query, id(state)))
+        if held is not None and held[0] is state:
+            return held[1]
+        if len(self._keys) >= 256:  # states change on reloads only: forget the old ones
+            self._keys.clear()
+        key = query.key(state)
+        self._keys[(query, id(state))] = (state, key)
+        return key
 
     def lookup(self, tenant_id: str, educator_id: str, query: AnswerQuery, state: ModelState,
                *, count_miss: bool = True
@@ -156,7 +173,7 @@ class AnswerService:
         :mod:`api.lane`)."""
         store = self.services.store
         if self.stored and query.stored:
-            version, answer = store.read_answer(tenant_id, educator_id, query.key(state))
+            version, answer = store.read_answer(tenant_id, educator_id, self.key(query, state))
             if answer is not None and time.time_ns() // 1000 - answer.computed_us > self.ttl_us:
                 answer = None
         else:

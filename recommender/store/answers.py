@@ -90,7 +90,8 @@ class AnswerStore(StoreBase):
         version = (int(row[0]), row[1])
         if row[2] is None:
             return version, None
-        shown = tuple((int(r), str(a), float(s), bool(p)) for r, a, s, p in orjson.loads(row[4]))
+        # (rank, activity_id, score, pinned) as written by put_answers: JSON keeps the types
+        shown = tuple(map(tuple, orjson.loads(row[4])))
         return version, StoredAnswer(bytes(row[3]), shown, row[2], int(row[5]))
 
     def put_answers(self, tenant_id: str, query_key: str,

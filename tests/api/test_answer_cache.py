@@ -228,3 +228,34 @@ def test_kept_answers_on_both_stores(api_any):
     log = api.services.store.recommendation_log("acme", "T1")
     assert set(log["request_id"]) >= {first["request_id"], again["request_id"],
                                       after["request_id"]}
+
+
+def test_a_read_on_an_event_loop_keeps_one_connection_and_reads_what_the_pool_reads(seeded):
+    """On SQLite the event loop's thread reads kept answers on a connection of its own (no pool
+    checkout per read): the same rows as a pooled read, one connection however many reads, and
+    a write seen by the next read."""
+    import asyncio
+
+    api = seeded
+    api.get(PATH)  # keeps the default answer
+    services = api.services
+    state = services.serve("acme", services.content.for_tenant("acme"))
+    q = AnswerQuery.of(5, None, False, None, "platform")
+    pooled = services.answers.lookup("acme", "T1", q, state)  # no loop in this thread
+    select = services.store._answer_sql
+    assert pooled[1] is not None
+
+    async def reads(n):
+        return [services.answers.lookup("acme", "T1", q, state) for _ in range(n)]
+
+    async def on_loop():
+        first = await reads(3)
+        held = select._loop_held.conn
+        api.post("/v1/evidence", json={"records": [record(3, score=3)]})  # another thread writes
+        after = await reads(1)
+        assert select._loop_held.conn is held  # one connection for every read of this thread
+        return first, after
+
+    first, after = asyncio.run(on_loop())
+    assert all(r == pooled for r in first)
+    assert after[0][0][0] > pooled[0][0] and after[0][1] is None  # the write is seen at once

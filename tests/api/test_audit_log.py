@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 
 from api.audit import AuditLog
@@ -110,3 +111,26 @@ def test_when_the_database_stays_down_requests_fail_rather_than_go_unlogged():
         store.failures = 0
         log.close()
     assert [r["request_id"] for r in store.written] == ["r0", "r1"]
+
+
+def test_rows_missing_columns_are_logged_with_nulls_and_values_as_given(tmp_path):
+    """The log insert (CompiledInsert) takes each row's values in one call; a row without some
+    columns gets NULLs there, and rows of both kinds keep their values."""
+    store = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        short = _rows(2)
+        full = [{**r, "request_id": "full", "propensity": 0.25, "policy": "epsilon",
+                 "ranker_rank": 2, "evidence_policy": "v1"} for r in _rows(1, start=5)]
+        store.log_recommendations(short + full)
+        log = store.recommendation_log("acme", "T1").set_index("request_id")
+    finally:
+        store.dispose()
+    assert log.loc[["r0", "r1"], ["propensity", "policy", "ranker_rank",
+                                  "evidence_policy"]].isna().all(axis=None)  # NULLs
+    assert (log.loc["full", "propensity"], log.loc["full", "policy"],
+            log.loc["full", "ranker_rank"], log.loc["full", "evidence_policy"]) == (
+        0.25, "epsilon", 2, "v1")
+    assert log["score"].tolist() == [0.5] * 3 and log["activity_id"].tolist() == [
+        "ACT-000", "ACT-001", "ACT-005"]
+    assert pd.Timestamp(log.loc["full", "shown_at"]).tz_localize(None) == pd.Timestamp(
+        full[0]["shown_at"]).tz_localize(None)
