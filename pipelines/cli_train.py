@@ -21,8 +21,8 @@ from pipelines.cli_app import DataDir, app, console, print_mapping, progress_bar
 __all__ = ["train", "print_rejections"]
 
 _FILE_HELP = "Training from files (instead of the config's data): "
-_PARTITIONS_HELP = ("--dask: educator partitions of the training records (default: one per "
-                    "100,000 records, at least one per worker).")
+_PARTITIONS_HELP = ("--dask: educator partitions of the fitting fold (default: one per 100,000 "
+                    "records, at least one per worker; the validation fold in proportion).")
 _COMPARE_HELP = ("--dask: also fit the single-machine model (the whole training frame built in "
                  "this process) and report both held-out qualities; --no-compare leaves the "
                  "training frame off this machine.")

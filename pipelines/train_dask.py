@@ -49,6 +49,7 @@ here, its matrix scattered from here to the workers.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -220,18 +221,28 @@ def _fold_ids(model: LightGBMMastery, train_evidence) -> tuple[np.ndarray, np.nd
     return ids[fit_idx], ids[valid_idx]
 
 
-def _fit_schema(model: LightGBMMastery, client, folds) -> list[str]:
-    """Sets the model's input columns, categorical levels and monotone constraints from what
-    the partitions report (as ``fit`` would from the whole frame); returns the columns."""
-    head = client.submit(dask_frames.partition_head, folds[0].frames[0],
-                         workers=[folds[0].workers[0]], pure=False).result()
+def _fit_schema(model: LightGBMMastery, fold: Fold, educator_id) -> list[str]:
+    """Sets the model's input columns, categorical levels and monotone constraints as ``fit``
+    would from the whole frame, before any partition is built: the columns from one educator's
+    frame built here (the columns and dtypes every frame has), the levels from the fitted
+    builder's category dtypes (what :func:`~recommender.models.base.learn_categories` reads
+    from the whole frame's categorical columns). Returns the columns."""
+    evidence, data = fold.train_evidence, fold.data
+    head, _ = fold.builder.training_frame(
+        evidence[evidence["educator_id"] == educator_id],
+        completions=data.completions[data.completions["educator_id"] == educator_id],
+        educators=data.educators[data.educators["educator_id"] == educator_id])
     excluded, columns = model._input_columns(head)
     categorical = categorical_feature_columns(head, columns)
-    levels = [lv for fold in folds if fold.frames
-              for lv in dask_frames.partition_schemas(fold, categorical)]
+    dtypes = fold.builder.categorical_dtypes()
+    unfixed = [c for c in categorical if c not in dtypes]
+    if unfixed:
+        raise ValueError(f"categorical columns {unfixed} have no category dtype fixed by the "
+                         "feature builder, so their levels are not known before the partitions "
+                         "are built; train them on one machine")
     model.exclude_prefixes_ = excluded
     model.categorical_features_ = categorical
-    model.categories_ = dask_frames.merge_levels(head, levels)
+    model.categories_ = {c: list(dtypes[c].categories) for c in categorical}
     model._set_fitted_classes(columns)
     model.monotone_constraints_ = model._resolve_monotone(columns, categorical)
     return columns
@@ -246,7 +257,7 @@ def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> 
         model.calibrator_ = model._fit_calibrator(np.empty((0, 0)), np.empty(0))
         return
     on = client.scatter(booster, broadcast=True)
-    placed = list(zip(valid[0], valid[1], strict=True))
+    placed = list(zip(valid.matrices, valid.labels, strict=True))
     if model.early_stopping_rounds:
         curves = client.gather([client.submit(_valid_curve, on, M, y, every, pure=False)
                                 for M, y in placed])
@@ -256,7 +267,7 @@ def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> 
     margin = np.concatenate(client.gather([
         client.submit(_valid_margin, on, M, model.best_iteration_, pure=False)
         for M, _ in placed]))
-    y = np.concatenate(client.gather(list(valid[1]))).astype(np.int64)
+    y = np.concatenate(client.gather(list(valid.labels))).astype(np.int64)
     calibrating = _GivenMargins(calibration=model.calibration)
     model.calibrator_ = calibrating._fit_calibrator(margin, y)
 
@@ -266,9 +277,10 @@ def fit_frames_on_dask(model: LightGBMMastery, fold: Fold, client, *,
     """``model`` (unfitted, its parameters kept) fitted on ``fold``'s training records with
     the training frame built, and the trees boosted, on ``client``'s workers.
 
-    ``partitions`` is the number of educator partitions of the training records (default:
-    :func:`pipelines.dask_frames.partition_count`), cut between the fitting and validation
-    folds in proportion to their educators. Returns a plain fitted ``type(model)``.
+    ``partitions`` is the number of educator partitions of the fitting fold (default:
+    :func:`pipelines.dask_frames.partition_count`: at least one per worker, so every worker
+    boosts on a share); the validation fold gets partitions in proportion to its educators
+    (at least one). Returns a plain fitted ``type(model)``.
     """
     _check_dask_model(model)
     if int(eval_every) < 1:
@@ -276,32 +288,26 @@ def fit_frames_on_dask(model: LightGBMMastery, fold: Fold, client, *,
     plain = type(model)(**model.get_params())
     plain._validate_params()
     evidence = fold.train_evidence
-    n = dask_frames.partition_count(len(evidence), len(client.scheduler_info()["workers"]),
-                                    partitions)
     fit_ids, valid_ids = _fold_ids(plain, evidence)
-    n_valid = min(len(valid_ids), max(1, round(n * len(valid_ids) / (len(fit_ids) + len(valid_ids)))))
+    n_fit = dask_frames.partition_count(
+        round(len(evidence) * len(fit_ids) / (len(fit_ids) + len(valid_ids))),
+        len(client.scheduler_info()["workers"]), partitions)
+    n_valid = max(1, math.ceil(n_fit * len(valid_ids) / len(fit_ids)))
+    columns = _fit_schema(plain, fold, fit_ids[0])
     builder = client.scatter(fold.builder, broadcast=True)
-    inputs = (evidence, fold.data.completions, fold.data.educators)
-    fit_parts = dask_frames.submit_frames(
-        client, builder, *inputs, dask_frames.educator_partitions(fit_ids, max(1, n - n_valid)),
-        key="train-frame")
+    on = client.scatter(plain, broadcast=True)
+    inputs = (builder, on, evidence, fold.data.completions, fold.data.educators)
+    fit_parts = dask_frames.submit_matrices(
+        client, *inputs, dask_frames.educator_partitions(fit_ids, n_fit))
     valid_parts = None
     if len(valid_ids):
-        valid_parts = dask_frames.submit_frames(
-            client, builder, *inputs, dask_frames.educator_partitions(valid_ids, n_valid),
-            offset=len(fit_parts.frames), key="valid-frame")
-    columns = _fit_schema(plain, client, [fit_parts] + ([valid_parts] if valid_parts else []))
-    on = client.scatter(plain, broadcast=True)
-    dX, dy, _, _ = dask_frames.partition_matrices(fit_parts, on, len(columns))
-    valid = None
-    if valid_parts is not None:
-        _, _, valid_X, valid_y = dask_frames.partition_matrices(valid_parts, on, len(columns))
-        valid = (valid_X, valid_y)
-        valid_parts.release()
-    fit_parts.release()
+        valid_parts = dask_frames.submit_matrices(
+            client, *inputs, dask_frames.educator_partitions(valid_ids, n_valid),
+            offset=len(fit_parts.ids))
+    dX, dy = fit_parts.as_dask_arrays(len(columns))
     monotone = [plain.monotone_constraints_.get(c, 0) for c in columns]
     plain.booster_ = _boost(client, dX, dy, plain, monotone, columns, plain.categorical_features_)
-    _choose_and_calibrate(plain, client, valid, int(eval_every))
+    _choose_and_calibrate(plain, client, valid_parts, int(eval_every))
     plain.n_train_rows_ = int(sum(fit_parts.rows))
     plain.n_valid_rows_ = int(sum(valid_parts.rows)) if valid_parts else 0
     plain.feature_importance_ = pd.Series(

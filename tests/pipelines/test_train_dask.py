@@ -126,25 +126,36 @@ def test_split_rows_keeps_each_partitions_rows_in_frame_order():
 
 @pytest.mark.parametrize("n", [1, 3, 7])
 def test_partition_frames_equal_the_whole_frame(fold, cluster, n):
-    """Each educator partition's frame built on a worker is exactly its rows of the frame
-    built over all training records in one process."""
+    """Each educator partition's frame built on a worker from that partition's inputs is
+    exactly its rows of the frame built over all training records in one process, and so is
+    the model matrix each worker keeps for boosting."""
     import pandas as pd
 
-    from pipelines.dask_frames import educator_partitions, submit_frames
+    from pipelines.dask_frames import educator_partitions, split_rows, submit_matrices
 
     client = cluster[1]
     data = fold.data
     X, y = fold.builder.training_frame(fold.train_evidence, completions=data.completions,
                                        educators=data.educators)
     ids = educator_partitions(fold.train_evidence["educator_id"], n)
-    parts = submit_frames(client, client.scatter(fold.builder, broadcast=True),
-                          fold.train_evidence, data.completions, data.educators, ids)
-    got = client.gather(parts.frames)
+    inputs = [split_rows(frame, ids) for frame in
+              (fold.train_evidence, data.completions, data.educators)]
+    got = client.gather([client.submit(fold.builder.training_frame, ev, completions=comp,
+                                       educators=edu, pure=False)
+                         for ev, comp, edu in zip(*inputs, strict=True)])
     assert len(got) == min(n, len(ids)) and sum(len(g[0]) for g in got) == len(X)
-    for part, (Xp, yp) in zip(ids, got, strict=True):
+    model = make_model("lightgbm", n_estimators=5).fit(X, y)
+    parts = submit_matrices(client, client.scatter(fold.builder, broadcast=True),
+                            client.scatter(model, broadcast=True), fold.train_evidence,
+                            data.completions, data.educators, ids)
+    matrices = client.gather(parts.matrices)
+    whole = model._matrix(X)
+    for i, (part, (Xp, yp)) in enumerate(zip(ids, got, strict=True)):
         mine = X["educator_id"].isin(part).to_numpy()
         pd.testing.assert_frame_equal(Xp, X[mine].reset_index(drop=True))
         np.testing.assert_array_equal(yp, y[mine])
+        np.testing.assert_array_equal(matrices[i], whole[mine])
+        assert parts.rows[i] == mine.sum()
 
 
 def test_fit_frames_on_dask_matches_the_single_fit(fold, cluster):
@@ -200,3 +211,21 @@ def test_cli_dask_options_need_dask(small_data_dir, tmp_path, flag):
                                       str(small_data_dir), "--no-register", *flag])
     assert result.exit_code == 2
     assert "options of a Dask training: add --dask" in result.output
+
+
+def test_train_on_dask_without_the_comparison_reports_the_dask_fit_only(small_data_dir, cluster):
+    """``compare=False`` (``--no-compare``): no single-machine fit, so no ``single_*`` metrics;
+    the training rows counted are the workers' (fitting plus validation fold)."""
+    from pipelines.train_dask import train_on_dask
+
+    cfg = load_config(small_config("lightgbm"))
+    result = train_on_dask(cfg, small_data_dir, cluster[1], partitions=4, compare=False,
+                           audit=False)
+    m = result.metrics
+    assert not [k for k in m if k.startswith("single_") or "minus_single" in k]
+    prep = prepare(cfg, small_data_dir)
+    assert m["n_train_rows"] == len(prep.X_train) and m["dask_workers"] == 2
+    assert result.card["trainer"]["kind"] == "lightgbm.dask"
+    assert type(result.predictor.model) is LightGBMMastery and 0.5 < m["auc"] <= 1
+    with pytest.raises(ValueError, match="partitions must be a positive number"):
+        train_on_dask(cfg, small_data_dir, cluster[1], partitions=0)
