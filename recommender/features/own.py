@@ -28,7 +28,10 @@ from recommender.evidence import SOURCES
 from recommender.features.asof import days_since, gather, ratio
 from recommender.features.context import History
 
-__all__ = ["history", "packed_outcomes", "recency", "streak"]
+__all__ = ["SLICE", "history", "packed_outcomes", "recency", "streak"]
+
+SLICE = 65_536
+"""Queries per slice of :func:`packed_outcomes` (a 10 MB int64 block at 20 outcomes each)."""
 
 
 def history(h: History) -> dict[str, np.ndarray]:
@@ -57,16 +60,22 @@ def history(h: History) -> dict[str, np.ndarray]:
 
 def packed_outcomes(h: History, history_length: int) -> tuple[np.ndarray, np.ndarray]:
     """Per query: the last ``history_length`` outcomes packed as bits (oldest in bit 0), and how
-    many there are (``hist_bits``, ``hist_len``)."""
-    own = h.own
-    p_sorted = h.prof[own.order].astype(np.int64)
-    idx = np.arange(len(own.order))
-    length = np.minimum(own.offset + 1, history_length)
-    bits = np.zeros(len(idx), np.int64)
-    for j in range(history_length):  # j records back; at most 62 vectorized steps
-        ok = j < length
-        bits[ok] |= p_sorted[idx[ok] - j] << (length[ok] - 1 - j)
-    return gather(bits, h.pos, 0), gather(length, h.pos, 0)
+    many there are (``hist_bits``, ``hist_len``).
+
+    Built per query from its last records (a ``(queries, history_length)`` gather, in slices of
+    :data:`SLICE` queries to bound memory), not for every record and then gathered: a serving
+    grid asks about a few dozen positions, a training frame about each record once.
+    """
+    length = gather(np.minimum(h.own.offset + 1, history_length), h.pos, 0)
+    outcomes = np.r_[h.prof[h.own.order].astype(np.int64), 0]  # position -1: no record, 0
+    back = np.arange(history_length)  # how many records back, newest first
+    bits = np.zeros(len(length), np.int64)
+    for start in range(0, len(length), SLICE):
+        rows = slice(start, start + SLICE)
+        n = length[rows, None]
+        outcome = outcomes[np.where(back < n, h.pos[rows, None] - back, -1)]
+        bits[rows] = (outcome << np.maximum(n - 1 - back, 0)).sum(axis=1)  # disjoint bits
+    return bits, length
 
 
 def recency(h: History, recent_window: int, bits: np.ndarray, length: np.ndarray,
@@ -83,14 +92,21 @@ def recency(h: History, recent_window: int, bits: np.ndarray, length: np.ndarray
 
 def streak(bits: np.ndarray, length: np.ndarray, max_len: int) -> np.ndarray:
     """Signed run of identical latest outcomes in packed histories: +k after k proficient records
-    in a row, -k after k not proficient; NaN without history (capped at ``max_len``)."""
-    bits, length = np.asarray(bits, np.int64), np.asarray(length, np.int64)
+    in a row, -k after k not proficient; NaN without history (capped at ``max_len``).
+
+    The run ends at the highest of the ``length`` bits that differs from the newest (bit
+    ``length - 1``): one bit search per history, no loop over its bits.
+    """
+    bits, length = np.asarray(bits, np.int64), np.minimum(np.asarray(length, np.int64), max_len)
     newest = (bits >> np.maximum(length - 1, 0)) & 1
-    run = np.zeros(len(bits))
-    alive = length > 0
-    for j in range(max_len):
-        idx = length - 1 - j
-        same = alive & (idx >= 0) & (((bits >> np.maximum(idx, 0)) & 1) == newest)
-        run += same
-        alive = same
+    differ = np.where(newest == 1, ~bits, bits) & ((np.int64(1) << length) - 1)
+    run = (length - 1 - _highest_bit(differ)).astype(float)  # none differs: the whole length
     return np.where(length > 0, np.where(newest == 1, run, -run), np.nan)
+
+
+def _highest_bit(x: np.ndarray) -> np.ndarray:
+    """The index of the highest set bit of each non-negative int64 below ``2**62`` (-1 for 0),
+    exactly: each 31-bit half is exact as a float, whose binary exponent ``frexp`` reads."""
+    high, low = x >> 31, x & ((1 << 31) - 1)
+    return np.where(high > 0, 30 + np.frexp(high.astype(float))[1],
+                    np.frexp(low.astype(float))[1] - 1)

@@ -26,10 +26,25 @@ Coded = tuple[np.ndarray, pd.CategoricalDtype]
 
 def category_lookup(dtype: pd.CategoricalDtype, levels: Sequence) -> np.ndarray | None:
     """Maps codes of ``dtype`` to positions in ``levels`` (-1 where a category is not a level),
-    or None when the categories are the levels themselves (codes are already positions)."""
-    if list(dtype.categories) == list(levels):
-        return None
-    return pd.Index(list(levels)).get_indexer(dtype.categories)
+    or None when the categories are the levels themselves (codes are already positions).
+
+    Remembered per (dtype, levels) object pair: a model's fitted levels and a builder's dtypes
+    are fixed once fitted, and comparing them on every request cost more than the codes of a
+    single educator's rows.
+    """
+    key = (id(dtype), id(levels))
+    known = _LOOKUPS.get(key)
+    if known is not None and known[0] is dtype and known[1] is levels:
+        return known[2]
+    found = (None if list(dtype.categories) == list(levels)
+             else pd.Index(list(levels)).get_indexer(dtype.categories))
+    if len(_LOOKUPS) >= 256:  # models reloaded many times leave old pairs behind
+        _LOOKUPS.clear()
+    _LOOKUPS[key] = (dtype, levels, found)  # the objects are kept, so their ids stay theirs
+    return found
+
+
+_LOOKUPS: dict[tuple[int, int], tuple[pd.CategoricalDtype, Sequence, np.ndarray | None]] = {}
 
 
 @dataclass(frozen=True, eq=False)
