@@ -16,8 +16,10 @@ What it does, in one process tree, on 127.0.0.1:
    store with the same champion).
 
 The answers of the default query are computed behind the writes and kept in the store for every
-worker (:mod:`api.answers`); the benchmark waits until those of the loaded educators are stored,
-so the rounds measure the read path; the medians are over all rounds.
+worker (:mod:`api.answers`); the benchmark waits until those of every ingested educator are
+stored (no work behind the writes is left running), so the rounds measure the read path; the
+medians are over all rounds. Each round prints how wrk's connections were spread over the
+workers (counted halfway): the busier worker sets the round's p99.
 
 Run: ``python benchmarks/bench_api.py`` (``make bench`` runs it with the others). Needs wrk.
 """
@@ -28,6 +30,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,7 +39,7 @@ import orjson
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import require_wrk, served_api, wrk_load  # noqa: E402
+from loadgen import connections_by_pid, require_wrk, served_api, wrk_load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANT = "bench"
@@ -144,16 +147,28 @@ def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, secon
         "recommendations": [f"/v1/educators/{e}/recommendations?k=5" for e in educators],
     }
     headers = {"Authorization": f"Bearer {key}"}
+    port = int(base.rsplit(":", 1)[1])
     out: dict[str, list[dict]] = {name: [] for name in paths}
     for r in range(rounds):
         for name, ps in paths.items():
-            fig = wrk_load(base, ps, seconds=seconds, connections=connections, headers=headers)
+            counts: dict[int, int] = {}  # wrk's connections per worker, counted halfway
+            sampler = threading.Timer(seconds / 2,
+                                      lambda c=counts: c.update(connections_by_pid(port)))
+            sampler.start()
+            try:
+                fig = wrk_load(base, ps, seconds=seconds, connections=connections,
+                               headers=headers)
+            finally:
+                sampler.cancel()
+                sampler.join()
             if fig["non_2xx"] or fig["socket_errors"]:
                 raise RuntimeError(f"{name}: {fig['non_2xx']} non-2xx answers and "
                                    f"{fig['socket_errors']} socket errors; the run measures nothing")
-            out[name].append(fig)
+            split = "/".join(str(n) for n in sorted(counts.values(), reverse=True))
+            out[name].append({**fig, "split": split})
             print(f"  round {r + 1} {name:>15}: {fig['rps']:8.0f} req/s  p50 {fig['p50_ms']:6.1f} ms"
-                  f"  p99 {fig['p99_ms']:6.1f} ms", flush=True)
+                  f"  p99 {fig['p99_ms']:6.1f} ms  connections per worker {split or '?'}",
+                  flush=True)
     return out
 
 
@@ -352,6 +367,15 @@ def main() -> int:
             behind = wait_answers_stored(data_dir, educators)
             print(f"default answers of the {len(educators)} loaded educators stored "
                   f"{behind:.1f} s later (computed behind the writes)", flush=True)
+            # and every other educator's: until then a worker thread computes answers while the
+            # rounds run, and its GIL-bound batches stretch every read on that worker
+            try:
+                rest = wait_answers_stored(data_dir, everyone, timeout=300)
+                print(f"default answers of all {len(everyone):,} educators stored {rest:.1f} s "
+                      "after that: no work behind the writes is left", flush=True)
+            except RuntimeError as exc:
+                print(f"WARNING: {exc}: the rounds run while answers are still being computed",
+                      flush=True)
             figs = load_rounds(base, key, educators, rounds=args.rounds, seconds=args.seconds,
                                connections=args.connections)
             print("answers during the rounds: " + ", ".join(
