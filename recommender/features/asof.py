@@ -11,6 +11,8 @@ case anywhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -46,17 +48,27 @@ class AsOf:
         A segmented Hillis-Steele scan: ``log2(longest group)`` vectorized passes. Each group's
         sums depend only on that group's values, so they are the same whatever else is in the
         evidence (one educator's rows or a million), which keeps serving equal to training.
+
+        A pass adds each value ``step`` places back to the values at least ``step`` into their
+        group: one masked add of two shifted views of the array (NumPy reads overlapping inputs
+        before it writes), not a gather and scatter of the rows by index, which cost about twice
+        as much, for one educator's rows and for a large batch alike.
         """
         out = np.array(sorted_values, dtype=np.float64, copy=True)
+        for step, inside in self._passes():
+            mask = inside if out.ndim == 1 else inside[:, None]
+            np.add(out[step:], out[:-step], out=out[step:], where=mask)
+        return out
+
+    def _passes(self) -> Iterator[tuple[int, np.ndarray]]:
+        """The scan's passes: ``step`` (1, 2, 4, ... below the longest group) and, for the
+        records from position ``step`` on, whether the record ``step`` places back is in the
+        same group."""
         step = 1
         longest = int(self.offset.max(initial=0)) + 1
         while step < longest:
-            rows = np.flatnonzero(self.offset >= step)
-            # the read (a copy) happens before the write; np.take gathers whole rows of a 2-D
-            # array about 1.5x faster than fancy indexing does
-            out[rows] += np.take(out, rows - step, axis=0)
+            yield step, self.offset[step:] >= step
             step *= 2
-        return out
 
     def decayed(self, sorted_times: np.ndarray, sorted_values: np.ndarray, tau: float) -> np.ndarray:
         """Per record, ``sum_j exp(-(t_i - t_j) / tau) * v_j`` over its group's records up to it
@@ -70,14 +82,10 @@ class AsOf:
         gap = np.diff(np.asarray(sorted_times, dtype=np.float64), prepend=0.0)
         a = np.exp(-np.maximum(gap, 0.0) / tau)
         a[self.offset == 0] = 0.0
-        step = 1
-        longest = int(self.offset.max(initial=0)) + 1
-        while step < longest:
-            rows = np.nonzero(self.offset >= step)[0]
-            weight = a[rows] if b.ndim == 1 else a[rows, None]
-            b[rows] = b[rows] + weight * b[rows - step]  # reads happen before the writes
-            a[rows] = a[rows] * a[rows - step]
-            step *= 2
+        for step, inside in self._passes():  # as accumulate's, on (a, b) pairs
+            weight, mask = (a[step:], inside) if b.ndim == 1 else (a[step:, None], inside[:, None])
+            np.add(b[step:], weight * b[:-step], out=b[step:], where=mask)
+            np.multiply(a[step:], a[:-step], out=a[step:], where=inside)
         return b
 
     def window(self, cum: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
