@@ -138,11 +138,10 @@ class _Grid:
     (``values[:, indices]``), with no search and no per-pair index."""
 
     pos: np.ndarray
-    has: np.ndarray
-    mastery: np.ndarray
+    has: np.ndarray  # 1.0 where evidenced
     weight: np.ndarray  # mastery where evidenced, else 0: the summands of the mean
+    lowest: np.ndarray  # mastery where evidenced, else inf: the candidates of the minimum
     proficient: np.ndarray
-    block: np.ndarray  # the first query of each educator, as a column
 
     @classmethod
     def of(cls, h: History, decay_mean: np.ndarray, proficient_at: float) -> _Grid:
@@ -151,9 +150,9 @@ class _Grid:
         pos = h.pos.reshape(n_e, n_comp)
         has = pos >= 0
         mastery = gather(decay_mean, h.pos).reshape(n_e, n_comp)
-        return cls(pos, has, mastery, np.where(has, mastery, 0.0),
-                   _proficient(has, mastery, proficient_at).astype(float),
-                   (np.arange(n_e) * n_comp)[:, None])
+        return cls(pos, has.astype(float), np.where(has, mastery, 0.0),
+                   np.where(has, mastery, np.inf),
+                   _proficient(has, mastery, proficient_at).astype(float))
 
     def reduce(self, h: History, neighbourhoods: dict[str, Neighbourhood],
                with_latest: tuple[str, ...]) -> dict[str, tuple[np.ndarray, Reduced]]:
@@ -163,8 +162,9 @@ class _Grid:
 
         All neighbourhoods are reduced at once, as the segments of one CSR (neighbourhood-major,
         then competency): one gather and one ``reduceat`` per statistic instead of one per
-        neighbourhood. Counts, minima and maxima do not depend on the order; each sum adds its
-        segment's pairs in their order, as a reduction of that neighbourhood alone does.
+        neighbourhood. Counts are products with the segments' 0/1 membership matrix (sums of
+        ones, exact in any order), minima do not depend on the order, and each mastery sum adds
+        its segment's pairs in their order, as a reduction of that neighbourhood alone does.
         """
         n_e, n_comp = self.pos.shape
         names = list(neighbourhoods)
@@ -172,14 +172,13 @@ class _Grid:
         indptr = np.r_[0, np.cumsum(sizes)]
         indices = np.concatenate([found for _, found in neighbourhoods.values()])
         pair_seg = np.repeat(np.arange(len(sizes)), sizes)
+        member = np.zeros((n_comp, len(sizes)))
+        member[indices, pair_seg] = 1.0  # a neighbour is listed once per segment
         total = np.bincount(((np.arange(n_e) * len(sizes))[:, None] + pair_seg).ravel(),
                             weights=self.weight[:, indices].ravel(),
                             minlength=n_e * len(sizes)).reshape(n_e, len(sizes))
-        has = self.has[:, indices]
-        n_has = _per_segment(np.add, has.astype(float), indptr, 0.0)
-        lowest = _per_segment(np.minimum, np.where(has, self.mastery[:, indices], np.inf),
-                              indptr, np.inf)
-        n_prof = _per_segment(np.add, self.proficient[:, indices], indptr, 0.0)
+        n_has, n_prof = self.has @ member, self.proficient @ member
+        lowest = _per_segment(np.minimum, self.lowest[:, indices], indptr, np.inf)
         out = {}
         for j, name in enumerate(names):
             part = slice(j * n_comp, (j + 1) * n_comp)
