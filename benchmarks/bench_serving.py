@@ -6,12 +6,13 @@ stopping after 20 rounds on a held-out 15% of educators) on a generated cohort; 
 served. Every ratio is against the bare ``booster.predict`` of the very rows the path predicts,
 measured in the same run:
 
-(a) one educator (every competency of the framework): ``MasteryPredictor.mastery`` (evidence ->
-    features -> P(mastery); goal <= 4x the bare predict), and the whole estimator with its
+(a) one educator (every competency of the framework): ``MasteryPredictor.mastery_grid`` (evidence
+    -> features -> P(mastery) as an (educators, competencies) array, what the estimator reads;
+    goal <= 4x the bare predict), and the whole estimator with its
     model prior as of the first completion, cache cold (``MasteryEstimator.estimate``: prior +
     filter), per educator, medians over ``--one`` educators;
 (b) ``--many`` educators at once (default 10,000): the same two paths; goal <= 1.3x the bare
-    predict of the same rows for ``mastery``. The estimator's prior is one feature build with
+    predict of the same rows for ``mastery_grid``. The estimator's prior is one feature build with
     per-educator as-of times and one predict, so it is compared with the bare predict too.
 
 Run: ``python benchmarks/bench_serving.py [--many 10000] [--one 200] [--train 2000]``
@@ -78,7 +79,7 @@ def _timed(fn, wall: list[float], cpu: list[float]) -> None:
 
 
 def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
-    """Median ms per educator (wall and CPU) of the bare predict, ``mastery`` and the cold
+    """Median ms per educator (wall and CPU) of the bare predict, ``mastery_grid`` and the cold
     estimator."""
     ev, done, edu = frames
     by_e = {k: dict(tuple(f.groupby("educator_id", sort=False))) for k, f in
@@ -97,7 +98,7 @@ def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
         matrix = predictor.model._matrix(predictor.features(own["ev"], educator_ids=[e],
                                                             as_of=as_of, **kw))
         _timed(partial(_bare, predictor, matrix), times["bare"], cpu["bare"])
-        _timed(partial(predictor.mastery, own["ev"], educator_ids=[e], as_of=as_of, **kw),
+        _timed(partial(predictor.mastery_grid, own["ev"], educator_ids=[e], as_of=as_of, **kw),
                times["mastery"], cpu["mastery"])
         _timed(partial(cold, own, e, kw), times["estimate"], cpu["estimate"])
     return {**{k: statistics.median(v) * 1e3 for k, v in times.items()},
@@ -106,7 +107,7 @@ def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
 
 
 def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, float]:
-    """Median seconds (wall and CPU) of the bare predict, ``mastery`` and the cold estimator for
+    """Median seconds (wall and CPU) of the bare predict, ``mastery_grid`` and the cold estimator for
     ``ids``, the three interleaved run by run (so each run's three share the machine's load)."""
     ev, done, edu = frames
     kw = {"completions": done, "educators": edu}
@@ -117,7 +118,7 @@ def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, floa
         return estimator.estimate(ev, ids, as_of=as_of, **kw)
 
     paths = {"bare": lambda: _bare(predictor, matrix),
-             "mastery": lambda: predictor.mastery(ev, educator_ids=ids, as_of=as_of, **kw),
+             "mastery": lambda: predictor.mastery_grid(ev, educator_ids=ids, as_of=as_of, **kw),
              "estimate": cold}
     times: dict[str, list[float]] = {k: [] for k in paths}
     cpu: dict[str, list[float]] = {k: [] for k in paths}
@@ -154,7 +155,7 @@ def main() -> None:
     one = _one(predictor, estimator, (ev, done, edu), ids[: args.one], as_of)
     print(f"\n(a) one educator x {n_c} competencies, medians over {args.one} educators:")
     print(f"  bare booster.predict of the {n_c} rows   {one['bare']:7.2f} ms  (reference)")
-    print(f"  features + prediction (mastery)        {one['mastery']:7.2f} ms  "
+    print(f"  features + prediction (mastery_grid)   {one['mastery']:7.2f} ms  "
           f"ratio {one['mastery'] / one['bare']:.2f}  (goal <= 4)")
     print(f"  estimator, model prior cold + filter   {one['estimate']:7.2f} ms  "
           f"ratio {one['estimate'] / one['bare']:.2f}")
@@ -170,7 +171,7 @@ def main() -> None:
           f"rows, {len(done):,} completions), medians of {args.runs}:")
     print(f"  bare booster.predict                   {many['bare']:7.2f} s   (reference, "
           f"{many['rows'] / many['bare'] / 1e6:.2f}M rows/s)")
-    print(f"  features + prediction (mastery)        {many['mastery']:7.2f} s   "
+    print(f"  features + prediction (mastery_grid)   {many['mastery']:7.2f} s   "
           f"ratio {many['mastery'] / many['bare']:.2f}  (goal <= 1.3)")
     print(f"  estimator, model prior cold + filter   {many['estimate']:7.2f} s   "
           f"ratio {many['estimate'] / many['bare']:.2f}")
