@@ -10,6 +10,8 @@ import pickle
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipelines.config import load_config
@@ -229,3 +231,23 @@ def test_train_on_dask_without_the_comparison_reports_the_dask_fit_only(small_da
     assert type(result.predictor.model) is LightGBMMastery and 0.5 < m["auc"] <= 1
     with pytest.raises(ValueError, match="partitions must be a positive number"):
         train_on_dask(cfg, small_data_dir, cluster[1], partitions=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([f"E{i}" for i in range(12)]), max_size=40),
+       st.lists(st.sampled_from([f"E{i}" for i in range(15)]), min_size=1, max_size=20),
+       st.integers(1, 8))
+def test_split_rows_partitions_the_members_rows(rows, members, n):
+    """Every row of an educator in a partition lands in that partition alone, in frame order;
+    rows of other educators in none."""
+    import pandas as pd
+
+    from pipelines.dask_frames import educator_partitions, split_rows
+
+    frame = pd.DataFrame({"educator_id": rows, "v": range(len(rows))})
+    ids = educator_partitions(members, n)
+    assert len(ids) == min(n, len(set(members))) and all(len(p) for p in ids)
+    parts = split_rows(frame, ids)
+    for part, got in zip(ids, parts, strict=True):
+        assert got["v"].tolist() == frame.loc[frame["educator_id"].isin(part), "v"].tolist()
+    assert sum(map(len, parts)) == frame["educator_id"].isin(members).sum()
