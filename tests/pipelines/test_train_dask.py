@@ -251,3 +251,18 @@ def test_split_rows_partitions_the_members_rows(rows, members, n):
     for part, got in zip(ids, parts, strict=True):
         assert got["v"].tolist() == frame.loc[frame["educator_id"].isin(part), "v"].tolist()
     assert sum(map(len, parts)) == frame["educator_id"].isin(members).sum()
+
+
+def test_fit_frames_on_dask_without_a_validation_fold(fold, cluster):
+    """``validation_fraction=0``: every training educator boosts, all rounds kept, no
+    calibrator; the no-graph ablation comes back as itself, without graph columns."""
+    from pipelines.train_dask import fit_frames_on_dask
+    from recommender.models import LightGBMNoGraph
+
+    model = fit_frames_on_dask(make_model("lightgbm_nograph", n_estimators=10,
+                                          validation_fraction=0, calibration="none"),
+                               fold, cluster[1], partitions=3)
+    assert type(model) is LightGBMNoGraph and model.calibrator_ is None
+    assert (model.n_train_rows_, model.n_valid_rows_) == (len(fold.train_evidence), 0)
+    assert model.best_iteration_ == 10
+    assert not [c for c in model.feature_names_in_ if c.startswith("graph_")]
