@@ -23,8 +23,8 @@ The model that comes back is a plain :class:`LightGBMMastery` (a local copy of t
 packaged, logged and served exactly like a single-machine one.
 
 What stays on the driver, and why: reading the data (``load_dataset`` reads evidence,
-completions and profiles here; each partition's rows are then sent to its worker, a few columns
-per record instead of the frame's one float per feature), the builder's fit (it needs every
+completions and profiles here; each partition's raw rows are then sent to its worker, not its
+frame), the builder's fit (it needs every
 training record's competency and outcome, as two small per-competency tables come of it), the
 held-out test frame and its evaluation, model card and equity audit
 (:func:`~pipelines.training.package`, on the ``test_size`` share of the educators), and, with
