@@ -70,7 +70,7 @@ def main() -> None:
         frame = builder.serving_frame(own, as_of=as_of, educator_ids=[educator])
         model.predict_proba(frame)
         one_times.append(time.perf_counter() - start)
-        matrix = model._matrix(frame)
+        matrix = model.input_matrix(frame)
         start = time.perf_counter()
         model.booster_.predict(matrix, num_iteration=model.best_iteration_)
         bare_times.append(time.perf_counter() - start)

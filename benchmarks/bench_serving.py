@@ -95,7 +95,7 @@ def _one(predictor, estimator, frames, ids, as_of) -> dict[str, float]:
     for e in ids:
         own = {k: by_e[k].get(e, empty[k]) for k in by_e}
         kw = {"completions": own["done"], "educators": own["edu"]}
-        matrix = predictor.model._matrix(predictor.features(own["ev"], educator_ids=[e],
+        matrix = predictor.model.input_matrix(predictor.features(own["ev"], educator_ids=[e],
                                                             as_of=as_of, **kw))
         _timed(partial(_bare, predictor, matrix), times["bare"], cpu["bare"])
         _timed(partial(predictor.mastery_grid, own["ev"], educator_ids=[e], as_of=as_of, **kw),
@@ -111,7 +111,7 @@ def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, floa
     ``ids``, the three interleaved run by run (so each run's three share the machine's load)."""
     ev, done, edu = frames
     kw = {"completions": done, "educators": edu}
-    matrix = predictor.model._matrix(predictor.features(ev, educator_ids=ids, as_of=as_of, **kw))
+    matrix = predictor.model.input_matrix(predictor.features(ev, educator_ids=ids, as_of=as_of, **kw))
 
     def cold():
         estimator._prior_cache.clear()

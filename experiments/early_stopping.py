@@ -116,7 +116,7 @@ def main() -> None:
             n_estimators=k, early_stopping_rounds=None)
     variants["lr=0.1, patience 100"] = fit(learning_rate=0.1)
 
-    M_test = champion._matrix(X_test)
+    M_test = champion.input_matrix(X_test)
     p_ref = champion.predict_proba(X_test)[:, 1]
     print(f"data: {config.data}, {len(X_train):,} training rows, {len(X_test):,} test rows "
           f"({len(pd.unique(groups)):,} test educators)\n")
@@ -141,7 +141,7 @@ def _valid_curve(model: LightGBMMastery, X: pd.DataFrame, y: np.ndarray) -> np.n
     split = GroupShuffleSplit(n_splits=1, test_size=model.validation_fraction,
                               random_state=model.random_state)
     _, valid = next(split.split(X, y, X["educator_id"].to_numpy()))
-    M = model._matrix(X.iloc[valid])
+    M = model.input_matrix(X.iloc[valid])
     total = model.booster_.current_iteration()
     raw = np.cumsum([model.booster_.predict(M, start_iteration=k, num_iteration=1,
                                             raw_score=True) for k in range(total)], axis=0)

@@ -89,7 +89,7 @@ def partition_matrix(builder: FeatureBuilder, model, evidence: pd.DataFrame,
         if not isinstance(dtype, pd.CategoricalDtype) or list(dtype.categories) != list(levels):
             raise ValueError(f"column {col!r} of an educator partition's frame is not of the "
                              "builder's category dtype the model's levels were fixed from")
-    return model._matrix(X), np.asarray(y, dtype=np.float64)
+    return model.input_matrix(X), np.asarray(y, dtype=np.float64)
 
 
 def _matrix(part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -66,7 +66,6 @@ from pipelines import dask_frames
 from pipelines.config import TrainConfig
 from pipelines.training import Fold, Prepared, Progress, TrainResult, fit_model, package, prepare_fold
 from recommender.models import LightGBMMastery, LightGBMNoGraph, make_model, mastery_metrics
-from recommender.models.base import categorical_feature_columns
 
 __all__ = ["cluster_client", "fit_frames_on_dask", "fit_on_dask", "train_on_dask",
            "validation_curve"]
@@ -106,7 +105,7 @@ def _boost(client, dX, dy, model: LightGBMMastery, monotone: list[int], columns:
            categorical: list[str]) -> lgb.Booster:
     """All ``model.n_estimators`` rounds boosted by ``lightgbm.dask`` on the chunks of ``dX``,
     ``dy`` where they lie, with the model's own parameters; the local copy of the booster."""
-    params = {_SKLEARN_NAMES.get(k, k): v for k, v in model._lgb_params(monotone).items()
+    params = {_SKLEARN_NAMES.get(k, k): v for k, v in model.booster_params(monotone).items()
               if k != "num_threads"}  # one thread per worker process: the worker's own
     trees = lgb.DaskLGBMClassifier(client=client, n_estimators=model.n_estimators, **params)
     with warnings.catch_warnings():  # the wrapper's own n_jobs default, replaced by design
@@ -185,15 +184,6 @@ def fit_on_dask(model: LightGBMMastery, X, y, client, *, eval_every: int = 10) -
     return plain
 
 
-class _GivenMargins(LightGBMMastery):
-    """The model's own ``_fit_calibrator`` fed margins computed on the workers: here
-    ``_margin`` of a vector of margins is that vector (the calibrator is never served from
-    this class: it is copied onto the plain model)."""
-
-    def _margin(self, M):
-        return np.asarray(M, dtype=np.float64)
-
-
 def _valid_curve(booster: lgb.Booster, M: np.ndarray, y: np.ndarray, every: int):
     """A validation partition's :func:`validation_curve` and its row count (a worker task)."""
     rounds, loss = validation_curve(booster, M, y, every)
@@ -232,20 +222,8 @@ def _fit_schema(model: LightGBMMastery, fold: Fold, educator_id) -> list[str]:
         evidence[evidence["educator_id"] == educator_id],
         completions=data.completions[data.completions["educator_id"] == educator_id],
         educators=data.educators[data.educators["educator_id"] == educator_id])
-    excluded, columns = model._input_columns(head)
-    categorical = categorical_feature_columns(head, columns)
-    dtypes = fold.builder.categorical_dtypes()
-    unfixed = [c for c in categorical if c not in dtypes]
-    if unfixed:
-        raise ValueError(f"categorical columns {unfixed} have no category dtype fixed by the "
-                         "feature builder, so their levels are not known before the partitions "
-                         "are built; train them on one machine")
-    model.exclude_prefixes_ = excluded
-    model.categorical_features_ = categorical
-    model.categories_ = {c: list(dtypes[c].categories) for c in categorical}
-    model._set_fitted_classes(columns)
-    model.monotone_constraints_ = model._resolve_monotone(columns, categorical)
-    return columns
+    return model.set_schema(head, categories={
+        col: dtype.categories for col, dtype in fold.builder.categorical_dtypes().items()})
 
 
 def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> None:
@@ -254,7 +232,7 @@ def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> 
     booster = model.booster_
     model.best_iteration_ = booster.current_iteration()
     if valid is None:
-        model.calibrator_ = model._fit_calibrator(np.empty((0, 0)), np.empty(0))
+        model.calibrator_ = model.calibrator(np.empty(0), np.empty(0))
         return
     on = client.scatter(booster, broadcast=True)
     placed = list(zip(valid.matrices, valid.labels, strict=True))
@@ -268,8 +246,7 @@ def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> 
         client.submit(_valid_margin, on, M, model.best_iteration_, pure=False)
         for M, _ in placed]))
     y = np.concatenate(client.gather(list(valid.labels))).astype(np.int64)
-    calibrating = _GivenMargins(calibration=model.calibration)
-    model.calibrator_ = calibrating._fit_calibrator(margin, y)
+    model.calibrator_ = model.calibrator(margin, y)
 
 
 def fit_frames_on_dask(model: LightGBMMastery, fold: Fold, client, *,

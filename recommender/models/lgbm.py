@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import warnings
+from collections.abc import Mapping, Sequence
 
 import lightgbm as lgb
 import numpy as np
@@ -226,7 +227,7 @@ class LightGBMMastery(MasteryModel):
         return out
 
     # ---------------------------------------------------------------- encoding
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def input_matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The float matrix the booster reads: categoricals as codes of the fitted levels.
 
         Numeric columns are converted in one block (the feature frame keeps them in one float
@@ -257,7 +258,7 @@ class LightGBMMastery(MasteryModel):
                 M[:, j] = encode_categories(X[col], self.categories_[col])
         return M
 
-    def _lgb_params(self, monotone: list[int]) -> dict:
+    def booster_params(self, monotone: list[int]) -> dict:
         params = {
             "objective": "binary",
             "metric": "binary_logloss",
@@ -301,19 +302,13 @@ class LightGBMMastery(MasteryModel):
         name = type(self).__name__
         X = check_feature_frame(X, (), owner=name)
         y = check_target(y, len(X), owner=name)
-        excluded, columns = self._input_columns(X)
-        categorical = categorical_feature_columns(X, columns)
         use_valid = self.validation_fraction > 0
         if use_valid:
             groups = self._validation_groups(X, groups)
-
-        self.exclude_prefixes_ = excluded
-        self.categorical_features_ = categorical
-        self.categories_ = {c: learn_categories(X[c]) for c in categorical}
-        self._set_fitted_classes(columns)
-        self.monotone_constraints_ = self._resolve_monotone(columns, categorical)
+        columns = self.set_schema(X)
+        categorical = self.categorical_features_
         monotone = [self.monotone_constraints_.get(c, 0) for c in columns]
-        M = self._matrix(X)
+        M = self.input_matrix(X)
 
         if use_valid:
             split = GroupShuffleSplit(
@@ -388,7 +383,7 @@ class LightGBMMastery(MasteryModel):
             if self.early_stopping_rounds:
                 callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.booster_ = lgb.train(
-            self._lgb_params(monotone),
+            self.booster_params(monotone),
             dtrain,
             num_boost_round=self.n_estimators,
             valid_sets=valid_sets,
@@ -398,18 +393,53 @@ class LightGBMMastery(MasteryModel):
         best = self.booster_.best_iteration
         self.best_iteration_ = int(best) if best and best > 0 else self.booster_.current_iteration()
 
+    def set_schema(self, X: pd.DataFrame,
+                   categories: Mapping[str, Sequence] | None = None) -> list[str]:
+        """Fix what the model reads from a feature frame: its input columns, categorical
+        columns and their levels, and monotone constraints; returns the input columns.
+
+        ``fit`` learns the levels from its whole frame. A fit whose frame is never in one
+        place (``pdrec train --dask`` builds it on the workers) passes a sample of it as ``X``
+        and the levels as ``categories`` (its feature builder's category dtypes), so every
+        partition is coded alike before any is built; a categorical column without levels there
+        raises ValueError naming it.
+        """
+        excluded, columns = self._input_columns(X)
+        categorical = categorical_feature_columns(X, columns)
+        if categories is None:
+            levels = {c: learn_categories(X[c]) for c in categorical}
+        else:
+            unfixed = [c for c in categorical if c not in categories]
+            if unfixed:
+                raise ValueError(f"categorical columns {unfixed} have no levels in "
+                                 f"categories (given for {sorted(categories)}); pass them, or "
+                                 "fit on the whole frame so the levels are learned from it")
+            levels = {c: list(categories[c]) for c in categorical}
+        self.exclude_prefixes_ = excluded
+        self.categorical_features_ = categorical
+        self.categories_ = levels
+        self._set_fitted_classes(columns)
+        self.monotone_constraints_ = self._resolve_monotone(columns, categorical)
+        return columns
+
     def _fit_calibrator(self, M_valid: np.ndarray, y_valid: np.ndarray):
-        """The calibrator of the booster's margins on the validation rows, or None (no
-        calibration asked, or a one-class fold, which warns)."""
+        """The calibrator of the booster's margins on the validation rows (:meth:`calibrator`)."""
+        return self.calibrator(self._margin(M_valid) if self.calibration != "none" else
+                               np.empty(0), y_valid)
+
+    def calibrator(self, margin: np.ndarray, y_valid: np.ndarray):
+        """The calibrator of validation ``margin`` (the booster's raw scores at
+        ``best_iteration_``) against their outcomes ``y_valid``, or None (no calibration asked,
+        or a one-class fold, which warns). ``fit`` sets ``calibrator_`` to it; a fit that
+        computes the margins elsewhere (on Dask workers) passes them here."""
         if self.calibration == "none":
             return None
-        margin = self._margin(M_valid)
         if len(np.unique(y_valid)) < 2:
             warnings.warn(
                 f"{type(self).__name__}: the validation fold holds one class only; probabilities "
                 "are left uncalibrated. Use more educators or a larger validation_fraction.",
                 UserWarning,
-                stacklevel=3,  # the caller of fit
+                stacklevel=4,  # the caller of fit (through _fit_calibrator)
             )
             return None
         if self.calibration == "isotonic":
@@ -425,7 +455,7 @@ class LightGBMMastery(MasteryModel):
         )
 
     def _predict_positive(self, X: pd.DataFrame) -> np.ndarray:
-        return self._positive(self._margin(self._matrix(X)))
+        return self._positive(self._margin(self.input_matrix(X)))
 
     def _positive(self, margin: np.ndarray) -> np.ndarray:
         """P(proficient) from raw margins: the calibrator's, or the sigmoid without one.
@@ -464,7 +494,7 @@ class LightGBMMastery(MasteryModel):
     def decision_function(self, X) -> np.ndarray:
         """Raw (uncalibrated) log-odds of proficiency per row."""
         X = self._check_X_predict(X)
-        return self._margin(self._matrix(X))
+        return self._margin(self.input_matrix(X))
 
     def feature_contributions(self, X) -> pd.DataFrame:
         """Per-prediction feature contributions (TreeSHAP) in raw log-odds space.
@@ -474,7 +504,7 @@ class LightGBMMastery(MasteryModel):
         """
         X = self._check_X_predict(X)
         contrib = self.booster_.predict(
-            self._matrix(X),
+            self.input_matrix(X),
             num_iteration=self.best_iteration_,
             pred_contrib=True,
             num_threads=self.n_jobs,

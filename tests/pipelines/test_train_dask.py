@@ -151,7 +151,7 @@ def test_partition_frames_equal_the_whole_frame(fold, cluster, n):
                             client.scatter(model, broadcast=True), fold.train_evidence,
                             data.completions, data.educators, ids)
     matrices = client.gather(parts.matrices)
-    whole = model._matrix(X)
+    whole = model.input_matrix(X)
     for i, (part, (Xp, yp)) in enumerate(zip(ids, got, strict=True)):
         mine = X["educator_id"].isin(part).to_numpy()
         pd.testing.assert_frame_equal(Xp, X[mine].reset_index(drop=True))

@@ -57,7 +57,7 @@ def test_the_matrix_path_gives_the_feature_frames_numbers_exactly(served):
     assert out["competency_id"].tolist() == X["competency_id"].astype(str).tolist()
     M, _ = predictor.builder.serving_matrix(ev, columns=predictor.input_columns,
                                             categories=predictor.model.categories_, **kw)
-    np.testing.assert_array_equal(M, predictor.model._matrix(X))  # NaN equal NaN
+    np.testing.assert_array_equal(M, predictor.model.input_matrix(X))  # NaN equal NaN
     # the isotonic calibrator read directly equals its own predict, at its knots and between
     cal = predictor.model.calibrator_
     margin = np.r_[predictor.model._margin(M), cal.X_thresholds_, cal.X_min_ - 1, cal.X_max_ + 1]
