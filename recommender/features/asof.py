@@ -106,20 +106,27 @@ class AsOf:
 
 
 def take(cum: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Rows of the 2-D ``cum`` at ``pos``; zeros where ``pos`` is -1 (no history)."""
-    out = np.zeros((len(pos), cum.shape[1]))
-    hit = pos >= 0
-    out[hit] = cum[pos[hit]]
+    """Rows of the 2-D ``cum`` at ``pos``; zeros where ``pos`` is -1 (no history).
+
+    Every row is gathered (row 0 stands in for -1) and the rows without history are then
+    zeroed: a gather by an index and one masked write cost less than a masked gather into a
+    zeroed array."""
+    if not len(cum):
+        return np.zeros((len(pos), cum.shape[1]))
+    out = np.take(cum, np.maximum(pos, 0), axis=0)
+    out[pos < 0] = 0.0
     return out
 
 
 def gather(values: np.ndarray, pos: np.ndarray, fill=np.nan) -> np.ndarray:
     """``values[pos]``, with ``fill`` where ``pos`` is -1 (no history); integer values stay
-    integers when ``fill`` is an integer."""
+    integers when ``fill`` is an integer (gathered as :func:`take` gathers)."""
     values = np.asarray(values)
-    out = np.full(len(pos), fill, dtype=np.result_type(values, np.asarray(fill)))
-    hit = pos >= 0
-    out[hit] = values[pos[hit]]
+    dtype = np.result_type(values, np.asarray(fill))
+    if not len(values):
+        return np.full(len(pos), fill, dtype=dtype)
+    out = np.take(values, np.maximum(pos, 0)).astype(dtype, copy=False)
+    out[pos < 0] = fill
     return out
 
 
