@@ -55,17 +55,20 @@ class AsOf:
         as much, for one educator's rows and for a large batch alike.
         """
         out = np.array(sorted_values, dtype=np.float64, copy=True)
-        for step, inside in self._passes():
+        for step, inside in self.passes():
             mask = inside if out.ndim == 1 else inside[:, None]
             np.add(out[step:], out[:-step], out=out[step:], where=mask)
         return out
 
-    def _passes(self) -> Iterator[tuple[int, np.ndarray]]:
-        """The scan's passes: ``step`` (1, 2, 4, ... below the longest group) and, for the
-        records from position ``step`` on, whether the record ``step`` places back is in the
-        same group."""
+    def passes(self, reach: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """A doubling scan's passes: ``step`` (1, 2, 4, ... below the longest group, and below
+        ``reach`` when a scan needs to see only that many records back) and, for the records
+        from position ``step`` on, whether the record ``step`` places back is in the same
+        group."""
         step = 1
         longest = int(self.offset.max(initial=0)) + 1
+        if reach is not None:
+            longest = min(longest, reach)
         while step < longest:
             yield step, self.offset[step:] >= step
             step *= 2
@@ -82,7 +85,7 @@ class AsOf:
         gap = np.diff(np.asarray(sorted_times, dtype=np.float64), prepend=0.0)
         a = np.exp(-np.maximum(gap, 0.0) / tau)
         a[self.offset == 0] = 0.0
-        for step, inside in self._passes():  # as accumulate's, on (a, b) pairs
+        for step, inside in self.passes():  # as accumulate's, on (a, b) pairs
             weight, mask = (a[step:], inside) if b.ndim == 1 else (a[step:, None], inside[:, None])
             np.add(b[step:], weight * b[:-step], out=b[step:], where=mask)
             np.multiply(a[step:], a[:-step], out=a[step:], where=inside)

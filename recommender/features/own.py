@@ -28,10 +28,7 @@ from recommender.evidence import SOURCES
 from recommender.features.asof import days_since, gather, ratio
 from recommender.features.context import History
 
-__all__ = ["SLICE", "history", "packed_outcomes", "recency", "streak"]
-
-SLICE = 65_536
-"""Queries per slice of :func:`packed_outcomes` (a 10 MB int64 block at 20 outcomes each)."""
+__all__ = ["history", "packed_outcomes", "recency", "streak"]
 
 
 def history(h: History) -> dict[str, np.ndarray]:
@@ -62,20 +59,34 @@ def packed_outcomes(h: History, history_length: int) -> tuple[np.ndarray, np.nda
     """Per query: the last ``history_length`` outcomes packed as bits (oldest in bit 0), and how
     many there are (``hist_bits``, ``hist_len``).
 
-    Built per query from its last records (a ``(queries, history_length)`` gather, in slices of
-    :data:`SLICE` queries to bound memory), not for every record and then gathered: a serving
-    grid asks about a few dozen positions, a training frame about each record once.
+    Every record's last outcomes are packed newest first by a doubling scan over the records
+    (each pass ORs in the outcomes ``step`` records back, shifted up by ``step``; a few passes
+    of whole-array operations, not one per outcome), then read at the queries' positions and
+    bit-reversed into oldest-first order.
     """
-    length = gather(np.minimum(h.own.offset + 1, history_length), h.pos, 0)
-    outcomes = np.r_[h.prof[h.own.order].astype(np.int64), 0]  # position -1: no record, 0
-    back = np.arange(history_length)  # how many records back, newest first
-    bits = np.zeros(len(length), np.int64)
-    for start in range(0, len(length), SLICE):
-        rows = slice(start, start + SLICE)
-        n = length[rows, None]
-        outcome = outcomes[np.where(back < n, h.pos[rows, None] - back, -1)]
-        bits[rows] = (outcome << np.maximum(n - 1 - back, 0)).sum(axis=1)  # disjoint bits
-    return bits, length
+    own = h.own
+    packed = h.prof[own.order].astype(np.int64)  # newest outcome in bit 0
+    for step, inside in own.passes(reach=history_length):
+        older = (packed[:-step] & ((1 << (history_length - step)) - 1)) << step  # < 2**length
+        np.bitwise_or(packed[step:], older, out=packed[step:], where=inside)
+    length = gather(np.minimum(own.offset + 1, history_length), h.pos, 0)
+    newest_first = gather(packed & ((1 << history_length) - 1), h.pos, 0)
+    return _reversed_bits(newest_first, length), length
+
+
+_SWAPS = [(np.uint64(1 << i), np.uint64(mask)) for i, mask in enumerate(
+    (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF,
+     0x0000FFFF0000FFFF, 0x00000000FFFFFFFF))]
+"""The shifts and masks of a 64-bit reversal: swap adjacent bits, then pairs, nibbles, ..."""
+
+
+def _reversed_bits(x: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The lowest ``length`` bits of each non-negative ``x`` in reverse order (0 for length 0)."""
+    x = x.astype(np.uint64)
+    for shift, mask in _SWAPS:
+        x = ((x >> shift) & mask) | ((x & mask) << shift)
+    down = np.uint64(64) - np.maximum(length, 1).astype(np.uint64)
+    return np.where(length > 0, x >> down, np.uint64(0)).astype(np.int64)
 
 
 def recency(h: History, recent_window: int, bits: np.ndarray, length: np.ndarray,
