@@ -214,3 +214,26 @@ def test_serving_orders_simultaneous_records_by_evidence_id_whatever_the_row_ord
     a = frames[0].iloc[0]  # ev0000 (0.0) then ev0001 (1.0) on "a", then ev0002 on "b"
     assert a["own_last_score"] == 1.0 and a["own_first_score"] == 0.0 and a["hist_bits"] == 0b10
     assert a["edu_last_competency"] == "b"
+
+
+@settings(max_examples=40, deadline=None)
+@given(outcomes=st.lists(st.booleans(), min_size=0, max_size=90),
+       history_length=st.integers(1, 62), seen=st.integers(0, 90))
+def test_packed_outcomes_hold_the_last_outcomes_oldest_first_and_the_streak_counts_the_latest(
+        outcomes, history_length, seen):
+    # one educator's long run of records on one competency, asked about after `seen` of them:
+    # hist_bits packs (up to) the last history_length outcomes before, oldest in bit 0, and
+    # own_streak is the signed run of the latest identical ones
+    ev = make_evidence([("e1", "a", day, 1.0 if ok else 0.0) for day, ok in enumerate(outcomes)])
+    builder = FeatureBuilder(GRAPH, history_length=history_length).fit(ev)
+    row = builder.serving_frame(ev, as_of=T0 + pd.Timedelta(days=seen, hours=1),
+                                educator_ids=["e1"]).set_index("competency_id").loc["a"]
+    before = outcomes[: min(seen + 1, len(outcomes))]
+    kept = before[-history_length:]
+    assert row["hist_len"] == len(kept)
+    assert row["hist_bits"] == sum(int(ok) << i for i, ok in enumerate(kept))
+    run = next((i for i, ok in enumerate(reversed(kept)) if ok != kept[-1]), len(kept))
+    if kept:
+        assert row["own_streak"] == (run if kept[-1] else -run)
+    else:
+        assert pd.isna(row["own_streak"])
