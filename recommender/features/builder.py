@@ -351,11 +351,14 @@ class FeatureBuilder:
         time or of one time per educator (checked here, at the door)."""
         listed = list(educator_ids)
         ids = np.asarray(list(dict.fromkeys(listed)), dtype=object)
-        comps = self.competencies if competencies is None else list(competencies)
-        unknown = [c for c in comps if c not in self._code]
-        if unknown:
-            raise InvalidEvidenceError(f"competencies not in the framework: {unknown}")
-        codes = np.array([self._code[c] for c in comps], dtype=np.int64)
+        if competencies is None:  # every competency, in framework order
+            codes = np.arange(len(self.competencies))
+        else:
+            comps = list(competencies)
+            unknown = [c for c in comps if c not in self._code]
+            if unknown:
+                raise InvalidEvidenceError(f"competencies not in the framework: {unknown}")
+            codes = np.array([self._code[c] for c in comps], dtype=np.int64)
         if np.ndim(as_of) == 0:
             at = pd.Timestamp(as_of)
             at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
