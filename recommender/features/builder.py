@@ -404,7 +404,7 @@ class FeatureBuilder:
         cols.update(dose.columns(h, completions, self._target_index, self._activity_lookup,
                                  len(self.competencies)))
         cols.update(difficulty.columns(self.difficulty_, q.c))
-        years, prof_codes = profile.codes(educators, self._profile_lookups, h.educators.to_numpy(),
+        years, prof_codes = profile.codes(educators, self._profile_lookups, h.educators,
                                           h.q_e)
         return FeatureParts(
             q=q, bits=bits, length=length, numeric=cols, prof_years=years,
