@@ -39,7 +39,7 @@ variable                              meaning (default)
 ``PDREC_ANSWER_CACHE_TTL``            seconds a stored or cached answer lives at most (``300``): bounds
                                       how late a time-based change (a decline ageing out) shows
 ``PDREC_AUDIT_FLUSH_SECONDS``         the recommendation log is written behind the request, in one
-                                      transaction per this many seconds (``0.1``; 0: in the request)
+                                      transaction per this many seconds (``0.025``; 0: in the request)
 ``PDREC_AUDIT_MAX_PENDING``           log rows held unwritten at most; beyond, requests write (``50000``)
 ``PDREC_EXPLORE``                     exploration of the shown order, for off-policy evaluation
                                       (:mod:`recommender.exploration`): ``off`` (the ranker's order,
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     stored_answers: bool = True
     answer_cache_size: int = Field(default=4096, ge=0)
     answer_cache_ttl: float = Field(default=300.0, gt=0)
-    audit_flush_seconds: float = Field(default=0.1, ge=0, le=60)
+    audit_flush_seconds: float = Field(default=0.025, ge=0, le=60)
     audit_max_pending: int = Field(default=50_000, ge=1)
     explore: Literal["off", "softmax", "epsilon"] = "off"
     explore_temperature: float = Field(default=0.1, gt=0, le=1000)
