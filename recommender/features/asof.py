@@ -60,6 +60,15 @@ class AsOf:
             np.add(out[step:], out[:-step], out=out[step:], where=mask)
         return out
 
+    def count(self, sorted_values: np.ndarray) -> np.ndarray:
+        """:meth:`accumulate` of integer-valued columns (counts), by one cumulative sum less
+        the sum before the group's first record: the same numbers (integers below 2**53 are
+        exact in any order of addition), in one pass instead of the scan's."""
+        values = np.asarray(sorted_values, dtype=np.float64)
+        total = np.zeros((len(values) + 1, *values.shape[1:]))
+        np.cumsum(values, axis=0, out=total[1:])
+        return total[1:] - total[self.start]
+
     def passes(self, reach: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """A doubling scan's passes: ``step`` (1, 2, 4, ... below the longest group, and below
         ``reach`` when a scan needs to see only that many records back) and, for the records

@@ -196,10 +196,11 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     s_sorted, p_sorted, t_sorted = score[own.order], prof[own.order], ev_t[own.order]
     w = np.exp((t_sorted - t_sorted[own.start]) / tau)
     src = ev_src[own.order][:, None] == np.arange(len(SOURCES))[None, :]
-    own_cum = own.accumulate(
-        np.column_stack([np.ones(len(ev)), p_sorted, s_sorted, w, w * s_sorted, src,
-                         src * s_sorted[:, None]])
-    )
+    # counts by a cumulative count (exact: they are integers), sums of fractions by the scan
+    counts = own.count(np.column_stack([p_sorted, src]))
+    sums = own.accumulate(np.column_stack([s_sorted, w, w * s_sorted, src * s_sorted[:, None]]))
+    own_cum = np.column_stack([own.offset + 1.0, counts[:, :1], sums[:, :3], counts[:, 1:],
+                               sums[:, 3:]])
     pos = own.index(q_e * n_comp + q.c, q_r)
 
     edu = AsOf(ev_e, ev_r, len(times))
@@ -208,7 +209,11 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     first = np.zeros(len(ev))
     first[own.order] = own.offset == 0  # the first record on each competency
     residual = score - residual_of[ev_c]
-    edu_cum = edu.accumulate(np.column_stack([base, first, first * score, residual])[edu.order])
+    in_edu = edu.order
+    edu_counts = edu.count(np.column_stack([prof[in_edu], first[in_edu]]))
+    edu_sums = edu.accumulate(np.column_stack([score, first * score, residual])[in_edu])
+    edu_cum = np.column_stack([edu.offset + 1.0, edu_counts[:, :1], edu_sums[:, :1],
+                               edu_counts[:, 1:], edu_sums[:, 1:]])
     epos = edu.index(q_e, q_r)
     e_t = ev_t[edu.order]
     return History(
