@@ -33,10 +33,13 @@ class AsOf:
     """
 
     def __init__(self, groups: np.ndarray, ranks: np.ndarray, n_ranks: int):
-        self.order = np.lexsort((np.arange(len(groups)), ranks, groups))
-        self.groups = groups[self.order]
         self.n_ranks = np.int64(n_ranks + 1)
-        self.keys = self.groups * self.n_ranks + ranks[self.order]
+        keys = np.asarray(groups, dtype=np.int64) * self.n_ranks + ranks
+        # one stable sort of the (group, rank) key: ties keep input order, as a lexsort of
+        # (group, rank, position) would, in one sort instead of three
+        self.order = np.argsort(keys, kind="stable")
+        self.groups = groups[self.order]
+        self.keys = keys[self.order]
         m = len(self.order)
         starts = np.r_[True, self.groups[1:] != self.groups[:-1]] if m else np.zeros(0, bool)
         self.start = np.maximum.accumulate(np.where(starts, np.arange(m), 0))
