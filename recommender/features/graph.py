@@ -175,10 +175,10 @@ class _Grid:
         member = np.zeros((n_comp, len(sizes)))
         member[indices, pair_seg] = 1.0  # a neighbour is listed once per segment
         total = np.bincount(((np.arange(n_e) * len(sizes))[:, None] + pair_seg).ravel(),
-                            weights=self.weight[:, indices].ravel(),
+                            weights=np.take(self.weight, indices, axis=1).ravel(),
                             minlength=n_e * len(sizes)).reshape(n_e, len(sizes))
         n_has, n_prof = self.has @ member, self.proficient @ member
-        lowest = _per_segment(np.minimum, self.lowest[:, indices], indptr, np.inf)
+        lowest = _per_segment(np.minimum, np.take(self.lowest, indices, axis=1), indptr, np.inf)
         out = {}
         for j, name in enumerate(names):
             part = slice(j * n_comp, (j + 1) * n_comp)
@@ -193,7 +193,7 @@ class _Grid:
         ties to the later pair."""
         n_e, n_comp = self.pos.shape
         pair_comp = np.repeat(np.arange(n_comp), np.diff(indptr))
-        npos = self.pos[:, indices]
+        npos = np.take(self.pos, indices, axis=1)
         rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
         top = _per_segment(np.maximum, rank, indptr, -1)
         at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
