@@ -146,6 +146,7 @@ class History:
     q_e: np.ndarray  # educator code per query
     q_r: np.ndarray  # time rank per query
     n_ranks: int  # number of distinct times (evidence and queries)
+    times: np.ndarray  # those times (ns), sorted: time rank r is times[r]
     educators: np.ndarray  # educator id of each code (object)
     ev_e: np.ndarray  # educator code per record
     ev_c: np.ndarray  # competency code per record
@@ -217,7 +218,7 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     epos = edu.index(q_e, q_r)
     e_t = ev_t[edu.order]
     return History(
-        q=q, q_e=q_e, q_r=q_r, n_ranks=len(times), educators=np.asarray(uniques, dtype=object),
+        q=q, q_e=q_e, q_r=q_r, n_ranks=len(times), times=times, educators=np.asarray(uniques, dtype=object),
         ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, base=base, tau=tau,
         own=own, own_cum=own_cum, own_score=s_sorted, own_time=t_sorted,
         own_rank=ev_r[own.order], pos=pos, own_rows=np.asfortranarray(take(own_cum, pos)),

@@ -87,7 +87,7 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
     completion order (then target order): the rows an inner join of completions with targets
     gives, without building it.
     """
-    if completions is None or not len(completions) or not len(targets.c):
+    if completions is None or not len(completions) or not len(targets.c) or not h.n_queries:
         return {name: np.zeros(h.n_queries) for name in _COLUMNS}
     a = activities.positions(completions["activity_id"])
     e = Lookup(h.educators).positions(completions["educator_id"])
@@ -98,16 +98,19 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
     j = first + np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
     e = e[which].astype(np.int64)
     q = h.q
-    last_t = gather(h.own_time, h.pos, 0)
+    # doses on the build's time ranks, doubled: time rank r is 2r + 1 and a time between ranks
+    # r - 1 and r is 2r, so a dose is before a query (or at or before a record) exactly when
+    # its doubled rank is (no sort of the doses' times with the queries')
     d_t = to_ns(completions["completed_at"])[which]
-    times, inverse = np.unique(np.r_[d_t, q.t, last_t], return_inverse=True)
-    d_r, q_r, last_r = np.split(inverse.astype(np.int64), [len(d_t), len(d_t) + len(q.t)])
-    scan = AsOf(e * n_competencies + targets.c[j], d_r, len(times))
+    at = np.searchsorted(h.times, d_t)
+    d_r = 2 * at + (h.times[np.minimum(at, len(h.times) - 1)] == d_t)
+    scan = AsOf(e * n_competencies + targets.c[j], d_r, 2 * h.n_ranks + 1)
     cum = scan.accumulate(
         np.column_stack([np.ones(len(j)), targets.hours[j], targets.gain[j]])[scan.order]
     )
     group = h.q_e * n_competencies + q.c
-    total = take(cum, scan.index(group, q_r))
+    total = take(cum, scan.index(group, 2 * h.q_r + 1))
+    last_r = 2 * gather(h.own_rank, h.pos, 0) + 1  # unread without own history
     until_last = take(cum, scan.index(group, last_r, inclusive=True))
     since = total - np.where((h.pos >= 0)[:, None], until_last, 0.0)
     return dict(zip(_COLUMNS, (since[:, 0], since[:, 1], since[:, 2], total[:, 0], total[:, 2]),
