@@ -322,7 +322,7 @@ def train_on_dask(config: TrainConfig, data_dir: Path, client,
                   "dask_trees": float(dask_model.best_iteration_)}
     if compare:
         progress(f"fitting {config.model} on this machine for comparison")
-        comparison.update(_single_fit(config, fold))
+        comparison.update(_single_fit(config, fold, X_test, y_test))
     result = package(config, prep, dask_model, progress, **package_options)
     if compare:
         comparison["dask_minus_single_auc"] = result.metrics["auc"] - comparison["single_auc"]
@@ -335,16 +335,14 @@ def train_on_dask(config: TrainConfig, data_dir: Path, client,
     return result
 
 
-def _single_fit(config: TrainConfig, fold: Fold) -> dict[str, float]:
+def _single_fit(config: TrainConfig, fold: Fold, X_test: pd.DataFrame,
+                y_test: np.ndarray) -> dict[str, float]:
     """The single-machine reference: the whole training frame built and fitted here, and its
-    held-out AUC and log loss."""
-    data = fold.data
-    X_train, y_train = fold.builder.training_frame(
-        fold.train_evidence, completions=data.completions, educators=data.educators)
+    AUC and log loss on the held-out frame ``X_test``, ``y_test``."""
+    X_train, y_train = fold.training_frame()
     t0 = time.perf_counter()
     single = fit_model(config, X_train, y_train)
     seconds = time.perf_counter() - t0
-    X_test, y_test = fold.test_frame()
     reference = mastery_metrics(y_test, single.predict_proba(X_test)[:, 1])
     return {"single_auc": reference["auc"], "single_log_loss": reference["log_loss"],
             "single_fit_seconds": seconds, "single_trees": float(single.best_iteration_)}

@@ -339,10 +339,17 @@ class Fold:
     def train_evidence(self) -> pd.DataFrame:
         return self.data.evidence[self.split.is_train]
 
+    def training_frame(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features and labels of the training records, built here in one process."""
+        return self.builder.training_frame(self.train_evidence, **self._inputs)
+
     def test_frame(self) -> tuple[pd.DataFrame, np.ndarray]:
         """Features and labels of the held-out records."""
-        kw = {"completions": self.data.completions, "educators": self.data.educators}
-        return _test_frame(self.builder, self.data, self.split, kw)
+        return _test_frame(self.builder, self.data, self.split, self._inputs)
+
+    @property
+    def _inputs(self) -> dict:
+        return {"completions": self.data.completions, "educators": self.data.educators}
 
 
 @dataclass(frozen=True)
@@ -387,11 +394,9 @@ def prepare_fold(config: TrainConfig, data_dir: Path,
 def prepare(config: TrainConfig, data_dir: Path, progress: Progress = lambda _: None) -> Prepared:
     """Load the configured data, split it and build the training and test feature frames."""
     fold = prepare_fold(config, data_dir, progress)
-    data = fold.data
-    kw = {"completions": data.completions, "educators": data.educators}
-    X_train, y_train = fold.builder.training_frame(fold.train_evidence, **kw)
+    X_train, y_train = fold.training_frame()
     X_test, y_test = fold.test_frame()
-    return Prepared(data, fold.fingerprint, fold.split, fold.builder, X_train, y_train,
+    return Prepared(fold.data, fold.fingerprint, fold.split, fold.builder, X_train, y_train,
                     X_test, y_test)
 
 

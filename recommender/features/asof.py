@@ -59,8 +59,7 @@ class AsOf:
         """
         out = np.array(sorted_values, dtype=np.float64, copy=True)
         for step, inside in self.passes():
-            mask = inside if out.ndim == 1 else inside[:, None]
-            np.add(out[step:], out[:-step], out=out[step:], where=mask)
+            np.add(out[step:], out[:-step], out=out[step:], where=_along(inside, out))
         return out
 
     def count(self, sorted_values: np.ndarray) -> np.ndarray:
@@ -98,8 +97,8 @@ class AsOf:
         a = np.exp(-np.maximum(gap, 0.0) / tau)
         a[self.offset == 0] = 0.0
         for step, inside in self.passes():  # as accumulate's, on (a, b) pairs
-            weight, mask = (a[step:], inside) if b.ndim == 1 else (a[step:, None], inside[:, None])
-            np.add(b[step:], weight * b[:-step], out=b[step:], where=mask)
+            np.add(b[step:], _along(a[step:], b) * b[:-step], out=b[step:],
+                   where=_along(inside, b))
             np.multiply(a[step:], a[:-step], out=a[step:], where=inside)
         return b
 
@@ -120,27 +119,28 @@ class AsOf:
         return np.where(ok, pos, -1)
 
 
-def take(cum: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Rows of the 2-D ``cum`` at ``pos``; zeros where ``pos`` is -1 (no history).
+def _along(per_record: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A per-record array shaped to broadcast over the columns of ``values`` (1-D or 2-D)."""
+    return per_record if values.ndim == 1 else per_record[:, None]
 
-    Every row is gathered (row 0 stands in for -1) and the rows without history are then
-    zeroed: a gather by an index and one masked write cost less than a masked gather into a
-    zeroed array."""
-    if not len(cum):
-        return np.zeros((len(pos), cum.shape[1]))
-    out = np.take(cum, np.maximum(pos, 0), axis=0)
-    out[pos < 0] = 0.0
-    return out
+
+def take(cum: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Rows of the 2-D ``cum`` at ``pos``; zeros where ``pos`` is -1 (no history)."""
+    return gather(cum, pos, 0.0)
 
 
 def gather(values: np.ndarray, pos: np.ndarray, fill=np.nan) -> np.ndarray:
-    """``values[pos]``, with ``fill`` where ``pos`` is -1 (no history); integer values stay
-    integers when ``fill`` is an integer (gathered as :func:`take` gathers)."""
+    """``values[pos]`` (elements of a 1-D array, rows of a 2-D one), with ``fill`` where ``pos``
+    is -1 (no history); integer values stay integers when ``fill`` is an integer.
+
+    Every position is read by index (position 0 stands in for -1) and those without history
+    are then blanked: a gather and one masked write cost less than a masked gather into a
+    filled array."""
     values = np.asarray(values)
     dtype = np.result_type(values, np.asarray(fill))
     if not len(values):
-        return np.full(len(pos), fill, dtype=dtype)
-    out = np.take(values, np.maximum(pos, 0)).astype(dtype, copy=False)
+        return np.full((len(pos), *values.shape[1:]), fill, dtype=dtype)
+    out = np.take(values, np.maximum(pos, 0), axis=0).astype(dtype, copy=False)
     out[pos < 0] = fill
     return out
 

@@ -297,6 +297,14 @@ class FeatureBuilder:
         return pairs_per_competency(self._ancestor, self._descendant)
 
     @functools.cached_property
+    def _neighbourhoods(self) -> graph_family.Neighbourhoods:
+        """The graph family's neighbourhoods, merged once (built on first use, so builders
+        pickled earlier get it)."""
+        return graph_family.Neighbourhoods.of({
+            "prereq": self._prereq, "dep": self._dependent, "anc": self._ancestor,
+            "desc": self._descendant})
+
+    @functools.cached_property
     def _competency_lookup(self) -> Lookup:
         """Competency id -> code (built on first use, so builders pickled earlier get it)."""
         return Lookup(self.competencies)
@@ -381,9 +389,7 @@ class FeatureBuilder:
         h = prepare(q, ev, len(self.competencies), self.decay_days * NS_PER_DAY,
                     self.difficulty_["diff_mean_score"].to_numpy())
         bits, length = own.packed_outcomes(h, self.history_length)
-        neighbourhoods = {"prereq": self._prereq, "dep": self._dependent,
-                          "anc": self._ancestor, "desc": self._descendant}
-        graph_cols, latest = graph_family.columns(h, neighbourhoods, self._depth,
+        graph_cols, latest = graph_family.columns(h, self._neighbourhoods, self._depth,
                                                   self.proficient_at)
         cols = {
             **own.history(h),

@@ -135,18 +135,17 @@ class History:
     decayed means), 4 ``w * score``, then a count per source and a score sum per source (in
     :data:`~recommender.evidence.SOURCES` order). ``edu_cum`` columns: count, proficient, score,
     first (1 for a record that is the first on its competency), first x score, residual (score
-    minus ``residual_of`` its competency). ``edu_decayed`` columns, decayed as
-    :meth:`~.asof.AsOf.decayed` over the educator's records: count (the decayed weight), score,
-    residual. Every family's scan of the educator's records is one of these two: a column more
-    costs little, a scan more costs its passes (the columns are independent, so each holds the
-    numbers a scan of it alone gives).
+    minus ``residual_of`` its competency). ``edu_decayed_rows`` columns, decayed as
+    :meth:`~.asof.AsOf.decayed` over the educator's records and read at ``epos``: count (the
+    decayed weight), score, residual. Every family's scan of the educator's records is one of
+    these two: a column more costs little, a scan more costs its passes (the columns are
+    independent, so each holds the numbers a scan of it alone gives).
     """
 
     q: Queries
     q_e: np.ndarray  # educator code per query
     q_r: np.ndarray  # time rank per query
-    n_ranks: int  # number of distinct times (evidence and queries)
-    times: np.ndarray  # those times (ns), sorted: time rank r is times[r]
+    times: np.ndarray  # the distinct times (ns) of evidence and queries, sorted: rank r is times[r]
     educators: np.ndarray  # educator id of each code (object)
     ev_e: np.ndarray  # educator code per record
     ev_c: np.ndarray  # competency code per record
@@ -167,13 +166,18 @@ class History:
     edu_score: np.ndarray
     edu_time: np.ndarray  # ns
     edu_competency: np.ndarray
-    edu_decayed: np.ndarray
     epos: np.ndarray  # per query: the educator's last record before as_of, -1 if none
     edu_rows: np.ndarray  # edu_cum at epos
+    edu_decayed_rows: np.ndarray  # the educator's decayed sums at epos (columns: see above)
 
     @property
     def n_queries(self) -> int:
         return len(self.q.c)
+
+    @property
+    def n_ranks(self) -> int:
+        """The number of distinct times (evidence and queries)."""
+        return len(self.times)
 
 
 def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
@@ -217,13 +221,13 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
                                edu_counts[:, 1:], edu_sums[:, 1:]])
     epos = edu.index(q_e, q_r)
     e_t = ev_t[edu.order]
+    edu_decayed = edu.decayed(e_t, np.column_stack([ones, score, residual])[edu.order], tau)
     return History(
-        q=q, q_e=q_e, q_r=q_r, n_ranks=len(times), times=times, educators=np.asarray(uniques, dtype=object),
+        q=q, q_e=q_e, q_r=q_r, times=times, educators=np.asarray(uniques, dtype=object),
         ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, base=base, tau=tau,
         own=own, own_cum=own_cum, own_score=s_sorted, own_time=t_sorted,
         own_rank=ev_r[own.order], pos=pos, own_rows=np.asfortranarray(take(own_cum, pos)),
         edu=edu, edu_cum=edu_cum, edu_score=score[edu.order], edu_time=e_t,
-        edu_competency=ev_c[edu.order],
-        edu_decayed=edu.decayed(e_t, np.column_stack([ones, score, residual])[edu.order], tau),
-        epos=epos, edu_rows=np.asfortranarray(take(edu_cum, epos)),
+        edu_competency=ev_c[edu.order], epos=epos,
+        edu_rows=np.asfortranarray(take(edu_cum, epos)), edu_decayed_rows=take(edu_decayed, epos),
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.features.asof import days_since, gather, ratio, take
+from recommender.features.asof import days_since, gather, ratio
 from recommender.features.context import History
 
 __all__ = ["ability", "history"]
@@ -58,6 +58,6 @@ def ability(h: History) -> dict[str, np.ndarray]:
 
 
 def _decayed_mean(h: History, column: int) -> np.ndarray:
-    """Per query, the decayed sum of ``h.edu_decayed[:, column]`` over the decayed count."""
-    at = take(h.edu_decayed, h.epos)
-    return ratio(at[:, column], at[:, 0])
+    """Per query, the decayed sum of column ``column`` of ``h.edu_decayed_rows`` over the
+    decayed count."""
+    return ratio(h.edu_decayed_rows[:, column], h.edu_decayed_rows[:, 0])

@@ -29,7 +29,8 @@ import numpy as np
 from recommender.features.asof import gather, ratio
 from recommender.features.context import History
 
-__all__ = ["ROUNDING", "Latest", "Neighbourhood", "columns", "csr", "last_scores"]
+__all__ = ["ROUNDING", "Latest", "Neighbourhood", "Neighbourhoods", "columns", "csr",
+           "last_scores"]
 
 ROUNDING = 1e-9
 """How far below ``proficient_at`` a neighbour's mastery may fall by rounding and still reach it."""
@@ -54,7 +55,31 @@ def csr(competencies: list[str], neighbours: Callable[[str], Iterable[str]]) -> 
     return indptr, indices
 
 
-def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndarray,
+@dataclass(frozen=True, eq=False)
+class Neighbourhoods:
+    """The named neighbourhoods of the framework's competencies, and all of them as the segments
+    of one CSR (neighbourhood-major, then competency) that a serving grid reduces at once, with
+    the segment of each pair and each segment's 0/1 neighbour membership: derived from the
+    framework alone, so built once per feature builder, not per request."""
+
+    by_name: dict[str, Neighbourhood]
+    indptr: np.ndarray
+    indices: np.ndarray
+    pair_seg: np.ndarray
+    member: np.ndarray  # (competency, segment): 1.0 when the competency is in the segment
+
+    @classmethod
+    def of(cls, by_name: dict[str, Neighbourhood]) -> Neighbourhoods:
+        sizes = np.concatenate([np.diff(indptr) for indptr, _ in by_name.values()])
+        indices = np.concatenate([found for _, found in by_name.values()])
+        pair_seg = np.repeat(np.arange(len(sizes)), sizes)
+        n_comp = len(next(iter(by_name.values()))[0]) - 1
+        member = np.zeros((n_comp, len(sizes)))
+        member[indices, pair_seg] = 1.0  # a neighbour is listed once per segment
+        return cls(by_name, np.r_[0, np.cumsum(sizes)], indices, pair_seg, member)
+
+
+def columns(h: History, neighbourhoods: Neighbourhoods, depth: np.ndarray,
             proficient_at: float) -> tuple[dict[str, np.ndarray], dict[str, Latest]]:
     """The neighbourhood aggregates and static structure columns, and the :class:`Latest` record
     on the direct prerequisites and dependents (read again by the ``_last_score`` and sequence
@@ -74,7 +99,7 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
     with_latest = ("prereq", "dep")
     grid = (_Grid.of(h, decay_mean, proficient_at).reduce(h, neighbourhoods, with_latest)
             if h.q.block == n_comp else None)
-    for name, (indptr, indices) in neighbourhoods.items():
+    for name, (indptr, indices) in neighbourhoods.by_name.items():
         counts = np.diff(indptr)[h.q.c]
         if grid is not None:
             total, (n_has, lowest, n_prof, last) = grid[name]
@@ -97,8 +122,8 @@ def columns(h: History, neighbourhoods: dict[str, Neighbourhood], depth: np.ndar
         if last is not None:
             latest[name] = last
     cols["graph_depth"] = depth[h.q.c]
-    cols["graph_n_prereqs"] = np.diff(neighbourhoods["prereq"][0])[h.q.c].astype(float)
-    cols["graph_n_dependents"] = np.diff(neighbourhoods["dep"][0])[h.q.c].astype(float)
+    cols["graph_n_prereqs"] = np.diff(neighbourhoods.by_name["prereq"][0])[h.q.c].astype(float)
+    cols["graph_n_dependents"] = np.diff(neighbourhoods.by_name["dep"][0])[h.q.c].astype(float)
     return cols, latest
 
 
@@ -154,7 +179,7 @@ class _Grid:
                    np.where(has, mastery, np.inf),
                    _proficient(has, mastery, proficient_at).astype(float))
 
-    def reduce(self, h: History, neighbourhoods: dict[str, Neighbourhood],
+    def reduce(self, h: History, neighbourhoods: Neighbourhoods,
                with_latest: tuple[str, ...]) -> dict[str, tuple[np.ndarray, Reduced]]:
         """Per neighbourhood: the sum of the evidenced neighbours' mastery per query (a
         ``bincount`` in pair order, as the per-pair path adds them), and its :data:`Reduced`
@@ -167,22 +192,18 @@ class _Grid:
         its segment's pairs in their order, as a reduction of that neighbourhood alone does.
         """
         n_e, n_comp = self.pos.shape
-        names = list(neighbourhoods)
-        sizes = np.concatenate([np.diff(indptr) for indptr, _ in neighbourhoods.values()])
-        indptr = np.r_[0, np.cumsum(sizes)]
-        indices = np.concatenate([found for _, found in neighbourhoods.values()])
-        pair_seg = np.repeat(np.arange(len(sizes)), sizes)
-        member = np.zeros((n_comp, len(sizes)))
-        member[indices, pair_seg] = 1.0  # a neighbour is listed once per segment
-        total = np.bincount(((np.arange(n_e) * len(sizes))[:, None] + pair_seg).ravel(),
-                            weights=np.take(self.weight, indices, axis=1).ravel(),
-                            minlength=n_e * len(sizes)).reshape(n_e, len(sizes))
-        n_has, n_prof = self.has @ member, self.proficient @ member
-        lowest = _per_segment(np.minimum, np.take(self.lowest, indices, axis=1), indptr, np.inf)
+        nb = neighbourhoods
+        n_seg = len(nb.indptr) - 1
+        total = np.bincount(((np.arange(n_e) * n_seg)[:, None] + nb.pair_seg).ravel(),
+                            weights=np.take(self.weight, nb.indices, axis=1).ravel(),
+                            minlength=n_e * n_seg).reshape(n_e, n_seg)
+        n_has, n_prof = self.has @ nb.member, self.proficient @ nb.member
+        lowest = _per_segment(np.minimum, np.take(self.lowest, nb.indices, axis=1), nb.indptr,
+                              np.inf)
         out = {}
-        for j, name in enumerate(names):
+        for j, (name, csr_of) in enumerate(nb.by_name.items()):
             part = slice(j * n_comp, (j + 1) * n_comp)
-            last = self._latest(h, *neighbourhoods[name]) if name in with_latest else None
+            last = self._latest(h, *csr_of) if name in with_latest else None
             out[name] = (total[:, part].ravel(), (n_has[:, part].ravel(),
                                                   lowest[:, part].ravel(),
                                                   n_prof[:, part].ravel(), last))

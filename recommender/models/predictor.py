@@ -104,9 +104,9 @@ class MasteryPredictor:
         feature frame. Both give the numbers :meth:`predict_features` gives on
         :meth:`features`.
         """
-        kw = {"educator_ids": educator_ids, "as_of": as_of, "completions": completions,
+        ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)  # read once
+        kw = {"educator_ids": ids, "as_of": as_of, "completions": completions,
               "educators": educators}
-        ids = np.asarray(list(dict.fromkeys(educator_ids)), dtype=object)
         shape = (len(ids), len(self.builder.competencies))
         if self.model.reads_matrix:
             blocks, own_n = self.builder.serving_blocks(
