@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.evidence import SOURCES
-from recommender.features.asof import AsOf, take, to_ns
+from recommender.features.asof import AsOf, column_major, take, to_ns
 from recommender.features.lookup import Lookup
 
 __all__ = ["SOURCE_INDEX", "SOURCE_LOOKUP", "History", "Queries", "Records", "object_index",
@@ -139,7 +139,9 @@ class History:
     :meth:`~.asof.AsOf.decayed` over the educator's records and read at ``epos``: count (the
     decayed weight), score, residual. Every family's scan of the educator's records is one of
     these two: a column more costs little, a scan more costs its passes (the columns are
-    independent, so each holds the numbers a scan of it alone gives).
+    independent, so each holds the numbers a scan of it alone gives). ``own_cum`` and ``edu_cum``
+    are column-major (:func:`~.asof.column_major`), and so are their rows at the queries
+    (``own_rows``, ``edu_rows``): families read them column by column.
     """
 
     q: Queries
@@ -204,8 +206,8 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     # counts by a cumulative count (exact: they are integers), sums of fractions by the scan
     counts = own.count(np.column_stack([p_sorted, src]))
     sums = own.accumulate(np.column_stack([s_sorted, w, w * s_sorted, src * s_sorted[:, None]]))
-    own_cum = np.column_stack([own.offset + 1.0, counts[:, :1], sums[:, :3], counts[:, 1:],
-                               sums[:, 3:]])
+    own_cum = column_major(own.offset + 1.0, counts[:, :1], sums[:, :3], counts[:, 1:],
+                           sums[:, 3:])
     pos = own.index(q_e * n_comp + q.c, q_r)
 
     edu = AsOf(ev_e, ev_r, len(times))
@@ -217,8 +219,8 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     in_edu = edu.order
     edu_counts = edu.count(np.column_stack([prof[in_edu], first[in_edu]]))
     edu_sums = edu.accumulate(np.column_stack([score, first * score, residual])[in_edu])
-    edu_cum = np.column_stack([edu.offset + 1.0, edu_counts[:, :1], edu_sums[:, :1],
-                               edu_counts[:, 1:], edu_sums[:, 1:]])
+    edu_cum = column_major(edu.offset + 1.0, edu_counts[:, :1], edu_sums[:, :1],
+                           edu_counts[:, 1:], edu_sums[:, 1:])
     epos = edu.index(q_e, q_r)
     e_t = ev_t[edu.order]
     edu_decayed = edu.decayed(e_t, np.column_stack([ones, score, residual])[edu.order], tau)
@@ -226,8 +228,8 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
         q=q, q_e=q_e, q_r=q_r, times=times, educators=np.asarray(uniques, dtype=object),
         ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, base=base, tau=tau,
         own=own, own_cum=own_cum, own_score=s_sorted, own_time=t_sorted,
-        own_rank=ev_r[own.order], pos=pos, own_rows=np.asfortranarray(take(own_cum, pos)),
+        own_rank=ev_r[own.order], pos=pos, own_rows=take(own_cum, pos),
         edu=edu, edu_cum=edu_cum, edu_score=score[edu.order], edu_time=e_t,
         edu_competency=ev_c[edu.order], epos=epos,
-        edu_rows=np.asfortranarray(take(edu_cum, epos)), edu_decayed_rows=take(edu_decayed, epos),
+        edu_rows=take(edu_cum, epos), edu_decayed_rows=take(edu_decayed, epos),
     )
