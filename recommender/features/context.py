@@ -187,11 +187,16 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     """Code evidence and queries, sort and scan the evidence once; ``tau`` in ns;
     ``residual_of`` the value each competency code's scores are measured against in the
     residual columns (the difficulty's mean score)."""
-    # a grid's blocks share one educator and one time: code each block once, then repeat
+    # a grid's blocks share one educator and one time: code each block once, then repeat.
+    # Educators are coded in query order first: a grid's (educator, competency) groups then sort
+    # in query order, so every per-query search and gather below walks the sorted records
+    # forward instead of jumping about them (the same numbers: a group's sums never depend on
+    # where it sits)
     per = q.block or 1
-    codes, uniques = pd.factorize(np.concatenate([ev.educator_id,
-                                                  np.asarray(q.educator_ids[::per], dtype=object)]))
-    ev_e, q_e = codes[: len(ev)].astype(np.int64), codes[len(ev):].astype(np.int64)
+    n_q = len(q.educator_ids) // per
+    codes, uniques = pd.factorize(np.concatenate([np.asarray(q.educator_ids[::per], dtype=object),
+                                                  ev.educator_id]))
+    q_e, ev_e = codes[:n_q].astype(np.int64), codes[n_q:].astype(np.int64)
     ev_t, ev_c, ev_src = ev.t, ev.c, ev.source
     times, inverse = np.unique(np.r_[ev_t, q.t[::per]], return_inverse=True)
     ev_r, q_r = inverse[: len(ev)].astype(np.int64), inverse[len(ev):].astype(np.int64)
