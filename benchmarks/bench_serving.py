@@ -19,12 +19,15 @@ Run: ``python benchmarks/bench_serving.py [--many 10000] [--one 200] [--train 20
 (``make bench`` runs it with the defaults). The batch runs interleave the three paths. Besides
 wall time it prints the process's CPU time of each path: on the shared two-core machine other
 processes' load stretches the wall time of a path of many short steps more than that of one
-long C call, so the CPU ratio shows what the code itself costs.
+long C call, so the CPU ratio shows what the code itself costs. The process keeps freed memory
+for reuse as ``pdrec score``'s processes do (:mod:`recommender.allocator`), and prints the minor
+page faults of each batch call.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from functools import partial
@@ -35,6 +38,7 @@ import pandas as pd
 from timing import median_time  # benchmarks/timing.py (scripts run from this folder)
 
 from pipelines.config import load_config
+from recommender.allocator import keep_freed_memory
 from recommender.catalog import default_catalog
 from recommender.estimate import MasteryEstimator
 from recommender.evidence import validate_evidence
@@ -122,13 +126,23 @@ def _many(predictor, estimator, frames, ids, as_of, runs: int) -> dict[str, floa
              "estimate": cold}
     times: dict[str, list[float]] = {k: [] for k in paths}
     cpu: dict[str, list[float]] = {k: [] for k in paths}
+    faults: dict[str, list[int]] = {k: [] for k in paths}
     for _ in range(runs):
         for k, fn in paths.items():
-            start = time.process_time()
+            start, start_faults = time.process_time(), _minor_faults()
             times[k].append(median_time(fn, runs=1)[0])
             cpu[k].append(time.process_time() - start)
+            faults[k].append(_minor_faults() - start_faults)
     return {**{k: statistics.median(v) for k, v in times.items()},
-            **{f"{k}_cpu": statistics.median(v) for k, v in cpu.items()}, "rows": len(matrix)}
+            **{f"{k}_cpu": statistics.median(v) for k, v in cpu.items()},
+            **{f"{k}_faults": statistics.median(v) for k, v in faults.items()},
+            "rows": len(matrix)}
+
+
+def _minor_faults() -> int:
+    """This process's minor page faults so far (pages the allocator had given back and the
+    process touched again)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def main() -> None:
@@ -139,6 +153,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="repeats of the batch timings")
     args = parser.parse_args()
 
+    kept = keep_freed_memory()  # as pdrec score's processes do (recommender.allocator)
     graph = default_framework("educator")
     catalog = default_catalog(graph)
     t0 = time.perf_counter()
@@ -179,6 +194,9 @@ def main() -> None:
           f"inflate as much): bare {many['bare_cpu']:.2f} s, mastery {many['mastery_cpu']:.2f} s "
           f"(ratio {many['mastery_cpu'] / many['bare_cpu']:.2f}), estimator "
           f"{many['estimate_cpu']:.2f} s (ratio {many['estimate_cpu'] / many['bare_cpu']:.2f})")
+    print(f"  minor page faults per call (freed memory {'kept' if kept else 'given back'} by the "
+          f"allocator): bare {many['bare_faults']:,.0f}, mastery {many['mastery_faults']:,.0f}, "
+          f"estimator {many['estimate_faults']:,.0f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from pipelines.cli_app import DataDir, app, champion_for, console, load_content, progress_bar
+from recommender.allocator import KEEP_FREED_ENV, keep_freed_memory
 
 
 @app.command("generate-workforce")
@@ -142,6 +143,7 @@ def _run(total: int, label: str, local, distributed, run: dict):
             bar.update(task, completed=done)
 
         if run["single_process"]:
+            keep_freed_memory()
             return local(advance)
         return _on_dask(run["workers"], run["scheduler"],
                         lambda client: distributed(client, advance))
@@ -207,13 +209,18 @@ def _score_store(tenant: str, out: Path | None, to_store: bool, size: int, k: in
 
 def _on_dask(workers: int, scheduler: str | None, run):
     """``run(client)`` on a client of ``scheduler``, or of a LocalCluster of ``workers``."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
         with Client(scheduler) as client:
             console.print(f"dask scheduler {scheduler}")
             return run(client)
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    # the workers keep freed memory for the next partition (recommender.allocator): set in
+    # their environment before they start, where glibc reads it
+    keep = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in KEEP_FREED_ENV.items()}
+    with dask.config.set(keep), LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=":0") as cluster, Client(cluster) as client:
         console.print(f"dask LocalCluster: {workers} workers x 1 thread")
         return run(client)

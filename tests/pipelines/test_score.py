@@ -135,3 +135,17 @@ def test_cli_scores_on_a_scheduler_address(workforce, client, tmp_path):
     assert scored.exit_code == 0, scored.output
     assert "24 educators in 3 partitions" in scored.output
     assert len(list((tmp_path / "out" / "recommendations").glob("*.parquet"))) == 3
+
+
+def test_the_cli_cluster_workers_keep_freed_memory():
+    """`pdrec score`'s LocalCluster workers start with recommender.allocator's settings (glibc
+    reads them at start, so they must be in the environment the nanny spawns them with)."""
+    import os
+
+    from pipelines.cli_score import _on_dask
+    from recommender.allocator import KEEP_FREED_ENV
+
+    def settings(client):
+        return list(client.run(lambda: {k: os.environ.get(k) for k in KEEP_FREED_ENV}).values())
+
+    assert _on_dask(1, None, settings) == [KEEP_FREED_ENV]
