@@ -22,6 +22,7 @@ at a time (``BEGIN IMMEDIATE``), so the same statements give the same answers th
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 import time
@@ -50,6 +51,8 @@ __all__ = [
     "sqlite_url",
     "write_transaction",
 ]
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 900  # ids per IN (...) list: below SQLite's and any driver's parameter limits
 
@@ -249,8 +252,11 @@ class CompiledInsert:
     For hot append-only writes (the recommendation log): SQLAlchemy's per-row parameter
     processing cost about 12 µs a row, most of a flush of thousands of rows, held under the
     GIL while the event loop waited. Here the columns are processed once each (bind
-    processors, such as SQLite's datetime-to-text, once per distinct value). Driver errors are
-    raised as SQLAlchemy's, like every other statement of the store.
+    processors, such as SQLite's datetime-to-text, once per distinct value). On PostgreSQL the
+    rows go in by ``COPY ... FROM STDIN`` (psycopg adapts each row in C) instead of one
+    pipelined ``INSERT`` a row, whose per-row Python work in the driver was about 40% of a kept
+    read's CPU in the API benchmark. Driver errors are raised as SQLAlchemy's, like every other
+    statement of the store.
     """
 
     def __init__(self, engine: Engine, table: sa.Table):
@@ -267,6 +273,10 @@ class CompiledInsert:
             lambda r: (r[self.order[0]],))
         self.processors = [(i, proc) for i, c in enumerate(self.order) if (
             proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        quote = dialect.identifier_preparer
+        self.copy_sql = (f"COPY {quote.format_table(table)} "
+                         f"({', '.join(quote.quote(c) for c in self.order)}) FROM STDIN"
+                         if dialect.name == "postgresql" else None)
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` on ``conn`` (inside its transaction)."""
@@ -283,14 +293,18 @@ class CompiledInsert:
                 columns[i] = [v if v is None else seen[v] if v in seen
                               else seen.setdefault(v, proc(v)) for v in columns[i]]
             table = list(zip(*columns, strict=True))
-        params = table if self.positional is not None else [
-            dict(zip(self.order, row, strict=True)) for row in table]
         dialect = conn.dialect
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            cursor.executemany(self.sql, params)
+            if self.copy_sql is not None:
+                with cursor.copy(self.copy_sql) as copy:
+                    for row in table:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(self.sql, table if self.positional is not None else [
+                    dict(zip(self.order, row, strict=True)) for row in table])
         except dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(self.sql, None, exc,
+            raise sa.exc.DBAPIError.instance(self.copy_sql or self.sql, None, exc,
                                              dialect.loaded_dbapi.Error) from exc
         finally:
             cursor.close()
@@ -302,12 +316,15 @@ class CompiledSelect:
     For hot point reads only: no SQLAlchemy type processing of the results (values come back
     as the driver returns them).
 
-    On SQLite, a thread running an asyncio event loop (an API worker's) keeps one connection of
-    its own for these reads instead of taking one from the pool each time: the checkout and the
-    return's reset were about half of a read's cost, on the loop every request waits for.
-    SQLite connections are in autocommit mode (:func:`make_engine`), so a read leaves no
-    transaction open behind it. Other threads, and PostgreSQL (whose pool pings and resets each
-    connection), take a pooled connection per read.
+    A thread running an asyncio event loop (an API worker's) keeps one connection of its own
+    for these reads instead of taking one from the pool each time. On SQLite the checkout and
+    the return's reset were about half of a read's cost, on the loop every request waits for;
+    on PostgreSQL they were two of a read's three round trips to the server (the pool's ping
+    and its rollback). The kept connection is in autocommit mode (SQLite's always are:
+    :func:`make_engine`), so a read leaves no transaction open behind it and sees every commit.
+    A kept connection the server dropped is replaced once, and the read retried on the new one
+    (what the pool's ping does for pooled ones); a second failure is raised. Other threads take
+    a pooled connection per read.
     """
 
     def __init__(self, engine: Engine, stmt: sa.Select):
@@ -315,32 +332,37 @@ class CompiledSelect:
         compiled = stmt.compile(dialect=engine.dialect)
         self.sql = compiled.string
         self.positional = compiled.positiontup if compiled.positional else None
-        self._loop_held = threading.local() if engine.dialect.name == "sqlite" else None
+        self._loop_held = threading.local()
 
     def first(self, params: Mapping[str, Any]) -> tuple | None:
         """The first row for these bind parameters (by name), None when there is none."""
         args = (tuple(params[k] for k in self.positional) if self.positional is not None
                 else dict(params))
-        held = self._held()
-        if held is not None:
-            return self._fetch(held, args)
+        if asyncio._get_running_loop() is not None:
+            return self._first_held(args)
         conn = self.engine.raw_connection()  # pooled; no Connection object (10 of 26 us)
         try:
             return self._fetch(conn, args)
         finally:
             conn.close()  # back to the pool, reset as the pool resets every connection
 
-    def _held(self) -> Any:
-        """This event-loop thread's own connection (opened at its first read), or None when
-        reads take pooled ones (not SQLite, or no event loop runs in this thread)."""
-        if self._loop_held is None or asyncio._get_running_loop() is None:
-            return None
+    def _first_held(self, args: Any) -> tuple | None:
+        """The read on this event-loop thread's own connection (opened at its first read)."""
         conn = getattr(self._loop_held, "conn", None)
-        if conn is None:
-            conn = self.engine.raw_connection()
-            conn.detach()  # out of the pool: closed when the thread (or this select) goes
-            self._loop_held.conn = conn
-        return conn
+        if conn is not None:
+            try:
+                return self._fetch(conn, args)
+            except self.engine.dialect.loaded_dbapi.OperationalError:
+                if not _closed(conn):
+                    raise  # the server answered: the error is the read's, not the connection's
+                logger.warning("a kept read connection was closed by the server; reconnecting")
+                self._loop_held.conn = None
+        conn = self.engine.raw_connection()
+        conn.detach()  # out of the pool: closed when the thread (or this select) goes
+        if self.engine.dialect.name != "sqlite":
+            conn.dbapi_connection.autocommit = True  # no transaction left open between reads
+        self._loop_held.conn = conn
+        return self._fetch(conn, args)
 
     def _fetch(self, conn: Any, args: Any) -> tuple | None:
         cursor = conn.cursor()
@@ -349,6 +371,11 @@ class CompiledSelect:
             return cursor.fetchone()
         finally:
             cursor.close()
+
+
+def _closed(conn: Any) -> bool:
+    """Whether a kept DB-API connection is closed (the server or the network dropped it)."""
+    return bool(getattr(conn.dbapi_connection, "closed", False))
 
 
 class StoreBase:

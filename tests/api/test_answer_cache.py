@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 import orjson
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from api.answers import DEFAULT_QUERY, AnswerQuery
 from tests.api.conftest import record, running_api
+from tests.pg import fresh_database
 
 PATH = "/v1/educators/T1/recommendations"
 
@@ -230,24 +232,35 @@ def test_kept_answers_on_both_stores(api_any):
                                       after["request_id"]}
 
 
-def test_a_read_on_an_event_loop_keeps_one_connection_and_reads_what_the_pool_reads(seeded):
-    """On SQLite the event loop's thread reads kept answers on a connection of its own (no pool
-    checkout per read): the same rows as a pooled read, one connection however many reads, and
-    a write seen by the next read."""
-    import asyncio
-
-    api = seeded
+def _loop_reads(api):
+    """Reads of T1's default answer: ``(pooled, reads)``, where ``reads(n)`` runs ``n`` on an
+    event loop; the answer is kept and nothing is computed behind earlier writes."""
+    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
+    api.post("/v1/evidence", json={"records": [record(1, score=2), record(2, score=1,
+                                                                    competency="INS.ELL")]})
     api.get(PATH)  # keeps the default answer
     services = api.services
     assert services.refresher.wait_idle(30)  # no answer computed behind earlier writes is due
     state = services.serve("acme", services.content.for_tenant("acme"))
     q = AnswerQuery.of(5, None, False, None, "platform")
     pooled = services.answers.lookup("acme", "T1", q, state)  # no loop in this thread
-    select = services.store._answer_sql
     assert pooled[1] is not None
 
     async def reads(n):
         return [services.answers.lookup("acme", "T1", q, state) for _ in range(n)]
+
+    return pooled, reads
+
+
+def test_a_read_on_an_event_loop_keeps_one_connection_and_reads_what_the_pool_reads(api_any):
+    """The event loop's thread reads kept answers on a connection of its own (no pool checkout,
+    ping or reset per read), on both stores: the same rows as a pooled read, one connection
+    however many reads, and a write seen by the next read (PostgreSQL's is in autocommit)."""
+    import asyncio
+
+    api = api_any
+    pooled, reads = _loop_reads(api)
+    select = api.services.store._answer_sql
 
     async def on_loop():
         first = await reads(3)
@@ -263,3 +276,29 @@ def test_a_read_on_an_event_loop_keeps_one_connection_and_reads_what_the_pool_re
     assert version[0] > pooled[0][0]  # the write is seen at once: the newer data_version, and
     # no answer, or the one computed behind the write for that version (a race it may win)
     assert answer is None or answer.computed_us > pooled[1].computed_us
+
+
+def test_a_kept_read_connection_the_server_drops_is_replaced(make_api):
+    """PostgreSQL: when the server ends the loop's kept connection, the next read opens a new
+    one and answers as before (what the pool's ping does for pooled connections)."""
+    import asyncio
+
+    url, reason = fresh_database()
+    if url is None:
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    with make_api(url=url) as api:
+        pooled, reads = _loop_reads(api)
+        store = api.services.store
+        select = store._answer_sql
+
+        async def on_loop():
+            await reads(1)
+            dropped = select._loop_held.conn
+            pid = dropped.dbapi_connection.info.backend_pid
+            with store.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            again = await reads(2)
+            assert select._loop_held.conn is not dropped
+            return again
+
+        assert asyncio.run(on_loop()) == [pooled, pooled]

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from api.audit import AuditLog
 from recommender.store import open_store
+from tests.pg import fresh_database
 
 
 def _rows(n, start=0):
@@ -113,10 +115,21 @@ def test_when_the_database_stays_down_requests_fail_rather_than_go_unlogged():
     assert [r["request_id"] for r in store.written] == ["r0", "r1"]
 
 
-def test_rows_missing_columns_are_logged_with_nulls_and_values_as_given(tmp_path):
-    """The log insert (CompiledInsert) takes each row's values in one call; a row without some
-    columns gets NULLs there, and rows of both kinds keep their values."""
-    store = open_store(f"sqlite:///{tmp_path / 'log.db'}")
+def _log_store(kind: str, tmp_path):
+    if kind == "sqlite":
+        return open_store(f"sqlite:///{tmp_path / 'log.db'}")
+    url, reason = fresh_database()
+    if url is None:
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    return open_store(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_rows_missing_columns_are_logged_with_nulls_and_values_as_given(kind, tmp_path):
+    """The log insert (CompiledInsert: executemany on SQLite, COPY on PostgreSQL) takes each
+    row's values in one call; a row without some columns gets NULLs there, and rows of both
+    kinds keep their values."""
+    store = _log_store(kind, tmp_path)
     try:
         short = _rows(2)
         full = [{**r, "request_id": "full", "propensity": 0.25, "policy": "epsilon",
@@ -134,3 +147,17 @@ def test_rows_missing_columns_are_logged_with_nulls_and_values_as_given(tmp_path
         "ACT-000", "ACT-001", "ACT-005"]
     assert pd.Timestamp(log.loc["full", "shown_at"]).tz_localize(None) == pd.Timestamp(
         full[0]["shown_at"]).tz_localize(None)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_batch_with_a_bad_row_is_refused_whole_with_the_database_error(kind, tmp_path):
+    """A row the table refuses (no tenant: NOT NULL) fails its flush with SQLAlchemy's error,
+    naming the statement, and none of that batch's rows is written (the AuditLog keeps them
+    pending and retries: tested above)."""
+    store = _log_store(kind, tmp_path)
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="recommendation_log"):
+            store.log_recommendations(_rows(2) + [{**_rows(1, start=2)[0], "tenant_id": None}])
+        assert store.recommendation_log("acme").empty
+    finally:
+        store.dispose()
