@@ -248,3 +248,31 @@ def test_educator_version_is_a_point_read_that_moves_with_every_write(store):
     v3 = store.educator_version("acme", "T1")
     assert v3[0] == 3 and v3[1] == v0[1]  # same educator (stamp), three writes later
     assert store.educator_version("other", "T1") is None  # tenant-scoped
+
+
+def test_a_compiled_select_on_an_event_loop_reads_what_a_pooled_read_reads(store):
+    """CompiledSelect: on an event loop (the API's kept-connection path; libpq's prepared
+    statement on PostgreSQL) the same row as a pooled read, None without one, the same value
+    for a parameter named twice, and on PostgreSQL a value the server refuses raises the driver's
+    error for it, with the server's message (the connection is kept: the next read works)."""
+    import asyncio
+
+    from recommender.store.engine import CompiledSelect
+
+    store.create_key("acme", "platform")
+    keys = schema.api_keys
+    named = CompiledSelect(store.engine, sa.select(keys.c.tenant_id, keys.c.role).where(
+        (keys.c.tenant_id == sa.bindparam("t")) & (keys.c.role != sa.bindparam("t"))))
+    bad = CompiledSelect(store.engine, sa.select(sa.cast(sa.bindparam("n"), sa.Integer)))
+    pooled = named.first({"t": "acme"})
+
+    async def on_loop():
+        found, none = named.first({"t": "acme"}), named.first({"t": "nobody"})
+        if store.dialect == "postgresql":  # SQLite casts any text to an integer
+            with pytest.raises(store.engine.dialect.loaded_dbapi.DataError,
+                               match="invalid input syntax for type integer"):
+                bad.first({"n": "not a number"})
+        return found, none, bad.first({"n": "12"})
+
+    assert pooled == ("acme", "platform")
+    assert asyncio.run(on_loop()) == (pooled, None, (12,))

@@ -22,8 +22,10 @@ at a time (``BEGIN IMMEDIATE``), so the same statements give the same answers th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -322,9 +324,10 @@ class CompiledSelect:
     on PostgreSQL they were two of a read's three round trips to the server (the pool's ping
     and its rollback). The kept connection is in autocommit mode (SQLite's always are:
     :func:`make_engine`), so a read leaves no transaction open behind it and sees every commit.
-    A kept connection the server dropped is replaced once, and the read retried on the new one
-    (what the pool's ping does for pooled ones); a second failure is raised. Other threads take
-    a pooled connection per read.
+    On PostgreSQL the kept connection reads through libpq's prepared statement
+    (:class:`_PreparedRead`). A kept connection the server dropped is replaced once, and the
+    read retried on the new one (what the pool's ping does for pooled ones); a second failure
+    is raised. Other threads take a pooled connection per read.
     """
 
     def __init__(self, engine: Engine, stmt: sa.Select):
@@ -348,21 +351,23 @@ class CompiledSelect:
 
     def _first_held(self, args: Any) -> tuple | None:
         """The read on this event-loop thread's own connection (opened at its first read)."""
-        conn = getattr(self._loop_held, "conn", None)
-        if conn is not None:
+        held = self._loop_held
+        if getattr(held, "conn", None) is not None:
             try:
-                return self._fetch(conn, args)
+                return held.read(args)
             except self.engine.dialect.loaded_dbapi.OperationalError:
-                if not _closed(conn):
+                if not _closed(held.conn):
                     raise  # the server answered: the error is the read's, not the connection's
                 logger.warning("a kept read connection was closed by the server; reconnecting")
-                self._loop_held.conn = None
+                held.conn = None
         conn = self.engine.raw_connection()
         conn.detach()  # out of the pool: closed when the thread (or this select) goes
-        if self.engine.dialect.name != "sqlite":
-            conn.dbapi_connection.autocommit = True  # no transaction left open between reads
-        self._loop_held.conn = conn
-        return self._fetch(conn, args)
+        if self.engine.dialect.name == "postgresql":
+            held.read = _PreparedRead(conn.dbapi_connection, self.sql)
+        else:
+            held.read = functools.partial(self._fetch, conn)
+        held.conn = conn
+        return held.read(args)
 
     def _fetch(self, conn: Any, args: Any) -> tuple | None:
         cursor = conn.cursor()
@@ -371,6 +376,62 @@ class CompiledSelect:
             return cursor.fetchone()
         finally:
             cursor.close()
+
+
+class _PreparedRead:
+    """A point read on a psycopg connection kept for it alone, through libpq's prepared
+    statement: the statement is prepared once, each read is one ``exec_prepared`` call, and the
+    row is loaded by psycopg's own loaders (the same values a cursor returns). A cursor's
+    Python work per query (dumping, its prepare bookkeeping, result handling) was most of a
+    read's client CPU here: 210-240 us against 75-95 us this way, measured on one kept read.
+
+    The connection is put in autocommit mode, so a read leaves no transaction open and sees
+    every commit. A failed read raises psycopg's error for it (``OperationalError`` when the
+    connection is lost).
+    """
+
+    _NAME = b"pdrec_kept_read"
+
+    def __init__(self, connection: Any, sql: str):
+        import psycopg
+        from psycopg.adapt import PyFormat, Transformer
+
+        self._psycopg = psycopg
+        connection.autocommit = True
+        self.connection = connection
+        self.names: list[str] = []
+        dollar = re.sub(r"%\((\w+)\)s", self._number, sql).replace("%%", "%")
+        self.formats = [PyFormat.TEXT] * len(self.names)
+        self.transformer = Transformer(connection)
+        self._check(connection.pgconn.prepare(self._NAME, dollar.encode()),
+                    psycopg.pq.ExecStatus.COMMAND_OK)
+
+    def _number(self, found: re.Match) -> str:
+        """``$n`` for a ``%(name)s`` placeholder (a name used again keeps its number)."""
+        if found.group(1) not in self.names:
+            self.names.append(found.group(1))
+        return f"${self.names.index(found.group(1)) + 1}"
+
+    def __call__(self, args: Mapping[str, Any]) -> tuple | None:
+        tx = self.transformer
+        values = tx.dump_sequence([args[n] for n in self.names], self.formats)
+        result = self.connection.pgconn.exec_prepared(self._NAME, values)
+        self._check(result, self._psycopg.pq.ExecStatus.TUPLES_OK)
+        if not result.ntuples:
+            return None
+        tx.set_pgresult(result)
+        return tx.load_row(0, tuple)
+
+    def _check(self, result: Any, ok: Any) -> None:
+        """Raise psycopg's error for a failed ``result``."""
+        if result.status == ok:
+            return
+        psycopg = self._psycopg
+        if self.connection.pgconn.status == psycopg.pq.ConnStatus.BAD:
+            raise psycopg.OperationalError(
+                f"the kept read connection was lost: "
+                f"{result.error_message.decode(errors='replace').strip()}")
+        raise psycopg.errors.error_from_result(result, encoding=self.connection.info.encoding)
 
 
 def _closed(conn: Any) -> bool:
