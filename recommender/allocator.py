@@ -14,7 +14,9 @@ The price is resident memory: a process keeps up to :data:`TRIM_THRESHOLD` of fr
 (its peak is unchanged, since the memory was in use at the peak anyway). So only batch scoring
 processes take it: ``pdrec score`` (the process and its LocalCluster workers) and the serving
 benchmark. A Dask cluster at a scheduler address keeps its own workers' settings (Dask's
-nanny trims aggressively by default, for its memory accounting).
+nanny trims aggressively by default, for its memory accounting). Dask's nanny leaves its spawn
+environment in the starting process's ``os.environ`` (as it does its own defaults), so that
+process's later children inherit these variables too.
 
 Examples
 --------

@@ -4,6 +4,7 @@ it back in. Run in child processes: the setting is process-wide."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -26,8 +27,11 @@ print(json.dumps({"kept": kept,
 
 
 def _second_batch(mode: str) -> dict:
+    # glibc's own defaults in the child: no MALLOC_* variable inherited (a Dask nanny started
+    # earlier in this process leaves its pre-spawn environment in os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", _BATCHES, mode], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=env)
     return json.loads(out.stdout)
 
 
