@@ -154,7 +154,6 @@ class History:
     ev_r: np.ndarray  # time rank per record
     score: np.ndarray  # normalized score per record
     prof: np.ndarray  # 1.0 if proficient, per record
-    base: np.ndarray  # per record: count (1), proficient, score: the sums most scans take
     tau: float  # decay time constant in ns
     own: AsOf  # groups: educator x competency
     own_cum: np.ndarray
@@ -216,25 +215,23 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     pos = own.index(q_e * n_comp + q.c, q_r)
 
     edu = AsOf(ev_e, ev_r, len(times))
-    ones = np.ones(len(ev))
-    base = np.column_stack([ones, prof, score])
     first = np.zeros(len(ev))
     first[own.order] = own.offset == 0  # the first record on each competency
-    residual = score - residual_of[ev_c]
-    in_edu = edu.order
-    edu_counts = edu.count(np.column_stack([prof[in_edu], first[in_edu]]))
-    edu_sums = edu.accumulate(np.column_stack([score, first * score, residual])[in_edu])
+    # the educator's records in their scan order, gathered once for every scan of them
+    e_t, e_score, e_first = ev_t[edu.order], score[edu.order], first[edu.order]
+    e_residual = (score - residual_of[ev_c])[edu.order]
+    edu_counts = edu.count(np.column_stack([prof[edu.order], e_first]))
+    edu_sums = edu.accumulate(np.column_stack([e_score, e_first * e_score, e_residual]))
     edu_cum = column_major(edu.offset + 1.0, edu_counts[:, :1], edu_sums[:, :1],
                            edu_counts[:, 1:], edu_sums[:, 1:])
     epos = edu.index(q_e, q_r)
-    e_t = ev_t[edu.order]
-    edu_decayed = edu.decayed(e_t, np.column_stack([ones, score, residual])[edu.order], tau)
+    edu_decayed = edu.decayed(e_t, np.column_stack([np.ones(len(ev)), e_score, e_residual]), tau)
     return History(
         q=q, q_e=q_e, q_r=q_r, times=times, educators=np.asarray(uniques, dtype=object),
-        ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, base=base, tau=tau,
+        ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, tau=tau,
         own=own, own_cum=own_cum, own_score=s_sorted, own_time=t_sorted,
         own_rank=ev_r[own.order], pos=pos, own_rows=take(own_cum, pos),
-        edu=edu, edu_cum=edu_cum, edu_score=score[edu.order], edu_time=e_t,
+        edu=edu, edu_cum=edu_cum, edu_score=e_score, edu_time=e_t,
         edu_competency=ev_c[edu.order], epos=epos,
         edu_rows=take(edu_cum, epos), edu_decayed_rows=take(edu_decayed, epos),
     )

@@ -18,9 +18,8 @@ __all__ = ["columns"]
 def columns(h: History, domain_of: np.ndarray, n_domains: int) -> dict[str, np.ndarray]:
     """``dom_`` columns; ``domain_of`` maps competency codes to domain codes below ``n_domains``."""
     dom = AsOf(h.ev_e * n_domains + domain_of[h.ev_c], h.ev_r, h.n_ranks)
-    in_dom = h.base[dom.order]  # count, proficient, score
-    dom_cum = np.column_stack([dom.offset + 1.0, dom.count(in_dom[:, 1]),
-                               dom.accumulate(in_dom[:, 2])])
+    dom_cum = np.column_stack([dom.offset + 1.0, dom.count(h.prof[dom.order]),
+                               dom.accumulate(h.score[dom.order])])
     at = dom.index(h.q_e * n_domains + domain_of[h.q.c], h.q_r)
     sums = take(dom_cum, at) - h.own_rows[:, :3]  # the domain minus the competency itself
     return {

@@ -25,7 +25,6 @@ import asyncio
 import functools
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -335,6 +334,9 @@ class CompiledSelect:
         compiled = stmt.compile(dialect=engine.dialect)
         self.sql = compiled.string
         self.positional = compiled.positiontup if compiled.positional else None
+        if engine.dialect.name == "postgresql":  # libpq's own placeholders, $1 ... $n
+            numbered = stmt.compile(dialect=type(engine.dialect)(paramstyle="numeric_dollar"))
+            self._prepared = (numbered.string, list(numbered.positiontup))
         self._loop_held = threading.local()
 
     def first(self, params: Mapping[str, Any]) -> tuple | None:
@@ -363,7 +365,7 @@ class CompiledSelect:
         conn = self.engine.raw_connection()
         conn.detach()  # out of the pool: closed when the thread (or this select) goes
         if self.engine.dialect.name == "postgresql":
-            held.read = _PreparedRead(conn.dbapi_connection, self.sql)
+            held.read = _PreparedRead(conn.dbapi_connection, *self._prepared)
         else:
             held.read = functools.partial(self._fetch, conn)
         held.conn = conn
@@ -392,25 +394,19 @@ class _PreparedRead:
 
     _NAME = b"pdrec_kept_read"
 
-    def __init__(self, connection: Any, sql: str):
+    def __init__(self, connection: Any, sql: str, names: list[str]):
+        """``sql`` with ``$n`` placeholders, for the parameters ``names`` in that order."""
         import psycopg
         from psycopg.adapt import PyFormat, Transformer
 
         self._psycopg = psycopg
         connection.autocommit = True
         self.connection = connection
-        self.names: list[str] = []
-        dollar = re.sub(r"%\((\w+)\)s", self._number, sql).replace("%%", "%")
-        self.formats = [PyFormat.TEXT] * len(self.names)
+        self.names = names
+        self.formats = [PyFormat.TEXT] * len(names)
         self.transformer = Transformer(connection)
-        self._check(connection.pgconn.prepare(self._NAME, dollar.encode()),
+        self._check(connection.pgconn.prepare(self._NAME, sql.encode()),
                     psycopg.pq.ExecStatus.COMMAND_OK)
-
-    def _number(self, found: re.Match) -> str:
-        """``$n`` for a ``%(name)s`` placeholder (a name used again keeps its number)."""
-        if found.group(1) not in self.names:
-            self.names.append(found.group(1))
-        return f"${self.names.index(found.group(1)) + 1}"
 
     def __call__(self, args: Mapping[str, Any]) -> tuple | None:
         tx = self.transformer

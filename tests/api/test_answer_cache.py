@@ -45,12 +45,17 @@ def _uncached(api, k=5, explain=False) -> dict:
     return {"items": orjson.loads(answer.items_json)}
 
 
-@pytest.fixture
-def seeded(api):
+def _seed(api):
+    """Educator T1 with a goal and two evidence records."""
     api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
     api.post("/v1/evidence", json={"records": [record(1, score=2), record(2, score=1,
                                                                     competency="INS.ELL")]})
     return api
+
+
+@pytest.fixture
+def seeded(api):
+    return _seed(api)
 
 
 def test_a_repeated_read_is_a_hit_with_its_own_request_id_and_log_rows(seeded):
@@ -235,10 +240,7 @@ def test_kept_answers_on_both_stores(api_any):
 def _loop_reads(api):
     """Reads of T1's default answer: ``(pooled, reads)``, where ``reads(n)`` runs ``n`` on an
     event loop; the answer is kept and nothing is computed behind earlier writes."""
-    api.put("/v1/educators/T1", json={"goals": ["INS.ELL"]})
-    api.post("/v1/evidence", json={"records": [record(1, score=2), record(2, score=1,
-                                                                    competency="INS.ELL")]})
-    api.get(PATH)  # keeps the default answer
+    _seed(api).get(PATH)  # keeps the default answer
     services = api.services
     assert services.refresher.wait_idle(30)  # no answer computed behind earlier writes is due
     state = services.serve("acme", services.content.for_tenant("acme"))
