@@ -175,11 +175,12 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_ns(times: pd.Series) -> np.ndarray:
-    """UTC nanoseconds since the epoch of a datetime Series (tz-aware or naive-as-UTC)."""
+def to_ns(times) -> np.ndarray:
+    """UTC nanoseconds since the epoch of datetimes (tz-aware or naive-as-UTC): a Series, an
+    Index, or a column's values (:func:`~.door.column_values`)."""
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
         times = pd.to_datetime(times, utc=True)
-    values = times.array
+    values = times.array if isinstance(times, (pd.Series, pd.Index)) else times
     if values.unit == "ns":
         return values.asi8
     # the integers in the array's own unit, scaled (cheaper than a converted copy of the array)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from recommender.evidence import SOURCES
 from recommender.features.asof import AsOf, column_major, take, to_ns
+from recommender.features.door import column_array, column_values
 from recommender.features.lookup import Lookup
 
 __all__ = ["SOURCE_INDEX", "SOURCE_LOOKUP", "History", "Queries", "Records", "object_index",
@@ -96,16 +97,16 @@ class Records:
     def from_frame(cls, evidence: pd.DataFrame, competencies: Lookup) -> Records:
         """The arrays of ``evidence`` (validated evidence), sorted into record order;
         ``competencies`` gives each competency id its code."""
-        ids = evidence["evidence_id"].to_numpy()
-        t = to_ns(evidence["observed_at"])
+        ids = column_array(evidence, "evidence_id")
+        t = to_ns(column_values(evidence, "observed_at"))
         arrays = {
             "evidence_id": ids,
-            "educator_id": evidence["educator_id"].to_numpy(dtype=object),
-            "c": competencies.positions(evidence["competency_id"]),
+            "educator_id": column_array(evidence, "educator_id", object),
+            "c": competencies.positions(column_values(evidence, "competency_id")),
             "t": t,
-            "source": SOURCE_LOOKUP.positions(evidence["source"]),
-            "score": evidence["score_norm"].to_numpy(float),
-            "proficient": evidence["proficient"].to_numpy(bool),
+            "source": SOURCE_LOOKUP.positions(column_values(evidence, "source")),
+            "score": column_array(evidence, "score_norm", float),
+            "proficient": column_array(evidence, "proficient", bool),
         }
         if not _in_record_order(t, ids):
             rank, _ = pd.factorize(ids, sort=True)

@@ -23,6 +23,7 @@ from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
 from recommender.features.asof import AsOf, gather, take, to_ns
 from recommender.features.context import History
+from recommender.features.door import column_values
 from recommender.features.lookup import Lookup
 
 __all__ = ["COMPLETION_COLUMNS", "TargetIndex", "activity_targets", "columns", "target_index"]
@@ -89,8 +90,8 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
     """
     if completions is None or not len(completions) or not len(targets.c) or not h.n_queries:
         return {name: np.zeros(h.n_queries) for name in _COLUMNS}
-    a = activities.positions(completions["activity_id"])
-    e = Lookup(h.educators).positions(completions["educator_id"])
+    a = activities.positions(column_values(completions, "activity_id"))
+    e = Lookup(h.educators).positions(column_values(completions, "educator_id"))
     done = np.flatnonzero((a >= 0) & (e >= 0))  # only the educators asked about
     counts = np.diff(targets.indptr)[a[done]]
     which = np.repeat(done, counts)  # the completion of each dose
@@ -101,7 +102,7 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
     # doses on the build's time ranks, doubled: time rank r is 2r + 1 and a time between ranks
     # r - 1 and r is 2r, so a dose is before a query (or at or before a record) exactly when
     # its doubled rank is (no sort of the doses' times with the queries')
-    d_t = to_ns(completions["completed_at"])[which]
+    d_t = to_ns(column_values(completions, "completed_at"))[which]
     at = np.searchsorted(h.times, d_t)
     d_r = 2 * at + (h.times[np.minimum(at, len(h.times) - 1)] == d_t)
     scan = AsOf(e * n_competencies + targets.c[j], d_r, 2 * h.n_ranks + 1)

@@ -4,10 +4,10 @@ Every serving build turns strings into codes (competency and source of each reco
 of each completion, profile levels, educator ids). ``pandas.Index.get_indexer`` hashes, which
 scales, but each call first needs an object Index of the values, and building one costs more
 than the rest of the lookup for one educator's few rows (tens of microseconds each, about a
-dozen lookups per build). :class:`Lookup` sorts its keys once; few values that are all strings
-are then one ``searchsorted`` and one comparison (no Index built); few values of other kinds
-(missing, not strings) are hashed; many values are factorized first and only the distinct ones
-looked up. All give the same positions.
+dozen lookups per build). :class:`Lookup` keeps a dict of its keys' first positions, built once;
+few values are looked up in it (a few microseconds for a few dozen); many values are factorized
+first (in C, on the Arrow array itself for a string column) and only the distinct ones looked
+up, hashed by pandas when they are many too. All give the same positions.
 """
 
 from __future__ import annotations
@@ -16,28 +16,27 @@ import functools
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 __all__ = ["SMALL", "Lookup", "as_objects"]
 
 SMALL = 4096
-"""Values per call up to which a lookup searches sorted keys instead of hashing (a binary search
-of object keys compares strings in Python, so hashing wins on many values)."""
+"""Values per call up to which a lookup reads its dict of keys value by value instead of hashing
+them all in pandas (one Python step a value, so pandas wins on many)."""
 
 
 def as_objects(values) -> np.ndarray:
-    """``values`` (a Series, Index or array-like) as a 1-D object array."""
-    if isinstance(values, (pd.Series, pd.Index)):
+    """``values`` (a Series, Index, array or other array-like) as a 1-D object array."""
+    if isinstance(values, (pd.Series, pd.Index, ExtensionArray)):
         return values.to_numpy(dtype=object)
     return np.asarray(values, dtype=object)
 
 
-def _strings(values: np.ndarray) -> bool:
-    """Whether every element of an object array is a ``str`` (no missing values)."""
-    return pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty")
-
-
 class Lookup:
     """Positions of values among ``keys``; a repeated key answers with its first position.
+
+    Keys and values match when they are equal and hash alike, as dict keys do (keys are ids and
+    category levels, never missing).
 
     Parameters
     ----------
@@ -54,13 +53,10 @@ class Lookup:
         self.keys = as_objects(keys)
 
     @functools.cached_property
-    def _sorted(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The keys sorted (equal keys in their order) and their positions, or None when not
-        every key is a string (the search path needs keys that compare as strings)."""
-        if not _strings(self.keys):
-            return None
-        order = np.argsort(self.keys, kind="stable")
-        return self.keys[order], order
+    def _first(self) -> dict:
+        """Each distinct key's first position (built backwards, so the first one stays)."""
+        n = len(self.keys)
+        return dict(zip(self.keys[::-1].tolist(), range(n - 1, -1, -1)))
 
     @functools.cached_property
     def _hashed(self) -> tuple[pd.Index, np.ndarray]:
@@ -82,19 +78,19 @@ class Lookup:
         if len(self.keys) == 0:
             return np.full(len(values), -1, dtype=np.int64)
         if len(values) > SMALL:
-            codes, distinct = pd.factorize(values if isinstance(values, (pd.Series, pd.Index))
-                                           else as_objects(values))
+            codes, distinct = pd.factorize(
+                values if isinstance(values, (pd.Series, pd.Index, ExtensionArray))
+                else as_objects(values))
             found = np.r_[self._positions(as_objects(distinct)), -1]  # code -1 (missing): -1
             return found[codes]
         return self._positions(as_objects(values))
 
     def _positions(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`positions` of an object array: a search of the sorted keys when the values are
-        few strings, hashing otherwise."""
-        if len(values) <= SMALL and _strings(values) and self._sorted is not None:
-            keys, order = self._sorted
-            at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-            return np.where(keys[at] == values, order[at], -1).astype(np.int64)
+        """:meth:`positions` of an object array: the dict of first positions for few values,
+        hashing by pandas for many."""
+        if len(values) <= SMALL:
+            first = self._first.get
+            return np.fromiter([first(v, -1) for v in values.tolist()], np.int64, len(values))
         index, first = self._hashed
         at = index.get_indexer(pd.Index(values, dtype=object))
         return np.r_[first, -1][at].astype(np.int64)  # at -1 (not found): -1

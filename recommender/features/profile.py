@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recommender.features.door import column_values
 from recommender.features.lookup import Lookup
 
 __all__ = ["CATEGORICALS", "codes", "dtypes", "levels"]
@@ -44,22 +45,24 @@ def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.nd
         rows = np.full(n, -1, dtype=np.int64)
         educators = pd.DataFrame(columns=["educator_id"])
     else:
-        rows = Lookup(educators["educator_id"]).positions(ids)[of_query]
+        rows = Lookup(column_values(educators, "educator_id")).positions(ids)[of_query]
     hit = rows >= 0
     years = np.full(n, np.nan)
     if "years_experience" in educators:
-        years[hit] = _numbers(educators["years_experience"])[rows[hit]]
+        years[hit] = _numbers(column_values(educators, "years_experience"))[rows[hit]]
     out = {}
     for col in CATEGORICALS:
         c = np.full(n, -1, dtype=np.int64)
         if col in educators and len(lookups[col].keys):
-            c[hit] = lookups[col].positions(educators[col])[rows[hit]]
+            c[hit] = lookups[col].positions(column_values(educators, col))[rows[hit]]
         out[col] = c
     return years, out
 
 
-def _numbers(column: pd.Series) -> np.ndarray:
-    """A profile column as floats, NaN where missing or not a number."""
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":  # NumPy numbers
-        return column.to_numpy(dtype=float)
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+def _numbers(column) -> np.ndarray:
+    """A profile column's values (:func:`~.door.column_values`) as floats, NaN where missing or
+    not a number."""
+    if isinstance(column, np.ndarray) and column.dtype.kind in "iuf":  # NumPy numbers
+        return column.astype(float)
+    return np.asarray(pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan))
