@@ -165,7 +165,8 @@ class FeatureBuilder:
         ev = self._check_evidence(evidence)
         self.profile_levels_ = profile.levels(educators)
         self._profile_dtypes = profile.dtypes(self.profile_levels_)
-        self.__dict__.pop("_profile_lookups", None)  # the lookups of the previous fit's levels
+        for derived in ("_profile_lookups", "_difficulty"):  # made from the previous fit
+            self.__dict__.pop(derived, None)
         self.difficulty_ = difficulty.learn(ev, self.competencies, self.difficulty_smoothing)
         return self
 
@@ -305,6 +306,11 @@ class FeatureBuilder:
             "desc": self._descendant})
 
     @functools.cached_property
+    def _difficulty(self) -> dict[str, np.ndarray]:
+        """``difficulty_``'s columns as arrays by competency code (made again after a fit)."""
+        return difficulty.table(self.difficulty_)
+
+    @functools.cached_property
     def _competency_lookup(self) -> Lookup:
         """Competency id -> code (built on first use, so builders pickled earlier get it)."""
         return Lookup(self.competencies)
@@ -387,7 +393,7 @@ class FeatureBuilder:
                 "competency difficulty is learned from training data only."
             )
         h = prepare(q, ev, len(self.competencies), self.decay_days * NS_PER_DAY,
-                    self.difficulty_["diff_mean_score"].to_numpy())
+                    self._difficulty["diff_mean_score"])
         bits, length = own.packed_outcomes(h, self.history_length)
         graph_cols, latest = graph_family.columns(h, self._neighbourhoods, self._depth,
                                                   self.proficient_at)
@@ -409,7 +415,7 @@ class FeatureBuilder:
             codes.update({name: (c, self._competency_dtype) for name, c in context.items()})
         cols.update(dose.columns(h, completions, self._target_index, self._activity_lookup,
                                  len(self.competencies)))
-        cols.update(difficulty.columns(self.difficulty_, q.c))
+        cols.update(difficulty.columns(self._difficulty, q.c))
         years, prof_codes = profile.codes(educators, self._profile_lookups, h.educators,
                                           h.q_e)
         return FeatureParts(

@@ -18,7 +18,7 @@ import pandas as pd
 from recommender.evidence import SOURCES
 from recommender.features.asof import AsOf, column_major, take, to_ns
 from recommender.features.door import column_array, column_values
-from recommender.features.lookup import Lookup
+from recommender.features.lookup import Lookup, factorize
 
 __all__ = ["SOURCE_INDEX", "SOURCE_LOOKUP", "History", "Queries", "Records", "object_index",
            "prepare"]
@@ -194,11 +194,11 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     # where it sits)
     per = q.block or 1
     n_q = len(q.educator_ids) // per
-    codes, uniques = pd.factorize(np.concatenate([np.asarray(q.educator_ids[::per], dtype=object),
-                                                  ev.educator_id]))
+    codes, uniques = factorize(np.concatenate([np.asarray(q.educator_ids[::per], dtype=object),
+                                               ev.educator_id]))
     q_e, ev_e = codes[:n_q].astype(np.int64), codes[n_q:].astype(np.int64)
     ev_t, ev_c, ev_src = ev.t, ev.c, ev.source
-    times, inverse = np.unique(np.r_[ev_t, q.t[::per]], return_inverse=True)
+    times, inverse = np.unique(np.concatenate([ev_t, q.t[::per]]), return_inverse=True)
     ev_r, q_r = inverse[: len(ev)].astype(np.int64), inverse[len(ev):].astype(np.int64)
     q_e, q_r = np.repeat(q_e, per), np.repeat(q_r, per)
     score = ev.score

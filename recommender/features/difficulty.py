@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["columns", "learn"]
+__all__ = ["columns", "learn", "table"]
 
 
 def learn(evidence: pd.DataFrame, competencies: list[str], smoothing: float) -> pd.DataFrame:
@@ -40,7 +40,13 @@ def learn(evidence: pd.DataFrame, competencies: list[str], smoothing: float) -> 
     )
 
 
-def columns(difficulty: pd.DataFrame, c: np.ndarray) -> dict[str, np.ndarray]:
-    """The learned ``difficulty`` of each query's competency code ``c``."""
-    values = difficulty.to_numpy()
-    return {name: values[c, j] for j, name in enumerate(difficulty.columns)}
+def columns(table: dict[str, np.ndarray], c: np.ndarray) -> dict[str, np.ndarray]:
+    """The learned difficulty of each query's competency code ``c``, from the :func:`learn`
+    frame's columns as arrays by competency code (:func:`table`)."""
+    return {name: values[c] for name, values in table.items()}
+
+
+def table(difficulty: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns of a :func:`learn` frame as float arrays by competency code (what a build
+    reads; made once per fit, not per request)."""
+    return {name: difficulty[name].to_numpy(dtype=float) for name in difficulty.columns}

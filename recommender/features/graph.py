@@ -89,42 +89,62 @@ def columns(h: History, neighbourhoods: Neighbourhoods, depth: np.ndarray,
     neighbour code order. In a grid of every competency (``h.q.block``) the pairs of all
     educators share one layout, an (educator, pair) array whose neighbour's history is its own
     query's: no per-pair search, and minima, counts and the latest record are reductions over
-    each competency's slice of pairs (:class:`_Grid`); sums stay a ``bincount`` in pair
-    order, so both layouts add the same numbers in the same order.
+    each competency's slice of pairs (:class:`_Grid`), every neighbourhood's at once; sums stay
+    a ``bincount`` in pair order, so both layouts add the same numbers in the same order.
     """
     n_comp = len(depth)
     decay_mean = ratio(h.own_cum[:, 4], h.own_cum[:, 3])  # per own record, as its neighbours see it
+    if h.q.block == n_comp:
+        stats, latest = _Grid.of(h, decay_mean, proficient_at).reduce(h, neighbourhoods,
+                                                                      _WITH_LATEST)
+    else:
+        stats, latest = {}, {}
+        for name, (indptr, indices) in neighbourhoods.by_name.items():
+            stats[name], last = _pair_stats(h, indptr, indices, decay_mean, proficient_at,
+                                            name in _WITH_LATEST)
+            if last is not None:
+                latest[name] = last
     cols: dict[str, np.ndarray] = {}
-    latest: dict[str, Latest] = {}
-    with_latest = ("prereq", "dep")
-    grid = (_Grid.of(h, decay_mean, proficient_at).reduce(h, neighbourhoods, with_latest)
-            if h.q.block == n_comp else None)
-    for name, (indptr, indices) in neighbourhoods.by_name.items():
-        counts = np.diff(indptr)[h.q.c]
-        if grid is not None:
-            total, (n_has, lowest, n_prof, last) = grid[name]
-        else:
-            qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each pair
-            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            neighbour = indices[np.repeat(indptr[h.q.c], counts) + offsets]
-            npos = h.own.index(h.q_e[qi] * n_comp + neighbour, h.q_r[qi])
-            mastery = gather(decay_mean, npos)
-            total = np.bincount(qi, weights=np.where(npos >= 0, mastery, 0.0),
-                                minlength=h.n_queries)
-            n_has, lowest, n_prof, last = _pair_reduce(h, qi, npos, mastery, proficient_at,
-                                                       name in with_latest)
-        cols.update({
-            f"graph_{name}_mastery": ratio(total, n_has),
-            f"graph_{name}_min": np.where(n_has > 0, lowest, np.nan),
-            f"graph_{name}_n_evidenced": n_has,
-            f"graph_{name}_share_proficient": ratio(n_prof, counts.astype(float)),
-        })
-        if last is not None:
-            latest[name] = last
+    for name, (mastery, lowest, n_has, share) in stats.items():
+        cols.update({f"graph_{name}_mastery": mastery, f"graph_{name}_min": lowest,
+                     f"graph_{name}_n_evidenced": n_has,
+                     f"graph_{name}_share_proficient": share})
     cols["graph_depth"] = depth[h.q.c]
     cols["graph_n_prereqs"] = np.diff(neighbourhoods.by_name["prereq"][0])[h.q.c].astype(float)
     cols["graph_n_dependents"] = np.diff(neighbourhoods.by_name["dep"][0])[h.q.c].astype(float)
     return cols, latest
+
+
+_WITH_LATEST = ("prereq", "dep")
+"""The neighbourhoods whose latest record is read (``graph_<n>_last_score``, sequence context)."""
+
+Stats = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""A neighbourhood's columns per query: mean mastery, lowest, how many evidenced, share
+proficient."""
+
+
+def _stats(total: np.ndarray, n_has: np.ndarray, lowest: np.ndarray, n_prof: np.ndarray,
+           size: np.ndarray) -> Stats:
+    """:data:`Stats` from the sums over each query's neighbours (``size`` of them; arrays of
+    any one shape, or ``size`` broadcast over their last axis)."""
+    return (ratio(total, n_has), np.where(n_has > 0, lowest, np.nan), n_has,
+            ratio(n_prof, size.astype(float)))
+
+
+def _pair_stats(h: History, indptr: np.ndarray, indices: np.ndarray, decay_mean: np.ndarray,
+                proficient_at: float, with_latest: bool) -> tuple[Stats, Latest | None]:
+    """:data:`Stats` of one neighbourhood over its (query, neighbour) pairs, each neighbour's
+    history searched (any queries), and the :class:`Latest` record when ``with_latest``."""
+    n_comp = len(indptr) - 1
+    counts = np.diff(indptr)[h.q.c]
+    qi = np.repeat(np.arange(h.n_queries), counts)  # the query of each pair
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    neighbour = indices[np.repeat(indptr[h.q.c], counts) + offsets]
+    npos = h.own.index(h.q_e[qi] * n_comp + neighbour, h.q_r[qi])
+    mastery = gather(decay_mean, npos)
+    total = np.bincount(qi, weights=np.where(npos >= 0, mastery, 0.0), minlength=h.n_queries)
+    n_has, lowest, n_prof, last = _pair_reduce(h, qi, npos, mastery, proficient_at, with_latest)
+    return _stats(total, n_has, lowest, n_prof, counts), last
 
 
 def last_scores(latest: dict[str, Latest]) -> dict[str, np.ndarray]:
@@ -179,17 +199,18 @@ class _Grid:
                    np.where(has, mastery, np.inf),
                    _proficient(has, mastery, proficient_at).astype(float))
 
-    def reduce(self, h: History, neighbourhoods: Neighbourhoods,
-               with_latest: tuple[str, ...]) -> dict[str, tuple[np.ndarray, Reduced]]:
-        """Per neighbourhood: the sum of the evidenced neighbours' mastery per query (a
-        ``bincount`` in pair order, as the per-pair path adds them), and its :data:`Reduced`
-        (the latest record for the names in ``with_latest``).
+    def reduce(self, h: History, neighbourhoods: Neighbourhoods, with_latest: tuple[str, ...]
+               ) -> tuple[dict[str, Stats], dict[str, Latest]]:
+        """Per neighbourhood, its :data:`Stats` (each mastery sum a ``bincount`` in pair order,
+        as the per-pair path adds them), and the :class:`Latest` record of the neighbourhoods
+        named in ``with_latest``.
 
         All neighbourhoods are reduced at once, as the segments of one CSR (neighbourhood-major,
-        then competency): one gather and one ``reduceat`` per statistic instead of one per
-        neighbourhood. Counts are products with the segments' 0/1 membership matrix (sums of
-        ones, exact in any order), minima do not depend on the order, and each mastery sum adds
-        its segment's pairs in their order, as a reduction of that neighbourhood alone does.
+        then competency): one gather and one ``reduceat`` per statistic, and one ratio per
+        column family, instead of one per neighbourhood. Counts are products with the
+        segments' 0/1 membership matrix (sums of ones, exact in any order), minima do not
+        depend on the order, and each mastery sum adds its segment's pairs in their order, as a
+        reduction of that neighbourhood alone does.
         """
         n_e, n_comp = self.pos.shape
         nb = neighbourhoods
@@ -200,29 +221,33 @@ class _Grid:
         n_has, n_prof = self.has @ nb.member, self.proficient @ nb.member
         lowest = _per_segment(np.minimum, np.take(self.lowest, nb.indices, axis=1), nb.indptr,
                               np.inf)
-        out = {}
-        for j, (name, csr_of) in enumerate(nb.by_name.items()):
-            part = slice(j * n_comp, (j + 1) * n_comp)
-            last = self._latest(h, *csr_of) if name in with_latest else None
-            out[name] = (total[:, part].ravel(), (n_has[:, part].ravel(),
-                                                  lowest[:, part].ravel(),
-                                                  n_prof[:, part].ravel(), last))
-        return out
+        stats = _stats(total, n_has, lowest, n_prof, np.diff(nb.indptr))
+        names = list(nb.by_name)
+        parts = {name: slice(j * n_comp, (j + 1) * n_comp) for j, name in enumerate(names)}
+        # the latest record over the leading neighbourhoods that hold every name asked for
+        lead = max((names.index(name) + 1 for name in with_latest), default=0)
+        score, top = self._latest(h, nb, lead * n_comp)
+        return ({name: tuple(a[:, part].ravel() for a in stats) for name, part in parts.items()},
+                {name: Latest(score[:, parts[name]].ravel(), top[:, parts[name]].ravel())
+                 for name in with_latest})
 
-    def _latest(self, h: History, indptr: np.ndarray, indices: np.ndarray) -> Latest:
-        """The latest record on the neighbourhood ``(indptr, indices)``: the highest time rank,
-        ties to the later pair."""
-        n_e, n_comp = self.pos.shape
-        pair_comp = np.repeat(np.arange(n_comp), np.diff(indptr))
-        npos = np.take(self.pos, indices, axis=1)
+    def _latest(self, h: History, nb: Neighbourhoods, n_seg: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The score and time rank of the latest record on each of the first ``n_seg``
+        segments of ``nb`` per educator (NaN and -1 without one): the highest time rank, ties to
+        the later pair."""
+        n_e = len(self.pos)
+        indptr = nb.indptr[: n_seg + 1]
+        n_pairs = indptr[-1]
+        npos = np.take(self.pos, nb.indices[:n_pairs], axis=1)
         rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
         top = _per_segment(np.maximum, rank, indptr, -1)
-        at_top = np.where(rank == top[:, pair_comp], np.arange(rank.shape[1]), -1)
+        at_top = np.where(rank == top[:, nb.pair_seg[:n_pairs]], np.arange(n_pairs), -1)
         pair = _per_segment(np.maximum, at_top, indptr, -1)
         e, c = np.nonzero(top >= 0)
-        score = np.full((n_e, n_comp), np.nan)
+        score = np.full((n_e, n_seg), np.nan)
         score[e, c] = h.own_score[npos[e, pair[e, c]]]
-        return Latest(score.ravel(), top.ravel())
+        return score, top
 
 
 def _per_segment(ufunc: np.ufunc, values: np.ndarray, indptr: np.ndarray, empty) -> np.ndarray:

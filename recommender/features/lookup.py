@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-__all__ = ["SMALL", "Lookup", "as_objects"]
+__all__ = ["SMALL", "Lookup", "as_objects", "factorize"]
 
 SMALL = 4096
 """Values per call up to which a lookup reads its dict of keys value by value instead of hashing
@@ -30,6 +30,26 @@ def as_objects(values) -> np.ndarray:
     if isinstance(values, (pd.Series, pd.Index, ExtensionArray)):
         return values.to_numpy(dtype=object)
     return np.asarray(values, dtype=object)
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pandas.factorize`` of an object array of ids (none missing): codes (int64) in order of
+    first appearance, and the distinct values. Few values are coded through a dict (a few
+    microseconds for one educator's records, against about 18 for pandas' hash table).
+
+    >>> codes, uniques = factorize(np.array(["b", "a", "b"], dtype=object))
+    >>> codes.tolist(), uniques.tolist()
+    ([0, 1, 0], ['b', 'a'])
+    """
+    if len(values) > SMALL:
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    seen: dict = {}
+    codes = np.fromiter([seen.setdefault(v, len(seen)) for v in values.tolist()], np.int64,
+                        len(values))
+    uniques = np.empty(len(seen), dtype=object)
+    uniques[:] = list(seen)
+    return codes, uniques
 
 
 class Lookup:
@@ -56,7 +76,7 @@ class Lookup:
     def _first(self) -> dict:
         """Each distinct key's first position (built backwards, so the first one stays)."""
         n = len(self.keys)
-        return dict(zip(self.keys[::-1].tolist(), range(n - 1, -1, -1)))
+        return dict(zip(self.keys[::-1].tolist(), range(n - 1, -1, -1), strict=True))
 
     @functools.cached_property
     def _hashed(self) -> tuple[pd.Index, np.ndarray]:

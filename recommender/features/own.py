@@ -43,15 +43,16 @@ def history(h: History) -> dict[str, np.ndarray]:
         "own_mean_score": ratio(cum[:, 2], n),
         "own_last_score": last,
         "own_days_since": days_since(at, h.own_time, pos),
-        "own_trend": last - ratio(cum[:, 2] - np.nan_to_num(last), n - 1),
+        "own_trend": last - ratio(cum[:, 2] - np.where(np.isnan(last), 0.0, last), n - 1),
         "own_decay_mean": ratio(cum[:, 4], cum[:, 3]),
         # the weights are relative to the group's first record: rescale them to as_of
         "own_decay_weight": np.where(pos >= 0, cum[:, 3] * np.exp(-(at - t_first) / h.tau), 0.0),
     }
     k = len(SOURCES)
+    means = ratio(cum[:, 5 + k: 5 + 2 * k].T, cum[:, 5: 5 + k].T)  # a row per source
     for i, name in enumerate(SOURCES):
         out[f"own_n_{name}"] = cum[:, 5 + i]
-        out[f"own_mean_{name}"] = ratio(cum[:, 5 + k + i], cum[:, 5 + i])
+        out[f"own_mean_{name}"] = means[i]
     return out
 
 

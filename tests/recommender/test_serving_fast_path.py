@@ -160,3 +160,20 @@ def test_a_grid_of_the_educator_framework_equals_the_same_rows_built_in_another_
     flip = (np.arange(len(grid)) // n) * n + (n - 1 - np.arange(len(grid)) % n)
     pd.testing.assert_frame_equal(grid, backwards.iloc[flip].reset_index(drop=True),
                                   check_exact=True)
+
+
+def test_a_second_fit_serves_the_second_fits_difficulty_and_profile_levels():
+    """What a build reads from a fit (difficulty by competency, profile lookups) is made once
+    per fit: a fresh builder fitted on the second data and a refitted one serve alike."""
+    first = make_evidence([("e1", "a", 0, 1.0), ("e1", "b", 1, 0.0), ("e2", "a", 2, 0.0)])
+    second = make_evidence([("e3", "a", 0, 0.0), ("e3", "b", 1, 1.0), ("e3", "b", 2, 1.0)])
+    other = PROFILES.assign(role=["principal", "coach", "coach"])
+    kw = {"as_of": T0 + pd.Timedelta(days=5), "educator_ids": IDS, "educators": other}
+    refit = FeatureBuilder(GRAPH, catalog=CATALOG).fit(first, educators=PROFILES)
+    refit.serving_frame(first, **kw)  # reads (and keeps) what the first fit made
+    refit.fit(second, educators=other)
+    fresh = FeatureBuilder(GRAPH, catalog=CATALOG).fit(second, educators=other)
+    got, want = refit.serving_frame(first, **kw), fresh.serving_frame(first, **kw)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got.filter(like="diff_").ne(FeatureBuilder(GRAPH, catalog=CATALOG).fit(
+        first, educators=PROFILES).serving_frame(first, **kw).filter(like="diff_")).any().any()
