@@ -373,10 +373,8 @@ class FeatureBuilder:
             if unknown:
                 raise InvalidEvidenceError(f"competencies not in the framework: {unknown}")
             codes = np.array([self._code[c] for c in comps], dtype=np.int64)
-        if np.ndim(as_of) == 0:
-            at = pd.Timestamp(as_of)
-            at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-            times = np.full(len(ids), at.value, dtype=np.int64)
+        if np.ndim(as_of) == 0:  # a Timestamp's value is UTC ns (naive ones read as UTC)
+            times = np.full(len(ids), pd.Timestamp(as_of).value, dtype=np.int64)
         else:
             if len(as_of) != len(listed) or len(ids) != len(listed):
                 raise ValueError(

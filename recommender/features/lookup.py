@@ -18,18 +18,13 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-__all__ = ["SMALL", "Lookup", "as_objects", "factorize"]
+from recommender.features.door import as_objects
+
+__all__ = ["SMALL", "Lookup", "factorize"]
 
 SMALL = 4096
 """Values per call up to which a lookup reads its dict of keys value by value instead of hashing
 them all in pandas (one Python step a value, so pandas wins on many)."""
-
-
-def as_objects(values) -> np.ndarray:
-    """``values`` (a Series, Index, array or other array-like) as a 1-D object array."""
-    if isinstance(values, (pd.Series, pd.Index, ExtensionArray)):
-        return values.to_numpy(dtype=object)
-    return np.asarray(values, dtype=object)
 
 
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

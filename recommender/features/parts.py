@@ -104,17 +104,20 @@ class FeatureParts:
         if out is None:
             out = np.empty((len(columns), n), dtype=np.float64)
         coded = {**self.codes, **self.prof_codes}
-        for j, name in enumerate(columns):
+        found = []
+        for name in columns:
             if name in self.numeric:
-                out[j] = self.numeric[name][rows]
+                found.append(self.numeric[name][rows])
             elif name == "prof_years_experience":
-                out[j] = self.prof_years[rows]
+                found.append(self.prof_years[rows])
             elif name in coded:
                 codes, dtype = coded[name]
-                out[j] = _as_float_codes(codes[rows], dtype, levels.get(name))
+                found.append(_as_float_codes(codes[rows], dtype, levels.get(name)))
             else:
                 raise KeyError(f"the feature builder makes no column {name!r}; it makes "
                                f"{[*coded, *self.numeric, 'prof_years_experience']}")
+        if columns:  # one copy of every column (cast as an assignment casts), not one per column
+            np.stack(found, out=out, casting="unsafe")
         return out.T
 
     def blocks(self, columns: Sequence[str], levels: Mapping[str, Sequence],
