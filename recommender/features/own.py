@@ -75,19 +75,20 @@ def packed_outcomes(h: History, history_length: int) -> tuple[np.ndarray, np.nda
     return _reversed_bits(newest_first, length), length
 
 
-_SWAPS = [(np.uint64(1 << i), np.uint64(mask)) for i, mask in enumerate(
-    (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF,
-     0x0000FFFF0000FFFF, 0x00000000FFFFFFFF))]
-"""The shifts and masks of a 64-bit reversal: swap adjacent bits, then pairs, nibbles, ..."""
+_REVERSED_BYTE = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
+"""Each byte value with its eight bits in reverse order."""
 
 
 def _reversed_bits(x: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """The lowest ``length`` bits of each non-negative ``x`` in reverse order (0 for length 0)."""
-    x = x.astype(np.uint64)
-    for shift, mask in _SWAPS:
-        x = ((x >> shift) & mask) | ((x & mask) << shift)
+    """The lowest ``length`` bits of each non-negative ``x`` in reverse order (0 for length 0).
+
+    The 64-bit reversal is each byte's bits reversed (one table lookup for all bytes) in
+    reversed byte order; shifted down by ``64 - length``.
+    """
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    whole = _REVERSED_BYTE[x.view(np.uint8)].view(np.uint64).byteswap()
     down = np.uint64(64) - np.maximum(length, 1).astype(np.uint64)
-    return np.where(length > 0, x >> down, np.uint64(0)).astype(np.int64)
+    return np.where(length > 0, whole >> down, np.uint64(0)).astype(np.int64)
 
 
 def recency(h: History, recent_window: int, bits: np.ndarray, length: np.ndarray,
@@ -118,7 +119,10 @@ def streak(bits: np.ndarray, length: np.ndarray, max_len: int) -> np.ndarray:
 
 def _highest_bit(x: np.ndarray) -> np.ndarray:
     """The index of the highest set bit of each non-negative int64 below ``2**62`` (-1 for 0),
-    exactly: each 31-bit half is exact as a float, whose binary exponent ``frexp`` reads."""
+    exactly: an integer below ``2**53`` is exact as a float, whose binary exponent ``frexp``
+    reads; above, each 31-bit half is read so."""
+    if not len(x) or x.max() < 2**53:
+        return np.frexp(x.astype(float))[1] - 1
     high, low = x >> 31, x & ((1 << 31) - 1)
     return np.where(high > 0, 30 + np.frexp(high.astype(float))[1],
                     np.frexp(low.astype(float))[1] - 1)
