@@ -110,9 +110,13 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
         np.column_stack([np.ones(len(j)), targets.hours[j], targets.gain[j]])[scan.order]
     )
     group = h.q_e * n_competencies + q.c
-    total = take(cum, scan.index(group, 2 * h.q_r + 1))
-    last_r = 2 * gather(h.own_rank, h.pos, 0) + 1  # unread without own history
-    until_last = take(cum, scan.index(group, last_r, inclusive=True))
+    # doses before each query, and up to its latest own record (at or before doubled rank
+    # 2r + 1 is before 2r + 2; unread without own history), in one search and one read
+    last_r = 2 * gather(h.own_rank, h.pos, 0) + 2
+    n_q = len(group)
+    both = take(cum, scan.index(np.concatenate([group, group]),
+                                np.concatenate([2 * h.q_r + 1, last_r])))
+    total, until_last = both[:n_q], both[n_q:]
     since = total - np.where((h.pos >= 0)[:, None], until_last, 0.0)
     return dict(zip(_COLUMNS, (since[:, 0], since[:, 1], since[:, 2], total[:, 0], total[:, 2]),
                     strict=True))
