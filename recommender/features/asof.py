@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-__all__ = ["NS_PER_DAY", "AsOf", "column_major", "days_since", "gather", "ratio", "take",
-           "to_ns"]
+__all__ = ["NS_PER_DAY", "AsOf", "column_major", "days_since", "filled", "gather", "ratio",
+           "stack_columns", "take", "to_ns"]
 
 NS_PER_DAY = 86_400 * 10**9
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3}
@@ -39,11 +39,11 @@ class AsOf:
         keys = np.asarray(groups, dtype=np.int64) * self.n_ranks + ranks
         # one stable sort of the (group, rank) key: ties keep input order, as a lexsort of
         # (group, rank, position) would, in one sort instead of three
-        self.order = np.argsort(keys, kind="stable")
+        self.order = keys.argsort(kind="stable")
         self.groups = groups[self.order]
         self.keys = keys[self.order]
         at = np.arange(len(self.order))
-        starts = np.ones(len(at), dtype=bool)  # the first record of its group
+        starts = filled(len(at), True, bool)  # the first record of its group
         np.not_equal(self.groups[1:], self.groups[:-1], out=starts[1:])
         self.start = np.maximum.accumulate(np.where(starts, at, 0))
         self.offset = at - self.start
@@ -61,7 +61,7 @@ class AsOf:
         as much, for one educator's rows and for a large batch alike.
         """
         out = np.array(sorted_values, dtype=np.float64, copy=True)
-        for step, inside in self.passes():
+        for step, inside in self._passes:
             np.add(out[step:], out[:-step], out=out[step:], where=_along(inside, out))
         return out
 
@@ -71,7 +71,7 @@ class AsOf:
         exact in any order of addition), in one pass instead of the scan's."""
         values = np.asarray(sorted_values, dtype=np.float64)
         total = np.zeros((len(values) + 1, *values.shape[1:]))
-        np.cumsum(values, axis=0, out=total[1:])
+        values.cumsum(axis=0, out=total[1:])
         return total[1:] - total[self.start]
 
     def passes(self, reach: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -101,10 +101,13 @@ class AsOf:
         ever exceeds one, so long histories with a short ``tau`` cannot overflow.
         """
         b = np.array(sorted_values, dtype=np.float64, copy=True)
-        gap = np.diff(np.asarray(sorted_times, dtype=np.float64), prepend=0.0)
+        times = np.asarray(sorted_times, dtype=np.float64)
+        gap = np.empty(len(times))  # to the previous record (the first: from time 0)
+        gap[:1] = times[:1]
+        np.subtract(times[1:], times[:-1], out=gap[1:])
         a = np.exp(-np.maximum(gap, 0.0) / tau)
         a[self.offset == 0] = 0.0
-        for step, inside in self.passes():  # as accumulate's, on (a, b) pairs
+        for step, inside in self._passes:  # as accumulate's, on (a, b) pairs
             np.add(b[step:], _along(a[step:], b) * b[:-step], out=b[step:],
                    where=_along(inside, b))
             np.multiply(a[step:], a[:-step], out=a[step:], where=inside)
@@ -121,7 +124,7 @@ class AsOf:
         """Position (in sorted order) of each query's last record before its rank (at or before
         it if ``inclusive``) in its group, or -1."""
         keys = groups * self.n_ranks + ranks
-        pos = np.searchsorted(self.keys, keys, side="right" if inclusive else "left") - 1
+        pos = self.keys.searchsorted(keys, side="right" if inclusive else "left") - 1
         ok = pos >= 0
         ok[ok] = self.groups[pos[ok]] == groups[ok]
         return np.where(ok, pos, -1)
@@ -151,12 +154,12 @@ def gather(values: np.ndarray, pos: np.ndarray, fill=np.nan) -> np.ndarray:
     dtype = values.dtype if values.dtype == np.float64 else np.result_type(values,
                                                                            np.asarray(fill))
     if not len(values):
-        return np.full((len(pos), *values.shape[1:]), fill, dtype=dtype)
+        return filled((len(pos), *values.shape[1:]), fill, dtype)
     # mode="clip" reads position 0 for -1, blanked below
     if values.ndim == 2 and values.flags.f_contiguous and not values.flags.c_contiguous:
-        out = np.take(values.T, pos, axis=1, mode="clip").T.astype(dtype, copy=False)
+        out = values.T.take(pos, axis=1, mode="clip").T.astype(dtype, copy=False)
     else:
-        out = np.take(values, pos, axis=0, mode="clip").astype(dtype, copy=False)
+        out = values.take(pos, axis=0, mode="clip").astype(dtype, copy=False)
     out[pos < 0] = fill
     return out
 
@@ -169,7 +172,30 @@ def column_major(*blocks: np.ndarray) -> np.ndarray:
     >>> column_major(np.array([1.0, 2.0]), np.array([[3.0, 4.0], [5.0, 6.0]])).tolist()
     [[1.0, 3.0, 4.0], [2.0, 5.0, 6.0]]
     """
-    return np.vstack([np.atleast_2d(b) if b.ndim == 1 else b.T for b in blocks]).T
+    return np.concatenate([b[np.newaxis] if b.ndim == 1 else b.T for b in blocks]).T
+
+
+def stack_columns(*blocks: np.ndarray) -> np.ndarray:
+    """The columns of ``blocks`` (1-D arrays and 2-D column blocks of equal length) side by side
+    in one row-major array, as ``np.column_stack`` (one C call, no Python-level helpers: these
+    run a few times per build, where a single educator's build is mostly call overhead).
+
+    >>> stack_columns(np.array([1.0, 2.0]), np.array([[3.0, 4.0], [5.0, 6.0]])).tolist()
+    [[1.0, 3.0, 4.0], [2.0, 5.0, 6.0]]
+    """
+    return np.concatenate([b[:, np.newaxis] if b.ndim == 1 else b for b in blocks], axis=1)
+
+
+def filled(shape, value, dtype=np.float64) -> np.ndarray:
+    """A new array of ``shape`` holding ``value``: ``np.full`` in two C calls (``np.full`` is
+    Python, which a single educator's build pays a few dozen times).
+
+    >>> filled(2, -1, np.int64).tolist()
+    [-1, -1]
+    """
+    out = np.empty(shape, dtype=dtype)
+    out.fill(value)
+    return out
 
 
 def days_since(at: np.ndarray, sorted_times: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -179,7 +205,7 @@ def days_since(at: np.ndarray, sorted_times: np.ndarray, pos: np.ndarray) -> np.
 
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` where ``den > 0``, NaN elsewhere (no history means missing, not zero)."""
-    out = np.full(np.shape(num), np.nan)
+    out = filled(num.shape, np.nan)
     np.divide(num, den, out=out, where=np.asarray(den) > 0)
     return out
 

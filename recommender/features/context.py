@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.evidence import SOURCES
-from recommender.features.asof import AsOf, column_major, take, to_ns
+from recommender.features.asof import AsOf, column_major, filled, stack_columns, take, to_ns
 from recommender.features.door import column_array, column_values
 from recommender.features.lookup import Lookup, factorize
 
@@ -58,14 +58,14 @@ class Queries:
                  source: str) -> Queries:
         """Every competency code of ``codes`` for each educator, each as of its time in
         ``times`` (ns, one per educator), about ``source``."""
-        n = len(educator_ids) * len(codes)
-        in_order = np.array_equal(codes, np.arange(len(codes)))
+        n_e, k = len(educator_ids), len(codes)
+        in_order = bool((codes == np.arange(k)).all())
         return cls(
-            educator_ids=np.repeat(educator_ids, len(codes)),
-            c=np.tile(codes, len(educator_ids)),
-            t=np.repeat(np.asarray(times, dtype=np.int64), len(codes)),
-            source=np.full(n, SOURCES.index(source), dtype=np.int64),
-            block=len(codes) if in_order else 0,
+            educator_ids=np.asarray(educator_ids).repeat(k),
+            c=codes.reshape(1, k).repeat(n_e, axis=0).reshape(-1),  # codes, once per educator
+            t=np.asarray(times, dtype=np.int64).repeat(k),
+            source=filled(n_e * k, SOURCES.index(source), np.int64),
+            block=k if in_order else 0,
         )
 
 
@@ -115,13 +115,30 @@ class Records:
         return cls(**arrays)
 
 
+def dense_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values in order, and each value's position among them (int64):
+    ``np.unique(values, return_inverse=True)`` by one sort and a cumulative count, without its
+    Python-level steps.
+
+    >>> [a.tolist() for a in dense_ranks(np.array([30, 10, 30, 20]))]
+    [[10, 20, 30], [2, 0, 2, 1]]
+    """
+    order = values.argsort(kind="stable")
+    ordered = values[order]
+    new = filled(len(ordered), True, bool)  # the first of its value
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = new.cumsum() - 1
+    return ordered[new], ranks
+
+
 def _in_record_order(t: np.ndarray, ids: np.ndarray) -> bool:
     """Whether records with times ``t`` and ids ``ids`` are already in (time, id) order (ids
     are compared only where times tie)."""
-    step = np.diff(t)
+    step = t[1:] - t[:-1]
     if (step < 0).any():
         return False
-    tie = np.flatnonzero(step == 0)
+    tie = (step == 0).nonzero()[0]
     return bool((ids[tie] <= ids[tie + 1]).all()) if len(tie) else True
 
 
@@ -198,9 +215,9 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
                                                ev.educator_id]))
     q_e, ev_e = codes[:n_q].astype(np.int64), codes[n_q:].astype(np.int64)
     ev_t, ev_c, ev_src = ev.t, ev.c, ev.source
-    times, inverse = np.unique(np.concatenate([ev_t, q.t[::per]]), return_inverse=True)
-    ev_r, q_r = inverse[: len(ev)].astype(np.int64), inverse[len(ev):].astype(np.int64)
-    q_e, q_r = np.repeat(q_e, per), np.repeat(q_r, per)
+    times, inverse = dense_ranks(np.concatenate([ev_t, q.t[::per]]))
+    ev_r, q_r = inverse[: len(ev)], inverse[len(ev):]
+    q_e, q_r = q_e.repeat(per), q_r.repeat(per)
     score = ev.score
     prof = ev.proficient.astype(float)
 
@@ -209,8 +226,8 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     w = np.exp((t_sorted - t_sorted[own.start]) / tau)
     src = ev_src[own.order][:, None] == np.arange(len(SOURCES))[None, :]
     # counts by a cumulative count (exact: they are integers), sums of fractions by the scan
-    counts = own.count(np.column_stack([p_sorted, src]))
-    sums = own.accumulate(np.column_stack([s_sorted, w, w * s_sorted, src * s_sorted[:, None]]))
+    counts = own.count(stack_columns(p_sorted, src))
+    sums = own.accumulate(stack_columns(s_sorted, w, w * s_sorted, src * s_sorted[:, None]))
     own_cum = column_major(own.offset + 1.0, counts[:, :1], sums[:, :3], counts[:, 1:],
                            sums[:, 3:])
     pos = own.index(q_e * n_comp + q.c, q_r)
@@ -221,12 +238,12 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     # the educator's records in their scan order, gathered once for every scan of them
     e_t, e_score, e_first = ev_t[edu.order], score[edu.order], first[edu.order]
     e_residual = (score - residual_of[ev_c])[edu.order]
-    edu_counts = edu.count(np.column_stack([prof[edu.order], e_first]))
-    edu_sums = edu.accumulate(np.column_stack([e_score, e_first * e_score, e_residual]))
+    edu_counts = edu.count(stack_columns(prof[edu.order], e_first))
+    edu_sums = edu.accumulate(stack_columns(e_score, e_first * e_score, e_residual))
     edu_cum = column_major(edu.offset + 1.0, edu_counts[:, :1], edu_sums[:, :1],
                            edu_counts[:, 1:], edu_sums[:, 1:])
     epos = edu.index(q_e, q_r)
-    edu_decayed = edu.decayed(e_t, np.column_stack([np.ones(len(ev)), e_score, e_residual]), tau)
+    edu_decayed = edu.decayed(e_t, stack_columns(filled(len(ev), 1.0), e_score, e_residual), tau)
     return History(
         q=q, q_e=q_e, q_r=q_r, times=times, educators=np.asarray(uniques, dtype=object),
         ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, tau=tau,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.features.asof import AsOf, ratio, take
+from recommender.features.asof import AsOf, ratio, stack_columns, take
 from recommender.features.context import History
 
 __all__ = ["columns"]
@@ -18,8 +18,8 @@ __all__ = ["columns"]
 def columns(h: History, domain_of: np.ndarray, n_domains: int) -> dict[str, np.ndarray]:
     """``dom_`` columns; ``domain_of`` maps competency codes to domain codes below ``n_domains``."""
     dom = AsOf(h.ev_e * n_domains + domain_of[h.ev_c], h.ev_r, h.n_ranks)
-    dom_cum = np.column_stack([dom.offset + 1.0, dom.count(h.prof[dom.order]),
-                               dom.accumulate(h.score[dom.order])])
+    dom_cum = stack_columns(dom.offset + 1.0, dom.count(h.prof[dom.order]),
+                            dom.accumulate(h.score[dom.order]))
     at = dom.index(h.q_e * n_domains + domain_of[h.q.c], h.q_r)
     sums = take(dom_cum, at) - h.own_rows[:, :3]  # the domain minus the competency itself
     return {

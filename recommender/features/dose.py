@@ -21,7 +21,7 @@ import pandas as pd
 
 from recommender.catalog import Catalog
 from recommender.errors import InvalidEvidenceError
-from recommender.features.asof import AsOf, gather, take, to_ns
+from recommender.features.asof import AsOf, filled, gather, stack_columns, take, to_ns
 from recommender.features.context import History
 from recommender.features.door import column_values
 from recommender.features.lookup import Lookup
@@ -92,22 +92,22 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
         return {name: np.zeros(h.n_queries) for name in _COLUMNS}
     a = activities.positions(column_values(completions, "activity_id"))
     e = Lookup(h.educators).positions(column_values(completions, "educator_id"))
-    done = np.flatnonzero((a >= 0) & (e >= 0))  # only the educators asked about
-    counts = np.diff(targets.indptr)[a[done]]
-    which = np.repeat(done, counts)  # the completion of each dose
-    first = np.repeat(targets.indptr[a[done]], counts)
-    j = first + np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+    done = ((a >= 0) & (e >= 0)).nonzero()[0]  # only the educators asked about
+    counts = (targets.indptr[1:] - targets.indptr[:-1])[a[done]]
+    which = done.repeat(counts)  # the completion of each dose
+    first = targets.indptr[a[done]].repeat(counts)
+    j = first + np.arange(len(which)) - (counts.cumsum() - counts).repeat(counts)
     e = e[which].astype(np.int64)
     q = h.q
     # doses on the build's time ranks, doubled: time rank r is 2r + 1 and a time between ranks
     # r - 1 and r is 2r, so a dose is before a query (or at or before a record) exactly when
     # its doubled rank is (no sort of the doses' times with the queries')
     d_t = to_ns(column_values(completions, "completed_at"))[which]
-    at = np.searchsorted(h.times, d_t)
+    at = h.times.searchsorted(d_t)
     d_r = 2 * at + (h.times[np.minimum(at, len(h.times) - 1)] == d_t)
     scan = AsOf(e * n_competencies + targets.c[j], d_r, 2 * h.n_ranks + 1)
     cum = scan.accumulate(
-        np.column_stack([np.ones(len(j)), targets.hours[j], targets.gain[j]])[scan.order]
+        stack_columns(filled(len(j), 1.0), targets.hours[j], targets.gain[j])[scan.order]
     )
     group = h.q_e * n_competencies + q.c
     # doses before each query, and up to its latest own record (at or before doubled rank

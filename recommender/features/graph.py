@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from recommender.features.asof import gather, ratio
+from recommender.features.asof import filled, gather, ratio
 from recommender.features.context import History
 
 __all__ = ["ROUNDING", "Latest", "Neighbourhood", "Neighbourhoods", "columns", "csr",
@@ -110,8 +110,9 @@ def columns(h: History, neighbourhoods: Neighbourhoods, depth: np.ndarray,
                      f"graph_{name}_n_evidenced": n_has,
                      f"graph_{name}_share_proficient": share})
     cols["graph_depth"] = depth[h.q.c]
-    cols["graph_n_prereqs"] = np.diff(neighbourhoods.by_name["prereq"][0])[h.q.c].astype(float)
-    cols["graph_n_dependents"] = np.diff(neighbourhoods.by_name["dep"][0])[h.q.c].astype(float)
+    for name, column in (("prereq", "graph_n_prereqs"), ("dep", "graph_n_dependents")):
+        indptr = neighbourhoods.by_name[name][0]
+        cols[column] = (indptr[1:] - indptr[:-1])[h.q.c].astype(float)
     return cols, latest
 
 
@@ -216,12 +217,12 @@ class _Grid:
         nb = neighbourhoods
         n_seg = len(nb.indptr) - 1
         total = np.bincount(((np.arange(n_e) * n_seg)[:, None] + nb.pair_seg).ravel(),
-                            weights=np.take(self.weight, nb.indices, axis=1).ravel(),
+                            weights=self.weight.take(nb.indices, axis=1).ravel(),
                             minlength=n_e * n_seg).reshape(n_e, n_seg)
         n_has, n_prof = self.has @ nb.member, self.proficient @ nb.member
-        lowest = _per_segment(np.minimum, np.take(self.lowest, nb.indices, axis=1), nb.indptr,
+        lowest = _per_segment(np.minimum, self.lowest.take(nb.indices, axis=1), nb.indptr,
                               np.inf)
-        stats = _stats(total, n_has, lowest, n_prof, np.diff(nb.indptr))
+        stats = _stats(total, n_has, lowest, n_prof, nb.indptr[1:] - nb.indptr[:-1])
         names = list(nb.by_name)
         parts = {name: slice(j * n_comp, (j + 1) * n_comp) for j, name in enumerate(names)}
         # the latest record over the leading neighbourhoods that hold every name asked for
@@ -239,13 +240,13 @@ class _Grid:
         n_e = len(self.pos)
         indptr = nb.indptr[: n_seg + 1]
         n_pairs = indptr[-1]
-        npos = np.take(self.pos, nb.indices[:n_pairs], axis=1)
+        npos = self.pos.take(nb.indices[:n_pairs], axis=1)
         rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
         top = _per_segment(np.maximum, rank, indptr, -1)
         at_top = np.where(rank == top[:, nb.pair_seg[:n_pairs]], np.arange(n_pairs), -1)
         pair = _per_segment(np.maximum, at_top, indptr, -1)
-        e, c = np.nonzero(top >= 0)
-        score = np.full((n_e, n_seg), np.nan)
+        e, c = (top >= 0).nonzero()
+        score = filled((n_e, n_seg), np.nan)
         score[e, c] = h.own_score[npos[e, pair[e, c]]]
         return score, top
 
@@ -253,8 +254,8 @@ class _Grid:
 def _per_segment(ufunc: np.ufunc, values: np.ndarray, indptr: np.ndarray, empty) -> np.ndarray:
     """``ufunc`` reduced over each segment ``indptr[s]:indptr[s + 1]`` of the columns of
     ``values`` (one row per educator); ``empty`` where a segment has no pairs."""
-    out = np.full((len(values), len(indptr) - 1), empty, dtype=values.dtype)
-    seg = np.flatnonzero(np.diff(indptr))
+    out = filled((len(values), len(indptr) - 1), empty, values.dtype)
+    seg = (indptr[1:] != indptr[:-1]).nonzero()[0]
     if len(seg):
         out[:, seg] = ufunc.reduceat(values, indptr[seg], axis=1)
     return out

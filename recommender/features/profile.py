@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recommender.features.asof import filled
 from recommender.features.door import column_values
 from recommender.features.lookup import Lookup
 
@@ -42,17 +43,17 @@ def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.nd
     Each distinct id is looked up once."""
     n = len(of_query)
     if educators is None or not len(educators):
-        rows = np.full(n, -1, dtype=np.int64)
+        rows = filled(n, -1, np.int64)
         educators = pd.DataFrame(columns=["educator_id"])
     else:
         rows = Lookup(column_values(educators, "educator_id")).positions(ids)[of_query]
     hit = rows >= 0
-    years = np.full(n, np.nan)
+    years = filled(n, np.nan)
     if "years_experience" in educators:
         years[hit] = _numbers(column_values(educators, "years_experience"))[rows[hit]]
     out = {}
     for col in CATEGORICALS:
-        c = np.full(n, -1, dtype=np.int64)
+        c = filled(n, -1, np.int64)
         if col in educators and len(lookups[col].keys):
             c[hit] = lookups[col].positions(column_values(educators, col))[rows[hit]]
         out[col] = c
