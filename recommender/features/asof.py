@@ -22,6 +22,7 @@ __all__ = ["NS_PER_DAY", "AsOf", "column_major", "days_since", "filled", "gather
 
 NS_PER_DAY = 86_400 * 10**9
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3}
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 class AsOf:
@@ -221,6 +222,6 @@ def to_ns(times) -> np.ndarray:
     # the integers in the array's own unit, scaled (cheaper than a converted copy of the array)
     scale = _NS_PER_UNIT[values.unit]
     raw = values.asi8
-    if len(raw) and np.abs(raw).max() > np.iinfo(np.int64).max // scale:
+    if len(raw) and np.maximum.reduce(np.abs(raw)) > _INT64_MAX // scale:
         return values.as_unit("ns").asi8  # raises OutOfBoundsDatetime, naming the value
     return raw * scale

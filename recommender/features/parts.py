@@ -137,7 +137,5 @@ def _as_float_codes(codes: np.ndarray, dtype: pd.CategoricalDtype,
     """Codes as floats against ``levels`` (NaN: missing or not a level)."""
     lookup = None if levels is None else category_lookup(dtype, levels)
     if lookup is not None:
-        codes = np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
-    out = codes.astype(np.float64)
-    out[codes < 0] = np.nan
-    return out
+        codes = np.where(codes >= 0, lookup.take(codes, mode="clip"), -1)
+    return np.where(codes >= 0, codes, np.nan)

@@ -41,23 +41,24 @@ def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.nd
     profile column, per query whose educator is ``ids[of_query]``; ``lookups[col]`` gives a
     value's category code (the first profile row of an id counts; unknown ids are missing).
     Each distinct id is looked up once."""
-    n = len(of_query)
+    # per distinct educator first, then one read per query
     if educators is None or not len(educators):
-        rows = filled(n, -1, np.int64)
+        rows = filled(len(ids), -1, np.int64)
         educators = pd.DataFrame(columns=["educator_id"])
     else:
-        rows = Lookup(column_values(educators, "educator_id")).positions(ids)[of_query]
+        rows = Lookup(column_values(educators, "educator_id")).positions(ids)
     hit = rows >= 0
-    years = filled(n, np.nan)
-    if "years_experience" in educators:
-        years[hit] = _numbers(column_values(educators, "years_experience"))[rows[hit]]
-    out = {}
-    for col in CATEGORICALS:
-        c = filled(n, -1, np.int64)
-        if col in educators and len(lookups[col].keys):
-            c[hit] = lookups[col].positions(column_values(educators, col))[rows[hit]]
-        out[col] = c
-    return years, out
+    found = rows[hit]
+    have = educators.columns
+    years = filled(len(ids), np.nan)
+    if "years_experience" in have:
+        years[hit] = _numbers(column_values(educators, "years_experience"))[found]
+    levels = filled((len(CATEGORICALS), len(ids)), -1, np.int64)
+    for k, col in enumerate(CATEGORICALS):
+        if col in have and len(lookups[col].keys):
+            levels[k, hit] = lookups[col].positions(column_values(educators, col))[found]
+    levels = levels.take(of_query, axis=1)
+    return years.take(of_query), dict(zip(CATEGORICALS, levels, strict=True))
 
 
 def _numbers(column) -> np.ndarray:
