@@ -345,10 +345,11 @@ class FeatureBuilder:
 
     def _records(self, evidence: pd.DataFrame) -> Records:
         """The evidence's arrays in record order, checked like :meth:`_check_evidence`."""
-        missing = [c for c in _EVIDENCE_REQUIRED if c not in evidence.columns]
-        if missing:
-            self._check_evidence(evidence)  # raises, naming them
-        records = Records.from_frame(evidence, self._competency_lookup)
+        try:
+            records = Records.from_frame(evidence, self._competency_lookup)
+        except KeyError:  # a column is missing
+            self._check_evidence(evidence)  # raises, naming every missing column
+            raise
         if (records.c < 0).any():
             self._check_evidence(evidence)  # raises, naming the unknown competencies
         return records

@@ -92,6 +92,11 @@ def test_unknown_competencies_and_columns_raise_the_same_errors_on_both_paths():
         b.serving_frame(bad, **kw)
     with pytest.raises(InvalidEvidenceError, match=r"not in framework 't': \['zz'\]"):
         b.serving_matrix(bad, columns=["own_n"], **kw)
+    lacking = good.drop(columns=["proficient", "observed_at"])  # every missing column named
+    with pytest.raises(InvalidEvidenceError, match=r"lacks columns \['proficient', 'observed_at'\]"):
+        b.serving_frame(lacking, **kw)
+    with pytest.raises(InvalidEvidenceError, match=r"lacks columns \['proficient', 'observed_at'\]"):
+        b.serving_matrix(lacking, columns=["own_n"], **kw)
     with pytest.raises(KeyError, match="makes no column 'own_nope'"):
         b.serving_matrix(good, columns=["own_nope"], **kw)
     with pytest.raises(ValueError, match="block_rows must be a positive int; got 0"):
