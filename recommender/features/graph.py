@@ -242,12 +242,13 @@ class _Grid:
         n_pairs = indptr[-1]
         npos = self.pos.take(nb.indices[:n_pairs], axis=1)
         rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
-        top = _per_segment(np.maximum, rank, indptr, -1)
-        at_top = np.where(rank == top[:, nb.pair_seg[:n_pairs]], np.arange(n_pairs), -1)
-        pair = _per_segment(np.maximum, at_top, indptr, -1)
-        e, c = (top >= 0).nonzero()
+        # the highest (rank, pair) of each segment in one reduction: rank * n_pairs + pair orders
+        # by rank, then by pair; negative where the neighbour has no record (rank -1)
+        best = _per_segment(np.maximum, rank * n_pairs + np.arange(n_pairs), indptr, -1)
+        top = np.where(best >= 0, best // n_pairs, -1)
+        e, c = (best >= 0).nonzero()
         score = filled((n_e, n_seg), np.nan)
-        score[e, c] = h.own_score[npos[e, pair[e, c]]]
+        score[e, c] = h.own_score[npos[e, best[e, c] % n_pairs]]
         return score, top
 
 
