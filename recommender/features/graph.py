@@ -244,11 +244,12 @@ class _Grid:
         rank = gather(h.own_rank, npos.ravel(), -1).reshape(npos.shape)
         # the highest (rank, pair) of each segment in one reduction: rank * n_pairs + pair orders
         # by rank, then by pair; negative where the neighbour has no record (rank -1)
-        best = _per_segment(np.maximum, rank * n_pairs + np.arange(n_pairs), indptr, -1)
-        top = np.where(best >= 0, best // n_pairs, -1)
+        per = max(int(n_pairs), 1)  # no pairs: every segment is empty (-1)
+        best = _per_segment(np.maximum, rank * per + np.arange(n_pairs), indptr, -1)
+        top = np.where(best >= 0, best // per, -1)
         e, c = (best >= 0).nonzero()
         score = filled((n_e, n_seg), np.nan)
-        score[e, c] = h.own_score[npos[e, best[e, c] % n_pairs]]
+        score[e, c] = h.own_score[npos[e, best[e, c] % per]]
         return score, top
 
 
