@@ -79,6 +79,14 @@ class Neighbourhoods:
         return cls(by_name, np.r_[0, np.cumsum(sizes)], indices, pair_seg, member)
 
 
+_WITH_LATEST = ("prereq", "dep")
+"""The neighbourhoods whose latest record is read (``graph_<n>_last_score``, sequence context)."""
+
+Stats = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""A neighbourhood's columns per query: mean mastery, lowest, how many evidenced, share
+proficient."""
+
+
 def columns(h: History, neighbourhoods: Neighbourhoods, depth: np.ndarray,
             proficient_at: float) -> tuple[dict[str, np.ndarray], dict[str, Latest]]:
     """The neighbourhood aggregates and static structure columns, and the :class:`Latest` record
@@ -114,14 +122,6 @@ def columns(h: History, neighbourhoods: Neighbourhoods, depth: np.ndarray,
         indptr = neighbourhoods.by_name[name][0]
         cols[column] = (indptr[1:] - indptr[:-1])[h.q.c].astype(float)
     return cols, latest
-
-
-_WITH_LATEST = ("prereq", "dep")
-"""The neighbourhoods whose latest record is read (``graph_<n>_last_score``, sequence context)."""
-
-Stats = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-"""A neighbourhood's columns per query: mean mastery, lowest, how many evidenced, share
-proficient."""
 
 
 def _stats(total: np.ndarray, n_has: np.ndarray, lowest: np.ndarray, n_prof: np.ndarray,
