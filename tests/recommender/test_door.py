@@ -5,10 +5,12 @@ import pandas as pd
 import pytest
 
 from recommender.features.asof import to_ns
-from recommender.features.door import column_array, column_values
+from recommender.features.door import as_objects, column_array, column_values
 
 FRAME = pd.DataFrame({
     "s": pd.Series(["a", None, "c"], dtype="str"),
+    "s_full": pd.Series(["a", "é", ""], dtype="str"),  # no missing value: converted by Arrow
+    "s_python": pd.Series(["a", "b", None], dtype="string[python]"),
     "o": pd.Series(["a", None, 3], dtype=object),
     "f": [1.5, np.nan, 3.0],
     "i": [1, 2, 3],
@@ -58,3 +60,12 @@ def test_a_missing_or_repeated_column_is_refused_by_name():
     twice = pd.concat([FRAME[["f"]], FRAME[["f"]]], axis=1)
     with pytest.raises(ValueError, match="column 'f' appears more than once"):
         column_values(twice, "f")
+
+
+def test_as_objects_gives_pandas_object_arrays_for_every_string_kind():
+    for name in ("s", "s_full", "s_python", "o"):
+        got, want = as_objects(FRAME[name]), FRAME[name].to_numpy(dtype=object)
+        assert got.dtype == object and len(got) == len(want)
+        assert [type(v) for v in got] == [type(v) for v in want]
+        assert (pd.isna(got) == pd.isna(want)).all()
+        assert (got[~pd.isna(want)] == want[~pd.isna(want)]).all()
