@@ -245,7 +245,7 @@ def prepare(q: Queries, ev: Records, n_comp: int, tau: float,
     epos = edu.index(q_e, q_r)
     edu_decayed = edu.decayed(e_t, stack_columns(filled(len(ev), 1.0), e_score, e_residual), tau)
     return History(
-        q=q, q_e=q_e, q_r=q_r, times=times, educators=np.asarray(uniques, dtype=object),
+        q=q, q_e=q_e, q_r=q_r, times=times, educators=uniques,
         ev_e=ev_e, ev_c=ev_c, ev_r=ev_r, score=score, prof=prof, tau=tau,
         own=own, own_cum=own_cum, own_score=s_sorted, own_time=t_sorted,
         own_rank=ev_r[own.order], pos=pos, own_rows=take(own_cum, pos),

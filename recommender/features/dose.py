@@ -93,9 +93,10 @@ def columns(h: History, completions: pd.DataFrame | None, targets: TargetIndex,
     a = activities.positions(column_values(completions, "activity_id"))
     e = Lookup(h.educators).positions(column_values(completions, "educator_id"))
     done = ((a >= 0) & (e >= 0)).nonzero()[0]  # only the educators asked about
-    counts = (targets.indptr[1:] - targets.indptr[:-1])[a[done]]
+    activity = a[done]
+    counts = (targets.indptr[1:] - targets.indptr[:-1])[activity]
     which = done.repeat(counts)  # the completion of each dose
-    first = targets.indptr[a[done]].repeat(counts)
+    first = targets.indptr[activity].repeat(counts)
     j = first + np.arange(len(which)) - (counts.cumsum() - counts).repeat(counts)
     e = e[which].astype(np.int64)
     q = h.q

@@ -101,11 +101,11 @@ def columns(h: History, neighbourhoods: Neighbourhoods, depth: np.ndarray,
     a ``bincount`` in pair order, so both layouts add the same numbers in the same order.
     """
     n_comp = len(depth)
-    decay_mean = ratio(h.own_cum[:, 4], h.own_cum[:, 3])  # per own record, as its neighbours see it
     if h.q.block == n_comp:
-        stats, latest = _Grid.of(h, decay_mean, proficient_at).reduce(h, neighbourhoods,
-                                                                      _WITH_LATEST)
+        stats, latest = _Grid.of(h, proficient_at).reduce(h, neighbourhoods, _WITH_LATEST)
     else:
+        # each own record's decayed mean, as the queries whose neighbour it is see it
+        decay_mean = ratio(h.own_cum[:, 4], h.own_cum[:, 3])
         stats, latest = {}, {}
         for name, (indptr, indices) in neighbourhoods.by_name.items():
             stats[name], last = _pair_stats(h, indptr, indices, decay_mean, proficient_at,
@@ -190,12 +190,14 @@ class _Grid:
     proficient: np.ndarray
 
     @classmethod
-    def of(cls, h: History, decay_mean: np.ndarray, proficient_at: float) -> _Grid:
+    def of(cls, h: History, proficient_at: float) -> _Grid:
+        """The grid of ``h``'s queries; a query's mastery is its own decayed mean, read from
+        its own rows (the same numbers as the records' decayed means at its position)."""
         n_comp = h.q.block
         n_e = h.n_queries // n_comp
         pos = h.pos.reshape(n_e, n_comp)
         has = pos >= 0
-        mastery = gather(decay_mean, h.pos).reshape(n_e, n_comp)
+        mastery = ratio(h.own_rows[:, 4], h.own_rows[:, 3]).reshape(n_e, n_comp)
         return cls(pos, has.astype(float), np.where(has, mastery, 0.0),
                    np.where(has, mastery, np.inf),
                    _proficient(has, mastery, proficient_at).astype(float))

@@ -41,22 +41,21 @@ def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.nd
     profile column, per query whose educator is ``ids[of_query]``; ``lookups[col]`` gives a
     value's category code (the first profile row of an id counts; unknown ids are missing).
     Each distinct id is looked up once."""
-    # per distinct educator first, then one read per query
+    # per distinct educator first (only the profile rows found are read), then per query
     if educators is None or not len(educators):
-        rows = filled(len(ids), -1, np.int64)
-        educators = pd.DataFrame(columns=["educator_id"])
+        rows, have = filled(len(ids), -1, np.int64), ()
     else:
         rows = Lookup(column_values(educators, "educator_id")).positions(ids)
+        have = educators.columns
     hit = rows >= 0
     found = rows[hit]
-    have = educators.columns
     years = filled(len(ids), np.nan)
     if "years_experience" in have:
-        years[hit] = _numbers(column_values(educators, "years_experience"))[found]
+        years[hit] = _numbers(column_values(educators, "years_experience")[found])
     levels = filled((len(CATEGORICALS), len(ids)), -1, np.int64)
     for k, col in enumerate(CATEGORICALS):
         if col in have and len(lookups[col].keys):
-            levels[k, hit] = lookups[col].positions(column_values(educators, col))[found]
+            levels[k, hit] = lookups[col].positions(column_values(educators, col)[found])
     levels = levels.take(of_query, axis=1)
     return years.take(of_query), dict(zip(CATEGORICALS, levels, strict=True))
 
@@ -66,5 +65,5 @@ def _numbers(column) -> np.ndarray:
     not a number."""
     if isinstance(column, np.ndarray) and column.dtype.kind in "iuf":  # NumPy numbers
         return column.astype(float)
-    return np.asarray(pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(
-        dtype=float, na_value=np.nan))
+    return pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(dtype=float,
+                                                                      na_value=np.nan)
