@@ -163,21 +163,23 @@ class AnswerService:
         self._keys[(query, id(state))] = (state, key)
         return key
 
-    def lookup(self, tenant_id: str, educator_id: str, query: AnswerQuery, state: ModelState,
-               *, count_miss: bool = True
-               ) -> tuple[tuple[int, Any] | None, StoredAnswer | None]:
+    async def lookup(self, tenant_id: str, educator_id: str, query: AnswerQuery,
+                     state: ModelState, *, count_miss: bool = True
+                     ) -> tuple[tuple[int, Any] | None, StoredAnswer | None]:
         """``(version, answer)``: the educator's ``(data_version, stamp)`` (None: no such
         educator) and their answer to ``query`` when one is kept for that version and younger
         than the TTL (else None). A hit is counted in the metrics, and a miss unless
         ``count_miss`` is false (a caller that passes the request on to one that looks again:
-        :mod:`api.lane`)."""
+        :mod:`api.lane`). Awaited on the event loop: one point read on the loop's own
+        connection, which does not hold the loop while the database answers."""
         store = self.services.store
         if self.stored and query.stored:
-            version, answer = store.read_answer(tenant_id, educator_id, self.key(query, state))
+            version, answer = await store.read_answer_on_loop(tenant_id, educator_id,
+                                                              self.key(query, state))
             if answer is not None and time.time_ns() // 1000 - answer.computed_us > self.ttl_us:
                 answer = None
         else:
-            version = store.educator_version(tenant_id, educator_id)
+            version = await store.educator_version_on_loop(tenant_id, educator_id)
             if version is None or not self.cache.enabled:
                 return version, None  # nothing is kept: nothing to count
             answer = self.cache.get((tenant_id, educator_id, *version, query.key(state)))

@@ -60,13 +60,13 @@ class KeptAnswerLane:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             found = _PATH.fullmatch(scope["path"])
-            response = found and self._kept(scope, found.group(1))
+            response = found and await self._kept(scope, found.group(1))
             if response:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    def _kept(self, scope: Scope, educator_id: str):
+    async def _kept(self, scope: Scope, educator_id: str):
         query = _QUERY.fullmatch(scope["query_string"])
         k = 5 if query is None or query.group(1) is None else int(query.group(1))
         who = scope.get("state", {}).get("principal")
@@ -80,8 +80,8 @@ class KeptAnswerLane:
         if state is None:
             return None
         q = AnswerQuery.of(k, None, False, None, who.role)
-        _, answer = services.answers.lookup(who.tenant_id, educator_id, q, state,
-                                            count_miss=False)
+        _, answer = await services.answers.lookup(who.tenant_id, educator_id, q, state,
+                                                  count_miss=False)
         if answer is None:
             return None
         scope["route"] = _COUNTED_AS  # the metrics count it under the route's template

@@ -251,8 +251,8 @@ def test_educator_version_is_a_point_read_that_moves_with_every_write(store):
 
 
 def test_a_compiled_select_on_an_event_loop_reads_what_a_pooled_read_reads(store):
-    """CompiledSelect: on an event loop (the API's kept-connection path; libpq's prepared
-    statement on PostgreSQL) the same row as a pooled read, None without one, the same value
+    """CompiledSelect.first_on_loop (the API's read, on the loop's own connection; libpq's
+    pipeline on PostgreSQL): the same row as a pooled read, None without one, the same value
     for a parameter named twice, and on PostgreSQL a value the server refuses raises the driver's
     error for it, with the server's message (the connection is kept: the next read works)."""
     import asyncio
@@ -267,12 +267,71 @@ def test_a_compiled_select_on_an_event_loop_reads_what_a_pooled_read_reads(store
     pooled = named.first({"t": "acme"})
 
     async def on_loop():
-        found, none = named.first({"t": "acme"}), named.first({"t": "nobody"})
+        found = await named.first_on_loop({"t": "acme"})
+        none = await named.first_on_loop({"t": "nobody"})
         if store.dialect == "postgresql":  # SQLite casts any text to an integer
             with pytest.raises(store.engine.dialect.loaded_dbapi.DataError,
                                match="invalid input syntax for type integer"):
-                bad.first({"n": "not a number"})
-        return found, none, bad.first({"n": "12"})
+                await bad.first_on_loop({"n": "not a number"})
+        return found, none, await bad.first_on_loop({"n": "12"})
 
     assert pooled == ("acme", "platform")
     assert asyncio.run(on_loop()) == (pooled, None, (12,))
+
+
+def test_reads_in_flight_together_each_get_their_own_row(store):
+    """Many reads awaited at once on the loop's one connection (PostgreSQL sends them all
+    before the first answer arrives) each get their own row, in any mix of rows, no row and a
+    refused value; a refused read fails alone."""
+    import asyncio
+
+    from recommender.store.engine import CompiledSelect
+
+    echo = CompiledSelect(store.engine, sa.select(sa.cast(sa.bindparam("n"), sa.Integer),
+                                                  sa.bindparam("s", type_=sa.String)))
+    values = [str(i) if i % 7 else "oops" for i in range(60)]
+
+    async def on_loop():
+        return await asyncio.gather(*(echo.first_on_loop({"n": v, "s": f"row {i}"})
+                                      for i, v in enumerate(values)), return_exceptions=True)
+
+    got = asyncio.run(on_loop())
+    for i, (v, row) in enumerate(zip(values, got, strict=True)):
+        if v != "oops":
+            assert row == (int(v), f"row {i}")
+        elif store.dialect == "postgresql":
+            assert isinstance(row, store.engine.dialect.loaded_dbapi.DataError), row
+        else:  # SQLite casts any text to an integer
+            assert row == (0, f"row {i}")
+
+
+def test_a_postgresql_read_on_the_loop_lets_the_loop_run_meanwhile(store):
+    """While the server works on a read, the loop runs other tasks: a ticker ticks during a
+    read that takes the server 0.3 s (a blocking read would hold the loop for all of it)."""
+    import asyncio
+
+    from recommender.store.engine import CompiledSelect
+
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite reads a local file: there is no server to wait for")
+    slow = CompiledSelect(store.engine, sa.select(
+        sa.func.pg_sleep(sa.bindparam("s", type_=sa.Float)).cast(sa.String)))
+    ticks = []
+
+    async def ticker():
+        while True:
+            ticks.append(asyncio.get_running_loop().time())
+            await asyncio.sleep(0.01)
+
+    async def on_loop():
+        await slow.first_on_loop({"s": 0})  # the connection is open before the clock starts
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = len(ticks)
+        row = await slow.first_on_loop({"s": 0.3})
+        task.cancel()
+        return row, len(ticks) - before
+
+    row, during = asyncio.run(on_loop())
+    assert row == ("",)
+    assert during >= 5, during  # about 30 ticks of 10 ms; none at all if the read blocked

@@ -129,8 +129,9 @@ async def get_recommendations(
              or await run_in_threadpool(services.serve, who.tenant_id, content))
     query = AnswerQuery.of(k, max_hours, explain, only, who.role)
     # Async, so a kept answer costs no thread hop: one point read of the educator's version
-    # and the answer computed at it; a miss (store reads, ranking) runs in a worker thread.
-    version, answer = services.answers.lookup(who.tenant_id, educator_id, query, state)
+    # and the answer computed at it, awaited on the loop's own connection; a miss (store
+    # reads, ranking) runs in a worker thread.
+    version, answer = await services.answers.lookup(who.tenant_id, educator_id, query, state)
     if answer is None:
         answer = await run_in_threadpool(_fresh, services, who.tenant_id, educator_id, query,
                                          state, now, version)

@@ -68,6 +68,18 @@ def _answer_query(engine: Engine) -> CompiledSelect:
         & (e.c.educator_id == sa.bindparam("educator_id"))))
 
 
+def _answer(row: tuple | None) -> tuple[tuple[int, Any] | None, StoredAnswer | None]:
+    """``((data_version, stamp), answer)`` of a row of :func:`_answer_query`."""
+    if row is None:
+        return None, None
+    version = (int(row[0]), row[1])
+    if row[2] is None:
+        return version, None
+    # (rank, activity_id, score, pinned) as written by put_answers: JSON keeps the types
+    shown = tuple(map(tuple, orjson.loads(row[4])))
+    return version, StoredAnswer(bytes(row[3]), shown, row[2], int(row[5]))
+
+
 class AnswerStore(StoreBase):
     """The served answers of :class:`recommender.store.Store`."""
 
@@ -83,16 +95,15 @@ class AnswerStore(StoreBase):
         ``stamp`` is the creation time as the driver returns it (opaque, comparable), as in
         :meth:`recommender.store.educators.EducatorStore.educator_version`.
         """
-        row = self._answer_sql.first({"tenant_id": tenant_id, "educator_id": educator_id,
-                                      "query_key": query_key})
-        if row is None:
-            return None, None
-        version = (int(row[0]), row[1])
-        if row[2] is None:
-            return version, None
-        # (rank, activity_id, score, pinned) as written by put_answers: JSON keeps the types
-        shown = tuple(map(tuple, orjson.loads(row[4])))
-        return version, StoredAnswer(bytes(row[3]), shown, row[2], int(row[5]))
+        return _answer(self._answer_sql.first({"tenant_id": tenant_id, "educator_id": educator_id,
+                                               "query_key": query_key}))
+
+    async def read_answer_on_loop(self, tenant_id: str, educator_id: str, query_key: str
+                                  ) -> tuple[tuple[int, Any] | None, StoredAnswer | None]:
+        """:meth:`read_answer`, read on the running event loop's own connection
+        (:meth:`recommender.store.engine.CompiledSelect.first_on_loop`): the API's read path."""
+        return _answer(await self._answer_sql.first_on_loop({
+            "tenant_id": tenant_id, "educator_id": educator_id, "query_key": query_key}))
 
     def put_answers(self, tenant_id: str, query_key: str,
                     answers: Mapping[str, tuple[AnsweredAt, StoredAnswer]]) -> None:

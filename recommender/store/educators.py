@@ -111,6 +111,10 @@ def _version_query(engine: Engine) -> CompiledSelect:
         & (t.c.educator_id == sa.bindparam("educator_id"))))
 
 
+def _version(row: tuple | None) -> tuple[int, Any] | None:
+    return None if row is None else (int(row[0]), row[1])
+
+
 class EducatorStore(StoreBase):
     """The educators of :class:`recommender.store.Store`."""
 
@@ -162,8 +166,15 @@ class EducatorStore(StoreBase):
         once and run on the pooled driver connection, skipping SQLAlchemy's per-execution work
         (a few times cheaper than :meth:`get_educator`, which decodes the whole row).
         """
-        row = self._version_sql.first({"tenant_id": tenant_id, "educator_id": educator_id})
-        return None if row is None else (int(row[0]), row[1])
+        return _version(self._version_sql.first({"tenant_id": tenant_id,
+                                                 "educator_id": educator_id}))
+
+    async def educator_version_on_loop(self, tenant_id: str, educator_id: str
+                                       ) -> tuple[int, Any] | None:
+        """:meth:`educator_version`, read on the running event loop's own connection
+        (:meth:`recommender.store.engine.CompiledSelect.first_on_loop`)."""
+        return _version(await self._version_sql.first_on_loop({"tenant_id": tenant_id,
+                                                               "educator_id": educator_id}))
 
     def get_educators(self, tenant_id: str, educator_ids: Iterable[str]) -> dict[str, EducatorRecord]:
         """The existing educators among ``educator_ids`` (others are simply absent)."""

@@ -245,11 +245,11 @@ def _loop_reads(api):
     assert services.refresher.wait_idle(30)  # no answer computed behind earlier writes is due
     state = services.serve("acme", services.content.for_tenant("acme"))
     q = AnswerQuery.of(5, None, False, None, "platform")
-    pooled = services.answers.lookup("acme", "T1", q, state)  # no loop in this thread
+    pooled = services.store.read_answer("acme", "T1", services.answers.key(q, state))
     assert pooled[1] is not None
 
     async def reads(n):
-        return [services.answers.lookup("acme", "T1", q, state) for _ in range(n)]
+        return [await services.answers.lookup("acme", "T1", q, state) for _ in range(n)]
 
     return pooled, reads
 
@@ -266,10 +266,10 @@ def test_a_read_on_an_event_loop_keeps_one_connection_and_reads_what_the_pool_re
 
     async def on_loop():
         first = await reads(3)
-        held = select._loop_held.conn
+        held = select._loop_held.read.conn
         api.post("/v1/evidence", json={"records": [record(3, score=3)]})  # another thread writes
         after = await reads(1)
-        assert select._loop_held.conn is held  # one connection for every read of this thread
+        assert select._loop_held.read.conn is held  # one connection for every read of this thread
         return first, after
 
     first, after = asyncio.run(on_loop())
@@ -282,7 +282,8 @@ def test_a_read_on_an_event_loop_keeps_one_connection_and_reads_what_the_pool_re
 
 def test_a_kept_read_connection_the_server_drops_is_replaced(make_api):
     """PostgreSQL: when the server ends the loop's kept connection, the next read opens a new
-    one and answers as before (what the pool's ping does for pooled connections)."""
+    one and answers as before (what the pool's ping does for pooled connections); reads in
+    flight together when it ends are all read again on one new connection."""
     import asyncio
 
     url, reason = fresh_database()
@@ -295,12 +296,20 @@ def test_a_kept_read_connection_the_server_drops_is_replaced(make_api):
 
         async def on_loop():
             await reads(1)
-            dropped = select._loop_held.conn
+            dropped = select._loop_held.read.conn
             pid = dropped.dbapi_connection.info.backend_pid
             with store.engine.connect() as conn:
                 conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             again = await reads(2)
-            assert select._loop_held.conn is not dropped
-            return again
+            replaced = select._loop_held.read
+            assert replaced.conn is not dropped
+            # dropped again with reads in flight together: each is read again on one new
+            # connection
+            pid = replaced.conn.dbapi_connection.info.backend_pid
+            with store.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            together = await asyncio.gather(*(reads(1) for _ in range(6)))
+            assert select._loop_held.read is not replaced and select._loop_held.read.lost is None
+            return again + [r for rs in together for r in rs]
 
-        assert asyncio.run(on_loop()) == [pooled, pooled]
+        assert asyncio.run(on_loop()) == [pooled] * 8
