@@ -452,9 +452,10 @@ class _PipelinedReads:
         pgconn.enter_pipeline_mode()
         self.loop = loop
         self.fd = pgconn.socket
-        self.waiting: collections.deque[asyncio.Future] = collections.deque()
+        self.waiting: collections.deque[tuple[asyncio.Future, Mapping[str, Any]]] = (
+            collections.deque())  # the reads sent, in order, and their arguments
         self.result: Any = None  # the result of the read at the head of ``waiting``
-        self.writing = False
+        self.syncing = self.writing = False
         self.lost: Exception | None = None
         loop.add_reader(self.fd, self._readable)
 
@@ -462,18 +463,31 @@ class _PipelinedReads:
         """Send the read of ``args`` (by name); the future of its first row (None if none)."""
         if self.lost is not None:
             raise self.lost
-        pgconn = self.pgconn
+        future = self.loop.create_future()
+        self._send(future, args)
+        return future
+
+    def _send(self, future: asyncio.Future, args: Mapping[str, Any]) -> None:
+        """Queue the read in libpq; the reads queued in one pass of the loop go together, with
+        one sync, at its end (:meth:`_sync`)."""
         try:
-            pgconn.send_query_prepared(self._NAME, self.transformer.dump_sequence(
+            self.pgconn.send_query_prepared(self._NAME, self.transformer.dump_sequence(
                 [args[n] for n in self.names], self.formats))
-            pgconn.pipeline_sync()
-            self._flush()
         except self._psycopg.OperationalError as exc:
             self._lose(exc)
             raise self.lost from exc
-        future = self.loop.create_future()
-        self.waiting.append(future)
-        return future
+        self.waiting.append((future, args))
+        if not self.syncing:
+            self.syncing = True
+            self.loop.call_soon(self._sync)
+
+    def _sync(self) -> None:
+        self.syncing = False
+        try:
+            self.pgconn.pipeline_sync()
+            self._flush()
+        except self._psycopg.OperationalError as exc:
+            self._lose(exc)
 
     def _flush(self) -> None:
         """Send what libpq holds; what the socket does not take now goes when it is writable."""
@@ -500,8 +514,13 @@ class _PipelinedReads:
                 if result is None:  # a read's results end here, or nothing is left
                     if self.result is None:
                         return
-                    self._settle(self.waiting.popleft(), self.result)
-                    self.result = None
+                    done, self.result = self.result, None
+                    future, args = self.waiting.popleft()
+                    if done.status == status.PIPELINE_ABORTED:  # behind a failed read
+                        if not future.done():
+                            self._send(future, args)  # of its batch: read it again
+                    else:
+                        self._settle(future, done)
                 elif result.status == status.FATAL_ERROR and (result.error_field(
                         self._psycopg.pq.DiagnosticField.SQLSTATE) or b"").startswith(
                             _SESSION_ENDED):
@@ -533,7 +552,7 @@ class _PipelinedReads:
                      self._psycopg.OperationalError(f"the kept read connection was lost: {exc}"))
         self._leave()
         while self.waiting:
-            future = self.waiting.popleft()
+            future, _ = self.waiting.popleft()
             if not future.done():
                 future.set_exception(self.lost)
 
