@@ -335,3 +335,27 @@ def test_a_postgresql_read_on_the_loop_lets_the_loop_run_meanwhile(store):
     row, during = asyncio.run(on_loop())
     assert row == ("",)
     assert during >= 5, during  # about 30 ticks of 10 ms; none at all if the read blocked
+
+
+def test_a_read_whose_request_went_away_leaves_the_next_reads_right(store):
+    """A read cancelled while the server works on it (the client hung up) is dropped when its
+    answer comes; the reads sent after it get their own rows on the same connection."""
+    import asyncio
+
+    from recommender.store.engine import CompiledSelect
+
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite reads are never in flight: there is nothing to cancel")
+    read = CompiledSelect(store.engine, sa.select(
+        sa.func.pg_sleep(sa.bindparam("s", type_=sa.Float)).cast(sa.String),
+        sa.bindparam("n", type_=sa.Integer)))
+
+    async def on_loop():
+        slow = asyncio.create_task(read.first_on_loop({"s": 0.2, "n": 0}))
+        await asyncio.sleep(0.05)
+        slow.cancel()
+        after = await asyncio.gather(*(read.first_on_loop({"s": 0, "n": n}) for n in (1, 2)))
+        kept = read._loop_held.read
+        return slow.cancelled(), after, kept.lost, len(kept.waiting)
+
+    assert asyncio.run(on_loop()) == (True, [("", 1), ("", 2)], None, 0)

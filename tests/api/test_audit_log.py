@@ -4,7 +4,7 @@ synchronous when asked, kept and retried when a write fails, and never allowed t
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -132,8 +132,11 @@ def test_rows_missing_columns_are_logged_with_nulls_and_values_as_given(kind, tm
     store = _log_store(kind, tmp_path)
     try:
         short = _rows(2)
+        # a time at another offset is kept as the same instant (COPY sends times as text)
+        east = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5.5)))
         full = [{**r, "request_id": "full", "propensity": 0.25, "policy": "epsilon",
-                 "ranker_rank": 2, "evidence_policy": "v1"} for r in _rows(1, start=5)]
+                 "ranker_rank": 2, "evidence_policy": "v1", "shown_at": east}
+                for r in _rows(1, start=5)]
         store.log_recommendations(short + full)
         log = store.recommendation_log("acme", "T1").set_index("request_id")
     finally:
@@ -145,8 +148,16 @@ def test_rows_missing_columns_are_logged_with_nulls_and_values_as_given(kind, tm
         0.25, "epsilon", 2, "v1")
     assert log["score"].tolist() == [0.5] * 3 and log["activity_id"].tolist() == [
         "ACT-000", "ACT-001", "ACT-005"]
-    assert pd.Timestamp(log.loc["full", "shown_at"]).tz_localize(None) == pd.Timestamp(
-        full[0]["shown_at"]).tz_localize(None)
+    shown = log["shown_at"].map(_utc)
+    assert shown["r0"] == pd.Timestamp(short[0]["shown_at"])
+    if kind == "postgresql":  # SQLite keeps a time's wall clock (the API logs UTC times)
+        assert shown["full"] == pd.Timestamp("2026-03-01 04:00:15.123456", tz="UTC")
+
+
+def _utc(ts) -> pd.Timestamp:
+    """A logged time in UTC: SQLite gives it back naive (UTC), PostgreSQL aware."""
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
