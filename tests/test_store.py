@@ -257,7 +257,7 @@ def test_a_compiled_select_on_an_event_loop_reads_what_a_pooled_read_reads(store
     error for it, with the server's message (the connection is kept: the next read works)."""
     import asyncio
 
-    from recommender.store.engine import CompiledSelect
+    from recommender.store.point_reads import CompiledSelect
 
     store.create_key("acme", "platform")
     keys = schema.api_keys
@@ -285,7 +285,7 @@ def test_reads_in_flight_together_each_get_their_own_row(store):
     refused value; a refused read fails alone."""
     import asyncio
 
-    from recommender.store.engine import CompiledSelect
+    from recommender.store.point_reads import CompiledSelect
 
     echo = CompiledSelect(store.engine, sa.select(sa.cast(sa.bindparam("n"), sa.Integer),
                                                   sa.bindparam("s", type_=sa.String)))
@@ -310,7 +310,7 @@ def test_a_postgresql_read_on_the_loop_lets_the_loop_run_meanwhile(store):
     read that takes the server 0.3 s (a blocking read would hold the loop for all of it)."""
     import asyncio
 
-    from recommender.store.engine import CompiledSelect
+    from recommender.store.point_reads import CompiledSelect
 
     if store.dialect != "postgresql":
         pytest.skip("SQLite reads a local file: there is no server to wait for")
@@ -342,7 +342,7 @@ def test_a_read_whose_request_went_away_leaves_the_next_reads_right(store):
     answer comes; the reads sent after it get their own rows on the same connection."""
     import asyncio
 
-    from recommender.store.engine import CompiledSelect
+    from recommender.store.point_reads import CompiledSelect
 
     if store.dialect != "postgresql":
         pytest.skip("SQLite reads are never in flight: there is nothing to cancel")

@@ -21,12 +21,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from recommender.store import schema
 from recommender.store.engine import (
-    CompiledSelect,
     StoreBase,
     chunks,
     insert_on_conflict,
     retrying,
 )
+from recommender.store.point_reads import CompiledSelect
 
 __all__ = ["AnswerStore", "StoredAnswer", "AnsweredAt"]
 
@@ -101,7 +101,7 @@ class AnswerStore(StoreBase):
     async def read_answer_on_loop(self, tenant_id: str, educator_id: str, query_key: str
                                   ) -> tuple[tuple[int, Any] | None, StoredAnswer | None]:
         """:meth:`read_answer`, read on the running event loop's own connection
-        (:meth:`recommender.store.engine.CompiledSelect.first_on_loop`): the API's read path."""
+        (:meth:`recommender.store.point_reads.CompiledSelect.first_on_loop`): the API's read path."""
         return _answer(await self._answer_sql.first_on_loop({
             "tenant_id": tenant_id, "educator_id": educator_id, "query_key": query_key}))
 

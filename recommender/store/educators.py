@@ -21,7 +21,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from recommender.store import schema
 from recommender.store.engine import (
-    CompiledSelect,
     StoreBase,
     aware,
     chunks,
@@ -30,6 +29,7 @@ from recommender.store.engine import (
     now,
     retrying,
 )
+from recommender.store.point_reads import CompiledSelect
 
 __all__ = ["EducatorRecord", "EducatorStore", "ProfileWrite", "bump_versions",
            "create_educators", "educator_record"]
@@ -172,7 +172,7 @@ class EducatorStore(StoreBase):
     async def educator_version_on_loop(self, tenant_id: str, educator_id: str
                                        ) -> tuple[int, Any] | None:
         """:meth:`educator_version`, read on the running event loop's own connection
-        (:meth:`recommender.store.engine.CompiledSelect.first_on_loop`)."""
+        (:meth:`recommender.store.point_reads.CompiledSelect.first_on_loop`)."""
         return _version(await self._version_sql.first_on_loop({"tenant_id": tenant_id,
                                                                "educator_id": educator_id}))
 
