@@ -337,6 +337,29 @@ def test_a_postgresql_read_on_the_loop_lets_the_loop_run_meanwhile(store):
     assert during >= 5, during  # about 30 ticks of 10 ms; none at all if the read blocked
 
 
+def test_a_select_the_server_cannot_prepare_raises_and_keeps_no_connection(store):
+    """PostgreSQL prepares the statement when the loop's connection opens: a statement it
+    refuses (here, a table that does not exist) raises the driver's error, and no half-made
+    connection is kept for the next read."""
+    import asyncio
+
+    from recommender.store.point_reads import CompiledSelect
+
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite prepares nothing ahead of the read")
+    missing = sa.table("no_such_table", sa.column("x"))
+    read = CompiledSelect(store.engine, sa.select(missing.c.x).where(
+        missing.c.x == sa.bindparam("x")))
+
+    async def on_loop():
+        with pytest.raises(store.engine.dialect.loaded_dbapi.ProgrammingError,
+                           match="no_such_table"):
+            await read.first_on_loop({"x": 1})
+        return read._loop_held.read
+
+    assert asyncio.run(on_loop()) is None
+
+
 def test_a_read_whose_request_went_away_leaves_the_next_reads_right(store):
     """A read cancelled while the server works on it (the client hung up) is dropped when its
     answer comes; the reads sent after it get their own rows on the same connection."""

@@ -89,11 +89,16 @@ class CompiledSelect:
             return read
         if read is not None:
             read.close()
+        held.read = None
         conn = self.engine.raw_connection()
         conn.detach()  # out of the pool: closed when replaced, or when the thread goes
-        held.read = (_PipelinedReads(conn, *self._prepared, loop)
-                     if self.engine.dialect.name == "postgresql"
-                     else _LocalReads(conn, self._fetch, loop))
+        try:
+            held.read = (_PipelinedReads(conn, *self._prepared, loop)
+                         if self.engine.dialect.name == "postgresql"
+                         else _LocalReads(conn, self._fetch, loop))
+        except BaseException:
+            conn.close()  # the statement could not be prepared: nothing is kept
+            raise
         return held.read
 
     def _fetch(self, conn: Any, args: Any) -> tuple | None:
