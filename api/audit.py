@@ -44,7 +44,9 @@ class AuditLog:
     Parameters
     ----------
     store : Store
-        Where the rows go (:meth:`Store.log_recommendations`, one insert per flush).
+        Where the rows go: one insert per flush, on the connection of its
+        :meth:`Store.recommendation_log_writer` (:meth:`Store.log_recommendations` when
+        synchronous).
     flush_seconds : float
         Interval between flushes; 0 writes every call synchronously (no thread).
     max_pending : int
@@ -61,7 +63,9 @@ class AuditLog:
         self._write_lock = threading.Lock()  # one flush at a time: rows keep their order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer = None  # the batches' writer, on a connection it keeps (one at a time)
         if flush_seconds > 0:
+            self._writer = store.recommendation_log_writer()
             self._thread = threading.Thread(target=self._run, name="pdrec-audit-log",
                                             daemon=True)
             self._thread.start()
@@ -97,7 +101,7 @@ class AuditLog:
             if not rows:
                 return 0
             try:
-                self.store.log_recommendations(rows)
+                self._writer.write(rows)
             except BaseException:
                 with self._lock:
                     self._pending[:0] = rows
@@ -110,9 +114,13 @@ class AuditLog:
     def close(self) -> None:
         """Stop the thread and write what is pending (called when the app shuts down)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        self.flush()
+        if self._thread is None:
+            return  # every row was written in its request
+        self._thread.join(timeout=30)
+        try:
+            self.flush()
+        finally:
+            self._writer.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):

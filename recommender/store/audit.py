@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from recommender.store import schema
-from recommender.store.engine import CompiledInsert, StoreBase, write_transaction
+from recommender.store.engine import CompiledInsert, KeptWriter, StoreBase, write_transaction
 
 __all__ = ["AuditStore"]
 
@@ -32,6 +32,12 @@ class AuditStore(StoreBase):
         if rows:
             with write_transaction(self.engine) as conn:
                 self._log_insert.run(conn, rows)
+
+    def recommendation_log_writer(self) -> KeptWriter:
+        """A writer of recommendation-log batches for one thread at a time, on a connection it
+        keeps (:class:`~recommender.store.engine.KeptWriter`: the API's log thread writes a
+        batch every few milliseconds); ``close()`` it when done."""
+        return KeptWriter(self.engine, self._log_insert)
 
     def recommendation_log(self, tenant_id: str, educator_id: str | None = None) -> pd.DataFrame:
         """The tenant's log (or one educator's), oldest first, one column per stored column."""

@@ -36,6 +36,16 @@ class FlakyStore:
             raise RuntimeError("database unavailable")
         self.written.extend(rows)
 
+    # the store is its own batch writer here (AuditLog writes batches through one)
+    write = log_recommendations
+    closed = False
+
+    def recommendation_log_writer(self):
+        return self
+
+    def close(self):
+        self.closed = True
+
 
 def test_every_answer_is_in_the_log_after_a_graceful_shutdown(make_api, tmp_path):
     with make_api(audit_flush_seconds=60) as api:  # no timed flush during the test
@@ -87,6 +97,7 @@ def test_a_failed_write_keeps_the_rows_in_order_for_the_next_flush():
         assert [r["request_id"] for r in store.written] == ["r0", "r1", "r2"]
     finally:
         log.close()
+    assert store.closed  # the batches' writer is closed with the log
 
 
 def test_too_many_pending_rows_are_written_by_the_request_itself():
@@ -172,3 +183,37 @@ def test_a_batch_with_a_bad_row_is_refused_whole_with_the_database_error(kind, t
         assert store.recommendation_log("acme").empty
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_log_writer_writes_batches_on_one_connection_and_recovers_from_a_lost_one(
+        kind, tmp_path):
+    """The batches' writer (the API's log thread): every row of the batches it wrote is in the
+    log once; on PostgreSQL its batches share one connection in autocommit mode, a batch the
+    table refuses writes nothing and the next one goes on a new connection, and when the server
+    ends the connection the next batch fails (the log keeps its rows) and the one after writes."""
+    store = _log_store(kind, tmp_path)
+    writer = store.recommendation_log_writer()
+    try:
+        writer.write(_rows(2))
+        writer.write(_rows(1, start=2))
+        with pytest.raises(sa.exc.DBAPIError, match="recommendation_log"):
+            writer.write(_rows(1, start=3) + [{**_rows(1, start=4)[0], "tenant_id": None}])
+        if kind == "postgresql":
+            assert writer._conn is None  # closed after the refused batch
+            writer.write(_rows(1, start=5))
+            first = writer._conn
+            writer.write(_rows(1, start=6))
+            assert writer._conn is first and first.dbapi_connection.autocommit
+            with store.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                             {"pid": first.dbapi_connection.info.backend_pid})
+            with pytest.raises(sa.exc.DBAPIError):
+                writer.write(_rows(1, start=7))
+            assert writer._conn is None  # dropped: the next batch opens a new one
+        writer.write(_rows(1, start=7))
+        logged = store.recommendation_log("acme")["request_id"].tolist()
+    finally:
+        writer.close()
+        store.dispose()
+    assert logged == ["r0", "r1", "r2"] + (["r5", "r6"] if kind == "postgresql" else []) + ["r7"]
