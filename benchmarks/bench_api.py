@@ -18,9 +18,10 @@ What it does, in one process tree, on 127.0.0.1:
 The answers of the default query are computed behind the writes and kept in the store for every
 worker (:mod:`api.answers`); the benchmark waits until those of every ingested educator are
 stored (no work behind the writes is left running) and, on PostgreSQL (``DATABASE_URL``), runs
-``VACUUM ANALYZE`` (:func:`settle_database`: autovacuum would otherwise take up the ingest in the
-first rounds), so the rounds measure the read path; the medians are over all rounds. Each round prints how wrk's connections were spread over the
-workers (counted halfway): the busier worker sets the round's p99.
+``VACUUM ANALYZE`` (:func:`settle_database`: autovacuum would otherwise take up the ingest in
+the first rounds), so the rounds measure the read path; the medians are over all rounds. Each
+round prints how wrk's connections were spread over the workers (counted halfway): the busier
+worker sets the round's p99.
 
 Run: ``python benchmarks/bench_api.py`` (``make bench`` runs it with the others). Needs wrk.
 """

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from recommender.store import schema
-from recommender.store.engine import CompiledInsert, KeptWriter, StoreBase, write_transaction
+from recommender.store.engine import CompiledInsert, KeptWriter, StoreBase
 
 __all__ = ["AuditStore"]
 
@@ -29,9 +29,7 @@ class AuditStore(StoreBase):
         """Append rows to the recommendation log with one insert (what was shown, to whom, by
         which model version), run by the driver (:class:`CompiledInsert`: the API writes
         thousands of rows a second)."""
-        if rows:
-            with write_transaction(self.engine) as conn:
-                self._log_insert.run(conn, rows)
+        self._log_insert.run_in_transaction(self.engine, rows)
 
     def recommendation_log_writer(self) -> KeptWriter:
         """A writer of recommendation-log batches for one thread at a time, on a connection it

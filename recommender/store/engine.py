@@ -283,6 +283,12 @@ class CompiledInsert:
         """Insert ``rows`` on ``conn`` (inside its transaction)."""
         self.run_on_driver(conn.connection.dbapi_connection, rows)
 
+    def run_in_transaction(self, engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` in a write transaction of their own on a pooled connection."""
+        if rows:
+            with write_transaction(engine) as conn:
+                self.run(conn, rows)
+
     def run_on_driver(self, dbapi_connection: Any, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` on a DB-API connection of the engine (:class:`KeptWriter`'s)."""
         if not rows:
@@ -323,12 +329,11 @@ class KeptWriter:
     about half of a batch's cost at the API's rates (two alternating runs, CPU per batch, the
     writer's / all the server's processes): 5 rows 1.0-1.7 / 1.4-2.3 ms through a pooled
     transaction, 0.6 / 0.6-1.0 ms this way; 125 rows 2.1-2.5 / 3.4 ms against 0.9-1.1 /
-    2.0-2.4 ms. A batch that fails raises
-    the driver's error (as SQLAlchemy's), writes nothing, and the connection is closed: the next
-    batch opens a new one (so a connection the server dropped costs one failed batch, which the
-    log keeps and writes again). On SQLite each batch is a write transaction, as
-    :meth:`CompiledInsert.run` is used everywhere else (in autocommit mode ``executemany``
-    would commit row by row).
+    2.0-2.4 ms. A batch that fails raises the driver's error (as SQLAlchemy's), writes nothing,
+    and the connection is closed: the next batch opens a new one (so a connection the server
+    dropped costs one failed batch, which the log keeps and writes again). On SQLite each batch
+    is a write transaction of its own (:meth:`CompiledInsert.run_in_transaction`: in
+    autocommit mode ``executemany`` would commit row by row).
     """
 
     def __init__(self, engine: Engine, insert: CompiledInsert):
@@ -338,11 +343,10 @@ class KeptWriter:
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` in one atomic batch."""
-        if not rows:
-            return
         if self.engine.dialect.name != "postgresql":
-            with write_transaction(self.engine) as conn:
-                self.insert.run(conn, rows)
+            self.insert.run_in_transaction(self.engine, rows)
+            return
+        if not rows:
             return
         if self._conn is None:
             conn = self.engine.raw_connection()

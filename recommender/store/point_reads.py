@@ -53,31 +53,26 @@ class CompiledSelect:
             self._prepared = (numbered.string, list(numbered.positiontup))
         self._loop_held = threading.local()
 
-    def _args(self, params: Mapping[str, Any]) -> Any:
-        return (tuple(params[k] for k in self.positional) if self.positional is not None
-                else dict(params))
-
     def first(self, params: Mapping[str, Any]) -> tuple | None:
         """The first row for these bind parameters (by name), None when there is none; read
         on a pooled connection."""
         conn = self.engine.raw_connection()  # pooled; no Connection object (10 of 26 us)
         try:
-            return self._fetch(conn, self._args(params))
+            return self._fetch(conn, params)
         finally:
             conn.close()  # back to the pool, reset as the pool resets every connection
 
     async def first_on_loop(self, params: Mapping[str, Any]) -> tuple | None:
         """:meth:`first`, read on the running event loop's own connection (opened at its first
         read); on PostgreSQL the loop serves other requests while the server answers."""
-        args = self._args(params)
         read = self._kept_read()
         try:
-            return await read(args)
+            return await read(params)
         except self.engine.dialect.loaded_dbapi.OperationalError:
             if read.lost is None:
                 raise  # the server answered: the error is the read's, not the connection's
             logger.warning("a kept read connection was closed by the server; reconnecting")
-        return await self._kept_read()(args)  # a second failure is raised
+        return await self._kept_read()(params)  # a second failure is raised
 
     def _kept_read(self) -> _PipelinedReads | _LocalReads:
         """This thread's kept read for the running loop: opened when there is none, when it
@@ -101,7 +96,10 @@ class CompiledSelect:
             raise
         return held.read
 
-    def _fetch(self, conn: Any, args: Any) -> tuple | None:
+    def _fetch(self, conn: Any, params: Mapping[str, Any]) -> tuple | None:
+        """The first row for ``params`` (by name) through a DB-API cursor of ``conn``."""
+        args = (tuple(params[k] for k in self.positional) if self.positional is not None
+                else dict(params))
         cursor = conn.cursor()
         try:
             cursor.execute(self.sql, args)
@@ -116,12 +114,12 @@ class _LocalReads:
 
     lost = None
 
-    def __init__(self, conn: Any, fetch: Callable[[Any, Any], tuple | None],
+    def __init__(self, conn: Any, fetch: Callable[[Any, Mapping[str, Any]], tuple | None],
                  loop: asyncio.AbstractEventLoop):
         self.conn, self.fetch, self.loop = conn, fetch, loop
 
-    async def __call__(self, args: Any) -> tuple | None:
-        return self.fetch(self.conn, args)
+    async def __call__(self, params: Mapping[str, Any]) -> tuple | None:
+        return self.fetch(self.conn, params)
 
     def close(self) -> None:
         self.conn.close()
@@ -174,8 +172,8 @@ class _PipelinedReads:
         pgconn.enter_pipeline_mode()
         self.loop = loop
         self.fd = pgconn.socket
-        self.waiting: collections.deque[tuple[asyncio.Future, Mapping[str, Any]]] = (
-            collections.deque())  # the reads sent, in order, and their arguments
+        self.waiting: collections.deque[tuple[asyncio.Future, list]] = (
+            collections.deque())  # the reads sent, in order, and their dumped parameters
         self.result: Any = None  # the result of the read at the head of ``waiting``
         self.syncing = self.writing = False
         self.lost: Exception | None = None
@@ -186,20 +184,20 @@ class _PipelinedReads:
         if self.lost is not None:
             raise self.lost
         future = self.loop.create_future()
-        self._send(future, args)
+        self._send(future, self.transformer.dump_sequence([args[n] for n in self.names],
+                                                          self.formats))
         return future
 
-    def _send(self, future: asyncio.Future, args: Mapping[str, Any]) -> None:
-        """Queue the read in libpq; the reads queued in one pass of the loop go together, with
-        one sync, at its end (:meth:`_sync`)."""
-        values = self.transformer.dump_sequence([args[n] for n in self.names], self.formats)
+    def _send(self, future: asyncio.Future, values: list) -> None:
+        """Queue the read of ``values`` (its parameters, dumped) in libpq; the reads queued in
+        one pass of the loop go together, with one sync, at its end (:meth:`_sync`)."""
         try:
             self.pgconn.send_query_prepared(self._NAME, values, result_format=self._BINARY)
         except self._psycopg.OperationalError as exc:
             self._lose(exc)
             future.set_exception(self.lost)
             return
-        self.waiting.append((future, args))
+        self.waiting.append((future, values))
         if not self.syncing:
             self.syncing = True
             self.loop.call_soon(self._sync)
@@ -238,10 +236,10 @@ class _PipelinedReads:
                     if self.result is None:
                         return
                     done, self.result = self.result, None
-                    future, args = self.waiting.popleft()
+                    future, values = self.waiting.popleft()
                     if done.status == status.PIPELINE_ABORTED:  # behind a failed read
                         if not future.done():
-                            self._send(future, args)  # of its batch: read it again
+                            self._send(future, values)  # of its batch: read it again
                     else:
                         self._settle(future, done)
                 elif result.status == status.FATAL_ERROR and (result.error_field(
