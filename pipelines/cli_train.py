@@ -24,8 +24,10 @@ _FILE_HELP = "Training from files (instead of the config's data): "
 _PARTITIONS_HELP = ("--dask: educator partitions of the fitting fold (default: one per 100,000 "
                     "records, at least one per worker; the validation fold in proportion).")
 _COMPARE_HELP = ("--dask: also fit the single-machine model (the whole training frame built in "
-                 "this process) and report both held-out qualities; --no-compare leaves the "
-                 "training frame off this machine.")
+                 "this process) and report both held-out qualities (the default, but for a "
+                 "--workforce folder); --no-compare leaves the training frame off this machine.")
+_SAMPLE_HELP = ("--dask --workforce: held-out educators evaluated, and training educators the "
+                "activity gains and rater severity are learned from (default 20,000 each).")
 
 
 def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:
@@ -48,32 +50,46 @@ def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:
         console.print(f"  ... {len(rejections) - shown:,} more in the run's rejections.csv")
 
 
-def _dask_trainer(scheduler: str | None, workers: int, partitions: int | None, compare: bool):
-    """A ``train(cfg, data_dir, step, **kw)`` running :func:`pipelines.train_dask.train_on_dask`
-    on a client of ``scheduler``, or of a LocalCluster of ``workers`` workers."""
+def _dask_trainer(scheduler: str | None, workers: int, options: dict, folder: bool):
+    """A ``train(cfg, data_dir, step, **kw)`` on a client of ``scheduler``, or of a
+    LocalCluster of ``workers`` workers: :func:`pipelines.train_workforce.train_workforce_on_dask`
+    for a workforce ``folder``, else :func:`pipelines.train_dask.train_on_dask`."""
     from pipelines.train_dask import cluster_client, train_on_dask
+    from pipelines.train_workforce import train_workforce_on_dask
 
     def run(cfg, data_dir: Path, step, **kw):
         with cluster_client(scheduler, workers) as client:
-            return train_on_dask(cfg, data_dir, client, step, partitions=partitions,
-                                 compare=compare, **kw)
+            if folder:
+                return train_workforce_on_dask(cfg, client, step, **options, **kw)
+            return train_on_dask(cfg, data_dir, client, step, **options, **kw)
 
     return run
 
 
-def _trainer(dask: bool, scheduler: str | None, workers: int, partitions: int | None,
-             compare: bool):
+def _trainer(cfg, dask: bool, scheduler: str | None, workers: int, partitions: int | None,
+             compare: bool | None, sample_educators: int | None):
     """The run's ``train(cfg, data_dir, step, **kw)``: on Dask with ``--dask`` or
-    ``--scheduler``, else :func:`pipelines.training.train`; a ValueError for Dask options
-    given without Dask."""
+    ``--scheduler``, else :func:`pipelines.training.train`; a ValueError for options that do not
+    apply to the run."""
     from pipelines.training import train
 
-    if dask or scheduler is not None:
-        return _dask_trainer(scheduler, workers, partitions, compare)
-    if partitions is not None or not compare:
-        raise ValueError("--partitions and --no-compare are options of a Dask training: "
-                         "add --dask (or --scheduler ADDRESS)")
-    return train
+    folder = cfg.data["kind"] == "workforce"
+    if not (dask or scheduler is not None):
+        if partitions is not None or compare is not None or sample_educators is not None:
+            raise ValueError("--partitions, --compare/--no-compare and --sample-educators are "
+                             "options of a Dask training: add --dask (or --scheduler ADDRESS)")
+        return train
+    if folder and (partitions is not None or compare):
+        raise ValueError("a workforce folder is trained on Dask a partition at a time: its "
+                         "partitions are its files (no --partitions), and --compare would read "
+                         "it whole on this machine (train it without --dask for the "
+                         "single-machine fit)")
+    if not folder and sample_educators is not None:
+        raise ValueError("--sample-educators is an option of a workforce folder's Dask "
+                         "training (--workforce DIR)")
+    options = ({} if sample_educators is None else {"sample_educators": sample_educators}) \
+        if folder else {"partitions": partitions, "compare": compare is not False}
+    return _dask_trainer(scheduler, workers, options, folder)
 
 
 @app.command()
@@ -90,7 +106,12 @@ def train(
         help="--dask on the scheduler at this address (tcp://host:8786).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="--dask LocalCluster workers.")] = 2,
     partitions: Annotated[int | None, typer.Option(min=1, help=_PARTITIONS_HELP)] = None,
-    compare: Annotated[bool, typer.Option(help=_COMPARE_HELP)] = True,
+    compare: Annotated[bool | None, typer.Option(help=_COMPARE_HELP)] = None,
+    workforce: Annotated[Path | None, typer.Option(
+        help="Train on this workforce folder (educators/, evidence/, completions/ parquet "
+             "partitions, as `pdrec generate-workforce` writes); with --dask it is read a "
+             "partition at a time on the workers.")] = None,
+    sample_educators: Annotated[int | None, typer.Option(min=1, help=_SAMPLE_HELP)] = None,
     tenant: Annotated[str | None, typer.Option(
         help="Train on this tenant's data in the store instead of the config's data.")] = None,
     store_url: Annotated[str | None, typer.Option(
@@ -123,12 +144,14 @@ def train(
              "completions": completions, "educators": educators}
     given = {k: v for k, v in files.items() if v is not None}
     try:
-        run_training = _trainer(dask, scheduler, workers, partitions, compare)
         if given and (evidence is None or framework is None):
             raise ValueError("training from files needs --evidence FILE and --framework FILE "
                              f"(got {' '.join('--' + k for k in given)})")
         cfg = with_overrides(load_config(config), tenant=tenant, store_url=store_url,
-                             split=split, before=before, files=given or None)
+                             split=split, before=before, files=given or None,
+                             workforce=None if workforce is None else str(workforce))
+        run_training = _trainer(cfg, dask, scheduler, workers, partitions, compare,
+                                sample_educators)
     except ValueError as exc:
         console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None

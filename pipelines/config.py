@@ -13,7 +13,7 @@ from recommender.models import MODELS
 
 __all__ = ["TrainConfig", "load_config", "with_overrides"]
 
-_DATA_KINDS = ("synthetic", "store", "files")
+_DATA_KINDS = ("synthetic", "store", "files", "workforce")
 _FILE_KEYS = ("evidence", "framework", "catalog", "completions", "educators")
 _SPLITS = ("educator", "time")
 
@@ -29,7 +29,9 @@ class TrainConfig:
     framework: FILE, catalog: FILE, completions: FILE, educators: FILE}``: evidence in the
     evidence contract (CSV, JSON Lines or Parquet) with a framework file (or ``educator``/
     ``leader``), the rest optional (:mod:`pipelines.file_data`; paths relative to the working
-    directory).
+    directory); or ``{kind: workforce, path: DIR}``: a workforce folder, partitioned by educator
+    (:mod:`pipelines.workforce_data`; ``pdrec train --dask`` reads it a partition at a time on
+    the workers).
     ``split`` is ``{by: educator, test_size, seed}`` (held-out *educators*, never rows; the
     default) or ``{by: time, before: DATE}`` (train on records before the date, test on the
     later ones; without ``before``, the last ``test_size`` share of records by time is tested).
@@ -75,6 +77,9 @@ def load_config(source: str | Path | dict) -> TrainConfig:
         raise ValueError(f"{where}: data.kind store needs data.tenant, got {data!r}")
     if data["kind"] == "files":
         _check_files(where, data)
+    if data["kind"] == "workforce" and (set(data) - {"kind", "path"} or not str(data.get("path") or "")):
+        raise ValueError(f"{where}: data.kind workforce takes data.path (a workforce folder) "
+                         f"and nothing else, got {data!r}")
     split = {"test_size": 0.25, "seed": 0, **(raw.get("split") or {})}
     if not 0 < float(split["test_size"]) < 1:
         raise ValueError(f"{where}: split.test_size must be in (0, 1), got {split['test_size']!r}")
@@ -106,18 +111,25 @@ def _check_files(where: str, data: dict) -> None:
 
 def with_overrides(cfg: TrainConfig, *, tenant: str | None = None, store_url: str | None = None,
                    split: str | None = None, before: str | None = None,
-                   files: dict[str, str | None] | None = None) -> TrainConfig:
+                   files: dict[str, str | None] | None = None,
+                   workforce: str | None = None) -> TrainConfig:
     """``cfg`` with the CLI's data and split options applied, checked as a config file is.
 
     ``tenant`` switches the data to that tenant's in the store (the run is named
     ``NAME-TENANT``); ``files`` (``evidence``, ``framework``, ``catalog``, ``completions``,
     ``educators``; None values dropped) to those files (the run is named ``NAME-EVIDENCE``,
-    the evidence file's stem); ``before`` implies a time split.
+    the evidence file's stem); ``workforce`` to that workforce folder (the run is named
+    ``NAME-FOLDER``); ``before`` implies a time split.
     """
     raw = cfg.to_dict()
     files = {k: str(v) for k, v in (files or {}).items() if v is not None}
-    if files and tenant:
-        raise ValueError("train on --tenant (the store) or on --evidence (files), not both")
+    given = [name for name, on in (("--tenant", tenant), ("--evidence", files),
+                                   ("--workforce", workforce)) if on]
+    if len(given) > 1:
+        raise ValueError(f"train on one source of data; got {' and '.join(given)}")
+    if workforce:
+        raw["data"] = {"kind": "workforce", "path": str(workforce)}
+        raw["name"] = f"{cfg.name}-{Path(workforce).name}"
     if files:
         raw["data"] = {"kind": "files", **files}
         raw["name"] = f"{cfg.name}-{Path(files['evidence']).stem}" if files.get("evidence") \

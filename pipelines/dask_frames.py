@@ -115,6 +115,23 @@ class MatrixPartitions:
     labels: list
     rows: list[int]
 
+    @classmethod
+    def held(cls, client, built: list, placed: list[str], ids: list[np.ndarray],
+             keep_empty: bool = True) -> MatrixPartitions:
+        """The partitions of ``built`` (futures of :func:`partition_matrix` results, ``i`` on
+        worker ``placed[i]``), their matrices and labels left where they lie; only the row
+        counts come to the driver. ``keep_empty=False`` leaves out partitions of no rows."""
+        matrices = [client.submit(_matrix, b, workers=[w], pure=False)
+                    for b, w in zip(built, placed, strict=True)]
+        labels = [client.submit(_labels, b, workers=[w], pure=False)
+                  for b, w in zip(built, placed, strict=True)]
+        counts = client.gather([client.submit(_rows, b, workers=[w], pure=False)
+                                for b, w in zip(built, placed, strict=True)])
+        keep = [i for i, n in enumerate(counts) if keep_empty or n]
+        return cls([ids[i] for i in keep], [placed[i] for i in keep],
+                   [matrices[i] for i in keep], [labels[i] for i in keep],
+                   [counts[i] for i in keep])
+
     def as_dask_arrays(self, n_columns: int):
         """``(X, y)``: dask arrays whose chunks are these partitions, where they lie."""
         import dask.array as da
@@ -146,10 +163,4 @@ def submit_matrices(client, builder_future, model_future, evidence: pd.DataFrame
         built.append(client.submit(partition_matrix, builder_future, model_future, *inputs,
                                    workers=[worker], pure=False))
     del rows  # the driver's copies of the partitions' inputs
-    matrices = [client.submit(_matrix, b, workers=[w], pure=False)
-                for b, w in zip(built, placed, strict=True)]
-    labels = [client.submit(_labels, b, workers=[w], pure=False)
-              for b, w in zip(built, placed, strict=True)]
-    counts = client.gather([client.submit(_rows, b, workers=[w], pure=False)
-                            for b, w in zip(built, placed, strict=True)])
-    return MatrixPartitions(list(ids), placed, matrices, labels, counts)
+    return MatrixPartitions.held(client, built, placed, ids)

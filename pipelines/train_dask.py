@@ -67,8 +67,8 @@ from pipelines.config import TrainConfig
 from pipelines.training import Fold, Prepared, Progress, TrainResult, fit_model, package, prepare_fold
 from recommender.models import LightGBMMastery, LightGBMNoGraph, make_model, mastery_metrics
 
-__all__ = ["cluster_client", "fit_frames_on_dask", "fit_on_dask", "train_on_dask",
-           "validation_curve"]
+__all__ = ["cluster_client", "fit_frames_on_dask", "fit_on_dask", "fit_partitions",
+           "train_on_dask", "validation_curve"]
 
 _SKLEARN_NAMES = {
     "lambda_l2": "reg_lambda",
@@ -160,11 +160,14 @@ class _DaskLightGBMNoGraph(_DaskTrees, LightGBMNoGraph):
 _DASK_CLASSES = {LightGBMMastery: _DaskLightGBMMastery, LightGBMNoGraph: _DaskLightGBMNoGraph}
 
 
-def _check_dask_model(model) -> None:
-    """Refuse a model ``lightgbm.dask`` cannot boost, naming the ones it can."""
+def _check_dask_model(model, eval_every: int = 10) -> None:
+    """Refuse a model ``lightgbm.dask`` cannot boost, naming the ones it can, and a bad
+    ``eval_every``."""
     if type(model) not in _DASK_CLASSES:
         raise ValueError("--dask trains the LightGBM models (model: lightgbm or "
                          f"lightgbm_nograph); got {type(model).__name__}")
+    if int(eval_every) < 1:
+        raise ValueError(f"eval_every must be a positive number of rounds; got {eval_every!r}")
 
 
 def fit_on_dask(model: LightGBMMastery, X, y, client, *, eval_every: int = 10) -> LightGBMMastery:
@@ -173,9 +176,7 @@ def fit_on_dask(model: LightGBMMastery, X, y, client, *, eval_every: int = 10) -
     Returns a new fitted instance of ``type(model)``: a plain model, picklable and servable
     without Dask.
     """
-    _check_dask_model(model)
-    if int(eval_every) < 1:
-        raise ValueError(f"eval_every must be a positive number of rounds; got {eval_every!r}")
+    _check_dask_model(model, eval_every)
     trainer = _DASK_CLASSES[type(model)](**model.get_params())
     trainer._client, trainer._eval_every = client, int(eval_every)
     trainer.fit(X, y, groups=X["educator_id"].to_numpy())
@@ -195,11 +196,11 @@ def _valid_margin(booster: lgb.Booster, M: np.ndarray, trees: int) -> np.ndarray
     return booster.predict(M, num_iteration=int(trees), raw_score=True)
 
 
-def _fold_ids(model: LightGBMMastery, train_evidence) -> tuple[np.ndarray, np.ndarray]:
-    """The training educators split into the fitting and validation folds exactly as
-    :meth:`LightGBMMastery.fit` splits the whole frame's rows (``GroupShuffleSplit`` depends on
-    the distinct educators only)."""
-    ids = np.sort(train_evidence["educator_id"].unique().astype(object))
+def _fold_ids(model: LightGBMMastery, educator_ids) -> tuple[np.ndarray, np.ndarray]:
+    """The training educators with evidence, ``educator_ids``, split into the fitting and
+    validation folds exactly as :meth:`LightGBMMastery.fit` splits the whole frame's rows
+    (``GroupShuffleSplit`` depends on the distinct educators only)."""
+    ids = np.sort(pd.unique(np.asarray(educator_ids, dtype=object)))
     if model.validation_fraction == 0:
         return ids, ids[:0]
     if len(ids) < 2:
@@ -211,19 +212,20 @@ def _fold_ids(model: LightGBMMastery, train_evidence) -> tuple[np.ndarray, np.nd
     return ids[fit_idx], ids[valid_idx]
 
 
-def _fit_schema(model: LightGBMMastery, fold: Fold, educator_id) -> list[str]:
+def _fit_schema(model: LightGBMMastery, builder, evidence: pd.DataFrame,
+                completions: pd.DataFrame, educators: pd.DataFrame, educator_id) -> list[str]:
     """Sets the model's input columns, categorical levels and monotone constraints as ``fit``
     would from the whole frame, before any partition is built: the columns from one educator's
-    frame built here (the columns and dtypes every frame has), the levels from the fitted
-    builder's category dtypes (what :func:`~recommender.models.base.learn_categories` reads
-    from the whole frame's categorical columns). Returns the columns."""
-    evidence, data = fold.train_evidence, fold.data
-    head, _ = fold.builder.training_frame(
+    frame built here from its rows of the three frames (the columns and dtypes every frame
+    has), the levels from the fitted builder's category dtypes (what
+    :func:`~recommender.models.base.learn_categories` reads from the whole frame's categorical
+    columns). Returns the columns."""
+    head, _ = builder.training_frame(
         evidence[evidence["educator_id"] == educator_id],
-        completions=data.completions[data.completions["educator_id"] == educator_id],
-        educators=data.educators[data.educators["educator_id"] == educator_id])
+        completions=completions[completions["educator_id"] == educator_id],
+        educators=educators[educators["educator_id"] == educator_id])
     return model.set_schema(head, categories={
-        col: dtype.categories for col, dtype in fold.builder.categorical_dtypes().items()})
+        col: dtype.categories for col, dtype in builder.categorical_dtypes().items()})
 
 
 def _choose_and_calibrate(model: LightGBMMastery, client, valid, every: int) -> None:
@@ -259,21 +261,21 @@ def fit_frames_on_dask(model: LightGBMMastery, fold: Fold, client, *,
     boosts on a share); the validation fold gets partitions in proportion to its educators
     (at least one). Returns a plain fitted ``type(model)``.
     """
-    _check_dask_model(model)
-    if int(eval_every) < 1:
-        raise ValueError(f"eval_every must be a positive number of rounds; got {eval_every!r}")
+    _check_dask_model(model, eval_every)
     plain = type(model)(**model.get_params())
     plain._validate_params()
     evidence = fold.train_evidence
-    fit_ids, valid_ids = _fold_ids(plain, evidence)
+    fit_ids, valid_ids = _fold_ids(plain, evidence["educator_id"].unique())
     n_fit = dask_frames.partition_count(
         round(len(evidence) * len(fit_ids) / (len(fit_ids) + len(valid_ids))),
         len(client.scheduler_info()["workers"]), partitions)
     n_valid = max(1, math.ceil(n_fit * len(valid_ids) / len(fit_ids)))
-    columns = _fit_schema(plain, fold, fit_ids[0])
+    data = fold.data
+    columns = _fit_schema(plain, fold.builder, evidence, data.completions, data.educators,
+                          fit_ids[0])
     builder = client.scatter(fold.builder, broadcast=True)
     on = client.scatter(plain, broadcast=True)
-    inputs = (builder, on, evidence, fold.data.completions, fold.data.educators)
+    inputs = (builder, on, evidence, data.completions, data.educators)
     fit_parts = dask_frames.submit_matrices(
         client, *inputs, dask_frames.educator_partitions(fit_ids, n_fit))
     valid_parts = None
@@ -281,16 +283,26 @@ def fit_frames_on_dask(model: LightGBMMastery, fold: Fold, client, *,
         valid_parts = dask_frames.submit_matrices(
             client, *inputs, dask_frames.educator_partitions(valid_ids, n_valid),
             offset=len(fit_parts.ids))
+    return fit_partitions(plain, client, columns, fit_parts, valid_parts, int(eval_every))
+
+
+def fit_partitions(model: LightGBMMastery, client, columns: list[str],
+                   fit_parts: dask_frames.MatrixPartitions,
+                   valid_parts: dask_frames.MatrixPartitions | None,
+                   eval_every: int) -> LightGBMMastery:
+    """``model`` (its schema set: :func:`_fit_schema`) boosted on the fitting fold's matrices
+    where they lie, its number of trees chosen and its calibrator fitted on the validation
+    fold's (:func:`_choose_and_calibrate`); returns it."""
     dX, dy = fit_parts.as_dask_arrays(len(columns))
-    monotone = [plain.monotone_constraints_.get(c, 0) for c in columns]
-    plain.booster_ = _boost(client, dX, dy, plain, monotone, columns, plain.categorical_features_)
-    _choose_and_calibrate(plain, client, valid_parts, int(eval_every))
-    plain.n_train_rows_ = int(sum(fit_parts.rows))
-    plain.n_valid_rows_ = int(sum(valid_parts.rows)) if valid_parts else 0
-    plain.feature_importance_ = pd.Series(
-        plain.booster_.feature_importance("gain", iteration=plain.best_iteration_),
+    monotone = [model.monotone_constraints_.get(c, 0) for c in columns]
+    model.booster_ = _boost(client, dX, dy, model, monotone, columns, model.categorical_features_)
+    _choose_and_calibrate(model, client, valid_parts, eval_every)
+    model.n_train_rows_ = int(sum(fit_parts.rows))
+    model.n_valid_rows_ = int(sum(valid_parts.rows)) if valid_parts else 0
+    model.feature_importance_ = pd.Series(
+        model.booster_.feature_importance("gain", iteration=model.best_iteration_),
         index=pd.Index(columns, name="feature"), name="gain")
-    return plain
+    return model
 
 
 def train_on_dask(config: TrainConfig, data_dir: Path, client,

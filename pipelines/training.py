@@ -22,6 +22,7 @@ from pipelines.model_card import frame_hash, framework_hash, time_range  # noqa:
 from pipelines.store_data import read_store_data  # noqa: E402
 from pipelines.subgroups import subgroup_frame, subgroup_metrics  # noqa: E402
 from pipelines.train_audit import ModelAudit, audit_trained_model  # noqa: E402
+from pipelines.workforce_data import read_workforce  # noqa: E402
 from recommender.catalog import Catalog, default_catalog  # noqa: E402
 from recommender.estimate import DEFAULT_ESTIMATOR_PARAMS, EstimatorParams, MasteryEstimator  # noqa: E402
 from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
@@ -110,8 +111,14 @@ class TrainResult:
 
 
 def load_dataset(data: dict, data_dir: Path, progress: Progress = lambda _: None) -> Dataset:
-    """The data of ``data['kind']``: ``synthetic`` (the default), ``store`` (one tenant's) or
-    ``files`` (evidence, completions and profiles files with a framework file)."""
+    """The data of ``data['kind']``: ``synthetic`` (the default), ``store`` (one tenant's),
+    ``files`` (evidence, completions and profiles files with a framework file) or
+    ``workforce`` (a folder partitioned by educator, read whole)."""
+    if data.get("kind") == "workforce":
+        progress(f"loading the workforce folder {data['path']}")
+        got = read_workforce(data)
+        return Dataset(got.graph, got.catalog, got.educators, got.evidence, got.completions,
+                       rejected=got.rejected, source=got.source)
     if data.get("kind") == "files":
         progress(f"loading evidence from {data['evidence']}")
         got = read_file_data(data)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -50,7 +51,7 @@ from recommender.features.lookup import Lookup
 from recommender.features.parts import FeatureParts
 from recommender.graph.queries import depths
 
-__all__ = ["IDENTITY_COLUMNS", "SERVING_BLOCK_ROWS", "FeatureBuilder"]
+__all__ = ["IDENTITY_COLUMNS", "SERVING_BLOCK_ROWS", "FeatureBuilder", "FitSummary"]
 
 IDENTITY_COLUMNS = ("educator_id", "as_of", "evidence_id")
 SERVING_BLOCK_ROWS = 16_384
@@ -60,6 +61,26 @@ _EVIDENCE_REQUIRED = (
     "evidence_id", "educator_id", "competency_id", "source", "score_norm", "proficient",
     "observed_at",
 )
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """What :meth:`FeatureBuilder.fit` learns from, as parts that add up over disjoint sets of
+    records and educators: per-competency counts (:func:`.difficulty.counts`) and the values of
+    each categorical profile column. A cluster fits a builder on data no machine holds whole by
+    summing its partitions' summaries (:meth:`FeatureBuilder.summarize`, ``+``) and fitting
+    on the sum (:meth:`FeatureBuilder.fit_summary`).
+    """
+
+    counts: pd.DataFrame
+    profile_levels: dict[str, list[str]]
+
+    def __add__(self, other: FitSummary) -> FitSummary:
+        if not self.counts.index.equals(other.counts.index):
+            raise ValueError("fit summaries of different frameworks cannot be added")
+        return FitSummary(self.counts + other.counts, {
+            col: sorted(set(values) | set(other.profile_levels.get(col, ())))
+            for col, values in self.profile_levels.items()})
 
 
 class FeatureBuilder:
@@ -162,12 +183,28 @@ class FeatureBuilder:
         Only training-fold data may be passed here: ``diff_`` features must not see the
         outcomes of held-out educators.
         """
+        return self.fit_summary(self.summarize(evidence, educators=educators))
+
+    def summarize(self, evidence: pd.DataFrame, *,
+                  educators: pd.DataFrame | None = None) -> FitSummary:
+        """What :meth:`fit` would learn from these records and profiles, as a
+        :class:`FitSummary` that adds up with other partitions' (no fit is done)."""
         ev = self._check_evidence(evidence)
-        self.profile_levels_ = profile.levels(educators)
+        return FitSummary(difficulty.counts(ev, self.competencies), profile.levels(educators))
+
+    def fit_summary(self, summary: FitSummary) -> FeatureBuilder:
+        """Fit on a :class:`FitSummary` (one partition's or the sum of many); returns self.
+
+        ``builder.fit_summary(builder.summarize(ev, educators=p))`` is ``builder.fit(ev,
+        educators=p)``; summed over partitions of whole educators it is the fit on all of them
+        (up to the order in which scores are summed).
+        """
+        self.profile_levels_ = {col: list(values)
+                                for col, values in summary.profile_levels.items()}
         self._profile_dtypes = profile.dtypes(self.profile_levels_)
         for derived in ("_profile_lookups", "_difficulty"):  # made from the previous fit
             self.__dict__.pop(derived, None)
-        self.difficulty_ = difficulty.learn(ev, self.competencies, self.difficulty_smoothing)
+        self.difficulty_ = difficulty.from_counts(summary.counts, self.difficulty_smoothing)
         return self
 
     def training_frame(

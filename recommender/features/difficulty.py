@@ -15,20 +15,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["columns", "learn", "table"]
+__all__ = ["columns", "counts", "from_counts", "learn", "table"]
 
 
 def learn(evidence: pd.DataFrame, competencies: list[str], smoothing: float) -> pd.DataFrame:
     """Per-competency ``diff_rate``, ``diff_mean_score``, ``diff_log_n``, indexed by competency."""
-    prof = evidence["proficient"].astype(float)
-    global_rate = float(prof.mean()) if len(evidence) else 0.5
-    global_score = float(evidence["score_norm"].mean()) if len(evidence) else 0.5
+    return from_counts(counts(evidence, competencies), smoothing)
+
+
+def counts(evidence: pd.DataFrame, competencies: list[str]) -> pd.DataFrame:
+    """Per-competency records ``n``, proficient records ``p`` and sum of scores ``s``, indexed
+    by ``competencies`` (0 where none): what :func:`from_counts` learns from. Counts of
+    disjoint sets of records add up (a cluster sums its partitions' counts)."""
     g = pd.DataFrame(
-        {"c": evidence["competency_id"], "p": prof, "s": evidence["score_norm"]}
+        {"c": evidence["competency_id"], "p": evidence["proficient"].astype(float),
+         "s": evidence["score_norm"]}
     ).groupby("c", observed=False)
-    stats = pd.DataFrame({"n": g.size(), "p": g["p"].sum(), "s": g["s"].sum()}).reindex(
-        competencies, fill_value=0.0
-    )
+    return pd.DataFrame({"n": g.size().astype(float), "p": g["p"].sum(), "s": g["s"].sum()}
+                        ).reindex(competencies, fill_value=0.0).rename_axis(None)
+
+
+def from_counts(stats: pd.DataFrame, smoothing: float) -> pd.DataFrame:
+    """The :func:`learn` frame from :func:`counts` (the global rate and mean score are those of
+    all the counted records; 0.5 when there are none)."""
+    total = float(stats["n"].sum())
+    global_rate = float(stats["p"].sum()) / total if total else 0.5
+    global_score = float(stats["s"].sum()) / total if total else 0.5
     k = smoothing
     return pd.DataFrame(
         {
@@ -36,7 +48,7 @@ def learn(evidence: pd.DataFrame, competencies: list[str], smoothing: float) -> 
             "diff_mean_score": (stats["s"] + k * global_score) / (stats["n"] + k),
             "diff_log_n": np.log1p(stats["n"].astype(float)),
         },
-        index=competencies,
+        index=stats.index,
     )
 
 

@@ -198,7 +198,7 @@ def test_config_and_cli_overrides_check_the_files_kind(files):
                                       "catalog": None}, before="2025-12-01")
     assert cfg.data == {"kind": "files", "evidence": paths["csv"], "framework": paths["framework"]}
     assert cfg.name == "lightgbm-evidence" and cfg.split["by"] == "time"
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="one source of data; got --tenant and --evidence"):
         with_overrides(base, tenant="acme", files={"evidence": paths["csv"]})
 
 
