@@ -190,8 +190,15 @@ class _Folder:
     rejected: int = 0
 
     def share(self, ids: np.ndarray) -> list[np.ndarray]:
-        """Each partition's share of the educators ``ids``."""
-        return [mine[np.isin(mine, ids)] for mine in self.ids]
+        """Each partition's share of the educators ``ids`` (one hashed pass over every id)."""
+        every = np.concatenate(self.ids)
+        member = pd.Index(ids).get_indexer(every) >= 0
+        ends = np.cumsum([len(mine) for mine in self.ids])[:-1]
+        return [mine[keep] for mine, keep in zip(self.ids, np.split(member, ends), strict=True)]
+
+    def holder(self, educator_id) -> int:
+        """The partition holding ``educator_id``."""
+        return next(i for i, mine in enumerate(self.ids) if (mine == educator_id).any())
 
 
 def _read_folder(client, graph: nx.DiGraph, root: str, source: dict,
@@ -322,8 +329,7 @@ def _fit(model, builder: FeatureBuilder, graph: nx.DiGraph, client, folder: _Fol
     and calibrated on the validation fold's."""
     trained = np.concatenate([s.trained for s in summaries])
     fit_ids, valid_ids = _fold_ids(model, trained)
-    first = next(i for i, mine in enumerate(folder.ids) if np.isin(fit_ids[0], mine))
-    head = client.submit(_rows_of, graph, folder.root, folder.names[first],
+    head = client.submit(_rows_of, graph, folder.root, folder.names[folder.holder(fit_ids[0])],
                          fit_ids[:1], pure=False).result()
     columns = _fit_schema(model, builder, head[1], head[2], head[0], fit_ids[0])
     workers = sorted(client.scheduler_info()["workers"])
