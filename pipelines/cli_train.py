@@ -27,7 +27,7 @@ _COMPARE_HELP = ("--dask: also fit the single-machine model (the whole training 
                  "this process) and report both held-out qualities (the default, but for a "
                  "--workforce folder); --no-compare leaves the training frame off this machine.")
 _SAMPLE_HELP = ("--dask --workforce: held-out educators evaluated, and training educators the "
-                "activity gains and rater severity are learned from (default 20,000 each).")
+                "activity gains and rater severity are learned from (default 10,000 each).")
 
 
 def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:

@@ -66,9 +66,11 @@ from recommender.models import make_model
 
 __all__ = ["SAMPLE_EDUCATORS", "train_workforce_on_dask"]
 
-SAMPLE_EDUCATORS = 20_000
+SAMPLE_EDUCATORS = 10_000
 """Held-out educators evaluated (and training educators the gains and rater severity are
-learned from) by default: an AUC's standard error near 0.001 on their ~500,000 records."""
+learned from) by default: ~370,000 held-out records of the generated workforce, an AUC's
+standard error near 0.001; the driver's memory for the evaluation grows with it (about 1 GB
+at 10,000 on the generated workforce, docs/scale.md)."""
 
 _FINGERPRINT_COLUMNS = ["evidence_id", "educator_id", "competency_id", "source", "score_norm",
                         "observed_at"]
@@ -168,6 +170,15 @@ def _matrices(builder: FeatureBuilder, model, graph: nx.DiGraph, root: str, name
     return tuple(dask_frames.partition_matrix(
         builder, model, part.evidence[part.evidence["educator_id"].isin(ids)],
         part.completions, part.educators) for ids in folds)
+
+
+def _test_frame_of(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
+                   ids: np.ndarray):
+    """A worker task: the held-out features and labels of partition ``name``'s educators
+    ``ids`` (built here, so the driver receives the frame without the build's temporaries)."""
+    part = read_partition(graph, root, name)
+    return builder.training_frame(part.evidence[part.evidence["educator_id"].isin(ids)],
+                                  completions=part.completions, educators=part.educators)
 
 
 def _rows_of(graph: nx.DiGraph, root: str, name: str, ids: np.ndarray):
@@ -362,8 +373,14 @@ def _sample_prepared(client, graph, catalog, folder: _Folder, split: Split,
     is_test = evidence["educator_id"].isin(sampled["test"]).to_numpy()
     sample_split = Split("educator", ~is_test, is_test, sampled["train"], sampled["test"],
                          split.split_id, split.info)
-    X_test, y_test = builder.training_frame(evidence[is_test], completions=completions,
-                                            educators=educators)
+    on_builder = client.scatter(builder, broadcast=True)
+    frames = client.gather([
+        client.submit(_test_frame_of, on_builder, graph, folder.root, name, mine, pure=False)
+        for name, mine in zip(folder.names, folder.share(sampled["test"]), strict=True)
+        if len(mine)])
+    X_test = pd.concat([X for X, _ in frames], ignore_index=True)
+    y_test = np.concatenate([y for _, y in frames])
+    del frames
     prep = Prepared(data, folder.fingerprint, sample_split, builder, X_test.iloc[:0],
                     np.empty(0, dtype=np.int64), X_test, y_test,
                     train_rows=model.n_train_rows_ + model.n_valid_rows_)
