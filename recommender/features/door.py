@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-__all__ = ["as_objects", "column_array", "column_values"]
+__all__ = ["as_objects", "column_array", "column_at", "column_values"]
+
+SHORT_COLUMN = 512
+"""Rows up to which :func:`column_at` reads an Arrow string column whole as objects rather than
+through Arrow's ``take`` (about 50 us a call whatever the rows; 4-23 us for 1-300 rows read
+whole; one educator's profile lookup made three of them)."""
 
 
 def column_values(frame: pd.DataFrame, name: str) -> np.ndarray | ExtensionArray:
@@ -39,6 +44,22 @@ def column_values(frame: pd.DataFrame, name: str) -> np.ndarray | ExtensionArray
         values = values.view()
         values.flags.writeable = False
     return values
+
+
+def column_at(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray | ExtensionArray:
+    """Column ``name``'s values at the positions ``rows``: :func:`column_values` taken at
+    ``rows``, except that an Arrow string column of at most :data:`SHORT_COLUMN` rows is
+    read whole as objects first (Arrow's ``take`` has a fixed cost that dominates short
+    columns; a long one keeps Arrow's array, which factorizes faster than objects).
+
+    >>> column_at(pd.DataFrame({"b": ["x", "y", "z"]}), "b", np.array([2, 0])).tolist()
+    ['z', 'x']
+    """
+    values = column_values(frame, name)
+    if (isinstance(values, ExtensionArray) and isinstance(values.dtype, pd.StringDtype)
+            and len(values) <= SHORT_COLUMN):
+        return as_objects(values)[rows]
+    return values[rows]
 
 
 def column_array(frame: pd.DataFrame, name: str, dtype=None) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.features.asof import filled
-from recommender.features.door import column_values
+from recommender.features.door import column_at, column_values
 from recommender.features.lookup import Lookup
 
 __all__ = ["CATEGORICALS", "codes", "dtypes", "levels"]
@@ -51,11 +51,11 @@ def codes(educators: pd.DataFrame | None, lookups: dict[str, Lookup], ids: np.nd
     found = rows[hit]
     years = filled(len(ids), np.nan)
     if "years_experience" in have:
-        years[hit] = _numbers(column_values(educators, "years_experience")[found])
+        years[hit] = _numbers(column_at(educators, "years_experience", found))
     levels = filled((len(CATEGORICALS), len(ids)), -1, np.int64)
     for k, col in enumerate(CATEGORICALS):
         if col in have and len(lookups[col].keys):
-            levels[k, hit] = lookups[col].positions(column_values(educators, col)[found])
+            levels[k, hit] = lookups[col].positions(column_at(educators, col, found))
     levels = levels.take(of_query, axis=1)
     return years.take(of_query), dict(zip(CATEGORICALS, levels, strict=True))
 

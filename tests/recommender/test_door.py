@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from recommender.features.asof import to_ns
-from recommender.features.door import as_objects, column_array, column_values
+from recommender.features.door import SHORT_COLUMN, as_objects, column_array, column_at, column_values
 
 FRAME = pd.DataFrame({
     "s": pd.Series(["a", None, "c"], dtype="str"),
@@ -34,6 +34,21 @@ def test_column_values_are_the_series_values(name):
         assert got.dtype == want.dtype
         assert (pd.isna(got) == pd.isna(want)).all()
         assert (got[~pd.isna(want)] == want[~pd.isna(want)]).all()
+
+
+@pytest.mark.parametrize("name", list(FRAME.columns))
+@pytest.mark.parametrize("repeat", [1, SHORT_COLUMN])
+def test_column_at_gives_the_series_values_at_the_rows(name, repeat):
+    """Short Arrow string columns come back as objects, long ones as Arrow's own array; the
+    values (missing ones included) are the series' at the rows, in the order asked."""
+    frame = pd.concat([FRAME] * repeat, ignore_index=True)
+    rows = np.array([2, 0, 2, len(frame) - 2])
+    got, want = column_at(frame, name, rows), frame[name].to_numpy()[rows]
+    if isinstance(frame[name].dtype, pd.StringDtype) and frame[name].dtype.storage == "pyarrow":
+        assert isinstance(got, np.ndarray) == (len(frame) <= SHORT_COLUMN)
+    got = np.asarray(got, dtype=want.dtype)
+    assert (pd.isna(got) == pd.isna(want)).all()
+    assert (got[~pd.isna(want)] == want[~pd.isna(want)]).all()
 
 
 def test_numpy_columns_come_back_read_only_and_the_frame_is_untouched():
