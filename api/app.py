@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, *, model_loader: Loader | None 
             except Exception as exc:  # noqa: BLE001 - serve the graph rule, say so in /readyz
                 log.exception("champion model not loaded; serving the graph rule")
                 services.models.serve_fallback(f"champion failed to load: {exc}")
+        await store.open_loop_reads()  # not at the first requests, which would queue on it
         # Everything loaded so far (libraries, model, content) lives as long as the process:
         # move it out of the collector's view, so a full collection scans only request garbage
         # and does not pause every request behind it.

@@ -193,8 +193,8 @@ def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, secon
             split = "/".join(str(n) for n in sorted(counts.values(), reverse=True))
             out[name].append({**fig, "split": split})
             print(f"  round {r + 1} {name:>15}: {fig['rps']:8.0f} req/s  p50 {fig['p50_ms']:6.1f} ms"
-                  f"  p99 {fig['p99_ms']:6.1f} ms  connections per worker {split or '?'}",
-                  flush=True)
+                  f"  p99 {fig['p99_ms']:6.1f} ms  connections per worker {split or '?'}"
+                  f"  (ended {time.strftime('%H:%M:%S', time.gmtime())} UTC)", flush=True)
     return out
 
 
@@ -362,6 +362,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=0,
+                        help="seconds of unmeasured recommendations load before the rounds")
     args = parser.parse_args()
     require_wrk()
 
@@ -406,6 +408,12 @@ def main() -> int:
             if settled is not None:
                 print(f"database vacuumed and analyzed in {settled:.1f} s before the rounds",
                       flush=True)
+            if args.warmup > 0:
+                warm = wrk_load(base, [f"/v1/educators/{e}/recommendations?k=5" for e in educators],
+                                seconds=args.warmup, connections=args.connections,
+                                headers={"Authorization": f"Bearer {key}"})
+                print(f"warm-up ({args.warmup} s, not measured): {warm['rps']:.0f} req/s, "
+                      f"p99 {warm['p99_ms']:.1f} ms", flush=True)
             figs = load_rounds(base, key, educators, rounds=args.rounds, seconds=args.seconds,
                                connections=args.connections)
             print("answers during the rounds: " + ", ".join(

@@ -279,6 +279,29 @@ def test_a_compiled_select_on_an_event_loop_reads_what_a_pooled_read_reads(store
     assert asyncio.run(on_loop()) == (pooled, None, (12,))
 
 
+def test_loop_reads_opened_at_start_up_serve_the_first_reads(store):
+    """``Store.open_loop_reads`` opens the loop's read connections (one per point read); the
+    reads that follow on that loop use them and connect to nothing."""
+    import asyncio
+
+    store.ensure_tenant("acme")
+    store.put_educator("acme", "T1", profile={}, goals=[])
+    connects = []
+    sa.event.listen(store.engine, "connect", lambda *_: connects.append(1))
+    store.engine.dispose()  # the pool's idle connections: every connection from here is new
+
+    async def on_loop():
+        await store.open_loop_reads()
+        opened = len(connects)
+        version = await store.educator_version_on_loop("acme", "T1")
+        answer = await store.read_answer_on_loop("acme", "T1", "q")
+        return opened, version, answer
+
+    opened, version, answer = asyncio.run(on_loop())
+    assert opened == 2 and len(connects) == 2
+    assert version == store.educator_version("acme", "T1") and answer == (version, None)
+
+
 def test_reads_in_flight_together_each_get_their_own_row(store):
     """Many reads awaited at once on the loop's one connection (PostgreSQL sends them all
     before the first answer arrives) each get their own row, in any mix of rows, no row and a

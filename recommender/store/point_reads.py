@@ -74,6 +74,13 @@ class CompiledSelect:
             logger.warning("a kept read connection was closed by the server; reconnecting")
         return await self._kept_read()(params)  # a second failure is raised
 
+    def open_on_loop(self) -> None:
+        """Open the running event loop's kept connection now (and prepare the statement on
+        it), instead of at its first read: a worker calls it at start-up, so its first
+        requests do not wait for a connection, a prepare and a fresh server process. Raises
+        as that first read would when the database cannot be reached."""
+        self._kept_read()
+
     def _kept_read(self) -> _PipelinedReads | _LocalReads:
         """This thread's kept read for the running loop: opened when there is none, when it
         was another loop's, or when its connection was lost (the old one is closed)."""

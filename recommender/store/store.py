@@ -42,6 +42,16 @@ class Store(KeyStore, EducatorStore, EvidenceStore, FeedbackStore, MasteryStore,
         Created by :func:`open_store`, which also migrates the schema.
     """
 
+    async def open_loop_reads(self) -> None:
+        """Open the running event loop's connections of the API's point reads
+        (:meth:`read_answer_on_loop`, :meth:`educator_version_on_loop`) now rather than at
+        their first reads. An API worker does it at start-up: on PostgreSQL a first read
+        otherwise blocks the loop for a new connection, its server process and a prepare while
+        requests queue behind it (the benchmark's first round of recommendations had a p99 of
+        56-134 ms against 31-42 ms in the next rounds, docs/benchmarks.md)."""
+        self._answer_sql.open_on_loop()
+        self._version_sql.open_on_loop()
+
 
 def open_store(url: str, *, run_migrations: bool = True, pool_size: int = 8) -> Store:
     """Connect to ``url`` (``sqlite:///...`` or ``postgresql://...``) and migrate to head."""

@@ -313,3 +313,31 @@ def test_a_kept_read_connection_the_server_drops_is_replaced(make_api):
             return again + [r for rs in together for r in rs]
 
         assert asyncio.run(on_loop()) == [pooled] * 8
+
+
+def test_a_worker_opens_its_loop_reads_at_start_up(tmp_path, monkeypatch):
+    """Start-up opens the event loop's point-read connections (``Store.open_loop_reads``) once,
+    before any request, on the loop that then serves the requests."""
+    import asyncio
+
+    from recommender.store import Store
+
+    opened = []
+    real = Store.open_loop_reads
+
+    async def spy(self):
+        opened.append(asyncio.get_running_loop())
+        await real(self)
+
+    monkeypatch.setattr(Store, "open_loop_reads", spy)
+    with running_api(tmp_path) as api:
+        assert len(opened) == 1
+        served = []
+
+        @api.client.app.get("/test-loop")
+        async def which_loop():
+            served.append(asyncio.get_running_loop())
+            return {}
+
+        assert api.client.get("/test-loop").status_code == 200
+        assert served == opened
