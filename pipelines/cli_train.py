@@ -29,6 +29,14 @@ _COMPARE_HELP = ("--dask: also fit the single-machine model (the whole training 
 _SAMPLE_HELP = ("--dask --workforce: held-out educators evaluated, and training educators the "
                 "activity gains and rater severity are learned from (default 10,000 each).")
 
+_Dask = Annotated[bool, typer.Option(
+    "--dask", help="Build the training frame and boost the trees on a Dask cluster "
+                   "(lightgbm.dask) and compare with the single-machine fit (docs/scale.md).")]
+_Workforce = Annotated[Path | None, typer.Option(
+    help="Train on this workforce folder (educators/, evidence/, completions/ parquet "
+         "partitions, as `pdrec generate-workforce` writes); with --dask it is read a "
+         "partition at a time on the workers.")]
+
 
 def print_rejections(rejections: pd.DataFrame | None, shown: int = 10) -> None:
     """Counts of rejected rows by file and reason, then the first ``shown`` rows."""
@@ -98,19 +106,13 @@ def train(
                       ] = Path("experiments/configs/lightgbm.yaml"),
     data_dir: DataDir = Path("data"),
     register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
-    dask: Annotated[bool, typer.Option(
-        "--dask", help="Build the training frame and boost the trees on a Dask cluster "
-                       "(lightgbm.dask) and compare with the single-machine fit "
-                       "(docs/scale.md).")] = False,
+    dask: _Dask = False,
     scheduler: Annotated[str | None, typer.Option(
         help="--dask on the scheduler at this address (tcp://host:8786).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="--dask LocalCluster workers.")] = 2,
     partitions: Annotated[int | None, typer.Option(min=1, help=_PARTITIONS_HELP)] = None,
     compare: Annotated[bool | None, typer.Option(help=_COMPARE_HELP)] = None,
-    workforce: Annotated[Path | None, typer.Option(
-        help="Train on this workforce folder (educators/, evidence/, completions/ parquet "
-             "partitions, as `pdrec generate-workforce` writes); with --dask it is read a "
-             "partition at a time on the workers.")] = None,
+    workforce: _Workforce = None,
     sample_educators: Annotated[int | None, typer.Option(min=1, help=_SAMPLE_HELP)] = None,
     tenant: Annotated[str | None, typer.Option(
         help="Train on this tenant's data in the store instead of the config's data.")] = None,
