@@ -166,12 +166,14 @@ def settle_database(data_dir: Path) -> float | None:
         return time.perf_counter() - start
 
 
+def recommendation_paths(educators: list[str]) -> list[str]:
+    """The recommendations requests the rounds (and the warm-up) cycle over."""
+    return [f"/v1/educators/{e}/recommendations?k=5" for e in educators]
+
+
 def load_rounds(base: str, key: str, educators: list[str], *, rounds: int, seconds: int,
                 connections: int) -> dict[str, list[dict]]:
-    paths = {
-        "trivial": ["/healthz"],
-        "recommendations": [f"/v1/educators/{e}/recommendations?k=5" for e in educators],
-    }
+    paths = {"trivial": ["/healthz"], "recommendations": recommendation_paths(educators)}
     headers = {"Authorization": f"Bearer {key}"}
     port = int(base.rsplit(":", 1)[1])
     out: dict[str, list[dict]] = {name: [] for name in paths}
@@ -268,8 +270,8 @@ def profile_recommendations(data_dir: Path, key: str, educators: list[str], n: i
     from pipelines.app import create_app
 
     app = create_app(Settings(data_dir=data_dir))
-    paths = [f"/v1/educators/{educators[i % len(educators)]}/recommendations?k=5"
-             for i in range(n)]
+    cycle = recommendation_paths(educators)
+    paths = [cycle[i % len(cycle)] for i in range(n)]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     lifespan: asyncio.Queue = asyncio.Queue()
@@ -409,8 +411,8 @@ def main() -> int:
                 print(f"database vacuumed and analyzed in {settled:.1f} s before the rounds",
                       flush=True)
             if args.warmup > 0:
-                warm = wrk_load(base, [f"/v1/educators/{e}/recommendations?k=5" for e in educators],
-                                seconds=args.warmup, connections=args.connections,
+                warm = wrk_load(base, recommendation_paths(educators), seconds=args.warmup,
+                                connections=args.connections,
                                 headers={"Authorization": f"Bearer {key}"})
                 print(f"warm-up ({args.warmup} s, not measured): {warm['rps']:.0f} req/s, "
                       f"p99 {warm['p99_ms']:.1f} ms", flush=True)

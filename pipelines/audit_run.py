@@ -23,7 +23,7 @@ from recommender import audit
 from recommender.catalog import Catalog
 from recommender.estimate import MasteryEstimator
 from recommender.evaluation import HOURS_PER_STEP, run_policy
-from recommender.evidence import validate_evidence
+from recommender.evidence import NO_FUTURE_CHECK, validate_evidence
 from recommender.evidence.normalize import proficient_threshold
 from recommender.policies import POLICIES, PolicySetup
 from recommender.ranking import EducatorContext, RankingRequest, rank_batch
@@ -58,7 +58,7 @@ def _validated(evidence: pd.DataFrame, graph: nx.DiGraph, educators: pd.Series) 
     return validate_evidence(
         evidence, competencies=list(graph), educators=educators,
         proficient_at=proficient_threshold(graph.graph["scale"]),
-        now=pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2)).valid
+        now=NO_FUTURE_CHECK).valid
 
 
 def synthetic_inputs(graph: nx.DiGraph, catalog: Catalog, *, n_educators: int, months: int = 6,

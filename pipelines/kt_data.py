@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.errors import InvalidEvidenceError
-from recommender.evidence import validate_evidence
+from recommender.evidence import NO_FUTURE_CHECK, validate_evidence
 
 __all__ = [
     "RESPONSE_COLUMNS",
@@ -382,7 +382,7 @@ def to_evidence(responses: pd.DataFrame, *, competencies=None) -> pd.DataFrame:
     )
     known = pd.unique(frame["competency_id"]) if competencies is None else list(competencies)
     result = validate_evidence(frame, competencies=known, proficient_at=0.5,
-                               now=pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2))
+                               now=NO_FUTURE_CHECK)
     if len(result.rejections):
         first = result.rejections.iloc[0]
         raise InvalidEvidenceError(

@@ -44,10 +44,12 @@ from recommender.ranking import (
     rank_batch,
 )
 from recommender.serving import estimate_mastery
+from recommender.simulate.workforce import WORKFORCE_FRAMES
 
 __all__ = ["PartitionResult", "Progress", "Scorer", "explained_frame", "make_scorer",
-           "partition_names", "peak_rss_mb", "run_local", "run_on_dask", "score_file",
-           "score_folder_dask", "score_folder_local", "score_partition", "write_partition"]
+           "partition_names", "peak_rss_mb", "read_partition_frames", "run_local", "run_on_dask",
+           "score_file", "score_folder_dask", "score_folder_local", "score_partition",
+           "write_partition"]
 
 MASTERY_OUT = ("educator_id", "competency_id", "p_mastery", "p_bound", "n_evidence")
 """Columns of the mastery files (the estimator's answer the ranker reads)."""
@@ -158,8 +160,7 @@ def score_partition(scorer: Scorer, evidence: pd.DataFrame, completions: pd.Data
 def partition_names(root) -> list[str]:
     """The partitions of a workforce folder (stems present in all three subfolders), sorted."""
     root = Path(root)
-    stems = [{p.stem for p in (root / sub).glob("*.parquet")}
-             for sub in ("educators", "evidence", "completions")]
+    stems = [{p.stem for p in (root / sub).glob("*.parquet")} for sub in WORKFORCE_FRAMES]
     if not stems[0]:
         raise FileNotFoundError(f"{root}: no educators/*.parquet partition; write one with "
                                 "`pdrec generate-workforce --out`")
@@ -170,15 +171,20 @@ def partition_names(root) -> list[str]:
     return sorted(stems[0])
 
 
+def read_partition_frames(root, name: str) -> dict[str, pd.DataFrame]:
+    """Partition ``name`` of the workforce folder ``root``: its ``educators``, ``evidence`` and
+    ``completions`` frames, as read (evidence not validated)."""
+    return {sub: pd.read_parquet(Path(root) / sub / f"{name}.parquet")
+            for sub in WORKFORCE_FRAMES}
+
+
 def score_file(scorer: Scorer, root, name: str, out) -> PartitionResult:
     """Read partition ``name`` of ``root``, score it, write its two files under ``out``.
 
     The unit of work of both the single-process and the Dask paths; returns counts only.
     """
     t0 = time.perf_counter()
-    root, out = Path(root), Path(out)
-    frames = {sub: pd.read_parquet(root / sub / f"{name}.parquet")
-              for sub in ("evidence", "completions", "educators")}
+    frames = read_partition_frames(root, name)
     mastery, recs, rejected = score_partition(scorer, **frames)
     write_partition(out, name, mastery, recs)
     return PartitionResult(name, len(frames["educators"]), len(recs), rejected,

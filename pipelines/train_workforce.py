@@ -6,15 +6,17 @@ The folder is the one ``pdrec score`` reads (``data.kind: workforce``,
 with every data-wide step done as a reduction over the partitions (each task reads one partition
 and returns a summary; the driver adds the summaries up):
 
-1. **census** (:func:`_census`): each partition's educator ids, evidence counts and the per-row
-   hashes of its evidence, completions and profiles. The driver streams the hashes, partition
-   by partition, into the same SHA-256 digests :func:`~pipelines.training.data_fingerprint` and
-   :func:`~pipelines.model_card.frame_hash` take over the whole frames, so the data fingerprint
-   and the card's hashes are those of the single-machine run on the same folder; the split is
-   :func:`~pipelines.training.split_educators` over every educator id, the same split too.
-2. **fit summary** (:func:`_summary`): each partition's :class:`~recommender.features.FitSummary`
-   of its training records and profiles, and the card's counts and time spans; the builder is
-   fitted on their sum (:meth:`~recommender.features.FeatureBuilder.fit_summary`).
+1. **ids** (:func:`_educator_ids`): each partition's educator ids, from its profiles file
+   alone; the split is :func:`~pipelines.training.split_educators` over every educator id,
+   the single-machine run's split.
+2. **census** (:func:`_census`): each partition read and validated once for its row hashes,
+   counts and spans, and the :class:`~recommender.features.builder.FitSummary` of its training
+   records and profiles. The driver streams the hashes, partition by partition, into the same
+   SHA-256 digests :func:`~pipelines.training.data_fingerprint` and
+   :func:`~pipelines.model_card.frame_hash` take over the whole frames, so the data
+   fingerprint, the split id and the card's hashes are those of the single-machine run on the
+   same folder; the builder is fitted on the summaries' sum
+   (:meth:`~recommender.features.FeatureBuilder.fit_summary`).
 3. **matrices** (:func:`_matrices`): each partition's fitting and validation folds' training
    frames built on its worker and turned into the model's input matrices, which stay there for
    ``lightgbm.dask`` (:func:`pipelines.train_dask.fit_partitions`, as ``train_on_dask`` boosts).
@@ -23,8 +25,9 @@ and returns a summary; the driver adds the summaries up):
    the educators they look at, so they run here on a random sample of whole educators
    (``sample_educators`` held-out educators, and as many training educators for the gains and
    the rater severity; all of them when there are fewer), read from the partitions that hold
-   them. The card's ``evaluation`` says how many were used out of how many; its ``data`` and
-   ``split`` describe the whole folder.
+   them by one task each (:func:`_sampled_rows`, which also builds the sampled held-out
+   educators' feature frame). The card's ``evaluation`` says how many were used out of how
+   many; its ``data`` and ``split`` describe the whole folder.
 
 What the driver holds: the educator ids (and the split's), one partition's row hashes at a time,
 the summaries, and the sampled educators' records: bounded by the sample, not the data.
@@ -38,7 +41,8 @@ from __future__ import annotations
 import hashlib
 import operator
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -46,7 +50,6 @@ import pandas as pd
 
 from pipelines import dask_frames
 from pipelines.config import TrainConfig
-from pipelines.score import partition_names
 from pipelines.train_dask import _check_dask_model, _fit_schema, _fold_ids, fit_partitions
 from pipelines.training import (
     Dataset,
@@ -55,12 +58,14 @@ from pipelines.training import (
     Split,
     TrainResult,
     package,
+    split_educators,
     split_records,
 )
-from pipelines.workforce_data import read_partition, workforce_root
+from pipelines.workforce_data import read_partition, workforce_partitions
 from recommender.catalog import default_catalog
 from recommender.evidence import proficient_threshold
 from recommender.features import FeatureBuilder
+from recommender.features.builder import FitSummary
 from recommender.graph import default_framework
 from recommender.models import make_model
 
@@ -79,32 +84,6 @@ _FINGERPRINT_COLUMNS = ["evidence_id", "educator_id", "competency_id", "source",
 def _row_hashes(frame: pd.DataFrame) -> bytes:
     """The per-row hashes the data fingerprint and the card's frame hashes digest."""
     return pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
-
-
-@dataclass(frozen=True)
-class _Census:
-    """Pass 1 of one partition (:func:`_census`)."""
-
-    educator_ids: np.ndarray
-    hashes: dict[str, bytes]  # evidence (fingerprint columns), completions, educators
-    evidence_rows: int
-    completion_rows: int
-    rejected: int
-    first: pd.Timestamp | None
-    last: pd.Timestamp | None
-
-
-def _census(graph: nx.DiGraph, root: str, name: str) -> _Census:
-    """A worker task: partition ``name``'s ids, counts, time span and row hashes."""
-    part = read_partition(graph, root, name)
-    ev, times = part.evidence, part.evidence["observed_at"]
-    return _Census(
-        part.educators["educator_id"].to_numpy(object),
-        {"evidence": _row_hashes(ev[_FINGERPRINT_COLUMNS]),
-         "completions": _row_hashes(part.completions),
-         "educators": _row_hashes(part.educators.astype(str))},
-        len(ev), len(part.completions), part.rejected,
-        times.min() if len(ev) else None, times.max() if len(ev) else None)
 
 
 @dataclass
@@ -138,47 +117,53 @@ def _extreme(pick, a, b):
     return b if a is None else a if b is None else pick(a, b)
 
 
-@dataclass(frozen=True)
-class _Summary:
-    """Pass 2 of one partition (:func:`_summary`)."""
+def _educator_ids(root: str, name: str) -> np.ndarray:
+    """A worker task (pass 1): partition ``name``'s educator ids, its profiles' one column."""
+    return pd.read_parquet(Path(root) / "educators" / f"{name}.parquet",
+                           columns=["educator_id"])["educator_id"].to_numpy(object)
 
-    fit: object  # FitSummary of the training records and profiles
+
+@dataclass(frozen=True)
+class _Census:
+    """Pass 2 of one partition (:func:`_census`)."""
+
+    hashes: dict[str, bytes]  # evidence (fingerprint columns), completions, educators
+    completion_rows: int
+    rejected: int
+    fit: FitSummary  # of the training records and profiles
     train: _Span
     test: _Span
     trained: np.ndarray  # training educators with evidence
 
 
-def _summary(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
-             train_ids: np.ndarray) -> _Summary:
-    """A worker task: partition ``name``'s fit summary over its training educators (``train_ids``,
-    the partition's share of them) and the spans of both sides."""
+def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
+            train_ids: np.ndarray) -> _Census:
+    """A worker task (pass 2): partition ``name``'s row hashes and counts, and the fit summary
+    and spans of its training educators (``train_ids``, the partition's share of them) and of
+    the others."""
     part = read_partition(graph, root, name)
     ev = part.evidence
     is_train = ev["educator_id"].isin(train_ids).to_numpy()
     train = ev[is_train]
-    fit = builder.summarize(train, educators=part.educators[
-        part.educators["educator_id"].isin(train_ids)])
-    return _Summary(fit, _Span.of(train), _Span.of(ev[~is_train]),
-                    np.sort(pd.unique(train["educator_id"].to_numpy(object))))
+    return _Census(
+        {"evidence": _row_hashes(ev[_FINGERPRINT_COLUMNS]),
+         "completions": _row_hashes(part.completions),
+         "educators": _row_hashes(part.educators.astype(str))},
+        len(part.completions), part.rejected,
+        builder.summarize(train, educators=part.educators[
+            part.educators["educator_id"].isin(train_ids)]),
+        _Span.of(train), _Span.of(ev[~is_train]),
+        np.sort(pd.unique(train["educator_id"].to_numpy(object))))
 
 
 def _matrices(builder: FeatureBuilder, model, graph: nx.DiGraph, root: str, name: str,
               folds: tuple[np.ndarray, np.ndarray]):
-    """A worker task: partition ``name``'s fitting- and validation-fold matrices and labels
-    (:func:`pipelines.dask_frames.partition_matrix` on each fold's educators of it)."""
+    """A worker task (pass 3): partition ``name``'s fitting- and validation-fold matrices and
+    labels (:func:`pipelines.dask_frames.partition_matrix` on each fold's educators of it)."""
     part = read_partition(graph, root, name)
     return tuple(dask_frames.partition_matrix(
         builder, model, part.evidence[part.evidence["educator_id"].isin(ids)],
         part.completions, part.educators) for ids in folds)
-
-
-def _test_frame_of(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
-                   ids: np.ndarray):
-    """A worker task: the held-out features and labels of partition ``name``'s educators
-    ``ids`` (built here, so the driver receives the frame without the build's temporaries)."""
-    part = read_partition(graph, root, name)
-    return builder.training_frame(part.evidence[part.evidence["educator_id"].isin(ids)],
-                                  completions=part.completions, educators=part.educators)
 
 
 def _rows_of(graph: nx.DiGraph, root: str, name: str, ids: np.ndarray):
@@ -188,17 +173,24 @@ def _rows_of(graph: nx.DiGraph, root: str, name: str, ids: np.ndarray):
                  for frame in (part.educators, part.evidence, part.completions))
 
 
+def _sampled_rows(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
+                  ids: np.ndarray, test_ids: np.ndarray):
+    """A worker task (pass 4): partition ``name``'s rows of the sampled educators ``ids`` and
+    the held-out features and labels of its sampled held-out ones ``test_ids`` (built here, so
+    the driver receives the frame without the build's temporaries)."""
+    educators, evidence, completions = _rows_of(graph, root, name, ids)
+    X, y = builder.training_frame(evidence[evidence["educator_id"].isin(test_ids)],
+                                  completions=completions, educators=educators)
+    return educators, evidence, completions, X, y
+
+
 @dataclass
 class _Folder:
-    """What the driver knows of the folder after pass 1: partition names, each one's educator
-    ids, and the data-wide figures of the card."""
+    """The folder as the driver knows it: partition names and each one's educator ids."""
 
     root: str
     names: list[str]
     ids: list[np.ndarray]
-    fingerprint: str
-    card: dict = field(default_factory=dict)
-    rejected: int = 0
 
     def share(self, ids: np.ndarray) -> list[np.ndarray]:
         """Each partition's share of the educators ``ids`` (one hashed pass over every id)."""
@@ -212,34 +204,51 @@ class _Folder:
         return next(i for i, mine in enumerate(self.ids) if (mine == educator_id).any())
 
 
-def _read_folder(client, graph: nx.DiGraph, root: str, source: dict,
-                 progress: Progress) -> _Folder:
-    """Pass 1: the census of every partition, its hashes digested in partition order."""
-    names = partition_names(root)
-    futures = [client.submit(_census, graph, root, n, pure=False) for n in names]
+@dataclass(frozen=True)
+class _Summary:
+    """Passes 1 and 2 added up: the data fingerprint, the card's ``data`` and the partitions'
+    censuses."""
+
+    fingerprint: str
+    data_card: dict
+    censuses: list[_Census]
+
+    @property
+    def rejected(self) -> int:
+        return self.data_card["rows"]["rejected"]
+
+    def span(self, side: str) -> _Span:
+        return sum((getattr(c, side) for c in self.censuses), _Span())
+
+
+def _take_census(client, on_builder, graph: nx.DiGraph, folder: _Folder, train_ids: np.ndarray,
+                 source: dict, progress: Progress) -> _Summary:
+    """Pass 2 on every partition, its row hashes digested in partition order into the digests
+    the single-machine run takes over the whole frames."""
+    futures = [client.submit(_census, on_builder, graph, folder.root, n, mine, pure=False)
+               for n, mine in zip(folder.names, folder.share(train_ids), strict=True)]
     digests = {k: hashlib.sha256() for k in ("evidence", "completions", "educators")}
-    ids, rows, comp_rows, rejected, span = [], 0, 0, 0, _Span()
+    censuses = []
     for i, fut in enumerate(futures, start=1):  # in partition order: the digests' order
         got = fut.result()
         fut.release()
         for key, digest in digests.items():
-            digest.update(got.hashes[key])
-        ids.append(got.educator_ids)
-        rows, comp_rows, rejected = (rows + got.evidence_rows, comp_rows + got.completion_rows,
-                                     rejected + got.rejected)
-        span = span + _Span(first=got.first, last=got.last)
-        if i == len(names) or i % max(1, len(names) // 10) == 0:
-            progress(f"loading data: {i:,} of {len(names):,} partitions read on the workers")
+            digest.update(got.hashes.pop(key))  # the bytes are not kept
+        censuses.append(got)
+        if i == len(futures) or i % max(1, len(futures) // 10) == 0:
+            progress(f"loading data: {i:,} of {len(futures):,} partitions read on the workers")
     fingerprint = digests["evidence"].hexdigest()[:16]
-    hashes = {"evidence": fingerprint,
-              "completions": digests["completions"].hexdigest()[:16] if comp_rows else "empty",
-              "educators": digests["educators"].hexdigest()[:16]}
-    educators = sum(len(x) for x in ids)
+    completions = sum(c.completion_rows for c in censuses)
+    every = sum((c.train + c.test for c in censuses), _Span())
     card = {**source, "fingerprint": fingerprint,
-            "rows": {"educators": educators, "evidence": rows, "completions": comp_rows,
-                     "rejected": rejected},
-            "hashes": hashes, "time_range": {k: span.card()[k] for k in ("from", "to")}}
-    return _Folder(root, names, ids, fingerprint, card, rejected)
+            "rows": {"educators": sum(len(x) for x in folder.ids), "evidence": every.records,
+                     "completions": completions, "rejected": sum(c.rejected for c in censuses)},
+            "hashes": {"evidence": fingerprint,
+                       "completions": (digests["completions"].hexdigest()[:16] if completions
+                                       else "empty"),
+                       "educators": digests["educators"].hexdigest()[:16]},
+            "time_range": {k: every.card()[k] for k in ("from", "to")}}
+    return _Summary(fingerprint, card, censuses)
 
 
 def _sample(ids: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -247,15 +256,6 @@ def _sample(ids: np.ndarray, n: int, seed: int) -> np.ndarray:
     if len(ids) <= n:
         return np.sort(ids)
     return np.sort(np.random.default_rng(seed).choice(ids, size=n, replace=False))
-
-
-def _gather_rows(client, graph: nx.DiGraph, folder: _Folder, ids: np.ndarray):
-    """The educators, evidence and completions of the educators ``ids``, read on the workers
-    from the partitions that hold them."""
-    shares = folder.share(ids)
-    parts = client.gather([client.submit(_rows_of, graph, folder.root, n, mine, pure=False)
-                           for n, mine in zip(folder.names, shares, strict=True) if len(mine)])
-    return tuple(pd.concat([p[i] for p in parts], ignore_index=True) for i in range(3))
 
 
 def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = lambda _: None,
@@ -279,37 +279,41 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
                          "--dask, or split by educator)")
     model.set_params(random_state=config.seed)
     model._validate_params()
-    root = str(workforce_root(config.data).resolve())
+    root, names = workforce_partitions(config.data)
+    root = str(root.resolve())
     graph = default_framework("educator")
     catalog = default_catalog(graph)
-    folder = _read_folder(client, graph, root, {"kind": "workforce",
-                                                "path": str(config.data["path"])}, progress)
+    source = {"kind": "workforce", "path": str(config.data["path"])}
+    folder = _Folder(root, names, client.gather(
+        [client.submit(_educator_ids, root, n, pure=False) for n in names]))
     all_ids = np.concatenate(folder.ids)
-    # the split of the single-machine run: by educator, it reads the ids only (its masks are
-    # over this frame of ids, and unused)
+    train_ids, _ = split_educators(all_ids, test_size=config.split["test_size"],
+                                   seed=config.split["seed"])
+    builder = FeatureBuilder(graph, catalog=catalog, **{
+        "proficient_at": proficient_threshold(graph.graph["scale"]), **config.features})
+    summary = _take_census(client, client.scatter(builder, broadcast=True), graph, folder,
+                           train_ids, source, progress)
+    # the split of the single-machine run, named by the fingerprint: by educator it reads the
+    # ids only (its masks are over this frame of ids, and unused)
     split = split_records(pd.DataFrame({"educator_id": all_ids}), all_ids, config.split,
-                          folder.fingerprint)
+                          summary.fingerprint)
 
     progress(f"building features: fitting the feature builder on {len(split.train_ids):,} "
              "training educators' summaries")
-    builder = FeatureBuilder(graph, catalog=catalog, **{
-        "proficient_at": proficient_threshold(graph.graph["scale"]), **config.features})
-    on_builder = client.scatter(builder, broadcast=True)
-    summaries = client.gather([
-        client.submit(_summary, on_builder, graph, root, n, mine, pure=False)
-        for n, mine in zip(folder.names, folder.share(split.train_ids), strict=True)])
-    builder.fit_summary(sum((s.fit for s in summaries[1:]), summaries[0].fit))
+    fits = [c.fit for c in summary.censuses]
+    builder.fit_summary(sum(fits[1:], fits[0]))
+    on_builder = client.scatter(builder, broadcast=True)  # fitted: the one every pass reads
 
     n_workers = len(client.scheduler_info()["workers"])
     progress(f"fitting {config.model} on Dask ({n_workers} workers; {len(folder.names):,} "
              "partitions read and featurized on the workers)")
     t0 = time.perf_counter()
-    fitted = _fit(model, builder, graph, client, folder, summaries, eval_every)
+    fitted = _fit(model, builder, on_builder, graph, client, folder, summary, eval_every)
     dask_seconds = time.perf_counter() - t0
 
     progress("evaluating on a sample of held-out educators")
-    prep, sampled = _sample_prepared(client, graph, catalog, folder, split, builder, fitted,
-                                     sample_educators, config.seed)
+    prep, sampled = _sample_prepared(client, on_builder, graph, catalog, folder, split, builder,
+                                     fitted, summary, source, sample_educators, config.seed)
     result = package(config, prep, fitted, progress, audit=audit)
     extra = {"dask_workers": float(n_workers), "dask_fit_seconds": dask_seconds,
              "dask_trees": float(fitted.best_iteration_),
@@ -319,11 +323,9 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     result.metrics.update(extra)
     card = result.card
     card["metrics"].update(extra)
-    train_span = sum((s.train for s in summaries), _Span())
-    test_span = sum((s.test for s in summaries), _Span())
-    card["data"] = folder.card
-    card["split"] = {**split.info, "split_id": split.split_id, "train": train_span.card(),
-                     "test": test_span.card()}
+    card["data"] = summary.data_card
+    card["split"] = {**split.info, "split_id": split.split_id,
+                     "train": summary.span("train").card(), "test": summary.span("test").card()}
     card["evaluation"] = {"held_out_educators": len(sampled["test"]),
                           "of_held_out_educators": len(split.test_ids),
                           "training_educators_for_gains_and_raters": len(sampled["train"]),
@@ -334,18 +336,17 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     return result
 
 
-def _fit(model, builder: FeatureBuilder, graph: nx.DiGraph, client, folder: _Folder,
-         summaries: list[_Summary], eval_every: int):
+def _fit(model, builder: FeatureBuilder, on_builder, graph: nx.DiGraph, client,
+         folder: _Folder, summary: _Summary, eval_every: int):
     """The model boosted on the partitions' fitting-fold matrices (pass 3), its trees chosen
     and calibrated on the validation fold's."""
-    trained = np.concatenate([s.trained for s in summaries])
+    trained = np.concatenate([c.trained for c in summary.censuses])
     fit_ids, valid_ids = _fold_ids(model, trained)
     head = client.submit(_rows_of, graph, folder.root, folder.names[folder.holder(fit_ids[0])],
                          fit_ids[:1], pure=False).result()
     columns = _fit_schema(model, builder, head[1], head[2], head[0], fit_ids[0])
     workers = sorted(client.scheduler_info()["workers"])
     placed = [workers[i % len(workers)] for i in range(len(folder.names))]
-    on_builder = client.scatter(builder, broadcast=True)
     on_model = client.scatter(model, broadcast=True)
     folds = list(zip(folder.share(fit_ids), folder.share(valid_ids), strict=True))
     built = [client.submit(_matrices, on_builder, on_model, graph, folder.root, n, f,
@@ -360,28 +361,30 @@ def _fit(model, builder: FeatureBuilder, graph: nx.DiGraph, client, folder: _Fol
                           eval_every)
 
 
-def _sample_prepared(client, graph, catalog, folder: _Folder, split: Split,
-                     builder: FeatureBuilder, model, n: int, seed: int):
+def _sample_prepared(client, on_builder, graph, catalog, folder: _Folder, split: Split,
+                     builder: FeatureBuilder, model, summary: _Summary, source: dict, n: int,
+                     seed: int):
     """The :class:`~pipelines.training.Prepared` of the sampled educators (module docstring,
-    step 4) and the sampled ids ``{"train": ..., "test": ...}``."""
+    step 4; pass 4: one task per partition holding any) and the sampled ids
+    ``{"train": ..., "test": ...}``."""
     sampled = {"test": _sample(split.test_ids, n, seed),
                "train": _sample(split.train_ids, n, seed + 1)}
-    educators, evidence, completions = _gather_rows(
-        client, graph, folder, np.concatenate([sampled["train"], sampled["test"]]))
-    data = Dataset(graph, catalog, educators, evidence, completions, rejected=folder.rejected,
-                   source={"kind": "workforce", "path": folder.card["path"]})
+    shares = folder.share(np.concatenate([sampled["train"], sampled["test"]]))
+    parts = client.gather([
+        client.submit(_sampled_rows, on_builder, graph, folder.root, name, mine, tests,
+                      pure=False)
+        for name, mine, tests in zip(folder.names, shares, folder.share(sampled["test"]),
+                                     strict=True) if len(mine)])
+    educators, evidence, completions, X_test = (
+        pd.concat([p[i] for p in parts], ignore_index=True) for i in range(4))
+    y_test = np.concatenate([p[4] for p in parts])
+    del parts
+    data = Dataset(graph, catalog, educators, evidence, completions,
+                   rejected=summary.rejected, source=source)
     is_test = evidence["educator_id"].isin(sampled["test"]).to_numpy()
     sample_split = Split("educator", ~is_test, is_test, sampled["train"], sampled["test"],
                          split.split_id, split.info)
-    on_builder = client.scatter(builder, broadcast=True)
-    frames = client.gather([
-        client.submit(_test_frame_of, on_builder, graph, folder.root, name, mine, pure=False)
-        for name, mine in zip(folder.names, folder.share(sampled["test"]), strict=True)
-        if len(mine)])
-    X_test = pd.concat([X for X, _ in frames], ignore_index=True)
-    y_test = np.concatenate([y for _, y in frames])
-    del frames
-    prep = Prepared(data, folder.fingerprint, sample_split, builder, X_test.iloc[:0],
+    prep = Prepared(data, summary.fingerprint, sample_split, builder, X_test.iloc[:0],
                     np.empty(0, dtype=np.int64), X_test, y_test,
                     train_rows=model.n_train_rows_ + model.n_valid_rows_)
     return prep, sampled

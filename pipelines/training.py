@@ -25,7 +25,7 @@ from pipelines.train_audit import ModelAudit, audit_trained_model  # noqa: E402
 from pipelines.workforce_data import read_workforce  # noqa: E402
 from recommender.catalog import Catalog, default_catalog  # noqa: E402
 from recommender.estimate import DEFAULT_ESTIMATOR_PARAMS, EstimatorParams, MasteryEstimator  # noqa: E402
-from recommender.evidence import proficient_threshold, validate_evidence  # noqa: E402
+from recommender.evidence import NO_FUTURE_CHECK, proficient_threshold, validate_evidence  # noqa: E402
 from recommender.features import FeatureBuilder  # noqa: E402
 from recommender.graph import default_framework  # noqa: E402
 from recommender.models import make_model, mastery_metrics, reliability_table  # noqa: E402
@@ -155,7 +155,7 @@ def _load_synthetic(data: dict, data_dir: Path, progress: Progress) -> Dataset:
     checked = validate_evidence(
         synthetic.evidence, competencies=list(graph), educators=synthetic.educators["educator_id"],
         proficient_at=proficient_threshold(graph.graph["scale"]),
-        now=pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2),
+        now=NO_FUTURE_CHECK,
     )
     return Dataset(graph, catalog, synthetic.educators, checked.valid, synthetic.completions,
                    rejected=len(checked.rejections),

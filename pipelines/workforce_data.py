@@ -23,15 +23,13 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from pipelines.score import partition_names
+from pipelines.score import partition_names, read_partition_frames
 from recommender.catalog import Catalog, default_catalog
-from recommender.evidence import proficient_threshold, validate_evidence
+from recommender.evidence import NO_FUTURE_CHECK, proficient_threshold, validate_evidence
 from recommender.graph import default_framework
 
-__all__ = ["Partition", "WorkforceData", "read_partition", "read_workforce", "workforce_root"]
-
-_NO_FUTURE_CHECK = pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2)
-"""Training reads recorded history: no record is refused as being in the future."""
+__all__ = ["Partition", "WorkforceData", "read_partition", "read_workforce",
+           "workforce_partitions"]
 
 
 @dataclass(frozen=True)
@@ -58,26 +56,24 @@ class WorkforceData:
     source: dict
 
 
-def workforce_root(data: dict) -> Path:
-    """The folder of ``data`` (``data.path``), checked to hold workforce partitions."""
+def workforce_partitions(data: dict) -> tuple[Path, list[str]]:
+    """The folder of ``data`` (``data.path``) and its partitions' names, sorted; a folder that
+    does not exist or holds no partition is refused by name."""
     root = Path(str(data.get("path") or ""))
     if not str(data.get("path") or "") or not root.is_dir():
         raise FileNotFoundError(f"data.path {data.get('path')!r} is not a workforce folder; "
                                 "write one with `pdrec generate-workforce --out DIR`")
-    partition_names(root)  # refuses a folder without partitions, naming it
-    return root
+    return root, partition_names(root)
 
 
 def read_partition(graph: nx.DiGraph, root, name: str) -> Partition:
     """Partition ``name`` of the folder ``root``, its evidence validated against ``graph`` and
     the partition's educators."""
-    root = Path(root)
-    frames = {sub: pd.read_parquet(root / sub / f"{name}.parquet")
-              for sub in ("educators", "evidence", "completions")}
+    frames = read_partition_frames(root, name)
     checked = validate_evidence(
         frames["evidence"], competencies=list(graph),
         educators=frames["educators"]["educator_id"].to_numpy(object),
-        proficient_at=proficient_threshold(graph.graph["scale"]), now=_NO_FUTURE_CHECK)
+        proficient_at=proficient_threshold(graph.graph["scale"]), now=NO_FUTURE_CHECK)
     return Partition(frames["educators"], checked.valid, frames["completions"],
                      len(checked.rejections))
 
@@ -85,9 +81,9 @@ def read_partition(graph: nx.DiGraph, root, name: str) -> Partition:
 def read_workforce(data: dict) -> WorkforceData:
     """Every partition of ``data['path']`` read and validated into one process, in partition
     order (the frames the Dask path reads a partition at a time, concatenated)."""
-    root = workforce_root(data)
+    root, names = workforce_partitions(data)
     graph = default_framework("educator")
-    parts = [read_partition(graph, root, name) for name in partition_names(root)]
+    parts = [read_partition(graph, root, name) for name in names]
     return WorkforceData(
         graph, default_catalog(graph),
         *(pd.concat([getattr(p, f) for p in parts], ignore_index=True)

@@ -89,7 +89,7 @@ from recommender.evidence.io import (
     to_json_records,
 )
 from recommender.evidence.normalize import DEFAULT_PROFICIENT_AT, proficient_threshold
-from recommender.evidence.validate import validate_evidence
+from recommender.evidence.validate import NO_FUTURE_CHECK, validate_evidence
 
 __all__ = [
     "CHECKS",
@@ -97,6 +97,7 @@ __all__ = [
     "EVIDENCE_COLUMNS",
     "EVIDENCE_READERS",
     "NORMALIZED_COLUMNS",
+    "NO_FUTURE_CHECK",
     "OBSERVED_AT_DTYPE",
     "REJECTION_COLUMNS",
     "REQUIRED_COLUMNS",

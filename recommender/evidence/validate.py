@@ -26,6 +26,10 @@ from recommender.evidence.parse import parse_columns, records_frame
 from recommender.evidence.rejections import Rejections
 from recommender.fields import EARLIEST, MAX_FUTURE, shown
 
+NO_FUTURE_CHECK = pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=2)
+"""A ``now`` for :func:`validate_evidence` that refuses no record as being in the future: for
+recorded history (training data, benchmark sets), not for incoming evidence."""
+
 
 def validate_evidence(
     data: pd.DataFrame | Iterable[Mapping[str, Any]],
