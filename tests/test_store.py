@@ -221,8 +221,8 @@ def test_recommendation_log_is_one_insert_per_request(store):
 
 
 def test_recommendation_log_keeps_propensities_after_migration_0003(store):
-    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("recommendation_log")}
-    assert columns == {c.name for c in schema.recommendation_log.columns}
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("recommendation_lists")}
+    assert columns == {c.name for c in schema.recommendation_lists.columns}
     store.ensure_tenant("acme")
     row = {"tenant_id": "acme", "request_id": "r1", "educator_id": "T1", "kind": "recommend",
            "rank": 1, "activity_id": "ACT-002", "score": 0.5, "model_name": "graph-rule",

@@ -21,7 +21,7 @@ __all__ = [
     "evidence",
     "feedback",
     "mastery",
-    "recommendation_log",
+    "recommendation_lists",
     "coach_sessions",
     "tenant_content",
     "teams",
@@ -136,31 +136,29 @@ mastery = sa.Table(
                             ["educators.tenant_id", "educators.educator_id"]),
 )
 
-recommendation_log = sa.Table(
-    "recommendation_log", metadata,
+recommendation_lists = sa.Table(
+    # the recommendation log (recommender.store.audit), one row per shown list (migration 0009:
+    # before it, one row per shown item in recommendation_log): to whom, by which model and
+    # key, when, under which exploration policy (migration 0003) and evidence policy (0007)
+    "recommendation_lists", metadata,
     sa.Column("log_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
               primary_key=True, autoincrement=True),
     sa.Column("tenant_id", sa.String(64), nullable=False),
     sa.Column("request_id", sa.String(36), nullable=False),
     sa.Column("educator_id", sa.String(128), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # recommendations | pathway | batch
-    sa.Column("rank", sa.Integer, nullable=False),
-    sa.Column("activity_id", sa.String(128), nullable=False),
-    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # recommend | batch | pathway | team
     sa.Column("model_name", sa.String(100), nullable=False),
     sa.Column("model_version", sa.String(50), nullable=True),
     sa.Column("key_id", sa.String(16), nullable=True),
     sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
-    # exploration (recommender.exploration, migration 0003): the probability that this item was
-    # drawn at this rank given the ranks above it (1 when not exploring; NULL for pathway steps
-    # and rows logged before 0003), the exploration policy's label, and the item's rank in the
-    # ranker's own order before the draw
-    sa.Column("propensity", sa.Float, nullable=True),
     sa.Column("policy", sa.String(64), nullable=True),
-    sa.Column("ranker_rank", sa.Integer, nullable=True),
-    # the evidence policy version and consent state the answer ran under (migration 0007)
     sa.Column("evidence_policy", sa.String(64), nullable=True),
-    sa.Index("ix_reclog_educator", "tenant_id", "educator_id", "shown_at"),
+    # the shown items in shown order, a JSON array of [rank, activity_id, score, propensity,
+    # ranker_rank]: propensity, the probability this item was drawn at this rank given the ranks
+    # above it (1 when not exploring; null for pathway steps), ranker_rank its rank in the
+    # ranker's own order before the draw
+    sa.Column("items", sa.Text, nullable=False),
+    sa.Index("ix_reclists_educator", "tenant_id", "educator_id", "shown_at"),
 )
 
 coach_sessions = sa.Table(

@@ -178,7 +178,7 @@ def test_a_batch_with_a_bad_row_is_refused_whole_with_the_database_error(kind, t
     pending and retries: tested above)."""
     store = _log_store(kind, tmp_path)
     try:
-        with pytest.raises(sa.exc.DBAPIError, match="recommendation_log"):
+        with pytest.raises(sa.exc.DBAPIError, match="recommendation_lists"):
             store.log_recommendations(_rows(2) + [{**_rows(1, start=2)[0], "tenant_id": None}])
         assert store.recommendation_log("acme").empty
     finally:
@@ -197,7 +197,7 @@ def test_the_log_writer_writes_batches_on_one_connection_and_recovers_from_a_los
     try:
         writer.write(_rows(2))
         writer.write(_rows(1, start=2))
-        with pytest.raises(sa.exc.DBAPIError, match="recommendation_log"):
+        with pytest.raises(sa.exc.DBAPIError, match="recommendation_lists"):
             writer.write(_rows(1, start=3) + [{**_rows(1, start=4)[0], "tenant_id": None}])
         if kind == "postgresql":
             assert writer._conn is None  # closed after the refused batch
