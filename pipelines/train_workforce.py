@@ -32,8 +32,11 @@ and returns a summary; the driver adds the summaries up):
 What the driver holds: the educator ids (and the split's), one partition's row hashes at a time,
 the summaries, and the sampled educators' records: bounded by the sample, not the data.
 
-Only the split by educator is supported: a time split's cut is a quantile of every record's
-time, and its test rows are built from all of each educator's earlier records.
+A time split needs its date (``split.before``, ``--before DATE``): the records before it train,
+the rest test, each test record's features read from all of its educator's earlier records (the
+sampled held-out educators' whole histories are read for that), as in the single-machine run. A
+``test_size`` cut alone is refused: it is a quantile of every record's time, which this run
+would have to gather in one place.
 """
 
 from __future__ import annotations
@@ -57,9 +60,12 @@ from pipelines.training import (
     Progress,
     Split,
     TrainResult,
+    check_time_cut,
     package,
     split_educators,
     split_records,
+    time_cut,
+    time_split,
 )
 from pipelines.workforce_data import read_partition, workforce_partitions
 from recommender.catalog import default_catalog
@@ -133,17 +139,28 @@ class _Census:
     fit: FitSummary  # of the training records and profiles
     train: _Span
     test: _Span
-    trained: np.ndarray  # training educators with evidence
+    trained: np.ndarray  # educators with training records
+    tested: np.ndarray  # educators with test records
+
+
+def _training_side(evidence: pd.DataFrame, train_ids: np.ndarray,
+                   before: pd.Timestamp | None) -> np.ndarray:
+    """Which evidence rows train: the training educators' (``train_ids``), and with a time split
+    only those observed before ``before``."""
+    is_train = evidence["educator_id"].isin(train_ids).to_numpy()
+    if before is not None:
+        is_train = is_train & (evidence["observed_at"] < before).to_numpy()
+    return is_train
 
 
 def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
-            train_ids: np.ndarray) -> _Census:
+            train_ids: np.ndarray, before: pd.Timestamp | None) -> _Census:
     """A worker task (pass 2): partition ``name``'s row hashes and counts, and the fit summary
-    and spans of its training educators (``train_ids``, the partition's share of them) and of
-    the others."""
+    and spans of its training records (:func:`_training_side`: its training educators'
+    ``train_ids``, before ``before`` with a time split) and of the others."""
     part = read_partition(graph, root, name)
     ev = part.evidence
-    is_train = ev["educator_id"].isin(train_ids).to_numpy()
+    is_train = _training_side(ev, train_ids, before)
     train = ev[is_train]
     return _Census(
         {"evidence": _row_hashes(ev[_FINGERPRINT_COLUMNS]),
@@ -153,16 +170,18 @@ def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
         builder.summarize(train, educators=part.educators[
             part.educators["educator_id"].isin(train_ids)]),
         _Span.of(train), _Span.of(ev[~is_train]),
-        np.sort(pd.unique(train["educator_id"].to_numpy(object))))
+        *(np.sort(pd.unique(side["educator_id"].to_numpy(object)))
+          for side in (train, ev[~is_train])))
 
 
 def _matrices(builder: FeatureBuilder, model, graph: nx.DiGraph, root: str, name: str,
-              folds: tuple[np.ndarray, np.ndarray]):
+              folds: tuple[np.ndarray, np.ndarray], before: pd.Timestamp | None):
     """A worker task (pass 3): partition ``name``'s fitting- and validation-fold matrices and
-    labels (:func:`pipelines.dask_frames.partition_matrix` on each fold's educators of it)."""
+    labels (:func:`pipelines.dask_frames.partition_matrix` on each fold's educators' training
+    records of it)."""
     part = read_partition(graph, root, name)
     return tuple(dask_frames.partition_matrix(
-        builder, model, part.evidence[part.evidence["educator_id"].isin(ids)],
+        builder, model, part.evidence[_training_side(part.evidence, ids, before)],
         part.completions, part.educators) for ids in folds)
 
 
@@ -174,13 +193,18 @@ def _rows_of(graph: nx.DiGraph, root: str, name: str, ids: np.ndarray):
 
 
 def _sampled_rows(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
-                  ids: np.ndarray, test_ids: np.ndarray):
+                  ids: np.ndarray, test_ids: np.ndarray, before: pd.Timestamp | None):
     """A worker task (pass 4): partition ``name``'s rows of the sampled educators ``ids`` and
     the held-out features and labels of its sampled held-out ones ``test_ids`` (built here, so
-    the driver receives the frame without the build's temporaries)."""
+    the driver receives the frame without the build's temporaries): their records, or with a
+    time split their records from ``before`` on, each read with all earlier records."""
     educators, evidence, completions = _rows_of(graph, root, name, ids)
     X, y = builder.training_frame(evidence[evidence["educator_id"].isin(test_ids)],
                                   completions=completions, educators=educators)
+    if before is not None:
+        keep = X["evidence_id"].isin(
+            evidence.loc[evidence["observed_at"] >= before, "evidence_id"]).to_numpy()
+        X, y = X[keep].reset_index(drop=True), y[keep]
     return educators, evidence, completions, X, y
 
 
@@ -222,10 +246,11 @@ class _Summary:
 
 
 def _take_census(client, on_builder, graph: nx.DiGraph, folder: _Folder, train_ids: np.ndarray,
-                 source: dict, progress: Progress) -> _Summary:
+                 before: pd.Timestamp | None, source: dict, progress: Progress) -> _Summary:
     """Pass 2 on every partition, its row hashes digested in partition order into the digests
     the single-machine run takes over the whole frames."""
-    futures = [client.submit(_census, on_builder, graph, folder.root, n, mine, pure=False)
+    futures = [client.submit(_census, on_builder, graph, folder.root, n, mine, before,
+                             pure=False)
                for n, mine in zip(folder.names, folder.share(train_ids), strict=True)]
     digests = {k: hashlib.sha256() for k in ("evidence", "completions", "educators")}
     censuses = []
@@ -273,10 +298,12 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     if isinstance(sample_educators, bool) or int(sample_educators) < 1:
         raise ValueError(f"sample_educators must be a positive number of educators; "
                          f"got {sample_educators!r}")
-    if config.split.get("by", "educator") != "educator":
-        raise ValueError("a workforce folder trains on Dask with split.by educator; a time "
-                         "split needs every record's time in one place (train it without "
-                         "--dask, or split by educator)")
+    by_time = config.split.get("by", "educator") == "time"
+    if by_time and config.split.get("before") is None:
+        raise ValueError("a time split of a workforce folder on Dask needs its date, "
+                         "split.before (--before DATE): a test_size cut is a quantile of every "
+                         "record's time, which would be gathered in one place (or split by "
+                         "educator)")
     model.set_params(random_state=config.seed)
     model._validate_params()
     root, names = workforce_partitions(config.data)
@@ -287,16 +314,14 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     folder = _Folder(root, names, client.gather(
         [client.submit(_educator_ids, root, n, pure=False) for n in names]))
     all_ids = np.concatenate(folder.ids)
-    train_ids, _ = split_educators(all_ids, test_size=config.split["test_size"],
-                                   seed=config.split["seed"])
+    before = time_cut(None, test_size=0, before=config.split["before"]) if by_time else None
+    train_ids = all_ids if by_time else split_educators(
+        all_ids, test_size=config.split["test_size"], seed=config.split["seed"])[0]
     builder = FeatureBuilder(graph, catalog=catalog, **{
         "proficient_at": proficient_threshold(graph.graph["scale"]), **config.features})
     summary = _take_census(client, client.scatter(builder, broadcast=True), graph, folder,
-                           train_ids, source, progress)
-    # the split of the single-machine run, named by the fingerprint: by educator it reads the
-    # ids only (its masks are over this frame of ids, and unused)
-    split = split_records(pd.DataFrame({"educator_id": all_ids}), all_ids, config.split,
-                          summary.fingerprint)
+                           train_ids, before, source, progress)
+    split = _split(config.split, all_ids, summary, before)
 
     progress(f"building features: fitting the feature builder on {len(split.train_ids):,} "
              "training educators' summaries")
@@ -308,7 +333,8 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     progress(f"fitting {config.model} on Dask ({n_workers} workers; {len(folder.names):,} "
              "partitions read and featurized on the workers)")
     t0 = time.perf_counter()
-    fitted = _fit(model, builder, on_builder, graph, client, folder, summary, eval_every)
+    fitted = _fit(model, builder, on_builder, graph, client, folder, summary, split.before,
+                  eval_every)
     dask_seconds = time.perf_counter() - t0
 
     progress("evaluating on a sample of held-out educators")
@@ -336,8 +362,22 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     return result
 
 
+def _split(config: dict, all_ids: np.ndarray, summary: _Summary,
+           before: pd.Timestamp | None) -> Split:
+    """The single-machine run's split, named by the data's fingerprint. Its masks over records
+    are not used here (each partition makes its own, :func:`_training_side`): by educator it
+    is made from the ids alone, by time from the censuses' counts and held-out educators."""
+    if before is None:
+        return split_records(pd.DataFrame({"educator_id": all_ids}), all_ids, config,
+                             summary.fingerprint)
+    check_time_cut(before, summary.span("train").records, summary.span("test").records,
+                   summary.data_card["time_range"])
+    tested = np.unique(np.concatenate([c.tested for c in summary.censuses]))
+    return time_split(before, np.empty(0, bool), all_ids, tested, summary.fingerprint)
+
+
 def _fit(model, builder: FeatureBuilder, on_builder, graph: nx.DiGraph, client,
-         folder: _Folder, summary: _Summary, eval_every: int):
+         folder: _Folder, summary: _Summary, before: pd.Timestamp | None, eval_every: int):
     """The model boosted on the partitions' fitting-fold matrices (pass 3), its trees chosen
     and calibrated on the validation fold's."""
     trained = np.concatenate([c.trained for c in summary.censuses])
@@ -349,7 +389,7 @@ def _fit(model, builder: FeatureBuilder, on_builder, graph: nx.DiGraph, client,
     placed = [workers[i % len(workers)] for i in range(len(folder.names))]
     on_model = client.scatter(model, broadcast=True)
     folds = list(zip(folder.share(fit_ids), folder.share(valid_ids), strict=True))
-    built = [client.submit(_matrices, on_builder, on_model, graph, folder.root, n, f,
+    built = [client.submit(_matrices, on_builder, on_model, graph, folder.root, n, f, before,
                            workers=[w], pure=False)
              for n, f, w in zip(folder.names, folds, placed, strict=True)]
     parts = [dask_frames.MatrixPartitions.held(
@@ -369,10 +409,10 @@ def _sample_prepared(client, on_builder, graph, catalog, folder: _Folder, split:
     ``{"train": ..., "test": ...}``."""
     sampled = {"test": _sample(split.test_ids, n, seed),
                "train": _sample(split.train_ids, n, seed + 1)}
-    shares = folder.share(np.concatenate([sampled["train"], sampled["test"]]))
+    shares = folder.share(np.union1d(sampled["train"], sampled["test"]))  # by time: overlap
     parts = client.gather([
         client.submit(_sampled_rows, on_builder, graph, folder.root, name, mine, tests,
-                      pure=False)
+                      split.before, pure=False)
         for name, mine, tests in zip(folder.names, shares, folder.share(sampled["test"]),
                                      strict=True) if len(mine)])
     educators, evidence, completions, X_test = (
@@ -381,9 +421,12 @@ def _sample_prepared(client, on_builder, graph, catalog, folder: _Folder, split:
     del parts
     data = Dataset(graph, catalog, educators, evidence, completions,
                    rejected=summary.rejected, source=source)
+    is_train = _training_side(evidence, sampled["train"], split.before)
     is_test = evidence["educator_id"].isin(sampled["test"]).to_numpy()
-    sample_split = Split("educator", ~is_test, is_test, sampled["train"], sampled["test"],
-                         split.split_id, split.info)
+    if split.before is not None:  # the sampled held-out educators' records from the cut on
+        is_test = is_test & (evidence["observed_at"] >= split.before).to_numpy()
+    sample_split = Split(split.by, is_train, is_test, sampled["train"], sampled["test"],
+                         split.split_id, split.info, split.before)
     prep = Prepared(data, summary.fingerprint, sample_split, builder, X_test.iloc[:0],
                     np.empty(0, dtype=np.int64), X_test, y_test,
                     train_rows=model.n_train_rows_ + model.n_valid_rows_)

@@ -268,25 +268,40 @@ def split_records(evidence: pd.DataFrame, educator_ids, split: dict, fingerprint
     if split.get("by", "educator") == "time":
         cut = time_cut(evidence, test_size=float(split["test_size"]), before=split.get("before"))
         is_train = (evidence["observed_at"] < cut).to_numpy()
-        if is_train.all() or not is_train.any():
-            span = time_range(evidence["observed_at"])
-            raise ValueError(f"a time split at {cut.isoformat()} leaves {int(is_train.sum())} "
-                             f"training and {int((~is_train).sum())} test records: choose a date "
-                             f"inside the evidence's range {span['from']} .. {span['to']}")
+        check_time_cut(cut, int(is_train.sum()), int((~is_train).sum()),
+                       time_range(evidence["observed_at"]))
         test_ids = np.sort(pd.unique(evidence["educator_id"][~is_train]))
-        key, info = f"time<{cut.isoformat()}", {"by": "time", "before": cut.isoformat()}
-        train_ids = np.sort(pd.unique(np.asarray(educator_ids, dtype=object)))
-        before = cut
-    else:
-        train_ids, test_ids = split_educators(educator_ids, test_size=split["test_size"],
-                                              seed=split["seed"])
-        is_train = evidence["educator_id"].isin(train_ids).to_numpy()
-        key = ",".join(map(str, test_ids))  # the split id of earlier runs, unchanged
-        info = {"by": "educator", "test_size": float(split["test_size"]),
-                "seed": int(split["seed"])}
-        before = None
-    split_id = hashlib.sha256(f"{fingerprint}|{key}".encode()).hexdigest()[:12]
-    return Split(info["by"], is_train, ~is_train, train_ids, test_ids, split_id, info, before)
+        return time_split(cut, is_train, educator_ids, test_ids, fingerprint)
+    train_ids, test_ids = split_educators(educator_ids, test_size=split["test_size"],
+                                          seed=split["seed"])
+    is_train = evidence["educator_id"].isin(train_ids).to_numpy()
+    key = ",".join(map(str, test_ids))  # the split id of earlier runs, unchanged
+    info = {"by": "educator", "test_size": float(split["test_size"]), "seed": int(split["seed"])}
+    return Split("educator", is_train, ~is_train, train_ids, test_ids,
+                 _split_id(fingerprint, key), info)
+
+
+def time_split(cut: pd.Timestamp, is_train: np.ndarray, educator_ids, test_ids: np.ndarray,
+               fingerprint: str) -> Split:
+    """The split of the records before ``cut`` (``is_train``, over the evidence rows) from the
+    rest: every educator's profile trains, ``test_ids`` have test records; named by the data's
+    ``fingerprint`` and the cut."""
+    info = {"by": "time", "before": cut.isoformat()}
+    return Split("time", is_train, ~is_train,
+                 np.sort(pd.unique(np.asarray(educator_ids, dtype=object))), test_ids,
+                 _split_id(fingerprint, f"time<{cut.isoformat()}"), info, cut)
+
+
+def check_time_cut(cut: pd.Timestamp, n_train: int, n_test: int, span: dict) -> None:
+    """Refuse a time cut that leaves no training or no test records, naming the data's span."""
+    if not n_train or not n_test:
+        raise ValueError(f"a time split at {cut.isoformat()} leaves {n_train} training and "
+                         f"{n_test} test records: choose a date inside the evidence's range "
+                         f"{span['from']} .. {span['to']}")
+
+
+def _split_id(fingerprint: str, key: str) -> str:
+    return hashlib.sha256(f"{fingerprint}|{key}".encode()).hexdigest()[:12]
 
 
 def model_card(config: TrainConfig, data: Dataset, split: Split, fingerprint: str,

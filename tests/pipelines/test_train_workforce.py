@@ -115,7 +115,7 @@ def test_dask_run_evaluates_a_sample_and_keeps_the_whole_folders_card(folder, cl
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"split": {"by": "time", "test_size": 0.3, "seed": 0}}, "split.by educator"),
+    ({"split": {"by": "time", "test_size": 0.3, "seed": 0}}, "needs its date, split.before"),
     ({"model": "logistic", "params": {}}, "lightgbm or lightgbm_nograph"),
 ])
 def test_dask_run_refuses_what_it_cannot_do(folder, cluster, change, message):
@@ -140,6 +140,44 @@ def test_a_folder_without_partitions_is_named(tmp_path, cluster):
 def whole(folder):
     """The folder read whole into this process."""
     return load_dataset({"kind": "workforce", "path": str(folder)}, folder)
+
+
+@pytest.fixture(scope="module")
+def by_time(folder, cluster, whole, tmp_path_factory):
+    """The single-machine run and the Dask run of a time split at a day inside the data."""
+    from pipelines.train_workforce import train_workforce_on_dask
+
+    cut = whole.evidence["observed_at"].quantile(0.7).floor("D").isoformat()
+    cfg = load_config(_config(folder, by="time", before=cut))
+    single = train(cfg, tmp_path_factory.mktemp("data"), audit=False)
+    return single, train_workforce_on_dask(cfg, cluster[1], audit=False)
+
+
+def test_a_time_split_on_dask_is_the_single_runs(by_time):
+    """Records before the date train, the rest test (each read with all earlier records): the
+    same split, card, builder, gains, raters, training rows and test records as the
+    single-machine run; the AUC within the tolerance."""
+    single, dask = by_time
+    assert dask.card["split"]["by"] == "time" and dask.split_id == single.split_id
+    assert dask.card["split"] == single.card["split"] and dask.card["data"] == single.card["data"]
+    pd.testing.assert_frame_equal(dask.predictor.builder.difficulty_,
+                                  single.predictor.builder.difficulty_, rtol=1e-12)
+    pd.testing.assert_frame_equal(dask.gain_posteriors, single.gain_posteriors)
+    pd.testing.assert_frame_equal(dask.rater_severity, single.rater_severity)
+    m, s = dask.metrics, single.metrics
+    assert m["n_train_rows"] == s["n_train_rows"]
+    assert m["n_test_educators_evaluated"] == m["n_test_educators"] == s["n_test_educators"]
+    assert set(dask.test_predictions["evidence_id"]) == set(single.test_predictions["evidence_id"])
+    assert abs(m["auc"] - s["auc"]) <= AUC_TOLERANCE
+    assert abs(m["rater_logloss_with"] - s["rater_logloss_with"]) < 1e-9
+
+
+def test_a_time_split_outside_the_data_is_refused_naming_its_range(folder, cluster):
+    from pipelines.train_workforce import train_workforce_on_dask
+
+    cfg = load_config(_config(folder, by="time", before="2001-01-01"))
+    with pytest.raises(ValueError, match="leaves 0 training .* choose a date inside"):
+        train_workforce_on_dask(cfg, cluster[1], audit=False)
 
 
 @settings(max_examples=25, deadline=None)
