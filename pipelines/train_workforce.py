@@ -32,11 +32,13 @@ and returns a summary; the driver adds the summaries up):
 What the driver holds: the educator ids (and the split's), one partition's row hashes at a time,
 the summaries, and the sampled educators' records: bounded by the sample, not the data.
 
-A time split needs its date (``split.before``, ``--before DATE``): the records before it train,
-the rest test, each test record's features read from all of its educator's earlier records (the
-sampled held-out educators' whole histories are read for that), as in the single-machine run. A
-``test_size`` cut alone is refused: it is a quantile of every record's time, which this run
-would have to gather in one place.
+A time split trains on the records before its cut and tests on the rest, each test record's
+features read from all of its educator's earlier records (the sampled held-out educators' whole
+histories are read for that), as in the single-machine run. The cut is ``split.before``
+(``--before DATE``), or the single-machine run's quantile of every record's time
+(:func:`_quantile_cut`: the census counts records per day, a pass returns the times of the day
+that holds the quantile, and the census is taken again at the cut: three reads of the folder
+instead of one, and no time but that day's gathered).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from pipelines.workforce_data import read_partition, workforce_partitions
 from recommender.catalog import default_catalog
 from recommender.evidence import proficient_threshold
 from recommender.features import FeatureBuilder
+from recommender.features.asof import NS_PER_DAY, to_ns
 from recommender.features.builder import FitSummary
 from recommender.graph import default_framework
 from recommender.models import make_model
@@ -141,6 +144,7 @@ class _Census:
     test: _Span
     trained: np.ndarray  # educators with training records
     tested: np.ndarray  # educators with test records
+    days: pd.Series  # valid records per UTC day number (days since the epoch)
 
 
 def _training_side(evidence: pd.DataFrame, train_ids: np.ndarray,
@@ -171,7 +175,31 @@ def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
             part.educators["educator_id"].isin(train_ids)]),
         _Span.of(train), _Span.of(ev[~is_train]),
         *(np.sort(pd.unique(side["educator_id"].to_numpy(object)))
-          for side in (train, ev[~is_train])))
+          for side in (train, ev[~is_train])),
+        pd.Series(to_ns(ev["observed_at"]) // NS_PER_DAY).value_counts())
+
+
+def _times_on(graph: nx.DiGraph, root: str, name: str, day: int) -> np.ndarray:
+    """A worker task: the times (UTC ns) of partition ``name``'s valid records on UTC day
+    number ``day``."""
+    times = to_ns(read_partition(graph, root, name).evidence["observed_at"])
+    return times[times // NS_PER_DAY == day]
+
+
+def _quantile_cut(client, graph: nx.DiGraph, folder: _Folder, summary: _Summary,
+                  test_size: float) -> pd.Timestamp:
+    """:func:`~pipelines.training.time_cut` over every partition's records: the time of the
+    record at the ``1 - test_size`` quantile of all of them, found from the censuses' per-day
+    counts and the times of that one day."""
+    days = pd.concat([c.days for c in summary.censuses]).groupby(level=0).sum().sort_index()
+    n = int(days.sum())
+    k = min(n - 1, int(np.floor((1 - test_size) * n)))  # the cut's position among sorted times
+    before = days.cumsum() - days  # records on earlier days
+    day = int(days.index[np.searchsorted((before + days).to_numpy(), k, side="right")])
+    times = np.sort(np.concatenate(client.gather([
+        client.submit(_times_on, graph, folder.root, name, day, pure=False)
+        for name in folder.names])))
+    return pd.Timestamp(int(times[k - int(before.loc[day])]), tz="UTC")
 
 
 def _matrices(builder: FeatureBuilder, model, graph: nx.DiGraph, root: str, name: str,
@@ -299,11 +327,6 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
         raise ValueError(f"sample_educators must be a positive number of educators; "
                          f"got {sample_educators!r}")
     by_time = config.split.get("by", "educator") == "time"
-    if by_time and config.split.get("before") is None:
-        raise ValueError("a time split of a workforce folder on Dask needs its date, "
-                         "split.before (--before DATE): a test_size cut is a quantile of every "
-                         "record's time, which would be gathered in one place (or split by "
-                         "educator)")
     model.set_params(random_state=config.seed)
     model._validate_params()
     root, names = workforce_partitions(config.data)
@@ -314,13 +337,20 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     folder = _Folder(root, names, client.gather(
         [client.submit(_educator_ids, root, n, pure=False) for n in names]))
     all_ids = np.concatenate(folder.ids)
-    before = time_cut(None, test_size=0, before=config.split["before"]) if by_time else None
+    dated = by_time and config.split.get("before") is not None
+    before = time_cut(None, test_size=0, before=config.split["before"]) if dated else None
     train_ids = all_ids if by_time else split_educators(
         all_ids, test_size=config.split["test_size"], seed=config.split["seed"])[0]
     builder = FeatureBuilder(graph, catalog=catalog, **{
         "proficient_at": proficient_threshold(graph.graph["scale"]), **config.features})
-    summary = _take_census(client, client.scatter(builder, broadcast=True), graph, folder,
-                           train_ids, before, source, progress)
+    on_builder = client.scatter(builder, broadcast=True)
+    summary = _take_census(client, on_builder, graph, folder, train_ids, before, source,
+                           progress)
+    if by_time and not dated:  # the cut is a quantile of every record's time
+        before = _quantile_cut(client, graph, folder, summary, float(config.split["test_size"]))
+        progress(f"time split at {before.isoformat()}: taking the census again at the cut")
+        summary = _take_census(client, on_builder, graph, folder, train_ids, before, source,
+                               progress)
     split = _split(config.split, all_ids, summary, before)
 
     progress(f"building features: fitting the feature builder on {len(split.train_ids):,} "

@@ -115,7 +115,6 @@ def test_dask_run_evaluates_a_sample_and_keeps_the_whole_folders_card(folder, cl
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"split": {"by": "time", "test_size": 0.3, "seed": 0}}, "needs its date, split.before"),
     ({"model": "logistic", "params": {}}, "lightgbm or lightgbm_nograph"),
 ])
 def test_dask_run_refuses_what_it_cannot_do(folder, cluster, change, message):
@@ -142,21 +141,24 @@ def whole(folder):
     return load_dataset({"kind": "workforce", "path": str(folder)}, folder)
 
 
-@pytest.fixture(scope="module")
-def by_time(folder, cluster, whole, tmp_path_factory):
-    """The single-machine run and the Dask run of a time split at a day inside the data."""
+@pytest.fixture(scope="module", params=["date", "quantile"])
+def by_time(request, folder, cluster, whole, tmp_path_factory):
+    """The single-machine run and the Dask run of a time split at a day inside the data, or at
+    the quantile of every record's time (``test_size``)."""
     from pipelines.train_workforce import train_workforce_on_dask
 
     cut = whole.evidence["observed_at"].quantile(0.7).floor("D").isoformat()
-    cfg = load_config(_config(folder, by="time", before=cut))
+    cfg = load_config(_config(folder, by="time", **(
+        {"before": cut} if request.param == "date" else {})))
     single = train(cfg, tmp_path_factory.mktemp("data"), audit=False)
     return single, train_workforce_on_dask(cfg, cluster[1], audit=False)
 
 
 def test_a_time_split_on_dask_is_the_single_runs(by_time):
-    """Records before the date train, the rest test (each read with all earlier records): the
-    same split, card, builder, gains, raters, training rows and test records as the
-    single-machine run; the AUC within the tolerance."""
+    """Records before the cut train, the rest test (each read with all earlier records): the
+    same cut (the quantile's found from per-day counts and one day's times), split, card,
+    builder, gains, raters, training rows and test records as the single-machine run; the AUC
+    within the tolerance."""
     single, dask = by_time
     assert dask.card["split"]["by"] == "time" and dask.split_id == single.split_id
     assert dask.card["split"] == single.card["split"] and dask.card["data"] == single.card["data"]
