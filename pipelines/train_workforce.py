@@ -139,7 +139,7 @@ class _Census:
     hashes: dict[str, bytes]  # evidence (fingerprint columns), completions, educators
     completion_rows: int
     rejected: int
-    fit: FitSummary  # of the training records and profiles
+    fit: FitSummary | None  # of the training records and profiles (None: not asked for)
     train: _Span
     test: _Span
     trained: np.ndarray  # educators with training records
@@ -157,11 +157,11 @@ def _training_side(evidence: pd.DataFrame, train_ids: np.ndarray,
     return is_train
 
 
-def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
+def _census(builder: FeatureBuilder | None, graph: nx.DiGraph, root: str, name: str,
             train_ids: np.ndarray, before: pd.Timestamp | None) -> _Census:
     """A worker task (pass 2): partition ``name``'s row hashes and counts, and the fit summary
-    and spans of its training records (:func:`_training_side`: its training educators'
-    ``train_ids``, before ``before`` with a time split) and of the others."""
+    (with a ``builder``) and spans of its training records (:func:`_training_side`: its
+    training educators' ``train_ids``, before ``before`` with a time split) and of the others."""
     part = read_partition(graph, root, name)
     ev = part.evidence
     is_train = _training_side(ev, train_ids, before)
@@ -171,7 +171,7 @@ def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
          "completions": _row_hashes(part.completions),
          "educators": _row_hashes(part.educators.astype(str))},
         len(part.completions), part.rejected,
-        builder.summarize(train, educators=part.educators[
+        None if builder is None else builder.summarize(train, educators=part.educators[
             part.educators["educator_id"].isin(train_ids)]),
         _Span.of(train), _Span.of(ev[~is_train]),
         *(np.sort(pd.unique(side["educator_id"].to_numpy(object)))
@@ -344,9 +344,11 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     builder = FeatureBuilder(graph, catalog=catalog, **{
         "proficient_at": proficient_threshold(graph.graph["scale"]), **config.features})
     on_builder = client.scatter(builder, broadcast=True)
-    summary = _take_census(client, on_builder, graph, folder, train_ids, before, source,
-                           progress)
-    if by_time and not dated:  # the cut is a quantile of every record's time
+    quantile = by_time and not dated  # the cut is a quantile of every record's time
+    # a census taken only to find that cut makes no fit summary
+    summary = _take_census(client, None if quantile else on_builder, graph, folder, train_ids,
+                           before, source, progress)
+    if quantile:
         before = _quantile_cut(client, graph, folder, summary, float(config.split["test_size"]))
         progress(f"time split at {before.isoformat()}: taking the census again at the cut")
         summary = _take_census(client, on_builder, graph, folder, train_ids, before, source,
