@@ -36,9 +36,9 @@ A time split trains on the records before its cut and tests on the rest, each te
 features read from all of its educator's earlier records (the sampled held-out educators' whole
 histories are read for that), as in the single-machine run. The cut is ``split.before``
 (``--before DATE``), or the single-machine run's quantile of every record's time
-(:func:`_quantile_cut`: the census counts records per day, a pass returns the times of the day
-that holds the quantile, and the census is taken again at the cut: three reads of the folder
-instead of one, and no time but that day's gathered).
+(:func:`_quantile_cut`: a pass counts each partition's records per day, a second returns the
+times of the day that holds the quantile, then the census is taken at the cut: three reads of
+the folder instead of one, and no time but that day's gathered).
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ from pipelines.training import (
     Split,
     TrainResult,
     check_time_cut,
+    cut_instant,
+    held_out_frame,
     package,
     split_educators,
     split_records,
-    time_cut,
     time_split,
 )
 from pipelines.workforce_data import read_partition, workforce_partitions
@@ -139,12 +140,11 @@ class _Census:
     hashes: dict[str, bytes]  # evidence (fingerprint columns), completions, educators
     completion_rows: int
     rejected: int
-    fit: FitSummary | None  # of the training records and profiles (None: not asked for)
+    fit: FitSummary  # of the training records and profiles
     train: _Span
     test: _Span
     trained: np.ndarray  # educators with training records
     tested: np.ndarray  # educators with test records
-    days: pd.Series  # valid records per UTC day number (days since the epoch)
 
 
 def _training_side(evidence: pd.DataFrame, train_ids: np.ndarray,
@@ -157,11 +157,11 @@ def _training_side(evidence: pd.DataFrame, train_ids: np.ndarray,
     return is_train
 
 
-def _census(builder: FeatureBuilder | None, graph: nx.DiGraph, root: str, name: str,
+def _census(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: str,
             train_ids: np.ndarray, before: pd.Timestamp | None) -> _Census:
     """A worker task (pass 2): partition ``name``'s row hashes and counts, and the fit summary
-    (with a ``builder``) and spans of its training records (:func:`_training_side`: its
-    training educators' ``train_ids``, before ``before`` with a time split) and of the others."""
+    and spans of its training records (:func:`_training_side`: its training educators'
+    ``train_ids``, before ``before`` with a time split) and of the others."""
     part = read_partition(graph, root, name)
     ev = part.evidence
     is_train = _training_side(ev, train_ids, before)
@@ -171,27 +171,37 @@ def _census(builder: FeatureBuilder | None, graph: nx.DiGraph, root: str, name: 
          "completions": _row_hashes(part.completions),
          "educators": _row_hashes(part.educators.astype(str))},
         len(part.completions), part.rejected,
-        None if builder is None else builder.summarize(train, educators=part.educators[
+        builder.summarize(train, educators=part.educators[
             part.educators["educator_id"].isin(train_ids)]),
         _Span.of(train), _Span.of(ev[~is_train]),
         *(np.sort(pd.unique(side["educator_id"].to_numpy(object)))
-          for side in (train, ev[~is_train])),
-        pd.Series(to_ns(ev["observed_at"]) // NS_PER_DAY).value_counts())
+          for side in (train, ev[~is_train])))
+
+
+def _times(graph: nx.DiGraph, root: str, name: str) -> np.ndarray:
+    """Partition ``name``'s valid records' times, UTC ns."""
+    return to_ns(read_partition(graph, root, name).evidence["observed_at"])
+
+
+def _day_counts(graph: nx.DiGraph, root: str, name: str) -> pd.Series:
+    """A worker task: partition ``name``'s valid records per UTC day number."""
+    return pd.Series(_times(graph, root, name) // NS_PER_DAY).value_counts()
 
 
 def _times_on(graph: nx.DiGraph, root: str, name: str, day: int) -> np.ndarray:
-    """A worker task: the times (UTC ns) of partition ``name``'s valid records on UTC day
-    number ``day``."""
-    times = to_ns(read_partition(graph, root, name).evidence["observed_at"])
+    """A worker task: partition ``name``'s valid records' times (UTC ns) on UTC day ``day``."""
+    times = _times(graph, root, name)
     return times[times // NS_PER_DAY == day]
 
 
-def _quantile_cut(client, graph: nx.DiGraph, folder: _Folder, summary: _Summary,
-                  test_size: float) -> pd.Timestamp:
+def _quantile_cut(client, graph: nx.DiGraph, folder: _Folder, test_size: float
+                  ) -> pd.Timestamp:
     """:func:`~pipelines.training.time_cut` over every partition's records: the time of the
-    record at the ``1 - test_size`` quantile of all of them, found from the censuses' per-day
-    counts and the times of that one day."""
-    days = pd.concat([c.days for c in summary.censuses]).groupby(level=0).sum().sort_index()
+    record at the ``1 - test_size`` quantile of all of them, found from per-day counts and
+    the times of that one day."""
+    days = pd.concat(client.gather([
+        client.submit(_day_counts, graph, folder.root, name, pure=False)
+        for name in folder.names])).groupby(level=0).sum().sort_index()
     n = int(days.sum())
     k = min(n - 1, int(np.floor((1 - test_size) * n)))  # the cut's position among sorted times
     before = days.cumsum() - days  # records on earlier days
@@ -227,12 +237,11 @@ def _sampled_rows(builder: FeatureBuilder, graph: nx.DiGraph, root: str, name: s
     the driver receives the frame without the build's temporaries): their records, or with a
     time split their records from ``before`` on, each read with all earlier records."""
     educators, evidence, completions = _rows_of(graph, root, name, ids)
-    X, y = builder.training_frame(evidence[evidence["educator_id"].isin(test_ids)],
-                                  completions=completions, educators=educators)
-    if before is not None:
-        keep = X["evidence_id"].isin(
-            evidence.loc[evidence["observed_at"] >= before, "evidence_id"]).to_numpy()
-        X, y = X[keep].reset_index(drop=True), y[keep]
+    tested = evidence[evidence["educator_id"].isin(test_ids)]
+    is_test = np.ones(len(tested), bool) if before is None else \
+        (tested["observed_at"] >= before).to_numpy()
+    X, y = held_out_frame(builder, tested, is_test, by_time=before is not None,
+                          completions=completions, educators=educators)
     return educators, evidence, completions, X, y
 
 
@@ -337,22 +346,18 @@ def train_workforce_on_dask(config: TrainConfig, client, progress: Progress = la
     folder = _Folder(root, names, client.gather(
         [client.submit(_educator_ids, root, n, pure=False) for n in names]))
     all_ids = np.concatenate(folder.ids)
-    dated = by_time and config.split.get("before") is not None
-    before = time_cut(None, test_size=0, before=config.split["before"]) if dated else None
+    before = None
+    if by_time and config.split.get("before") is not None:
+        before = cut_instant(config.split["before"])
+    elif by_time:  # the cut is a quantile of every record's time
+        before = _quantile_cut(client, graph, folder, float(config.split["test_size"]))
+        progress(f"time split at {before.isoformat()}")
     train_ids = all_ids if by_time else split_educators(
         all_ids, test_size=config.split["test_size"], seed=config.split["seed"])[0]
     builder = FeatureBuilder(graph, catalog=catalog, **{
         "proficient_at": proficient_threshold(graph.graph["scale"]), **config.features})
-    on_builder = client.scatter(builder, broadcast=True)
-    quantile = by_time and not dated  # the cut is a quantile of every record's time
-    # a census taken only to find that cut makes no fit summary
-    summary = _take_census(client, None if quantile else on_builder, graph, folder, train_ids,
-                           before, source, progress)
-    if quantile:
-        before = _quantile_cut(client, graph, folder, summary, float(config.split["test_size"]))
-        progress(f"time split at {before.isoformat()}: taking the census again at the cut")
-        summary = _take_census(client, on_builder, graph, folder, train_ids, before, source,
-                               progress)
+    summary = _take_census(client, client.scatter(builder, broadcast=True), graph, folder,
+                           train_ids, before, source, progress)
     split = _split(config.split, all_ids, summary, before)
 
     progress(f"building features: fitting the feature builder on {len(split.train_ids):,} "

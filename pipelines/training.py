@@ -42,8 +42,12 @@ __all__ = [
     "data_fingerprint",
     "split_educators",
     "time_cut",
+    "cut_instant",
     "Split",
     "split_records",
+    "time_split",
+    "check_time_cut",
+    "held_out_frame",
     "model_card",
     "evaluate",
     "calibration_figure",
@@ -257,10 +261,15 @@ def time_cut(evidence: pd.DataFrame, *, test_size: float, before=None) -> pd.Tim
     """The instant before which records train: ``before`` when given (UTC if naive), else the
     observation time that leaves about the last ``test_size`` share of the records to test."""
     if before is not None:
-        cut = pd.Timestamp(before)
-        return cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+        return cut_instant(before)
     times = evidence["observed_at"].sort_values(ignore_index=True)
     return times.iloc[min(len(times) - 1, int(np.floor((1 - test_size) * len(times))))]
+
+
+def cut_instant(before) -> pd.Timestamp:
+    """A time split's date ``before`` as a UTC instant (a naive date is read as UTC)."""
+    cut = pd.Timestamp(before)
+    return cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
 
 
 def split_records(evidence: pd.DataFrame, educator_ids, split: dict, fingerprint: str) -> Split:
@@ -336,14 +345,18 @@ def model_card(config: TrainConfig, data: Dataset, split: Split, fingerprint: st
     }
 
 
-def _test_frame(builder: FeatureBuilder, data: Dataset, split: Split, kw: dict):
-    """Features and labels of the test records (for a time split, each from all earlier
-    evidence of its educator, training period included)."""
-    if split.by == "time":
-        X, y = builder.training_frame(data.evidence, **kw)
-        keep = X["evidence_id"].isin(data.evidence["evidence_id"][split.is_test]).to_numpy()
+def held_out_frame(builder: FeatureBuilder, evidence: pd.DataFrame, is_test: np.ndarray, *,
+                   by_time: bool, completions: pd.DataFrame | None = None,
+                   educators: pd.DataFrame | None = None):
+    """Features and labels of the test records ``is_test`` of ``evidence``: by educator, from
+    those records alone; by time, each from all earlier evidence of its educator in
+    ``evidence``, training period included."""
+    kw = {"completions": completions, "educators": educators}
+    if by_time:
+        X, y = builder.training_frame(evidence, **kw)
+        keep = X["evidence_id"].isin(evidence["evidence_id"][is_test]).to_numpy()
         return X[keep].reset_index(drop=True), y[keep]
-    return builder.training_frame(data.evidence[split.is_test], **kw)
+    return builder.training_frame(evidence[is_test], **kw)
 
 
 @dataclass(frozen=True)
@@ -367,7 +380,8 @@ class Fold:
 
     def test_frame(self) -> tuple[pd.DataFrame, np.ndarray]:
         """Features and labels of the held-out records."""
-        return _test_frame(self.builder, self.data, self.split, self._inputs)
+        return held_out_frame(self.builder, self.data.evidence, self.split.is_test,
+                              by_time=self.split.by == "time", **self._inputs)
 
     @property
     def _inputs(self) -> dict:

@@ -70,14 +70,10 @@ def item_rows(stored: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Stored lists (mappings with ``log_id``, the list columns and ``items``) as item rows, one
     per shown item, in list then item order: :func:`shown_lists` undone, ``log_id`` added."""
     stored = list(stored)
-    every = orjson.loads(b"[" + b",".join(_as_bytes(s["items"]) for s in stored) + b"]")
+    every = orjson.loads("[" + ",".join(s["items"] for s in stored) + "]")  # one parse
     return [{"log_id": s["log_id"], **{c: s[c] for c in LIST_COLUMNS},
              **dict(zip(ITEM_COLUMNS, item, strict=True))}
             for s, items in zip(stored, every, strict=True) for item in items]
-
-
-def _as_bytes(text: str | bytes) -> bytes:
-    return text if isinstance(text, bytes) else text.encode()
 
 
 class AuditStore(StoreBase):
